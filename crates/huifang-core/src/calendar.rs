@@ -1,0 +1,60 @@
+//! Calendar arithmetic on business dates.
+
+use chrono::{Datelike, Days, Months, NaiveDate};
+
+/// A calendar date (no time, no zone). The business date is always one of these, passed in.
+pub type Date = NaiveDate;
+
+/// `date` plus `months` months, the day clamped to the last day of the target month
+/// (2026-01-31 + 1 month = 2026-02-28).
+pub fn add_months(date: Date, months: u32) -> Date {
+    // chrono's `checked_add_months` clamps to the month end, which is the rule we want.
+    date.checked_add_months(Months::new(months)).unwrap_or(Date::MAX)
+}
+
+/// `date` plus `days` days.
+pub fn add_days(date: Date, days: i64) -> Date {
+    if days >= 0 {
+        date.checked_add_days(Days::new(days.unsigned_abs())).unwrap_or(Date::MAX)
+    } else {
+        date.checked_sub_days(Days::new(days.unsigned_abs())).unwrap_or(Date::MIN)
+    }
+}
+
+/// Whole days from `from` to `to` (negative when `to` is earlier).
+pub fn days_between(from: Date, to: Date) -> i64 {
+    (to - from).num_days()
+}
+
+/// Parses an ISO date `YYYY-MM-DD`.
+pub fn parse_date(text: &str) -> Option<Date> {
+    let text = text.trim();
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    // Reject forms chrono tolerates but we do not print (e.g. missing zero padding).
+    (date.format("%Y-%m-%d").to_string() == text && date.year() >= 1900).then_some(date)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Date {
+        parse_date(s).unwrap()
+    }
+
+    #[test]
+    fn month_end_is_clamped() {
+        assert_eq!(add_months(d("2026-01-31"), 1), d("2026-02-28"));
+        assert_eq!(add_months(d("2024-01-31"), 1), d("2024-02-29"));
+        assert_eq!(add_months(d("2026-01-31"), 2), d("2026-03-31"));
+        assert_eq!(add_months(d("2025-08-15"), 60), d("2030-08-15"));
+    }
+
+    #[test]
+    fn parse_rejects_loose_forms() {
+        assert!(parse_date("2026-2-1").is_none());
+        assert!(parse_date("2026-02-30").is_none());
+        assert!(parse_date("20260201").is_none());
+        assert_eq!(days_between(d("2026-02-28"), d("2026-03-01")), 1);
+    }
+}

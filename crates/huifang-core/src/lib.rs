@@ -1,0 +1,17 @@
+//! Huifang's domain core.
+//!
+//! Everything here is a pure function of its inputs and of the business date passed in: no SQL,
+//! no HTTP, no JSON, no clock, no randomness. Every business rule of the product brief lives here
+//! once; the storage, application and command-line crates only move values in and out.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod calendar;
+pub mod ids;
+pub mod loan;
+pub mod money;
+pub mod policy;
+pub mod schedule;
+pub mod status;
+
+pub use calendar::Date;
+pub use money::{Money, Rate};
