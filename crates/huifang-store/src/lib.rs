@@ -1,1 +1,548 @@
-//! placeholder
+//! Huifang's storage.
+//!
+//! One SQL implementation serves both backends through sqlx's `Any` driver: SQLite (a file, the
+//! embedded default) and PostgreSQL (production, several servers sharing one database). The two
+//! dialects differ only in their migrations (`migrations/sqlite`, `migrations/postgres`); every
+//! statement here is written in the common subset (`$n` parameters, `CAST`, CTEs, `UPDATE … FROM`).
+//! The store holds no business rules: it moves core values in and out, and every write happens
+//! inside a [`Tx`].
+
+mod codec;
+mod records;
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use huifang_core::Date;
+use huifang_core::loan::{DatedOp, Payment};
+use sqlx::any::{AnyArguments, AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::migrate::{Migrate, Migrator};
+use sqlx::query::Query;
+use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
+
+pub use codec::{decode_op, encode_op};
+pub use records::*;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database URL {0:?} is neither sqlite:// nor postgres://")]
+    UnsupportedUrl(String),
+    #[error("database error: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("the database is not initialised or its schema is behind ({pending} migration(s) pending): run `huifang init`")]
+    SchemaBehind { pending: usize },
+    #[error("the database schema is newer than this program (migration {0} unknown): upgrade huifang")]
+    SchemaAhead(i64),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// Result alias for storage calls.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A connection pool to one Huifang database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+/// SQLite limits a statement to 32,766 parameters; PostgreSQL to 65,535.
+const MAX_PARAMS: usize = 30_000;
+
+impl Store {
+    /// Connects to `url` (`sqlite://PATH` or `postgres://…`); a SQLite file is created if missing.
+    pub async fn connect(url: &str) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let (dialect, url) = if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            let sep = if path.contains('?') { '&' } else { '?' };
+            let url = if path.contains("mode=") { format!("sqlite://{path}") } else { format!("sqlite://{path}{sep}mode=rwc") };
+            (Dialect::Sqlite, url)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Dialect::Postgres, url.to_string())
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_string()));
+        };
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if dialect == Dialect::Sqlite { 4 } else { 8 })
+            .acquire_timeout(Duration::from_secs(60))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if dialect == Dialect::Sqlite {
+                        for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA busy_timeout = 30000", "PRAGMA foreign_keys = ON", "PRAGMA cache_size = -65536", "PRAGMA temp_store = MEMORY"] {
+                            sqlx::query(pragma).execute(&mut *conn).await?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(Store { pool, dialect })
+    }
+
+    /// The backend in use.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    fn migrator(&self) -> &'static Migrator {
+        match self.dialect {
+            Dialect::Sqlite => &SQLITE_MIGRATIONS,
+            Dialect::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
+
+    /// Applies every pending migration.
+    pub async fn migrate(&self) -> Result<()> {
+        self.migrator().run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Checks that the schema is exactly at this program's migrations (called at every start).
+    pub async fn check_schema(&self) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        let table = &self.migrator().table_name;
+        conn.ensure_migrations_table(table).await?;
+        let applied = conn.list_applied_migrations(table).await?;
+        let known: Vec<i64> = self.migrator().iter().map(|m| m.version).collect();
+        if let Some(unknown) = applied.iter().map(|a| a.version).find(|v| !known.contains(v)) {
+            return Err(StoreError::SchemaAhead(unknown));
+        }
+        let pending = known.iter().filter(|v| !applied.iter().any(|a| a.version == **v)).count();
+        if pending > 0 {
+            return Err(StoreError::SchemaBehind { pending });
+        }
+        Ok(())
+    }
+
+    /// Starts a transaction.
+    pub async fn begin(&self) -> Result<Tx> {
+        let tx = self.pool.begin().await?;
+        Ok(Tx { tx, dialect: self.dialect })
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// A value bound to a statement.
+#[derive(Debug, Clone)]
+enum Val {
+    Int(i64),
+    Text(String),
+    OptText(Option<String>),
+}
+
+fn bind_vals<'q>(mut query: Query<'q, Any, AnyArguments>, vals: &'q [Val]) -> Query<'q, Any, AnyArguments> {
+    for v in vals {
+        query = match v {
+            Val::Int(i) => query.bind(*i),
+            Val::Text(t) => query.bind(t.as_str()),
+            Val::OptText(t) => query.bind(t.as_deref()),
+        };
+    }
+    query
+}
+
+fn placeholders(rows: usize, cols: usize, casts: &[&str]) -> String {
+    let mut out = String::with_capacity(rows * cols * 8);
+    for r in 0..rows {
+        if r > 0 {
+            out.push(',');
+        }
+        out.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                out.push(',');
+            }
+            let n = r * cols + c + 1;
+            match casts.get(c) {
+                Some(t) if !t.is_empty() => out.push_str(&format!("CAST(${n} AS {t})")),
+                _ => out.push_str(&format!("${n}")),
+            }
+        }
+        out.push(')');
+    }
+    out
+}
+
+fn date_text(d: Date) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+fn parse_date_col(s: &str) -> Result<Date> {
+    huifang_core::calendar::parse_date(s).ok_or_else(|| StoreError::Corrupt(format!("bad date {s:?}")))
+}
+
+fn opt_date_col(s: Option<String>) -> Result<Option<Date>> {
+    s.map(|s| parse_date_col(&s)).transpose()
+}
+
+/// A transaction: every write of a use case goes through one and commits as a whole.
+pub struct Tx {
+    tx: Transaction<'static, Any>,
+    dialect: Dialect,
+}
+
+impl Tx {
+    /// Commits.
+    pub async fn commit(self) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    /// Rolls back (dropping a `Tx` also rolls back).
+    pub async fn rollback(self) -> Result<()> {
+        self.tx.rollback().await?;
+        Ok(())
+    }
+
+    /// The backend in use.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    async fn insert_rows(&mut self, table: &str, cols: &[&str], rows: Vec<Vec<Val>>) -> Result<()> {
+        let per_chunk = (MAX_PARAMS / cols.len()).max(1);
+        for chunk in rows.chunks(per_chunk) {
+            let sql = format!("INSERT INTO {table} ({}) VALUES {}", cols.join(","), placeholders(chunk.len(), cols.len(), &[]));
+            let flat: Vec<Val> = chunk.iter().flatten().cloned().collect();
+            bind_vals(sqlx::query(AssertSqlSafe(sql)), &flat).execute(&mut *self.tx).await?;
+        }
+        Ok(())
+    }
+
+    async fn fetch_in<T>(&mut self, sql_prefix: &str, sql_suffix: &str, keys: &[Val], mut map: impl FnMut(&AnyRow) -> Result<T>) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        for chunk in keys.chunks(MAX_PARAMS / 2) {
+            let list = (1..=chunk.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(",");
+            let sql = format!("{sql_prefix} ({list}) {sql_suffix}");
+            let rows = bind_vals(sqlx::query(AssertSqlSafe(sql)), chunk).fetch_all(&mut *self.tx).await?;
+            for row in &rows {
+                out.push(map(row)?);
+            }
+        }
+        Ok(out)
+    }
+
+    // ----- settings -------------------------------------------------------------------------
+
+    /// A setting's value.
+    pub async fn setting(&mut self, key: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT value FROM settings WHERE key = $1").bind(key).fetch_optional(&mut *self.tx).await?;
+        Ok(row.map(|r| r.try_get::<String, _>(0)).transpose()?)
+    }
+
+    /// Sets a setting.
+    pub async fn set_setting(&mut self, key: &str, value: &str) -> Result<()> {
+        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value").bind(key).bind(value).execute(&mut *self.tx).await?;
+        Ok(())
+    }
+
+    /// The business date, if the database has been initialised.
+    pub async fn business_date(&mut self) -> Result<Option<Date>> {
+        self.setting("business_date").await?.map(|s| parse_date_col(&s)).transpose()
+    }
+
+    /// Moves the business date.
+    pub async fn set_business_date(&mut self, date: Date) -> Result<()> {
+        self.set_setting("business_date", &date_text(date)).await
+    }
+
+    // ----- products ---------------------------------------------------------------------------
+
+    /// Every product, by code.
+    pub async fn products(&mut self) -> Result<Vec<ProductRecord>> {
+        let rows = sqlx::query("SELECT id, code, name, grace_days, penalty_rate_markup FROM products ORDER BY code").fetch_all(&mut *self.tx).await?;
+        rows.iter().map(records::product_from_row).collect()
+    }
+
+    /// Inserts products (codes must be new).
+    pub async fn insert_products(&mut self, products: &[NewProduct]) -> Result<()> {
+        let rows = products.iter().map(|p| vec![Val::Text(p.code.clone()), Val::Text(p.name.clone()), Val::Int(i64::from(p.rules.grace_days)), Val::Text(p.rules.penalty_rate_markup.to_string())]).collect();
+        self.insert_rows("products", &["code", "name", "grace_days", "penalty_rate_markup"], rows).await
+    }
+
+    // ----- borrowers --------------------------------------------------------------------------
+
+    /// Borrowers with these external ids.
+    pub async fn borrowers_by_external_id(&mut self, ids: &[String]) -> Result<HashMap<String, BorrowerRecord>> {
+        let keys: Vec<Val> = ids.iter().cloned().map(Val::Text).collect();
+        let found = self.fetch_in("SELECT id, external_id, name, id_number, mobile, employer, monthly_income_fen, city FROM borrowers WHERE external_id IN", "", &keys, records::borrower_from_row).await?;
+        Ok(found.into_iter().map(|b| (b.external_id.clone(), b)).collect())
+    }
+
+    /// Inserts borrowers (external ids must be new).
+    pub async fn insert_borrowers(&mut self, borrowers: &[NewBorrower]) -> Result<()> {
+        let rows = borrowers
+            .iter()
+            .map(|b| vec![Val::Text(b.external_id.clone()), Val::Text(b.name.clone()), Val::Text(b.id_number.clone()), Val::Text(b.mobile.clone()), Val::Text(b.employer.clone()), Val::Int(b.monthly_income.fen()), Val::Text(b.city.clone())])
+            .collect();
+        self.insert_rows("borrowers", &["external_id", "name", "id_number", "mobile", "employer", "monthly_income_fen", "city"], rows).await
+    }
+
+    // ----- loans ------------------------------------------------------------------------------
+
+    /// Loans with these external ids.
+    pub async fn loans_by_external_id(&mut self, ids: &[String]) -> Result<HashMap<String, LoanRecord>> {
+        let keys: Vec<Val> = ids.iter().cloned().map(Val::Text).collect();
+        let sql = format!("SELECT {} FROM loans l JOIN borrowers b ON b.id = l.borrower_id JOIN products p ON p.id = l.product_id WHERE l.external_id IN", records::LOAN_COLUMNS);
+        let found = self.fetch_in(&sql, "", &keys, records::loan_from_row).await?;
+        Ok(found.into_iter().map(|l| (l.external_id.clone(), l)).collect())
+    }
+
+    /// Inserts loans with their first evaluation (external ids must be new).
+    pub async fn insert_loans(&mut self, loans: &[NewLoan]) -> Result<()> {
+        let rows = loans
+            .iter()
+            .map(|l| {
+                let mut row = vec![
+                    Val::Text(l.external_id.clone()),
+                    Val::Int(l.borrower_id),
+                    Val::Int(l.product_id),
+                    Val::Int(l.terms.principal.fen()),
+                    Val::Text(l.terms.annual_rate.to_string()),
+                    Val::Int(i64::from(l.terms.term_months)),
+                    Val::Text(l.terms.method.as_str().to_string()),
+                    Val::Text(date_text(l.terms.disbursed_on)),
+                    Val::Text(l.vin.clone()),
+                    Val::Text(l.vehicle_model.clone()),
+                    Val::Int(l.vehicle_price.fen()),
+                    Val::Text(l.dealer.clone()),
+                ];
+                row.extend(records::evaluation_vals(&l.evaluation));
+                row
+            })
+            .collect();
+        let mut cols = vec!["external_id", "borrower_id", "product_id", "principal_fen", "annual_rate", "term_months", "method", "disbursed_on", "vin", "vehicle_model", "vehicle_price_fen", "dealer"];
+        cols.extend(records::EVALUATION_COLUMNS);
+        self.insert_rows("loans", &cols, rows).await
+    }
+
+    /// Loan ids whose next event falls on or before `date`, after `after_id`, at most `limit`.
+    pub async fn loans_with_event_by(&mut self, date: Date, after_id: i64, limit: usize) -> Result<Vec<i64>> {
+        let rows = sqlx::query("SELECT id FROM loans WHERE next_event_on <= $1 AND id > $2 ORDER BY id LIMIT $3")
+            .bind(date_text(date))
+            .bind(after_id)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get::<i64, _>(0)?)).collect()
+    }
+
+    /// Everything needed to replay these loans: terms, product rules, operations, payments and
+    /// the last stored evaluation.
+    pub async fn replay_inputs(&mut self, loan_ids: &[i64]) -> Result<Vec<ReplayInput>> {
+        let keys: Vec<Val> = loan_ids.iter().map(|id| Val::Int(*id)).collect();
+        let sql = format!("SELECT {} FROM loans l JOIN borrowers b ON b.id = l.borrower_id JOIN products p ON p.id = l.product_id WHERE l.id IN", records::LOAN_COLUMNS);
+        let loans = self.fetch_in(&sql, "ORDER BY l.id", &keys, records::loan_from_row).await?;
+        let mut payments: HashMap<i64, Vec<Payment>> = HashMap::new();
+        let pays = self.fetch_in("SELECT loan_id, paid_on, amount_fen FROM payments WHERE loan_id IN", "ORDER BY loan_id, paid_on, id", &keys, |r| Ok((r.try_get::<i64, _>(0)?, parse_date_col(&r.try_get::<String, _>(1)?)?, r.try_get::<i64, _>(2)?))).await?;
+        for (loan_id, paid_on, fen) in pays {
+            payments.entry(loan_id).or_default().push(Payment { paid_on, amount: huifang_core::Money::from_fen(fen) });
+        }
+        let mut ops: HashMap<i64, Vec<DatedOp>> = HashMap::new();
+        let rows = self.fetch_in("SELECT loan_id, on_date, kind, params FROM loan_ops WHERE loan_id IN", "ORDER BY loan_id, id", &keys, |r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?, r.try_get::<String, _>(2)?, r.try_get::<String, _>(3)?))).await?;
+        for (loan_id, on, kind, params) in rows {
+            let op = decode_op(&kind, &params).map_err(StoreError::Corrupt)?;
+            ops.entry(loan_id).or_default().push(DatedOp { on: parse_date_col(&on)?, op });
+        }
+        Ok(loans
+            .into_iter()
+            .map(|loan| {
+                let id = loan.id;
+                ReplayInput { payments: payments.remove(&id).unwrap_or_default(), ops: ops.remove(&id).unwrap_or_default(), loan }
+            })
+            .collect())
+    }
+
+    /// Stores new evaluations of existing loans.
+    pub async fn save_evaluations(&mut self, evaluations: &[(i64, Evaluation)]) -> Result<()> {
+        let cols = records::EVALUATION_COLUMNS;
+        let width = cols.len() + 1;
+        let casts: Vec<&str> = std::iter::once("BIGINT").chain(records::EVALUATION_CASTS.iter().copied()).collect();
+        let set = cols.iter().map(|c| format!("{c} = v.{c}")).collect::<Vec<_>>().join(", ");
+        for chunk in evaluations.chunks(MAX_PARAMS / width) {
+            let sql = format!("WITH v (id, {}) AS (VALUES {}) UPDATE loans SET {set} FROM v WHERE loans.id = v.id", cols.join(", "), placeholders(chunk.len(), width, &casts));
+            let mut vals = Vec::with_capacity(chunk.len() * width);
+            for (id, e) in chunk {
+                vals.push(Val::Int(*id));
+                vals.extend(records::evaluation_vals(e));
+            }
+            bind_vals(sqlx::query(AssertSqlSafe(sql)), &vals).execute(&mut *self.tx).await?;
+        }
+        Ok(())
+    }
+
+    // ----- payments and operations --------------------------------------------------------------
+
+    /// Payments with these external ids.
+    pub async fn payments_by_external_id(&mut self, ids: &[String]) -> Result<HashMap<String, PaymentRecord>> {
+        let keys: Vec<Val> = ids.iter().cloned().map(Val::Text).collect();
+        let found = self.fetch_in("SELECT p.id, p.external_id, l.external_id, p.paid_on, p.amount_fen, p.channel, p.received_on FROM payments p JOIN loans l ON l.id = p.loan_id WHERE p.external_id IN", "", &keys, records::payment_from_row).await?;
+        Ok(found.into_iter().map(|p| (p.external_id.clone(), p)).collect())
+    }
+
+    /// Inserts payments (external ids must be new).
+    pub async fn insert_payments(&mut self, payments: &[NewPayment]) -> Result<()> {
+        let rows = payments
+            .iter()
+            .map(|p| vec![Val::Text(p.external_id.clone()), Val::Int(p.loan_id), Val::Text(date_text(p.paid_on)), Val::Int(p.amount.fen()), Val::Text(p.channel.clone()), Val::Text(date_text(p.received_on))])
+            .collect();
+        self.insert_rows("payments", &["external_id", "loan_id", "paid_on", "amount_fen", "channel", "received_on"], rows).await
+    }
+
+    /// A loan's payments, oldest first.
+    pub async fn loan_payments(&mut self, loan_id: i64) -> Result<Vec<PaymentRecord>> {
+        let rows = sqlx::query("SELECT p.id, p.external_id, l.external_id, p.paid_on, p.amount_fen, p.channel, p.received_on FROM payments p JOIN loans l ON l.id = p.loan_id WHERE p.loan_id = $1 ORDER BY p.paid_on, p.id").bind(loan_id).fetch_all(&mut *self.tx).await?;
+        rows.iter().map(records::payment_from_row).collect()
+    }
+
+    /// Records a loan operation.
+    pub async fn insert_op(&mut self, op: &NewOp) -> Result<()> {
+        let (kind, params) = encode_op(&op.op.op);
+        sqlx::query("INSERT INTO loan_ops (loan_id, on_date, kind, params, reason, decided_by, recorded_on) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind(op.loan_id)
+            .bind(date_text(op.op.on))
+            .bind(kind)
+            .bind(params)
+            .bind(op.reason.as_str())
+            .bind(op.decided_by.as_str())
+            .bind(date_text(op.recorded_on))
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// A loan's operations, in the order they were recorded.
+    pub async fn loan_ops(&mut self, loan_id: i64) -> Result<Vec<OpRecord>> {
+        let rows = sqlx::query("SELECT on_date, kind, params, reason, decided_by, recorded_on FROM loan_ops WHERE loan_id = $1 ORDER BY id").bind(loan_id).fetch_all(&mut *self.tx).await?;
+        rows.iter().map(records::op_from_row).collect()
+    }
+
+    // ----- events, history, warnings, days ----------------------------------------------------
+
+    /// Appends events.
+    pub async fn insert_events(&mut self, events: &[EventRecord]) -> Result<()> {
+        let rows = events.iter().map(|e| vec![Val::Int(e.loan_id), Val::Text(date_text(e.business_date)), Val::Text(e.kind.clone()), Val::Text(e.details.clone())]).collect();
+        self.insert_rows("loan_events", &["loan_id", "business_date", "kind", "details"], rows).await
+    }
+
+    /// Events of one business date (optionally of one kind), in order.
+    pub async fn events_on(&mut self, date: Date, kind: Option<&str>) -> Result<Vec<EventRecord>> {
+        let rows = sqlx::query("SELECT loan_id, business_date, kind, details FROM loan_events WHERE business_date = $1 AND ($2 IS NULL OR kind = $2) ORDER BY id").bind(date_text(date)).bind(kind).fetch_all(&mut *self.tx).await?;
+        rows.iter().map(records::event_from_row).collect()
+    }
+
+    /// A loan's events, in order.
+    pub async fn loan_events(&mut self, loan_id: i64) -> Result<Vec<EventRecord>> {
+        let rows = sqlx::query("SELECT loan_id, business_date, kind, details FROM loan_events WHERE loan_id = $1 ORDER BY id").bind(loan_id).fetch_all(&mut *self.tx).await?;
+        rows.iter().map(records::event_from_row).collect()
+    }
+
+    /// Appends status history rows.
+    pub async fn insert_history(&mut self, rows: &[HistoryRecord]) -> Result<()> {
+        let vals = rows
+            .iter()
+            .map(|h| vec![Val::Int(h.loan_id), Val::Text(date_text(h.business_date)), Val::Text(h.summary.lifecycle.as_str().to_string()), Val::Int(i64::from(h.summary.bucket.0)), Val::Text(h.summary.classification.as_str().to_string()), Val::Int(i64::from(h.summary.warning_level)), Val::Text(h.cause.clone())])
+            .collect();
+        self.insert_rows("status_history", &["loan_id", "business_date", "lifecycle", "bucket", "classification", "warning_level", "cause"], vals).await
+    }
+
+    /// A loan's status history, in order.
+    pub async fn loan_history(&mut self, loan_id: i64) -> Result<Vec<HistoryRecord>> {
+        let rows = sqlx::query("SELECT loan_id, business_date, lifecycle, bucket, classification, warning_level, cause FROM status_history WHERE loan_id = $1 ORDER BY id").bind(loan_id).fetch_all(&mut *self.tx).await?;
+        rows.iter().map(records::history_from_row).collect()
+    }
+
+    /// Opens warnings.
+    pub async fn open_warnings(&mut self, warnings: &[WarningRecord]) -> Result<()> {
+        let rows = warnings.iter().map(|w| vec![Val::Int(w.loan_id), Val::Int(i64::from(w.level)), Val::Text(w.rule.clone()), Val::Text(w.facts.clone()), Val::Text(date_text(w.raised_on))]).collect();
+        self.insert_rows("warnings", &["loan_id", "level", "rule", "facts", "raised_on"], rows).await
+    }
+
+    /// Clears the open warnings of these loans on `date`.
+    pub async fn clear_warnings(&mut self, loan_ids: &[i64], date: Date) -> Result<()> {
+        for chunk in loan_ids.chunks(MAX_PARAMS / 2) {
+            let list = (2..chunk.len() + 2).map(|n| format!("${n}")).collect::<Vec<_>>().join(",");
+            let sql = format!("UPDATE warnings SET cleared_on = $1 WHERE cleared_on IS NULL AND loan_id IN ({list})");
+            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(date_text(date));
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            q.execute(&mut *self.tx).await?;
+        }
+        Ok(())
+    }
+
+    /// A loan's warnings, newest first.
+    pub async fn loan_warnings(&mut self, loan_id: i64) -> Result<Vec<WarningRecord>> {
+        let rows = sqlx::query("SELECT loan_id, level, rule, facts, raised_on, cleared_on FROM warnings WHERE loan_id = $1 ORDER BY id DESC").bind(loan_id).fetch_all(&mut *self.tx).await?;
+        rows.iter().map(records::warning_from_row).collect()
+    }
+
+    /// Records a closed day.
+    pub async fn record_closed_day(&mut self, date: Date, loans_touched: u64, events: u64) -> Result<()> {
+        sqlx::query("INSERT INTO closed_days (business_date, loans_touched, events) VALUES ($1, $2, $3)")
+            .bind(date_text(date))
+            .bind(i64::try_from(loans_touched).unwrap_or(i64::MAX))
+            .bind(i64::try_from(events).unwrap_or(i64::MAX))
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether a day has been closed.
+    pub async fn is_day_closed(&mut self, date: Date) -> Result<bool> {
+        let row = sqlx::query("SELECT COUNT(*) FROM closed_days WHERE business_date = $1").bind(date_text(date)).fetch_one(&mut *self.tx).await?;
+        Ok(row.try_get::<i64, _>(0)? > 0)
+    }
+
+    // ----- reading the portfolio --------------------------------------------------------------
+
+    /// One page of loan status rows in id order, after `after_id`.
+    pub async fn status_page(&mut self, after_id: i64, limit: usize) -> Result<Vec<StatusRow>> {
+        let rows = sqlx::query(
+            "SELECT id, external_id, lifecycle, oldest_unpaid_due, bucket, classification, overdue_installments, outstanding_principal_fen, warning_level FROM loans WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after_id)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter().map(records::status_from_row).collect()
+    }
+
+    /// Loans and outstanding principal grouped by lifecycle, bucket, classification and warning level.
+    pub async fn portfolio_summary(&mut self) -> Result<Vec<SummaryRow>> {
+        let rows = sqlx::query(
+            "SELECT lifecycle, bucket, classification, warning_level, COUNT(*), CAST(COALESCE(SUM(outstanding_principal_fen), 0) AS BIGINT) FROM loans GROUP BY lifecycle, bucket, classification, warning_level ORDER BY lifecycle, bucket, classification, warning_level",
+        )
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter().map(records::summary_from_row).collect()
+    }
+
+    /// Counts of rows in the main tables: (borrowers, loans, payments, events).
+    pub async fn counts(&mut self) -> Result<(i64, i64, i64, i64)> {
+        let row = sqlx::query("SELECT (SELECT COUNT(*) FROM borrowers), (SELECT COUNT(*) FROM loans), (SELECT COUNT(*) FROM payments), (SELECT COUNT(*) FROM loan_events)").fetch_one(&mut *self.tx).await?;
+        Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?))
+    }
+}

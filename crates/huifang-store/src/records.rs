@@ -1,0 +1,376 @@
+//! Plain records moved in and out of the database, and their row mappings.
+
+use huifang_core::loan::{DatedOp, LoanOp, LoanTerms, Payment};
+use huifang_core::policy::{Bucket, Classification, ProductRules};
+use huifang_core::status::{Lifecycle, StatusSummary};
+use huifang_core::{Date, Money, Rate};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Result, StoreError, Val, date_text, decode_op, opt_date_col, parse_date_col};
+
+/// A stored product.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductRecord {
+    pub id: i64,
+    pub code: String,
+    pub name: String,
+    pub rules: ProductRules,
+}
+
+/// A product to insert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewProduct {
+    pub code: String,
+    pub name: String,
+    pub rules: ProductRules,
+}
+
+/// A stored borrower. `id_number` and `mobile` are the full values: mask them before display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BorrowerRecord {
+    pub id: i64,
+    pub external_id: String,
+    pub name: String,
+    pub id_number: String,
+    pub mobile: String,
+    pub employer: String,
+    pub monthly_income: Money,
+    pub city: String,
+}
+
+/// A borrower to insert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewBorrower {
+    pub external_id: String,
+    pub name: String,
+    pub id_number: String,
+    pub mobile: String,
+    pub employer: String,
+    pub monthly_income: Money,
+    pub city: String,
+}
+
+/// What the daily close and imports store about a loan after evaluating it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evaluation {
+    pub summary: StatusSummary,
+    pub oldest_unpaid_due: Option<Date>,
+    pub outstanding_principal: Money,
+    pub warning_rule: Option<String>,
+    pub next_event_on: Option<Date>,
+    pub evaluated_on: Date,
+}
+
+/// A stored loan with its last evaluation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoanRecord {
+    pub id: i64,
+    pub external_id: String,
+    pub borrower_id: i64,
+    pub borrower_external_id: String,
+    pub product_id: i64,
+    pub product_code: String,
+    pub rules: ProductRules,
+    pub terms: LoanTerms,
+    pub vin: String,
+    pub vehicle_model: String,
+    pub vehicle_price: Money,
+    pub dealer: String,
+    pub evaluation: Evaluation,
+}
+
+/// A loan to insert, with its first evaluation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLoan {
+    pub external_id: String,
+    pub borrower_id: i64,
+    pub product_id: i64,
+    pub terms: LoanTerms,
+    pub vin: String,
+    pub vehicle_model: String,
+    pub vehicle_price: Money,
+    pub dealer: String,
+    pub evaluation: Evaluation,
+}
+
+/// A loan with everything a replay needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayInput {
+    pub loan: LoanRecord,
+    pub ops: Vec<DatedOp>,
+    pub payments: Vec<Payment>,
+}
+
+/// A stored payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentRecord {
+    pub id: i64,
+    pub external_id: String,
+    pub loan_external_id: String,
+    pub paid_on: Date,
+    pub amount: Money,
+    pub channel: String,
+    /// The business date on which it was posted (after `paid_on` when it was backdated).
+    pub received_on: Date,
+}
+
+/// A payment to insert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPayment {
+    pub external_id: String,
+    pub loan_id: i64,
+    pub paid_on: Date,
+    pub amount: Money,
+    pub channel: String,
+    pub received_on: Date,
+}
+
+/// A loan operation to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOp {
+    pub loan_id: i64,
+    pub op: DatedOp,
+    pub reason: String,
+    pub decided_by: String,
+    pub recorded_on: Date,
+}
+
+/// A stored loan operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpRecord {
+    pub op: DatedOp,
+    pub reason: String,
+    pub decided_by: String,
+    pub recorded_on: Date,
+}
+
+/// A stored event. `details` is a JSON object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRecord {
+    pub loan_id: i64,
+    pub business_date: Date,
+    pub kind: String,
+    pub details: String,
+}
+
+/// A status history row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryRecord {
+    pub loan_id: i64,
+    pub business_date: Date,
+    pub summary: StatusSummary,
+    /// What moved it: "close", "payment", "import", "operation:<kind>".
+    pub cause: String,
+}
+
+/// A warning raised on a loan. `facts` is a JSON object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WarningRecord {
+    pub loan_id: i64,
+    pub level: u8,
+    pub rule: String,
+    pub facts: String,
+    pub raised_on: Date,
+    pub cleared_on: Option<Date>,
+}
+
+/// The stored status of one loan (DPD is derived from `oldest_unpaid_due` and the date asked).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusRow {
+    pub id: i64,
+    pub external_id: String,
+    pub lifecycle: Lifecycle,
+    pub oldest_unpaid_due: Option<Date>,
+    pub bucket: Bucket,
+    pub classification: Classification,
+    pub overdue_installments: u32,
+    pub outstanding_principal: Money,
+    pub warning_level: u8,
+}
+
+/// One group of the portfolio summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummaryRow {
+    pub lifecycle: Lifecycle,
+    pub bucket: Bucket,
+    pub classification: Classification,
+    pub warning_level: u8,
+    pub loans: i64,
+    pub outstanding_principal: Money,
+}
+
+pub(crate) const LOAN_COLUMNS: &str = "l.id, l.external_id, l.borrower_id, b.external_id, l.product_id, p.code, p.grace_days, p.penalty_rate_markup, l.principal_fen, l.annual_rate, l.term_months, l.method, l.disbursed_on, l.vin, l.vehicle_model, l.vehicle_price_fen, l.dealer, l.lifecycle, l.oldest_unpaid_due, l.bucket, l.classification, l.overdue_installments, l.outstanding_principal_fen, l.warning_level, l.warning_rule, l.next_event_on, l.evaluated_on";
+
+pub(crate) const EVALUATION_COLUMNS: [&str; 10] = ["lifecycle", "oldest_unpaid_due", "bucket", "classification", "overdue_installments", "outstanding_principal_fen", "warning_level", "warning_rule", "next_event_on", "evaluated_on"];
+pub(crate) const EVALUATION_CASTS: [&str; 10] = ["TEXT", "TEXT", "BIGINT", "TEXT", "BIGINT", "BIGINT", "BIGINT", "TEXT", "TEXT", "TEXT"];
+
+pub(crate) fn evaluation_vals(e: &Evaluation) -> Vec<Val> {
+    vec![
+        Val::Text(e.summary.lifecycle.as_str().to_string()),
+        Val::OptText(e.oldest_unpaid_due.map(date_text)),
+        Val::Int(i64::from(e.summary.bucket.0)),
+        Val::Text(e.summary.classification.as_str().to_string()),
+        Val::Int(i64::from(e.summary.overdue_installments)),
+        Val::Int(e.outstanding_principal.fen()),
+        Val::Int(i64::from(e.summary.warning_level)),
+        Val::OptText(e.warning_rule.clone()),
+        Val::OptText(e.next_event_on.map(date_text)),
+        Val::Text(date_text(e.evaluated_on)),
+    ]
+}
+
+fn corrupt(what: &str, value: impl std::fmt::Debug) -> StoreError {
+    StoreError::Corrupt(format!("bad {what}: {value:?}"))
+}
+
+fn small<T: TryFrom<i64>>(row: &AnyRow, i: usize, what: &str) -> Result<T> {
+    let v: i64 = row.try_get(i)?;
+    T::try_from(v).map_err(|_| corrupt(what, v))
+}
+
+fn lifecycle(s: &str) -> Result<Lifecycle> {
+    Lifecycle::parse(s).ok_or_else(|| corrupt("lifecycle", s))
+}
+
+fn classification(s: &str) -> Result<Classification> {
+    s.parse().map_err(|_| corrupt("classification", s))
+}
+
+fn rules(row: &AnyRow, grace: usize, markup: usize) -> Result<ProductRules> {
+    let text: String = row.try_get(markup)?;
+    let markup = Rate::parse_in(&text, 0.into(), 100.into()).map_err(|_| corrupt("penalty_rate_markup", &text))?;
+    Ok(ProductRules { grace_days: small(row, grace, "grace_days")?, penalty_rate_markup: markup })
+}
+
+pub(crate) fn product_from_row(row: &AnyRow) -> Result<ProductRecord> {
+    Ok(ProductRecord { id: row.try_get(0)?, code: row.try_get(1)?, name: row.try_get(2)?, rules: rules(row, 3, 4)? })
+}
+
+pub(crate) fn borrower_from_row(row: &AnyRow) -> Result<BorrowerRecord> {
+    Ok(BorrowerRecord {
+        id: row.try_get(0)?,
+        external_id: row.try_get(1)?,
+        name: row.try_get(2)?,
+        id_number: row.try_get(3)?,
+        mobile: row.try_get(4)?,
+        employer: row.try_get(5)?,
+        monthly_income: Money::from_fen(row.try_get(6)?),
+        city: row.try_get(7)?,
+    })
+}
+
+pub(crate) fn loan_from_row(row: &AnyRow) -> Result<LoanRecord> {
+    let rate_text: String = row.try_get(9)?;
+    let method_text: String = row.try_get(11)?;
+    let terms = LoanTerms {
+        principal: Money::from_fen(row.try_get(8)?),
+        annual_rate: Rate::parse_annual(&rate_text).map_err(|_| corrupt("annual_rate", &rate_text))?,
+        term_months: small(row, 10, "term_months")?,
+        method: method_text.parse().map_err(|_| corrupt("method", &method_text))?,
+        disbursed_on: parse_date_col(&row.try_get::<String, _>(12)?)?,
+    };
+    let evaluation = Evaluation {
+        summary: StatusSummary {
+            lifecycle: lifecycle(&row.try_get::<String, _>(17)?)?,
+            bucket: Bucket(small(row, 19, "bucket")?),
+            classification: classification(&row.try_get::<String, _>(20)?)?,
+            warning_level: small(row, 23, "warning_level")?,
+            overdue_installments: small(row, 21, "overdue_installments")?,
+        },
+        oldest_unpaid_due: opt_date_col(row.try_get(18)?)?,
+        outstanding_principal: Money::from_fen(row.try_get(22)?),
+        warning_rule: row.try_get(24)?,
+        next_event_on: opt_date_col(row.try_get(25)?)?,
+        evaluated_on: parse_date_col(&row.try_get::<String, _>(26)?)?,
+    };
+    Ok(LoanRecord {
+        id: row.try_get(0)?,
+        external_id: row.try_get(1)?,
+        borrower_id: row.try_get(2)?,
+        borrower_external_id: row.try_get(3)?,
+        product_id: row.try_get(4)?,
+        product_code: row.try_get(5)?,
+        rules: rules(row, 6, 7)?,
+        terms,
+        vin: row.try_get(13)?,
+        vehicle_model: row.try_get(14)?,
+        vehicle_price: Money::from_fen(row.try_get(15)?),
+        dealer: row.try_get(16)?,
+        evaluation,
+    })
+}
+
+pub(crate) fn payment_from_row(row: &AnyRow) -> Result<PaymentRecord> {
+    Ok(PaymentRecord {
+        id: row.try_get(0)?,
+        external_id: row.try_get(1)?,
+        loan_external_id: row.try_get(2)?,
+        paid_on: parse_date_col(&row.try_get::<String, _>(3)?)?,
+        amount: Money::from_fen(row.try_get(4)?),
+        channel: row.try_get(5)?,
+        received_on: parse_date_col(&row.try_get::<String, _>(6)?)?,
+    })
+}
+
+pub(crate) fn op_from_row(row: &AnyRow) -> Result<OpRecord> {
+    let kind: String = row.try_get(1)?;
+    let params: String = row.try_get(2)?;
+    let op: LoanOp = decode_op(&kind, &params).map_err(StoreError::Corrupt)?;
+    Ok(OpRecord { op: DatedOp { on: parse_date_col(&row.try_get::<String, _>(0)?)?, op }, reason: row.try_get(3)?, decided_by: row.try_get(4)?, recorded_on: parse_date_col(&row.try_get::<String, _>(5)?)? })
+}
+
+pub(crate) fn event_from_row(row: &AnyRow) -> Result<EventRecord> {
+    Ok(EventRecord { loan_id: row.try_get(0)?, business_date: parse_date_col(&row.try_get::<String, _>(1)?)?, kind: row.try_get(2)?, details: row.try_get(3)? })
+}
+
+pub(crate) fn history_from_row(row: &AnyRow) -> Result<HistoryRecord> {
+    Ok(HistoryRecord {
+        loan_id: row.try_get(0)?,
+        business_date: parse_date_col(&row.try_get::<String, _>(1)?)?,
+        summary: StatusSummary {
+            lifecycle: lifecycle(&row.try_get::<String, _>(2)?)?,
+            bucket: Bucket(small(row, 3, "bucket")?),
+            classification: classification(&row.try_get::<String, _>(4)?)?,
+            warning_level: small(row, 5, "warning_level")?,
+            overdue_installments: 0,
+        },
+        cause: row.try_get(6)?,
+    })
+}
+
+pub(crate) fn warning_from_row(row: &AnyRow) -> Result<WarningRecord> {
+    Ok(WarningRecord {
+        loan_id: row.try_get(0)?,
+        level: small(row, 1, "level")?,
+        rule: row.try_get(2)?,
+        facts: row.try_get(3)?,
+        raised_on: parse_date_col(&row.try_get::<String, _>(4)?)?,
+        cleared_on: opt_date_col(row.try_get(5)?)?,
+    })
+}
+
+pub(crate) fn status_from_row(row: &AnyRow) -> Result<StatusRow> {
+    Ok(StatusRow {
+        id: row.try_get(0)?,
+        external_id: row.try_get(1)?,
+        lifecycle: lifecycle(&row.try_get::<String, _>(2)?)?,
+        oldest_unpaid_due: opt_date_col(row.try_get(3)?)?,
+        bucket: Bucket(small(row, 4, "bucket")?),
+        classification: classification(&row.try_get::<String, _>(5)?)?,
+        overdue_installments: small(row, 6, "overdue_installments")?,
+        outstanding_principal: Money::from_fen(row.try_get(7)?),
+        warning_level: small(row, 8, "warning_level")?,
+    })
+}
+
+pub(crate) fn summary_from_row(row: &AnyRow) -> Result<SummaryRow> {
+    Ok(SummaryRow {
+        lifecycle: lifecycle(&row.try_get::<String, _>(0)?)?,
+        bucket: Bucket(small(row, 1, "bucket")?),
+        classification: classification(&row.try_get::<String, _>(2)?)?,
+        warning_level: small(row, 3, "warning_level")?,
+        loans: row.try_get(4)?,
+        outstanding_principal: Money::from_fen(row.try_get(5)?),
+    })
+}
