@@ -17,6 +17,7 @@ pub const EMPTY_ROOT: Hash = [
 ];
 
 /// Hashes one leaf's data: `SHA-256(0x00 || data)`.
+#[must_use]
 pub fn leaf_hash(data: &[u8]) -> Hash {
     let mut hasher = Sha256::new();
     hasher.update([LEAF_PREFIX]);
@@ -25,6 +26,7 @@ pub fn leaf_hash(data: &[u8]) -> Hash {
 }
 
 /// Hashes an interior node from its two children: `SHA-256(0x01 || left || right)`.
+#[must_use]
 pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
     let mut buf = [0u8; 65];
     buf[0] = NODE_PREFIX;

@@ -90,7 +90,11 @@ fn split_point(n: u64) -> u64 {
 /// the smallest power of two not below `end - start`. The range is split into
 /// complete subtrees, largest first, fetched from the source and folded from
 /// the right.
-fn range_hash<S: HashSource + ?Sized>(source: &S, start: u64, end: u64) -> Result<Hash, LedgerError> {
+fn range_hash<S: HashSource + ?Sized>(
+    source: &S,
+    start: u64,
+    end: u64,
+) -> Result<Hash, LedgerError> {
     let mut parts: Vec<Hash> = Vec::with_capacity(8);
     let mut at = start;
     while at < end {
@@ -181,6 +185,7 @@ pub fn consistency_proof<S: HashSource + ?Sized>(
 
 /// Number of hashes in the inclusion proof of leaf `index` in a tree of
 /// `size` leaves (0 if `index >= size`).
+#[must_use]
 pub fn inclusion_proof_len(index: u64, size: u64) -> usize {
     if index >= size {
         return 0;
@@ -192,6 +197,7 @@ pub fn inclusion_proof_len(index: u64, size: u64) -> usize {
 
 /// Number of hashes in the consistency proof between trees of `first` and
 /// `second` leaves (0 if `first == 0`, `first >= second`).
+#[must_use]
 pub fn consistency_proof_len(first: u64, second: u64) -> usize {
     if first == 0 || first >= second {
         return 0;

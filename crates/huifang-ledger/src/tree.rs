@@ -9,6 +9,7 @@ use crate::proof::{self, HashSource};
 ///
 /// Runs in O(n) time with O(log n) extra memory and no recursion; the empty
 /// list has root [`EMPTY_ROOT`].
+#[must_use]
 pub fn root(leaves: &[Hash]) -> Hash {
     Frontier::from_leaf_hashes(leaves).root()
 }
@@ -115,6 +116,7 @@ impl Frontier {
     }
 
     /// Root hash of the tree the frontier describes.
+    #[must_use]
     pub fn root(&self) -> Hash {
         let mut iter = self.hashes.iter().rev();
         match iter.next() {
@@ -227,6 +229,7 @@ impl MerkleTree {
     }
 
     /// Root hash of the whole tree.
+    #[must_use]
     pub fn root(&self) -> Hash {
         match self.levels.last() {
             Some(top) if top.len() == 1 => top[0],
@@ -235,11 +238,13 @@ impl MerkleTree {
     }
 
     /// Root hash of the tree formed by the first `size` leaves, in O(log n).
+    ///
+    /// Fails with [`LedgerError::SizeOrder`] if `size` exceeds the tree.
     pub fn root_at(&self, size: u64) -> Result<Hash, LedgerError> {
         if size > self.size() {
-            return Err(LedgerError::IndexOutOfRange {
-                index: size,
-                size: self.size(),
+            return Err(LedgerError::SizeOrder {
+                first: size,
+                second: self.size(),
             });
         }
         Ok(Frontier::from_source(self, size)?.root())
@@ -266,7 +271,7 @@ impl HashSource for MerkleTree {
         let end = index
             .checked_add(1)
             .and_then(|i| i.checked_mul(1u64.checked_shl(level)?));
-        if !end.is_some_and(|end| end <= size) {
+        if end.is_none_or(|end| end > size) {
             return Err(unavailable);
         }
         usize::try_from(index)
