@@ -1,1 +1,46 @@
-//! placeholder
+//! Huifang's use cases. Each one parses its input into valid core types, runs the core's rules
+//! and writes the result through the store in one transaction.
+
+pub mod close;
+pub mod demo;
+pub mod engine;
+pub mod files;
+pub mod import;
+pub mod loans;
+pub mod rows;
+pub mod status;
+pub mod synth;
+
+use huifang_core::Date;
+use huifang_core::loan::LoanError;
+use huifang_store::{StoreError, Tx};
+
+use crate::rows::RowError;
+
+/// A use case failed; nothing was written.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("the database has no business date: run `huifang init` first")]
+    NotInitialised,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{} row error(s):\n{}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Rows(Vec<RowError>),
+    #[error(transparent)]
+    File(#[from] files::FileError),
+    #[error("loan {loan}: {error}")]
+    Loan { loan: String, error: LoanError },
+    #[error("{field}: {reason}")]
+    Field { field: &'static str, reason: String },
+    #[error("no {what} {id:?}")]
+    NotFound { what: &'static str, id: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// The business date, or [`AppError::NotInitialised`].
+pub async fn require_business_date(tx: &mut Tx) -> Result<Date, AppError> {
+    tx.business_date().await?.ok_or(AppError::NotInitialised)
+}

@@ -66,6 +66,14 @@ pub struct RowError {
 
 impl std::fmt::Display for RowError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.column.is_empty() { write!(f, "line {}: {}", self.line, self.reason) } else { write!(f, "line {}, column {}: {}", self.line, self.column, self.reason) }
+        if self.column.is_empty() {
+            write!(f, "line {}: {}", self.line, self.reason)
+        } else {
+            write!(
+                f,
+                "line {}, column {}: {}",
+                self.line, self.column, self.reason
+            )
+        }
     }
 }

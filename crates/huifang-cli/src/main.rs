@@ -1,1 +1,428 @@
-fn main() {}
+//! `huifang`: the command line of Huifang (回访), post-loan management for car-finance lenders.
+
+mod bench;
+mod output;
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use huifang_app::{close, files, import, loans, status};
+use huifang_core::calendar::parse_date;
+use huifang_core::loan::LoanOp;
+use huifang_core::policy::{Classification, Policy};
+use huifang_core::schedule::{self, Method, ScheduleTerms};
+use huifang_core::{Date, Money, Rate};
+use huifang_store::Store;
+
+/// Huifang (回访): post-loan management for lenders that finance cars.
+#[derive(Debug, Parser)]
+#[command(name = "huifang", version, about)]
+struct Cli {
+    /// Database: sqlite://PATH (default sqlite://huifang.db in the current folder) or postgres://…
+    #[arg(long, global = true, env = "HUIFANG_DATABASE_URL")]
+    db: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Table,
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Kind {
+    Products,
+    Borrowers,
+    Loans,
+    Payments,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create the database (or bring its schema up to date) and set the business date.
+    Init {
+        /// The business date (default: today in Asia/Shanghai). Only set when the database is new.
+        #[arg(long, value_parser = date_arg)]
+        business_date: Option<Date>,
+    },
+    /// Import a CSV (UTF-8 or GBK) or .xlsx file; all rows or none.
+    Import { kind: Kind, file: PathBuf },
+    /// Close each business day in order up to DATE.
+    RunDaily {
+        #[arg(long, value_parser = date_arg)]
+        through: Date,
+    },
+    /// One row per loan at the business date.
+    Status {
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// One loan: schedule, payments and their allocation, status history.
+    Loan {
+        external_id: String,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// Print a repayment schedule.
+    Schedule {
+        #[arg(long)]
+        principal: String,
+        /// Annual rate as a fraction (0.0485 for 4.85%).
+        #[arg(long)]
+        rate: String,
+        #[arg(long)]
+        term: u32,
+        #[arg(long, value_parser = method_arg)]
+        method: Method,
+        #[arg(long, value_parser = date_arg)]
+        disbursed_on: Date,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// Record a loan operation effective on the business date.
+    Operate {
+        external_id: String,
+        #[command(subcommand)]
+        op: OpCommand,
+        /// Why (recorded with the decision).
+        #[arg(long, global = true)]
+        reason: Option<String>,
+        /// Who decided.
+        #[arg(long = "by", global = true)]
+        decided_by: Option<String>,
+        /// Effective date (default: the business date; earlier re-processes the loan).
+        #[arg(long, global = true, value_parser = date_arg)]
+        on: Option<Date>,
+    },
+    /// Portfolio summary: loans and balances by bucket, classification and warning level.
+    Report {
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// Create a fresh demo database with a synthetic portfolio and close its days up to today.
+    Demo {
+        /// Loans in the demo portfolio.
+        #[arg(long, default_value_t = 3000)]
+        loans: usize,
+        #[arg(long, default_value_t = 20261128)]
+        seed: u64,
+        /// The last business date (default: today in Asia/Shanghai).
+        #[arg(long, value_parser = date_arg)]
+        today: Option<Date>,
+    },
+    /// Benchmark: generate N loans with repayment history, import them and time the daily close.
+    Bench {
+        #[arg(long, default_value_t = 100_000)]
+        loans: usize,
+        /// Days to close after the import.
+        #[arg(long, default_value_t = 3)]
+        days: u32,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OpCommand {
+    /// 展期: move every unpaid installment N months later.
+    Defer {
+        #[arg(long)]
+        months: u32,
+    },
+    /// 重组: a new schedule for everything unpaid.
+    Restructure {
+        #[arg(long)]
+        rate: String,
+        #[arg(long)]
+        term: u32,
+        #[arg(long, value_parser = method_arg)]
+        method: Method,
+    },
+    /// 提前结清: remaining principal and the current interest fall due today.
+    Settle,
+    /// 提前收回: the whole balance is due now.
+    Accelerate,
+    /// 核销: write the loan off.
+    WriteOff,
+    /// Manual classification floor (a downgrade; never an upgrade past what DPD forces).
+    Classify {
+        #[arg(long)]
+        floor: String,
+    },
+}
+
+fn date_arg(s: &str) -> Result<Date, String> {
+    parse_date(s).ok_or_else(|| format!("{s:?} is not a date (YYYY-MM-DD)"))
+}
+
+fn method_arg(s: &str) -> Result<Method, String> {
+    s.parse()
+}
+
+/// Today in Asia/Shanghai (UTC+8 all year).
+fn today_shanghai() -> Date {
+    (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive()
+}
+
+fn db_url(cli: &Cli, default: &str) -> String {
+    cli.db.clone().unwrap_or_else(|| default.to_string())
+}
+
+async fn open(cli: &Cli) -> Result<Store> {
+    let url = db_url(cli, "sqlite://huifang.db");
+    let store = Store::connect(&url)
+        .await
+        .with_context(|| format!("opening {url}"))?;
+    store.check_schema().await?;
+    Ok(store)
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli).await {
+        // A closed pipe (`huifang status | head`) is the reader's choice, not a failure.
+        let broken_pipe = |io: &std::io::Error| io.kind() == std::io::ErrorKind::BrokenPipe;
+        if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(broken_pipe) || matches!(c.downcast_ref::<huifang_app::AppError>(), Some(huifang_app::AppError::Io(io)) if broken_pipe(io))) {
+            return;
+        }
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let policy = Policy::default();
+    match &cli.command {
+        Command::Init { business_date } => {
+            let url = db_url(&cli, "sqlite://huifang.db");
+            let store = Store::connect(&url)
+                .await
+                .with_context(|| format!("opening {url}"))?;
+            store.migrate().await?;
+            let mut tx = store.begin().await?;
+            let date = match tx.business_date().await? {
+                Some(existing) => {
+                    if business_date.is_some_and(|d| d != existing) {
+                        bail!(
+                            "the database is already initialised with business date {existing}; the business date moves only with `huifang run-daily`"
+                        );
+                    }
+                    existing
+                }
+                None => {
+                    let date = business_date.unwrap_or_else(today_shanghai);
+                    tx.set_business_date(date).await?;
+                    date
+                }
+            };
+            tx.commit().await?;
+            println!("initialised {url}: business date {date}");
+        }
+        Command::Import { kind, file } => {
+            let store = open(&cli).await?;
+            let report = match kind {
+                Kind::Products => {
+                    import::import_products(&store, &files::read_products(file)?).await?
+                }
+                Kind::Borrowers => {
+                    import::import_borrowers(&store, &files::read_borrowers(file)?).await?
+                }
+                Kind::Loans => {
+                    import::import_loans(&store, &policy, &files::read_loans(file)?).await?
+                }
+                Kind::Payments => {
+                    import::import_payments(&store, &policy, &files::read_payments(file)?).await?
+                }
+            };
+            let reprocessed = if report.loans_reprocessed > 0 {
+                format!(", {} loan(s) re-processed", report.loans_reprocessed)
+            } else {
+                String::new()
+            };
+            println!(
+                "{}: {} imported, {} already present{reprocessed}",
+                file.display(),
+                report.inserted,
+                report.unchanged
+            );
+        }
+        Command::RunDaily { through } => {
+            let store = open(&cli).await?;
+            let reports = run_daily_with_progress(&store, &policy, *through).await?;
+            print!("{}", output::close_summary(&reports, *through));
+        }
+        Command::Status { format } => {
+            let store = open(&cli).await?;
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            output::status(
+                &store,
+                *format == Format::Csv,
+                *format == Format::Json,
+                &mut out,
+            )
+            .await?;
+            out.flush()?;
+        }
+        Command::Loan {
+            external_id,
+            format,
+        } => {
+            let store = open(&cli).await?;
+            let view = loans::view(&store, &policy, external_id).await?;
+            match format {
+                Format::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&output::loan_json(&view))?
+                ),
+                Format::Table | Format::Csv => print!("{}", output::loan_text(&view)),
+            }
+        }
+        Command::Schedule {
+            principal,
+            rate,
+            term,
+            method,
+            disbursed_on,
+            format,
+        } => {
+            let terms = ScheduleTerms {
+                principal: Money::parse_positive(principal)
+                    .map_err(|e| anyhow::anyhow!("--principal {e}"))?,
+                annual_rate: Rate::parse_annual(rate).map_err(|e| anyhow::anyhow!("--rate {e}"))?,
+                term_months: *term,
+                method: *method,
+                start: *disbursed_on,
+            };
+            let rows = schedule::build(&terms).map_err(|e| anyhow::anyhow!("{e}"))?;
+            match format {
+                Format::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&output::schedule_json(&rows))?
+                ),
+                Format::Csv => print!("{}", output::schedule_csv(&rows)?),
+                Format::Table => print!("{}", output::schedule_table(&rows)),
+            }
+        }
+        Command::Operate {
+            external_id,
+            op,
+            reason,
+            decided_by,
+            on,
+        } => {
+            let store = open(&cli).await?;
+            let op = match op {
+                OpCommand::Defer { months } => LoanOp::Defer { months: *months },
+                OpCommand::Restructure { rate, term, method } => LoanOp::Restructure {
+                    annual_rate: Rate::parse_annual(rate)
+                        .map_err(|e| anyhow::anyhow!("--rate {e}"))?,
+                    term_months: *term,
+                    method: *method,
+                },
+                OpCommand::Settle => LoanOp::EarlySettlement,
+                OpCommand::Accelerate => LoanOp::Acceleration,
+                OpCommand::WriteOff => LoanOp::WriteOff,
+                OpCommand::Classify { floor } => LoanOp::Classify {
+                    floor: floor
+                        .parse::<Classification>()
+                        .map_err(|e| anyhow::anyhow!("--floor {e}"))?,
+                },
+            };
+            let kind = op.kind();
+            let st = loans::operate(
+                &store,
+                &policy,
+                external_id,
+                op,
+                *on,
+                reason.as_deref().unwrap_or(""),
+                decided_by.as_deref().unwrap_or(""),
+            )
+            .await?;
+            println!(
+                "{external_id}: {kind} recorded; now dpd {} {} {} warning level {}, due now {}",
+                st.dpd,
+                st.bucket,
+                st.classification,
+                st.warning_level(),
+                st.overdue_amount
+            );
+        }
+        Command::Report { format } => {
+            let store = open(&cli).await?;
+            let (date, rows) = status::summary(&store).await?;
+            match format {
+                Format::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&output::summary_json(date, &rows))?
+                ),
+                Format::Table | Format::Csv => print!("{}", output::summary_text(date, &rows)),
+            }
+        }
+        Command::Demo { loans, seed, today } => {
+            let url = db_url(&cli, "sqlite://huifang-demo.db");
+            let today = today.unwrap_or_else(today_shanghai);
+            let store = huifang_app::demo::fresh_store(&url).await?;
+            let summary = huifang_app::demo::run(&store, &policy, *loans, *seed, today, |msg| {
+                eprintln!("{msg}")
+            })
+            .await?;
+            println!("demo database {url}: {summary}");
+            let (date, rows) = status::summary(&store).await?;
+            print!("{}", output::summary_text(date, &rows));
+            println!("\ntry: huifang --db {url} status | head; huifang --db {url} loan L00000001");
+        }
+        Command::Bench { loans, days, seed } => {
+            let url = cli.db.clone().context(
+                "bench needs --db (a scratch SQLite file or PostgreSQL database: it is emptied)",
+            )?;
+            bench::run(&url, *loans, *days, *seed, &policy).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs the daily close with a progress bar on a terminal.
+pub async fn run_daily_with_progress(
+    store: &Store,
+    policy: &Policy,
+    through: Date,
+) -> Result<Vec<close::DayReport>> {
+    let current = {
+        let mut tx = store.begin().await?;
+        tx.business_date()
+            .await?
+            .context("the database has no business date: run `huifang init` first")?
+    };
+    let days = (through - current).num_days().max(0);
+    let bar = if std::io::stderr().is_terminal() && days > 1 {
+        let bar = indicatif::ProgressBar::new(u64::try_from(days).unwrap_or(0));
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} closing {msg} [{bar:40}] {pos}/{len} days ({eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Some(bar)
+    } else {
+        None
+    };
+    let reports = close::run_daily(store, policy, through, |r| {
+        if let Some(bar) = &bar {
+            bar.set_message(r.date.to_string());
+            bar.inc(1);
+        }
+    })
+    .await?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    Ok(reports)
+}

@@ -9,15 +9,18 @@ pub type Date = NaiveDate;
 /// (2026-01-31 + 1 month = 2026-02-28).
 pub fn add_months(date: Date, months: u32) -> Date {
     // chrono's `checked_add_months` clamps to the month end, which is the rule we want.
-    date.checked_add_months(Months::new(months)).unwrap_or(Date::MAX)
+    date.checked_add_months(Months::new(months))
+        .unwrap_or(Date::MAX)
 }
 
 /// `date` plus `days` days.
 pub fn add_days(date: Date, days: i64) -> Date {
     if days >= 0 {
-        date.checked_add_days(Days::new(days.unsigned_abs())).unwrap_or(Date::MAX)
+        date.checked_add_days(Days::new(days.unsigned_abs()))
+            .unwrap_or(Date::MAX)
     } else {
-        date.checked_sub_days(Days::new(days.unsigned_abs())).unwrap_or(Date::MIN)
+        date.checked_sub_days(Days::new(days.unsigned_abs()))
+            .unwrap_or(Date::MIN)
     }
 }
 

@@ -38,7 +38,10 @@ impl ResidentId {
         }
         let chars: Vec<char> = text.chars().collect();
         if chars.len() != 18 {
-            return Err(IdError::Length { expected: 18, got: chars.len() });
+            return Err(IdError::Length {
+                expected: 18,
+                got: chars.len(),
+            });
         }
         if let Some(&bad) = chars[..17].iter().find(|c| !c.is_ascii_digit()) {
             return Err(IdError::Character(bad));
@@ -53,14 +56,21 @@ impl ResidentId {
         }
         let expected = Self::check_character(&text[..17]);
         if last != expected {
-            return Err(IdError::CheckCharacter { found: last, expected });
+            return Err(IdError::CheckCharacter {
+                found: last,
+                expected,
+            });
         }
         Ok(ResidentId(text))
     }
 
     /// The check character for 17 leading digits (the caller guarantees they are digits).
     pub fn check_character(first17: &str) -> char {
-        let sum: u32 = first17.bytes().zip(ID_WEIGHTS).map(|(b, w)| u32::from(b.wrapping_sub(b'0')) * w).sum();
+        let sum: u32 = first17
+            .bytes()
+            .zip(ID_WEIGHTS)
+            .map(|(b, w)| u32::from(b.wrapping_sub(b'0')) * w)
+            .sum();
         char::from(ID_CHECK[(sum % 11) as usize])
     }
 
@@ -94,13 +104,29 @@ pub struct Mobile(String);
 impl Mobile {
     /// Validates a mobile number; `+86`/`86` prefixes, spaces and dashes are normalised away.
     pub fn parse(text: &str) -> Result<Self, IdError> {
-        let compact: String = text.trim().chars().filter(|c| *c != ' ' && *c != '-').collect();
+        let compact: String = text
+            .trim()
+            .chars()
+            .filter(|c| *c != ' ' && *c != '-')
+            .collect();
         if compact.is_empty() {
             return Err(IdError::Empty);
         }
-        let digits = compact.strip_prefix("+86").or_else(|| if compact.len() == 13 { compact.strip_prefix("86") } else { None }).unwrap_or(&compact);
+        let digits = compact
+            .strip_prefix("+86")
+            .or_else(|| {
+                if compact.len() == 13 {
+                    compact.strip_prefix("86")
+                } else {
+                    None
+                }
+            })
+            .unwrap_or(&compact);
         let bytes = digits.as_bytes();
-        let valid = bytes.len() == 11 && bytes.iter().all(u8::is_ascii_digit) && bytes[0] == b'1' && (b'3'..=b'9').contains(&bytes[1]);
+        let valid = bytes.len() == 11
+            && bytes.iter().all(u8::is_ascii_digit)
+            && bytes[0] == b'1'
+            && (b'3'..=b'9').contains(&bytes[1]);
         if !valid {
             return Err(IdError::Mobile);
         }
@@ -145,7 +171,10 @@ impl Vin {
         }
         let chars: Vec<char> = text.chars().collect();
         if chars.len() != 17 {
-            return Err(IdError::Length { expected: 17, got: chars.len() });
+            return Err(IdError::Length {
+                expected: 17,
+                got: chars.len(),
+            });
         }
         let mut sum = 0;
         for (c, w) in chars.iter().zip(VIN_WEIGHTS) {
@@ -153,7 +182,10 @@ impl Vin {
         }
         let expected = Self::check_digit_for(sum);
         if chars[8] != expected {
-            return Err(IdError::CheckCharacter { found: chars[8], expected });
+            return Err(IdError::CheckCharacter {
+                found: chars[8],
+                expected,
+            });
         }
         Ok(Vin(text))
     }
@@ -202,8 +234,14 @@ mod tests {
         let id = ResidentId::parse("11010519491231002x").unwrap();
         assert_eq!(id.as_str(), "11010519491231002X");
         assert_eq!(id.masked(), "110105********002X");
-        assert_eq!(Mobile::parse("13800138000").unwrap().masked(), "138****8000");
-        assert_eq!(Mobile::parse("8613800138000").unwrap().as_str(), "13800138000");
+        assert_eq!(
+            Mobile::parse("13800138000").unwrap().masked(),
+            "138****8000"
+        );
+        assert_eq!(
+            Mobile::parse("8613800138000").unwrap().as_str(),
+            "13800138000"
+        );
     }
 
     #[test]

@@ -27,7 +27,13 @@ pub struct LoanTerms {
 impl LoanTerms {
     /// The schedule terms of the original contract.
     pub fn schedule_terms(&self) -> ScheduleTerms {
-        ScheduleTerms { principal: self.principal, annual_rate: self.annual_rate, term_months: self.term_months, method: self.method, start: self.disbursed_on }
+        ScheduleTerms {
+            principal: self.principal,
+            annual_rate: self.annual_rate,
+            term_months: self.term_months,
+            method: self.method,
+            start: self.disbursed_on,
+        }
     }
 }
 
@@ -38,7 +44,11 @@ pub enum LoanOp {
     Defer { months: u32 },
     /// 重组: everything unpaid (principal, overdue interest, penalty) becomes the principal of a
     /// new schedule starting on the operation date.
-    Restructure { annual_rate: Rate, term_months: u32, method: Method },
+    Restructure {
+        annual_rate: Rate,
+        term_months: u32,
+        method: Method,
+    },
     /// 提前结清: all remaining principal and the current period's interest fall due on the date.
     EarlySettlement,
     /// 提前收回: the whole balance is due now (same schedule change as early settlement).
@@ -97,10 +107,17 @@ impl fmt::Display for OpKind {
 impl FromStr for OpKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        [OpKind::Defer, OpKind::Restructure, OpKind::EarlySettlement, OpKind::Acceleration, OpKind::WriteOff, OpKind::Classify]
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| format!("unknown loan operation {s:?}"))
+        [
+            OpKind::Defer,
+            OpKind::Restructure,
+            OpKind::EarlySettlement,
+            OpKind::Acceleration,
+            OpKind::WriteOff,
+            OpKind::Classify,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+        .ok_or_else(|| format!("unknown loan operation {s:?}"))
     }
 }
 
@@ -240,13 +257,35 @@ pub struct LoanState {
 impl LoanState {
     /// Replays a loan. `ops` and `payments` may come in any order; on one date operations apply
     /// before payments, and each list keeps its own order within a date.
-    pub fn replay(terms: LoanTerms, rules: &ProductRules, ops: &[DatedOp], payments: &[Payment]) -> Result<LoanState, LoanError> {
+    pub fn replay(
+        terms: LoanTerms,
+        rules: &ProductRules,
+        ops: &[DatedOp],
+        payments: &[Payment],
+    ) -> Result<LoanState, LoanError> {
         let per_fen_day = rules.penalty_per_fen_day(terms.annual_rate);
         let installments = schedule::build(&terms.schedule_terms())?
             .into_iter()
-            .map(|i| new_installment(i.n, terms.disbursed_on, i.n, i.principal, i.interest, per_fen_day))
+            .map(|i| {
+                new_installment(
+                    i.n,
+                    terms.disbursed_on,
+                    i.n,
+                    i.principal,
+                    i.interest,
+                    per_fen_day,
+                )
+            })
             .collect();
-        let mut state = LoanState { terms, grace_days: rules.grace_days, installments, allocations: Vec::new(), unapplied: Money::ZERO, written_off_on: None, classification_floor: None };
+        let mut state = LoanState {
+            terms,
+            grace_days: rules.grace_days,
+            installments,
+            allocations: Vec::new(),
+            unapplied: Money::ZERO,
+            written_off_on: None,
+            classification_floor: None,
+        };
 
         let mut op_order: Vec<usize> = (0..ops.len()).collect();
         op_order.sort_by_key(|&i| (ops[i].on, i));
@@ -278,7 +317,11 @@ impl LoanState {
         }
         let t = payment.paid_on;
         let mut left = payment.amount;
-        for inst in self.installments.iter_mut().filter(|i| i.paid_off_on.is_none()) {
+        for inst in self
+            .installments
+            .iter_mut()
+            .filter(|i| i.paid_off_on.is_none())
+        {
             if !left.is_positive() {
                 break;
             }
@@ -292,11 +335,20 @@ impl LoanState {
             inst.penalty_paid += penalty;
             inst.interest_paid += interest;
             inst.principal_paid += principal;
-            if inst.principal_left().is_zero() && inst.interest_left().is_zero() && inst.penalty_due(t, self.grace_days).is_zero() {
+            if inst.principal_left().is_zero()
+                && inst.interest_left().is_zero()
+                && inst.penalty_due(t, self.grace_days).is_zero()
+            {
                 inst.paid_off_on = Some(t);
             }
             if (penalty + interest + principal).is_positive() {
-                self.allocations.push(Allocation { payment: index, installment: inst.n, penalty, interest, principal });
+                self.allocations.push(Allocation {
+                    payment: index,
+                    installment: inst.n,
+                    penalty,
+                    interest,
+                    principal,
+                });
             }
         }
         self.unapplied += left;
@@ -309,7 +361,11 @@ impl LoanState {
         if on < self.terms.disbursed_on {
             return Err(LoanError::BeforeDisbursement { op: kind, on });
         }
-        for inst in self.installments.iter_mut().filter(|i| i.paid_off_on.is_none()) {
+        for inst in self
+            .installments
+            .iter_mut()
+            .filter(|i| i.paid_off_on.is_none())
+        {
             inst.accrue_to(on);
         }
         match &op.op {
@@ -317,16 +373,28 @@ impl LoanState {
                 if *months == 0 || *months > 120 {
                     return Err(LoanError::DeferralMonths);
                 }
-                for inst in self.installments.iter_mut().filter(|i| i.paid_off_on.is_none()) {
+                for inst in self
+                    .installments
+                    .iter_mut()
+                    .filter(|i| i.paid_off_on.is_none())
+                {
                     inst.months += months;
                     inst.due_date = add_months(inst.anchor, inst.months);
                     inst.penalty_through = inst.penalty_through.max(inst.due_date);
                 }
             }
-            LoanOp::Restructure { annual_rate, term_months, method } => {
+            LoanOp::Restructure {
+                annual_rate,
+                term_months,
+                method,
+            } => {
                 let grace = self.grace_days;
                 let mut capital = Money::ZERO;
-                for inst in self.installments.iter_mut().filter(|i| i.paid_off_on.is_none()) {
+                for inst in self
+                    .installments
+                    .iter_mut()
+                    .filter(|i| i.paid_off_on.is_none())
+                {
                     capital += inst.principal_left() + inst.penalty_due(on, grace);
                     if inst.due_date <= on {
                         capital += inst.interest_left();
@@ -338,13 +406,29 @@ impl LoanState {
                 }
                 let per_fen_day = rules.penalty_per_fen_day(*annual_rate);
                 let first_n = self.installments.last().map_or(1, |i| i.n + 1);
-                let terms = ScheduleTerms { principal: capital, annual_rate: *annual_rate, term_months: *term_months, method: *method, start: on };
+                let terms = ScheduleTerms {
+                    principal: capital,
+                    annual_rate: *annual_rate,
+                    term_months: *term_months,
+                    method: *method,
+                    start: on,
+                };
                 for row in schedule::build(&terms)? {
-                    self.installments.push(new_installment(first_n + row.n - 1, on, row.n, row.principal, row.interest, per_fen_day));
+                    self.installments.push(new_installment(
+                        first_n + row.n - 1,
+                        on,
+                        row.n,
+                        row.principal,
+                        row.interest,
+                        per_fen_day,
+                    ));
                 }
             }
             LoanOp::EarlySettlement | LoanOp::Acceleration => {
-                let mut future = self.installments.iter_mut().filter(|i| i.paid_off_on.is_none() && i.due_date > on);
+                let mut future = self
+                    .installments
+                    .iter_mut()
+                    .filter(|i| i.paid_off_on.is_none() && i.due_date > on);
                 let Some(current) = future.next() else {
                     if self.installments.iter().all(|i| i.paid_off_on.is_some()) {
                         return Err(LoanError::NothingOutstanding { op: kind, on });
@@ -381,7 +465,9 @@ impl LoanState {
 
     /// Principal not yet paid.
     pub fn outstanding_principal(&self) -> Money {
-        self.open_installments().map(InstallmentState::principal_left).sum()
+        self.open_installments()
+            .map(InstallmentState::principal_left)
+            .sum()
     }
 
     /// Whether every installment is settled.
@@ -408,17 +494,29 @@ impl LoanState {
 
     /// Total penalty interest owed on `date`.
     pub fn penalty_due(&self, date: Date) -> Money {
-        self.open_installments().map(|i| i.penalty_due(date, self.grace_days)).sum()
+        self.open_installments()
+            .map(|i| i.penalty_due(date, self.grace_days))
+            .sum()
     }
 
     /// Total paid on the loan's installments (penalty, interest and principal), excluding any
     /// unapplied credit.
     pub fn total_allocated(&self) -> Money {
-        self.allocations.iter().map(|a| a.penalty + a.interest + a.principal).sum()
+        self.allocations
+            .iter()
+            .map(|a| a.penalty + a.interest + a.principal)
+            .sum()
     }
 }
 
-fn new_installment(n: u32, anchor: Date, months: u32, principal: Money, interest: Money, per_fen_day: Decimal) -> InstallmentState {
+fn new_installment(
+    n: u32,
+    anchor: Date,
+    months: u32,
+    principal: Money,
+    interest: Money,
+    per_fen_day: Decimal,
+) -> InstallmentState {
     let due_date = add_months(anchor, months);
     InstallmentState {
         n,

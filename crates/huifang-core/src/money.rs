@@ -58,7 +58,11 @@ impl Money {
             None => (digits, ""),
         };
         let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-        if whole.is_empty() || !all_digits(whole) || !all_digits(frac) || (digits.contains('.') && frac.is_empty()) {
+        if whole.is_empty()
+            || !all_digits(whole)
+            || !all_digits(frac)
+            || (digits.contains('.') && frac.is_empty())
+        {
             return Err(AmountError::NotANumber(text.to_string()));
         }
         if frac.len() > 2 {
@@ -67,8 +71,15 @@ impl Money {
         if whole.len() > 15 {
             return Err(AmountError::TooLarge);
         }
-        let whole: i64 = whole.parse().map_err(|_| AmountError::NotANumber(text.to_string()))?;
-        let mut frac_fen: i64 = if frac.is_empty() { 0 } else { frac.parse().map_err(|_| AmountError::NotANumber(text.to_string()))? };
+        let whole: i64 = whole
+            .parse()
+            .map_err(|_| AmountError::NotANumber(text.to_string()))?;
+        let mut frac_fen: i64 = if frac.is_empty() {
+            0
+        } else {
+            frac.parse()
+                .map_err(|_| AmountError::NotANumber(text.to_string()))?
+        };
         if frac.len() == 1 {
             frac_fen *= 10;
         }
@@ -127,16 +138,21 @@ impl Money {
 
 /// Rounds yuan half-up to the fen and returns the count of fen (saturating).
 fn decimal_to_fen(yuan: Decimal) -> i64 {
-    let mut scaled = yuan.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero) * Decimal::ONE_HUNDRED;
+    let mut scaled = yuan.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+        * Decimal::ONE_HUNDRED;
     scaled.rescale(0);
-    i64::try_from(scaled.mantissa()).unwrap_or(if scaled.is_sign_negative() { i64::MIN } else { i64::MAX })
+    i64::try_from(scaled.mantissa()).unwrap_or(if scaled.is_sign_negative() {
+        i64::MIN
+    } else {
+        i64::MAX
+    })
 }
 
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let sign = if self.0 < 0 { "-" } else { "" };
         let abs = self.0.unsigned_abs();
-        write!(f, "{sign}{}.{:02}", abs / 100, abs % 100)
+        f.pad(&format!("{sign}{}.{:02}", abs / 100, abs % 100))
     }
 }
 
@@ -198,7 +214,9 @@ impl Rate {
         if text.is_empty() {
             return Err(AmountError::Empty);
         }
-        let value: Decimal = text.parse().map_err(|_| AmountError::NotANumber(text.to_string()))?;
+        let value: Decimal = text
+            .parse()
+            .map_err(|_| AmountError::NotANumber(text.to_string()))?;
         if !text.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
             return Err(AmountError::NotANumber(text.to_string()));
         }
@@ -206,7 +224,10 @@ impl Rate {
             return Err(AmountError::TooPrecise(text.to_string()));
         }
         if value < min || value > max {
-            return Err(AmountError::OutOfRange { min: min.normalize().to_string(), max: max.normalize().to_string() });
+            return Err(AmountError::OutOfRange {
+                min: min.normalize().to_string(),
+                max: max.normalize().to_string(),
+            });
         }
         Ok(Rate(value))
     }
@@ -223,7 +244,7 @@ impl fmt::Display for Rate {
         if v.scale() < 2 {
             v.rescale(2);
         }
-        write!(f, "{v}")
+        f.pad(&v.to_string())
     }
 }
 
@@ -238,17 +259,32 @@ mod tests {
         assert_eq!(Money::parse("0.07").unwrap().fen(), 7);
         assert_eq!(Money::parse("12").unwrap().to_string(), "12.00");
         assert_eq!(Money::parse("-3.10").unwrap().to_string(), "-3.10");
-        assert!(matches!(Money::parse("1.234"), Err(AmountError::TooPrecise(_))));
-        assert!(matches!(Money::parse("1e3"), Err(AmountError::NotANumber(_))));
-        assert!(matches!(Money::parse("1."), Err(AmountError::NotANumber(_))));
+        assert!(matches!(
+            Money::parse("1.234"),
+            Err(AmountError::TooPrecise(_))
+        ));
+        assert!(matches!(
+            Money::parse("1e3"),
+            Err(AmountError::NotANumber(_))
+        ));
+        assert!(matches!(
+            Money::parse("1."),
+            Err(AmountError::NotANumber(_))
+        ));
         assert!(matches!(Money::parse(""), Err(AmountError::Empty)));
         assert_eq!(Money::parse_positive("0"), Err(AmountError::NotPositive));
     }
 
     #[test]
     fn half_up_rounding() {
-        assert_eq!(Money::from_yuan_half_up("404.165".parse().unwrap()).fen(), 40_417);
-        assert_eq!(Money::from_yuan_half_up("404.1649".parse().unwrap()).fen(), 40_416);
+        assert_eq!(
+            Money::from_yuan_half_up("404.165".parse().unwrap()).fen(),
+            40_417
+        );
+        assert_eq!(
+            Money::from_yuan_half_up("404.1649".parse().unwrap()).fen(),
+            40_416
+        );
         assert_eq!(Money::from_fen_half_up("12.5".parse().unwrap()).fen(), 13);
         assert_eq!(Money::from_fen_half_up("12.49".parse().unwrap()).fen(), 12);
     }

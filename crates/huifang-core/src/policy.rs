@@ -22,7 +22,10 @@ pub struct ProductRules {
 
 impl Default for ProductRules {
     fn default() -> Self {
-        ProductRules { grace_days: 3, penalty_rate_markup: Rate::from_decimal(Decimal::new(5, 1)) }
+        ProductRules {
+            grace_days: 3,
+            penalty_rate_markup: Rate::from_decimal(Decimal::new(5, 1)),
+        }
     }
 }
 
@@ -53,7 +56,13 @@ pub enum Classification {
 
 impl Classification {
     /// All tiers, best first.
-    pub const ALL: [Classification; 5] = [Self::Normal, Self::SpecialMention, Self::Substandard, Self::Doubtful, Self::Loss];
+    pub const ALL: [Classification; 5] = [
+        Self::Normal,
+        Self::SpecialMention,
+        Self::Substandard,
+        Self::Doubtful,
+        Self::Loss,
+    ];
 
     /// The name used in files and the API.
     pub fn as_str(self) -> &'static str {
@@ -80,14 +89,17 @@ impl Classification {
 
 impl fmt::Display for Classification {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
 impl FromStr for Classification {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Self::ALL.into_iter().find(|c| c.as_str() == s || c.zh() == s).ok_or_else(|| format!("unknown classification {s:?}"))
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s || c.zh() == s)
+            .ok_or_else(|| format!("unknown classification {s:?}"))
     }
 }
 
@@ -97,14 +109,22 @@ pub struct Bucket(pub u8);
 
 impl fmt::Display for Bucket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 >= 7 { write!(f, "M{}+", self.0) } else { write!(f, "M{}", self.0) }
+        f.pad(&if self.0 >= 7 {
+            format!("M{}+", self.0)
+        } else {
+            format!("M{}", self.0)
+        })
     }
 }
 
 impl FromStr for Bucket {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        s.strip_prefix('M').map(|r| r.trim_end_matches('+')).and_then(|r| r.parse().ok()).map(Bucket).ok_or_else(|| format!("unknown bucket {s:?}"))
+        s.strip_prefix('M')
+            .map(|r| r.trim_end_matches('+'))
+            .and_then(|r| r.parse().ok())
+            .map(Bucket)
+            .ok_or_else(|| format!("unknown bucket {s:?}"))
     }
 }
 
@@ -150,9 +170,21 @@ impl Default for Policy {
             last_bucket: 7,
             classification_min_dpd: [0, 1, 91, 271, 361],
             warning_rules: vec![
-                WarningRule { code: "two_consecutive_late".into(), level: 1, condition: WarningCondition::ConsecutiveLate { count: 2 } },
-                WarningRule { code: "dpd_31".into(), level: 2, condition: WarningCondition::DpdAtLeast { days: 31 } },
-                WarningRule { code: "dpd_91".into(), level: 3, condition: WarningCondition::DpdAtLeast { days: 91 } },
+                WarningRule {
+                    code: "two_consecutive_late".into(),
+                    level: 1,
+                    condition: WarningCondition::ConsecutiveLate { count: 2 },
+                },
+                WarningRule {
+                    code: "dpd_31".into(),
+                    level: 2,
+                    condition: WarningCondition::DpdAtLeast { days: 31 },
+                },
+                WarningRule {
+                    code: "dpd_91".into(),
+                    level: 3,
+                    condition: WarningCondition::DpdAtLeast { days: 91 },
+                },
             ],
             reminder_days_before: vec![3, 0],
         }
@@ -182,8 +214,15 @@ impl Policy {
 
     /// Every DPD at which the bucket, the classification or a DPD warning rule changes, ascending.
     pub fn dpd_thresholds(&self) -> Vec<u32> {
-        let mut out: Vec<u32> = (1..=u32::from(self.last_bucket)).map(|k| self.bucket_days * (k - 1) + 1).collect();
-        out.extend(self.classification_min_dpd.iter().copied().filter(|d| *d > 0));
+        let mut out: Vec<u32> = (1..=u32::from(self.last_bucket))
+            .map(|k| self.bucket_days * (k - 1) + 1)
+            .collect();
+        out.extend(
+            self.classification_min_dpd
+                .iter()
+                .copied()
+                .filter(|d| *d > 0),
+        );
         out.extend(self.warning_rules.iter().filter_map(|r| match r.condition {
             WarningCondition::DpdAtLeast { days } => Some(days),
             WarningCondition::ConsecutiveLate { .. } => None,
@@ -201,12 +240,28 @@ mod tests {
     #[test]
     fn buckets_and_tiers() {
         let p = Policy::default();
-        let cases = [(0, "M0", "normal"), (1, "M1", "special_mention"), (30, "M1", "special_mention"), (31, "M2", "special_mention"), (90, "M3", "special_mention"), (91, "M4", "substandard"), (180, "M6", "substandard"), (181, "M7+", "substandard"), (270, "M7+", "substandard"), (271, "M7+", "doubtful"), (360, "M7+", "doubtful"), (361, "M7+", "loss")];
+        let cases = [
+            (0, "M0", "normal"),
+            (1, "M1", "special_mention"),
+            (30, "M1", "special_mention"),
+            (31, "M2", "special_mention"),
+            (90, "M3", "special_mention"),
+            (91, "M4", "substandard"),
+            (180, "M6", "substandard"),
+            (181, "M7+", "substandard"),
+            (270, "M7+", "substandard"),
+            (271, "M7+", "doubtful"),
+            (360, "M7+", "doubtful"),
+            (361, "M7+", "loss"),
+        ];
         for (dpd, bucket, class) in cases {
             assert_eq!(p.bucket(dpd).to_string(), bucket, "dpd {dpd}");
             assert_eq!(p.classification(dpd).as_str(), class, "dpd {dpd}");
         }
         assert_eq!("M7+".parse::<Bucket>().unwrap(), Bucket(7));
-        assert_eq!(p.dpd_thresholds(), vec![1, 31, 61, 91, 121, 151, 181, 271, 361]);
+        assert_eq!(
+            p.dpd_thresholds(),
+            vec![1, 31, 61, 91, 121, 151, 181, 271, 361]
+        );
     }
 }

@@ -47,7 +47,9 @@ impl FromStr for Method {
             "annuity" | "等额本息" => Ok(Method::Annuity),
             "equal_principal" | "等额本金" => Ok(Method::EqualPrincipal),
             "flat" | "等本等息" => Ok(Method::Flat),
-            other => Err(format!("unknown repayment method {other:?} (annuity, equal_principal, flat)")),
+            other => Err(format!(
+                "unknown repayment method {other:?} (annuity, equal_principal, flat)"
+            )),
         }
     }
 }
@@ -119,7 +121,9 @@ pub fn build(terms: &ScheduleTerms) -> Result<Vec<Installment>, ScheduleError> {
     for k in 1..=n {
         let interest = match terms.method {
             Method::Flat => flat_interest,
-            Method::Annuity | Method::EqualPrincipal => Money::from_yuan_half_up(balance.to_yuan() * r),
+            Method::Annuity | Method::EqualPrincipal => {
+                Money::from_yuan_half_up(balance.to_yuan() * r)
+            }
         };
         let principal = if k == n {
             balance
@@ -130,9 +134,19 @@ pub fn build(terms: &ScheduleTerms) -> Result<Vec<Installment>, ScheduleError> {
             }
         };
         balance -= principal;
-        rows.push(Installment { n: k, due_date: add_months(terms.start, k), principal, interest, payment: principal + interest, balance_after: balance });
+        rows.push(Installment {
+            n: k,
+            due_date: add_months(terms.start, k),
+            principal,
+            interest,
+            payment: principal + interest,
+            balance_after: balance,
+        });
     }
-    debug_assert_eq!(rows.iter().map(|i| i.principal).sum::<Money>(), terms.principal);
+    debug_assert_eq!(
+        rows.iter().map(|i| i.principal).sum::<Money>(),
+        terms.principal
+    );
     Ok(rows)
 }
 
@@ -176,8 +190,17 @@ mod tests {
 
     #[test]
     fn refuses_bad_terms() {
-        assert_eq!(build(&terms(0, "0.05", 12, Method::Annuity)), Err(ScheduleError::Principal));
-        assert_eq!(build(&terms(100, "0.05", 0, Method::Annuity)), Err(ScheduleError::Term));
-        assert_eq!(build(&terms(5, "0.05", 12, Method::Annuity)), Err(ScheduleError::TooSmall));
+        assert_eq!(
+            build(&terms(0, "0.05", 12, Method::Annuity)),
+            Err(ScheduleError::Principal)
+        );
+        assert_eq!(
+            build(&terms(100, "0.05", 0, Method::Annuity)),
+            Err(ScheduleError::Term)
+        );
+        assert_eq!(
+            build(&terms(5, "0.05", 12, Method::Annuity)),
+            Err(ScheduleError::TooSmall)
+        );
     }
 }

@@ -27,7 +27,9 @@ impl Lifecycle {
 
     /// Parses [`Lifecycle::as_str`].
     pub fn parse(s: &str) -> Option<Lifecycle> {
-        [Lifecycle::Active, Lifecycle::PaidOff, Lifecycle::WrittenOff].into_iter().find(|l| l.as_str() == s)
+        [Lifecycle::Active, Lifecycle::PaidOff, Lifecycle::WrittenOff]
+            .into_iter()
+            .find(|l| l.as_str() == s)
     }
 }
 
@@ -67,7 +69,13 @@ impl LoanStatus {
 
     /// The parts that, when they change, are events.
     pub fn summary(&self) -> StatusSummary {
-        StatusSummary { lifecycle: self.lifecycle, bucket: self.bucket, classification: self.classification, warning_level: self.warning_level(), overdue_installments: self.overdue_installments }
+        StatusSummary {
+            lifecycle: self.lifecycle,
+            bucket: self.bucket,
+            classification: self.classification,
+            warning_level: self.warning_level(),
+            overdue_installments: self.overdue_installments,
+        }
     }
 }
 
@@ -83,7 +91,9 @@ pub struct StatusSummary {
 
 /// DPD on `date` for a loan whose oldest unpaid installment fell due on `oldest_unpaid_due`.
 pub fn dpd_on(oldest_unpaid_due: Option<Date>, date: Date) -> u32 {
-    oldest_unpaid_due.map_or(0, |due| u32::try_from(days_between(due, date).max(0)).unwrap_or(u32::MAX))
+    oldest_unpaid_due.map_or(0, |due| {
+        u32::try_from(days_between(due, date).max(0)).unwrap_or(u32::MAX)
+    })
 }
 
 /// Evaluates a replayed loan on `date`. The state must hold only payments dated on or before
@@ -119,7 +129,11 @@ pub fn evaluate(state: &LoanState, policy: &Policy, date: Date) -> LoanStatus {
     if lifecycle == Lifecycle::WrittenOff {
         classification = Classification::Loss;
     }
-    let warning = if lifecycle == Lifecycle::Active { warning_on(state, policy, date, dpd) } else { None };
+    let warning = if lifecycle == Lifecycle::Active {
+        warning_on(state, policy, date, dpd)
+    } else {
+        None
+    };
     LoanStatus {
         as_of: date,
         lifecycle,
@@ -146,27 +160,48 @@ fn warning_on(state: &LoanState, policy: &Policy, date: Date, dpd: u32) -> Optio
     let mut best: Option<WarningHit> = None;
     for rule in &policy.warning_rules {
         let facts = match rule.condition {
-            WarningCondition::DpdAtLeast { days } => (dpd >= days).then(|| vec![("dpd".to_string(), dpd.to_string()), ("threshold".to_string(), days.to_string())]),
+            WarningCondition::DpdAtLeast { days } => (dpd >= days).then(|| {
+                vec![
+                    ("dpd".to_string(), dpd.to_string()),
+                    ("threshold".to_string(), days.to_string()),
+                ]
+            }),
             WarningCondition::ConsecutiveLate { count } => {
                 let wanted = count as usize;
                 let recent: Vec<&InstallmentState> = state
                     .installments
                     .iter()
-                    .filter(|i| i.closed_by.is_none() && add_days(i.due_date, i64::from(grace)) < date)
+                    .filter(|i| {
+                        i.closed_by.is_none() && add_days(i.due_date, i64::from(grace)) < date
+                    })
                     .rev()
                     .take(wanted)
                     .collect();
-                (wanted > 0 && recent.len() == wanted && recent.iter().all(|i| was_late(i, grace))).then(|| {
-                    let numbers: Vec<String> = recent.iter().rev().map(|i| i.n.to_string()).collect();
-                    let dues: Vec<String> = recent.iter().rev().map(|i| i.due_date.to_string()).collect();
-                    vec![("installments".to_string(), numbers.join(",")), ("due_dates".to_string(), dues.join(",")), ("grace_days".to_string(), grace.to_string())]
-                })
+                (wanted > 0 && recent.len() == wanted && recent.iter().all(|i| was_late(i, grace)))
+                    .then(|| {
+                        let numbers: Vec<String> =
+                            recent.iter().rev().map(|i| i.n.to_string()).collect();
+                        let dues: Vec<String> = recent
+                            .iter()
+                            .rev()
+                            .map(|i| i.due_date.to_string())
+                            .collect();
+                        vec![
+                            ("installments".to_string(), numbers.join(",")),
+                            ("due_dates".to_string(), dues.join(",")),
+                            ("grace_days".to_string(), grace.to_string()),
+                        ]
+                    })
             }
         };
         if let Some(facts) = facts
             && best.as_ref().is_none_or(|b| rule.level > b.level)
         {
-            best = Some(WarningHit { level: rule.level, rule: rule.code.clone(), facts });
+            best = Some(WarningHit {
+                level: rule.level,
+                rule: rule.code.clone(),
+                facts,
+            });
         }
     }
     best
@@ -176,13 +211,34 @@ fn warning_on(state: &LoanState, policy: &Policy, date: Date, dpd: u32) -> Optio
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoanEvent {
     /// A repayment reminder is due (`days_before` 3, or 0 on the due date itself).
-    ReminderDue { installment: u32, due_date: Date, days_before: u32, amount: Money },
+    ReminderDue {
+        installment: u32,
+        due_date: Date,
+        days_before: u32,
+        amount: Money,
+    },
     /// An installment passed its due date unpaid.
-    InstallmentOverdue { installment: u32, due_date: Date, amount: Money },
-    BucketChanged { from: Bucket, to: Bucket },
-    ClassificationChanged { from: Classification, to: Classification },
-    WarningRaised { from: u8, hit: WarningHit },
-    WarningCleared { from: u8, to: u8 },
+    InstallmentOverdue {
+        installment: u32,
+        due_date: Date,
+        amount: Money,
+    },
+    BucketChanged {
+        from: Bucket,
+        to: Bucket,
+    },
+    ClassificationChanged {
+        from: Classification,
+        to: Classification,
+    },
+    WarningRaised {
+        from: u8,
+        hit: WarningHit,
+    },
+    WarningCleared {
+        from: u8,
+        to: u8,
+    },
     PaidOff,
     WrittenOff,
 }
@@ -205,16 +261,44 @@ impl LoanEvent {
     /// The event's details as name/value pairs.
     pub fn details(&self) -> Vec<(&'static str, String)> {
         match self {
-            LoanEvent::ReminderDue { installment, due_date, days_before, amount } => vec![("installment", installment.to_string()), ("due_date", due_date.to_string()), ("days_before", days_before.to_string()), ("amount", amount.to_string())],
-            LoanEvent::InstallmentOverdue { installment, due_date, amount } => vec![("installment", installment.to_string()), ("due_date", due_date.to_string()), ("amount", amount.to_string())],
-            LoanEvent::BucketChanged { from, to } => vec![("from", from.to_string()), ("to", to.to_string())],
-            LoanEvent::ClassificationChanged { from, to } => vec![("from", from.to_string()), ("to", to.to_string())],
+            LoanEvent::ReminderDue {
+                installment,
+                due_date,
+                days_before,
+                amount,
+            } => vec![
+                ("installment", installment.to_string()),
+                ("due_date", due_date.to_string()),
+                ("days_before", days_before.to_string()),
+                ("amount", amount.to_string()),
+            ],
+            LoanEvent::InstallmentOverdue {
+                installment,
+                due_date,
+                amount,
+            } => vec![
+                ("installment", installment.to_string()),
+                ("due_date", due_date.to_string()),
+                ("amount", amount.to_string()),
+            ],
+            LoanEvent::BucketChanged { from, to } => {
+                vec![("from", from.to_string()), ("to", to.to_string())]
+            }
+            LoanEvent::ClassificationChanged { from, to } => {
+                vec![("from", from.to_string()), ("to", to.to_string())]
+            }
             LoanEvent::WarningRaised { from, hit } => {
-                let mut out = vec![("from", from.to_string()), ("level", hit.level.to_string()), ("rule", hit.rule.clone())];
+                let mut out = vec![
+                    ("from", from.to_string()),
+                    ("level", hit.level.to_string()),
+                    ("rule", hit.rule.clone()),
+                ];
                 out.extend(hit.facts.iter().map(|(k, v)| ("fact", format!("{k}={v}"))));
                 out
             }
-            LoanEvent::WarningCleared { from, to } => vec![("from", from.to_string()), ("to", to.to_string())],
+            LoanEvent::WarningCleared { from, to } => {
+                vec![("from", from.to_string()), ("to", to.to_string())]
+            }
             LoanEvent::PaidOff | LoanEvent::WrittenOff => vec![],
         }
     }
@@ -225,15 +309,27 @@ impl LoanEvent {
 pub fn transition_events(before: &StatusSummary, after: &LoanStatus) -> Vec<LoanEvent> {
     let mut out = Vec::new();
     if before.bucket != after.bucket {
-        out.push(LoanEvent::BucketChanged { from: before.bucket, to: after.bucket });
+        out.push(LoanEvent::BucketChanged {
+            from: before.bucket,
+            to: after.bucket,
+        });
     }
     if before.classification != after.classification {
-        out.push(LoanEvent::ClassificationChanged { from: before.classification, to: after.classification });
+        out.push(LoanEvent::ClassificationChanged {
+            from: before.classification,
+            to: after.classification,
+        });
     }
     let level = after.warning_level();
     match (&after.warning, level.cmp(&before.warning_level)) {
-        (Some(hit), std::cmp::Ordering::Greater) => out.push(LoanEvent::WarningRaised { from: before.warning_level, hit: hit.clone() }),
-        (_, std::cmp::Ordering::Less) => out.push(LoanEvent::WarningCleared { from: before.warning_level, to: level }),
+        (Some(hit), std::cmp::Ordering::Greater) => out.push(LoanEvent::WarningRaised {
+            from: before.warning_level,
+            hit: hit.clone(),
+        }),
+        (_, std::cmp::Ordering::Less) => out.push(LoanEvent::WarningCleared {
+            from: before.warning_level,
+            to: level,
+        }),
         _ => {}
     }
     if before.lifecycle != after.lifecycle {
@@ -255,11 +351,20 @@ pub fn dated_events(state: &LoanState, policy: &Policy, date: Date) -> Vec<LoanE
     for inst in state.open_installments() {
         for &before in &policy.reminder_days_before {
             if add_days(inst.due_date, -i64::from(before)) == date {
-                out.push(LoanEvent::ReminderDue { installment: inst.n, due_date: inst.due_date, days_before: before, amount: inst.amount_due(date, state.grace_days) });
+                out.push(LoanEvent::ReminderDue {
+                    installment: inst.n,
+                    due_date: inst.due_date,
+                    days_before: before,
+                    amount: inst.amount_due(date, state.grace_days),
+                });
             }
         }
         if add_days(inst.due_date, 1) == date {
-            out.push(LoanEvent::InstallmentOverdue { installment: inst.n, due_date: inst.due_date, amount: inst.amount_due(date, state.grace_days) });
+            out.push(LoanEvent::InstallmentOverdue {
+                installment: inst.n,
+                due_date: inst.due_date,
+                amount: inst.amount_due(date, state.grace_days),
+            });
         }
     }
     out

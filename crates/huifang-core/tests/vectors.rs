@@ -17,7 +17,8 @@ fn vectors_dir() -> PathBuf {
 
 fn load(name: &str) -> Value {
     let path = vectors_dir().join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("vector file {} must exist: {e}", path.display()));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("vector file {} must exist: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }
 
@@ -43,13 +44,32 @@ fn schedules_match_to_the_fen() {
         let want = case["installments"].as_array().unwrap();
         assert_eq!(got.len(), want.len(), "{case:?}");
         for (g, w) in got.iter().zip(want) {
-            let label = format!("{} {} {} n={}", terms.method, terms.principal, terms.annual_rate, g.n);
+            let label = format!(
+                "{} {} {} n={}",
+                terms.method, terms.principal, terms.annual_rate, g.n
+            );
             assert_eq!(u64::from(g.n), w["n"].as_u64().unwrap(), "{label}");
-            assert_eq!(g.due_date.to_string(), s(&w["due_date"]), "{label} due_date");
-            assert_eq!(g.principal.to_string(), s(&w["principal"]), "{label} principal");
-            assert_eq!(g.interest.to_string(), s(&w["interest"]), "{label} interest");
+            assert_eq!(
+                g.due_date.to_string(),
+                s(&w["due_date"]),
+                "{label} due_date"
+            );
+            assert_eq!(
+                g.principal.to_string(),
+                s(&w["principal"]),
+                "{label} principal"
+            );
+            assert_eq!(
+                g.interest.to_string(),
+                s(&w["interest"]),
+                "{label} interest"
+            );
             assert_eq!(g.payment.to_string(), s(&w["payment"]), "{label} payment");
-            assert_eq!(g.balance_after.to_string(), s(&w["balance_after"]), "{label} balance_after");
+            assert_eq!(
+                g.balance_after.to_string(),
+                s(&w["balance_after"]),
+                "{label} balance_after"
+            );
             checked += 1;
         }
     }
@@ -64,7 +84,10 @@ fn identifiers_match() {
         assert!(ResidentId::parse(s(v)).is_ok(), "{v} should be valid");
     }
     for v in ids["invalid"].as_array().unwrap() {
-        assert!(ResidentId::parse(s(&v["value"])).is_err(), "{v} should be invalid");
+        assert!(
+            ResidentId::parse(s(&v["value"])).is_err(),
+            "{v} should be invalid"
+        );
     }
     let vins = &doc["vin"];
     for v in vins["valid"].as_array().unwrap() {

@@ -43,9 +43,13 @@ pub enum StoreError {
     Sql(#[from] sqlx::Error),
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("the database is not initialised or its schema is behind ({pending} migration(s) pending): run `huifang init`")]
+    #[error(
+        "the database is not initialised or its schema is behind ({pending} migration(s) pending): run `huifang init`"
+    )]
     SchemaBehind { pending: usize },
-    #[error("the database schema is newer than this program (migration {0} unknown): upgrade huifang")]
+    #[error(
+        "the database schema is newer than this program (migration {0} unknown): upgrade huifang"
+    )]
     SchemaAhead(i64),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
@@ -68,9 +72,16 @@ impl Store {
     /// Connects to `url` (`sqlite://PATH` or `postgres://…`); a SQLite file is created if missing.
     pub async fn connect(url: &str) -> Result<Store> {
         sqlx::any::install_default_drivers();
-        let (dialect, url) = if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        let (dialect, url) = if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
             let sep = if path.contains('?') { '&' } else { '?' };
-            let url = if path.contains("mode=") { format!("sqlite://{path}") } else { format!("sqlite://{path}{sep}mode=rwc") };
+            let url = if path.contains("mode=") {
+                format!("sqlite://{path}")
+            } else {
+                format!("sqlite://{path}{sep}mode=rwc")
+            };
             (Dialect::Sqlite, url)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             (Dialect::Postgres, url.to_string())
@@ -84,7 +95,14 @@ impl Store {
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if dialect == Dialect::Sqlite {
-                        for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA busy_timeout = 30000", "PRAGMA foreign_keys = ON", "PRAGMA cache_size = -65536", "PRAGMA temp_store = MEMORY"] {
+                        for pragma in [
+                            "PRAGMA journal_mode = WAL",
+                            "PRAGMA synchronous = NORMAL",
+                            "PRAGMA busy_timeout = 30000",
+                            "PRAGMA foreign_keys = ON",
+                            "PRAGMA cache_size = -65536",
+                            "PRAGMA temp_store = MEMORY",
+                        ] {
                             sqlx::query(pragma).execute(&mut *conn).await?;
                         }
                     }
@@ -108,6 +126,40 @@ impl Store {
         }
     }
 
+    /// Drops every table of this database (for the demo and benchmarks, which start from nothing).
+    pub async fn wipe(&self) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        match self.dialect {
+            Dialect::Sqlite => {
+                sqlx::query("PRAGMA foreign_keys = OFF")
+                    .execute(&mut *conn)
+                    .await?;
+                let rows = sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").fetch_all(&mut *conn).await?;
+                for row in rows {
+                    let name: String = row.try_get(0)?;
+                    sqlx::query(AssertSqlSafe(format!(
+                        "DROP TABLE IF EXISTS \"{}\"",
+                        name.replace('"', "\"\"")
+                    )))
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                sqlx::query("PRAGMA foreign_keys = ON")
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Dialect::Postgres => {
+                sqlx::query("DROP SCHEMA IF EXISTS public CASCADE")
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query("CREATE SCHEMA public")
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Applies every pending migration.
     pub async fn migrate(&self) -> Result<()> {
         self.migrator().run(&self.pool).await?;
@@ -121,10 +173,17 @@ impl Store {
         conn.ensure_migrations_table(table).await?;
         let applied = conn.list_applied_migrations(table).await?;
         let known: Vec<i64> = self.migrator().iter().map(|m| m.version).collect();
-        if let Some(unknown) = applied.iter().map(|a| a.version).find(|v| !known.contains(v)) {
+        if let Some(unknown) = applied
+            .iter()
+            .map(|a| a.version)
+            .find(|v| !known.contains(v))
+        {
             return Err(StoreError::SchemaAhead(unknown));
         }
-        let pending = known.iter().filter(|v| !applied.iter().any(|a| a.version == **v)).count();
+        let pending = known
+            .iter()
+            .filter(|v| !applied.iter().any(|a| a.version == **v))
+            .count();
         if pending > 0 {
             return Err(StoreError::SchemaBehind { pending });
         }
@@ -134,7 +193,10 @@ impl Store {
     /// Starts a transaction.
     pub async fn begin(&self) -> Result<Tx> {
         let tx = self.pool.begin().await?;
-        Ok(Tx { tx, dialect: self.dialect })
+        Ok(Tx {
+            tx,
+            dialect: self.dialect,
+        })
     }
 
     /// Closes the pool.
@@ -151,7 +213,10 @@ enum Val {
     OptText(Option<String>),
 }
 
-fn bind_vals<'q>(mut query: Query<'q, Any, AnyArguments>, vals: &'q [Val]) -> Query<'q, Any, AnyArguments> {
+fn bind_vals<'q>(
+    mut query: Query<'q, Any, AnyArguments>,
+    vals: &'q [Val],
+) -> Query<'q, Any, AnyArguments> {
     for v in vals {
         query = match v {
             Val::Int(i) => query.bind(*i),
@@ -189,7 +254,8 @@ fn date_text(d: Date) -> String {
 }
 
 fn parse_date_col(s: &str) -> Result<Date> {
-    huifang_core::calendar::parse_date(s).ok_or_else(|| StoreError::Corrupt(format!("bad date {s:?}")))
+    huifang_core::calendar::parse_date(s)
+        .ok_or_else(|| StoreError::Corrupt(format!("bad date {s:?}")))
 }
 
 fn opt_date_col(s: Option<String>) -> Result<Option<Date>> {
@@ -223,19 +289,36 @@ impl Tx {
     async fn insert_rows(&mut self, table: &str, cols: &[&str], rows: Vec<Vec<Val>>) -> Result<()> {
         let per_chunk = (MAX_PARAMS / cols.len()).max(1);
         for chunk in rows.chunks(per_chunk) {
-            let sql = format!("INSERT INTO {table} ({}) VALUES {}", cols.join(","), placeholders(chunk.len(), cols.len(), &[]));
+            let sql = format!(
+                "INSERT INTO {table} ({}) VALUES {}",
+                cols.join(","),
+                placeholders(chunk.len(), cols.len(), &[])
+            );
             let flat: Vec<Val> = chunk.iter().flatten().cloned().collect();
-            bind_vals(sqlx::query(AssertSqlSafe(sql)), &flat).execute(&mut *self.tx).await?;
+            bind_vals(sqlx::query(AssertSqlSafe(sql)), &flat)
+                .execute(&mut *self.tx)
+                .await?;
         }
         Ok(())
     }
 
-    async fn fetch_in<T>(&mut self, sql_prefix: &str, sql_suffix: &str, keys: &[Val], mut map: impl FnMut(&AnyRow) -> Result<T>) -> Result<Vec<T>> {
+    async fn fetch_in<T>(
+        &mut self,
+        sql_prefix: &str,
+        sql_suffix: &str,
+        keys: &[Val],
+        mut map: impl FnMut(&AnyRow) -> Result<T>,
+    ) -> Result<Vec<T>> {
         let mut out = Vec::new();
         for chunk in keys.chunks(MAX_PARAMS / 2) {
-            let list = (1..=chunk.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(",");
+            let list = (1..=chunk.len())
+                .map(|n| format!("${n}"))
+                .collect::<Vec<_>>()
+                .join(",");
             let sql = format!("{sql_prefix} ({list}) {sql_suffix}");
-            let rows = bind_vals(sqlx::query(AssertSqlSafe(sql)), chunk).fetch_all(&mut *self.tx).await?;
+            let rows = bind_vals(sqlx::query(AssertSqlSafe(sql)), chunk)
+                .fetch_all(&mut *self.tx)
+                .await?;
             for row in &rows {
                 out.push(map(row)?);
             }
@@ -247,7 +330,10 @@ impl Tx {
 
     /// A setting's value.
     pub async fn setting(&mut self, key: &str) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT value FROM settings WHERE key = $1").bind(key).fetch_optional(&mut *self.tx).await?;
+        let row = sqlx::query("SELECT value FROM settings WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&mut *self.tx)
+            .await?;
         Ok(row.map(|r| r.try_get::<String, _>(0)).transpose()?)
     }
 
@@ -259,7 +345,10 @@ impl Tx {
 
     /// The business date, if the database has been initialised.
     pub async fn business_date(&mut self) -> Result<Option<Date>> {
-        self.setting("business_date").await?.map(|s| parse_date_col(&s)).transpose()
+        self.setting("business_date")
+            .await?
+            .map(|s| parse_date_col(&s))
+            .transpose()
     }
 
     /// Moves the business date.
@@ -271,42 +360,118 @@ impl Tx {
 
     /// Every product, by code.
     pub async fn products(&mut self) -> Result<Vec<ProductRecord>> {
-        let rows = sqlx::query("SELECT id, code, name, grace_days, penalty_rate_markup FROM products ORDER BY code").fetch_all(&mut *self.tx).await?;
+        let rows = sqlx::query(
+            "SELECT id, code, name, grace_days, penalty_rate_markup FROM products ORDER BY code",
+        )
+        .fetch_all(&mut *self.tx)
+        .await?;
         rows.iter().map(records::product_from_row).collect()
     }
 
     /// Inserts products (codes must be new).
     pub async fn insert_products(&mut self, products: &[NewProduct]) -> Result<()> {
-        let rows = products.iter().map(|p| vec![Val::Text(p.code.clone()), Val::Text(p.name.clone()), Val::Int(i64::from(p.rules.grace_days)), Val::Text(p.rules.penalty_rate_markup.to_string())]).collect();
-        self.insert_rows("products", &["code", "name", "grace_days", "penalty_rate_markup"], rows).await
+        let rows = products
+            .iter()
+            .map(|p| {
+                vec![
+                    Val::Text(p.code.clone()),
+                    Val::Text(p.name.clone()),
+                    Val::Int(i64::from(p.rules.grace_days)),
+                    Val::Text(p.rules.penalty_rate_markup.to_string()),
+                ]
+            })
+            .collect();
+        self.insert_rows(
+            "products",
+            &["code", "name", "grace_days", "penalty_rate_markup"],
+            rows,
+        )
+        .await
     }
 
     // ----- borrowers --------------------------------------------------------------------------
 
     /// Borrowers with these external ids.
-    pub async fn borrowers_by_external_id(&mut self, ids: &[String]) -> Result<HashMap<String, BorrowerRecord>> {
+    pub async fn borrowers_by_external_id(
+        &mut self,
+        ids: &[String],
+    ) -> Result<HashMap<String, BorrowerRecord>> {
         let keys: Vec<Val> = ids.iter().cloned().map(Val::Text).collect();
         let found = self.fetch_in("SELECT id, external_id, name, id_number, mobile, employer, monthly_income_fen, city FROM borrowers WHERE external_id IN", "", &keys, records::borrower_from_row).await?;
-        Ok(found.into_iter().map(|b| (b.external_id.clone(), b)).collect())
+        Ok(found
+            .into_iter()
+            .map(|b| (b.external_id.clone(), b))
+            .collect())
     }
 
     /// Inserts borrowers (external ids must be new).
     pub async fn insert_borrowers(&mut self, borrowers: &[NewBorrower]) -> Result<()> {
         let rows = borrowers
             .iter()
-            .map(|b| vec![Val::Text(b.external_id.clone()), Val::Text(b.name.clone()), Val::Text(b.id_number.clone()), Val::Text(b.mobile.clone()), Val::Text(b.employer.clone()), Val::Int(b.monthly_income.fen()), Val::Text(b.city.clone())])
+            .map(|b| {
+                vec![
+                    Val::Text(b.external_id.clone()),
+                    Val::Text(b.name.clone()),
+                    Val::Text(b.id_number.clone()),
+                    Val::Text(b.mobile.clone()),
+                    Val::Text(b.employer.clone()),
+                    Val::Int(b.monthly_income.fen()),
+                    Val::Text(b.city.clone()),
+                ]
+            })
             .collect();
-        self.insert_rows("borrowers", &["external_id", "name", "id_number", "mobile", "employer", "monthly_income_fen", "city"], rows).await
+        self.insert_rows(
+            "borrowers",
+            &[
+                "external_id",
+                "name",
+                "id_number",
+                "mobile",
+                "employer",
+                "monthly_income_fen",
+                "city",
+            ],
+            rows,
+        )
+        .await
     }
 
     // ----- loans ------------------------------------------------------------------------------
 
     /// Loans with these external ids.
-    pub async fn loans_by_external_id(&mut self, ids: &[String]) -> Result<HashMap<String, LoanRecord>> {
+    pub async fn loans_by_external_id(
+        &mut self,
+        ids: &[String],
+    ) -> Result<HashMap<String, LoanRecord>> {
         let keys: Vec<Val> = ids.iter().cloned().map(Val::Text).collect();
-        let sql = format!("SELECT {} FROM loans l JOIN borrowers b ON b.id = l.borrower_id JOIN products p ON p.id = l.product_id WHERE l.external_id IN", records::LOAN_COLUMNS);
-        let found = self.fetch_in(&sql, "", &keys, records::loan_from_row).await?;
-        Ok(found.into_iter().map(|l| (l.external_id.clone(), l)).collect())
+        let sql = format!(
+            "SELECT {} FROM loans l JOIN borrowers b ON b.id = l.borrower_id JOIN products p ON p.id = l.product_id WHERE l.external_id IN",
+            records::LOAN_COLUMNS
+        );
+        let found = self
+            .fetch_in(&sql, "", &keys, records::loan_from_row)
+            .await?;
+        Ok(found
+            .into_iter()
+            .map(|l| (l.external_id.clone(), l))
+            .collect())
+    }
+
+    /// Ids of the loans with these external ids.
+    pub async fn loan_ids_by_external_id(
+        &mut self,
+        ids: &[String],
+    ) -> Result<HashMap<String, i64>> {
+        let keys: Vec<Val> = ids.iter().cloned().map(Val::Text).collect();
+        let found = self
+            .fetch_in(
+                "SELECT external_id, id FROM loans WHERE external_id IN",
+                "",
+                &keys,
+                |r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)),
+            )
+            .await?;
+        Ok(found.into_iter().collect())
     }
 
     /// Inserts loans with their first evaluation (external ids must be new).
@@ -332,19 +497,39 @@ impl Tx {
                 row
             })
             .collect();
-        let mut cols = vec!["external_id", "borrower_id", "product_id", "principal_fen", "annual_rate", "term_months", "method", "disbursed_on", "vin", "vehicle_model", "vehicle_price_fen", "dealer"];
+        let mut cols = vec![
+            "external_id",
+            "borrower_id",
+            "product_id",
+            "principal_fen",
+            "annual_rate",
+            "term_months",
+            "method",
+            "disbursed_on",
+            "vin",
+            "vehicle_model",
+            "vehicle_price_fen",
+            "dealer",
+        ];
         cols.extend(records::EVALUATION_COLUMNS);
         self.insert_rows("loans", &cols, rows).await
     }
 
     /// Loan ids whose next event falls on or before `date`, after `after_id`, at most `limit`.
-    pub async fn loans_with_event_by(&mut self, date: Date, after_id: i64, limit: usize) -> Result<Vec<i64>> {
-        let rows = sqlx::query("SELECT id FROM loans WHERE next_event_on <= $1 AND id > $2 ORDER BY id LIMIT $3")
-            .bind(date_text(date))
-            .bind(after_id)
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .fetch_all(&mut *self.tx)
-            .await?;
+    pub async fn loans_with_event_by(
+        &mut self,
+        date: Date,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<i64>> {
+        let rows = sqlx::query(
+            "SELECT id FROM loans WHERE next_event_on <= $1 AND id > $2 ORDER BY id LIMIT $3",
+        )
+        .bind(date_text(date))
+        .bind(after_id)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&mut *self.tx)
+        .await?;
         rows.iter().map(|r| Ok(r.try_get::<i64, _>(0)?)).collect()
     }
 
@@ -352,24 +537,66 @@ impl Tx {
     /// the last stored evaluation.
     pub async fn replay_inputs(&mut self, loan_ids: &[i64]) -> Result<Vec<ReplayInput>> {
         let keys: Vec<Val> = loan_ids.iter().map(|id| Val::Int(*id)).collect();
-        let sql = format!("SELECT {} FROM loans l JOIN borrowers b ON b.id = l.borrower_id JOIN products p ON p.id = l.product_id WHERE l.id IN", records::LOAN_COLUMNS);
-        let loans = self.fetch_in(&sql, "ORDER BY l.id", &keys, records::loan_from_row).await?;
+        let sql = format!(
+            "SELECT {} FROM loans l JOIN borrowers b ON b.id = l.borrower_id JOIN products p ON p.id = l.product_id WHERE l.id IN",
+            records::LOAN_COLUMNS
+        );
+        let loans = self
+            .fetch_in(&sql, "ORDER BY l.id", &keys, records::loan_from_row)
+            .await?;
         let mut payments: HashMap<i64, Vec<Payment>> = HashMap::new();
-        let pays = self.fetch_in("SELECT loan_id, paid_on, amount_fen FROM payments WHERE loan_id IN", "ORDER BY loan_id, paid_on, id", &keys, |r| Ok((r.try_get::<i64, _>(0)?, parse_date_col(&r.try_get::<String, _>(1)?)?, r.try_get::<i64, _>(2)?))).await?;
+        let pays = self
+            .fetch_in(
+                "SELECT loan_id, paid_on, amount_fen FROM payments WHERE loan_id IN",
+                "ORDER BY loan_id, paid_on, id",
+                &keys,
+                |r| {
+                    Ok((
+                        r.try_get::<i64, _>(0)?,
+                        parse_date_col(&r.try_get::<String, _>(1)?)?,
+                        r.try_get::<i64, _>(2)?,
+                    ))
+                },
+            )
+            .await?;
         for (loan_id, paid_on, fen) in pays {
-            payments.entry(loan_id).or_default().push(Payment { paid_on, amount: huifang_core::Money::from_fen(fen) });
+            payments.entry(loan_id).or_default().push(Payment {
+                paid_on,
+                amount: huifang_core::Money::from_fen(fen),
+            });
         }
         let mut ops: HashMap<i64, Vec<DatedOp>> = HashMap::new();
-        let rows = self.fetch_in("SELECT loan_id, on_date, kind, params FROM loan_ops WHERE loan_id IN", "ORDER BY loan_id, id", &keys, |r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?, r.try_get::<String, _>(2)?, r.try_get::<String, _>(3)?))).await?;
+        let rows = self
+            .fetch_in(
+                "SELECT loan_id, on_date, kind, params FROM loan_ops WHERE loan_id IN",
+                "ORDER BY loan_id, id",
+                &keys,
+                |r| {
+                    Ok((
+                        r.try_get::<i64, _>(0)?,
+                        r.try_get::<String, _>(1)?,
+                        r.try_get::<String, _>(2)?,
+                        r.try_get::<String, _>(3)?,
+                    ))
+                },
+            )
+            .await?;
         for (loan_id, on, kind, params) in rows {
             let op = decode_op(&kind, &params).map_err(StoreError::Corrupt)?;
-            ops.entry(loan_id).or_default().push(DatedOp { on: parse_date_col(&on)?, op });
+            ops.entry(loan_id).or_default().push(DatedOp {
+                on: parse_date_col(&on)?,
+                op,
+            });
         }
         Ok(loans
             .into_iter()
             .map(|loan| {
                 let id = loan.id;
-                ReplayInput { payments: payments.remove(&id).unwrap_or_default(), ops: ops.remove(&id).unwrap_or_default(), loan }
+                ReplayInput {
+                    payments: payments.remove(&id).unwrap_or_default(),
+                    ops: ops.remove(&id).unwrap_or_default(),
+                    loan,
+                }
             })
             .collect())
     }
@@ -378,16 +605,28 @@ impl Tx {
     pub async fn save_evaluations(&mut self, evaluations: &[(i64, Evaluation)]) -> Result<()> {
         let cols = records::EVALUATION_COLUMNS;
         let width = cols.len() + 1;
-        let casts: Vec<&str> = std::iter::once("BIGINT").chain(records::EVALUATION_CASTS.iter().copied()).collect();
-        let set = cols.iter().map(|c| format!("{c} = v.{c}")).collect::<Vec<_>>().join(", ");
+        let casts: Vec<&str> = std::iter::once("BIGINT")
+            .chain(records::EVALUATION_CASTS.iter().copied())
+            .collect();
+        let set = cols
+            .iter()
+            .map(|c| format!("{c} = v.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         for chunk in evaluations.chunks(MAX_PARAMS / width) {
-            let sql = format!("WITH v (id, {}) AS (VALUES {}) UPDATE loans SET {set} FROM v WHERE loans.id = v.id", cols.join(", "), placeholders(chunk.len(), width, &casts));
+            let sql = format!(
+                "WITH v (id, {}) AS (VALUES {}) UPDATE loans SET {set} FROM v WHERE loans.id = v.id",
+                cols.join(", "),
+                placeholders(chunk.len(), width, &casts)
+            );
             let mut vals = Vec::with_capacity(chunk.len() * width);
             for (id, e) in chunk {
                 vals.push(Val::Int(*id));
                 vals.extend(records::evaluation_vals(e));
             }
-            bind_vals(sqlx::query(AssertSqlSafe(sql)), &vals).execute(&mut *self.tx).await?;
+            bind_vals(sqlx::query(AssertSqlSafe(sql)), &vals)
+                .execute(&mut *self.tx)
+                .await?;
         }
         Ok(())
     }
@@ -395,19 +634,46 @@ impl Tx {
     // ----- payments and operations --------------------------------------------------------------
 
     /// Payments with these external ids.
-    pub async fn payments_by_external_id(&mut self, ids: &[String]) -> Result<HashMap<String, PaymentRecord>> {
+    pub async fn payments_by_external_id(
+        &mut self,
+        ids: &[String],
+    ) -> Result<HashMap<String, PaymentRecord>> {
         let keys: Vec<Val> = ids.iter().cloned().map(Val::Text).collect();
         let found = self.fetch_in("SELECT p.id, p.external_id, l.external_id, p.paid_on, p.amount_fen, p.channel, p.received_on FROM payments p JOIN loans l ON l.id = p.loan_id WHERE p.external_id IN", "", &keys, records::payment_from_row).await?;
-        Ok(found.into_iter().map(|p| (p.external_id.clone(), p)).collect())
+        Ok(found
+            .into_iter()
+            .map(|p| (p.external_id.clone(), p))
+            .collect())
     }
 
     /// Inserts payments (external ids must be new).
     pub async fn insert_payments(&mut self, payments: &[NewPayment]) -> Result<()> {
         let rows = payments
             .iter()
-            .map(|p| vec![Val::Text(p.external_id.clone()), Val::Int(p.loan_id), Val::Text(date_text(p.paid_on)), Val::Int(p.amount.fen()), Val::Text(p.channel.clone()), Val::Text(date_text(p.received_on))])
+            .map(|p| {
+                vec![
+                    Val::Text(p.external_id.clone()),
+                    Val::Int(p.loan_id),
+                    Val::Text(date_text(p.paid_on)),
+                    Val::Int(p.amount.fen()),
+                    Val::Text(p.channel.clone()),
+                    Val::Text(date_text(p.received_on)),
+                ]
+            })
             .collect();
-        self.insert_rows("payments", &["external_id", "loan_id", "paid_on", "amount_fen", "channel", "received_on"], rows).await
+        self.insert_rows(
+            "payments",
+            &[
+                "external_id",
+                "loan_id",
+                "paid_on",
+                "amount_fen",
+                "channel",
+                "received_on",
+            ],
+            rows,
+        )
+        .await
     }
 
     /// A loan's payments, oldest first.
@@ -442,8 +708,23 @@ impl Tx {
 
     /// Appends events.
     pub async fn insert_events(&mut self, events: &[EventRecord]) -> Result<()> {
-        let rows = events.iter().map(|e| vec![Val::Int(e.loan_id), Val::Text(date_text(e.business_date)), Val::Text(e.kind.clone()), Val::Text(e.details.clone())]).collect();
-        self.insert_rows("loan_events", &["loan_id", "business_date", "kind", "details"], rows).await
+        let rows = events
+            .iter()
+            .map(|e| {
+                vec![
+                    Val::Int(e.loan_id),
+                    Val::Text(date_text(e.business_date)),
+                    Val::Text(e.kind.clone()),
+                    Val::Text(e.details.clone()),
+                ]
+            })
+            .collect();
+        self.insert_rows(
+            "loan_events",
+            &["loan_id", "business_date", "kind", "details"],
+            rows,
+        )
+        .await
     }
 
     /// Events of one business date (optionally of one kind), in order.
@@ -462,9 +743,32 @@ impl Tx {
     pub async fn insert_history(&mut self, rows: &[HistoryRecord]) -> Result<()> {
         let vals = rows
             .iter()
-            .map(|h| vec![Val::Int(h.loan_id), Val::Text(date_text(h.business_date)), Val::Text(h.summary.lifecycle.as_str().to_string()), Val::Int(i64::from(h.summary.bucket.0)), Val::Text(h.summary.classification.as_str().to_string()), Val::Int(i64::from(h.summary.warning_level)), Val::Text(h.cause.clone())])
+            .map(|h| {
+                vec![
+                    Val::Int(h.loan_id),
+                    Val::Text(date_text(h.business_date)),
+                    Val::Text(h.summary.lifecycle.as_str().to_string()),
+                    Val::Int(i64::from(h.summary.bucket.0)),
+                    Val::Text(h.summary.classification.as_str().to_string()),
+                    Val::Int(i64::from(h.summary.warning_level)),
+                    Val::Text(h.cause.clone()),
+                ]
+            })
             .collect();
-        self.insert_rows("status_history", &["loan_id", "business_date", "lifecycle", "bucket", "classification", "warning_level", "cause"], vals).await
+        self.insert_rows(
+            "status_history",
+            &[
+                "loan_id",
+                "business_date",
+                "lifecycle",
+                "bucket",
+                "classification",
+                "warning_level",
+                "cause",
+            ],
+            vals,
+        )
+        .await
     }
 
     /// A loan's status history, in order.
@@ -475,15 +779,36 @@ impl Tx {
 
     /// Opens warnings.
     pub async fn open_warnings(&mut self, warnings: &[WarningRecord]) -> Result<()> {
-        let rows = warnings.iter().map(|w| vec![Val::Int(w.loan_id), Val::Int(i64::from(w.level)), Val::Text(w.rule.clone()), Val::Text(w.facts.clone()), Val::Text(date_text(w.raised_on))]).collect();
-        self.insert_rows("warnings", &["loan_id", "level", "rule", "facts", "raised_on"], rows).await
+        let rows = warnings
+            .iter()
+            .map(|w| {
+                vec![
+                    Val::Int(w.loan_id),
+                    Val::Int(i64::from(w.level)),
+                    Val::Text(w.rule.clone()),
+                    Val::Text(w.facts.clone()),
+                    Val::Text(date_text(w.raised_on)),
+                ]
+            })
+            .collect();
+        self.insert_rows(
+            "warnings",
+            &["loan_id", "level", "rule", "facts", "raised_on"],
+            rows,
+        )
+        .await
     }
 
     /// Clears the open warnings of these loans on `date`.
     pub async fn clear_warnings(&mut self, loan_ids: &[i64], date: Date) -> Result<()> {
         for chunk in loan_ids.chunks(MAX_PARAMS / 2) {
-            let list = (2..chunk.len() + 2).map(|n| format!("${n}")).collect::<Vec<_>>().join(",");
-            let sql = format!("UPDATE warnings SET cleared_on = $1 WHERE cleared_on IS NULL AND loan_id IN ({list})");
+            let list = (2..chunk.len() + 2)
+                .map(|n| format!("${n}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            let sql = format!(
+                "UPDATE warnings SET cleared_on = $1 WHERE cleared_on IS NULL AND loan_id IN ({list})"
+            );
             let mut q = sqlx::query(AssertSqlSafe(sql)).bind(date_text(date));
             for id in chunk {
                 q = q.bind(*id);
@@ -500,19 +825,29 @@ impl Tx {
     }
 
     /// Records a closed day.
-    pub async fn record_closed_day(&mut self, date: Date, loans_touched: u64, events: u64) -> Result<()> {
-        sqlx::query("INSERT INTO closed_days (business_date, loans_touched, events) VALUES ($1, $2, $3)")
-            .bind(date_text(date))
-            .bind(i64::try_from(loans_touched).unwrap_or(i64::MAX))
-            .bind(i64::try_from(events).unwrap_or(i64::MAX))
-            .execute(&mut *self.tx)
-            .await?;
+    pub async fn record_closed_day(
+        &mut self,
+        date: Date,
+        loans_touched: u64,
+        events: u64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO closed_days (business_date, loans_touched, events) VALUES ($1, $2, $3)",
+        )
+        .bind(date_text(date))
+        .bind(i64::try_from(loans_touched).unwrap_or(i64::MAX))
+        .bind(i64::try_from(events).unwrap_or(i64::MAX))
+        .execute(&mut *self.tx)
+        .await?;
         Ok(())
     }
 
     /// Whether a day has been closed.
     pub async fn is_day_closed(&mut self, date: Date) -> Result<bool> {
-        let row = sqlx::query("SELECT COUNT(*) FROM closed_days WHERE business_date = $1").bind(date_text(date)).fetch_one(&mut *self.tx).await?;
+        let row = sqlx::query("SELECT COUNT(*) FROM closed_days WHERE business_date = $1")
+            .bind(date_text(date))
+            .fetch_one(&mut *self.tx)
+            .await?;
         Ok(row.try_get::<i64, _>(0)? > 0)
     }
 
@@ -543,6 +878,11 @@ impl Tx {
     /// Counts of rows in the main tables: (borrowers, loans, payments, events).
     pub async fn counts(&mut self) -> Result<(i64, i64, i64, i64)> {
         let row = sqlx::query("SELECT (SELECT COUNT(*) FROM borrowers), (SELECT COUNT(*) FROM loans), (SELECT COUNT(*) FROM payments), (SELECT COUNT(*) FROM loan_events)").fetch_one(&mut *self.tx).await?;
-        Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?))
+        Ok((
+            row.try_get(0)?,
+            row.try_get(1)?,
+            row.try_get(2)?,
+            row.try_get(3)?,
+        ))
     }
 }

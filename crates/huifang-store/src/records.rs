@@ -202,8 +202,21 @@ pub struct SummaryRow {
 
 pub(crate) const LOAN_COLUMNS: &str = "l.id, l.external_id, l.borrower_id, b.external_id, l.product_id, p.code, p.grace_days, p.penalty_rate_markup, l.principal_fen, l.annual_rate, l.term_months, l.method, l.disbursed_on, l.vin, l.vehicle_model, l.vehicle_price_fen, l.dealer, l.lifecycle, l.oldest_unpaid_due, l.bucket, l.classification, l.overdue_installments, l.outstanding_principal_fen, l.warning_level, l.warning_rule, l.next_event_on, l.evaluated_on";
 
-pub(crate) const EVALUATION_COLUMNS: [&str; 10] = ["lifecycle", "oldest_unpaid_due", "bucket", "classification", "overdue_installments", "outstanding_principal_fen", "warning_level", "warning_rule", "next_event_on", "evaluated_on"];
-pub(crate) const EVALUATION_CASTS: [&str; 10] = ["TEXT", "TEXT", "BIGINT", "TEXT", "BIGINT", "BIGINT", "BIGINT", "TEXT", "TEXT", "TEXT"];
+pub(crate) const EVALUATION_COLUMNS: [&str; 10] = [
+    "lifecycle",
+    "oldest_unpaid_due",
+    "bucket",
+    "classification",
+    "overdue_installments",
+    "outstanding_principal_fen",
+    "warning_level",
+    "warning_rule",
+    "next_event_on",
+    "evaluated_on",
+];
+pub(crate) const EVALUATION_CASTS: [&str; 10] = [
+    "TEXT", "TEXT", "BIGINT", "TEXT", "BIGINT", "BIGINT", "BIGINT", "TEXT", "TEXT", "TEXT",
+];
 
 pub(crate) fn evaluation_vals(e: &Evaluation) -> Vec<Val> {
     vec![
@@ -239,12 +252,21 @@ fn classification(s: &str) -> Result<Classification> {
 
 fn rules(row: &AnyRow, grace: usize, markup: usize) -> Result<ProductRules> {
     let text: String = row.try_get(markup)?;
-    let markup = Rate::parse_in(&text, 0.into(), 100.into()).map_err(|_| corrupt("penalty_rate_markup", &text))?;
-    Ok(ProductRules { grace_days: small(row, grace, "grace_days")?, penalty_rate_markup: markup })
+    let markup = Rate::parse_in(&text, 0.into(), 100.into())
+        .map_err(|_| corrupt("penalty_rate_markup", &text))?;
+    Ok(ProductRules {
+        grace_days: small(row, grace, "grace_days")?,
+        penalty_rate_markup: markup,
+    })
 }
 
 pub(crate) fn product_from_row(row: &AnyRow) -> Result<ProductRecord> {
-    Ok(ProductRecord { id: row.try_get(0)?, code: row.try_get(1)?, name: row.try_get(2)?, rules: rules(row, 3, 4)? })
+    Ok(ProductRecord {
+        id: row.try_get(0)?,
+        code: row.try_get(1)?,
+        name: row.try_get(2)?,
+        rules: rules(row, 3, 4)?,
+    })
 }
 
 pub(crate) fn borrower_from_row(row: &AnyRow) -> Result<BorrowerRecord> {
@@ -265,9 +287,12 @@ pub(crate) fn loan_from_row(row: &AnyRow) -> Result<LoanRecord> {
     let method_text: String = row.try_get(11)?;
     let terms = LoanTerms {
         principal: Money::from_fen(row.try_get(8)?),
-        annual_rate: Rate::parse_annual(&rate_text).map_err(|_| corrupt("annual_rate", &rate_text))?,
+        annual_rate: Rate::parse_annual(&rate_text)
+            .map_err(|_| corrupt("annual_rate", &rate_text))?,
         term_months: small(row, 10, "term_months")?,
-        method: method_text.parse().map_err(|_| corrupt("method", &method_text))?,
+        method: method_text
+            .parse()
+            .map_err(|_| corrupt("method", &method_text))?,
         disbursed_on: parse_date_col(&row.try_get::<String, _>(12)?)?,
     };
     let evaluation = Evaluation {
@@ -317,11 +342,24 @@ pub(crate) fn op_from_row(row: &AnyRow) -> Result<OpRecord> {
     let kind: String = row.try_get(1)?;
     let params: String = row.try_get(2)?;
     let op: LoanOp = decode_op(&kind, &params).map_err(StoreError::Corrupt)?;
-    Ok(OpRecord { op: DatedOp { on: parse_date_col(&row.try_get::<String, _>(0)?)?, op }, reason: row.try_get(3)?, decided_by: row.try_get(4)?, recorded_on: parse_date_col(&row.try_get::<String, _>(5)?)? })
+    Ok(OpRecord {
+        op: DatedOp {
+            on: parse_date_col(&row.try_get::<String, _>(0)?)?,
+            op,
+        },
+        reason: row.try_get(3)?,
+        decided_by: row.try_get(4)?,
+        recorded_on: parse_date_col(&row.try_get::<String, _>(5)?)?,
+    })
 }
 
 pub(crate) fn event_from_row(row: &AnyRow) -> Result<EventRecord> {
-    Ok(EventRecord { loan_id: row.try_get(0)?, business_date: parse_date_col(&row.try_get::<String, _>(1)?)?, kind: row.try_get(2)?, details: row.try_get(3)? })
+    Ok(EventRecord {
+        loan_id: row.try_get(0)?,
+        business_date: parse_date_col(&row.try_get::<String, _>(1)?)?,
+        kind: row.try_get(2)?,
+        details: row.try_get(3)?,
+    })
 }
 
 pub(crate) fn history_from_row(row: &AnyRow) -> Result<HistoryRecord> {

@@ -1,0 +1,171 @@
+//! `huifang demo`: a fresh database with a synthetic portfolio whose last 60 business days are
+//! lived through day by day — loans disbursed, payments posted (some days late: backdated),
+//! early settlements recorded and every day closed — so that status, events and history look like
+//! a lender's real book.
+
+use std::collections::BTreeMap;
+
+use huifang_core::calendar::add_days;
+use huifang_core::loan::LoanOp;
+use huifang_core::policy::Policy;
+use huifang_core::{Date, calendar};
+use huifang_store::Store;
+
+use crate::rows::{BorrowerRow, LoanRow, PaymentRow};
+use crate::synth::{Portfolio, SynthConfig, default_products};
+use crate::{AppError, close, import, loans};
+
+/// Business days the demo closes one by one, up to its last business date.
+pub const LIVED_DAYS: i64 = 60;
+
+/// A setting that marks a database as a demo (so `demo` may replace it).
+const DEMO_KEY: &str = "demo";
+
+/// Connects to `url`, refusing a database that holds anything but an earlier demo, and empties it.
+pub async fn fresh_store(url: &str) -> Result<Store, AppError> {
+    let store = Store::connect(url).await?;
+    if store.check_schema().await.is_ok() {
+        let mut tx = store.begin().await?;
+        let is_demo = tx.setting(DEMO_KEY).await?.is_some();
+        let (borrowers, loans, _, _) = tx.counts().await?;
+        tx.rollback().await?;
+        if !is_demo && (borrowers > 0 || loans > 0) {
+            return Err(AppError::Invalid(format!(
+                "{url} holds a portfolio that is not a demo: the demo needs a new or demo database (use --db)"
+            )));
+        }
+    }
+    store.wipe().await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+fn lines<T: Clone>(rows: &[T]) -> Vec<(usize, T)> {
+    rows.iter()
+        .cloned()
+        .enumerate()
+        .map(|(i, r)| (i + 2, r))
+        .collect()
+}
+
+#[derive(Default)]
+struct Day {
+    borrowers: Vec<BorrowerRow>,
+    loans: Vec<LoanRow>,
+    payments: Vec<PaymentRow>,
+    settlements: Vec<String>,
+}
+
+/// Builds the demo in an empty, migrated store. `log` receives progress lines.
+pub async fn run(
+    store: &Store,
+    policy: &Policy,
+    loans: usize,
+    seed: u64,
+    today: Date,
+    mut log: impl FnMut(&str),
+) -> Result<String, AppError> {
+    let start = add_days(today, -LIVED_DAYS);
+    {
+        let mut tx = store.begin().await?;
+        tx.set_business_date(start).await?;
+        tx.set_setting(DEMO_KEY, "1").await?;
+        tx.commit().await?;
+    }
+    import::import_products(store, &lines(&default_products())).await?;
+    let from = calendar::add_months(start, 0)
+        .checked_sub_months(chrono::Months::new(36))
+        .unwrap_or(start);
+    let portfolio = Portfolio::new(SynthConfig {
+        seed,
+        loans,
+        business_date: today,
+        disbursed_from: from,
+        products: default_products(),
+    })
+    .map_err(|e| AppError::Invalid(e.to_string()))?;
+    let all = portfolio
+        .generate()
+        .map_err(|e| AppError::Invalid(e.to_string()))?;
+    log(&format!(
+        "generated {} borrowers, {} loans, {} payments ({} posted late)",
+        all.borrowers.len(),
+        all.loans.len(),
+        all.payments.len(),
+        all.late_payments.len()
+    ));
+
+    // Everything that happens, by the business day on which it reaches the lender.
+    let mut days: BTreeMap<Date, Day> = BTreeMap::new();
+    let day_of = |d: Date| d.max(start);
+    let borrower_rows: BTreeMap<&str, &BorrowerRow> = all
+        .borrowers
+        .iter()
+        .map(|b| (b.external_id.as_str(), b))
+        .collect();
+    let mut seen_borrowers = std::collections::HashSet::new();
+    for loan in &all.loans {
+        let day = days.entry(day_of(loan.disbursed_on)).or_default();
+        if seen_borrowers.insert(loan.borrower_external_id.clone())
+            && let Some(b) = borrower_rows.get(loan.borrower_external_id.as_str())
+        {
+            day.borrowers.push((*b).clone());
+        }
+        day.loans.push(loan.clone());
+    }
+    for p in &all.payments {
+        days.entry(day_of(p.paid_on))
+            .or_default()
+            .payments
+            .push(p.clone());
+    }
+    for late in &all.late_payments {
+        days.entry(day_of(late.arrives_on))
+            .or_default()
+            .payments
+            .push(late.row.clone());
+    }
+    for s in &all.early_settlements {
+        days.entry(day_of(s.on))
+            .or_default()
+            .settlements
+            .push(s.loan_external_id.clone());
+    }
+    let settlements_of: BTreeMap<&str, Date> = all
+        .early_settlements
+        .iter()
+        .map(|s| (s.loan_external_id.as_str(), s.on))
+        .collect();
+
+    let mut closed = 0u64;
+    for (date, day) in days {
+        if date > start {
+            let reports = close::run_daily(store, policy, date, |_| {}).await?;
+            closed += reports.len() as u64;
+        }
+        import::import_borrowers(store, &lines(&day.borrowers)).await?;
+        import::import_loans(store, policy, &lines(&day.loans)).await?;
+        import::import_payments(store, policy, &lines(&day.payments)).await?;
+        for loan in &day.settlements {
+            let on = settlements_of.get(loan.as_str()).copied();
+            loans::operate(
+                store,
+                policy,
+                loan,
+                LoanOp::EarlySettlement,
+                on,
+                "客户申请提前结清 / borrower asked to settle early",
+                "demo",
+            )
+            .await?;
+        }
+    }
+    let reports = close::run_daily(store, policy, today, |_| {}).await?;
+    closed += reports.len() as u64;
+    let mut tx = store.begin().await?;
+    let (borrowers, loan_count, payments, events) = tx.counts().await?;
+    tx.rollback().await?;
+    Ok(format!(
+        "{borrowers} borrowers, {loan_count} loans, {payments} payments, {closed} business days closed up to {today}, {events} events"
+    ))
+}

@@ -1,0 +1,202 @@
+//! Re-evaluating loans: replay each one with the core, compare with what was stored, and write
+//! the new evaluation, the events, the status history and the warnings in the caller's
+//! transaction. Shared by the daily close, imports and loan operations so that a loan's state is
+//! computed one way only.
+
+use huifang_core::Date;
+use huifang_core::loan::LoanState;
+use huifang_core::policy::Policy;
+use huifang_core::status::{self, LoanEvent, LoanStatus, StatusSummary};
+use huifang_store::{Evaluation, EventRecord, HistoryRecord, ReplayInput, Tx, WarningRecord};
+use serde_json::{Map, Value, json};
+
+use crate::AppError;
+
+/// What moved a loan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// The daily close of a business day.
+    Close,
+    /// A payment was posted (possibly backdated).
+    Payment,
+    /// A loan operation was recorded.
+    Operation,
+    /// The loan was imported.
+    Import,
+}
+
+impl Cause {
+    fn as_str(self) -> &'static str {
+        match self {
+            Cause::Close => "close",
+            Cause::Payment => "payment",
+            Cause::Operation => "operation",
+            Cause::Import => "import",
+        }
+    }
+}
+
+/// A loan replayed and evaluated on a date.
+#[derive(Debug, Clone)]
+pub struct Evaluated {
+    pub state: LoanState,
+    pub status: LoanStatus,
+    pub evaluation: Evaluation,
+}
+
+/// Replays a loan and evaluates it on `date`.
+pub fn evaluate(input: &ReplayInput, policy: &Policy, date: Date) -> Result<Evaluated, AppError> {
+    let loan = &input.loan;
+    let state =
+        LoanState::replay(loan.terms, &loan.rules, &input.ops, &input.payments).map_err(|e| {
+            AppError::Loan {
+                loan: loan.external_id.clone(),
+                error: e,
+            }
+        })?;
+    let status = status::evaluate(&state, policy, date);
+    let evaluation = evaluation_of(&state, &status, policy);
+    Ok(Evaluated {
+        state,
+        status,
+        evaluation,
+    })
+}
+
+/// The stored form of a status.
+pub fn evaluation_of(state: &LoanState, status: &LoanStatus, policy: &Policy) -> Evaluation {
+    Evaluation {
+        summary: status.summary(),
+        oldest_unpaid_due: status.oldest_unpaid_due,
+        outstanding_principal: status.outstanding_principal,
+        warning_rule: status.warning.as_ref().map(|w| w.rule.clone()),
+        next_event_on: status::next_event_date(state, policy, status.as_of),
+        evaluated_on: status.as_of,
+    }
+}
+
+/// A loan event as stored: its kind and a JSON object of its details.
+pub fn event_record(loan_id: i64, date: Date, event: &LoanEvent) -> EventRecord {
+    let mut details = Map::new();
+    let mut facts = Map::new();
+    for (key, value) in event.details() {
+        if key == "fact" {
+            if let Some((k, v)) = value.split_once('=') {
+                facts.insert(k.to_string(), Value::String(v.to_string()));
+            }
+        } else {
+            details.insert(key.to_string(), Value::String(value));
+        }
+    }
+    if !facts.is_empty() {
+        details.insert("facts".to_string(), Value::Object(facts));
+    }
+    EventRecord {
+        loan_id,
+        business_date: date,
+        kind: event.kind().to_string(),
+        details: Value::Object(details).to_string(),
+    }
+}
+
+/// Counts of what a batch of re-evaluations wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Written {
+    pub loans: u64,
+    pub events: u64,
+    pub status_changes: u64,
+}
+
+fn changed(before: &StatusSummary, after: &StatusSummary) -> bool {
+    (
+        before.lifecycle,
+        before.bucket,
+        before.classification,
+        before.warning_level,
+    ) != (
+        after.lifecycle,
+        after.bucket,
+        after.classification,
+        after.warning_level,
+    )
+}
+
+/// Re-evaluates `inputs` on `date` and writes the results. With `dated_events` (the daily close)
+/// the day's reminders and newly overdue installments are recorded too.
+pub async fn reevaluate(
+    tx: &mut Tx,
+    policy: &Policy,
+    date: Date,
+    inputs: &[ReplayInput],
+    cause: Cause,
+    dated_events: bool,
+) -> Result<Written, AppError> {
+    let mut evaluations = Vec::with_capacity(inputs.len());
+    let mut events = Vec::new();
+    let mut history = Vec::new();
+    let mut opened = Vec::new();
+    let mut cleared = Vec::new();
+    for input in inputs {
+        let loan_id = input.loan.id;
+        let before = input.loan.evaluation.summary;
+        let done = evaluate(input, policy, date)?;
+        let after = done.status.summary();
+        if dated_events {
+            events.extend(
+                status::dated_events(&done.state, policy, date)
+                    .iter()
+                    .map(|e| event_record(loan_id, date, e)),
+            );
+        }
+        let transitions = status::transition_events(&before, &done.status);
+        events.extend(transitions.iter().map(|e| event_record(loan_id, date, e)));
+        if changed(&before, &after) {
+            history.push(HistoryRecord {
+                loan_id,
+                business_date: date,
+                summary: after,
+                cause: cause.as_str().to_string(),
+            });
+        }
+        if before.warning_level != after.warning_level {
+            if before.warning_level > 0 {
+                cleared.push(loan_id);
+            }
+            if let Some(hit) = &done.status.warning {
+                opened.push(warning_record(loan_id, date, hit));
+            }
+        }
+        evaluations.push((loan_id, done.evaluation));
+    }
+    tx.save_evaluations(&evaluations).await?;
+    tx.insert_events(&events).await?;
+    tx.insert_history(&history).await?;
+    tx.clear_warnings(&cleared, date).await?;
+    tx.open_warnings(&opened).await?;
+    Ok(Written {
+        loans: evaluations.len() as u64,
+        events: events.len() as u64,
+        status_changes: history.len() as u64,
+    })
+}
+
+/// The stored form of a warning hit.
+pub fn warning_record(
+    loan_id: i64,
+    date: Date,
+    hit: &huifang_core::status::WarningHit,
+) -> WarningRecord {
+    let facts: Map<String, Value> = hit
+        .facts
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    WarningRecord {
+        loan_id,
+        level: hit.level,
+        rule: hit.rule.clone(),
+        facts: json!(facts).to_string(),
+        raised_on: date,
+        cleared_on: None,
+    }
+}

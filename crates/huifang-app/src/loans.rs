@@ -1,0 +1,134 @@
+//! One loan: its full view (schedule, payments and their allocation, status history, events,
+//! warnings) and the loan operations a risk officer records.
+
+use huifang_core::Date;
+use huifang_core::loan::{DatedOp, InstallmentState, LoanOp};
+use huifang_core::policy::Policy;
+use huifang_core::status::LoanStatus;
+use huifang_store::{
+    EventRecord, HistoryRecord, LoanRecord, NewOp, OpRecord, PaymentRecord, Store, WarningRecord,
+};
+
+use crate::engine::{self, Cause};
+use crate::{AppError, require_business_date};
+
+/// Everything known about one loan on the business date.
+#[derive(Debug, Clone)]
+pub struct LoanView {
+    pub loan: LoanRecord,
+    pub business_date: Date,
+    pub status: LoanStatus,
+    pub installments: Vec<InstallmentState>,
+    pub payments: Vec<PaymentRecord>,
+    /// (payment index into `payments`, installment, penalty, interest, principal)
+    pub allocations: Vec<huifang_core::loan::Allocation>,
+    pub unapplied: huifang_core::Money,
+    pub settlement_quote: huifang_core::Money,
+    pub ops: Vec<OpRecord>,
+    pub history: Vec<HistoryRecord>,
+    pub events: Vec<EventRecord>,
+    pub warnings: Vec<WarningRecord>,
+}
+
+async fn find(
+    tx: &mut huifang_store::Tx,
+    external_id: &str,
+) -> Result<huifang_store::ReplayInput, AppError> {
+    let ids = tx
+        .loan_ids_by_external_id(&[external_id.to_string()])
+        .await?;
+    let id = *ids.get(external_id).ok_or_else(|| AppError::NotFound {
+        what: "loan",
+        id: external_id.to_string(),
+    })?;
+    tx.replay_inputs(&[id])
+        .await?
+        .pop()
+        .ok_or_else(|| AppError::NotFound {
+            what: "loan",
+            id: external_id.to_string(),
+        })
+}
+
+/// Shows one loan.
+pub async fn view(store: &Store, policy: &Policy, external_id: &str) -> Result<LoanView, AppError> {
+    let mut tx = store.begin().await?;
+    let business_date = require_business_date(&mut tx).await?;
+    let input = find(&mut tx, external_id).await?;
+    let done = engine::evaluate(&input, policy, business_date)?;
+    let id = input.loan.id;
+    let view = LoanView {
+        business_date,
+        status: done.status,
+        installments: done.state.installments.clone(),
+        payments: tx.loan_payments(id).await?,
+        allocations: done.state.allocations.clone(),
+        unapplied: done.state.unapplied,
+        settlement_quote: done.state.settlement_quote(business_date),
+        ops: tx.loan_ops(id).await?,
+        history: tx.loan_history(id).await?,
+        events: tx.loan_events(id).await?,
+        warnings: tx.loan_warnings(id).await?,
+        loan: input.loan,
+    };
+    tx.rollback().await?;
+    Ok(view)
+}
+
+/// Records a loan operation effective on `on` (default: the business date; an earlier date
+/// re-processes the loan from it, like a backdated payment) and re-evaluates the loan.
+pub async fn operate(
+    store: &Store,
+    policy: &Policy,
+    external_id: &str,
+    op: LoanOp,
+    on: Option<Date>,
+    reason: &str,
+    decided_by: &str,
+) -> Result<LoanStatus, AppError> {
+    if reason.trim().is_empty() {
+        return Err(AppError::Field {
+            field: "reason",
+            reason: "a loan operation needs its reason recorded".into(),
+        });
+    }
+    if decided_by.trim().is_empty() {
+        return Err(AppError::Field {
+            field: "decided_by",
+            reason: "a loan operation needs the name of who decided it".into(),
+        });
+    }
+    let mut tx = store.begin().await?;
+    let business_date = require_business_date(&mut tx).await?;
+    let on = on.unwrap_or(business_date);
+    if on > business_date {
+        return Err(AppError::Field {
+            field: "on",
+            reason: format!("{on} is after the business date {business_date}"),
+        });
+    }
+    let mut input = find(&mut tx, external_id).await?;
+    let dated = DatedOp { on, op };
+    input.ops.push(dated.clone());
+    // replaying first refuses an operation the loan cannot take, before anything is written
+    let done = engine::evaluate(&input, policy, business_date)?;
+    tx.insert_op(&NewOp {
+        loan_id: input.loan.id,
+        op: dated,
+        reason: reason.trim().to_string(),
+        decided_by: decided_by.trim().to_string(),
+        recorded_on: business_date,
+    })
+    .await?;
+    engine::reevaluate(
+        &mut tx,
+        policy,
+        business_date,
+        std::slice::from_ref(&input),
+        Cause::Operation,
+        false,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(done.status)
+}

@@ -1,0 +1,392 @@
+//! How the command line prints things: tables for people, CSV and JSON for programs.
+
+use std::fmt::Write as _;
+use std::io::Write;
+
+use anyhow::Result;
+use huifang_app::close::DayReport;
+use huifang_app::loans::LoanView;
+use huifang_app::status::{STATUS_COLUMNS, each_status};
+use huifang_core::Date;
+use huifang_core::schedule::Installment;
+use huifang_store::{Store, SummaryRow};
+use serde_json::{Value, json};
+
+/// Prints every loan's status.
+pub async fn status(store: &Store, csv: bool, json: bool, out: &mut impl Write) -> Result<()> {
+    if csv {
+        let mut w = ::csv::Writer::from_writer(out);
+        w.write_record(STATUS_COLUMNS)?;
+        each_status(store, |line| {
+            w.write_record(line.values())
+                .map_err(|e| huifang_app::AppError::Io(e.into()))
+        })
+        .await?;
+        w.flush()?;
+    } else if json {
+        writeln!(out, "[")?;
+        let mut first = true;
+        let mut failed = None;
+        each_status(store, |line| {
+            let obj: serde_json::Map<String, Value> = STATUS_COLUMNS
+                .iter()
+                .zip(line.values())
+                .map(|(k, v)| (k.to_string(), typed(k, v)))
+                .collect();
+            let sep = if first { "" } else { ",\n" };
+            first = false;
+            if let Err(e) = write!(out, "{sep}  {}", Value::Object(obj)) {
+                failed = Some(e);
+            }
+            Ok(())
+        })
+        .await?;
+        if let Some(e) = failed {
+            return Err(e.into());
+        }
+        writeln!(out, "\n]")?;
+    } else {
+        writeln!(
+            out,
+            "{:<14} {:<10} {:>5} {:<4} {:<15} {:>7} {:>14} {:>7}",
+            "loan", "date", "dpd", "bkt", "class", "overdue", "outstanding", "warning"
+        )?;
+        each_status(store, |line| {
+            let v = line.values();
+            writeln!(
+                out,
+                "{:<14} {:<10} {:>5} {:<4} {:<15} {:>7} {:>14} {:>7}",
+                v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]
+            )
+            .map_err(huifang_app::AppError::Io)
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// JSON numbers for the numeric status columns (money stays a decimal string, exact).
+fn typed(column: &str, value: String) -> Value {
+    match column {
+        "dpd" | "overdue_installments" | "warning_level" => value
+            .parse::<u64>()
+            .map(Value::from)
+            .unwrap_or(Value::String(value)),
+        _ => Value::String(value),
+    }
+}
+
+/// The schedule as JSON, in the fields of the reference vectors.
+pub fn schedule_json(rows: &[Installment]) -> Value {
+    Value::Array(
+        rows.iter()
+            .map(|i| json!({"n": i.n, "due_date": i.due_date.to_string(), "principal": i.principal.to_string(), "interest": i.interest.to_string(), "payment": i.payment.to_string(), "balance_after": i.balance_after.to_string()}))
+            .collect(),
+    )
+}
+
+/// The schedule as CSV.
+pub fn schedule_csv(rows: &[Installment]) -> Result<String> {
+    let mut w = ::csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "n",
+        "due_date",
+        "principal",
+        "interest",
+        "payment",
+        "balance_after",
+    ])?;
+    for i in rows {
+        w.write_record([
+            i.n.to_string(),
+            i.due_date.to_string(),
+            i.principal.to_string(),
+            i.interest.to_string(),
+            i.payment.to_string(),
+            i.balance_after.to_string(),
+        ])?;
+    }
+    Ok(String::from_utf8(w.into_inner()?)?)
+}
+
+/// The schedule as a table with totals.
+pub fn schedule_table(rows: &[Installment]) -> String {
+    let mut s = format!(
+        "{:>4}  {:<10} {:>13} {:>12} {:>13} {:>14}\n",
+        "n", "due_date", "principal", "interest", "payment", "balance_after"
+    );
+    for i in rows {
+        let _ = writeln!(
+            s,
+            "{:>4}  {:<10} {:>13} {:>12} {:>13} {:>14}",
+            i.n, i.due_date, i.principal, i.interest, i.payment, i.balance_after
+        );
+    }
+    let p: huifang_core::Money = rows.iter().map(|i| i.principal).sum();
+    let it: huifang_core::Money = rows.iter().map(|i| i.interest).sum();
+    let _ = writeln!(
+        s,
+        "{:>4}  {:<10} {:>13} {:>12} {:>13}",
+        "",
+        "total",
+        p,
+        it,
+        p + it
+    );
+    s
+}
+
+/// One loan as readable text.
+pub fn loan_text(v: &LoanView) -> String {
+    let l = &v.loan;
+    let st = &v.status;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "loan {} (borrower {}, product {})",
+        l.external_id, l.borrower_external_id, l.product_code
+    );
+    let _ = writeln!(
+        s,
+        "  {} at {} over {} months, {}, disbursed {}",
+        l.terms.principal,
+        l.terms.annual_rate,
+        l.terms.term_months,
+        l.terms.method,
+        l.terms.disbursed_on
+    );
+    let _ = writeln!(
+        s,
+        "  vehicle {} VIN {} price {}, dealer {}",
+        l.vehicle_model, l.vin, l.vehicle_price, l.dealer
+    );
+    let _ = writeln!(
+        s,
+        "status on {}: {} dpd {} {} {} warning level {}",
+        v.business_date,
+        st.lifecycle.as_str(),
+        st.dpd,
+        st.bucket,
+        st.classification,
+        st.warning_level()
+    );
+    let _ = writeln!(
+        s,
+        "  outstanding principal {}, overdue installments {}, due now {} (penalty {}), settlement quote {}",
+        st.outstanding_principal,
+        st.overdue_installments,
+        st.overdue_amount,
+        st.penalty_due,
+        v.settlement_quote
+    );
+    if let Some(w) = &st.warning {
+        let facts: Vec<String> = w.facts.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let _ = writeln!(
+            s,
+            "  warning: level {} rule {} ({})",
+            w.level,
+            w.rule,
+            facts.join(", ")
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nschedule:\n{:>4}  {:<10} {:>12} {:>11} {:>12} {:>11} {:>10}  {}",
+        "n", "due_date", "principal", "interest", "paid", "penalty", "state", "paid_off_on"
+    );
+    for i in &v.installments {
+        let paid = i.principal_paid + i.interest_paid;
+        let state = match (i.closed_by, i.paid_off_on) {
+            (Some(op), _) => op.as_str().to_string(),
+            (None, Some(_)) => "paid".to_string(),
+            (None, None) if i.due_date < v.business_date => "overdue".to_string(),
+            _ => "open".to_string(),
+        };
+        let _ = writeln!(
+            s,
+            "{:>4}  {:<10} {:>12} {:>11} {:>12} {:>11} {:>10}  {}",
+            i.n,
+            i.due_date,
+            i.principal,
+            i.interest,
+            paid,
+            i.penalty_paid,
+            state,
+            i.paid_off_on.map(|d| d.to_string()).unwrap_or_default()
+        );
+    }
+    let _ = writeln!(s, "\npayments and their allocation:");
+    for (index, p) in v.payments.iter().enumerate() {
+        let backdated = if p.received_on > p.paid_on {
+            format!(" (posted {}, backdated)", p.received_on)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            s,
+            "  {} {} {} via {}{backdated}",
+            p.external_id, p.paid_on, p.amount, p.channel
+        );
+        for a in v.allocations.iter().filter(|a| a.payment == index) {
+            let _ = writeln!(
+                s,
+                "      → installment {}: penalty {} interest {} principal {}",
+                a.installment, a.penalty, a.interest, a.principal
+            );
+        }
+    }
+    if v.unapplied.is_positive() {
+        let _ = writeln!(s, "  unapplied credit {}", v.unapplied);
+    }
+    if !v.ops.is_empty() {
+        let _ = writeln!(s, "\noperations:");
+        for o in &v.ops {
+            let (kind, params) = huifang_store::encode_op(&o.op.op);
+            let _ = writeln!(
+                s,
+                "  {} {kind} {params} by {}: {}",
+                o.op.on, o.decided_by, o.reason
+            );
+        }
+    }
+    let _ = writeln!(s, "\nstatus history:");
+    for h in &v.history {
+        let _ = writeln!(
+            s,
+            "  {} {} {} {} warning {} ({})",
+            h.business_date,
+            h.summary.lifecycle.as_str(),
+            h.summary.bucket,
+            h.summary.classification,
+            h.summary.warning_level,
+            h.cause
+        );
+    }
+    if !v.warnings.is_empty() {
+        let _ = writeln!(s, "\nwarnings:");
+        for w in &v.warnings {
+            let cleared = w
+                .cleared_on
+                .map(|d| format!(", cleared {d}"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "  level {} {} raised {}{cleared} {}",
+                w.level, w.rule, w.raised_on, w.facts
+            );
+        }
+    }
+    let _ = writeln!(s, "\nevents: {}", v.events.len());
+    for e in v.events.iter().rev().take(15).rev() {
+        let _ = writeln!(s, "  {} {} {}", e.business_date, e.kind, e.details);
+    }
+    s
+}
+
+/// One loan as JSON.
+pub fn loan_json(v: &LoanView) -> Value {
+    let l = &v.loan;
+    let st = &v.status;
+    json!({
+        "external_id": l.external_id,
+        "borrower_external_id": l.borrower_external_id,
+        "product_code": l.product_code,
+        "principal": l.terms.principal.to_string(),
+        "annual_rate": l.terms.annual_rate.to_string(),
+        "term_months": l.terms.term_months,
+        "repayment_method": l.terms.method.as_str(),
+        "disbursed_on": l.terms.disbursed_on.to_string(),
+        "vin": l.vin,
+        "vehicle_model": l.vehicle_model,
+        "vehicle_price": l.vehicle_price.to_string(),
+        "dealer": l.dealer,
+        "status": {
+            "business_date": v.business_date.to_string(),
+            "lifecycle": st.lifecycle.as_str(),
+            "dpd": st.dpd,
+            "bucket": st.bucket.to_string(),
+            "classification": st.classification.as_str(),
+            "overdue_installments": st.overdue_installments,
+            "outstanding_principal": st.outstanding_principal.to_string(),
+            "overdue_amount": st.overdue_amount.to_string(),
+            "penalty_due": st.penalty_due.to_string(),
+            "warning_level": st.warning_level(),
+            "warning": st.warning.as_ref().map(|w| json!({"level": w.level, "rule": w.rule, "facts": w.facts.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect::<serde_json::Map<String, Value>>()})),
+            "settlement_quote": v.settlement_quote.to_string(),
+        },
+        "installments": v.installments.iter().map(|i| json!({
+            "n": i.n, "due_date": i.due_date.to_string(), "principal": i.principal.to_string(), "interest": i.interest.to_string(),
+            "principal_paid": i.principal_paid.to_string(), "interest_paid": i.interest_paid.to_string(), "penalty_paid": i.penalty_paid.to_string(),
+            "paid_off_on": i.paid_off_on.map(|d| d.to_string()), "closed_by": i.closed_by.map(|k| k.as_str()),
+        })).collect::<Vec<_>>(),
+        "payments": v.payments.iter().enumerate().map(|(index, p)| json!({
+            "external_id": p.external_id, "paid_on": p.paid_on.to_string(), "amount": p.amount.to_string(), "channel": p.channel, "posted_on": p.received_on.to_string(),
+            "allocation": v.allocations.iter().filter(|a| a.payment == index).map(|a| json!({"installment": a.installment, "penalty": a.penalty.to_string(), "interest": a.interest.to_string(), "principal": a.principal.to_string()})).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "unapplied": v.unapplied.to_string(),
+        "operations": v.ops.iter().map(|o| { let (kind, params) = huifang_store::encode_op(&o.op.op); json!({"on": o.op.on.to_string(), "kind": kind, "params": params, "reason": o.reason, "decided_by": o.decided_by}) }).collect::<Vec<_>>(),
+        "status_history": v.history.iter().map(|h| json!({"business_date": h.business_date.to_string(), "lifecycle": h.summary.lifecycle.as_str(), "bucket": h.summary.bucket.to_string(), "classification": h.summary.classification.as_str(), "warning_level": h.summary.warning_level, "cause": h.cause})).collect::<Vec<_>>(),
+        "warnings": v.warnings.iter().map(|w| json!({"level": w.level, "rule": w.rule, "facts": serde_json::from_str::<Value>(&w.facts).unwrap_or(Value::Null), "raised_on": w.raised_on.to_string(), "cleared_on": w.cleared_on.map(|d| d.to_string())})).collect::<Vec<_>>(),
+        "events": v.events.iter().map(|e| json!({"business_date": e.business_date.to_string(), "kind": e.kind, "details": serde_json::from_str::<Value>(&e.details).unwrap_or(Value::Null)})).collect::<Vec<_>>(),
+    })
+}
+
+/// The close's one-line summary (or one line per day when several were closed).
+pub fn close_summary(reports: &[DayReport], through: Date) -> String {
+    if reports.is_empty() {
+        return format!("nothing to close: business date is already {through} or later\n");
+    }
+    let loans: u64 = reports.iter().map(|r| r.loans).sum();
+    let events: u64 = reports.iter().map(|r| r.events).sum();
+    let changes: u64 = reports.iter().map(|r| r.status_changes).sum();
+    let first = reports
+        .first()
+        .map(|r| r.date.to_string())
+        .unwrap_or_default();
+    format!(
+        "closed {} day(s) {first} … {through}: {loans} loan evaluations, {events} events, {changes} status changes\n",
+        reports.len()
+    )
+}
+
+/// The portfolio summary as a table: by bucket, by classification, by warning level.
+pub fn summary_text(date: Date, rows: &[SummaryRow]) -> String {
+    let mut s = format!("portfolio on {date}\n");
+    let total_loans: i64 = rows.iter().map(|r| r.loans).sum();
+    let total: huifang_core::Money = rows.iter().map(|r| r.outstanding_principal).sum();
+    let _ = writeln!(s, "  {total_loans} loans, outstanding principal {total}");
+    let mut section = |title: &str, key: &dyn Fn(&SummaryRow) -> String| {
+        let mut groups: std::collections::BTreeMap<String, (i64, huifang_core::Money)> =
+            std::collections::BTreeMap::new();
+        for r in rows {
+            let g = groups.entry(key(r)).or_default();
+            g.0 += r.loans;
+            g.1 += r.outstanding_principal;
+        }
+        let _ = writeln!(s, "\n{title:<18} {:>8} {:>18}", "loans", "outstanding");
+        for (k, (n, m)) in groups {
+            let _ = writeln!(s, "  {k:<16} {n:>8} {m:>18}");
+        }
+    };
+    section("lifecycle", &|r| r.lifecycle.as_str().to_string());
+    section("bucket (active)", &|r| {
+        if r.lifecycle == huifang_core::status::Lifecycle::Active {
+            r.bucket.to_string()
+        } else {
+            format!("({})", r.lifecycle.as_str())
+        }
+    });
+    section("classification", &|r| {
+        format!("{} {}", r.classification.as_str(), r.classification.zh())
+    });
+    section("warning level", &|r| r.warning_level.to_string());
+    s
+}
+
+/// The portfolio summary as JSON.
+pub fn summary_json(date: Date, rows: &[SummaryRow]) -> Value {
+    json!({
+        "business_date": date.to_string(),
+        "groups": rows.iter().map(|r| json!({"lifecycle": r.lifecycle.as_str(), "bucket": r.bucket.to_string(), "classification": r.classification.as_str(), "warning_level": r.warning_level, "loans": r.loans, "outstanding_principal": r.outstanding_principal.to_string()})).collect::<Vec<_>>(),
+    })
+}
