@@ -1,9 +1,156 @@
-pub async fn run(
-    _url: &str,
-    _loans: usize,
-    _days: u32,
-    _seed: u64,
-    _policy: &huifang_core::policy::Policy,
-) -> anyhow::Result<()> {
-    anyhow::bail!("todo")
+//! `huifang bench`: generates N loans with repayment history, imports them through the same
+//! use cases as `huifang import`, then times the daily close.
+//!
+//! The portfolio is shaped so that one day is quiet: most loans have their due day of month in
+//! 1–20 (the timeline of a loan disbursed on the 21st–31st is moved back as a whole, payments
+//! included, which keeps its repayment behaviour), so on the 27th only about 1% of loans (some of
+//! the rest, and delinquent loans crossing a DPD threshold) have an event. The first day closed is that quiet
+//! day; the following days are ordinary ones.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use huifang_app::rows::{BorrowerRow, LoanRow, PaymentRow};
+use huifang_app::synth::{Portfolio, PortfolioChunk, SynthConfig, default_products};
+use huifang_app::{close, import};
+use huifang_core::Date;
+use huifang_core::calendar::{add_days, parse_date};
+use huifang_core::policy::Policy;
+use huifang_store::Store;
+
+/// The business date the imported history runs to; the next day (the 27th) is the quiet day.
+const HISTORY_THROUGH: &str = "2026-10-26";
+/// Loans in 100 whose timeline stays as generated (about a third of them fall after the 20th);
+/// the rest are moved so their due day is in 1–20. Tuned so that about 1% of loans have an event
+/// on the 27th.
+const KEPT_PER_100: usize = 18;
+/// Loans generated and imported per transaction.
+const CHUNK_LOANS: usize = 20_000;
+
+fn lines<T>(rows: Vec<T>) -> Vec<(usize, T)> {
+    rows.into_iter().enumerate().map(|(i, r)| (i + 2, r)).collect()
+}
+
+/// Moves the whole timeline of the loans not kept whose due day would be after the 20th back so
+/// it falls in 1–20.
+fn quiet_the_27th(chunk: &mut PortfolioChunk, first_index: usize) {
+    use chrono::Datelike;
+    let mut shift_by_loan = std::collections::HashMap::new();
+    for (i, loan) in chunk.loans.iter_mut().enumerate() {
+        let day = loan.disbursed_on.day();
+        if day <= 20 || (first_index + i) % 100 < KEPT_PER_100 {
+            continue;
+        }
+        let target = (day - 21) % 20 + 1;
+        let back = i64::from(day - target);
+        loan.disbursed_on = add_days(loan.disbursed_on, -back);
+        shift_by_loan.insert(loan.external_id.clone(), back);
+    }
+    for p in &mut chunk.payments {
+        if let Some(back) = shift_by_loan.get(&p.loan_external_id) {
+            p.paid_on = add_days(p.paid_on, -back);
+        }
+    }
+}
+
+fn peak_rss_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
+}
+
+fn reset_peak_rss() {
+    // Linux: writing 5 resets the peak resident set size (VmHWM) to the current one.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// What reaches the lender on a later day.
+#[derive(Default)]
+struct Later {
+    loans: Vec<LoanRow>,
+    payments: Vec<PaymentRow>,
+}
+
+async fn import_chunk(store: &Store, policy: &Policy, borrowers: Vec<BorrowerRow>, loans: Vec<LoanRow>, payments: Vec<PaymentRow>) -> Result<()> {
+    import::import_borrowers(store, &lines(borrowers)).await?;
+    import::import_loans(store, policy, &lines(loans)).await?;
+    import::import_payments(store, policy, &lines(payments)).await?;
+    Ok(())
+}
+
+/// Runs the benchmark against a scratch database (it is emptied first).
+pub async fn run(url: &str, loans: usize, days: u32, seed: u64, policy: &Policy) -> Result<()> {
+    let machine = format!("{} cores", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    println!("bench: {loans} loans, {url}, {machine}");
+    let store = Store::connect(url).await.with_context(|| format!("opening {url}"))?;
+    store.wipe().await?;
+    store.migrate().await?;
+    let history_through: Date = parse_date(HISTORY_THROUGH).context("bench date")?;
+    {
+        let mut tx = store.begin().await?;
+        tx.set_business_date(history_through).await?;
+        tx.commit().await?;
+    }
+    import::import_products(&store, &lines(default_products())).await?;
+    let last_day = add_days(history_through, i64::from(days.max(1)));
+    let from = history_through.checked_sub_months(chrono::Months::new(12)).unwrap_or(history_through);
+    let portfolio = Portfolio::new(SynthConfig { seed, loans, business_date: last_day, disbursed_from: from, products: default_products() }).map_err(|e| anyhow::anyhow!("{e}"))?;
+
+    // History up to the business date is imported now; what happens later waits for its day.
+    let mut later: BTreeMap<Date, Later> = BTreeMap::new();
+    let started = Instant::now();
+    let (mut imported_loans, mut imported_payments, mut first_index) = (0usize, 0usize, 0usize);
+    let progress = std::io::stderr().is_terminal();
+    for chunk in portfolio.chunks(CHUNK_LOANS) {
+        let mut chunk = chunk.map_err(|e| anyhow::anyhow!("{e}"))?;
+        quiet_the_27th(&mut chunk, first_index);
+        first_index += chunk.loans.len();
+        // late postings are value-dated payments like the rest here
+        chunk.payments.extend(chunk.late_payments.drain(..).map(|l| l.row));
+        let (loans_now, loans_later): (Vec<LoanRow>, Vec<LoanRow>) = chunk.loans.into_iter().partition(|l| l.disbursed_on <= history_through);
+        let (payments_now, payments_later): (Vec<PaymentRow>, Vec<PaymentRow>) = chunk.payments.into_iter().partition(|p| p.paid_on <= history_through);
+        for l in loans_later {
+            later.entry(l.disbursed_on).or_default().loans.push(l);
+        }
+        for p in payments_later {
+            later.entry(p.paid_on).or_default().payments.push(p);
+        }
+        imported_loans += loans_now.len();
+        imported_payments += payments_now.len();
+        import_chunk(&store, policy, chunk.borrowers, loans_now, payments_now).await?;
+        if progress {
+            eprint!("\rimported {imported_loans} loans, {imported_payments} payments ({:.0} s)", started.elapsed().as_secs_f64());
+        }
+    }
+    if progress {
+        eprintln!();
+    }
+    let import_secs = started.elapsed().as_secs_f64();
+    println!("import: {imported_loans} loans, {imported_payments} payments in {import_secs:.1} s ({:.0} loans/s with their payments); peak RSS so far {} MiB", imported_loans as f64 / import_secs, peak_rss_mib().unwrap_or(0));
+
+    reset_peak_rss();
+    println!("each day: close it, then post the loans disbursed and the payments value-dated that day");
+    println!("{:<12} {:>9} {:>7} {:>9} {:>9} {:>9} | {:>8} {:>9}", "day", "loans", "share", "events", "close s", "loans/s", "payments", "post s");
+    let mut total = 0.0;
+    for k in 1..=i64::from(days.max(1)) {
+        let day = add_days(history_through, k);
+        let t = Instant::now();
+        let reports = close::run_daily(&store, policy, day, |_| {}).await?;
+        let secs = t.elapsed().as_secs_f64();
+        total += secs;
+        let arrivals = later.remove(&day).unwrap_or_default();
+        let posted = arrivals.payments.len();
+        let t = Instant::now();
+        import_chunk(&store, policy, Vec::new(), arrivals.loans, arrivals.payments).await?;
+        let post_secs = t.elapsed().as_secs_f64();
+        for r in reports {
+            let share = 100.0 * r.loans as f64 / imported_loans.max(1) as f64;
+            println!("{:<12} {:>9} {:>6.2}% {:>9} {:>9.3} {:>9.0} | {:>8} {:>9.3}", r.date.to_string(), r.loans, share, r.events, secs, r.loans as f64 / secs.max(1e-9), posted, post_secs);
+        }
+    }
+    println!("closed {days} day(s) in {total:.2} s; peak RSS during the days {} MiB", peak_rss_mib().unwrap_or(0));
+    Ok(())
 }
