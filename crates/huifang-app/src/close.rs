@@ -35,8 +35,10 @@ pub async fn run_daily(
     let mut reports = Vec::new();
     loop {
         let mut tx = store.begin().await?;
+        tx.lock_business_date().await?;
         let current = require_business_date(&mut tx).await?;
         if current >= through {
+            tx.rollback().await?;
             return Ok(reports);
         }
         let day = add_days(current, 1);
@@ -51,18 +53,16 @@ pub async fn run_daily(
             events: 0,
             status_changes: 0,
         };
-        let mut after = 0;
-        loop {
-            let ids = tx.loans_with_event_by(day, after, BATCH_LOANS).await?;
-            let Some(&last) = ids.last() else { break };
-            after = last;
-            let inputs = tx.replay_inputs(&ids).await?;
+        let due = tx.loans_with_event_by(day).await?;
+        for ids in due.chunks(BATCH_LOANS) {
+            let inputs = tx.replay_inputs(ids).await?;
             let written =
                 engine::reevaluate(&mut tx, policy, day, &inputs, Cause::Close, true).await?;
             report.loans += written.loans;
             report.events += written.events;
             report.status_changes += written.status_changes;
         }
+        crate::ledger::checkpoint(&mut tx, day).await?; // the day's signed checkpoint
         tx.record_closed_day(day, report.loans, report.events)
             .await?;
         tx.set_business_date(day).await?;

@@ -172,7 +172,7 @@ pub async fn reevaluate(
     tx.insert_events(&events).await?;
     tx.insert_history(&history).await?;
     tx.clear_warnings(&cleared, date).await?;
-    tx.open_warnings(&opened).await?;
+    crate::ledger::open_warnings(tx, &opened).await?; // logged in the same transaction
     Ok(Written {
         loans: evaluations.len() as u64,
         events: events.len() as u64,

@@ -10,7 +10,7 @@ use huifang_core::policy::{Policy, ProductRules};
 use huifang_core::status;
 use huifang_store::{
     BorrowerRecord, HistoryRecord, LoanRecord, NewBorrower, NewLoan, NewPayment, NewProduct,
-    PaymentRecord, Store,
+    PaymentRecord, Store, WarningRecord,
 };
 
 use crate::engine::{self, Cause, evaluation_of};
@@ -213,6 +213,7 @@ pub async fn import_loans(
     let borrowers = tx.borrowers_by_external_id(&borrower_ids).await?;
     let mut errors = Vec::new();
     let mut new = Vec::new();
+    let mut hits = Vec::new();
     let mut report = ImportReport::default();
     for (line, row) in rows {
         if let Some(l) = existing.get(&row.external_id) {
@@ -273,9 +274,11 @@ pub async fn import_loans(
             }
         };
         let st = status::evaluate(&state, policy, business_date);
+        hits.push(st.warning.clone());
         new.push(NewLoan {
             external_id: row.external_id.clone(),
             borrower_id: borrower.id,
+            borrower_external_id: borrower.external_id.clone(),
             product_id: product.id,
             terms,
             vin: row.vin.as_str().to_string(),
@@ -303,6 +306,19 @@ pub async fn import_loans(
         })
         .collect();
     tx.insert_history(&history).await?;
+    // a loan imported already overdue has its warning recorded like any other
+    let warnings: Vec<WarningRecord> = new
+        .iter()
+        .zip(&hits)
+        .filter_map(|(l, hit)| {
+            Some(engine::warning_record(
+                *ids.get(&l.external_id)?,
+                business_date,
+                hit.as_ref()?,
+            ))
+        })
+        .collect();
+    crate::ledger::open_warnings(&mut tx, &warnings).await?;
     tx.commit().await?;
     report.inserted = new.len();
     Ok(report)

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod engine;
 pub mod files;
 pub mod import;
+pub mod ledger;
 pub mod loans;
 pub mod rows;
 pub mod status;

@@ -108,17 +108,31 @@ pub async fn operate(
         });
     }
     let mut input = find(&mut tx, external_id).await?;
+    let skipped_before = engine::evaluate(&input, policy, business_date)?
+        .state
+        .skipped_ops
+        .len();
     let dated = DatedOp { on, op };
+    let kind = dated.op.kind();
     input.ops.push(dated.clone());
     // replaying first refuses an operation the loan cannot take, before anything is written
     let done = engine::evaluate(&input, policy, business_date)?;
-    tx.insert_op(&NewOp {
-        loan_id: input.loan.id,
-        op: dated,
-        reason: reason.trim().to_string(),
-        decided_by: decided_by.trim().to_string(),
-        recorded_on: business_date,
-    })
+    if done.state.skipped_ops.len() > skipped_before {
+        return Err(AppError::Loan {
+            loan: external_id.to_string(),
+            error: huifang_core::loan::LoanError::NothingOutstanding { op: kind, on },
+        });
+    }
+    crate::ledger::insert_op(
+        &mut tx,
+        &NewOp {
+            loan_id: input.loan.id,
+            op: dated,
+            reason: reason.trim().to_string(),
+            decided_by: decided_by.trim().to_string(),
+            recorded_on: business_date,
+        },
+    )
     .await?;
     engine::reevaluate(
         &mut tx,

@@ -30,7 +30,10 @@ const KEPT_PER_100: usize = 18;
 const CHUNK_LOANS: usize = 20_000;
 
 fn lines<T>(rows: Vec<T>) -> Vec<(usize, T)> {
-    rows.into_iter().enumerate().map(|(i, r)| (i + 2, r)).collect()
+    rows.into_iter()
+        .enumerate()
+        .map(|(i, r)| (i + 2, r))
+        .collect()
 }
 
 /// Moves the whole timeline of the loans not kept whose due day would be after the 20th back so
@@ -74,7 +77,13 @@ struct Later {
     payments: Vec<PaymentRow>,
 }
 
-async fn import_chunk(store: &Store, policy: &Policy, borrowers: Vec<BorrowerRow>, loans: Vec<LoanRow>, payments: Vec<PaymentRow>) -> Result<()> {
+async fn import_chunk(
+    store: &Store,
+    policy: &Policy,
+    borrowers: Vec<BorrowerRow>,
+    loans: Vec<LoanRow>,
+    payments: Vec<PaymentRow>,
+) -> Result<()> {
     import::import_borrowers(store, &lines(borrowers)).await?;
     import::import_loans(store, policy, &lines(loans)).await?;
     import::import_payments(store, policy, &lines(payments)).await?;
@@ -83,9 +92,16 @@ async fn import_chunk(store: &Store, policy: &Policy, borrowers: Vec<BorrowerRow
 
 /// Runs the benchmark against a scratch database (it is emptied first).
 pub async fn run(url: &str, loans: usize, days: u32, seed: u64, policy: &Policy) -> Result<()> {
-    let machine = format!("{} cores", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let machine = format!(
+        "{} cores",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
     println!("bench: {loans} loans, {url}, {machine}");
-    let store = Store::connect(url).await.with_context(|| format!("opening {url}"))?;
+    let store = Store::connect(url)
+        .await
+        .with_context(|| format!("opening {url}"))?;
     store.wipe().await?;
     store.migrate().await?;
     let history_through: Date = parse_date(HISTORY_THROUGH).context("bench date")?;
@@ -96,8 +112,20 @@ pub async fn run(url: &str, loans: usize, days: u32, seed: u64, policy: &Policy)
     }
     import::import_products(&store, &lines(default_products())).await?;
     let last_day = add_days(history_through, i64::from(days.max(1)));
-    let from = history_through.checked_sub_months(chrono::Months::new(12)).unwrap_or(history_through);
-    let portfolio = Portfolio::new(SynthConfig { seed, loans, business_date: last_day, disbursed_from: from, products: default_products() }).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let from = history_through
+        .checked_sub_months(chrono::Months::new(12))
+        .unwrap_or(history_through);
+    // Generated a month past the last day: a timeline moved back by `quiet_the_27th` still has its
+    // payments up to the last day; whatever falls after it is dropped.
+    let generated_through = add_days(last_day, 31);
+    let portfolio = Portfolio::new(SynthConfig {
+        seed,
+        loans,
+        business_date: generated_through,
+        disbursed_from: from,
+        products: default_products(),
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
 
     // History up to the business date is imported now; what happens later waits for its day.
     let mut later: BTreeMap<Date, Later> = BTreeMap::new();
@@ -109,9 +137,24 @@ pub async fn run(url: &str, loans: usize, days: u32, seed: u64, policy: &Policy)
         quiet_the_27th(&mut chunk, first_index);
         first_index += chunk.loans.len();
         // late postings are value-dated payments like the rest here
-        chunk.payments.extend(chunk.late_payments.drain(..).map(|l| l.row));
-        let (loans_now, loans_later): (Vec<LoanRow>, Vec<LoanRow>) = chunk.loans.into_iter().partition(|l| l.disbursed_on <= history_through);
-        let (payments_now, payments_later): (Vec<PaymentRow>, Vec<PaymentRow>) = chunk.payments.into_iter().partition(|p| p.paid_on <= history_through);
+        chunk
+            .payments
+            .extend(chunk.late_payments.drain(..).map(|l| l.row));
+        chunk.loans.retain(|l| l.disbursed_on <= last_day);
+        chunk.payments.retain(|p| p.paid_on <= last_day);
+        let kept: std::collections::HashSet<&str> =
+            chunk.loans.iter().map(|l| l.external_id.as_str()).collect();
+        chunk
+            .payments
+            .retain(|p| kept.contains(p.loan_external_id.as_str()));
+        let (loans_now, loans_later): (Vec<LoanRow>, Vec<LoanRow>) = chunk
+            .loans
+            .into_iter()
+            .partition(|l| l.disbursed_on <= history_through);
+        let (payments_now, payments_later): (Vec<PaymentRow>, Vec<PaymentRow>) = chunk
+            .payments
+            .into_iter()
+            .partition(|p| p.paid_on <= history_through);
         for l in loans_later {
             later.entry(l.disbursed_on).or_default().loans.push(l);
         }
@@ -122,18 +165,30 @@ pub async fn run(url: &str, loans: usize, days: u32, seed: u64, policy: &Policy)
         imported_payments += payments_now.len();
         import_chunk(&store, policy, chunk.borrowers, loans_now, payments_now).await?;
         if progress {
-            eprint!("\rimported {imported_loans} loans, {imported_payments} payments ({:.0} s)", started.elapsed().as_secs_f64());
+            eprint!(
+                "\rimported {imported_loans} loans, {imported_payments} payments ({:.0} s)",
+                started.elapsed().as_secs_f64()
+            );
         }
     }
     if progress {
         eprintln!();
     }
     let import_secs = started.elapsed().as_secs_f64();
-    println!("import: {imported_loans} loans, {imported_payments} payments in {import_secs:.1} s ({:.0} loans/s with their payments); peak RSS so far {} MiB", imported_loans as f64 / import_secs, peak_rss_mib().unwrap_or(0));
+    println!(
+        "import: {imported_loans} loans, {imported_payments} payments in {import_secs:.1} s ({:.0} loans/s with their payments); peak RSS so far {} MiB",
+        imported_loans as f64 / import_secs,
+        peak_rss_mib().unwrap_or(0)
+    );
 
     reset_peak_rss();
-    println!("each day: close it, then post the loans disbursed and the payments value-dated that day");
-    println!("{:<12} {:>9} {:>7} {:>9} {:>9} {:>9} | {:>8} {:>9}", "day", "loans", "share", "events", "close s", "loans/s", "payments", "post s");
+    println!(
+        "each day: close it, then post the loans disbursed and the payments value-dated that day"
+    );
+    println!(
+        "{:<12} {:>9} {:>7} {:>9} {:>9} {:>9} | {:>8} {:>9}",
+        "day", "loans", "share", "events", "close s", "loans/s", "payments", "post s"
+    );
     let mut total = 0.0;
     for k in 1..=i64::from(days.max(1)) {
         let day = add_days(history_through, k);
@@ -144,13 +199,33 @@ pub async fn run(url: &str, loans: usize, days: u32, seed: u64, policy: &Policy)
         let arrivals = later.remove(&day).unwrap_or_default();
         let posted = arrivals.payments.len();
         let t = Instant::now();
-        import_chunk(&store, policy, Vec::new(), arrivals.loans, arrivals.payments).await?;
+        import_chunk(
+            &store,
+            policy,
+            Vec::new(),
+            arrivals.loans,
+            arrivals.payments,
+        )
+        .await?;
         let post_secs = t.elapsed().as_secs_f64();
         for r in reports {
             let share = 100.0 * r.loans as f64 / imported_loans.max(1) as f64;
-            println!("{:<12} {:>9} {:>6.2}% {:>9} {:>9.3} {:>9.0} | {:>8} {:>9.3}", r.date.to_string(), r.loans, share, r.events, secs, r.loans as f64 / secs.max(1e-9), posted, post_secs);
+            println!(
+                "{:<12} {:>9} {:>6.2}% {:>9} {:>9.3} {:>9.0} | {:>8} {:>9.3}",
+                r.date.to_string(),
+                r.loans,
+                share,
+                r.events,
+                secs,
+                r.loans as f64 / secs.max(1e-9),
+                posted,
+                post_secs
+            );
         }
     }
-    println!("closed {days} day(s) in {total:.2} s; peak RSS during the days {} MiB", peak_rss_mib().unwrap_or(0));
+    println!(
+        "closed {days} day(s) in {total:.2} s; peak RSS during the days {} MiB",
+        peak_rss_mib().unwrap_or(0)
+    );
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `huifang`: the command line of Huifang (回访), post-loan management for car-finance lenders.
 
 mod bench;
+mod ledger_cmd;
 mod output;
 
 use std::io::{IsTerminal, Write};
@@ -49,6 +50,9 @@ enum Command {
         /// The business date (default: today in Asia/Shanghai). Only set when the database is new.
         #[arg(long, value_parser = date_arg)]
         business_date: Option<Date>,
+        /// Name of the new ledger log and its signing key (default: huifang.log/<random id>).
+        #[arg(long)]
+        ledger_origin: Option<String>,
     },
     /// Import a CSV (UTF-8 or GBK) or .xlsx file; all rows or none.
     Import { kind: Kind, file: PathBuf },
@@ -125,6 +129,8 @@ enum Command {
         #[arg(long, default_value_t = 7)]
         seed: u64,
     },
+    #[command(flatten)]
+    Ledger(ledger_cmd::Commands),
 }
 
 #[derive(Debug, Subcommand)]
@@ -199,7 +205,10 @@ async fn main() {
 async fn run(cli: Cli) -> Result<()> {
     let policy = Policy::default();
     match &cli.command {
-        Command::Init { business_date } => {
+        Command::Init {
+            business_date,
+            ledger_origin,
+        } => {
             let url = db_url(&cli, "sqlite://huifang.db");
             let store = Store::connect(&url)
                 .await
@@ -223,6 +232,9 @@ async fn run(cli: Cli) -> Result<()> {
             };
             tx.commit().await?;
             println!("initialised {url}: business date {date}");
+            let (key, backfilled) =
+                huifang_app::ledger::init(&store, ledger_origin.as_deref()).await?;
+            println!("ledger key {key} ({backfilled} earlier record(s) logged)");
         }
         Command::Import { kind, file } => {
             let store = open(&cli).await?;
@@ -378,6 +390,9 @@ async fn run(cli: Cli) -> Result<()> {
             let (date, rows) = status::summary(&store).await?;
             print!("{}", output::summary_text(date, &rows));
             println!("\ntry: huifang --db {url} status | head; huifang --db {url} loan L00000001");
+        }
+        Command::Ledger(command) => {
+            ledger_cmd::run(&db_url(&cli, "sqlite://huifang.db"), command).await?
         }
         Command::Bench { loans, days, seed } => {
             let url = cli.db.clone().context(

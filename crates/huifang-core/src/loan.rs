@@ -252,11 +252,16 @@ pub struct LoanState {
     pub unapplied: Money,
     pub written_off_on: Option<Date>,
     pub classification_floor: Option<Classification>,
+    /// Operations the replay passed over because, with the payments as they now stand, the loan
+    /// had nothing unpaid on their date (a backdated payoff before a recorded write-off, say).
+    pub skipped_ops: Vec<(Date, OpKind)>,
 }
 
 impl LoanState {
     /// Replays a loan. `ops` and `payments` may come in any order; on one date operations apply
-    /// before payments, and each list keeps its own order within a date.
+    /// before payments, and each list keeps its own order within a date. An operation that finds
+    /// nothing unpaid on its date is passed over and listed in `skipped_ops` (recording one is
+    /// refused at the edge; this only happens when a backdated payment settles the loan first).
     pub fn replay(
         terms: LoanTerms,
         rules: &ProductRules,
@@ -285,6 +290,7 @@ impl LoanState {
             unapplied: Money::ZERO,
             written_off_on: None,
             classification_floor: None,
+            skipped_ops: Vec::new(),
         };
 
         let mut op_order: Vec<usize> = (0..ops.len()).collect();
@@ -300,7 +306,12 @@ impl LoanState {
             };
             if take_op {
                 let op = &ops[op_order[oi]];
-                state.apply_op(op, rules)?;
+                match state.apply_op(op, rules) {
+                    Err(LoanError::NothingOutstanding { op, on }) => {
+                        state.skipped_ops.push((on, op))
+                    }
+                    other => other?,
+                }
                 oi += 1;
             } else {
                 let index = pay_order[pi];

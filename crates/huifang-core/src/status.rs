@@ -155,8 +155,35 @@ fn was_late(inst: &InstallmentState, grace_days: u32) -> bool {
     !inst.is_paid_by(deadline)
 }
 
-fn warning_on(state: &LoanState, policy: &Policy, date: Date, dpd: u32) -> Option<WarningHit> {
+/// The facts of "the `count` most recent installments whose due date + grace has passed were all
+/// late", when it holds on `date`.
+fn consecutive_late(state: &LoanState, count: u32, date: Date) -> Option<Vec<(String, String)>> {
     let grace = state.grace_days;
+    let wanted = count as usize;
+    let recent: Vec<&InstallmentState> = state
+        .installments
+        .iter()
+        .filter(|i| i.closed_by.is_none() && add_days(i.due_date, i64::from(grace)) < date)
+        .rev()
+        .take(wanted)
+        .collect();
+    let holds = wanted > 0 && recent.len() == wanted && recent.iter().all(|i| was_late(i, grace));
+    holds.then(|| {
+        let numbers: Vec<String> = recent.iter().rev().map(|i| i.n.to_string()).collect();
+        let dues: Vec<String> = recent
+            .iter()
+            .rev()
+            .map(|i| i.due_date.to_string())
+            .collect();
+        vec![
+            ("installments".to_string(), numbers.join(",")),
+            ("due_dates".to_string(), dues.join(",")),
+            ("grace_days".to_string(), grace.to_string()),
+        ]
+    })
+}
+
+fn warning_on(state: &LoanState, policy: &Policy, date: Date, dpd: u32) -> Option<WarningHit> {
     let mut best: Option<WarningHit> = None;
     for rule in &policy.warning_rules {
         let facts = match rule.condition {
@@ -166,33 +193,7 @@ fn warning_on(state: &LoanState, policy: &Policy, date: Date, dpd: u32) -> Optio
                     ("threshold".to_string(), days.to_string()),
                 ]
             }),
-            WarningCondition::ConsecutiveLate { count } => {
-                let wanted = count as usize;
-                let recent: Vec<&InstallmentState> = state
-                    .installments
-                    .iter()
-                    .filter(|i| {
-                        i.closed_by.is_none() && add_days(i.due_date, i64::from(grace)) < date
-                    })
-                    .rev()
-                    .take(wanted)
-                    .collect();
-                (wanted > 0 && recent.len() == wanted && recent.iter().all(|i| was_late(i, grace)))
-                    .then(|| {
-                        let numbers: Vec<String> =
-                            recent.iter().rev().map(|i| i.n.to_string()).collect();
-                        let dues: Vec<String> = recent
-                            .iter()
-                            .rev()
-                            .map(|i| i.due_date.to_string())
-                            .collect();
-                        vec![
-                            ("installments".to_string(), numbers.join(",")),
-                            ("due_dates".to_string(), dues.join(",")),
-                            ("grace_days".to_string(), grace.to_string()),
-                        ]
-                    })
-            }
+            WarningCondition::ConsecutiveLate { count } => consecutive_late(state, count, date),
         };
         if let Some(facts) = facts
             && best.as_ref().is_none_or(|b| rule.level > b.level)
@@ -307,6 +308,11 @@ impl LoanEvent {
 /// The events that the change from `before` to `after` is (bucket, classification, warning,
 /// pay-off and write-off transitions).
 pub fn transition_events(before: &StatusSummary, after: &LoanStatus) -> Vec<LoanEvent> {
+    // A written-off loan still moves through buckets (its status stays true), but nobody works it:
+    // its moves are not events.
+    if before.lifecycle == Lifecycle::WrittenOff && after.lifecycle == Lifecycle::WrittenOff {
+        return Vec::new();
+    }
     let mut out = Vec::new();
     if before.bucket != after.bucket {
         out.push(LoanEvent::BucketChanged {
@@ -372,10 +378,11 @@ pub fn dated_events(state: &LoanState, policy: &Policy, date: Date) -> Vec<LoanE
 
 /// The first date after `date` on which the loan's status can change or a dated event falls, if
 /// nothing else (a payment, an operation) happens first. `None` once nothing more can happen.
+///
+/// A written-off loan still moves through buckets as its DPD grows (it stays owed), so its DPD
+/// thresholds and overdue dates remain events; only reminders stop (see [`dated_events`]).
 pub fn next_event_date(state: &LoanState, policy: &Policy, date: Date) -> Option<Date> {
-    if state.written_off_on.is_some_and(|d| d <= date) {
-        return None;
-    }
+    let written_off = state.written_off_on.is_some_and(|d| d <= date);
     let grace = i64::from(state.grace_days);
     let mut next: Option<Date> = None;
     let mut consider = |d: Date| {
@@ -386,11 +393,21 @@ pub fn next_event_date(state: &LoanState, policy: &Policy, date: Date) -> Option
     let mut oldest = None;
     for inst in state.open_installments() {
         oldest.get_or_insert(inst.due_date);
-        for &before in &policy.reminder_days_before {
-            consider(add_days(inst.due_date, -i64::from(before)));
+        if !written_off {
+            for &before in &policy.reminder_days_before {
+                consider(add_days(inst.due_date, -i64::from(before)));
+            }
         }
         consider(add_days(inst.due_date, 1));
         consider(add_days(inst.due_date, grace + 1));
+    }
+    // While a consecutive-late rule holds, any installment passing its grace shifts the window
+    // of "most recent" installments, even one already paid, and may clear the warning.
+    let late_rule_holds = policy.warning_rules.iter().any(|r| matches!(r.condition, WarningCondition::ConsecutiveLate { count } if consecutive_late(state, count, date).is_some()));
+    if late_rule_holds {
+        for inst in state.installments.iter().filter(|i| i.closed_by.is_none()) {
+            consider(add_days(inst.due_date, grace + 1));
+        }
     }
     if let Some(due) = oldest {
         for threshold in policy.dpd_thresholds() {

@@ -283,7 +283,12 @@ fn operations_change_the_schedule() {
         (st.lifecycle, st.classification),
         (Lifecycle::WrittenOff, Classification::Loss)
     );
-    assert_eq!(status::next_event_date(&s, &policy, d("2026-06-02")), None);
+    // no reminders any more, but the status still moves with DPD (next: installment 5 overdue)
+    assert!(status::dated_events(&s, &policy, d("2026-06-12")).is_empty());
+    assert_eq!(
+        status::next_event_date(&s, &policy, d("2026-06-02")),
+        Some(d("2026-06-16"))
+    );
 
     // a manual downgrade is a floor, never an upgrade past DPD
     let ops = [DatedOp {

@@ -54,6 +54,7 @@
 mod checkpoint;
 mod error;
 mod hash;
+mod leaf;
 mod note;
 mod proof;
 mod tree;
@@ -61,6 +62,10 @@ mod tree;
 pub use checkpoint::{Checkpoint, open_checkpoint};
 pub use error::{BoxError, LedgerError};
 pub use hash::{EMPTY_ROOT, Hash, leaf_hash, node_hash};
+pub use leaf::{
+    LEAF_VERSION, RecordHasher, SALT_LEN, Salt, leaf_bytes, parse_salt, record_bytes,
+    record_commitment, write_leaf_bytes,
+};
 pub use note::{Signer, Verifier, ed25519_key_id, open_note, sign_note};
 pub use proof::{
     HashSource, consistency_proof, consistency_proof_len, inclusion_proof, inclusion_proof_len,

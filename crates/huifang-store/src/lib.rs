@@ -8,6 +8,7 @@
 //! inside a [`Tx`].
 
 mod codec;
+mod ledger;
 mod records;
 
 use std::collections::HashMap;
@@ -22,6 +23,7 @@ use sqlx::query::Query;
 use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
 
 pub use codec::{decode_op, encode_op};
+pub use ledger::*;
 pub use records::*;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -100,7 +102,7 @@ impl Store {
                             "PRAGMA synchronous = NORMAL",
                             "PRAGMA busy_timeout = 30000",
                             "PRAGMA foreign_keys = ON",
-                            "PRAGMA cache_size = -65536",
+                            "PRAGMA cache_size = -262144",
                             "PRAGMA temp_store = MEMORY",
                         ] {
                             sqlx::query(pragma).execute(&mut *conn).await?;
@@ -214,9 +216,12 @@ enum Val {
 }
 
 fn bind_vals<'q>(
-    mut query: Query<'q, Any, AnyArguments>,
+    query: Query<'q, Any, AnyArguments>,
     vals: &'q [Val],
 ) -> Query<'q, Any, AnyArguments> {
+    // Generated statements vary with their batch size: caching each prepared form per connection
+    // would only hold memory (a 30,000-parameter statement is large) and evict the useful ones.
+    let mut query = query.persistent(false);
     for v in vals {
         query = match v {
             Val::Int(i) => query.bind(*i),
@@ -227,7 +232,26 @@ fn bind_vals<'q>(
     query
 }
 
-fn placeholders(rows: usize, cols: usize, casts: &[&str]) -> String {
+/// The `n`-th (1-based) positional parameter. SQLite gets anonymous `?` parameters: with `$n`
+/// names it looks each name up in a list, which makes binding a 30,000-parameter statement
+/// quadratic. Callers emit parameters in order, so `?` binds exactly like `$n`.
+fn param(dialect: Dialect, n: usize) -> String {
+    match dialect {
+        Dialect::Sqlite => "?".to_string(),
+        Dialect::Postgres => format!("${n}"),
+    }
+}
+
+/// `count` parameters numbered from `first`, comma-separated.
+fn param_list(dialect: Dialect, first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| param(dialect, n))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `rows` tuples of `cols` parameters, optionally each cast to a type.
+fn placeholders(dialect: Dialect, rows: usize, cols: usize, casts: &[&str]) -> String {
     let mut out = String::with_capacity(rows * cols * 8);
     for r in 0..rows {
         if r > 0 {
@@ -238,10 +262,10 @@ fn placeholders(rows: usize, cols: usize, casts: &[&str]) -> String {
             if c > 0 {
                 out.push(',');
             }
-            let n = r * cols + c + 1;
+            let p = param(dialect, r * cols + c + 1);
             match casts.get(c) {
-                Some(t) if !t.is_empty() => out.push_str(&format!("CAST(${n} AS {t})")),
-                _ => out.push_str(&format!("${n}")),
+                Some(t) if !t.is_empty() => out.push_str(&format!("CAST({p} AS {t})")),
+                _ => out.push_str(&p),
             }
         }
         out.push(')');
@@ -292,7 +316,7 @@ impl Tx {
             let sql = format!(
                 "INSERT INTO {table} ({}) VALUES {}",
                 cols.join(","),
-                placeholders(chunk.len(), cols.len(), &[])
+                placeholders(self.dialect, chunk.len(), cols.len(), &[])
             );
             let flat: Vec<Val> = chunk.iter().flatten().cloned().collect();
             bind_vals(sqlx::query(AssertSqlSafe(sql)), &flat)
@@ -311,10 +335,7 @@ impl Tx {
     ) -> Result<Vec<T>> {
         let mut out = Vec::new();
         for chunk in keys.chunks(MAX_PARAMS / 2) {
-            let list = (1..=chunk.len())
-                .map(|n| format!("${n}"))
-                .collect::<Vec<_>>()
-                .join(",");
+            let list = param_list(self.dialect, 1, chunk.len());
             let sql = format!("{sql_prefix} ({list}) {sql_suffix}");
             let rows = bind_vals(sqlx::query(AssertSqlSafe(sql)), chunk)
                 .fetch_all(&mut *self.tx)
@@ -349,6 +370,17 @@ impl Tx {
             .await?
             .map(|s| parse_date_col(&s))
             .transpose()
+    }
+
+    /// Takes the write lock on the business date for the rest of the transaction (a no-op
+    /// update): a second worker closing the same day, or an import checking dates, waits here
+    /// and then reads the date the first one left. Portable: a row lock on PostgreSQL, the
+    /// database write lock on SQLite.
+    pub async fn lock_business_date(&mut self) -> Result<()> {
+        sqlx::query("UPDATE settings SET value = value WHERE key = 'business_date'")
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
     }
 
     /// Moves the business date.
@@ -445,8 +477,9 @@ impl Tx {
     ) -> Result<HashMap<String, LoanRecord>> {
         let keys: Vec<Val> = ids.iter().cloned().map(Val::Text).collect();
         let sql = format!(
-            "SELECT {} FROM loans l JOIN borrowers b ON b.id = l.borrower_id JOIN products p ON p.id = l.product_id WHERE l.external_id IN",
-            records::LOAN_COLUMNS
+            "SELECT {} FROM {} WHERE l.external_id IN",
+            records::LOAN_COLUMNS,
+            records::LOAN_FROM
         );
         let found = self
             .fetch_in(&sql, "", &keys, records::loan_from_row)
@@ -476,30 +509,10 @@ impl Tx {
 
     /// Inserts loans with their first evaluation (external ids must be new).
     pub async fn insert_loans(&mut self, loans: &[NewLoan]) -> Result<()> {
-        let rows = loans
-            .iter()
-            .map(|l| {
-                let mut row = vec![
-                    Val::Text(l.external_id.clone()),
-                    Val::Int(l.borrower_id),
-                    Val::Int(l.product_id),
-                    Val::Int(l.terms.principal.fen()),
-                    Val::Text(l.terms.annual_rate.to_string()),
-                    Val::Int(i64::from(l.terms.term_months)),
-                    Val::Text(l.terms.method.as_str().to_string()),
-                    Val::Text(date_text(l.terms.disbursed_on)),
-                    Val::Text(l.vin.clone()),
-                    Val::Text(l.vehicle_model.clone()),
-                    Val::Int(l.vehicle_price.fen()),
-                    Val::Text(l.dealer.clone()),
-                ];
-                row.extend(records::evaluation_vals(&l.evaluation));
-                row
-            })
-            .collect();
-        let mut cols = vec![
+        const COLS: [&str; 13] = [
             "external_id",
             "borrower_id",
+            "borrower_external_id",
             "product_id",
             "principal_fen",
             "annual_rate",
@@ -511,59 +524,94 @@ impl Tx {
             "vehicle_price_fen",
             "dealer",
         ];
+        let mut ids: HashMap<String, i64> = HashMap::with_capacity(loans.len());
+        for chunk in loans.chunks(MAX_PARAMS / COLS.len()) {
+            let sql = format!(
+                "INSERT INTO loans ({}) VALUES {} RETURNING id, external_id",
+                COLS.join(","),
+                placeholders(self.dialect, chunk.len(), COLS.len(), &[])
+            );
+            let mut vals = Vec::with_capacity(chunk.len() * COLS.len());
+            for l in chunk {
+                vals.extend([
+                    Val::Text(l.external_id.clone()),
+                    Val::Int(l.borrower_id),
+                    Val::Text(l.borrower_external_id.clone()),
+                    Val::Int(l.product_id),
+                    Val::Int(l.terms.principal.fen()),
+                    Val::Text(l.terms.annual_rate.to_string()),
+                    Val::Int(i64::from(l.terms.term_months)),
+                    Val::Text(l.terms.method.as_str().to_string()),
+                    Val::Text(date_text(l.terms.disbursed_on)),
+                    Val::Text(l.vin.clone()),
+                    Val::Text(l.vehicle_model.clone()),
+                    Val::Int(l.vehicle_price.fen()),
+                    Val::Text(l.dealer.clone()),
+                ]);
+            }
+            let rows = bind_vals(sqlx::query(AssertSqlSafe(sql)), &vals)
+                .fetch_all(&mut *self.tx)
+                .await?;
+            for row in &rows {
+                ids.insert(row.try_get::<String, _>(1)?, row.try_get::<i64, _>(0)?);
+            }
+        }
+        let mut states = Vec::with_capacity(loans.len());
+        for l in loans {
+            let id = *ids.get(&l.external_id).ok_or_else(|| {
+                StoreError::Corrupt(format!("loan {} was not inserted", l.external_id))
+            })?;
+            let mut row = vec![Val::Int(id)];
+            row.extend(records::evaluation_vals(&l.evaluation));
+            states.push(row);
+        }
+        let mut cols = vec!["loan_id"];
         cols.extend(records::EVALUATION_COLUMNS);
-        self.insert_rows("loans", &cols, rows).await
+        self.insert_rows("loan_state", &cols, states).await
     }
 
-    /// Loan ids whose next event falls on or before `date`, after `after_id`, at most `limit`.
-    pub async fn loans_with_event_by(
-        &mut self,
-        date: Date,
-        after_id: i64,
-        limit: usize,
-    ) -> Result<Vec<i64>> {
-        let rows = sqlx::query(
-            "SELECT id FROM loans WHERE next_event_on <= $1 AND id > $2 ORDER BY id LIMIT $3",
-        )
-        .bind(date_text(date))
-        .bind(after_id)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&mut *self.tx)
-        .await?;
-        rows.iter().map(|r| Ok(r.try_get::<i64, _>(0)?)).collect()
+    /// Ids (ascending) of the loans whose next event falls on or before `date`: a range scan of
+    /// the `next_event_on` index, so its cost follows the number of loans with an event, not the
+    /// portfolio.
+    pub async fn loans_with_event_by(&mut self, date: Date) -> Result<Vec<i64>> {
+        let rows = sqlx::query("SELECT loan_id FROM loan_state WHERE next_event_on <= $1")
+            .bind(date_text(date))
+            .fetch_all(&mut *self.tx)
+            .await?;
+        let mut ids = rows
+            .iter()
+            .map(|r| Ok(r.try_get::<i64, _>(0)?))
+            .collect::<Result<Vec<i64>>>()?;
+        ids.sort_unstable();
+        Ok(ids)
     }
 
     /// Everything needed to replay these loans: terms, product rules, operations, payments and
     /// the last stored evaluation.
     pub async fn replay_inputs(&mut self, loan_ids: &[i64]) -> Result<Vec<ReplayInput>> {
         let keys: Vec<Val> = loan_ids.iter().map(|id| Val::Int(*id)).collect();
+        // Each loan's payments come aggregated into one text column ("date:fen,…", in value-date
+        // order): one row per loan crosses from the database instead of one per payment.
         let sql = format!(
-            "SELECT {} FROM loans l JOIN borrowers b ON b.id = l.borrower_id JOIN products p ON p.id = l.product_id WHERE l.id IN",
-            records::LOAN_COLUMNS
+            "SELECT {}, (SELECT string_agg(q.paid_on || ':' || CAST(q.amount_fen AS TEXT), ',' ORDER BY q.paid_on, q.id) FROM payments q WHERE q.loan_id = l.id) FROM {} WHERE l.id IN",
+            records::LOAN_COLUMNS,
+            records::LOAN_FROM
         );
-        let loans = self
-            .fetch_in(&sql, "ORDER BY l.id", &keys, records::loan_from_row)
+        let rows = self
+            .fetch_in(&sql, "ORDER BY l.id", &keys, |r| {
+                let loan = records::loan_from_row(r)?;
+                let packed: Option<String> = r.try_get(records::LOAN_COLUMN_COUNT)?;
+                Ok((
+                    loan,
+                    records::unpack_payments(packed.as_deref().unwrap_or(""))?,
+                ))
+            })
             .await?;
         let mut payments: HashMap<i64, Vec<Payment>> = HashMap::new();
-        let pays = self
-            .fetch_in(
-                "SELECT loan_id, paid_on, amount_fen FROM payments WHERE loan_id IN",
-                "ORDER BY loan_id, paid_on, id",
-                &keys,
-                |r| {
-                    Ok((
-                        r.try_get::<i64, _>(0)?,
-                        parse_date_col(&r.try_get::<String, _>(1)?)?,
-                        r.try_get::<i64, _>(2)?,
-                    ))
-                },
-            )
-            .await?;
-        for (loan_id, paid_on, fen) in pays {
-            payments.entry(loan_id).or_default().push(Payment {
-                paid_on,
-                amount: huifang_core::Money::from_fen(fen),
-            });
+        let mut loans = Vec::with_capacity(rows.len());
+        for (loan, pays) in rows {
+            payments.insert(loan.id, pays);
+            loans.push(loan);
         }
         let mut ops: HashMap<i64, Vec<DatedOp>> = HashMap::new();
         let rows = self
@@ -615,9 +663,9 @@ impl Tx {
             .join(", ");
         for chunk in evaluations.chunks(MAX_PARAMS / width) {
             let sql = format!(
-                "WITH v (id, {}) AS (VALUES {}) UPDATE loans SET {set} FROM v WHERE loans.id = v.id",
+                "WITH v (id, {}) AS (VALUES {}) UPDATE loan_state SET {set} FROM v WHERE loan_state.loan_id = v.id",
                 cols.join(", "),
-                placeholders(chunk.len(), width, &casts)
+                placeholders(self.dialect, chunk.len(), width, &casts)
             );
             let mut vals = Vec::with_capacity(chunk.len() * width);
             for (id, e) in chunk {
@@ -802,14 +850,14 @@ impl Tx {
     /// Clears the open warnings of these loans on `date`.
     pub async fn clear_warnings(&mut self, loan_ids: &[i64], date: Date) -> Result<()> {
         for chunk in loan_ids.chunks(MAX_PARAMS / 2) {
-            let list = (2..chunk.len() + 2)
-                .map(|n| format!("${n}"))
-                .collect::<Vec<_>>()
-                .join(",");
+            let list = param_list(self.dialect, 2, chunk.len());
+            let first = param(self.dialect, 1);
             let sql = format!(
-                "UPDATE warnings SET cleared_on = $1 WHERE cleared_on IS NULL AND loan_id IN ({list})"
+                "UPDATE warnings SET cleared_on = {first} WHERE cleared_on IS NULL AND loan_id IN ({list})"
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(date_text(date));
+            let mut q = sqlx::query(AssertSqlSafe(sql))
+                .persistent(false)
+                .bind(date_text(date));
             for id in chunk {
                 q = q.bind(*id);
             }
@@ -856,7 +904,7 @@ impl Tx {
     /// One page of loan status rows in id order, after `after_id`.
     pub async fn status_page(&mut self, after_id: i64, limit: usize) -> Result<Vec<StatusRow>> {
         let rows = sqlx::query(
-            "SELECT id, external_id, lifecycle, oldest_unpaid_due, bucket, classification, overdue_installments, outstanding_principal_fen, warning_level FROM loans WHERE id > $1 ORDER BY id LIMIT $2",
+            "SELECT l.id, l.external_id, s.lifecycle, s.oldest_unpaid_due, s.bucket, s.classification, s.overdue_installments, s.outstanding_principal_fen, s.warning_level FROM loans l JOIN loan_state s ON s.loan_id = l.id WHERE l.id > $1 ORDER BY l.id LIMIT $2",
         )
         .bind(after_id)
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
@@ -868,7 +916,7 @@ impl Tx {
     /// Loans and outstanding principal grouped by lifecycle, bucket, classification and warning level.
     pub async fn portfolio_summary(&mut self) -> Result<Vec<SummaryRow>> {
         let rows = sqlx::query(
-            "SELECT lifecycle, bucket, classification, warning_level, COUNT(*), CAST(COALESCE(SUM(outstanding_principal_fen), 0) AS BIGINT) FROM loans GROUP BY lifecycle, bucket, classification, warning_level ORDER BY lifecycle, bucket, classification, warning_level",
+            "SELECT lifecycle, bucket, classification, warning_level, COUNT(*), CAST(COALESCE(SUM(outstanding_principal_fen), 0) AS BIGINT) FROM loan_state GROUP BY lifecycle, bucket, classification, warning_level ORDER BY lifecycle, bucket, classification, warning_level",
         )
         .fetch_all(&mut *self.tx)
         .await?;

@@ -85,6 +85,7 @@ pub struct LoanRecord {
 pub struct NewLoan {
     pub external_id: String,
     pub borrower_id: i64,
+    pub borrower_external_id: String,
     pub product_id: i64,
     pub terms: LoanTerms,
     pub vin: String,
@@ -200,7 +201,34 @@ pub struct SummaryRow {
     pub outstanding_principal: Money,
 }
 
-pub(crate) const LOAN_COLUMNS: &str = "l.id, l.external_id, l.borrower_id, b.external_id, l.product_id, p.code, p.grace_days, p.penalty_rate_markup, l.principal_fen, l.annual_rate, l.term_months, l.method, l.disbursed_on, l.vin, l.vehicle_model, l.vehicle_price_fen, l.dealer, l.lifecycle, l.oldest_unpaid_due, l.bucket, l.classification, l.overdue_installments, l.outstanding_principal_fen, l.warning_level, l.warning_rule, l.next_event_on, l.evaluated_on";
+pub(crate) const LOAN_COLUMNS: &str = "l.id, l.external_id, l.borrower_id, l.borrower_external_id, l.product_id, p.code, p.grace_days, p.penalty_rate_markup, l.principal_fen, l.annual_rate, l.term_months, l.method, l.disbursed_on, l.vin, l.vehicle_model, l.vehicle_price_fen, l.dealer, s.lifecycle, s.oldest_unpaid_due, s.bucket, s.classification, s.overdue_installments, s.outstanding_principal_fen, s.warning_level, s.warning_rule, s.next_event_on, s.evaluated_on";
+
+/// The tables [`LOAN_COLUMNS`] reads from.
+pub(crate) const LOAN_FROM: &str =
+    "loans l JOIN loan_state s ON s.loan_id = l.id JOIN products p ON p.id = l.product_id";
+
+/// How many columns [`LOAN_COLUMNS`] selects.
+pub(crate) const LOAN_COLUMN_COUNT: usize = 27;
+
+/// Parses payments packed as `YYYY-MM-DD:fen,YYYY-MM-DD:fen,…`.
+pub(crate) fn unpack_payments(packed: &str) -> Result<Vec<Payment>> {
+    packed
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|item| {
+            let (date, fen) = item
+                .split_once(':')
+                .ok_or_else(|| corrupt("packed payment", item))?;
+            let fen: i64 = fen
+                .parse()
+                .map_err(|_| corrupt("packed payment amount", item))?;
+            Ok(Payment {
+                paid_on: parse_date_col(date)?,
+                amount: Money::from_fen(fen),
+            })
+        })
+        .collect()
+}
 
 pub(crate) const EVALUATION_COLUMNS: [&str; 10] = [
     "lifecycle",

@@ -23,34 +23,41 @@ CREATE TABLE borrowers (
     city               TEXT NOT NULL
 );
 
+-- The contract: written once by the import, read by every replay.
 CREATE TABLE loans (
-    id                        INTEGER PRIMARY KEY,
-    external_id               TEXT NOT NULL UNIQUE,
-    borrower_id               INTEGER NOT NULL REFERENCES borrowers (id),
-    product_id                INTEGER NOT NULL REFERENCES products (id),
-    principal_fen             INTEGER NOT NULL CHECK (principal_fen > 0),
-    annual_rate               TEXT NOT NULL,
-    term_months               INTEGER NOT NULL,
-    method                    TEXT NOT NULL,
-    disbursed_on              TEXT NOT NULL,
-    vin                       TEXT NOT NULL,
-    vehicle_model             TEXT NOT NULL,
-    vehicle_price_fen         INTEGER NOT NULL,
-    dealer                    TEXT NOT NULL,
-    -- derived state, as of evaluated_on (kept current by imports, operations and the daily close)
-    lifecycle                 TEXT NOT NULL DEFAULT 'active',
+    id                   INTEGER PRIMARY KEY,
+    external_id          TEXT NOT NULL UNIQUE,
+    borrower_id          INTEGER NOT NULL REFERENCES borrowers (id),
+    borrower_external_id TEXT NOT NULL,
+    product_id           INTEGER NOT NULL REFERENCES products (id),
+    principal_fen        INTEGER NOT NULL CHECK (principal_fen > 0),
+    annual_rate          TEXT NOT NULL,
+    term_months          INTEGER NOT NULL,
+    method               TEXT NOT NULL,
+    disbursed_on         TEXT NOT NULL,
+    vin                  TEXT NOT NULL,
+    vehicle_model        TEXT NOT NULL,
+    vehicle_price_fen    INTEGER NOT NULL,
+    dealer               TEXT NOT NULL
+);
+CREATE INDEX loans_borrower ON loans (borrower_id);
+
+-- The derived state of each loan as of evaluated_on, kept current by imports, operations and the
+-- daily close. A narrow table of its own: the close rewrites these rows, not the contracts.
+CREATE TABLE loan_state (
+    loan_id                   INTEGER NOT NULL PRIMARY KEY REFERENCES loans (id),
+    lifecycle                 TEXT NOT NULL,
     oldest_unpaid_due         TEXT,
-    bucket                    INTEGER NOT NULL DEFAULT 0,
-    classification            TEXT NOT NULL DEFAULT 'normal',
-    overdue_installments      INTEGER NOT NULL DEFAULT 0,
-    outstanding_principal_fen INTEGER NOT NULL DEFAULT 0,
-    warning_level             INTEGER NOT NULL DEFAULT 0,
+    bucket                    INTEGER NOT NULL,
+    classification            TEXT NOT NULL,
+    overdue_installments      INTEGER NOT NULL,
+    outstanding_principal_fen INTEGER NOT NULL,
+    warning_level             INTEGER NOT NULL,
     warning_rule              TEXT,
     next_event_on             TEXT,
     evaluated_on              TEXT NOT NULL
 );
-CREATE INDEX loans_next_event ON loans (next_event_on) WHERE next_event_on IS NOT NULL;
-CREATE INDEX loans_borrower ON loans (borrower_id);
+CREATE INDEX loan_state_next_event ON loan_state (next_event_on) WHERE next_event_on IS NOT NULL;
 
 CREATE TABLE payments (
     id          INTEGER PRIMARY KEY,
@@ -61,7 +68,8 @@ CREATE TABLE payments (
     channel     TEXT NOT NULL,
     received_on TEXT NOT NULL
 );
-CREATE INDEX payments_loan ON payments (loan_id);
+-- covering: a replay reads a loan's payments from the index alone
+CREATE INDEX payments_loan ON payments (loan_id, paid_on, id, amount_fen);
 
 CREATE TABLE loan_ops (
     id         INTEGER PRIMARY KEY,

@@ -1,0 +1,679 @@
+//! `huifang ledger …`, `huifang document …`, `huifang serve` and `huifang bench-ledger`: the
+//! tamper-evident record from the command line.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Subcommand, ValueEnum};
+use huifang_app::ledger::{self, Owner, WitnessStep};
+use huifang_ledger::{Checkpoint, Hash, Verifier};
+use huifang_store::Store;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// The commands of this module, flattened into the top-level command list.
+#[derive(Debug, Subcommand)]
+pub enum Commands {
+    /// The tamper-evident record: key, checkpoints, entries, proofs, audit, witness.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
+    /// Register documents by their SHA-256 in the log, or check a file against them.
+    Document {
+        #[command(subcommand)]
+        command: DocumentCommand,
+    },
+    /// Serve the HTTP API (/api/v1, OpenAPI at /api/v1/openapi.json).
+    Serve {
+        /// Address to listen on (port 0: any free port; the address is printed).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Benchmark the ledger: appends in daily-close-sized transactions, proofs, full audit.
+    BenchLedger {
+        /// Entries to append (the database is emptied first).
+        #[arg(long, default_value_t = 1_000_000)]
+        entries: u64,
+        /// Entries per transaction (the daily close writes up to 2,000 loans' warnings per batch).
+        #[arg(long, default_value_t = 2_000)]
+        batch: usize,
+        /// Proofs of each kind to time.
+        #[arg(long, default_value_t = 2_000)]
+        proofs: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Print the note verifier key of this log.
+    Key,
+    /// Print the latest signed checkpoint (with --new: make one now first).
+    Checkpoint {
+        #[arg(long)]
+        new: bool,
+    },
+    /// Print entries START..END (END exclusive, at most 1,000) as JSON.
+    Entries {
+        #[arg(long)]
+        start: u64,
+        #[arg(long)]
+        end: u64,
+    },
+    /// Print an inclusion proof (--index I --size N) or a consistency proof
+    /// (--consistency --first M --second N) as JSON.
+    Prove {
+        #[arg(long, conflicts_with = "consistency")]
+        index: Option<u64>,
+        /// Tree size (default: the latest checkpoint's).
+        #[arg(long)]
+        size: Option<u64>,
+        #[arg(long, requires_all = ["first", "second"])]
+        consistency: bool,
+        #[arg(long)]
+        first: Option<u64>,
+        #[arg(long)]
+        second: Option<u64>,
+    },
+    /// Audit the whole log against the records; non-zero exit if anything is wrong.
+    Verify {
+        /// Verifier key to check the checkpoints with (default: the log's own).
+        #[arg(long)]
+        key: Option<String>,
+    },
+    /// Follow another Huifang server's log: check its new checkpoint against the one kept in
+    /// the state file (signature, consistency), refuse forks, shrinks and changed roots.
+    Witness {
+        /// The server's base URL, e.g. http://127.0.0.1:8080
+        #[arg(long)]
+        url: String,
+        /// The log's note verifier key.
+        #[arg(long)]
+        key: String,
+        /// File holding the last accepted checkpoint (created on first use).
+        #[arg(long)]
+        state: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum DocumentKind {
+    IncomeProof,
+    Contract,
+    IdScan,
+    Other,
+}
+
+impl DocumentKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            DocumentKind::IncomeProof => "income_proof",
+            DocumentKind::Contract => "contract",
+            DocumentKind::IdScan => "id_scan",
+            DocumentKind::Other => "other",
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DocumentCommand {
+    /// Register a file (its SHA-256 and size) for a loan or a borrower, anchored in the log.
+    Register {
+        /// The loan's external id.
+        #[arg(
+            long,
+            required_unless_present = "borrower",
+            conflicts_with = "borrower"
+        )]
+        loan: Option<String>,
+        /// The borrower's external id.
+        #[arg(long)]
+        borrower: Option<String>,
+        #[arg(long, value_enum)]
+        kind: DocumentKind,
+        file: PathBuf,
+    },
+    /// Say whether a file is a registered document, which one, and print its inclusion proof
+    /// against the latest checkpoint. Exits 1 when it is not registered.
+    Check { file: PathBuf },
+}
+
+async fn open(url: &str) -> Result<Store> {
+    let store = Store::connect(url)
+        .await
+        .with_context(|| format!("opening {url}"))?;
+    store.check_schema().await?;
+    Ok(store)
+}
+
+fn hexes(hashes: &[Hash]) -> Vec<String> {
+    hashes.iter().map(hex::encode).collect()
+}
+
+/// Runs one of this module's commands against the database at `url`.
+pub async fn run(url: &str, command: &Commands) -> Result<()> {
+    match command {
+        Commands::Ledger { command } => ledger(url, command).await,
+        Commands::Document { command } => document(url, command).await,
+        Commands::Serve { listen } => {
+            let store = open(url).await?;
+            init_tracing();
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("binding {listen}"))?;
+            let addr = listener.local_addr()?;
+            println!("listening on http://{addr}");
+            use std::io::Write as _;
+            std::io::stdout().flush()?;
+            huifang_web::serve_listener(store, listener).await?;
+            Ok(())
+        }
+        Commands::BenchLedger {
+            entries,
+            batch,
+            proofs,
+        } => bench(url, *entries, *batch, *proofs).await,
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HUIFANG_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn ledger(url: &str, command: &LedgerCommand) -> Result<()> {
+    let store = open(url).await?;
+    match command {
+        LedgerCommand::Key => println!("{}", ledger::verifier_key(&store).await?),
+        LedgerCommand::Checkpoint { new } => {
+            let cp = if *new {
+                Some(ledger::new_checkpoint(&store).await?)
+            } else {
+                ledger::latest_checkpoint(&store).await?
+            };
+            let cp = cp.context(
+                "the log has no checkpoint yet: `huifang ledger checkpoint --new` makes one",
+            )?;
+            print!("{}", cp.note);
+        }
+        LedgerCommand::Entries { start, end } => {
+            let (size, leaves) = ledger::entries(&store, *start, *end).await?;
+            let entries: Vec<Value> = leaves
+                .iter()
+                .map(|l| {
+                    json!({"index": l.index, "kind": l.kind, "record_id": l.record_id,
+                           "leaf": hex::encode(&l.bytes), "leaf_hash": hex::encode(l.hash)})
+                })
+                .collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(
+                    &json!({"start": start, "end": end, "tree_size": size, "entries": entries})
+                )?
+            );
+        }
+        LedgerCommand::Prove {
+            index,
+            size,
+            consistency,
+            first,
+            second,
+        } => {
+            if *consistency {
+                let (Some(first), Some(second)) = (first, second) else {
+                    bail!("--consistency needs --first and --second");
+                };
+                let p = ledger::consistency_proof(&store, *first, *second).await?;
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&json!({
+                        "first": p.first, "second": p.second,
+                        "first_root": hex::encode(p.first_root),
+                        "second_root": hex::encode(p.second_root),
+                        "hashes": hexes(&p.hashes),
+                    }))?
+                );
+            } else {
+                let index = index.context("--index is needed (or --consistency)")?;
+                let size = match size {
+                    Some(s) => *s,
+                    None => {
+                        ledger::latest_checkpoint(&store)
+                            .await?
+                            .context("no checkpoint yet: give --size")?
+                            .size
+                    }
+                };
+                let p = ledger::inclusion_proof(&store, index, size).await?;
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&json!({
+                        "index": p.index, "size": p.size,
+                        "leaf_hash": hex::encode(p.leaf_hash),
+                        "root": hex::encode(p.root),
+                        "hashes": hexes(&p.hashes),
+                    }))?
+                );
+            }
+        }
+        LedgerCommand::Verify { key } => {
+            let started = Instant::now();
+            let report = ledger::verify(&store, key.as_deref()).await?;
+            let elapsed = started.elapsed();
+            for problem in &report.problems {
+                println!("{problem}");
+            }
+            let timings = report
+                .timings
+                .iter()
+                .map(|(phase, d)| format!("{phase} {:.3} s", d.as_secs_f64()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let latest = report
+                .latest
+                .as_ref()
+                .map_or("no checkpoint yet".to_string(), |c| {
+                    format!("latest checkpoint size {} ({})", c.size, c.origin)
+                });
+            println!(
+                "{} leaves, {} records, {} stored nodes, {} checkpoints; {latest}; {:.3} s ({timings})",
+                report.tree_size,
+                report.records,
+                report.nodes,
+                report.checkpoints,
+                elapsed.as_secs_f64()
+            );
+            if !report.ok() {
+                bail!(
+                    "the ledger does not verify: {} problem(s)",
+                    report.problems.len()
+                );
+            }
+            println!("ok: every record matches its leaf and every checkpoint verifies");
+        }
+        LedgerCommand::Witness { url, key, state } => witness(url, key, state).await?,
+    }
+    Ok(())
+}
+
+fn sha256_file(path: &Path) -> Result<(String, u64)> {
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((hex::encode(hasher.finalize()), size))
+}
+
+async fn document(url: &str, command: &DocumentCommand) -> Result<()> {
+    let store = open(url).await?;
+    match command {
+        DocumentCommand::Register {
+            loan,
+            borrower,
+            kind,
+            file,
+        } => {
+            let owner = match (loan, borrower) {
+                (Some(l), _) => Owner::Loan(l.clone()),
+                (None, Some(b)) => Owner::Borrower(b.clone()),
+                (None, None) => bail!("--loan or --borrower is needed"),
+            };
+            let (sha256, size) = sha256_file(file)?;
+            let file_name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let reg =
+                ledger::register_document(&store, &owner, kind.as_str(), &file_name, &sha256, size)
+                    .await?;
+            println!(
+                "registered document {} ({}, {size} bytes, sha256 {sha256}) on {} as ledger entry {}",
+                reg.document_id,
+                kind.as_str(),
+                reg.registered_on,
+                reg.leaf_index
+            );
+        }
+        DocumentCommand::Check { file } => {
+            let (sha256, size) = sha256_file(file)?;
+            let check = ledger::check_document(&store, &sha256).await?;
+            println!("file {} ({size} bytes), sha256 {sha256}", file.display());
+            if check.matches.is_empty() {
+                println!("NOT REGISTERED: no document has this SHA-256");
+                std::process::exit(1);
+            }
+            let verifier = Verifier::from_key_string(&ledger::verifier_key(&store).await?)
+                .map_err(|e| anyhow!("the log's key: {e}"))?;
+            let signed = check
+                .checkpoint
+                .as_ref()
+                .map(|cp| huifang_ledger::open_checkpoint(&cp.note, &verifier));
+            for m in &check.matches {
+                let d = &m.document;
+                println!(
+                    "registered document {}: {} of {} {}, file {:?}, registered {}",
+                    d.id,
+                    d.kind,
+                    d.owner_kind,
+                    d.owner_external_id.as_deref().unwrap_or("(gone)"),
+                    d.file_name,
+                    d.registered_on
+                );
+                println!("  record (committed fields, salt {}):", d.salt);
+                for line in m.record.lines() {
+                    println!("    {line}");
+                }
+                match (m.leaf_index, m.leaf_matches) {
+                    (Some(i), true) => println!("  ledger entry {i}: the leaf matches the record"),
+                    (Some(i), false) => {
+                        println!("  ledger entry {i}: THE LEAF DOES NOT MATCH THE RECORD")
+                    }
+                    (None, _) => println!("  NOT LOGGED: the document has no ledger entry"),
+                }
+                match (&m.proof, &signed, &m.leaf) {
+                    (Some(p), Some(Ok(cp)), Some(leaf)) => {
+                        let verdict = match ledger::check_inclusion(leaf, p, &cp.root) {
+                            Ok(()) => "verified against the signed checkpoint".to_string(),
+                            Err(e) => format!("DOES NOT VERIFY: {e}"),
+                        };
+                        println!(
+                            "  inclusion proof of entry {} in the checkpoint of size {}: {verdict}",
+                            p.index, p.size
+                        );
+                        for h in &p.hashes {
+                            println!("    {}", hex::encode(h));
+                        }
+                    }
+                    (_, Some(Err(e)), _) => {
+                        println!("  the latest checkpoint does not verify: {e}")
+                    }
+                    _ => println!(
+                        "  not yet in a checkpoint (run `huifang ledger checkpoint --new` or wait for the daily close)"
+                    ),
+                }
+            }
+            if let Some(cp) = &check.checkpoint {
+                println!("latest checkpoint:\n{}", cp.note.trim_end());
+            }
+            if !check.registered() {
+                bail!("the document's ledger entry does not match its record");
+            }
+        }
+    }
+    Ok(())
+}
+
+// ----- witness ------------------------------------------------------------------------------
+
+async fn http_get(client: &reqwest::Client, url: &str) -> Result<String> {
+    let response = client
+        .get(url)
+        .send()
+        .await
+        .with_context(|| format!("GET {url}"))?;
+    let status = response.status();
+    let body = response
+        .text()
+        .await
+        .with_context(|| format!("GET {url}"))?;
+    if !status.is_success() {
+        bail!("GET {url}: {status}: {}", body.trim());
+    }
+    Ok(body)
+}
+
+fn write_atomically(path: &Path, text: &str) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    use std::io::Write as _;
+    tmp.write_all(text.as_bytes())?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path)
+        .with_context(|| format!("replacing {}", path.display()))?;
+    Ok(())
+}
+
+async fn witness(url: &str, key: &str, state: &Path) -> Result<()> {
+    let verifier = Verifier::from_key_string(key).map_err(|e| anyhow!("--key: {e}"))?;
+    let old: Option<Checkpoint> = match std::fs::read_to_string(state) {
+        Ok(text) => Some(
+            ledger::witness_open(&text, &verifier)
+                .with_context(|| format!("the state file {}", state.display()))?,
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("reading {}", state.display())),
+    };
+    let base = url.trim_end_matches('/');
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()?;
+    let note = http_get(&client, &format!("{base}/api/v1/ledger/checkpoint")).await?;
+    let new = ledger::witness_open(&note, &verifier).context("refused")?;
+    match ledger::witness_step(old.as_ref(), &new).context("refused")? {
+        WitnessStep::Accept => {}
+        WitnessStep::NeedProof { first, second } => {
+            let body = http_get(
+                &client,
+                &format!("{base}/api/v1/ledger/proof/consistency?first={first}&second={second}"),
+            )
+            .await?;
+            let value: Value = serde_json::from_str(&body).context("the consistency proof")?;
+            let proof = value["hashes"]
+                .as_array()
+                .context("the consistency proof has no hashes")?
+                .iter()
+                .map(|h| {
+                    let mut out = [0u8; 32];
+                    hex::decode_to_slice(h.as_str().unwrap_or_default(), &mut out)
+                        .map(|()| out)
+                        .map_err(|_| anyhow!("the consistency proof holds a malformed hash"))
+                })
+                .collect::<Result<Vec<Hash>>>()?;
+            if let Some(old) = &old {
+                ledger::witness_check_proof(old, &new, &proof).context("refused")?;
+            }
+        }
+    }
+    write_atomically(state, &note)?;
+    match &old {
+        Some(o) if o.size == new.size => {
+            println!("unchanged: {} at size {}", new.origin, new.size)
+        }
+        Some(o) => println!(
+            "accepted: {} grew from {} to {} entries, consistently",
+            new.origin, o.size, new.size
+        ),
+        None => println!(
+            "accepted: {} at size {} (first checkpoint kept)",
+            new.origin, new.size
+        ),
+    }
+    Ok(())
+}
+
+// ----- benchmark ----------------------------------------------------------------------------
+
+async fn bench(url: &str, entries: u64, batch: usize, proofs: u32) -> Result<()> {
+    use huifang_app::synth::{Portfolio, SynthConfig};
+    use huifang_core::calendar::parse_date;
+    use rand::{Rng, SeedableRng};
+
+    let policy = huifang_core::policy::Policy::default();
+    let date = parse_date("2026-11-27").context("date")?;
+    let store = Store::connect(url).await?;
+    store.wipe().await?;
+    store.migrate().await?;
+    {
+        let mut tx = store.begin().await?;
+        tx.set_business_date(date).await?;
+        tx.commit().await?;
+    }
+    ledger::init(&store, Some("huifang.bench/ledger")).await?;
+    let portfolio = Portfolio::new(SynthConfig::demo(date, 200))
+        .map_err(|e| anyhow!("{e}"))?
+        .generate()
+        .map_err(|e| anyhow!("{e}"))?;
+    let lines = |n: usize| 2..n + 2;
+    let products: Vec<_> = lines(huifang_app::synth::default_products().len())
+        .zip(huifang_app::synth::default_products())
+        .collect();
+    huifang_app::import::import_products(&store, &products).await?;
+    let borrowers: Vec<_> = lines(portfolio.borrowers.len())
+        .zip(portfolio.borrowers.iter().cloned())
+        .collect();
+    huifang_app::import::import_borrowers(&store, &borrowers).await?;
+    let loans: Vec<_> = lines(portfolio.loans.len())
+        .zip(portfolio.loans.iter().cloned())
+        .collect();
+    huifang_app::import::import_loans(&store, &policy, &loans).await?;
+    let loan_ids: Vec<i64> = {
+        let mut tx = store.begin().await?;
+        let ids = tx
+            .loan_ids_by_external_id(
+                &portfolio
+                    .loans
+                    .iter()
+                    .map(|l| l.external_id.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .await?;
+        tx.rollback().await?;
+        ids.into_values().collect()
+    };
+    let already = {
+        let mut tx = store.begin().await?;
+        let size = tx.ledger_size().await?;
+        tx.rollback().await?;
+        size
+    };
+    println!(
+        "bench-ledger: {url}, {entries} entries in transactions of {batch} warnings ({} loans imported, {already} entries logged by the import)",
+        loan_ids.len()
+    );
+
+    // Appends: warnings opened and logged as the daily close does, one transaction per batch.
+    let started = Instant::now();
+    let mut written = 0u64;
+    let mut n = 0usize;
+    while written < entries {
+        let take = usize::try_from((entries - written).min(batch as u64)).unwrap_or(batch);
+        let warnings: Vec<huifang_store::WarningRecord> = (0..take)
+            .map(|i| {
+                n += 1;
+                huifang_store::WarningRecord {
+                    loan_id: loan_ids[(n + i) % loan_ids.len()],
+                    level: 1 + (n % 3) as u8,
+                    rule: "bench".into(),
+                    facts: format!("{{\"dpd\":\"{}\",\"n\":\"{n}\"}}", n % 200),
+                    raised_on: date,
+                    cleared_on: None,
+                }
+            })
+            .collect();
+        let mut tx = store.begin().await?;
+        ledger::open_warnings(&mut tx, &warnings).await?;
+        tx.commit().await?;
+        written += take as u64;
+        if written % 100_000 < batch as u64 {
+            eprintln!(
+                "  {written} appended, {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    let append_s = started.elapsed().as_secs_f64();
+    println!(
+        "append: {written} entries in {append_s:.2} s = {:.0} entries/s ({:.1} ms per {batch}-entry transaction, record + leaf + nodes)",
+        written as f64 / append_s,
+        append_s * 1000.0 / (written as f64 / batch as f64)
+    );
+
+    let started = Instant::now();
+    let cp = ledger::new_checkpoint(&store).await?;
+    println!(
+        "checkpoint: size {} signed in {:.1} ms",
+        cp.size,
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    let size = cp.size;
+
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let started = Instant::now();
+    for _ in 0..proofs {
+        let index = rng.gen_range(0..size);
+        let p = ledger::inclusion_proof(&store, index, size).await?;
+        if p.root != cp.root {
+            bail!("inclusion proof root differs from the checkpoint");
+        }
+    }
+    let s = started.elapsed().as_secs_f64();
+    println!(
+        "inclusion proofs: {proofs} at size {size} in {s:.2} s = {:.0} proofs/s",
+        f64::from(proofs) / s
+    );
+    let started = Instant::now();
+    for _ in 0..proofs {
+        let first = rng.gen_range(1..size);
+        let p = ledger::consistency_proof(&store, first, size).await?;
+        if p.second_root != cp.root {
+            bail!("consistency proof root differs from the checkpoint");
+        }
+    }
+    let s = started.elapsed().as_secs_f64();
+    println!(
+        "consistency proofs: {proofs} to size {size} in {s:.2} s = {:.0} proofs/s",
+        f64::from(proofs) / s
+    );
+
+    for round in 1..=3 {
+        let started = Instant::now();
+        let report = ledger::verify(&store, None).await?;
+        let s = started.elapsed().as_secs_f64();
+        let timings = report
+            .timings
+            .iter()
+            .map(|(phase, d)| format!("{phase} {:.3} s", d.as_secs_f64()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        println!(
+            "full audit (round {round}): {} leaves, {} records, {} nodes, {} checkpoints in {s:.3} s ({timings}){}",
+            report.tree_size,
+            report.records,
+            report.nodes,
+            report.checkpoints,
+            if report.ok() {
+                ""
+            } else {
+                " — PROBLEMS FOUND"
+            }
+        );
+        if !report.ok() {
+            bail!(
+                "the benchmark log does not verify: {:?}",
+                &report.problems[..report.problems.len().min(5)]
+            );
+        }
+    }
+    Ok(())
+}
