@@ -58,10 +58,12 @@ pub async fn run_daily(
             let inputs = tx.replay_inputs(ids).await?;
             let written =
                 engine::reevaluate(&mut tx, policy, day, &inputs, Cause::Close, true).await?;
+            crate::followup::after_reevaluate(&mut tx, policy, day, &written.evaluated).await?;
             report.loans += written.loans;
             report.events += written.events;
             report.status_changes += written.status_changes;
         }
+        crate::followup::close_day(&mut tx, day).await?; // promises to pay kept or broken
         crate::ledger::checkpoint(&mut tx, day).await?; // the day's signed checkpoint
         tx.record_closed_day(day, report.loans, report.events)
             .await?;

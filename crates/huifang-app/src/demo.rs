@@ -165,7 +165,8 @@ pub async fn run(
     let mut tx = store.begin().await?;
     let (borrowers, loan_count, payments, events) = tx.counts().await?;
     tx.rollback().await?;
+    let team = crate::team::demo_team(store, &mut log).await?;
     Ok(format!(
-        "{borrowers} borrowers, {loan_count} loans, {payments} payments, {closed} business days closed up to {today}, {events} events"
+        "{borrowers} borrowers, {loan_count} loans, {payments} payments, {closed} business days closed up to {today}, {events} events\n{team}"
     ))
 }

@@ -99,12 +99,14 @@ pub fn event_record(loan_id: i64, date: Date, event: &LoanEvent) -> EventRecord 
     }
 }
 
-/// Counts of what a batch of re-evaluations wrote.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Counts of what a batch of re-evaluations wrote, and each loan as evaluated (for the
+/// follow-up engine).
+#[derive(Debug, Clone, Default)]
 pub struct Written {
     pub loans: u64,
     pub events: u64,
     pub status_changes: u64,
+    pub evaluated: Vec<crate::followup::Reevaluated>,
 }
 
 fn changed(before: &StatusSummary, after: &StatusSummary) -> bool {
@@ -136,20 +138,19 @@ pub async fn reevaluate(
     let mut history = Vec::new();
     let mut opened = Vec::new();
     let mut cleared = Vec::new();
+    let mut evaluated = Vec::with_capacity(inputs.len());
     for input in inputs {
         let loan_id = input.loan.id;
         let before = input.loan.evaluation.summary;
         let done = evaluate(input, policy, date)?;
         let after = done.status.summary();
-        if dated_events {
-            events.extend(
-                status::dated_events(&done.state, policy, date)
-                    .iter()
-                    .map(|e| event_record(loan_id, date, e)),
-            );
-        }
-        let transitions = status::transition_events(&before, &done.status);
-        events.extend(transitions.iter().map(|e| event_record(loan_id, date, e)));
+        let mut day_events = if dated_events {
+            status::dated_events(&done.state, policy, date)
+        } else {
+            Vec::new()
+        };
+        day_events.extend(status::transition_events(&before, &done.status));
+        events.extend(day_events.iter().map(|e| event_record(loan_id, date, e)));
         if changed(&before, &after) {
             history.push(HistoryRecord {
                 loan_id,
@@ -166,6 +167,16 @@ pub async fn reevaluate(
                 opened.push(warning_record(loan_id, date, hit));
             }
         }
+        evaluated.push(crate::followup::Reevaluated {
+            loan_id,
+            product_code: input.loan.product_code.clone(),
+            disbursed_on: input.loan.terms.disbursed_on,
+            before: Some(before),
+            open_installments: done.state.open_installments().map(|i| (i.n, i.due_date)).collect(),
+            next_event_on: done.evaluation.next_event_on,
+            status: done.status,
+            events: day_events,
+        });
         evaluations.push((loan_id, done.evaluation));
     }
     tx.save_evaluations(&evaluations).await?;
@@ -177,6 +188,7 @@ pub async fn reevaluate(
         loans: evaluations.len() as u64,
         events: events.len() as u64,
         status_changes: history.len() as u64,
+        evaluated,
     })
 }
 

@@ -319,6 +319,7 @@ pub async fn import_loans(
         })
         .collect();
     crate::ledger::open_warnings(&mut tx, &warnings).await?;
+    crate::followup::after_import(&mut tx, policy, business_date, &new, &ids).await?;
     tx.commit().await?;
     report.inserted = new.len();
     Ok(report)
@@ -415,7 +416,7 @@ pub async fn import_payments(
     let loan_ids: Vec<i64> = touched.into_keys().collect();
     for chunk in loan_ids.chunks(2_000) {
         let inputs = tx.replay_inputs(chunk).await?;
-        engine::reevaluate(
+        let written = engine::reevaluate(
             &mut tx,
             policy,
             business_date,
@@ -424,6 +425,8 @@ pub async fn import_payments(
             false,
         )
         .await?;
+        crate::followup::after_reevaluate(&mut tx, policy, business_date, &written.evaluated)
+            .await?;
     }
     tx.commit().await?;
     report.inserted = new.len();

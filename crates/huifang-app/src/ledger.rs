@@ -92,8 +92,33 @@ pub const DOCUMENT: LoggedTable = LoggedTable {
     ],
 };
 
+/// Interactions with borrowers (follow-up contacts and their outcomes). The idempotency key is
+/// a client's retry handle and is not committed.
+pub const INTERACTION: LoggedTable = LoggedTable {
+    kind: "interaction",
+    table: "interactions",
+    date_column: "business_date",
+    fields: &[
+        ("loan_id", "loan_id"),
+        ("task_id", "task_id"),
+        ("user_id", "user_id"),
+        ("channel", "channel"),
+        ("occurred_at", "occurred_at"),
+        ("duration_seconds", "duration_seconds"),
+        ("outcome", "outcome"),
+        ("promise_amount_fen", "promise_amount_fen"),
+        ("promise_date", "promise_date"),
+        ("income_change_pct", "income_change_pct"),
+        ("job_status", "job_status"),
+        ("vehicle_status", "vehicle_status"),
+        ("answers", "answers"),
+        ("notes", "notes"),
+        ("business_date", "business_date"),
+    ],
+};
+
 /// Every logged table, audited by [`verify`].
-pub const LOGGED_TABLES: &[LoggedTable] = &[WARNING, DECISION, DOCUMENT];
+pub const LOGGED_TABLES: &[LoggedTable] = &[WARNING, DECISION, DOCUMENT, INTERACTION];
 
 /// Document kinds that can be registered.
 pub const DOCUMENT_KINDS: &[&str] = &["income_proof", "contract", "id_scan", "other"];
@@ -803,7 +828,7 @@ pub async fn verify(store: &Store, key: Option<&str>) -> Result<VerifyReport, Ap
             let mut stored = [0u8; 32];
             leaf_bytes.resize(l.leaf_hex.len() / 2, 0);
             let intact = decode_hex(l.leaf_hash, &mut stored)
-                && l.leaf_hex.len() % 2 == 0
+                && l.leaf_hex.len().is_multiple_of(2)
                 && decode_hex(l.leaf_hex, &mut leaf_bytes)
                 && leaf_hash(&leaf_bytes) == stored;
             if !intact {

@@ -5,12 +5,14 @@ pub mod close;
 pub mod demo;
 pub mod engine;
 pub mod files;
+pub mod followup;
 pub mod import;
 pub mod ledger;
 pub mod loans;
 pub mod rows;
 pub mod status;
 pub mod synth;
+pub mod team;
 
 use huifang_core::Date;
 use huifang_core::loan::LoanError;
@@ -39,6 +41,12 @@ pub enum AppError {
     Invalid(String),
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    #[error("not authenticated: {0}")]
+    Unauthenticated(String),
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
 }
 
 /// The business date, or [`AppError::NotInitialised`].

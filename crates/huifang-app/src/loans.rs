@@ -134,7 +134,7 @@ pub async fn operate(
         },
     )
     .await?;
-    engine::reevaluate(
+    let written = engine::reevaluate(
         &mut tx,
         policy,
         business_date,
@@ -143,6 +143,7 @@ pub async fn operate(
         false,
     )
     .await?;
+    crate::followup::after_reevaluate(&mut tx, policy, business_date, &written.evaluated).await?;
     tx.commit().await?;
     Ok(done.status)
 }

@@ -1,8 +1,10 @@
 //! `huifang`: the command line of Huifang (回访), post-loan management for car-finance lenders.
 
 mod bench;
+mod followup_cmd;
 mod ledger_cmd;
 mod output;
+mod team_cmd;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -131,6 +133,10 @@ enum Command {
     },
     #[command(flatten)]
     Ledger(ledger_cmd::Commands),
+    #[command(flatten)]
+    Followup(followup_cmd::Commands),
+    #[command(flatten)]
+    Team(team_cmd::Commands),
 }
 
 #[derive(Debug, Subcommand)]
@@ -235,6 +241,7 @@ async fn run(cli: Cli) -> Result<()> {
             let (key, backfilled) =
                 huifang_app::ledger::init(&store, ledger_origin.as_deref()).await?;
             println!("ledger key {key} ({backfilled} earlier record(s) logged)");
+            huifang_app::followup::seed_defaults(&store).await?; // default plan and scripts
         }
         Command::Import { kind, file } => {
             let store = open(&cli).await?;
@@ -391,6 +398,8 @@ async fn run(cli: Cli) -> Result<()> {
             print!("{}", output::summary_text(date, &rows));
             println!("\ntry: huifang --db {url} status | head; huifang --db {url} loan L00000001");
         }
+        Command::Followup(command) => followup_cmd::run(&open(&cli).await?, command).await?,
+        Command::Team(command) => team_cmd::run(&open(&cli).await?, &policy, command).await?,
         Command::Ledger(command) => {
             ledger_cmd::run(&db_url(&cli, "sqlite://huifang.db"), command).await?
         }

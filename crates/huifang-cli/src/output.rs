@@ -191,8 +191,8 @@ pub fn loan_text(v: &LoanView) -> String {
     }
     let _ = writeln!(
         s,
-        "\nschedule:\n{:>4}  {:<10} {:>12} {:>11} {:>12} {:>11} {:>10}  {}",
-        "n", "due_date", "principal", "interest", "paid", "penalty", "state", "paid_off_on"
+        "\nschedule:\n{:>4}  {:<10} {:>12} {:>11} {:>12} {:>11} {:>10}  paid_off_on",
+        "n", "due_date", "principal", "interest", "paid", "penalty", "state"
     );
     for i in &v.installments {
         let paid = i.principal_paid + i.interest_paid;
@@ -365,7 +365,9 @@ pub fn summary_text(date: Date, rows: &[SummaryRow]) -> String {
         }
         let _ = writeln!(s, "\n{title:<18} {:>8} {:>18}", "loans", "outstanding");
         for (k, (n, m)) in groups {
-            let _ = writeln!(s, "  {k:<16} {n:>8} {m:>18}");
+            // the Chinese name of a tier goes last, where its double width upsets no column
+            let zh = k.parse::<huifang_core::policy::Classification>().map(|c| c.zh()).unwrap_or("");
+            let _ = writeln!(s, "  {k:<16} {n:>8} {m:>18}  {zh}");
         }
     };
     section("lifecycle", &|r| r.lifecycle.as_str().to_string());
@@ -376,9 +378,7 @@ pub fn summary_text(date: Date, rows: &[SummaryRow]) -> String {
             format!("({})", r.lifecycle.as_str())
         }
     });
-    section("classification", &|r| {
-        format!("{} {}", r.classification.as_str(), r.classification.zh())
-    });
+    section("classification", &|r| r.classification.as_str().to_string());
     section("warning level", &|r| r.warning_level.to_string());
     s
 }

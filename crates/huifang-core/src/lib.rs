@@ -6,9 +6,11 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod calendar;
+pub mod followup;
 pub mod ids;
 pub mod loan;
 pub mod money;
+pub mod outcome;
 pub mod policy;
 pub mod schedule;
 pub mod status;

@@ -712,7 +712,7 @@ impl Tx {
         ]
         .join(" || ");
         let sql = format!(
-            "SELECT {}, CAST(COUNT(*) AS BIGINT) FROM (SELECT {rec} AS rec FROM ledger_nodes WHERE level > $1 OR (level = $1 AND node_index > $2) ORDER BY level, node_index LIMIT $3) t",
+            "SELECT {}, CAST(COUNT(*) AS BIGINT) FROM (SELECT {rec} AS rec FROM ledger_nodes WHERE (level, node_index) > ($1, $2) ORDER BY level, node_index LIMIT $3) t",
             self.string_agg("rec"),
         );
         let (mut level, mut index) = (0i64, i64::MIN);

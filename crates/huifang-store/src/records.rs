@@ -207,9 +207,6 @@ pub(crate) const LOAN_COLUMNS: &str = "l.id, l.external_id, l.borrower_id, l.bor
 pub(crate) const LOAN_FROM: &str =
     "loans l JOIN loan_state s ON s.loan_id = l.id JOIN products p ON p.id = l.product_id";
 
-/// How many columns [`LOAN_COLUMNS`] selects.
-pub(crate) const LOAN_COLUMN_COUNT: usize = 27;
-
 /// Parses payments packed as `YYYY-MM-DD:fen,YYYY-MM-DD:fen,…`.
 pub(crate) fn unpack_payments(packed: &str) -> Result<Vec<Payment>> {
     packed

@@ -11,8 +11,14 @@ use serde_json::json;
 pub enum ApiError {
     /// 400: a parameter is missing or invalid.
     BadRequest { code: &'static str, message: String },
+    /// 401: no valid session or API token.
+    Unauthorized(String),
+    /// 403: the caller's role or team does not allow it.
+    Forbidden(String),
     /// 404.
     NotFound(String),
+    /// 409: the request conflicts with the current state.
+    Conflict(String),
     /// 503: the database is not initialised or unreachable.
     Unavailable(String),
     /// 500: logged with its cause, answered without it.
@@ -42,6 +48,9 @@ impl From<AppError> for ApiError {
             },
             AppError::NotFound { what, id } => ApiError::NotFound(format!("no {what} {id:?}")),
             AppError::NotInitialised => ApiError::Unavailable(e.to_string()),
+            AppError::Unauthenticated(m) => ApiError::Unauthorized(m),
+            AppError::Forbidden(m) => ApiError::Forbidden(m),
+            AppError::Conflict(m) => ApiError::Conflict(m),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -58,6 +67,9 @@ impl IntoResponse for ApiError {
         let (status, code, message) = match self {
             ApiError::BadRequest { code, message } => (StatusCode::BAD_REQUEST, code, message),
             ApiError::NotFound(message) => (StatusCode::NOT_FOUND, "not_found", message),
+            ApiError::Unauthorized(message) => (StatusCode::UNAUTHORIZED, "unauthorized", message),
+            ApiError::Forbidden(message) => (StatusCode::FORBIDDEN, "forbidden", message),
+            ApiError::Conflict(message) => (StatusCode::CONFLICT, "conflict", message),
             ApiError::Unavailable(message) => {
                 tracing::warn!(%message, "service unavailable");
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)

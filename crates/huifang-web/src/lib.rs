@@ -7,10 +7,12 @@
 //! login; authenticated areas are added as further modules behind their own middleware.
 //! The web crate holds no business rule: it parses requests and calls `huifang_app`.
 
+mod auth;
 mod documents;
 mod error;
 mod ledger;
 mod meta;
+mod tasks;
 
 use std::net::SocketAddr;
 
@@ -33,6 +35,8 @@ pub fn router(store: Store) -> Router {
         .merge(meta::routes())
         .merge(ledger::routes())
         .merge(documents::routes())
+        .merge(auth::routes())
+        .merge(tasks::routes())
         .fallback(meta::not_found)
         .with_state(state)
 }

@@ -1,0 +1,546 @@
+//! The follow-up (回访) engine in the flows: after every re-evaluation (daily close, payments,
+//! loan operations) and every loan import, the core's planner says which tasks to create and to
+//! cancel; this module loads what it needs per batch (open task keys, next continuous dates, the
+//! plan of each product), writes the result in bulk in the caller's transaction, and brings each
+//! loan's `next_event_on` forward to its next follow-up date so that the close visits it then.
+//! Once per closed day, the promises to pay due the day before are marked kept or broken.
+//!
+//! Plans and scripts are data (JSON text in `followup_plans` and `scripts`); the defaults of the
+//! product brief are seeded by `huifang init` and used whenever nothing is stored.
+
+use std::collections::HashMap;
+
+use huifang_core::Date;
+use huifang_core::calendar::add_months;
+use huifang_core::followup::{
+    self, AnswerType, EscalationTier, FollowUpPlan, LoanFacts, PromiseOutcome, Script, TaskKind,
+};
+use huifang_core::policy::Policy;
+use huifang_core::status::{LoanEvent, LoanStatus, StatusSummary, WarningHit, dpd_on};
+use huifang_store::{Evaluation, NewLoan, PlannedTask, Store, TaskCancel, Tx};
+use serde_json::{Value, json};
+
+use crate::AppError;
+
+/// The product code of the default plan.
+pub const DEFAULT_PRODUCT: &str = "*";
+
+/// A loan as a re-evaluation left it, for the planner.
+#[derive(Debug, Clone)]
+pub struct Reevaluated {
+    pub loan_id: i64,
+    pub product_code: String,
+    pub disbursed_on: Date,
+    /// The stored summary before; `None` for a loan just imported.
+    pub before: Option<StatusSummary>,
+    pub status: LoanStatus,
+    /// The day's events (dated and transition events).
+    pub events: Vec<LoanEvent>,
+    /// (number, due date) of every installment not fully paid.
+    pub open_installments: Vec<(u32, Date)>,
+    /// The `next_event_on` just stored.
+    pub next_event_on: Option<Date>,
+}
+
+/// What the follow-up engine wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FollowupWritten {
+    pub created: u64,
+    pub cancelled: u64,
+}
+
+/// The plans in force: per product code, falling back to the default.
+#[derive(Debug, Clone)]
+pub struct Plans {
+    default: FollowUpPlan,
+    by_product: HashMap<String, FollowUpPlan>,
+}
+
+impl Plans {
+    /// Loads the stored plans (the built-in default when none is stored).
+    pub async fn load(tx: &mut Tx) -> Result<Plans, AppError> {
+        let mut plans = Plans {
+            default: FollowUpPlan::default(),
+            by_product: HashMap::new(),
+        };
+        for (code, text) in tx.followup_plans().await? {
+            let plan = plan_from_text(&text)
+                .map_err(|e| AppError::Invalid(format!("stored follow-up plan {code:?}: {e}")))?;
+            if code == DEFAULT_PRODUCT {
+                plans.default = plan;
+            } else {
+                plans.by_product.insert(code, plan);
+            }
+        }
+        Ok(plans)
+    }
+
+    /// The plan of a product.
+    pub fn for_product(&self, code: &str) -> &FollowUpPlan {
+        self.by_product.get(code).unwrap_or(&self.default)
+    }
+}
+
+/// Plans the follow-up of re-evaluated loans and writes it (one batch of the caller).
+pub async fn after_reevaluate(
+    tx: &mut Tx,
+    policy: &Policy,
+    date: Date,
+    loans: &[Reevaluated],
+) -> Result<FollowupWritten, AppError> {
+    apply(tx, policy, date, loans, false).await
+}
+
+/// Plans the follow-up of loans just imported: welcome call and initial follow-up (late ones
+/// marked). An imported loan's continuous series and collection tasks wait for its payments
+/// (usually imported next); an overdue one is visited by the next close.
+pub async fn after_import(
+    tx: &mut Tx,
+    policy: &Policy,
+    date: Date,
+    loans: &[NewLoan],
+    ids: &HashMap<String, i64>,
+) -> Result<FollowupWritten, AppError> {
+    let codes: HashMap<i64, String> = tx
+        .products()
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p.code))
+        .collect();
+    let items: Vec<Reevaluated> = loans
+        .iter()
+        .filter_map(|l| {
+            Some(Reevaluated {
+                loan_id: *ids.get(&l.external_id)?,
+                product_code: codes.get(&l.product_id).cloned().unwrap_or_default(),
+                disbursed_on: l.terms.disbursed_on,
+                before: None,
+                status: status_of_evaluation(&l.evaluation),
+                events: Vec::new(),
+                // nothing is paid yet: every installment, due on disbursement + k months
+                open_installments: (1..=l.terms.term_months)
+                    .map(|k| (k, add_months(l.terms.disbursed_on, k)))
+                    .collect(),
+                next_event_on: l.evaluation.next_event_on,
+            })
+        })
+        .collect();
+    let mut written = FollowupWritten::default();
+    for chunk in items.chunks(crate::close::BATCH_LOANS) {
+        let w = apply(tx, policy, date, chunk, true).await?;
+        written.created += w.created;
+        written.cancelled += w.cancelled;
+    }
+    Ok(written)
+}
+
+/// The status a stored evaluation describes (what the planner reads of it).
+fn status_of_evaluation(e: &Evaluation) -> LoanStatus {
+    let dpd = dpd_on(e.oldest_unpaid_due, e.evaluated_on);
+    LoanStatus {
+        as_of: e.evaluated_on,
+        lifecycle: e.summary.lifecycle,
+        oldest_unpaid_due: e.oldest_unpaid_due,
+        dpd,
+        bucket: e.summary.bucket,
+        classification: e.summary.classification,
+        overdue_installments: e.summary.overdue_installments,
+        outstanding_principal: e.outstanding_principal,
+        overdue_amount: huifang_core::Money::ZERO,
+        penalty_due: huifang_core::Money::ZERO,
+        warning: (e.summary.warning_level > 0).then(|| WarningHit {
+            level: e.summary.warning_level,
+            rule: e.warning_rule.clone().unwrap_or_default(),
+            facts: Vec::new(),
+        }),
+    }
+}
+
+async fn apply(
+    tx: &mut Tx,
+    policy: &Policy,
+    date: Date,
+    loans: &[Reevaluated],
+    imported: bool,
+) -> Result<FollowupWritten, AppError> {
+    if loans.is_empty() {
+        return Ok(FollowupWritten::default());
+    }
+    let plans = Plans::load(tx).await?;
+    let ids: Vec<i64> = loans.iter().map(|l| l.loan_id).collect();
+    let open = tx.open_task_keys(&ids).await?;
+    let stored_next = tx.next_continuous(&ids).await?;
+    let mut creates = Vec::new();
+    let mut cancels = Vec::new();
+    let mut nexts = Vec::new();
+    let mut pulls = Vec::new();
+    let mut unreachable_candidates = Vec::new();
+    for l in loans {
+        let plan = plans.for_product(&l.product_code);
+        let keys = open.get(&l.loan_id).map_or(&[][..], Vec::as_slice);
+        let next = stored_next.get(&l.loan_id).copied().flatten();
+        let facts = LoanFacts {
+            date,
+            disbursed_on: l.disbursed_on,
+            status: &l.status,
+            before: l.before.as_ref(),
+            events: &l.events,
+            open_installments: &l.open_installments,
+            open_keys: keys,
+            next_continuous_on: next,
+            next_event_on: l.next_event_on,
+        };
+        let actions = followup::plan(plan, policy, &facts);
+        creates.extend(actions.create.into_iter().map(|t| PlannedTask {
+            loan_id: l.loan_id,
+            kind: t.kind.as_str().to_string(),
+            reason_key: t.reason_key,
+            queue_code: t.queue,
+            created_on: date,
+            due_on: t.due_on,
+            window_end_on: t.window_end_on,
+            late: t.late,
+            max_attempts: i64::from(plan.max_attempts),
+        }));
+        cancels.extend(actions.cancel.into_iter().map(|(key, why)| TaskCancel {
+            loan_id: l.loan_id,
+            reason_key: key,
+            reason: why.as_str().to_string(),
+        }));
+        if actions.next_continuous_on != next || !stored_next.contains_key(&l.loan_id) {
+            nexts.push((l.loan_id, actions.next_continuous_on));
+        }
+        if let Some(visit) = actions.next_visit_on
+            && l.next_event_on.is_none_or(|n| visit < n)
+        {
+            pulls.push((l.loan_id, visit));
+        }
+        if !imported && plan.unreachable_days > 0 && l.status.dpd >= plan.unreachable_days {
+            unreachable_candidates.push(l);
+        }
+    }
+    let created = tx.insert_planned_tasks(&creates).await?;
+    let cancelled = tx.cancel_tasks(&cancels, date).await?;
+    tx.set_next_continuous(&nexts).await?;
+    tx.pull_next_event_on(&pulls).await?;
+    if !unreachable_candidates.is_empty() {
+        unreachable_signals(tx, &plans, date, &unreachable_candidates).await?;
+    }
+    Ok(FollowupWritten { created, cancelled })
+}
+
+/// Records an `unreachable` risk signal for overdue loans nobody has reached for the plan's N
+/// days (once per delinquency episode).
+async fn unreachable_signals(
+    tx: &mut Tx,
+    plans: &Plans,
+    date: Date,
+    loans: &[&Reevaluated],
+) -> Result<(), AppError> {
+    let ids: Vec<i64> = loans.iter().map(|l| l.loan_id).collect();
+    let reached = tx.last_reached(&ids).await?;
+    let signalled = tx.last_signal_on(&ids, "unreachable").await?;
+    let mut signals = Vec::new();
+    for l in loans {
+        let plan = plans.for_product(&l.product_code);
+        let Some(days) = followup::unreachable_for(
+            &l.status,
+            reached.get(&l.loan_id).copied(),
+            plan.unreachable_days,
+        ) else {
+            continue;
+        };
+        let episode = l.status.oldest_unpaid_due;
+        if signalled
+            .get(&l.loan_id)
+            .is_some_and(|s| episode.is_some_and(|o| *s > o))
+        {
+            continue;
+        }
+        signals.push((
+            l.loan_id,
+            "unreachable".to_string(),
+            json!({"days": days, "dpd": l.status.dpd}).to_string(),
+            date,
+            None,
+        ));
+    }
+    tx.insert_risk_signals(&signals).await?;
+    Ok(())
+}
+
+/// What the day's promise check did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PromisesResolved {
+    pub kept: u64,
+    pub broken: u64,
+}
+
+/// Once per closed day `date`: every open promise whose date has passed is kept (the loan's
+/// payments from the promise through its date reach its amount) or broken; a broken promise is
+/// a `broken_promise` risk signal.
+pub async fn close_day(tx: &mut Tx, date: Date) -> Result<PromisesResolved, AppError> {
+    let due = tx.open_promises_due_before(date).await?;
+    if due.is_empty() {
+        return Ok(PromisesResolved::default());
+    }
+    let mut loan_ids: Vec<i64> = due.iter().map(|p| p.loan_id).collect();
+    loan_ids.sort_unstable();
+    loan_ids.dedup();
+    let payments = tx.payments_of_loans(&loan_ids).await?;
+    let mut resolved = Vec::with_capacity(due.len());
+    let mut signals = Vec::new();
+    let mut report = PromisesResolved::default();
+    for p in &due {
+        let pays = payments.get(&p.loan_id).map_or(&[][..], Vec::as_slice);
+        let outcome = followup::evaluate_promise(p.amount, p.promised_on, p.due_on, pays, date);
+        match outcome {
+            PromiseOutcome::Kept => report.kept += 1,
+            PromiseOutcome::Broken => {
+                report.broken += 1;
+                signals.push((
+                    p.loan_id,
+                    "broken_promise".to_string(),
+                    json!({"promise": p.id, "amount": p.amount.to_string(), "due_on": p.due_on.to_string()}).to_string(),
+                    date,
+                    Some(p.interaction_id),
+                ));
+            }
+            PromiseOutcome::Open => continue,
+        }
+        resolved.push((p.id, outcome.as_str().to_string()));
+    }
+    tx.resolve_promises(&resolved, date).await?;
+    tx.insert_risk_signals(&signals).await?;
+    Ok(report)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plans and scripts as JSON
+
+/// A plan as JSON.
+pub fn plan_to_json(p: &FollowUpPlan) -> Value {
+    json!({
+        "welcome": {"within_days": p.welcome_within_days, "queue": p.welcome_queue},
+        "initial": {"window_days": [p.initial_window.0, p.initial_window.1], "queue": p.initial_queue},
+        "continuous": {"days_by_warning_level": p.continuous_days, "queue": p.continuous_queue},
+        "reminders": {"days_before": p.reminder_days_before, "queue": p.reminder_queue},
+        "overdue_reminder": {"enabled": p.overdue_reminder, "queue": p.overdue_queue},
+        "collection": {"from_dpd": p.collection_dpd},
+        "escalation": p.escalation.iter().map(|t| json!({
+            "from_bucket": t.min_bucket,
+            "queue": t.queue,
+            "extra": t.extra.iter().map(|(k, q)| json!({"kind": k.as_str(), "queue": q})).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "max_attempts": p.max_attempts,
+        "unreachable_days": p.unreachable_days,
+    })
+}
+
+fn field<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(v, |v, k| v.get(k))
+}
+
+fn uint(v: &Value, path: &[&str], default: u32) -> Result<u32, String> {
+    match field(v, path) {
+        None => Ok(default),
+        Some(x) => x
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| format!("{} must be a whole number", path.join("."))),
+    }
+}
+
+fn text(v: &Value, path: &[&str], default: &str) -> Result<String, String> {
+    match field(v, path) {
+        None => Ok(default.to_string()),
+        Some(x) => x
+            .as_str()
+            .filter(|s| !s.trim().is_empty())
+            .map(String::from)
+            .ok_or_else(|| format!("{} must be a non-empty string", path.join("."))),
+    }
+}
+
+fn uints(v: &Value, path: &[&str]) -> Result<Option<Vec<u32>>, String> {
+    field(v, path)
+        .map(|x| {
+            x.as_array()
+                .ok_or_else(|| format!("{} must be a list", path.join(".")))?
+                .iter()
+                .map(|n| {
+                    n.as_u64()
+                        .and_then(|n| u32::try_from(n).ok())
+                        .ok_or_else(|| format!("{} must hold whole numbers", path.join(".")))
+                })
+                .collect()
+        })
+        .transpose()
+}
+
+/// Parses a plan from JSON; missing fields take the defaults.
+pub fn plan_from_json(v: &Value) -> Result<FollowUpPlan, String> {
+    if !v.is_object() {
+        return Err("a plan is a JSON object".into());
+    }
+    let d = FollowUpPlan::default();
+    let window = match uints(v, &["initial", "window_days"])? {
+        None => d.initial_window,
+        Some(w) if w.len() == 2 => (w[0], w[1]),
+        Some(_) => return Err("initial.window_days must be [from, to]".into()),
+    };
+    let continuous = match uints(v, &["continuous", "days_by_warning_level"])? {
+        None => d.continuous_days,
+        Some(w) => <[u32; 4]>::try_from(w.as_slice())
+            .map_err(|_| "continuous.days_by_warning_level must list 4 intervals (levels 0–3)")?,
+    };
+    let escalation = match field(v, &["escalation"]) {
+        None => d.escalation.clone(),
+        Some(list) => list
+            .as_array()
+            .ok_or("escalation must be a list")?
+            .iter()
+            .map(|t| {
+                let extra = match t.get("extra") {
+                    None => Vec::new(),
+                    Some(e) => e
+                        .as_array()
+                        .ok_or("escalation.extra must be a list")?
+                        .iter()
+                        .map(|x| {
+                            let kind: TaskKind = text(x, &["kind"], "")?.parse()?;
+                            Ok((kind, text(x, &["queue"], "")?))
+                        })
+                        .collect::<Result<Vec<_>, String>>()?,
+                };
+                Ok(EscalationTier {
+                    min_bucket: u8::try_from(uint(t, &["from_bucket"], 0)?)
+                        .map_err(|_| "escalation.from_bucket is too large")?,
+                    queue: text(t, &["queue"], "")?,
+                    extra,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?,
+    };
+    let plan = FollowUpPlan {
+        welcome_within_days: uint(v, &["welcome", "within_days"], d.welcome_within_days)?,
+        welcome_queue: text(v, &["welcome", "queue"], &d.welcome_queue)?,
+        initial_window: window,
+        initial_queue: text(v, &["initial", "queue"], &d.initial_queue)?,
+        continuous_days: continuous,
+        continuous_queue: text(v, &["continuous", "queue"], &d.continuous_queue)?,
+        reminder_days_before: uints(v, &["reminders", "days_before"])?
+            .unwrap_or(d.reminder_days_before.clone()),
+        reminder_queue: text(v, &["reminders", "queue"], &d.reminder_queue)?,
+        overdue_reminder: match field(v, &["overdue_reminder", "enabled"]) {
+            None => d.overdue_reminder,
+            Some(b) => b
+                .as_bool()
+                .ok_or("overdue_reminder.enabled must be true or false")?,
+        },
+        overdue_queue: text(v, &["overdue_reminder", "queue"], &d.overdue_queue)?,
+        collection_dpd: uint(v, &["collection", "from_dpd"], d.collection_dpd)?,
+        escalation,
+        max_attempts: uint(v, &["max_attempts"], d.max_attempts)?,
+        unreachable_days: uint(v, &["unreachable_days"], d.unreachable_days)?,
+    };
+    plan.validate()?;
+    Ok(plan)
+}
+
+fn plan_from_text(text: &str) -> Result<FollowUpPlan, String> {
+    let v: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    plan_from_json(&v)
+}
+
+/// A script's questions as JSON.
+pub fn script_to_json(s: &Script) -> Value {
+    Value::Array(
+        s.questions
+            .iter()
+            .map(|q| {
+                let mut o = json!({"id": q.id, "text": q.text, "answer": q.answer.as_str()});
+                if let AnswerType::Choice(options) = &q.answer {
+                    o["options"] = options
+                        .iter()
+                        .map(|c| json!({"code": c.code, "label": c.label, "signal": c.signal}))
+                        .collect();
+                }
+                if let Some(s) = &q.signal_if_no {
+                    o["signal_if_no"] = json!(s);
+                }
+                if let Some((limit, s)) = &q.signal_at_most {
+                    o["signal_at_most"] = json!({"value": limit, "signal": s});
+                }
+                o
+            })
+            .collect(),
+    )
+}
+
+/// Stores the default plan (product '*') and the default scripts in zh and en, keeping anything
+/// already stored. Called by `huifang init`.
+pub async fn seed_defaults(store: &Store) -> Result<(), AppError> {
+    let mut tx = store.begin().await?;
+    if tx.followup_plan(DEFAULT_PRODUCT).await?.is_none() {
+        tx.put_followup_plan(
+            DEFAULT_PRODUCT,
+            &plan_to_json(&FollowUpPlan::default()).to_string(),
+        )
+        .await?;
+    }
+    for kind in TaskKind::ALL {
+        for lang in followup::SCRIPT_LANGS {
+            let script = followup::default_script(kind, lang);
+            tx.put_script(
+                kind.as_str(),
+                lang,
+                &script_to_json(&script).to_string(),
+                false,
+            )
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The plan in force for a product (its own, else the default), as JSON.
+pub async fn show_plan(store: &Store, product: Option<&str>) -> Result<Value, AppError> {
+    let mut tx = store.begin().await?;
+    let plans = Plans::load(&mut tx).await?;
+    tx.rollback().await?;
+    Ok(plan_to_json(
+        plans.for_product(product.unwrap_or(DEFAULT_PRODUCT)),
+    ))
+}
+
+/// Stores a product's plan (default '*') from JSON text; it is checked first.
+pub async fn set_plan(store: &Store, product: Option<&str>, text: &str) -> Result<Value, AppError> {
+    let plan = plan_from_text(text).map_err(|e| AppError::Invalid(format!("plan: {e}")))?;
+    let v = plan_to_json(&plan);
+    let mut tx = store.begin().await?;
+    tx.put_followup_plan(product.unwrap_or(DEFAULT_PRODUCT), &v.to_string())
+        .await?;
+    tx.commit().await?;
+    Ok(v)
+}
+
+/// The script of a task kind in a language: the stored one, else the default.
+pub async fn show_script(store: &Store, kind: TaskKind, lang: &str) -> Result<Value, AppError> {
+    if !followup::SCRIPT_LANGS.contains(&lang) {
+        return Err(AppError::Invalid(format!(
+            "language {lang:?}: scripts exist in {}",
+            followup::SCRIPT_LANGS.join(", ")
+        )));
+    }
+    let mut tx = store.begin().await?;
+    let stored = tx.script(kind.as_str(), lang).await?;
+    tx.rollback().await?;
+    let questions = match stored {
+        Some(text) => serde_json::from_str(&text)
+            .map_err(|e| AppError::Invalid(format!("stored script {kind}/{lang}: {e}")))?,
+        None => script_to_json(&followup::default_script(kind, lang)),
+    };
+    Ok(json!({"kind": kind.as_str(), "name": kind.zh(), "lang": lang, "questions": questions}))
+}

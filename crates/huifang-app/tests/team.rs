@@ -1,0 +1,518 @@
+//! The team that works follow-up tasks (issue 3), against real databases: who may work which
+//! task (a refusal records nothing), idempotent outcome recording, the assignment strategies,
+//! escalation of unreachable borrowers, the interaction's ledger leaf, authentication, masking
+//! and reveals, and the team lead's views.
+
+#[path = "support/team_fixture.rs"]
+mod support;
+
+use huifang_app::team::{self, Actor, OutcomeInput};
+use huifang_app::{AppError, ledger};
+use huifang_core::policy::Policy;
+use huifang_store::{Store, TaskRecord};
+use support::{Dbs, book, counts, d, ledger_size, task};
+
+on_both!(
+    outsiders_cannot_work_a_task,
+    same_idempotency_key_records_once,
+    round_robin_least_loaded_and_sticky,
+    unreachable_borrower_escalates_after_the_limit,
+    interaction_is_in_the_ledger,
+    login_tokens_masking_and_reveals,
+    team_lead_views,
+    concurrent_take_next_hands_each_task_once,
+);
+
+async fn actor(store: &Store, name: &str) -> Actor {
+    team::actor(store, name).await.unwrap()
+}
+
+async fn get_task(store: &Store, id: i64) -> TaskRecord {
+    let mut tx = store.begin().await.unwrap();
+    let t = tx.task(id).await.unwrap().unwrap();
+    tx.rollback().await.unwrap();
+    t
+}
+
+fn promise(key: &str) -> OutcomeInput {
+    OutcomeInput {
+        channel: "phone".into(),
+        outcome: "promise_to_pay".into(),
+        amount: Some("3000".into()),
+        date: Some(d("2026-03-25")),
+        idempotency_key: key.into(),
+        notes: "客户承诺月底前还款".into(),
+        duration_seconds: 95,
+        ..OutcomeInput::default()
+    }
+}
+
+fn no_answer(key: &str) -> OutcomeInput {
+    OutcomeInput {
+        channel: "phone".into(),
+        outcome: "no_answer".into(),
+        idempotency_key: key.into(),
+        ..OutcomeInput::default()
+    }
+}
+
+async fn outsiders_cannot_work_a_task(dbs: &mut Dbs) {
+    let (store, _) = dbs.fresh().await;
+    book(&store, 2).await;
+    let t = task(&store, 1, "welcome", "followup", "2026-03-18").await;
+    let before = counts(&store).await;
+    let size = ledger_size(&store).await;
+    let original = get_task(&store, t).await;
+    // another team's collector, a risk officer, an auditor, an admin
+    for who in ["c1", "lead_col", "risk", "audit", "admin"] {
+        let a = actor(&store, who).await;
+        let err = team::record_outcome(&store, &a, t, &promise(&format!("k-{who}")))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AppError::Forbidden(_)), "{who}: {err}");
+        let msg = err.to_string();
+        assert!(msg.contains(&format!("task {t}")), "{msg}");
+    }
+    let err = team::record_outcome(&store, &actor(&store, "c1").await, t, &promise("x"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("belongs to another team"), "{err}");
+    // a task assigned to a1 cannot be worked by a2 of the same team
+    team::reassign(&store, &actor(&store, "lead_fu").await, t, "a1")
+        .await
+        .unwrap();
+    let err = team::record_outcome(&store, &actor(&store, "a2").await, t, &promise("y"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("assigned to a1"), "{err}");
+    // nor seen by an agent of another team
+    let policy = Policy::default();
+    let err = team::show_task(&store, &policy, &actor(&store, "c1").await, t, "zh", false)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppError::Forbidden(_)));
+    // nothing recorded by any refusal
+    assert_eq!(counts(&store).await, before);
+    assert_eq!(ledger_size(&store).await, size);
+    let after = get_task(&store, t).await;
+    assert_eq!(after.state, "assigned");
+    assert_eq!(
+        (after.attempts, &after.outcome),
+        (original.attempts, &original.outcome)
+    );
+    // and a team lead may not reassign another team's task
+    let err = team::reassign(&store, &actor(&store, "lead_col").await, t, "c1")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppError::Forbidden(_)));
+    // the assignee may
+    let r = team::record_outcome(&store, &actor(&store, "a1").await, t, &promise("ok"))
+        .await
+        .unwrap();
+    assert!(r.new);
+    assert_eq!(r.task.state, "done");
+    // a queue with a skill is worked only by those who have it
+    team::create_queue(
+        &store,
+        None,
+        "field_visit",
+        "外访",
+        "col",
+        "round_robin",
+        "field",
+    )
+    .await
+    .unwrap();
+    let v = task(&store, 2, "visit", "field_visit", "2026-03-18").await;
+    let before = counts(&store).await;
+    let err = team::record_outcome(&store, &actor(&store, "c1").await, v, &promise("v1"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("needs the skill"), "{err}");
+    assert_eq!(counts(&store).await, before);
+    assert!(
+        team::my_queue(&store, &actor(&store, "c1").await, Some("field_visit"))
+            .await
+            .is_err()
+    );
+}
+
+async fn same_idempotency_key_records_once(dbs: &mut Dbs) {
+    let (store, _) = dbs.fresh().await;
+    book(&store, 2).await;
+    let t = task(&store, 1, "dpd3", "early_collection", "2026-03-19").await;
+    let c1 = actor(&store, "c1").await;
+    let before = counts(&store).await;
+    let first = team::record_outcome(&store, &c1, t, &promise("call-1"))
+        .await
+        .unwrap();
+    assert!(first.new);
+    assert!(first.promise_id.is_some());
+    let once = counts(&store).await;
+    assert_eq!(once.interactions, before.interactions + 1);
+    assert_eq!(once.promises, before.promises + 1);
+    let size = ledger_size(&store).await;
+    let second = team::record_outcome(&store, &c1, t, &promise("call-1"))
+        .await
+        .unwrap();
+    assert!(!second.new);
+    assert_eq!(second.interaction_id, first.interaction_id);
+    assert_eq!(counts(&store).await, once);
+    assert_eq!(ledger_size(&store).await, size);
+    // a new key on a closed task is refused
+    let err = team::record_outcome(&store, &c1, t, &promise("call-2"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppError::Conflict(_)), "{err}");
+    // invalid outcomes record nothing
+    let t2 = task(&store, 2, "dpd3", "early_collection", "2026-03-19").await;
+    let mut bad = promise("bad-1");
+    bad.date = Some(d("2026-03-01"));
+    let err = team::record_outcome(&store, &c1, t2, &bad)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("before the business date"),
+        "{err}"
+    );
+    bad.date = Some(d("2026-03-25"));
+    bad.amount = Some("0".into());
+    assert!(team::record_outcome(&store, &c1, t2, &bad).await.is_err());
+    let end = counts(&store).await;
+    assert_eq!(
+        (end.interactions, end.promises, end.risk_signals),
+        (once.interactions, once.promises, once.risk_signals)
+    );
+    assert_eq!(get_task(&store, t2).await.state, "open");
+}
+
+async fn round_robin_least_loaded_and_sticky(dbs: &mut Dbs) {
+    let (store, _) = dbs.fresh().await;
+    book(&store, 8).await;
+    // round robin: a3 asks; tasks go to a1, a2, then a3 who gets the third
+    let f: Vec<i64> = {
+        let mut v = Vec::new();
+        for n in 1..=4 {
+            v.push(task(&store, n, "welcome", "followup", &format!("2026-03-1{n}")).await);
+        }
+        v
+    };
+    let a3 = actor(&store, "a3").await;
+    let got = team::take_next(&store, &a3).await.unwrap().unwrap();
+    assert_eq!(got.id, f[2]);
+    assert_eq!(got.state, "in_progress");
+    let owners: Vec<Option<String>> = {
+        let mut v = Vec::new();
+        for id in &f {
+            v.push(get_task(&store, *id).await.assignee);
+        }
+        v
+    };
+    assert_eq!(
+        owners,
+        [
+            Some("a1".into()),
+            Some("a2".into()),
+            Some("a3".into()),
+            None
+        ]
+    );
+    // a1 asks: gets their own assigned task first
+    let a1 = actor(&store, "a1").await;
+    assert_eq!(
+        team::take_next(&store, &a1).await.unwrap().unwrap().id,
+        f[0]
+    );
+    // a1's queue view: own tasks and unassigned ones, not a2's
+    let mine: Vec<i64> = team::my_queue(&store, &a1, None)
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(mine, [f[0], f[3]]);
+
+    // least loaded: c1 holds one task, so c2 gets the next; then the tie goes to c1
+    let e: Vec<i64> = {
+        let mut v = Vec::new();
+        for n in 5..=8 {
+            v.push(task(&store, n, "dpd3", "early_collection", "2026-03-15").await);
+        }
+        v
+    };
+    team::reassign(&store, &actor(&store, "lead_col").await, e[0], "c1")
+        .await
+        .unwrap();
+    let mut picks = Vec::new();
+    for id in &e[1..] {
+        team::auto_assign(&store, *id).await.unwrap();
+        picks.push(get_task(&store, *id).await.assignee.unwrap());
+    }
+    assert_eq!(picks, ["c2", "c1", "c2"]);
+
+    // sticky: c2 works L6's task (e[1]), so a senior task for L6 goes back to c2; one for L1,
+    // never worked by this team, goes to the least loaded
+    let c2 = actor(&store, "c2").await;
+    team::record_outcome(&store, &c2, e[1], &promise("l6-1"))
+        .await
+        .unwrap();
+    let s6 = task(&store, 6, "m2", "senior_collection", "2026-03-18").await;
+    team::auto_assign(&store, s6).await.unwrap();
+    assert_eq!(get_task(&store, s6).await.assignee.as_deref(), Some("c2"));
+    let s1 = task(&store, 1, "m2", "senior_collection", "2026-03-18").await;
+    team::auto_assign(&store, s1).await.unwrap();
+    // c1: e[0], e[2] open; c2: e[3], s6 open (e[1] is done) -> tie 2-2, lowest id c1
+    assert_eq!(get_task(&store, s1).await.assignee.as_deref(), Some("c1"));
+}
+
+async fn unreachable_borrower_escalates_after_the_limit(dbs: &mut Dbs) {
+    let (store, _) = dbs.fresh().await;
+    book(&store, 2).await;
+    let t = task(&store, 1, "dpd3", "early_collection", "2026-03-19").await;
+    let c1 = actor(&store, "c1").await;
+    let r1 = team::record_outcome(&store, &c1, t, &no_answer("n1"))
+        .await
+        .unwrap();
+    assert_eq!(r1.task.state, "rescheduled");
+    assert_eq!(r1.task.attempts, 1);
+    assert_eq!(r1.task.due_on, d("2026-03-21"));
+    assert_eq!(r1.task.assignee.as_deref(), Some("c1"));
+    assert_eq!(r1.signals, ["unreachable"]);
+    let r2 = team::record_outcome(&store, &c1, t, &no_answer("n2"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (r2.task.state.as_str(), r2.task.attempts),
+        ("rescheduled", 2)
+    );
+    assert!(r2.escalation_task.is_none());
+    let mut wrong = no_answer("n3");
+    wrong.outcome = "wrong_number".into();
+    let r3 = team::record_outcome(&store, &c1, t, &wrong).await.unwrap();
+    assert_eq!((r3.task.state.as_str(), r3.task.attempts), ("failed", 3));
+    let esc = get_task(&store, r3.escalation_task.expect("escalated")).await;
+    assert_eq!(esc.kind, "escalation");
+    assert_eq!(esc.reason_key, format!("escalate_unreachable:{t}"));
+    assert_eq!(esc.queue_code, "senior_collection");
+    assert_eq!(esc.state, "open");
+    // a follow-up task that fails goes to the team lead, in the same queue
+    let signals_before = counts(&store).await.risk_signals;
+    let f = task(&store, 2, "welcome", "followup", "2026-03-19").await;
+    let a1 = actor(&store, "a1").await;
+    let mut last = None;
+    for k in 0..3 {
+        last = Some(
+            team::record_outcome(&store, &a1, f, &no_answer(&format!("f{k}")))
+                .await
+                .unwrap(),
+        );
+    }
+    let esc = get_task(&store, last.unwrap().escalation_task.unwrap()).await;
+    assert_eq!(esc.queue_code, "followup");
+    assert_eq!(esc.assignee.as_deref(), Some("lead_fu"));
+    assert_eq!(counts(&store).await.risk_signals, signals_before + 3);
+}
+
+async fn interaction_is_in_the_ledger(dbs: &mut Dbs) {
+    let (store, _) = dbs.fresh().await;
+    book(&store, 1).await;
+    let t = task(&store, 1, "dpd3", "early_collection", "2026-03-19").await;
+    let mut input = OutcomeInput {
+        channel: "visit".into(),
+        outcome: "hardship_reported".into(),
+        income_change_pct: Some(-45),
+        job_status: Some("lost".into()),
+        idempotency_key: "visit-1".into(),
+        answers: Some(serde_json::json!({"vehicle_use": "pledged", "note": "line\nbreak"})),
+        ..OutcomeInput::default()
+    };
+    input.notes = "上门走访".into();
+    let r = team::record_outcome(&store, &actor(&store, "c1").await, t, &input)
+        .await
+        .unwrap();
+    assert_eq!(
+        r.signals,
+        ["hardship", "income_drop", "job_loss", "vehicle_pledged"]
+    );
+    let index = r.leaf_index.unwrap();
+    let cp = ledger::new_checkpoint(&store).await.unwrap();
+    let proof = ledger::inclusion_proof(&store, index, cp.size)
+        .await
+        .unwrap();
+    assert_eq!(proof.root, cp.root);
+    let mut tx = store.begin().await.unwrap();
+    let raw = tx
+        .ledger_records(&ledger::INTERACTION, &[r.interaction_id])
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    let leaf = ledger::leaf_of(&ledger::INTERACTION, &raw[0]).unwrap();
+    ledger::check_inclusion(&leaf, &proof, &cp.root).expect("inclusion proof verifies");
+    let report = ledger::verify(&store, None).await.unwrap();
+    assert!(report.ok(), "{report:?}");
+}
+
+async fn login_tokens_masking_and_reveals(dbs: &mut Dbs) {
+    let (store, _) = dbs.fresh().await;
+    book(&store, 1).await;
+    let (token, who) = team::login(&store, "a1", support::PASSWORD).await.unwrap();
+    assert_eq!(who.user.username, "a1");
+    assert_eq!(team::authenticate(&store, &token).await.unwrap(), who);
+    assert!(matches!(
+        team::login(&store, "a1", "wrong password").await,
+        Err(AppError::Unauthenticated(_))
+    ));
+    assert!(matches!(
+        team::authenticate(&store, "nope").await,
+        Err(AppError::Unauthenticated(_))
+    ));
+    let api = team::issue_api_token(&store, None, "risk").await.unwrap();
+    assert_eq!(api.len(), 64);
+    let risk = team::authenticate(&store, &api).await.unwrap();
+    assert_eq!(risk.user.username, "risk");
+    // an agent sees masked data and may not reveal
+    let policy = Policy::default();
+    let t = task(&store, 1, "welcome", "followup", "2026-03-19").await;
+    let view = team::show_task(&store, &policy, &who, t, "zh", false)
+        .await
+        .unwrap();
+    assert_eq!(view.borrower.id_number, "110105********002X");
+    assert_eq!(view.borrower.mobile, "138****8000");
+    let questions = view
+        .script
+        .as_ref()
+        .and_then(|s| s.as_array())
+        .expect("a script");
+    assert!(questions.iter().any(|q| q["id"] == "funds_reached_dealer"));
+    // structured answers raise the signals the script attaches to them
+    let r = team::record_outcome(
+        &store,
+        &who,
+        t,
+        &OutcomeInput {
+            channel: "phone".into(),
+            outcome: "reached".into(),
+            idempotency_key: "welcome-1".into(),
+            answers: Some(serde_json::json!({
+                "funds_reached_dealer": "no",
+                "vehicle_delivered": true,
+                "income_change_pct": -35,
+            })),
+            ..OutcomeInput::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.signals, ["income_drop", "funds_not_at_dealer"]);
+    assert!(
+        team::show_task(&store, &policy, &who, t, "zh", true)
+            .await
+            .is_err()
+    );
+    assert!(
+        team::show_loan(&store, &policy, &who, "L1", false)
+            .await
+            .is_err()
+    );
+    // a risk officer reveals, and the reveal is logged
+    let before = counts(&store).await.reveals;
+    let (_, b) = team::show_loan(&store, &policy, &risk, "L1", true)
+        .await
+        .unwrap();
+    assert_eq!(b.id_number, "11010519491231002X");
+    assert_eq!(counts(&store).await.reveals, before + 1);
+    let (_, b) = team::show_loan(&store, &policy, &risk, "L1", false)
+        .await
+        .unwrap();
+    assert_eq!(b.mobile, "138****8000");
+    assert_eq!(counts(&store).await.reveals, before + 1);
+    // only an admin (or the command line) manages users
+    let err = team::create_team(&store, Some(&who), "x", "X")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppError::Forbidden(_)));
+}
+
+async fn team_lead_views(dbs: &mut Dbs) {
+    let (store, _) = dbs.fresh().await;
+    book(&store, 3).await;
+    let t1 = task(&store, 1, "welcome", "followup", "2026-03-10").await;
+    task(&store, 2, "welcome", "followup", "2026-03-25").await;
+    task(&store, 3, "dpd3", "early_collection", "2026-03-01").await;
+    let a1 = actor(&store, "a1").await;
+    team::record_outcome(&store, &a1, t1, &promise("p"))
+        .await
+        .unwrap();
+    let lead = actor(&store, "lead_fu").await;
+    let stats = team::team_stats(&store, &lead, None, None).await.unwrap();
+    assert_eq!(stats.len(), 1);
+    let s = &stats[0];
+    assert_eq!(s.team.code, "fu");
+    assert_eq!(s.past_due, 0);
+    assert_eq!(s.depth.iter().map(|r| r.tasks).sum::<i64>(), 1);
+    let a1_row = s.agents.iter().find(|r| r.username == "a1").unwrap();
+    assert_eq!(
+        (
+            a1_row.tasks_done,
+            a1_row.attempts,
+            a1_row.reached,
+            a1_row.promises
+        ),
+        (1, 1, 1, 1)
+    );
+    let all = team::team_stats(&store, &actor(&store, "audit").await, None, None)
+        .await
+        .unwrap();
+    let col = all.iter().find(|s| s.team.code == "col").unwrap();
+    assert_eq!(col.past_due, 1);
+    assert!(matches!(
+        team::team_stats(&store, &a1, None, None).await,
+        Err(AppError::Forbidden(_))
+    ));
+    // the lead sees the whole team's queue
+    assert_eq!(team::my_queue(&store, &lead, None).await.unwrap().len(), 1);
+}
+
+async fn concurrent_take_next_hands_each_task_once(dbs: &mut Dbs) {
+    let (store, _) = dbs.fresh().await;
+    book(&store, 9).await;
+    for n in 1..=9 {
+        task(&store, n, "welcome", "followup", "2026-03-15").await;
+    }
+    // three agents at once, each taking and closing tasks in turn
+    let mut handles = Vec::new();
+    for name in ["a1", "a2", "a3"] {
+        let store = store.clone();
+        let a = actor(&store, name).await;
+        handles.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            for _ in 0..4 {
+                let Some(t) = team::take_next(&store, &a).await.unwrap() else {
+                    break;
+                };
+                assert_eq!(t.assignee.as_deref(), Some(name));
+                let key = format!("{name}-{}", t.id);
+                team::record_outcome(&store, &a, t.id, &promise(&key))
+                    .await
+                    .unwrap();
+                got.push(t.id);
+            }
+            got
+        }));
+    }
+    let mut taken = Vec::new();
+    for h in handles {
+        taken.extend(h.await.unwrap());
+    }
+    // no task was handed to two agents; every task taken was closed once
+    let mut distinct = taken.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(distinct.len(), taken.len(), "{taken:?}");
+    assert_eq!(counts(&store).await.interactions, taken.len() as i64);
+    // what was not taken is assigned (by round robin) and waits for its agent
+    let open = team::my_queue(&store, &actor(&store, "lead_fu").await, None)
+        .await
+        .unwrap();
+    assert_eq!(open.len() + taken.len(), 9);
+}

@@ -1,0 +1,481 @@
+//! `huifang user …`, `huifang team …`, `huifang queue …`, `huifang task …`: the team that works
+//! follow-up tasks, from the command line. `--as USER` acts as that user (whoever holds the
+//! database may): the same role and team rules apply as over HTTP.
+
+use std::io::{Read, Write};
+
+/// `println!` that returns a closed pipe (`huifang task list | head`) as an error, which `main`
+/// treats as the reader's choice, instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    };
+}
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use huifang_app::team::{
+    self, Actor, OutcomeInput, Role, UserInput, stats_json, task_json, task_view_json,
+};
+use huifang_core::Date;
+use huifang_core::calendar::parse_date;
+use huifang_core::policy::Policy;
+use huifang_store::{Store, TaskRecord};
+use serde_json::Value;
+
+/// The commands of this module, flattened into the top-level command list.
+#[derive(Debug, Subcommand)]
+pub enum Commands {
+    /// Users: add one, issue an API token.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Teams: add one; statistics for a team lead.
+    Team {
+        #[command(subcommand)]
+        command: TeamCommand,
+    },
+    /// Queues of follow-up work.
+    Queue {
+        #[command(subcommand)]
+        command: QueueCommand,
+    },
+    /// Work follow-up tasks: list, take next, show, record an outcome, reassign.
+    Task {
+        #[command(subcommand)]
+        command: TaskCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user (agent, collector, team_lead, risk_officer, auditor, admin).
+    Add {
+        username: String,
+        #[arg(long)]
+        role: String,
+        /// Team code (agents, collectors and team leads belong to one).
+        #[arg(long)]
+        team: Option<String>,
+        /// Skills, comma-separated (a queue with a skill only goes to users who have it).
+        #[arg(long, value_delimiter = ',')]
+        skills: Vec<String>,
+        /// Display name (default: the username).
+        #[arg(long)]
+        name: Option<String>,
+        /// Read the password from standard input (first line).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Issue a new API token for a user (replaces the old one); it is printed once.
+    Token { username: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TeamCommand {
+    /// Add a team.
+    Add { code: String, name: String },
+    /// Queue depth, SLA breaches and per-agent productivity (team leads; auditors: all teams).
+    Stats {
+        #[arg(long = "as")]
+        user: String,
+        #[arg(long, value_parser = date_arg)]
+        from: Option<Date>,
+        #[arg(long, value_parser = date_arg)]
+        to: Option<Date>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QueueCommand {
+    /// Add a queue of a team with its assignment strategy (round_robin, least_loaded, sticky).
+    Add {
+        code: String,
+        #[arg(long)]
+        team: String,
+        #[arg(long, default_value = "round_robin")]
+        strategy: String,
+        #[arg(long, default_value = "")]
+        skill: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TaskCommand {
+    /// The tasks I may work (a team lead: the team's; an auditor: all).
+    List {
+        #[arg(long = "as")]
+        user: String,
+        #[arg(long)]
+        queue: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take the next task (assigned by the queue's strategy); it is then in progress.
+    Next {
+        #[arg(long = "as")]
+        user: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A task with its script and the borrower's context (masked unless --reveal).
+    Show {
+        id: i64,
+        #[arg(long = "as")]
+        user: String,
+        #[arg(long, default_value = "zh")]
+        lang: String,
+        /// Show the full ID number and mobile (team leads, risk officers; logged).
+        #[arg(long)]
+        reveal: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record the outcome of a contact.
+    Record {
+        id: i64,
+        #[arg(long = "as")]
+        user: String,
+        /// phone, sms, email, wechat, visit
+        #[arg(long, default_value = "phone")]
+        channel: String,
+        /// reached, no_answer, wrong_number, refused, promise_to_pay, dispute,
+        /// hardship_reported, vehicle_status
+        #[arg(long)]
+        outcome: String,
+        /// Promise amount (yuan).
+        #[arg(long)]
+        amount: Option<String>,
+        /// Promise date.
+        #[arg(long, value_parser = date_arg)]
+        date: Option<Date>,
+        #[arg(long, allow_hyphen_values = true)]
+        income_change_pct: Option<i32>,
+        /// unchanged, changed, lost, business_trouble
+        #[arg(long)]
+        job_status: Option<String>,
+        /// used_by_self, family, commercial, lent_out, sold, pledged, lost
+        #[arg(long)]
+        vehicle_status: Option<String>,
+        /// Script answers, a JSON object.
+        #[arg(long)]
+        answers: Option<String>,
+        #[arg(long, default_value = "")]
+        notes: String,
+        #[arg(long, default_value_t = 0)]
+        duration_seconds: i64,
+        /// Recording twice with the same key records once.
+        #[arg(long)]
+        idempotency_key: String,
+    },
+    /// Move a task to another member of the team (team leads).
+    Reassign {
+        id: i64,
+        #[arg(long)]
+        to: String,
+        #[arg(long = "as")]
+        user: String,
+    },
+}
+
+fn date_arg(s: &str) -> Result<Date, String> {
+    parse_date(s).ok_or_else(|| format!("{s:?} is not a date (YYYY-MM-DD)"))
+}
+
+async fn who(store: &Store, username: &str) -> Result<Actor> {
+    Ok(team::actor(store, username).await?)
+}
+
+fn task_line(t: &TaskRecord) -> String {
+    format!(
+        "{:>8}  {:<18} {:<20} {:<12} due {}  {:<12} {}/{} {}",
+        t.id,
+        t.queue_code,
+        t.kind,
+        t.state,
+        t.due_on,
+        t.loan_external_id,
+        t.attempts,
+        t.max_attempts,
+        t.assignee.as_deref().unwrap_or("-")
+    )
+}
+
+fn print_json(v: &Value) -> Result<()> {
+    say!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+/// Runs one of this module's commands.
+pub async fn run(store: &Store, policy: &Policy, command: &Commands) -> Result<()> {
+    match command {
+        Commands::User { command } => match command {
+            UserCommand::Add {
+                username,
+                role,
+                team: team_code,
+                skills,
+                name,
+                password_stdin,
+            } => {
+                let password = if *password_stdin {
+                    let mut text = String::new();
+                    std::io::stdin()
+                        .read_to_string(&mut text)
+                        .context("reading the password from standard input")?;
+                    let line = text.lines().next().unwrap_or("").to_string();
+                    if line.is_empty() {
+                        bail!("--password-stdin: standard input holds no password");
+                    }
+                    Some(line)
+                } else {
+                    None
+                };
+                let role: Role = role.parse()?;
+                let id = team::create_user(
+                    store,
+                    None,
+                    &UserInput {
+                        username: username.clone(),
+                        display_name: name.clone().unwrap_or_default(),
+                        role,
+                        team: team_code.clone(),
+                        skills: skills.clone(),
+                        password,
+                    },
+                )
+                .await?;
+                say!("user {username} ({role}) added, id {id}");
+            }
+            UserCommand::Token { username } => {
+                let token = team::issue_api_token(store, None, username).await?;
+                say!("{token}");
+                eprintln!(
+                    "API token of {username}: shown once, only its SHA-256 is kept; send it as `Authorization: Bearer <token>`"
+                );
+            }
+        },
+        Commands::Team { command } => match command {
+            TeamCommand::Add { code, name } => {
+                let id = team::create_team(store, None, code, name).await?;
+                say!("team {code} ({name}) added, id {id}");
+            }
+            TeamCommand::Stats {
+                user,
+                from,
+                to,
+                json,
+            } => {
+                let actor = who(store, user).await?;
+                let all = team::team_stats(store, &actor, *from, *to).await?;
+                if *json {
+                    return print_json(&stats_json(&all));
+                }
+                for s in &all {
+                    say!(
+                        "team {} {} — {} to {} (business date {})",
+                        s.team.code,
+                        s.team.name,
+                        s.from,
+                        s.to,
+                        s.business_date
+                    );
+                    say!("  queue depth:");
+                    for d in &s.depth {
+                        say!("    {:<20} {:<12} {:>6}", d.queue_code, d.state, d.tasks);
+                    }
+                    say!("  SLA breaches (open past due): {}", s.past_due);
+                    for t in s.oldest_past_due.iter().take(5) {
+                        say!("    {}", task_line(t));
+                    }
+                    say!(
+                        "  {:<14} {:<10} {:>6} {:>9} {:>8} {:>9} {:>6}",
+                        "agent",
+                        "name",
+                        "done",
+                        "attempts",
+                        "reached",
+                        "promises",
+                        "open"
+                    );
+                    for a in &s.agents {
+                        say!(
+                            "  {:<14} {:<10} {:>6} {:>9} {:>8} {:>9} {:>6}",
+                            a.username,
+                            a.display_name,
+                            a.tasks_done,
+                            a.attempts,
+                            a.reached,
+                            a.promises,
+                            a.open_tasks
+                        );
+                    }
+                }
+            }
+        },
+        Commands::Queue {
+            command:
+                QueueCommand::Add {
+                    code,
+                    team: team_code,
+                    strategy,
+                    skill,
+                    name,
+                },
+        } => {
+            let id = team::create_queue(
+                store,
+                None,
+                code,
+                name.as_deref().unwrap_or(code),
+                team_code,
+                strategy,
+                skill,
+            )
+            .await?;
+            say!("queue {code} of team {team_code} ({strategy}) added, id {id}");
+        }
+        Commands::Task { command } => task(store, policy, command).await?,
+    }
+    Ok(())
+}
+
+async fn task(store: &Store, policy: &Policy, command: &TaskCommand) -> Result<()> {
+    match command {
+        TaskCommand::List { user, queue, json } => {
+            let actor = who(store, user).await?;
+            let tasks = team::my_queue(store, &actor, queue.as_deref()).await?;
+            if *json {
+                return print_json(&Value::Array(tasks.iter().map(task_json).collect()));
+            }
+            for t in &tasks {
+                say!("{}", task_line(t));
+            }
+            eprintln!("{} task(s)", tasks.len());
+        }
+        TaskCommand::Next { user, json } => {
+            let actor = who(store, user).await?;
+            match team::take_next(store, &actor).await? {
+                Some(t) if *json => print_json(&task_json(&t))?,
+                Some(t) => say!("{}", task_line(&t)),
+                None => say!("no task waiting for {user}"),
+            }
+        }
+        TaskCommand::Show {
+            id,
+            user,
+            lang,
+            reveal,
+            json,
+        } => {
+            let actor = who(store, user).await?;
+            let view = team::show_task(store, policy, &actor, *id, lang, *reveal).await?;
+            let v = task_view_json(&view);
+            if *json {
+                return print_json(&v);
+            }
+            say!("{}", task_line(&view.task));
+            let b = &view.borrower;
+            say!(
+                "borrower {} {}  ID {}  mobile {}  {}",
+                b.external_id,
+                b.name,
+                b.id_number,
+                b.mobile,
+                b.city
+            );
+            say!("loan {}", v["loan"]);
+            match &view.script {
+                Some(s) => say!("script {}", serde_json::to_string_pretty(s)?),
+                None => say!("script: none for {} in {lang}", view.task.kind),
+            }
+            for i in &view.interactions {
+                say!(
+                    "  contact {} {} {} {}",
+                    i.business_date,
+                    i.occurred_at,
+                    i.channel,
+                    i.outcome
+                );
+            }
+        }
+        TaskCommand::Record {
+            id,
+            user,
+            channel,
+            outcome,
+            amount,
+            date,
+            income_change_pct,
+            job_status,
+            vehicle_status,
+            answers,
+            notes,
+            duration_seconds,
+            idempotency_key,
+        } => {
+            let actor = who(store, user).await?;
+            let answers = answers
+                .as_deref()
+                .map(serde_json::from_str::<Value>)
+                .transpose()
+                .context("--answers must be a JSON object")?;
+            let r = team::record_outcome(
+                store,
+                &actor,
+                *id,
+                &OutcomeInput {
+                    channel: channel.clone(),
+                    outcome: outcome.clone(),
+                    amount: amount.clone(),
+                    date: *date,
+                    income_change_pct: *income_change_pct,
+                    job_status: job_status.clone(),
+                    vehicle_status: vehicle_status.clone(),
+                    answers,
+                    notes: notes.clone(),
+                    duration_seconds: *duration_seconds,
+                    idempotency_key: idempotency_key.clone(),
+                    occurred_at: None,
+                },
+            )
+            .await?;
+            if r.new {
+                say!(
+                    "interaction {} recorded (ledger leaf {}); task {} now {} ({}/{} attempts){}{}{}",
+                    r.interaction_id,
+                    r.leaf_index.map_or("-".into(), |i| i.to_string()),
+                    r.task.id,
+                    r.task.state,
+                    r.task.attempts,
+                    r.task.max_attempts,
+                    r.promise_id
+                        .map_or(String::new(), |p| format!("; promise {p} open")),
+                    if r.signals.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; risk signals {}", r.signals.join(", "))
+                    },
+                    r.escalation_task
+                        .map_or(String::new(), |t| format!("; escalated as task {t}")),
+                );
+            } else {
+                say!(
+                    "already recorded as interaction {} (idempotency key {idempotency_key}): nothing recorded",
+                    r.interaction_id
+                );
+            }
+        }
+        TaskCommand::Reassign { id, to, user } => {
+            let actor = who(store, user).await?;
+            let t = team::reassign(store, &actor, *id, to).await?;
+            say!("{}", task_line(&t));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,537 @@
+//! The follow-up engine's tables as the daily close uses them: tasks created and cancelled in
+//! bulk (a task exists at most once per loan and reason key), each loan's next continuous
+//! follow-up, promises to pay resolved from the payments, plans and scripts held as JSON text.
+//! Every bulk statement is generated per chunk, with the `placeholders`/`param_list` helpers.
+
+use std::collections::HashMap;
+
+use huifang_core::Date;
+use huifang_core::loan::Payment;
+use huifang_core::money::Money;
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::{
+    MAX_PARAMS, Result, Tx, Val, bind_vals, date_text, opt_date_col, param, parse_date_col,
+    placeholders,
+};
+
+/// A task the follow-up engine creates (ignored when the loan already has one for the reason).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedTask {
+    pub loan_id: i64,
+    pub kind: String,
+    pub reason_key: String,
+    pub queue_code: String,
+    pub created_on: Date,
+    pub due_on: Date,
+    pub window_end_on: Option<Date>,
+    pub late: bool,
+    pub max_attempts: i64,
+}
+
+/// A task to cancel, by loan and reason key, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskCancel {
+    pub loan_id: i64,
+    pub reason_key: String,
+    pub reason: String,
+}
+
+/// A stored task as the follow-up engine sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FollowupTask {
+    pub id: i64,
+    pub loan_id: i64,
+    pub kind: String,
+    pub reason_key: String,
+    pub queue_code: String,
+    pub state: String,
+    pub created_on: Date,
+    pub due_on: Date,
+    pub window_end_on: Option<Date>,
+    pub late: bool,
+    pub closed_on: Option<Date>,
+    pub close_reason: Option<String>,
+}
+
+/// An open promise to pay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenPromise {
+    pub id: i64,
+    pub loan_id: i64,
+    pub interaction_id: i64,
+    pub amount: Money,
+    pub promised_on: Date,
+    pub due_on: Date,
+}
+
+/// A stored promise and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromiseState {
+    pub id: i64,
+    pub loan_id: i64,
+    pub amount: Money,
+    pub promised_on: Date,
+    pub due_on: Date,
+    pub state: String,
+    pub resolved_on: Option<Date>,
+}
+
+/// States of a task that is finished one way or another.
+const CLOSED_STATES: &str = "('done', 'failed', 'cancelled')";
+
+const TASK_COLUMNS: &str = "id, loan_id, kind, reason_key, queue_code, state, created_on, due_on, window_end_on, late, closed_on, close_reason";
+
+fn task_from_row(r: &sqlx::any::AnyRow) -> Result<FollowupTask> {
+    Ok(FollowupTask {
+        id: r.try_get(0)?,
+        loan_id: r.try_get(1)?,
+        kind: r.try_get(2)?,
+        reason_key: r.try_get(3)?,
+        queue_code: r.try_get(4)?,
+        state: r.try_get(5)?,
+        created_on: parse_date_col(&r.try_get::<String, _>(6)?)?,
+        due_on: parse_date_col(&r.try_get::<String, _>(7)?)?,
+        window_end_on: opt_date_col(r.try_get(8)?)?,
+        late: r.try_get::<i64, _>(9)? != 0,
+        closed_on: opt_date_col(r.try_get(10)?)?,
+        close_reason: r.try_get(11)?,
+    })
+}
+
+impl Tx {
+    /// Creates tasks, skipping any whose loan already has a task for the same reason key.
+    /// Returns how many were created.
+    pub async fn insert_planned_tasks(&mut self, tasks: &[PlannedTask]) -> Result<u64> {
+        const COLS: usize = 10;
+        let mut created = 0;
+        for chunk in tasks.chunks(MAX_PARAMS / COLS) {
+            let sql = format!(
+                "INSERT INTO tasks (loan_id, kind, reason_key, queue_code, state, created_on, due_on, window_end_on, late, max_attempts) VALUES {} ON CONFLICT (loan_id, reason_key) DO NOTHING",
+                placeholders(self.dialect, chunk.len(), COLS, &[])
+            );
+            let mut vals = Vec::with_capacity(chunk.len() * COLS);
+            for t in chunk {
+                vals.extend([
+                    Val::Int(t.loan_id),
+                    Val::Text(t.kind.clone()),
+                    Val::Text(t.reason_key.clone()),
+                    Val::Text(t.queue_code.clone()),
+                    Val::Text("open".into()),
+                    Val::Text(date_text(t.created_on)),
+                    Val::Text(date_text(t.due_on)),
+                    Val::OptText(t.window_end_on.map(date_text)),
+                    Val::Int(i64::from(t.late)),
+                    Val::Int(t.max_attempts),
+                ]);
+            }
+            created += bind_vals(sqlx::query(AssertSqlSafe(sql)), &vals)
+                .execute(&mut *self.tx)
+                .await?
+                .rows_affected();
+        }
+        Ok(created)
+    }
+
+    /// Cancels these tasks on `date` if they are not finished. Returns how many were cancelled.
+    pub async fn cancel_tasks(&mut self, cancels: &[TaskCancel], date: Date) -> Result<u64> {
+        const COLS: usize = 3;
+        let mut done = 0;
+        for chunk in cancels.chunks(MAX_PARAMS / COLS - 1) {
+            let date_param = param(self.dialect, chunk.len() * COLS + 1);
+            let sql = format!(
+                "WITH v (loan_id, reason_key, reason) AS (VALUES {}) UPDATE tasks SET state = 'cancelled', closed_on = {date_param}, close_reason = v.reason FROM v WHERE tasks.loan_id = v.loan_id AND tasks.reason_key = v.reason_key AND tasks.state NOT IN {CLOSED_STATES}",
+                placeholders(self.dialect, chunk.len(), COLS, &["BIGINT", "TEXT", "TEXT"])
+            );
+            let mut vals = Vec::with_capacity(chunk.len() * COLS + 1);
+            for c in chunk {
+                vals.extend([
+                    Val::Int(c.loan_id),
+                    Val::Text(c.reason_key.clone()),
+                    Val::Text(c.reason.clone()),
+                ]);
+            }
+            vals.push(Val::Text(date_text(date)));
+            done += bind_vals(sqlx::query(AssertSqlSafe(sql)), &vals)
+                .execute(&mut *self.tx)
+                .await?
+                .rows_affected();
+        }
+        Ok(done)
+    }
+
+    /// Cancels every unfinished task of these loans (of these kinds only, when given).
+    pub async fn cancel_loan_tasks(
+        &mut self,
+        loan_ids: &[i64],
+        kinds: Option<&[&str]>,
+        reason: &str,
+        date: Date,
+    ) -> Result<u64> {
+        let kinds = kinds.unwrap_or(&[]);
+        let mut done = 0;
+        for chunk in loan_ids.chunks(MAX_PARAMS / 2) {
+            let mut n = 2;
+            let mut next = |count: usize| {
+                let list = (n + 1..=n + count)
+                    .map(|i| param(self.dialect, i))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                n += count;
+                list
+            };
+            let ids = next(chunk.len());
+            let kind_filter = if kinds.is_empty() {
+                String::new()
+            } else {
+                format!(" AND kind IN ({})", next(kinds.len()))
+            };
+            let sql = format!(
+                "UPDATE tasks SET state = 'cancelled', closed_on = {}, close_reason = {} WHERE state NOT IN {CLOSED_STATES} AND loan_id IN ({ids}){kind_filter}",
+                param(self.dialect, 1),
+                param(self.dialect, 2)
+            );
+            let mut vals = vec![Val::Text(date_text(date)), Val::Text(reason.to_string())];
+            vals.extend(chunk.iter().map(|id| Val::Int(*id)));
+            vals.extend(kinds.iter().map(|k| Val::Text((*k).to_string())));
+            done += bind_vals(sqlx::query(AssertSqlSafe(sql)), &vals)
+                .execute(&mut *self.tx)
+                .await?
+                .rows_affected();
+        }
+        Ok(done)
+    }
+
+    /// The reason keys of the unfinished tasks of these loans.
+    pub async fn open_task_keys(&mut self, loan_ids: &[i64]) -> Result<HashMap<i64, Vec<String>>> {
+        let keys: Vec<Val> = loan_ids.iter().map(|id| Val::Int(*id)).collect();
+        let sql = format!(
+            "SELECT loan_id, reason_key FROM tasks WHERE state NOT IN {CLOSED_STATES} AND loan_id IN"
+        );
+        let rows = self
+            .fetch_in(&sql, "", &keys, |r| {
+                Ok((r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?))
+            })
+            .await?;
+        let mut out: HashMap<i64, Vec<String>> = HashMap::new();
+        for (loan, key) in rows {
+            out.entry(loan).or_default().push(key);
+        }
+        Ok(out)
+    }
+
+    /// Tasks of one loan and/or one queue (all of them when both are `None`), oldest first.
+    pub async fn followup_tasks(
+        &mut self,
+        loan_id: Option<i64>,
+        queue: Option<&str>,
+        only_open: bool,
+    ) -> Result<Vec<FollowupTask>> {
+        let open = if only_open {
+            format!(" AND state NOT IN {CLOSED_STATES}")
+        } else {
+            String::new()
+        };
+        let sql = format!(
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE ($1 IS NULL OR loan_id = $1) AND ($2 IS NULL OR queue_code = $2){open} ORDER BY id"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(loan_id)
+            .bind(queue)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter().map(task_from_row).collect()
+    }
+
+    /// The next continuous follow-up date of these loans (loans without a row are absent).
+    pub async fn next_continuous(
+        &mut self,
+        loan_ids: &[i64],
+    ) -> Result<HashMap<i64, Option<Date>>> {
+        let keys: Vec<Val> = loan_ids.iter().map(|id| Val::Int(*id)).collect();
+        let rows = self
+            .fetch_in(
+                "SELECT loan_id, next_continuous_on FROM loan_followup WHERE loan_id IN",
+                "",
+                &keys,
+                |r| {
+                    Ok((
+                        r.try_get::<i64, _>(0)?,
+                        opt_date_col(r.try_get::<Option<String>, _>(1)?)?,
+                    ))
+                },
+            )
+            .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Stores the next continuous follow-up date of these loans.
+    pub async fn set_next_continuous(&mut self, rows: &[(i64, Option<Date>)]) -> Result<()> {
+        const COLS: usize = 2;
+        for chunk in rows.chunks(MAX_PARAMS / COLS) {
+            let sql = format!(
+                "INSERT INTO loan_followup (loan_id, next_continuous_on) VALUES {} ON CONFLICT (loan_id) DO UPDATE SET next_continuous_on = excluded.next_continuous_on",
+                placeholders(self.dialect, chunk.len(), COLS, &[])
+            );
+            let mut vals = Vec::with_capacity(chunk.len() * COLS);
+            for (id, next) in chunk {
+                vals.push(Val::Int(*id));
+                vals.push(Val::OptText(next.map(date_text)));
+            }
+            bind_vals(sqlx::query(AssertSqlSafe(sql)), &vals)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Brings each loan's `next_event_on` forward to the date given when that is earlier (or the
+    /// loan has none), so that the daily close visits it then.
+    pub async fn pull_next_event_on(&mut self, rows: &[(i64, Date)]) -> Result<()> {
+        const COLS: usize = 2;
+        for chunk in rows.chunks(MAX_PARAMS / COLS) {
+            let sql = format!(
+                "WITH v (id, d) AS (VALUES {}) UPDATE loan_state SET next_event_on = v.d FROM v WHERE loan_state.loan_id = v.id AND (loan_state.next_event_on IS NULL OR loan_state.next_event_on > v.d)",
+                placeholders(self.dialect, chunk.len(), COLS, &["BIGINT", "TEXT"])
+            );
+            let mut vals = Vec::with_capacity(chunk.len() * COLS);
+            for (id, d) in chunk {
+                vals.push(Val::Int(*id));
+                vals.push(Val::Text(date_text(*d)));
+            }
+            bind_vals(sqlx::query(AssertSqlSafe(sql)), &vals)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Open promises due before `date` (their day has passed: they are kept or broken now).
+    pub async fn open_promises_due_before(&mut self, date: Date) -> Result<Vec<OpenPromise>> {
+        let rows = sqlx::query("SELECT id, loan_id, interaction_id, amount_fen, promised_on, due_on FROM promises WHERE state = 'open' AND due_on < $1 ORDER BY id")
+            .bind(date_text(date))
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(OpenPromise {
+                    id: r.try_get(0)?,
+                    loan_id: r.try_get(1)?,
+                    interaction_id: r.try_get(2)?,
+                    amount: Money::from_fen(r.try_get(3)?),
+                    promised_on: parse_date_col(&r.try_get::<String, _>(4)?)?,
+                    due_on: parse_date_col(&r.try_get::<String, _>(5)?)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Marks promises kept or broken on `date`: (promise id, "kept" | "broken").
+    pub async fn resolve_promises(&mut self, rows: &[(i64, String)], date: Date) -> Result<()> {
+        const COLS: usize = 2;
+        for chunk in rows.chunks(MAX_PARAMS / COLS - 1) {
+            let date_param = param(self.dialect, chunk.len() * COLS + 1);
+            let sql = format!(
+                "WITH v (id, st) AS (VALUES {}) UPDATE promises SET state = v.st, resolved_on = {date_param} FROM v WHERE promises.id = v.id AND promises.state = 'open'",
+                placeholders(self.dialect, chunk.len(), COLS, &["BIGINT", "TEXT"])
+            );
+            let mut vals = Vec::with_capacity(chunk.len() * COLS + 1);
+            for (id, st) in chunk {
+                vals.push(Val::Int(*id));
+                vals.push(Val::Text(st.clone()));
+            }
+            vals.push(Val::Text(date_text(date)));
+            bind_vals(sqlx::query(AssertSqlSafe(sql)), &vals)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Every promise (or one loan's), oldest first.
+    pub async fn promise_states(&mut self, loan_id: Option<i64>) -> Result<Vec<PromiseState>> {
+        let rows = sqlx::query("SELECT id, loan_id, amount_fen, promised_on, due_on, state, resolved_on FROM promises WHERE ($1 IS NULL OR loan_id = $1) ORDER BY id")
+            .bind(loan_id)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(PromiseState {
+                    id: r.try_get(0)?,
+                    loan_id: r.try_get(1)?,
+                    amount: Money::from_fen(r.try_get(2)?),
+                    promised_on: parse_date_col(&r.try_get::<String, _>(3)?)?,
+                    due_on: parse_date_col(&r.try_get::<String, _>(4)?)?,
+                    state: r.try_get(5)?,
+                    resolved_on: opt_date_col(r.try_get(6)?)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The payments of these loans, by loan, in value-date order.
+    pub async fn payments_of_loans(
+        &mut self,
+        loan_ids: &[i64],
+    ) -> Result<HashMap<i64, Vec<Payment>>> {
+        let keys: Vec<Val> = loan_ids.iter().map(|id| Val::Int(*id)).collect();
+        let rows = self
+            .fetch_in(
+                "SELECT loan_id, paid_on, amount_fen FROM payments WHERE loan_id IN",
+                "ORDER BY loan_id, paid_on, id",
+                &keys,
+                |r| {
+                    Ok((
+                        r.try_get::<i64, _>(0)?,
+                        Payment {
+                            paid_on: parse_date_col(&r.try_get::<String, _>(1)?)?,
+                            amount: Money::from_fen(r.try_get(2)?),
+                        },
+                    ))
+                },
+            )
+            .await?;
+        let mut out: HashMap<i64, Vec<Payment>> = HashMap::new();
+        for (loan, p) in rows {
+            out.entry(loan).or_default().push(p);
+        }
+        Ok(out)
+    }
+
+    /// The date each of these loans last reached its borrower (interaction outcome 'reached' or
+    /// a promise to pay).
+    pub async fn last_reached(&mut self, loan_ids: &[i64]) -> Result<HashMap<i64, Date>> {
+        let keys: Vec<Val> = loan_ids.iter().map(|id| Val::Int(*id)).collect();
+        let rows = self
+            .fetch_in(
+                "SELECT loan_id, MAX(business_date) FROM interactions WHERE outcome IN ('reached', 'promise_to_pay') AND loan_id IN",
+                "GROUP BY loan_id",
+                &keys,
+                |r| {
+                    Ok((
+                        r.try_get::<i64, _>(0)?,
+                        parse_date_col(&r.try_get::<String, _>(1)?)?,
+                    ))
+                },
+            )
+            .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// The date of the latest risk signal of `kind` of each of these loans.
+    pub async fn last_signal_on(
+        &mut self,
+        loan_ids: &[i64],
+        kind: &str,
+    ) -> Result<HashMap<i64, Date>> {
+        let mut out = HashMap::new();
+        for chunk in loan_ids.chunks(MAX_PARAMS / 2) {
+            let list = (2..2 + chunk.len())
+                .map(|i| param(self.dialect, i))
+                .collect::<Vec<_>>()
+                .join(",");
+            let sql = format!(
+                "SELECT loan_id, MAX(observed_on) FROM risk_signals WHERE kind = {} AND loan_id IN ({list}) GROUP BY loan_id",
+                param(self.dialect, 1)
+            );
+            let mut vals = vec![Val::Text(kind.to_string())];
+            vals.extend(chunk.iter().map(|id| Val::Int(*id)));
+            let rows = bind_vals(sqlx::query(AssertSqlSafe(sql)), &vals)
+                .fetch_all(&mut *self.tx)
+                .await?;
+            for r in &rows {
+                out.insert(
+                    r.try_get::<i64, _>(0)?,
+                    parse_date_col(&r.try_get::<String, _>(1)?)?,
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records risk signals in bulk: (loan, kind, value, observed on, interaction).
+    pub async fn insert_risk_signals(
+        &mut self,
+        signals: &[(i64, String, String, Date, Option<i64>)],
+    ) -> Result<()> {
+        const COLS: usize = 5;
+        for chunk in signals.chunks(MAX_PARAMS / COLS) {
+            // the optional interaction id travels as text, cast back (Val has no optional int)
+            let sql = format!(
+                "INSERT INTO risk_signals (loan_id, kind, value, observed_on, interaction_id) VALUES {}",
+                placeholders(self.dialect, chunk.len(), COLS, &["", "", "", "", "BIGINT"])
+            );
+            let mut vals = Vec::with_capacity(chunk.len() * COLS);
+            for (loan, kind, value, on, interaction) in chunk {
+                vals.extend([
+                    Val::Int(*loan),
+                    Val::Text(kind.clone()),
+                    Val::Text(value.clone()),
+                    Val::Text(date_text(*on)),
+                    Val::OptText(interaction.map(|i| i.to_string())),
+                ]);
+            }
+            bind_vals(sqlx::query(AssertSqlSafe(sql)), &vals)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    // ----- plans and scripts --------------------------------------------------------------------
+
+    /// The follow-up plan (JSON text) of a product code ('*' = the default).
+    pub async fn followup_plan(&mut self, product_code: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT plan FROM followup_plans WHERE product_code = $1")
+            .bind(product_code)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    /// Every stored plan: (product code, JSON text).
+    pub async fn followup_plans(&mut self) -> Result<Vec<(String, String)>> {
+        let rows =
+            sqlx::query("SELECT product_code, plan FROM followup_plans ORDER BY product_code")
+                .fetch_all(&mut *self.tx)
+                .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    /// Stores a product's follow-up plan (JSON text).
+    pub async fn put_followup_plan(&mut self, product_code: &str, plan: &str) -> Result<()> {
+        sqlx::query("INSERT INTO followup_plans (product_code, plan) VALUES ($1, $2) ON CONFLICT (product_code) DO UPDATE SET plan = excluded.plan")
+            .bind(product_code)
+            .bind(plan)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Stores a script (its questions, JSON text); `replace` false keeps an existing one.
+    pub async fn put_script(
+        &mut self,
+        task_kind: &str,
+        lang: &str,
+        questions: &str,
+        replace: bool,
+    ) -> Result<()> {
+        let action = if replace {
+            "DO UPDATE SET questions = excluded.questions"
+        } else {
+            "DO NOTHING"
+        };
+        let sql = format!(
+            "INSERT INTO scripts (task_kind, lang, questions) VALUES ($1, $2, $3) ON CONFLICT (task_kind, lang) {action}"
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(task_kind)
+            .bind(lang)
+            .bind(questions)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,946 @@
+//! The team that works follow-up tasks: users, teams, queues, sessions, working tasks
+//! (claiming, assignment, state changes), interactions, promises, risk signals, reveals of
+//! personal data, and the SLA / productivity views. No business rule: the core decides, the
+//! application orchestrates, this maps rows.
+
+use std::collections::HashMap;
+
+use huifang_core::Date;
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::{Dialect, Result, Tx, Val, bind_vals, date_text, opt_date_col, param, parse_date_col};
+
+/// Task states in which a task still waits for work.
+pub const OPEN_TASK_STATES: &str = "('open', 'assigned', 'in_progress', 'rescheduled')";
+
+/// A team.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamRecord {
+    pub id: i64,
+    pub code: String,
+    pub name: String,
+}
+
+/// A user. `password_hash` is an argon2 PHC string; the API token is only stored hashed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub role: String,
+    pub team_id: Option<i64>,
+    pub team_code: Option<String>,
+    pub skills: Vec<String>,
+    pub password_hash: Option<String>,
+    pub active: bool,
+}
+
+/// A user to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    pub username: String,
+    pub display_name: String,
+    pub role: String,
+    pub team_id: Option<i64>,
+    pub skills: Vec<String>,
+    pub password_hash: Option<String>,
+}
+
+/// A queue of work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueRecord {
+    pub id: i64,
+    pub code: String,
+    pub name: String,
+    pub team_id: Option<i64>,
+    pub skill: String,
+    pub strategy: String,
+    pub rr_cursor: i64,
+}
+
+/// A follow-up task with its loan's external id and its assignee's username.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskRecord {
+    pub id: i64,
+    pub loan_id: i64,
+    pub loan_external_id: String,
+    pub borrower_external_id: String,
+    pub kind: String,
+    pub reason_key: String,
+    pub queue_code: String,
+    pub state: String,
+    pub assignee_id: Option<i64>,
+    pub assignee: Option<String>,
+    pub created_on: Date,
+    pub due_on: Date,
+    pub window_end_on: Option<Date>,
+    pub late: bool,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub outcome: Option<String>,
+    pub closed_on: Option<Date>,
+    pub close_reason: Option<String>,
+}
+
+/// A task to create (escalations; tests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTask {
+    pub loan_id: i64,
+    pub kind: String,
+    pub reason_key: String,
+    pub queue_code: String,
+    pub assignee_id: Option<i64>,
+    pub created_on: Date,
+    pub due_on: Date,
+    pub max_attempts: i64,
+}
+
+/// A task's new state after an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskUpdate {
+    pub state: String,
+    pub attempts: i64,
+    pub due_on: Date,
+    pub outcome: Option<String>,
+    pub closed_on: Option<Date>,
+    pub close_reason: Option<String>,
+}
+
+/// An interaction to record (with its ledger salt).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewInteraction {
+    pub idempotency_key: String,
+    pub task_id: Option<i64>,
+    pub loan_id: i64,
+    pub user_id: i64,
+    pub channel: String,
+    pub occurred_at: String,
+    pub duration_seconds: i64,
+    pub outcome: String,
+    pub promise_amount_fen: Option<i64>,
+    pub promise_date: Option<Date>,
+    pub income_change_pct: Option<i64>,
+    pub job_status: Option<String>,
+    pub vehicle_status: Option<String>,
+    pub answers: String,
+    pub notes: String,
+    pub business_date: Date,
+    pub salt: String,
+}
+
+/// A recorded interaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InteractionRecord {
+    pub id: i64,
+    pub idempotency_key: String,
+    pub task_id: Option<i64>,
+    pub loan_id: i64,
+    pub user_id: i64,
+    pub channel: String,
+    pub occurred_at: String,
+    pub outcome: String,
+    pub business_date: Date,
+}
+
+/// A promise to pay to record (state open).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPromise {
+    pub interaction_id: i64,
+    pub loan_id: i64,
+    pub amount_fen: i64,
+    pub promised_on: Date,
+    pub due_on: Date,
+    pub paid_before_fen: i64,
+}
+
+/// A risk signal to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSignal {
+    pub loan_id: i64,
+    pub kind: String,
+    pub value: String,
+    pub observed_on: Date,
+    pub interaction_id: Option<i64>,
+}
+
+/// A reveal of a borrower's personal data to a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewReveal {
+    pub user_id: i64,
+    pub borrower_id: i64,
+    pub loan_id: Option<i64>,
+    pub task_id: Option<i64>,
+    pub fields: String,
+    pub revealed_at: String,
+    pub business_date: Date,
+}
+
+/// Tasks of one queue in one state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DepthRow {
+    pub queue_code: String,
+    pub state: String,
+    pub tasks: i64,
+}
+
+/// One agent's work in a date range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentStatsRow {
+    pub user_id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub tasks_done: i64,
+    pub attempts: i64,
+    pub reached: i64,
+    pub promises: i64,
+    pub open_tasks: i64,
+}
+
+/// Row counts of the follow-up tables: (interactions, promises, risk signals, tasks, reveals).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FollowupCounts {
+    pub interactions: i64,
+    pub promises: i64,
+    pub risk_signals: i64,
+    pub tasks: i64,
+    pub reveals: i64,
+}
+
+const USER_SELECT: &str = "SELECT u.id, u.username, u.display_name, u.role, u.team_id, t.code, u.skills, u.password_hash, u.active FROM users u LEFT JOIN teams t ON t.id = u.team_id";
+
+fn user_from_row(r: &AnyRow) -> Result<UserRecord> {
+    let skills: String = r.try_get(6)?;
+    Ok(UserRecord {
+        id: r.try_get(0)?,
+        username: r.try_get(1)?,
+        display_name: r.try_get(2)?,
+        role: r.try_get(3)?,
+        team_id: r.try_get(4)?,
+        team_code: r.try_get(5)?,
+        skills: skills
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
+        password_hash: r.try_get(7)?,
+        active: r.try_get::<i64, _>(8)? != 0,
+    })
+}
+
+const QUEUE_SELECT: &str = "SELECT id, code, name, team_id, skill, strategy, rr_cursor FROM queues";
+
+fn queue_from_row(r: &AnyRow) -> Result<QueueRecord> {
+    Ok(QueueRecord {
+        id: r.try_get(0)?,
+        code: r.try_get(1)?,
+        name: r.try_get(2)?,
+        team_id: r.try_get(3)?,
+        skill: r.try_get(4)?,
+        strategy: r.try_get(5)?,
+        rr_cursor: r.try_get(6)?,
+    })
+}
+
+const TASK_SELECT: &str = "SELECT t.id, t.loan_id, l.external_id, l.borrower_external_id, t.kind, t.reason_key, t.queue_code, t.state, t.assignee_id, u.username, t.created_on, t.due_on, t.window_end_on, t.late, t.attempts, t.max_attempts, t.outcome, t.closed_on, t.close_reason FROM tasks t JOIN loans l ON l.id = t.loan_id LEFT JOIN users u ON u.id = t.assignee_id";
+
+fn task_from_row(r: &AnyRow) -> Result<TaskRecord> {
+    Ok(TaskRecord {
+        id: r.try_get(0)?,
+        loan_id: r.try_get(1)?,
+        loan_external_id: r.try_get(2)?,
+        borrower_external_id: r.try_get(3)?,
+        kind: r.try_get(4)?,
+        reason_key: r.try_get(5)?,
+        queue_code: r.try_get(6)?,
+        state: r.try_get(7)?,
+        assignee_id: r.try_get(8)?,
+        assignee: r.try_get(9)?,
+        created_on: parse_date_col(&r.try_get::<String, _>(10)?)?,
+        due_on: parse_date_col(&r.try_get::<String, _>(11)?)?,
+        window_end_on: opt_date_col(r.try_get(12)?)?,
+        late: r.try_get::<i64, _>(13)? != 0,
+        attempts: r.try_get(14)?,
+        max_attempts: r.try_get(15)?,
+        outcome: r.try_get(16)?,
+        closed_on: opt_date_col(r.try_get(17)?)?,
+        close_reason: r.try_get(18)?,
+    })
+}
+
+fn interaction_from_row(r: &AnyRow) -> Result<InteractionRecord> {
+    Ok(InteractionRecord {
+        id: r.try_get(0)?,
+        idempotency_key: r.try_get(1)?,
+        task_id: r.try_get(2)?,
+        loan_id: r.try_get(3)?,
+        user_id: r.try_get(4)?,
+        channel: r.try_get(5)?,
+        occurred_at: r.try_get(6)?,
+        outcome: r.try_get(7)?,
+        business_date: parse_date_col(&r.try_get::<String, _>(8)?)?,
+    })
+}
+
+/// `$first, $first+1, …` for `n` values (never empty: callers check).
+fn list(dialect: Dialect, first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| param(dialect, i))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Tx {
+    /// Takes the database write lock at the start of a write use case of this module (a no-op
+    /// update). On SQLite a transaction that reads first and writes later fails at once with
+    /// SQLITE_BUSY if another writer committed in between; writing first makes it wait its turn
+    /// instead. On PostgreSQL it locks nothing: row locks serialise the conflicting writes.
+    pub async fn lock_for_write(&mut self) -> Result<()> {
+        sqlx::query("UPDATE queues SET rr_cursor = rr_cursor WHERE id = -1")
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    // ----- teams and users --------------------------------------------------------------------
+
+    /// Creates a team; returns its id.
+    pub async fn insert_team(&mut self, code: &str, name: &str) -> Result<i64> {
+        let row = sqlx::query("INSERT INTO teams (code, name) VALUES ($1, $2) RETURNING id")
+            .bind(code)
+            .bind(name)
+            .fetch_one(&mut *self.tx)
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// Every team, by code.
+    pub async fn teams(&mut self) -> Result<Vec<TeamRecord>> {
+        let rows = sqlx::query("SELECT id, code, name FROM teams ORDER BY code")
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TeamRecord {
+                    id: r.try_get(0)?,
+                    code: r.try_get(1)?,
+                    name: r.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The team with this code.
+    pub async fn team_by_code(&mut self, code: &str) -> Result<Option<TeamRecord>> {
+        Ok(self.teams().await?.into_iter().find(|t| t.code == code))
+    }
+
+    /// Creates a user; returns its id.
+    pub async fn insert_user(&mut self, user: &NewUser) -> Result<i64> {
+        let row = sqlx::query("INSERT INTO users (username, display_name, role, team_id, skills, password_hash) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
+            .bind(user.username.as_str())
+            .bind(user.display_name.as_str())
+            .bind(user.role.as_str())
+            .bind(user.team_id)
+            .bind(user.skills.join(","))
+            .bind(user.password_hash.as_deref())
+            .fetch_one(&mut *self.tx)
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// The user with this username.
+    pub async fn user_by_username(&mut self, username: &str) -> Result<Option<UserRecord>> {
+        let sql = format!("{USER_SELECT} WHERE u.username = $1");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(username)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    /// The user with this id.
+    pub async fn user_by_id(&mut self, id: i64) -> Result<Option<UserRecord>> {
+        let sql = format!("{USER_SELECT} WHERE u.id = $1");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    /// The active user whose API token hashes to `token_hash`.
+    pub async fn user_by_api_token(&mut self, token_hash: &str) -> Result<Option<UserRecord>> {
+        let sql = format!("{USER_SELECT} WHERE u.api_token_hash = $1 AND u.active = 1");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(token_hash)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    /// The active user of an unexpired session (`now` is an RFC 3339 UTC timestamp).
+    pub async fn user_by_session(
+        &mut self,
+        token_hash: &str,
+        now: &str,
+    ) -> Result<Option<UserRecord>> {
+        let sql = format!(
+            "{USER_SELECT} JOIN sessions s ON s.user_id = u.id WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.active = 1"
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    /// Replaces a user's API token hash.
+    pub async fn set_api_token_hash(&mut self, user_id: i64, token_hash: &str) -> Result<()> {
+        sqlx::query("UPDATE users SET api_token_hash = $1 WHERE id = $2")
+            .bind(token_hash)
+            .bind(user_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Opens a session.
+    pub async fn insert_session(
+        &mut self,
+        token_hash: &str,
+        user_id: i64,
+        expires_at: &str,
+    ) -> Result<()> {
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, expires_at) VALUES ($1, $2, $3)")
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(expires_at)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// The users of a team, by id.
+    pub async fn team_users(&mut self, team_id: i64) -> Result<Vec<UserRecord>> {
+        let sql = format!("{USER_SELECT} WHERE u.team_id = $1 ORDER BY u.id");
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(team_id)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    // ----- queues -----------------------------------------------------------------------------
+
+    /// Creates a queue; returns its id.
+    pub async fn insert_queue(
+        &mut self,
+        code: &str,
+        name: &str,
+        team_id: i64,
+        skill: &str,
+        strategy: &str,
+    ) -> Result<i64> {
+        let row = sqlx::query("INSERT INTO queues (code, name, team_id, skill, strategy) VALUES ($1, $2, $3, $4, $5) RETURNING id")
+            .bind(code)
+            .bind(name)
+            .bind(team_id)
+            .bind(skill)
+            .bind(strategy)
+            .fetch_one(&mut *self.tx)
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// The queue with this code.
+    pub async fn queue_by_code(&mut self, code: &str) -> Result<Option<QueueRecord>> {
+        let sql = format!("{QUEUE_SELECT} WHERE code = $1");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(code)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.as_ref().map(queue_from_row).transpose()
+    }
+
+    /// Every queue (optionally of one team), by code.
+    pub async fn queues(&mut self, team_id: Option<i64>) -> Result<Vec<QueueRecord>> {
+        let sql = format!("{QUEUE_SELECT} WHERE ($1 IS NULL OR team_id = $1) ORDER BY code");
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(team_id)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter().map(queue_from_row).collect()
+    }
+
+    /// Locks a queue for assignment (a row lock on PostgreSQL, the write lock on SQLite) and
+    /// returns its round-robin cursor.
+    pub async fn lock_queue(&mut self, queue_id: i64) -> Result<i64> {
+        let row = sqlx::query(
+            "UPDATE queues SET rr_cursor = rr_cursor WHERE id = $1 RETURNING rr_cursor",
+        )
+        .bind(queue_id)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// Moves a queue's round-robin cursor.
+    pub async fn set_queue_cursor(&mut self, queue_id: i64, cursor: i64) -> Result<()> {
+        sqlx::query("UPDATE queues SET rr_cursor = $1 WHERE id = $2")
+            .bind(cursor)
+            .bind(queue_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    // ----- tasks ------------------------------------------------------------------------------
+
+    /// Open tasks assigned per user (assigned, in progress or rescheduled).
+    pub async fn open_loads(&mut self, user_ids: &[i64]) -> Result<HashMap<i64, i64>> {
+        let keys: Vec<Val> = user_ids.iter().map(|id| Val::Int(*id)).collect();
+        let rows = self
+            .fetch_in(
+                "SELECT assignee_id, CAST(COUNT(*) AS BIGINT) FROM tasks WHERE assignee_id IN",
+                "AND state IN ('assigned', 'in_progress', 'rescheduled') GROUP BY assignee_id",
+                &keys,
+                |r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?)),
+            )
+            .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Notes the agent who last worked a loan in its follow-up schedule row, when the
+    /// follow-up engine keeps one (nothing is created here).
+    pub async fn set_last_agent(&mut self, loan_id: i64, user_id: i64) -> Result<()> {
+        sqlx::query("UPDATE loan_followup SET last_agent_id = $1 WHERE loan_id = $2")
+            .bind(user_id)
+            .bind(loan_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// The agent who last worked this loan (its last interaction, else its last assigned task).
+    pub async fn previous_agent(&mut self, loan_id: i64, except_task: i64) -> Result<Option<i64>> {
+        let row = sqlx::query(
+            "SELECT user_id FROM interactions WHERE loan_id = $1 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(loan_id)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        if let Some(r) = row {
+            return Ok(Some(r.try_get(0)?));
+        }
+        let row = sqlx::query("SELECT assignee_id FROM tasks WHERE loan_id = $1 AND id <> $2 AND assignee_id IS NOT NULL ORDER BY id DESC LIMIT 1")
+            .bind(loan_id)
+            .bind(except_task)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    /// One task.
+    pub async fn task(&mut self, id: i64) -> Result<Option<TaskRecord>> {
+        let sql = format!("{TASK_SELECT} WHERE t.id = $1");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.as_ref().map(task_from_row).transpose()
+    }
+
+    /// Locks a task row for the rest of the transaction; false if there is no such task.
+    pub async fn lock_task(&mut self, id: i64) -> Result<bool> {
+        let done = sqlx::query("UPDATE tasks SET attempts = attempts WHERE id = $1")
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Open tasks of these queues, optionally only those assigned to `user` or unassigned,
+    /// earliest due first (at most `limit`).
+    pub async fn open_tasks(
+        &mut self,
+        queue_codes: &[String],
+        user: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<TaskRecord>> {
+        if queue_codes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let d = self.dialect;
+        let mine = match user {
+            Some(_) => format!(
+                "AND (t.assignee_id = {} OR t.assignee_id IS NULL)",
+                param(d, 1)
+            ),
+            None => String::new(),
+        };
+        let first = if user.is_some() { 2 } else { 1 };
+        let sql = format!(
+            "{TASK_SELECT} WHERE t.state IN {OPEN_TASK_STATES} {mine} AND t.queue_code IN ({}) ORDER BY t.due_on, t.id LIMIT {}",
+            list(d, first, queue_codes.len()),
+            param(d, first + queue_codes.len())
+        );
+        let mut vals = Vec::new();
+        if let Some(u) = user {
+            vals.push(Val::Int(u));
+        }
+        vals.extend(queue_codes.iter().cloned().map(Val::Text));
+        vals.push(Val::Int(limit));
+        let rows = bind_vals(sqlx::query(AssertSqlSafe(sql)), &vals)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter().map(task_from_row).collect()
+    }
+
+    /// The task a user should work next among those already theirs: in progress first, then
+    /// assigned, then rescheduled ones due by `date`; earliest due first.
+    pub async fn next_own_task(&mut self, user_id: i64, date: Date) -> Result<Option<TaskRecord>> {
+        let sql = format!(
+            "{TASK_SELECT} WHERE t.assignee_id = $1 AND (t.state IN ('in_progress', 'assigned') OR (t.state = 'rescheduled' AND t.due_on <= $2)) ORDER BY CASE t.state WHEN 'in_progress' THEN 0 ELSE 1 END, t.due_on, t.id LIMIT 1"
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(user_id)
+            .bind(date_text(date))
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.as_ref().map(task_from_row).transpose()
+    }
+
+    /// Claims the earliest-due unassigned task of a queue for `user_id` (state `assigned`), one
+    /// statement: concurrent claimers never get the same task. Returns its id.
+    pub async fn claim_unassigned(
+        &mut self,
+        queue_code: &str,
+        user_id: i64,
+        date: Date,
+    ) -> Result<Option<i64>> {
+        let lock = match self.dialect {
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+            Dialect::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE tasks SET assignee_id = $1, state = 'assigned' WHERE id = (SELECT id FROM tasks WHERE queue_code = $2 AND assignee_id IS NULL AND state IN ('open', 'rescheduled') AND due_on <= $3 ORDER BY due_on, id LIMIT 1{lock}) AND assignee_id IS NULL RETURNING id"
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(user_id)
+            .bind(queue_code)
+            .bind(date_text(date))
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    /// Sets a task's assignee and state.
+    pub async fn set_task_assignee(
+        &mut self,
+        task_id: i64,
+        assignee: Option<i64>,
+        state: &str,
+    ) -> Result<()> {
+        sqlx::query("UPDATE tasks SET assignee_id = $1, state = $2 WHERE id = $3")
+            .bind(assignee)
+            .bind(state)
+            .bind(task_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Applies a task's new state after an attempt.
+    pub async fn update_task(&mut self, task_id: i64, u: &TaskUpdate) -> Result<()> {
+        sqlx::query("UPDATE tasks SET state = $1, attempts = $2, due_on = $3, outcome = $4, closed_on = $5, close_reason = $6 WHERE id = $7")
+            .bind(u.state.as_str())
+            .bind(u.attempts)
+            .bind(date_text(u.due_on))
+            .bind(u.outcome.as_deref())
+            .bind(u.closed_on.map(date_text))
+            .bind(u.close_reason.as_deref())
+            .bind(task_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Creates a task unless the loan already has one for this reason; returns its id if new.
+    pub async fn insert_task(&mut self, t: &NewTask) -> Result<Option<i64>> {
+        let state = if t.assignee_id.is_some() {
+            "assigned"
+        } else {
+            "open"
+        };
+        let row = sqlx::query("INSERT INTO tasks (loan_id, kind, reason_key, queue_code, state, assignee_id, created_on, due_on, max_attempts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (loan_id, reason_key) DO NOTHING RETURNING id")
+            .bind(t.loan_id)
+            .bind(t.kind.as_str())
+            .bind(t.reason_key.as_str())
+            .bind(t.queue_code.as_str())
+            .bind(state)
+            .bind(t.assignee_id)
+            .bind(date_text(t.created_on))
+            .bind(date_text(t.due_on))
+            .bind(t.max_attempts)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    /// Ids of tasks (optionally only open ones), in id order; for the demo.
+    pub async fn task_ids(&mut self, only_open: bool) -> Result<Vec<i64>> {
+        let sql = if only_open {
+            format!("SELECT id FROM tasks WHERE state IN {OPEN_TASK_STATES} ORDER BY id")
+        } else {
+            "SELECT id FROM tasks ORDER BY id".to_string()
+        };
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+
+    // ----- interactions, promises, signals, reveals ---------------------------------------------
+
+    /// The interaction recorded under this idempotency key.
+    pub async fn interaction_by_key(&mut self, key: &str) -> Result<Option<InteractionRecord>> {
+        let row = sqlx::query("SELECT id, idempotency_key, task_id, loan_id, user_id, channel, occurred_at, outcome, business_date FROM interactions WHERE idempotency_key = $1")
+            .bind(key)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.as_ref().map(interaction_from_row).transpose()
+    }
+
+    /// A loan's interactions, newest first.
+    pub async fn loan_interactions(&mut self, loan_id: i64) -> Result<Vec<InteractionRecord>> {
+        let rows = sqlx::query("SELECT id, idempotency_key, task_id, loan_id, user_id, channel, occurred_at, outcome, business_date FROM interactions WHERE loan_id = $1 ORDER BY id DESC")
+            .bind(loan_id)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter().map(interaction_from_row).collect()
+    }
+
+    /// Records an interaction unless its idempotency key is already used; returns its id if new.
+    pub async fn insert_interaction(&mut self, i: &NewInteraction) -> Result<Option<i64>> {
+        let row = sqlx::query("INSERT INTO interactions (idempotency_key, task_id, loan_id, user_id, channel, occurred_at, duration_seconds, outcome, promise_amount_fen, promise_date, income_change_pct, job_status, vehicle_status, answers, notes, business_date, salt) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id")
+            .bind(i.idempotency_key.as_str())
+            .bind(i.task_id)
+            .bind(i.loan_id)
+            .bind(i.user_id)
+            .bind(i.channel.as_str())
+            .bind(i.occurred_at.as_str())
+            .bind(i.duration_seconds)
+            .bind(i.outcome.as_str())
+            .bind(i.promise_amount_fen)
+            .bind(i.promise_date.map(date_text))
+            .bind(i.income_change_pct)
+            .bind(i.job_status.as_deref())
+            .bind(i.vehicle_status.as_deref())
+            .bind(i.answers.as_str())
+            .bind(i.notes.as_str())
+            .bind(date_text(i.business_date))
+            .bind(i.salt.as_str())
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    /// Records an open promise to pay; returns its id.
+    pub async fn insert_promise(&mut self, p: &NewPromise) -> Result<i64> {
+        let row = sqlx::query("INSERT INTO promises (interaction_id, loan_id, amount_fen, promised_on, due_on, paid_before_fen, state) VALUES ($1, $2, $3, $4, $5, $6, 'open') RETURNING id")
+            .bind(p.interaction_id)
+            .bind(p.loan_id)
+            .bind(p.amount_fen)
+            .bind(date_text(p.promised_on))
+            .bind(date_text(p.due_on))
+            .bind(p.paid_before_fen)
+            .fetch_one(&mut *self.tx)
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// Records risk signals (a handful per interaction).
+    pub async fn insert_signals(&mut self, signals: &[NewSignal]) -> Result<()> {
+        for s in signals {
+            sqlx::query("INSERT INTO risk_signals (loan_id, kind, value, observed_on, interaction_id) VALUES ($1, $2, $3, $4, $5)")
+                .bind(s.loan_id)
+                .bind(s.kind.as_str())
+                .bind(s.value.as_str())
+                .bind(date_text(s.observed_on))
+                .bind(s.interaction_id)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// A loan's risk signals: (kind, value, observed on), oldest first.
+    pub async fn loan_signals(&mut self, loan_id: i64) -> Result<Vec<(String, String, Date)>> {
+        let rows = sqlx::query(
+            "SELECT kind, value, observed_on FROM risk_signals WHERE loan_id = $1 ORDER BY id",
+        )
+        .bind(loan_id)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get(0)?,
+                    r.try_get(1)?,
+                    parse_date_col(&r.try_get::<String, _>(2)?)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Total paid on a loan so far (fen).
+    pub async fn loan_paid_fen(&mut self, loan_id: i64) -> Result<i64> {
+        let row = sqlx::query(
+            "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) FROM payments WHERE loan_id = $1",
+        )
+        .bind(loan_id)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// Logs a reveal of personal data.
+    pub async fn insert_reveal(&mut self, r: &NewReveal) -> Result<()> {
+        sqlx::query("INSERT INTO reveals (user_id, borrower_id, loan_id, task_id, fields, revealed_at, business_date) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind(r.user_id)
+            .bind(r.borrower_id)
+            .bind(r.loan_id)
+            .bind(r.task_id)
+            .bind(r.fields.as_str())
+            .bind(r.revealed_at.as_str())
+            .bind(date_text(r.business_date))
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// The script of a task kind in a language (its questions, JSON text).
+    pub async fn script(&mut self, task_kind: &str, lang: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT questions FROM scripts WHERE task_kind = $1 AND lang = $2")
+            .bind(task_kind)
+            .bind(lang)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    /// Row counts of the follow-up tables.
+    pub async fn followup_counts(&mut self) -> Result<FollowupCounts> {
+        let row = sqlx::query("SELECT (SELECT COUNT(*) FROM interactions), (SELECT COUNT(*) FROM promises), (SELECT COUNT(*) FROM risk_signals), (SELECT COUNT(*) FROM tasks), (SELECT COUNT(*) FROM reveals)")
+            .fetch_one(&mut *self.tx)
+            .await?;
+        Ok(FollowupCounts {
+            interactions: row.try_get(0)?,
+            promises: row.try_get(1)?,
+            risk_signals: row.try_get(2)?,
+            tasks: row.try_get(3)?,
+            reveals: row.try_get(4)?,
+        })
+    }
+
+    // ----- SLA and productivity ---------------------------------------------------------------
+
+    /// Open tasks per queue and state, for these queues.
+    pub async fn queue_depth(&mut self, queue_codes: &[String]) -> Result<Vec<DepthRow>> {
+        let keys: Vec<Val> = queue_codes.iter().cloned().map(Val::Text).collect();
+        let mut rows = self
+            .fetch_in(
+                "SELECT queue_code, state, CAST(COUNT(*) AS BIGINT) FROM tasks WHERE queue_code IN",
+                &format!("AND state IN {OPEN_TASK_STATES} GROUP BY queue_code, state"),
+                &keys,
+                |r| {
+                    Ok(DepthRow {
+                        queue_code: r.try_get(0)?,
+                        state: r.try_get(1)?,
+                        tasks: r.try_get(2)?,
+                    })
+                },
+            )
+            .await?;
+        rows.sort_by(|a, b| (&a.queue_code, &a.state).cmp(&(&b.queue_code, &b.state)));
+        Ok(rows)
+    }
+
+    /// Open tasks of these queues past their due date on `date` (SLA breaches), oldest first.
+    pub async fn tasks_past_due(
+        &mut self,
+        queue_codes: &[String],
+        date: Date,
+        limit: i64,
+    ) -> Result<(i64, Vec<TaskRecord>)> {
+        if queue_codes.is_empty() {
+            return Ok((0, Vec::new()));
+        }
+        let d = self.dialect;
+        let codes = list(d, 2, queue_codes.len());
+        let count_sql = format!(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM tasks t WHERE t.state IN {OPEN_TASK_STATES} AND t.due_on < {} AND t.queue_code IN ({codes})",
+            param(d, 1)
+        );
+        let mut vals = vec![Val::Text(date_text(date))];
+        vals.extend(queue_codes.iter().cloned().map(Val::Text));
+        let total: i64 = bind_vals(sqlx::query(AssertSqlSafe(count_sql)), &vals)
+            .fetch_one(&mut *self.tx)
+            .await?
+            .try_get(0)?;
+        let sql = format!(
+            "{TASK_SELECT} WHERE t.state IN {OPEN_TASK_STATES} AND t.due_on < {} AND t.queue_code IN ({codes}) ORDER BY t.due_on, t.id LIMIT {}",
+            param(d, 1),
+            param(d, 2 + queue_codes.len())
+        );
+        vals.push(Val::Int(limit));
+        let rows = bind_vals(sqlx::query(AssertSqlSafe(sql)), &vals)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        Ok((
+            total,
+            rows.iter().map(task_from_row).collect::<Result<_>>()?,
+        ))
+    }
+
+    /// Per-agent productivity of a team between two business dates (inclusive): tasks done,
+    /// attempts (interactions), borrowers reached, promises taken, tasks still open.
+    pub async fn agent_stats(
+        &mut self,
+        team_id: i64,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<AgentStatsRow>> {
+        let rows = sqlx::query(
+            "SELECT u.id, u.username, u.display_name, \
+             CAST((SELECT COUNT(*) FROM tasks t WHERE t.assignee_id = u.id AND t.state = 'done' AND t.closed_on >= $2 AND t.closed_on <= $3) AS BIGINT), \
+             CAST((SELECT COUNT(*) FROM interactions i WHERE i.user_id = u.id AND i.business_date >= $2 AND i.business_date <= $3) AS BIGINT), \
+             CAST((SELECT COUNT(*) FROM interactions i WHERE i.user_id = u.id AND i.business_date >= $2 AND i.business_date <= $3 AND i.outcome NOT IN ('no_answer', 'wrong_number')) AS BIGINT), \
+             CAST((SELECT COUNT(*) FROM interactions i WHERE i.user_id = u.id AND i.business_date >= $2 AND i.business_date <= $3 AND i.outcome = 'promise_to_pay') AS BIGINT), \
+             CAST((SELECT COUNT(*) FROM tasks t WHERE t.assignee_id = u.id AND t.state IN ('assigned', 'in_progress', 'rescheduled')) AS BIGINT) \
+             FROM users u WHERE u.team_id = $1 AND u.role IN ('agent', 'collector', 'team_lead') ORDER BY u.id",
+        )
+        .bind(team_id)
+        .bind(date_text(from))
+        .bind(date_text(to))
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AgentStatsRow {
+                    user_id: r.try_get(0)?,
+                    username: r.try_get(1)?,
+                    display_name: r.try_get(2)?,
+                    tasks_done: r.try_get(3)?,
+                    attempts: r.try_get(4)?,
+                    reached: r.try_get(5)?,
+                    promises: r.try_get(6)?,
+                    open_tasks: r.try_get(7)?,
+                })
+            })
+            .collect()
+    }
+}
