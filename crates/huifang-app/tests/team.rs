@@ -10,7 +10,8 @@ use huifang_app::team::{self, Actor, OutcomeInput};
 use huifang_app::{AppError, ledger};
 use huifang_core::policy::Policy;
 use huifang_store::{Store, TaskRecord};
-use support::{Dbs, book, counts, d, ledger_size, task};
+use huifang_testkit::{Dbs, on_both};
+use support::{book, counts, d, ledger_size, task};
 
 on_both!(
     outsiders_cannot_work_a_task,
@@ -57,7 +58,7 @@ fn no_answer(key: &str) -> OutcomeInput {
 }
 
 async fn outsiders_cannot_work_a_task(dbs: &mut Dbs) {
-    let (store, _) = dbs.fresh().await;
+    let store = dbs.fresh().await;
     book(&store, 2).await;
     let t = task(&store, 1, "welcome", "followup", "2026-03-18").await;
     let before = counts(&store).await;
@@ -138,7 +139,7 @@ async fn outsiders_cannot_work_a_task(dbs: &mut Dbs) {
 }
 
 async fn same_idempotency_key_records_once(dbs: &mut Dbs) {
-    let (store, _) = dbs.fresh().await;
+    let store = dbs.fresh().await;
     book(&store, 2).await;
     let t = task(&store, 1, "dpd3", "early_collection", "2026-03-19").await;
     let c1 = actor(&store, "c1").await;
@@ -187,7 +188,7 @@ async fn same_idempotency_key_records_once(dbs: &mut Dbs) {
 }
 
 async fn round_robin_least_loaded_and_sticky(dbs: &mut Dbs) {
-    let (store, _) = dbs.fresh().await;
+    let store = dbs.fresh().await;
     book(&store, 8).await;
     // round robin: a3 asks; tasks go to a1, a2, then a3 who gets the third
     let f: Vec<i64> = {
@@ -266,7 +267,7 @@ async fn round_robin_least_loaded_and_sticky(dbs: &mut Dbs) {
 }
 
 async fn unreachable_borrower_escalates_after_the_limit(dbs: &mut Dbs) {
-    let (store, _) = dbs.fresh().await;
+    let store = dbs.fresh().await;
     book(&store, 2).await;
     let t = task(&store, 1, "dpd3", "early_collection", "2026-03-19").await;
     let c1 = actor(&store, "c1").await;
@@ -314,7 +315,7 @@ async fn unreachable_borrower_escalates_after_the_limit(dbs: &mut Dbs) {
 }
 
 async fn interaction_is_in_the_ledger(dbs: &mut Dbs) {
-    let (store, _) = dbs.fresh().await;
+    let store = dbs.fresh().await;
     book(&store, 1).await;
     let t = task(&store, 1, "dpd3", "early_collection", "2026-03-19").await;
     let mut input = OutcomeInput {
@@ -353,7 +354,7 @@ async fn interaction_is_in_the_ledger(dbs: &mut Dbs) {
 }
 
 async fn login_tokens_masking_and_reveals(dbs: &mut Dbs) {
-    let (store, _) = dbs.fresh().await;
+    let store = dbs.fresh().await;
     book(&store, 1).await;
     let (token, who) = team::login(&store, "a1", support::PASSWORD).await.unwrap();
     assert_eq!(who.user.username, "a1");
@@ -434,7 +435,7 @@ async fn login_tokens_masking_and_reveals(dbs: &mut Dbs) {
 }
 
 async fn team_lead_views(dbs: &mut Dbs) {
-    let (store, _) = dbs.fresh().await;
+    let store = dbs.fresh().await;
     book(&store, 3).await;
     let t1 = task(&store, 1, "welcome", "followup", "2026-03-10").await;
     task(&store, 2, "welcome", "followup", "2026-03-25").await;
@@ -474,7 +475,7 @@ async fn team_lead_views(dbs: &mut Dbs) {
 }
 
 async fn concurrent_take_next_hands_each_task_once(dbs: &mut Dbs) {
-    let (store, _) = dbs.fresh().await;
+    let store = dbs.fresh().await;
     book(&store, 9).await;
     for n in 1..=9 {
         task(&store, n, "welcome", "followup", "2026-03-15").await;

@@ -1,15 +1,14 @@
 //! End to end: the real `huifang` binary in a temporary folder, on real SQLite files (and, ignored
 //! by default, on a fresh PostgreSQL database of the server named by `HUIFANG_TEST_PG_URL`).
 
-use std::hash::BuildHasher;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use huifang_core::calendar::parse_date;
 use huifang_core::schedule::{self, Installment, Method, ScheduleTerms};
 use huifang_core::{Money, Rate};
+use huifang_testkit::{PgDb, vectors_dir};
 use serde_json::{Value, json};
-use sqlx::{AssertSqlSafe, Connection};
 use tempfile::TempDir;
 
 const STATUS_HEADER: &str = "loan_external_id,business_date,dpd,bucket,classification,overdue_installments,outstanding_principal,warning_level";
@@ -81,16 +80,6 @@ fn sqlite_url(dir: &Path, name: &str) -> String {
 
 // ---------------------------------------------------------------------------------------------
 // Reference data
-
-fn vectors_dir() -> PathBuf {
-    match std::env::var_os("HUIFANG_VECTORS_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/vectors"
-        )),
-    }
-}
 
 fn vectors(name: &str) -> Value {
     let path = vectors_dir().join(name);
@@ -753,85 +742,10 @@ fn demo_builds_a_lived_portfolio() {
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL
 
-struct PgDb {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.find('?') {
-        Some(i) => (&url[..i], &url[i..]),
-        None => (url, ""),
-    };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let root = match base[authority_start..].find('/') {
-        Some(i) => &base[..authority_start + i],
-        None => base,
-    };
-    format!("{root}/{name}{query}")
-}
-
-fn pg_exec(url: &str, sql: String) -> Result<(), String> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    runtime.block_on(async {
-        let mut conn = sqlx::PgConnection::connect(url)
-            .await
-            .map_err(|e| format!("PostgreSQL at {url} is unreachable: {e}"))?;
-        sqlx::query(AssertSqlSafe(sql))
-            .execute(&mut conn)
-            .await
-            .map_err(|e| e.to_string())?;
-        let _ = conn.close().await;
-        Ok(())
-    })
-}
-
-impl PgDb {
-    fn create() -> PgDb {
-        let admin_url = std::env::var("HUIFANG_TEST_PG_URL").unwrap_or_else(|_| {
-            panic!(
-                "HUIFANG_TEST_PG_URL is not set: this PostgreSQL test needs a server, e.g. \
-                 HUIFANG_TEST_PG_URL=postgres://postgres@127.0.0.1:5432/postgres"
-            )
-        });
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let h =
-            std::collections::hash_map::RandomState::new().hash_one((std::process::id(), nanos));
-        let name = format!("huifang_t_{h:016x}");
-        pg_exec(&admin_url, format!("CREATE DATABASE {name}")).unwrap_or_else(|e| {
-            panic!("cannot create a test database on HUIFANG_TEST_PG_URL: {e}")
-        });
-        let url = with_database(&admin_url, &name);
-        PgDb {
-            admin_url,
-            name,
-            url,
-        }
-    }
-}
-
-impl Drop for PgDb {
-    fn drop(&mut self) {
-        if let Err(e) = pg_exec(
-            &self.admin_url,
-            format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-        ) {
-            eprintln!("warning: could not drop test database {}: {e}", self.name);
-        }
-    }
-}
-
 #[test]
 #[ignore = "needs PostgreSQL: set HUIFANG_TEST_PG_URL and run with --run-ignored all / --include-ignored"]
 fn postgres_init_import_run_daily_status() {
-    let pg = PgDb::create();
+    let pg = PgDb::create_blocking();
     let tmp = TempDir::new().unwrap();
     let dir = tmp.path();
     let db = pg.url.as_str();

@@ -12,6 +12,7 @@ use huifang_ledger::{
     Hash, Signer, Verifier, leaf_bytes, leaf_hash, open_checkpoint, parse_salt, record_commitment,
     verify_consistency, verify_inclusion,
 };
+use huifang_testkit::PgDb;
 use serde_json::Value;
 use sqlx::{AssertSqlSafe, Connection};
 use tempfile::TempDir;
@@ -80,11 +81,15 @@ fn fails(db: &Db, args: &[&str]) -> Run {
 fn demo(key: Option<&str>) -> Db {
     let dir = TempDir::new().unwrap();
     let url = format!("sqlite://{}", dir.path().join("huifang.db").display());
-    let db = Db {
+    demo_in(Db {
         dir,
         url,
         key: key.map(str::to_string),
-    };
+    })
+}
+
+/// Fills the empty database of `db` with the demo book of [`demo`].
+fn demo_in(db: Db) -> Db {
     ok(
         &db,
         &[
@@ -407,49 +412,13 @@ async fn verify_names_a_record_changed_behind_huifangs_back() {
 #[tokio::test]
 #[ignore = "needs PostgreSQL: set HUIFANG_TEST_PG_URL and run with --run-ignored all / --include-ignored"]
 async fn verify_names_a_record_changed_behind_huifangs_back_on_postgres() {
-    let admin = std::env::var("HUIFANG_TEST_PG_URL")
-        .unwrap_or_else(|_| panic!("HUIFANG_TEST_PG_URL is not set: this test needs PostgreSQL"));
-    let mut conn = sqlx::PgConnection::connect(&admin)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is unreachable: {e}"));
-    let name = format!(
-        "huifang_t_{:016x}",
-        std::hash::BuildHasher::hash_one(
-            &std::collections::hash_map::RandomState::new(),
-            std::process::id()
-        )
-    );
-    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let base = admin.split('?').next().unwrap();
-    let root = &base[..base.rfind('/').unwrap()];
-    let dir = TempDir::new().unwrap();
-    let db = Db {
-        dir,
-        url: format!("{root}/{name}"),
+    let pg = PgDb::create().await;
+    let db = demo_in(Db {
+        dir: TempDir::new().unwrap(),
+        url: pg.url.clone(),
         key: None,
-    };
-    ok(
-        &db,
-        &[
-            "demo",
-            "--loans",
-            "30",
-            "--seed",
-            "11",
-            "--today",
-            "2026-11-27",
-        ],
-    );
+    });
     tamper_story(&db).await;
-    sqlx::query(AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&mut conn)
-    .await
-    .unwrap();
 }
 
 // ----- (e) documents --------------------------------------------------------------------------

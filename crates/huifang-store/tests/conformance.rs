@@ -3,11 +3,10 @@
 //! database created for the test and dropped after it.
 //!
 //! Every scenario is an `async fn(&Store, &str)` (the store, and its URL for the few scenarios
-//! that must look under the store). The `conformance!` macro turns the list into
+//! that must look under the store). `huifang_testkit::on_both!` turns the list into
 //! `sqlite::<scenario>` tests and ignored `postgres::<scenario>` tests.
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::BuildHasher;
 
 use huifang_core::loan::{DatedOp, LoanOp, LoanTerms, Payment};
 use huifang_core::policy::{Bucket, Classification, ProductRules};
@@ -15,12 +14,11 @@ use huifang_core::schedule::Method;
 use huifang_core::status::{Lifecycle, StatusSummary};
 use huifang_core::{Date, Money, Rate};
 use huifang_store::{
-    BorrowerRecord, Dialect, Evaluation, EventRecord, HistoryRecord, LoanRecord, NewBorrower,
-    NewLoan, NewOp, NewPayment, NewProduct, PaymentRecord, ProductRecord, StatusRow, Store,
-    StoreError, SummaryRow, WarningRecord, decode_op, encode_op,
+    BorrowerRecord, Evaluation, EventRecord, HistoryRecord, LoanRecord, NewBorrower, NewLoan,
+    NewOp, NewPayment, NewProduct, PaymentRecord, ProductRecord, StatusRow, Store, StoreError,
+    SummaryRow, WarningRecord, decode_op, encode_op,
 };
-use sqlx::{AssertSqlSafe, Connection};
-use tempfile::TempDir;
+use huifang_testkit::{Dbs, on_both, with_database};
 
 // ---------------------------------------------------------------------------------------------
 // Databases
@@ -29,139 +27,15 @@ use tempfile::TempDir;
 const PG_ONLY: &str =
     "needs PostgreSQL: set HUIFANG_TEST_PG_URL and run with --run-ignored all / --include-ignored";
 
-/// A fresh SQLite file in its own temporary folder.
-async fn sqlite_db() -> (TempDir, String, Store) {
-    let dir = TempDir::new().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("conformance.db").display());
-    let store = Store::connect(&url).await.expect("connect to SQLite");
-    assert_eq!(store.dialect(), Dialect::Sqlite);
-    (dir, url, store)
+/// Runs a scenario on a fresh database of `dbs` (SQLite file or PostgreSQL database created for
+/// the test and dropped after it), given the store and its URL.
+async fn with_store_and_url(dbs: &mut Dbs, scenario: impl AsyncFnOnce(&Store, &str)) {
+    let (store, url) = dbs.fresh_with_url().await;
+    scenario(&store, &url).await;
 }
 
-/// A database of its own on the PostgreSQL server of `HUIFANG_TEST_PG_URL`, dropped on drop.
-struct PgDb {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-fn random_hex() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let h = std::collections::hash_map::RandomState::new().hash_one((std::process::id(), nanos));
-    format!("{h:016x}")
-}
-
-/// `url` with its database name replaced by `name` (query parameters kept).
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.find('?') {
-        Some(i) => (&url[..i], &url[i..]),
-        None => (url, ""),
-    };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let root = match base[authority_start..].find('/') {
-        Some(i) => &base[..authority_start + i],
-        None => base,
-    };
-    format!("{root}/{name}{query}")
-}
-
-impl PgDb {
-    async fn create() -> PgDb {
-        let admin_url = std::env::var("HUIFANG_TEST_PG_URL").unwrap_or_else(|_| {
-            panic!(
-                "HUIFANG_TEST_PG_URL is not set: this PostgreSQL test needs a server, e.g. \
-                 HUIFANG_TEST_PG_URL=postgres://postgres@127.0.0.1:5432/postgres"
-            )
-        });
-        let mut conn = sqlx::PgConnection::connect(&admin_url)
-            .await
-            .unwrap_or_else(|e| {
-                panic!("PostgreSQL at HUIFANG_TEST_PG_URL={admin_url} is unreachable: {e}")
-            });
-        let name = format!("huifang_t_{}", random_hex());
-        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await
-            .unwrap_or_else(|e| panic!("cannot create database {name}: {e}"));
-        let _ = conn.close().await;
-        let url = with_database(&admin_url, &name);
-        PgDb {
-            admin_url,
-            name,
-            url,
-        }
-    }
-}
-
-impl Drop for PgDb {
-    fn drop(&mut self) {
-        let admin_url = self.admin_url.clone();
-        let name = self.name.clone();
-        // Best effort, on a thread of its own so that it also runs while a test panics.
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())?;
-            runtime.block_on(async {
-                let mut conn = sqlx::PgConnection::connect(&admin_url)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                sqlx::query(AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                )))
-                .execute(&mut conn)
-                .await
-                .map_err(|e| e.to_string())?;
-                let _ = conn.close().await;
-                Ok::<(), String>(())
-            })
-        })
-        .join();
-        if let Ok(Err(e)) | Err(e) = dropped.map_err(|_| "panicked".to_string()) {
-            eprintln!("warning: could not drop test database {}: {e}", self.name);
-        }
-    }
-}
-
-async fn pg_db() -> (PgDb, String, Store) {
-    let db = PgDb::create().await;
-    let url = db.url.clone();
-    let store = Store::connect(&url).await.expect("connect to PostgreSQL");
-    assert_eq!(store.dialect(), Dialect::Postgres);
-    (db, url, store)
-}
-
-macro_rules! conformance {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $scenario() {
-                    let (_dir, url, store) = super::sqlite_db().await;
-                    super::$scenario(&store, &url).await;
-                    store.close().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                #[ignore = "needs PostgreSQL: set HUIFANG_TEST_PG_URL and run with --run-ignored all / --include-ignored"]
-                async fn $scenario() {
-                    let (_db, url, store) = super::pg_db().await;
-                    super::$scenario(&store, &url).await;
-                    store.close().await;
-                }
-            )*
-        }
-    };
-}
-
-conformance!(
+on_both!(
+    via with_store_and_url;
     migrate_and_check_schema,
     settings_and_business_date,
     products_borrowers_loans_round_trip,

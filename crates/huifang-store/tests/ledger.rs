@@ -3,16 +3,12 @@
 //! `huifang_ledger::MerkleTree` for random sizes — on a real SQLite file, and on a fresh
 //! PostgreSQL database (ignored unless run with the ignored tests; HUIFANG_TEST_PG_URL).
 
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
-
 use huifang_ledger::{
     Frontier, HashSource, LedgerError, MerkleTree, consistency_proof, inclusion_proof, leaf_hash,
     verify_consistency, verify_inclusion,
 };
-use huifang_store::{Dialect, NewLeaf, Store};
-use sqlx::{AssertSqlSafe, Connection};
-use tempfile::TempDir;
+use huifang_store::{NewLeaf, Store};
+use huifang_testkit::Dbs;
 
 /// xorshift64*: deterministic test randomness without a dependency.
 struct Rng(u64);
@@ -27,86 +23,6 @@ impl Rng {
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
-}
-
-fn random_hex() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!(
-        "{:016x}",
-        RandomState::new().hash_one((std::process::id(), nanos))
-    )
-}
-
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.find('?') {
-        Some(i) => (&url[..i], &url[i..]),
-        None => (url, ""),
-    };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let root = match base[authority_start..].find('/') {
-        Some(i) => &base[..authority_start + i],
-        None => base,
-    };
-    format!("{root}/{name}{query}")
-}
-
-/// A fresh PostgreSQL database (`huifang_t_<random>`), dropped at the end of the test.
-async fn pg_store() -> (PgGuard, Store) {
-    let admin = std::env::var("HUIFANG_TEST_PG_URL").unwrap_or_else(|_| {
-        panic!("HUIFANG_TEST_PG_URL is not set: this PostgreSQL test needs a server")
-    });
-    let mut conn = sqlx::PgConnection::connect(&admin)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is unreachable: {e}"));
-    let name = format!("huifang_t_{}", random_hex());
-    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .unwrap_or_else(|e| panic!("cannot create database {name}: {e}"));
-    let _ = conn.close().await;
-    let url = with_database(&admin, &name);
-    let store = Store::connect(&url).await.expect("connect to PostgreSQL");
-    assert_eq!(store.dialect(), Dialect::Postgres);
-    (PgGuard { admin, name }, store)
-}
-
-struct PgGuard {
-    admin: String,
-    name: String,
-}
-
-impl Drop for PgGuard {
-    fn drop(&mut self) {
-        let (admin, name) = (self.admin.clone(), self.name.clone());
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            rt.block_on(async {
-                let mut conn = sqlx::PgConnection::connect(&admin).await.ok()?;
-                sqlx::query(AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                )))
-                .execute(&mut conn)
-                .await
-                .ok()?;
-                let _ = conn.close().await;
-                Some(())
-            })
-        })
-        .join();
-    }
-}
-
-async fn sqlite_store() -> (TempDir, Store) {
-    let dir = TempDir::new().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("ledger.db").display());
-    let store = Store::connect(&url).await.expect("connect to SQLite");
-    (dir, store)
 }
 
 fn leaf(i: u64) -> NewLeaf {
@@ -281,15 +197,17 @@ async fn stored_proofs_equal_the_in_memory_tree(store: Store) {
 
 #[tokio::test]
 async fn sqlite_stored_proofs_equal_the_in_memory_tree() {
-    let (_dir, store) = sqlite_store().await;
-    stored_proofs_equal_the_in_memory_tree(store).await;
+    let mut dbs = Dbs::new(false);
+    stored_proofs_equal_the_in_memory_tree(dbs.fresh().await).await;
+    dbs.finish().await;
 }
 
 #[tokio::test]
 #[ignore = "needs PostgreSQL: set HUIFANG_TEST_PG_URL and run with --run-ignored all / --include-ignored"]
 async fn postgres_stored_proofs_equal_the_in_memory_tree() {
-    let (_guard, store) = pg_store().await;
-    stored_proofs_equal_the_in_memory_tree(store).await;
+    let mut dbs = Dbs::new(true);
+    stored_proofs_equal_the_in_memory_tree(dbs.fresh().await).await;
+    dbs.finish().await;
 }
 
 /// Two writers appending at once on PostgreSQL serialise on the log's state row: no index is
@@ -297,7 +215,8 @@ async fn postgres_stored_proofs_equal_the_in_memory_tree() {
 #[tokio::test]
 #[ignore = "needs PostgreSQL: set HUIFANG_TEST_PG_URL and run with --run-ignored all / --include-ignored"]
 async fn postgres_concurrent_appenders_serialise() {
-    let (_guard, store) = pg_store().await;
+    let mut dbs = Dbs::new(true);
+    let store = dbs.fresh().await;
     store.migrate().await.unwrap();
     let mut tasks = Vec::new();
     for w in 0..4u64 {
@@ -329,4 +248,6 @@ async fn postgres_concurrent_appenders_serialise() {
     let mut nodes = 0;
     tx.ledger_scan_nodes(|_, _, _| nodes += 1).await.unwrap();
     assert_eq!(nodes, node_count(size));
+    drop(tx);
+    dbs.finish().await;
 }

@@ -5,12 +5,16 @@
 //!   the end. A PostgreSQL test panics when the variable is unset or the server unreachable: it
 //!   never passes without having run.
 //! - [`on_both!`]: runs each scenario on SQLite (`sqlite::name`) and on PostgreSQL
-//!   (`postgres::name`, ignored unless run with `--run-ignored all`, as `scripts/test` does).
+//!   (`postgres::name`, ignored unless run with `--run-ignored all`, as `scripts/test` does);
+//!   [`on_sqlite!`] on SQLite only (`sqlite_only::name`). Both take scenarios of another
+//!   signature through a runner of the calling module (`on_both!(via runner; …)`).
+//! - [`PgDb`]: one PostgreSQL database for a test that needs only that (also from a plain
+//!   `#[test]`, with [`PgDb::create_blocking`]).
 //! - [`vectors_dir`]: where the reference vectors are (`HUIFANG_VECTORS_DIR` or `../shared/vectors`).
 
 use std::path::PathBuf;
 
-use huifang_store::Store;
+use huifang_store::{Dialect, Store};
 use sqlx::{AssertSqlSafe, Connection};
 use tempfile::TempDir;
 
@@ -35,7 +39,13 @@ pub struct Dbs {
 impl Dbs {
     /// Databases on PostgreSQL when `postgres`, else SQLite files.
     pub fn new(postgres: bool) -> Dbs {
-        Dbs { postgres, dir: TempDir::new().expect("temp dir"), made: 0, pg: Vec::new(), stores: Vec::new() }
+        Dbs {
+            postgres,
+            dir: TempDir::new().expect("temp dir"),
+            made: 0,
+            pg: Vec::new(),
+            stores: Vec::new(),
+        }
     }
 
     /// Whether these are PostgreSQL databases.
@@ -52,16 +62,34 @@ impl Dbs {
             self.pg.push(db);
             url
         } else {
-            format!("sqlite://{}", self.dir.path().join(format!("db{}.sqlite", self.made)).display())
+            format!(
+                "sqlite://{}",
+                self.dir
+                    .path()
+                    .join(format!("db{}.sqlite", self.made))
+                    .display()
+            )
         }
     }
 
     /// A new, empty database (not migrated).
     pub async fn fresh(&mut self) -> Store {
+        self.fresh_with_url().await.0
+    }
+
+    /// A new, empty database (not migrated) and its URL, for a test that also opens connections
+    /// of its own. Panics unless the store is of this backend's dialect.
+    pub async fn fresh_with_url(&mut self) -> (Store, String) {
         let url = self.fresh_url().await;
         let store = Store::connect(&url).await.expect("connect");
+        let dialect = if self.postgres {
+            Dialect::Postgres
+        } else {
+            Dialect::Sqlite
+        };
+        assert_eq!(store.dialect(), dialect);
         self.stores.push(store.clone());
-        store
+        (store, url)
     }
 
     /// A new database with the schema applied.
@@ -95,7 +123,10 @@ pub struct PgDb {
 
 fn random_hex() -> String {
     use std::hash::BuildHasher;
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     let h = std::collections::hash_map::RandomState::new().hash_one((std::process::id(), nanos));
     format!("{h:016x}")
 }
@@ -121,12 +152,33 @@ impl PgDb {
         let admin_url = std::env::var("HUIFANG_TEST_PG_URL").unwrap_or_else(|_| {
             panic!("HUIFANG_TEST_PG_URL is not set: this PostgreSQL test needs a server, e.g. HUIFANG_TEST_PG_URL=postgres://postgres@127.0.0.1:5432/postgres")
         });
-        let mut conn = sqlx::PgConnection::connect(&admin_url).await.unwrap_or_else(|e| panic!("PostgreSQL at HUIFANG_TEST_PG_URL={admin_url} is unreachable: {e}"));
+        let mut conn = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| {
+                panic!("PostgreSQL at HUIFANG_TEST_PG_URL={admin_url} is unreachable: {e}")
+            });
         let name = format!("huifang_t_{}", random_hex());
-        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap_or_else(|e| panic!("cannot create database {name}: {e}"));
+        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("cannot create database {name}: {e}"));
         let _ = conn.close().await;
         let url = with_database(&admin_url, &name);
-        PgDb { admin_url, name, url }
+        PgDb {
+            admin_url,
+            name,
+            url,
+        }
+    }
+
+    /// [`PgDb::create`] for a test without a runtime (a plain `#[test]`): creates the database on
+    /// a runtime of its own. Must not be called from inside a runtime.
+    pub fn create_blocking() -> PgDb {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(PgDb::create())
     }
 }
 
@@ -135,10 +187,20 @@ impl Drop for PgDb {
         let admin_url = self.admin_url.clone();
         let name = self.name.clone();
         let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
             runtime.block_on(async {
-                let mut conn = sqlx::PgConnection::connect(&admin_url).await.map_err(|e| e.to_string())?;
-                sqlx::query(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut conn).await.map_err(|e| e.to_string())?;
+                let mut conn = sqlx::PgConnection::connect(&admin_url)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                sqlx::query(AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut conn)
+                .await
+                .map_err(|e| e.to_string())?;
                 let _ = conn.close().await;
                 Ok::<(), String>(())
             })
@@ -150,28 +212,68 @@ impl Drop for PgDb {
     }
 }
 
+/// Runs `scenario` on `dbs`: the runner of [`on_both!`] and [`on_sqlite!`] for scenarios that
+/// are an `async fn(&mut Dbs)`.
+pub async fn run(dbs: &mut Dbs, scenario: impl AsyncFnOnce(&mut Dbs)) {
+    scenario(dbs).await;
+}
+
 /// Runs each `async fn scenario(dbs: &mut Dbs)` of the calling module on SQLite (`sqlite::name`)
 /// and on PostgreSQL (`postgres::name`, ignored by default).
+///
+/// `on_both!(via runner; a, b)` runs scenarios of another signature: `runner` is an
+/// `async fn(&mut Dbs, S)` of the calling module, called with each scenario `S` (for instance
+/// one that opens `dbs.fresh_with_url()` and calls an `async fn(&Store, &str)`). The
+/// databases are dropped after every scenario either way.
+///
+/// ```text
+/// async fn imports_twice(dbs: &mut huifang_testkit::Dbs) {
+///     let store = dbs.migrated().await;
+///     // …
+/// }
+/// huifang_testkit::on_both!(imports_twice);
+/// ```
 #[macro_export]
 macro_rules! on_both {
+    (via $runner:ident; $($scenario:ident),* $(,)?) => {
+        $crate::__scenarios!(sqlite, false, super::$runner; $($scenario),*);
+        $crate::__scenarios!(postgres, true, super::$runner; $($scenario),*);
+    };
     ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
+        $crate::__scenarios!(sqlite, false, $crate::run; $($scenario),*);
+        $crate::__scenarios!(postgres, true, $crate::run; $($scenario),*);
+    };
+}
+
+/// Runs each `async fn scenario(dbs: &mut Dbs)` of the calling module on SQLite only
+/// (`sqlite_only::name`); `on_sqlite!(via runner; …)` as with [`on_both!`].
+#[macro_export]
+macro_rules! on_sqlite {
+    (via $runner:ident; $($scenario:ident),* $(,)?) => {
+        $crate::__scenarios!(sqlite_only, false, super::$runner; $($scenario),*);
+    };
+    ($($scenario:ident),* $(,)?) => {
+        $crate::__scenarios!(sqlite_only, false, $crate::run; $($scenario),*);
+    };
+}
+
+/// The module `$module` of one test per scenario, each on fresh databases of PostgreSQL (and
+/// ignored by default) when `$postgres` is `true`, else of SQLite: the expansion of [`on_both!`]
+/// and [`on_sqlite!`].
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __scenarios {
+    ($module:ident, $postgres:tt, $runner:path; $($scenario:ident),*) => {
+        mod $module {
             $(
                 #[tokio::test]
+                #[cfg_attr(
+                    $postgres,
+                    ignore = "needs PostgreSQL: set HUIFANG_TEST_PG_URL and run with --run-ignored all / --include-ignored"
+                )]
                 async fn $scenario() {
-                    let mut dbs = $crate::Dbs::new(false);
-                    super::$scenario(&mut dbs).await;
-                    dbs.finish().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                #[ignore = "needs PostgreSQL: set HUIFANG_TEST_PG_URL and run with --run-ignored all / --include-ignored"]
-                async fn $scenario() {
-                    let mut dbs = $crate::Dbs::new(true);
-                    super::$scenario(&mut dbs).await;
+                    let mut dbs = $crate::Dbs::new($postgres);
+                    $runner(&mut dbs, super::$scenario).await;
                     dbs.finish().await;
                 }
             )*

@@ -7,9 +7,10 @@ mod support;
 
 use huifang_app::team;
 use huifang_store::Store;
+use huifang_testkit::{Dbs, on_both};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{Dbs, PASSWORD, book, counts, task};
+use support::{PASSWORD, book, counts, task};
 
 on_both!(roles_tokens_and_outcomes_over_http);
 
@@ -86,7 +87,7 @@ fn hash(text: &str) -> [u8; 32] {
 }
 
 async fn roles_tokens_and_outcomes_over_http(dbs: &mut Dbs) {
-    let (store, _) = dbs.fresh().await;
+    let store = dbs.fresh().await;
     book(&store, 2).await;
     let t = task(&store, 1, "welcome", "followup", "2026-03-19").await;
     let t2 = task(&store, 2, "welcome", "followup", "2026-03-19").await;
