@@ -172,7 +172,11 @@ pub async fn reevaluate(
             product_code: input.loan.product_code.clone(),
             disbursed_on: input.loan.terms.disbursed_on,
             before: Some(before),
-            open_installments: done.state.open_installments().map(|i| (i.n, i.due_date)).collect(),
+            open_installments: done
+                .state
+                .open_installments()
+                .map(|i| (i.n, i.due_date))
+                .collect(),
             next_event_on: done.evaluation.next_event_on,
             status: done.status,
             events: day_events,

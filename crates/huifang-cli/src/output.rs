@@ -366,7 +366,10 @@ pub fn summary_text(date: Date, rows: &[SummaryRow]) -> String {
         let _ = writeln!(s, "\n{title:<18} {:>8} {:>18}", "loans", "outstanding");
         for (k, (n, m)) in groups {
             // the Chinese name of a tier goes last, where its double width upsets no column
-            let zh = k.parse::<huifang_core::policy::Classification>().map(|c| c.zh()).unwrap_or("");
+            let zh = k
+                .parse::<huifang_core::policy::Classification>()
+                .map(|c| c.zh())
+                .unwrap_or("");
             let _ = writeln!(s, "  {k:<16} {n:>8} {m:>18}  {zh}");
         }
     };

@@ -598,8 +598,14 @@ impl Tx {
     /// the last stored evaluation.
     pub async fn replay_inputs(&mut self, loan_ids: &[i64]) -> Result<Vec<ReplayInput>> {
         let keys: Vec<Val> = loan_ids.iter().map(|id| Val::Int(*id)).collect();
-        let sql = format!("SELECT {} FROM {} WHERE l.id IN", records::LOAN_COLUMNS, records::LOAN_FROM);
-        let loans = self.fetch_in(&sql, "ORDER BY l.id", &keys, records::loan_from_row).await?;
+        let sql = format!(
+            "SELECT {} FROM {} WHERE l.id IN",
+            records::LOAN_COLUMNS,
+            records::LOAN_FROM
+        );
+        let loans = self
+            .fetch_in(&sql, "ORDER BY l.id", &keys, records::loan_from_row)
+            .await?;
         // Each loan's payments come aggregated into one text column ("date:fen,…", in value-date
         // order): one row per loan crosses from the database instead of one per payment, and one
         // grouped index scan serves the whole batch (a subquery per loan is far slower on
