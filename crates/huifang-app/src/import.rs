@@ -17,6 +17,9 @@ use crate::engine::{self, Cause, evaluation_of};
 use crate::rows::{BorrowerRow, LoanRow, PaymentRow, ProductRow, RowError};
 use crate::{AppError, require_business_date};
 
+/// Rows written by one import above which the database's planner statistics are refreshed.
+const BULK_ROWS: usize = 10_000;
+
 /// What an import did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ImportReport {
@@ -105,6 +108,9 @@ pub async fn import_products(
     tx.insert_products(&new).await?;
     tx.commit().await?;
     report.inserted = new.len();
+    if report.inserted >= BULK_ROWS {
+        store.refresh_statistics().await?;
+    }
     Ok(report)
 }
 
@@ -159,6 +165,9 @@ pub async fn import_borrowers(
     tx.insert_borrowers(&new).await?;
     tx.commit().await?;
     report.inserted = new.len();
+    if report.inserted >= BULK_ROWS {
+        store.refresh_statistics().await?;
+    }
     Ok(report)
 }
 
@@ -322,6 +331,9 @@ pub async fn import_loans(
     crate::followup::after_import(&mut tx, policy, business_date, &new, &ids).await?;
     tx.commit().await?;
     report.inserted = new.len();
+    if report.inserted >= BULK_ROWS {
+        store.refresh_statistics().await?;
+    }
     Ok(report)
 }
 
@@ -430,6 +442,9 @@ pub async fn import_payments(
     }
     tx.commit().await?;
     report.inserted = new.len();
+    if report.inserted >= BULK_ROWS {
+        store.refresh_statistics().await?;
+    }
     report.loans_reprocessed = loan_ids.len();
     Ok(report)
 }

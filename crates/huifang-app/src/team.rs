@@ -84,6 +84,12 @@ impl Role {
             Role::RiskOfficer | Role::TeamLead | Role::Auditor | Role::Admin
         )
     }
+
+    /// May register (upload) documents: every role but the auditor, who reads and changes
+    /// nothing.
+    pub fn registers_documents(self) -> bool {
+        !matches!(self, Role::Auditor)
+    }
 }
 
 impl FromStr for Role {
@@ -846,6 +852,37 @@ pub async fn show_loan(
     let borrower = borrower_context(&mut tx, actor, &view.loan, None, reveal, date).await?;
     tx.commit().await?;
     Ok((view, borrower))
+}
+
+// ----- documents -----------------------------------------------------------------------------
+
+/// Refuses an actor who may not register documents (the auditor): checked before anything of
+/// the request is read, so that a refused caller learns nothing about loans or borrowers.
+pub fn authorize_document_registration(actor: &Actor) -> Result<(), AppError> {
+    if actor.role.registers_documents() {
+        Ok(())
+    } else {
+        Err(forbidden(format!(
+            "{} may not register documents (the auditor reads and changes nothing)",
+            actor.name()
+        )))
+    }
+}
+
+/// Registers a document uploaded by `actor` (every role but the auditor) by its SHA-256
+/// (lowercase hex) and size, anchored in the log: [`ledger::register_document`] behind the
+/// role check.
+pub async fn register_document(
+    store: &Store,
+    actor: &Actor,
+    owner: &ledger::Owner,
+    kind: &str,
+    file_name: &str,
+    sha256: &str,
+    size_bytes: u64,
+) -> Result<ledger::Registration, AppError> {
+    authorize_document_registration(actor)?;
+    ledger::register_document(store, owner, kind, file_name, sha256, size_bytes).await
 }
 
 // ----- record an outcome ---------------------------------------------------------------------

@@ -1,7 +1,8 @@
 //! The tamper-evident record end to end, with the real `huifang` binary: the audit naming a
-//! record changed behind Huifang's back, document registration and checks (command line and
-//! HTTP), every ledger route of a real `huifang serve`, and the witness following one server's
-//! honest growth and refusing another's fork, shrink and changed root.
+//! record changed behind Huifang's back (a decision, a warning, an interaction), document
+//! registration and checks (command line and HTTP), every ledger route of a real
+//! `huifang serve`, and the witness following one server's honest growth and refusing another's
+//! fork, shrink and changed root.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -419,6 +420,130 @@ async fn verify_names_a_record_changed_behind_huifangs_back_on_postgres() {
         key: None,
     });
     tamper_story(&db).await;
+}
+
+/// An interaction record — a follow-up contact the demo's agents recorded, logged as kind
+/// `interaction` — changed behind Huifang's back: its notes, then another one's outcome.
+async fn interaction_tamper_story(db: &Db) {
+    // untouched, the demo's log verifies
+    let clean = ok(db, &["ledger", "verify"]);
+    assert!(
+        clean.contains("ok: every record matches its leaf"),
+        "{clean}"
+    );
+
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    let recorded: i64 = sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM interactions")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert!(recorded >= 2, "the demo recorded {recorded} interactions");
+    let (first, last): (i64, i64) =
+        sqlx::query_as("SELECT CAST(MIN(id) AS BIGINT), CAST(MAX(id) AS BIGINT) FROM interactions")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    let leaf_of = |id: i64| {
+        format!(
+            "SELECT CAST(leaf_index AS BIGINT) FROM ledger_leaves WHERE kind = 'interaction' AND record_id = {id}"
+        )
+    };
+    let first_leaf: i64 = sqlx::query_scalar(AssertSqlSafe(leaf_of(first)))
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let last_leaf: i64 = sqlx::query_scalar(AssertSqlSafe(leaf_of(last)))
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let notes: String = sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT notes FROM interactions WHERE id = {first}"
+    )))
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+
+    // what the agent wrote down, rewritten: named, and nothing else
+    sqlx::query(AssertSqlSafe(format!(
+        "UPDATE interactions SET notes = '客户承诺月底前全额还款 / promised to repay in full' WHERE id = {first}"
+    )))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let tampered = fails(db, &["ledger", "verify"]);
+    assert!(
+        tampered
+            .stdout
+            .contains(&format!("TAMPERED interaction {first} (leaf {first_leaf})")),
+        "{}",
+        tampered.stdout
+    );
+    assert_eq!(
+        tampered.stdout.matches("TAMPERED").count(),
+        1,
+        "{}",
+        tampered.stdout
+    );
+    assert!(
+        tampered.stderr.contains("does not verify"),
+        "{}",
+        tampered.stderr
+    );
+
+    // put back exactly as it was, it verifies again: the leaf commits to the content
+    sqlx::query("UPDATE interactions SET notes = $1 WHERE id = $2")
+        .bind(notes)
+        .bind(first)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let restored = ok(db, &["ledger", "verify"]);
+    assert!(
+        restored.contains("ok: every record matches its leaf"),
+        "{restored}"
+    );
+
+    // another contact's outcome changed: named too
+    sqlx::query(AssertSqlSafe(format!(
+        "UPDATE interactions SET outcome = CASE WHEN outcome = 'refused' THEN 'reached' ELSE 'refused' END WHERE id = {last}"
+    )))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    let outcome = fails(db, &["ledger", "verify"]);
+    assert!(
+        outcome
+            .stdout
+            .contains(&format!("TAMPERED interaction {last} (leaf {last_leaf})")),
+        "{}",
+        outcome.stdout
+    );
+    assert_eq!(
+        outcome.stdout.matches("TAMPERED").count(),
+        1,
+        "{}",
+        outcome.stdout
+    );
+}
+
+#[tokio::test]
+async fn verify_names_an_interaction_changed_behind_huifangs_back() {
+    interaction_tamper_story(&demo(None)).await;
+}
+
+/// The same story on a fresh PostgreSQL database (the audit's SQL scan path).
+#[tokio::test]
+#[ignore = "needs PostgreSQL: set HUIFANG_TEST_PG_URL and run with --run-ignored all / --include-ignored"]
+async fn verify_names_an_interaction_changed_behind_huifangs_back_on_postgres() {
+    let pg = PgDb::create().await;
+    let db = demo_in(Db {
+        dir: TempDir::new().unwrap(),
+        url: pg.url.clone(),
+        key: None,
+    });
+    interaction_tamper_story(&db).await;
 }
 
 // ----- (e) documents --------------------------------------------------------------------------

@@ -170,6 +170,20 @@ impl Store {
         Ok(())
     }
 
+    /// Refreshes the planner's statistics after a bulk load. PostgreSQL plans from statistics
+    /// that autovacuum gathers only later: right after a large import it may take a fresh
+    /// multi-million-row table for an empty one and scan it for every batch of the next close.
+    /// SQLite plans from its indexes and needs nothing here.
+    pub async fn refresh_statistics(&self) -> Result<()> {
+        if self.dialect == Dialect::Postgres {
+            let mut conn = self.pool.acquire().await?;
+            sqlx::query("ANALYZE loans, loan_state, payments, tasks, loan_followup, promises")
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Applies every pending migration.
     pub async fn migrate(&self) -> Result<()> {
         self.migrator().run(&self.pool).await?;

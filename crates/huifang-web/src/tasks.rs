@@ -30,9 +30,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/loans/{external_id}", get(loan))
 }
 
-type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
+/// The query string as a map; a malformed one is a 400 in the API's format.
+pub(crate) type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
 
-fn params(p: Params) -> Result<HashMap<String, String>, ApiError> {
+pub(crate) fn params(p: Params) -> Result<HashMap<String, String>, ApiError> {
     p.map(|Query(m)| m)
         .map_err(|_| ApiError::bad_request("the query string is malformed"))
 }

@@ -5,86 +5,16 @@
 #[path = "../../huifang-app/tests/support/team_fixture.rs"]
 mod support;
 
+mod api;
+
+use api::{Api, hash};
 use huifang_app::team;
-use huifang_store::Store;
 use huifang_testkit::{Dbs, on_both};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{PASSWORD, book, counts, task};
+use support::{book, counts, task};
 
 on_both!(roles_tokens_and_outcomes_over_http);
-
-struct Api {
-    base: String,
-    client: reqwest::Client,
-}
-
-impl Api {
-    async fn start(store: &Store) -> Api {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(huifang_web::serve_listener(store.clone(), listener));
-        Api {
-            base: format!("http://{addr}"),
-            client: reqwest::Client::new(),
-        }
-    }
-
-    async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        key: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let url = format!("{}{path}", self.base);
-        let mut req = match method {
-            "GET" => self.client.get(url),
-            _ => self.client.post(url),
-        };
-        if let Some(t) = token {
-            req = req.header("Authorization", format!("Bearer {t}"));
-        }
-        if let Some(k) = key {
-            req = req.header("Idempotency-Key", k);
-        }
-        if let Some(b) = body {
-            req = req
-                .header("Content-Type", "application/json")
-                .body(b.to_string());
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        (status, value)
-    }
-
-    async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
-        self.call("GET", path, token, None, None).await
-    }
-
-    async fn login(&self, username: &str) -> String {
-        let (status, body) = self
-            .call(
-                "POST",
-                "/api/v1/auth/login",
-                None,
-                None,
-                Some(json!({"username": username, "password": PASSWORD})),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        body["token"].as_str().unwrap().to_string()
-    }
-}
-
-fn hash(text: &str) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    hex::decode_to_slice(text, &mut out).unwrap();
-    out
-}
 
 async fn roles_tokens_and_outcomes_over_http(dbs: &mut Dbs) {
     let store = dbs.fresh().await;
