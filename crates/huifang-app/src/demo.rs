@@ -3,15 +3,12 @@
 //! early settlements recorded and every day closed — so that status, events and history look like
 //! a lender's real book.
 
-use std::collections::BTreeMap;
-
 use huifang_core::calendar::add_days;
 use huifang_core::loan::LoanOp;
 use huifang_core::policy::Policy;
 use huifang_core::{Date, calendar};
 use huifang_store::Store;
 
-use crate::rows::{BorrowerRow, LoanRow, PaymentRow};
 use crate::synth::{Portfolio, SynthConfig, default_products};
 use crate::{AppError, close, import, loans};
 
@@ -46,14 +43,6 @@ fn lines<T: Clone>(rows: &[T]) -> Vec<(usize, T)> {
         .enumerate()
         .map(|(i, r)| (i + 2, r))
         .collect()
-}
-
-#[derive(Default)]
-struct Day {
-    borrowers: Vec<BorrowerRow>,
-    loans: Vec<LoanRow>,
-    payments: Vec<PaymentRow>,
-    settlements: Vec<String>,
 }
 
 /// Builds the demo in an empty, migrated store. `log` receives progress lines.
@@ -96,46 +85,7 @@ pub async fn run(
     ));
 
     // Everything that happens, by the business day on which it reaches the lender.
-    let mut days: BTreeMap<Date, Day> = BTreeMap::new();
-    let day_of = |d: Date| d.max(start);
-    let borrower_rows: BTreeMap<&str, &BorrowerRow> = all
-        .borrowers
-        .iter()
-        .map(|b| (b.external_id.as_str(), b))
-        .collect();
-    let mut seen_borrowers = std::collections::HashSet::new();
-    for loan in &all.loans {
-        let day = days.entry(day_of(loan.disbursed_on)).or_default();
-        if seen_borrowers.insert(loan.borrower_external_id.clone())
-            && let Some(b) = borrower_rows.get(loan.borrower_external_id.as_str())
-        {
-            day.borrowers.push((*b).clone());
-        }
-        day.loans.push(loan.clone());
-    }
-    for p in &all.payments {
-        days.entry(day_of(p.paid_on))
-            .or_default()
-            .payments
-            .push(p.clone());
-    }
-    for late in &all.late_payments {
-        days.entry(day_of(late.arrives_on))
-            .or_default()
-            .payments
-            .push(late.row.clone());
-    }
-    for s in &all.early_settlements {
-        days.entry(day_of(s.on))
-            .or_default()
-            .settlements
-            .push(s.loan_external_id.clone());
-    }
-    let settlements_of: BTreeMap<&str, Date> = all
-        .early_settlements
-        .iter()
-        .map(|s| (s.loan_external_id.as_str(), s.on))
-        .collect();
+    let days = all.by_arrival_day(start);
 
     let mut closed = 0u64;
     for (date, day) in days {
@@ -146,14 +96,13 @@ pub async fn run(
         import::import_borrowers(store, &lines(&day.borrowers)).await?;
         import::import_loans(store, policy, &lines(&day.loans)).await?;
         import::import_payments(store, policy, &lines(&day.payments)).await?;
-        for loan in &day.settlements {
-            let on = settlements_of.get(loan.as_str()).copied();
+        for settlement in &day.early_settlements {
             loans::operate(
                 store,
                 policy,
-                loan,
+                &settlement.loan_external_id,
                 LoanOp::EarlySettlement,
-                on,
+                Some(settlement.on),
                 "客户申请提前结清 / borrower asked to settle early",
                 "demo",
             )

@@ -50,6 +50,8 @@
 
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::{BTreeMap, HashMap, HashSet};
+
 use chrono::{Datelike, Months};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -314,10 +316,63 @@ impl PortfolioChunk {
         self.early_settlements.append(&mut other.early_settlements);
     }
 
+    /// Groups the chunk by the business day on which each row reaches the lender: a loan (with
+    /// its borrower, the first time the borrower appears) on its disbursement date, a payment on
+    /// its value date, a [`LatePayment`] on the day it arrives, an early settlement on its date.
+    /// Anything dated before `first_day` arrives on `first_day` (the history loaded at once).
+    pub fn by_arrival_day(&self, first_day: Date) -> BTreeMap<Date, Arrivals> {
+        let day_of = |d: Date| d.max(first_day);
+        let borrowers: HashMap<&str, &BorrowerRow> = self
+            .borrowers
+            .iter()
+            .map(|b| (b.external_id.as_str(), b))
+            .collect();
+        let mut seen = HashSet::new();
+        let mut days: BTreeMap<Date, Arrivals> = BTreeMap::new();
+        for loan in &self.loans {
+            let day = days.entry(day_of(loan.disbursed_on)).or_default();
+            if seen.insert(loan.borrower_external_id.as_str())
+                && let Some(b) = borrowers.get(loan.borrower_external_id.as_str())
+            {
+                day.borrowers.push((*b).clone());
+            }
+            day.loans.push(loan.clone());
+        }
+        for p in &self.payments {
+            days.entry(day_of(p.paid_on))
+                .or_default()
+                .payments
+                .push(p.clone());
+        }
+        for late in &self.late_payments {
+            days.entry(day_of(late.arrives_on))
+                .or_default()
+                .payments
+                .push(late.row.clone());
+        }
+        for s in &self.early_settlements {
+            days.entry(day_of(s.on))
+                .or_default()
+                .early_settlements
+                .push(s.clone());
+        }
+        days
+    }
+
     /// Whether the chunk holds no loan.
     pub fn is_empty(&self) -> bool {
         self.loans.is_empty()
     }
+}
+
+/// What reaches the lender on one business day (see [`PortfolioChunk::by_arrival_day`]), in the
+/// order to import it: borrowers, loans, payments, then the early settlements.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Arrivals {
+    pub borrowers: Vec<BorrowerRow>,
+    pub loans: Vec<LoanRow>,
+    pub payments: Vec<PaymentRow>,
+    pub early_settlements: Vec<EarlySettlement>,
 }
 
 /// A synthetic portfolio: a validated configuration that generates its loans on demand.

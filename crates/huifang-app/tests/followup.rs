@@ -189,13 +189,6 @@ fn cancelled(reason: &str) -> (String, Option<String>) {
 // ---------------------------------------------------------------------------------------------
 // The lived portfolio
 
-#[derive(Default)]
-struct Day {
-    borrowers: Vec<BorrowerRow>,
-    loans: Vec<LoanRow>,
-    payments: Vec<PaymentRow>,
-}
-
 /// A promise recorded in the test.
 struct Promised {
     loan: String,
@@ -243,40 +236,21 @@ async fn lived_portfolio_has_the_follow_ups_of_an_independent_recomputation(dbs:
     .unwrap();
 
     let day_of = |date: Date| date.max(start);
-    let mut days: BTreeMap<Date, Day> = BTreeMap::new();
-    let borrower_rows: HashMap<&str, &BorrowerRow> = all
-        .borrowers
-        .iter()
-        .map(|b| (b.external_id.as_str(), b))
-        .collect();
-    let mut seen = HashSet::new();
-    for l in &all.loans {
-        let day = days.entry(day_of(l.disbursed_on)).or_default();
-        if seen.insert(l.borrower_external_id.clone()) {
-            day.borrowers
-                .push((*borrower_rows[l.borrower_external_id.as_str()]).clone());
-        }
-        day.loans.push(l.clone());
-    }
+    let days = all.by_arrival_day(start);
     // (arrives on, loan, value date, amount) of every payment.
-    let mut known: Vec<(Date, String, Date, Money)> = Vec::new();
-    for p in &all.payments {
-        days.entry(day_of(p.paid_on))
-            .or_default()
-            .payments
-            .push(p.clone());
-        known.push((
-            day_of(p.paid_on),
-            p.loan_external_id.clone(),
-            p.paid_on,
-            p.amount,
-        ));
-    }
+    let mut known: Vec<(Date, String, Date, Money)> = all
+        .payments
+        .iter()
+        .map(|p| {
+            (
+                day_of(p.paid_on),
+                p.loan_external_id.clone(),
+                p.paid_on,
+                p.amount,
+            )
+        })
+        .collect();
     for late in &all.late_payments {
-        days.entry(day_of(late.arrives_on))
-            .or_default()
-            .payments
-            .push(late.row.clone());
         known.push((
             day_of(late.arrives_on),
             late.row.loan_external_id.clone(),

@@ -1434,36 +1434,15 @@ async fn lived_portfolio_matches_an_independent_oracle(dbs: &mut Dbs) {
 
     // Everything by the business day on which it reaches the lender.
     let day_of = |date: Date| date.max(start);
-    let mut days: BTreeMap<Date, Day> = BTreeMap::new();
-    let borrower_rows: HashMap<&str, &BorrowerRow> = all
-        .borrowers
-        .iter()
-        .map(|b| (b.external_id.as_str(), b))
-        .collect();
-    let mut seen = HashSet::new();
-    for l in &all.loans {
-        let day = days.entry(day_of(l.disbursed_on)).or_default();
-        if seen.insert(l.borrower_external_id.clone()) {
-            day.borrowers
-                .push((*borrower_rows[l.borrower_external_id.as_str()]).clone());
-        }
-        day.loans.push(l.clone());
-    }
+    let days = all.by_arrival_day(start);
     // (known on, loan, amount) of every payment.
-    let mut known: Vec<(Date, &str, Money)> = Vec::new();
-    for p in &all.payments {
-        days.entry(day_of(p.paid_on))
-            .or_default()
-            .payments
-            .push(p.clone());
-        known.push((day_of(p.paid_on), p.loan_external_id.as_str(), p.amount));
-    }
+    let mut known: Vec<(Date, &str, Money)> = all
+        .payments
+        .iter()
+        .map(|p| (day_of(p.paid_on), p.loan_external_id.as_str(), p.amount))
+        .collect();
     for late in &all.late_payments {
         assert!(late.arrives_on > late.row.paid_on);
-        days.entry(day_of(late.arrives_on))
-            .or_default()
-            .payments
-            .push(late.row.clone());
         known.push((
             day_of(late.arrives_on),
             late.row.loan_external_id.as_str(),
