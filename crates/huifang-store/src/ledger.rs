@@ -621,19 +621,8 @@ impl Tx {
             parts.join(" || "),
             table.table
         );
-        let mut after = i64::MIN;
-        loop {
-            let row = sqlx::query(AssertSqlSafe(sql.clone()))
-                .bind(after)
-                .bind(SCAN_CHUNK)
-                .fetch_one(&mut *self.tx)
-                .await?;
-            let count: i64 = row.try_get(1)?;
-            if count == 0 {
-                return Ok(());
-            }
-            let packed: String = row.try_get::<Option<String>, _>(0)?.unwrap_or_default();
-            let mut rest = packed.as_str();
+        self.scan_packed(&sql, i64::MIN, |packed, count| {
+            let mut rest = packed;
             let mut values: Vec<Option<&str>> = Vec::with_capacity(width);
             for _ in 0..count {
                 let id = parse_packed_int(take_packed(&mut rest)?)?;
@@ -650,11 +639,9 @@ impl Tx {
                     values: &values,
                 });
             }
-            after = row.try_get(2)?;
-            if count < SCAN_CHUNK {
-                return Ok(());
-            }
-        }
+            Ok(())
+        })
+        .await
     }
 
     async fn scan_leaves_packed(&mut self, mut each: impl FnMut(ScannedLeaf<'_>)) -> Result<()> {
@@ -665,19 +652,8 @@ impl Tx {
             "SELECT {}, CAST(COUNT(*) AS BIGINT), CAST(MAX(leaf_index) AS BIGINT) FROM (SELECT leaf_index, {rec} AS rec FROM ledger_leaves WHERE leaf_index > $1 ORDER BY leaf_index LIMIT $2) t",
             self.string_agg("rec"),
         );
-        let mut after = -1i64;
-        loop {
-            let row = sqlx::query(AssertSqlSafe(sql.clone()))
-                .bind(after)
-                .bind(SCAN_CHUNK)
-                .fetch_one(&mut *self.tx)
-                .await?;
-            let count: i64 = row.try_get(1)?;
-            if count == 0 {
-                return Ok(());
-            }
-            let packed: String = row.try_get::<Option<String>, _>(0)?.unwrap_or_default();
-            let mut rest = packed.as_str();
+        self.scan_packed(&sql, -1, |packed, count| {
+            let mut rest = packed;
             for _ in 0..count {
                 let index = parse_packed_int(take_packed(&mut rest)?)?;
                 let kind = take_packed(&mut rest)?.unwrap_or_default();
@@ -692,6 +668,33 @@ impl Tx {
                     leaf_hash,
                 });
             }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Runs a packed scan: `sql` returns, for the keys after `$1` (at most `$2` = [`SCAN_CHUNK`]
+    /// rows), the rows packed into one text, their count and the last key. `parse` reads each
+    /// chunk's text, given its row count.
+    async fn scan_packed(
+        &mut self,
+        sql: &str,
+        first_after: i64,
+        mut parse: impl FnMut(&str, i64) -> Result<()>,
+    ) -> Result<()> {
+        let mut after = first_after;
+        loop {
+            let row = sqlx::query(AssertSqlSafe(sql.to_string()))
+                .bind(after)
+                .bind(SCAN_CHUNK)
+                .fetch_one(&mut *self.tx)
+                .await?;
+            let count: i64 = row.try_get(1)?;
+            if count == 0 {
+                return Ok(());
+            }
+            let packed: String = row.try_get::<Option<String>, _>(0)?.unwrap_or_default();
+            parse(&packed, count)?;
             after = row.try_get(2)?;
             if count < SCAN_CHUNK {
                 return Ok(());
