@@ -8,12 +8,14 @@
 //! Every test runs on its own SQLite file; each also runs, ignored by default, on a fresh
 //! PostgreSQL database of the server named by `HUIFANG_TEST_PG_URL`.
 
+#[path = "support/lived.rs"]
+mod lived;
+use lived::init;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use chrono::Months;
 use huifang_app::rows::{BorrowerRow, LoanRow, PaymentRow, ProductRow};
 use huifang_app::status::{StatusLine, each_status};
-use huifang_app::synth::{Portfolio, SynthConfig, default_products};
 use huifang_app::{close, followup, import, loans};
 use huifang_core::calendar::{add_days, parse_date};
 use huifang_core::followup::FollowUpPlan;
@@ -116,13 +118,6 @@ fn schedule_of(l: &LoanRow) -> Vec<Installment> {
     .expect("schedule")
 }
 
-async fn init(store: &Store, date: Date) {
-    store.migrate().await.expect("migrate");
-    let mut tx = store.begin().await.unwrap();
-    tx.set_business_date(date).await.unwrap();
-    tx.commit().await.unwrap();
-}
-
 /// One hand-made loan L1 (product P3: grace 3, markup 0.5) disbursed on `disbursed`, imported
 /// with the business date `today`.
 async fn one_loan(store: &Store, today: &str, disbursed: &str) {
@@ -213,27 +208,7 @@ async fn lived_portfolio_has_the_follow_ups_of_an_independent_recomputation(dbs:
     let last = d("2026-06-30");
     let start = add_days(last, -120);
     // No penalty: an installment is paid exactly when the cumulative payments cover the schedule.
-    let products: Vec<ProductRow> = default_products()
-        .into_iter()
-        .map(|mut p| {
-            p.penalty_rate_markup = Rate::ZERO;
-            p
-        })
-        .collect();
-    init(&store, start).await;
-    import::import_products(&store, &lines(&products))
-        .await
-        .unwrap();
-    let all = Portfolio::new(SynthConfig {
-        seed: 20_261_128,
-        loans: 300,
-        business_date: last,
-        disbursed_from: start.checked_sub_months(Months::new(18)).unwrap(),
-        products,
-    })
-    .unwrap()
-    .generate()
-    .unwrap();
+    let all = lived::book_without_penalty(&store, start, last, 20_261_128).await;
 
     let day_of = |date: Date| date.max(start);
     let days = all.by_arrival_day(start);

@@ -6,6 +6,10 @@
 //! Every test runs on its own SQLite file; the most important ones also run, ignored by
 //! default, on a fresh PostgreSQL database of the server named by `HUIFANG_TEST_PG_URL`.
 
+#[path = "support/lived.rs"]
+mod lived;
+use lived::init;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::Months;
@@ -145,14 +149,6 @@ fn schedule_of(l: &LoanRow) -> Vec<Installment> {
         start: l.disbursed_on,
     })
     .expect("schedule")
-}
-
-/// Migrates and sets the business date, as `huifang init` does.
-async fn init(store: &Store, date: Date) {
-    store.migrate().await.expect("migrate");
-    let mut tx = store.begin().await.unwrap();
-    tx.set_business_date(date).await.unwrap();
-    tx.commit().await.unwrap();
 }
 
 fn places(err: &AppError) -> Vec<(usize, String)> {
@@ -1406,27 +1402,7 @@ async fn lived_portfolio_matches_an_independent_oracle(dbs: &mut Dbs) {
     let policy = Policy::default();
     let last = d("2026-06-30");
     let start = add_days(last, -120);
-    let products: Vec<ProductRow> = default_products()
-        .into_iter()
-        .map(|mut p| {
-            p.penalty_rate_markup = Rate::ZERO;
-            p
-        })
-        .collect();
-    init(&store, start).await;
-    import::import_products(&store, &lines(&products))
-        .await
-        .unwrap();
-    let all = Portfolio::new(SynthConfig {
-        seed: 20_260_630,
-        loans: 300,
-        business_date: last,
-        disbursed_from: start.checked_sub_months(Months::new(18)).unwrap(),
-        products,
-    })
-    .unwrap()
-    .generate()
-    .unwrap();
+    let all = lived::book_without_penalty(&store, start, last, 20_260_630).await;
     assert!(
         !all.late_payments.is_empty(),
         "the book has backdated payments"
