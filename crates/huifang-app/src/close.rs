@@ -58,7 +58,6 @@ pub async fn run_daily(
             let inputs = tx.replay_inputs(ids).await?;
             let written =
                 engine::reevaluate(&mut tx, policy, day, &inputs, Cause::Close, true).await?;
-            crate::followup::after_reevaluate(&mut tx, policy, day, &written.evaluated).await?;
             report.loans += written.loans;
             report.events += written.events;
             report.status_changes += written.status_changes;

@@ -99,14 +99,13 @@ pub fn event_record(loan_id: i64, date: Date, event: &LoanEvent) -> EventRecord 
     }
 }
 
-/// Counts of what a batch of re-evaluations wrote, and each loan as evaluated (for the
-/// follow-up engine).
-#[derive(Debug, Clone, Default)]
+/// Counts of what a batch of re-evaluations wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Written {
     pub loans: u64,
     pub events: u64,
     pub status_changes: u64,
-    pub evaluated: Vec<crate::followup::Reevaluated>,
+    pub followup: crate::followup::FollowupWritten,
 }
 
 fn changed(before: &StatusSummary, after: &StatusSummary) -> bool {
@@ -123,8 +122,10 @@ fn changed(before: &StatusSummary, after: &StatusSummary) -> bool {
     )
 }
 
-/// Re-evaluates `inputs` on `date` and writes the results. With `dated_events` (the daily close)
-/// the day's reminders and newly overdue installments are recorded too.
+/// Re-evaluates `inputs` on `date`, plans their follow-up and writes the results. With
+/// `dated_events` (the daily close) the day's reminders and newly overdue installments are
+/// recorded too. Each loan's state row is written once, its next event date already moved up to
+/// any earlier visit the follow-up plan asks for.
 pub async fn reevaluate(
     tx: &mut Tx,
     policy: &Policy,
@@ -183,6 +184,16 @@ pub async fn reevaluate(
         });
         evaluations.push((loan_id, done.evaluation));
     }
+    let (followup, pulls) = crate::followup::after_reevaluate(tx, policy, date, &evaluated).await?;
+    // both lists follow `inputs`: a pull finds its loan by walking forward
+    let mut at = 0;
+    for (loan_id, visit) in pulls {
+        while evaluations[at].0 != loan_id {
+            at += 1;
+        }
+        let next = &mut evaluations[at].1.next_event_on;
+        *next = Some(next.map_or(visit, |n| n.min(visit)));
+    }
     tx.save_evaluations(&evaluations).await?;
     tx.insert_events(&events).await?;
     tx.insert_history(&history).await?;
@@ -192,7 +203,7 @@ pub async fn reevaluate(
         loans: evaluations.len() as u64,
         events: events.len() as u64,
         status_changes: history.len() as u64,
-        evaluated,
+        followup,
     })
 }
 

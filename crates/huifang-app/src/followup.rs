@@ -38,7 +38,7 @@ pub struct Reevaluated {
     pub events: Vec<LoanEvent>,
     /// (number, due date) of every installment not fully paid.
     pub open_installments: Vec<(u32, Date)>,
-    /// The `next_event_on` just stored.
+    /// Its next event date as evaluated (before any earlier visit the plan asks for).
     pub next_event_on: Option<Date>,
 }
 
@@ -48,6 +48,10 @@ pub struct FollowupWritten {
     pub created: u64,
     pub cancelled: u64,
 }
+
+/// Loans whose next visit the follow-up plan wants earlier than their next loan event:
+/// (loan id, date). The re-evaluation folds them into the `next_event_on` it stores.
+pub type Pulls = Vec<(i64, Date)>;
 
 /// The plans in force: per product code, falling back to the default.
 #[derive(Debug, Clone)]
@@ -81,13 +85,15 @@ impl Plans {
     }
 }
 
-/// Plans the follow-up of re-evaluated loans and writes it (one batch of the caller).
-pub async fn after_reevaluate(
+/// Plans the follow-up of re-evaluated loans (one batch of the caller) and writes its tasks.
+/// The earlier visits it asks for are returned, not written: the caller stores them with the
+/// loans' evaluations, in one write.
+pub(crate) async fn after_reevaluate(
     tx: &mut Tx,
     policy: &Policy,
     date: Date,
     loans: &[Reevaluated],
-) -> Result<FollowupWritten, AppError> {
+) -> Result<(FollowupWritten, Pulls), AppError> {
     apply(tx, policy, date, loans, false).await
 }
 
@@ -127,7 +133,8 @@ pub async fn after_import(
         .collect();
     let mut written = FollowupWritten::default();
     for chunk in items.chunks(crate::close::BATCH_LOANS) {
-        let w = apply(tx, policy, date, chunk, true).await?;
+        let (w, pulls) = apply(tx, policy, date, chunk, true).await?;
+        tx.pull_next_event_on(&pulls).await?;
         written.created += w.created;
         written.cancelled += w.cancelled;
     }
@@ -162,9 +169,9 @@ async fn apply(
     date: Date,
     loans: &[Reevaluated],
     imported: bool,
-) -> Result<FollowupWritten, AppError> {
+) -> Result<(FollowupWritten, Pulls), AppError> {
     if loans.is_empty() {
-        return Ok(FollowupWritten::default());
+        return Ok(Default::default());
     }
     let plans = Plans::load(tx).await?;
     let ids: Vec<i64> = loans.iter().map(|l| l.loan_id).collect();
@@ -222,11 +229,10 @@ async fn apply(
     let created = tx.insert_planned_tasks(&creates).await?;
     let cancelled = tx.cancel_tasks(&cancels, date).await?;
     tx.set_next_continuous(&nexts).await?;
-    tx.pull_next_event_on(&pulls).await?;
     if !unreachable_candidates.is_empty() {
         unreachable_signals(tx, &plans, date, &unreachable_candidates).await?;
     }
-    Ok(FollowupWritten { created, cancelled })
+    Ok((FollowupWritten { created, cancelled }, pulls))
 }
 
 /// Records an `unreachable` risk signal for overdue loans nobody has reached for the plan's N

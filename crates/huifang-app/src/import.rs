@@ -204,6 +204,9 @@ pub async fn import_loans(
     rows: &[(usize, LoanRow)],
 ) -> Result<ImportReport, AppError> {
     let mut tx = store.begin().await?;
+    // Loans are re-evaluated here: wait for a running close (and hold it off) so that both
+    // never write the same loan from different business dates.
+    tx.lock_business_date().await?;
     let business_date = require_business_date(&mut tx).await?;
     let products: HashMap<String, _> = tx
         .products()
@@ -363,6 +366,9 @@ pub async fn import_payments(
     rows: &[(usize, PaymentRow)],
 ) -> Result<ImportReport, AppError> {
     let mut tx = store.begin().await?;
+    // Loans are re-evaluated here: wait for a running close (and hold it off) so that both
+    // never write the same loan from different business dates.
+    tx.lock_business_date().await?;
     let business_date = require_business_date(&mut tx).await?;
     let ids: Vec<String> = rows.iter().map(|(_, r)| r.external_id.clone()).collect();
     let existing = tx.payments_by_external_id(&ids).await?;
@@ -428,7 +434,7 @@ pub async fn import_payments(
     let loan_ids: Vec<i64> = touched.into_keys().collect();
     for chunk in loan_ids.chunks(2_000) {
         let inputs = tx.replay_inputs(chunk).await?;
-        let written = engine::reevaluate(
+        engine::reevaluate(
             &mut tx,
             policy,
             business_date,
@@ -437,8 +443,6 @@ pub async fn import_payments(
             false,
         )
         .await?;
-        crate::followup::after_reevaluate(&mut tx, policy, business_date, &written.evaluated)
-            .await?;
     }
     tx.commit().await?;
     report.inserted = new.len();

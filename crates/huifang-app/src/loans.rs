@@ -99,6 +99,9 @@ pub async fn operate(
         });
     }
     let mut tx = store.begin().await?;
+    // Loans are re-evaluated here: wait for a running close (and hold it off) so that both
+    // never write the same loan from different business dates.
+    tx.lock_business_date().await?;
     let business_date = require_business_date(&mut tx).await?;
     let on = on.unwrap_or(business_date);
     if on > business_date {
@@ -134,7 +137,7 @@ pub async fn operate(
         },
     )
     .await?;
-    let written = engine::reevaluate(
+    engine::reevaluate(
         &mut tx,
         policy,
         business_date,
@@ -143,7 +146,6 @@ pub async fn operate(
         false,
     )
     .await?;
-    crate::followup::after_reevaluate(&mut tx, policy, business_date, &written.evaluated).await?;
     tx.commit().await?;
     Ok(done.status)
 }

@@ -125,7 +125,8 @@ enum Command {
     Bench {
         #[arg(long, default_value_t = 100_000)]
         loans: usize,
-        /// Days to close after the import.
+        /// Days to close after the import (0: import only, leaving the database at the eve of the
+        /// quiet day for `run-daily` to be timed on a copy).
         #[arg(long, default_value_t = 3)]
         days: u32,
         #[arg(long, default_value_t = 7)]
@@ -270,11 +271,13 @@ async fn run(cli: Cli) -> Result<()> {
                 report.inserted,
                 report.unchanged
             );
+            store.close().await;
         }
         Command::RunDaily { through } => {
             let store = open(&cli).await?;
             let reports = run_daily_with_progress(&store, &policy, *through).await?;
             print!("{}", output::close_summary(&reports, *through));
+            store.close().await;
         }
         Command::Status { format } => {
             let store = open(&cli).await?;
@@ -397,6 +400,7 @@ async fn run(cli: Cli) -> Result<()> {
             let (date, rows) = status::summary(&store).await?;
             print!("{}", output::summary_text(date, &rows));
             println!("\ntry: huifang --db {url} status | head; huifang --db {url} loan L00000001");
+            store.close().await;
         }
         Command::Followup(command) => followup_cmd::run(&open(&cli).await?, command).await?,
         Command::Team(command) => team_cmd::run(&open(&cli).await?, &policy, command).await?,

@@ -1,6 +1,6 @@
 //! Calendar arithmetic on business dates.
 
-use chrono::{Datelike, Days, Months, NaiveDate};
+use chrono::{Days, Months, NaiveDate};
 
 /// A calendar date (no time, no zone). The business date is always one of these, passed in.
 pub type Date = NaiveDate;
@@ -31,10 +31,20 @@ pub fn days_between(from: Date, to: Date) -> i64 {
 
 /// Parses an ISO date `YYYY-MM-DD`.
 pub fn parse_date(text: &str) -> Option<Date> {
-    let text = text.trim();
-    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
-    // Reject forms chrono tolerates but we do not print (e.g. missing zero padding).
-    (date.format("%Y-%m-%d").to_string() == text && date.year() >= 1900).then_some(date)
+    // Exactly the form we print: four-digit year, zero-padded month and day (a close parses
+    // tens of thousands of stored dates, so no pattern is interpreted here).
+    let b = text.trim().as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| {
+        b[range].iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    let year = i32::try_from(number(0..4)?).ok()?;
+    let date = NaiveDate::from_ymd_opt(year, number(5..7)?, number(8..10)?)?;
+    (year >= 1900).then_some(date)
 }
 
 #[cfg(test)]
@@ -58,6 +68,17 @@ mod tests {
         assert!(parse_date("2026-2-1").is_none());
         assert!(parse_date("2026-02-30").is_none());
         assert!(parse_date("20260201").is_none());
+        assert!(parse_date("+2026-02-01").is_none());
+        assert!(parse_date("2026-02-1 ").is_none());
+        assert!(parse_date("2026/02/01").is_none());
+        assert!(parse_date("2026-0a-01").is_none());
+        assert!(parse_date("1899-12-31").is_none());
+        assert!(parse_date("2026-13-01").is_none());
+        assert_eq!(parse_date(" 2024-02-29 "), Some(d("2024-02-29")));
+        assert_eq!(
+            parse_date("1900-01-01").map(|x| x.to_string()).as_deref(),
+            Some("1900-01-01")
+        );
         assert_eq!(days_between(d("2026-02-28"), d("2026-03-01")), 1);
     }
 }

@@ -880,14 +880,7 @@ impl Tx {
         let rows = sqlx::query("PRAGMA database_list")
             .fetch_all(&mut *self.tx)
             .await?;
-        for row in &rows {
-            let name: String = row.try_get(1)?;
-            let file: Option<String> = row.try_get(2)?;
-            if name == "main" {
-                return Ok(file.filter(|f| !f.is_empty()));
-            }
-        }
-        Ok(None)
+        crate::main_file(&rows)
     }
 }
 
