@@ -8,7 +8,7 @@ use huifang_core::policy::Policy;
 use huifang_store::Store;
 
 use crate::engine::{self, Cause};
-use crate::{AppError, require_business_date};
+use crate::{AppError, lock_business_date};
 
 /// How many loans are replayed per batch inside a day.
 pub const BATCH_LOANS: usize = 2_000;
@@ -35,8 +35,7 @@ pub async fn run_daily(
     let mut reports = Vec::new();
     loop {
         let mut tx = store.begin().await?;
-        tx.lock_business_date().await?;
-        let current = require_business_date(&mut tx).await?;
+        let current = lock_business_date(&mut tx).await?;
         if current >= through {
             tx.rollback().await?;
             return Ok(reports);

@@ -204,10 +204,7 @@ pub async fn import_loans(
     rows: &[(usize, LoanRow)],
 ) -> Result<ImportReport, AppError> {
     let mut tx = store.begin().await?;
-    // Loans are re-evaluated here: wait for a running close (and hold it off) so that both
-    // never write the same loan from different business dates.
-    tx.lock_business_date().await?;
-    let business_date = require_business_date(&mut tx).await?;
+    let business_date = crate::lock_business_date(&mut tx).await?;
     let products: HashMap<String, _> = tx
         .products()
         .await?
@@ -366,10 +363,7 @@ pub async fn import_payments(
     rows: &[(usize, PaymentRow)],
 ) -> Result<ImportReport, AppError> {
     let mut tx = store.begin().await?;
-    // Loans are re-evaluated here: wait for a running close (and hold it off) so that both
-    // never write the same loan from different business dates.
-    tx.lock_business_date().await?;
-    let business_date = require_business_date(&mut tx).await?;
+    let business_date = crate::lock_business_date(&mut tx).await?;
     let ids: Vec<String> = rows.iter().map(|(_, r)| r.external_id.clone()).collect();
     let existing = tx.payments_by_external_id(&ids).await?;
     let mut loan_keys: Vec<String> = rows

@@ -53,3 +53,11 @@ pub enum AppError {
 pub async fn require_business_date(tx: &mut Tx) -> Result<Date, AppError> {
     tx.business_date().await?.ok_or(AppError::NotInitialised)
 }
+
+/// The business date, locked until `tx` ends: for every use case that evaluates loans (the close,
+/// imports of loans and payments, loan operations), so that two of them never write the same loan
+/// as of different business dates, and the close never moves the date under an import.
+pub async fn lock_business_date(tx: &mut Tx) -> Result<Date, AppError> {
+    tx.lock_business_date().await?;
+    require_business_date(tx).await
+}

@@ -99,10 +99,7 @@ pub async fn operate(
         });
     }
     let mut tx = store.begin().await?;
-    // Loans are re-evaluated here: wait for a running close (and hold it off) so that both
-    // never write the same loan from different business dates.
-    tx.lock_business_date().await?;
-    let business_date = require_business_date(&mut tx).await?;
+    let business_date = crate::lock_business_date(&mut tx).await?;
     let on = on.unwrap_or(business_date);
     if on > business_date {
         return Err(AppError::Field {

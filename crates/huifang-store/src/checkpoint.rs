@@ -6,10 +6,9 @@
 //! them. Huifang's connections turn that off; after each commit the store nudges one background
 //! thread, which runs a passive checkpoint on its own connection (it never blocks readers or the
 //! next writer, and a crash mid-way is safe: the log stays authoritative until it is copied).
-//! Nudges that arrive while a checkpoint runs are merged into the next one.
+//! Nudges that arrive while a checkpoint runs are answered by the next one.
 
-use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -19,62 +18,75 @@ const SETTLE: Duration = Duration::from_millis(50);
 /// The background checkpointer of one SQLite file.
 #[derive(Debug)]
 pub(crate) struct Checkpointer {
-    nudges: Mutex<Option<Sender<()>>>,
+    file: String,
+    shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
-    progress: Arc<Progress>,
 }
 
-/// Nudges sent and nudges answered by a finished checkpoint.
 #[derive(Debug, Default)]
-struct Progress {
-    counts: Mutex<(u64, u64)>,
-    answered: Condvar,
+struct Shared {
+    state: Mutex<State>,
+    /// Signalled on a nudge, a stop, and after each checkpoint.
+    changed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Nudges received, and those a finished checkpoint has answered.
+    nudged: u64,
+    answered: u64,
+    stopping: bool,
+}
+
+impl Shared {
+    fn lock(&self) -> Option<MutexGuard<'_, State>> {
+        self.state.lock().ok()
+    }
 }
 
 impl Checkpointer {
     /// Starts the thread for `file` (a checkpoint of what an earlier process left in the log is
     /// its first task).
     pub(crate) fn start(file: String) -> Checkpointer {
-        let (send, receive) = mpsc::channel();
-        let progress = Arc::new(Progress::default());
-        let theirs = progress.clone();
+        let shared = Arc::new(Shared::default());
+        let theirs = shared.clone();
+        let path = file.clone();
         let thread = std::thread::Builder::new()
             .name("huifang-checkpoint".into())
-            .spawn(move || run(&file, &receive, &theirs))
+            .spawn(move || run(&path, &theirs))
             .ok();
         let checkpointer = Checkpointer {
-            nudges: Mutex::new(Some(send)),
+            file,
+            shared,
             thread: Mutex::new(thread),
-            progress,
         };
         checkpointer.nudge();
         checkpointer
     }
 
+    /// The database file.
+    pub(crate) fn file(&self) -> &str {
+        &self.file
+    }
+
     /// A transaction has committed.
     pub(crate) fn nudge(&self) {
-        if let Ok(guard) = self.nudges.lock()
-            && let Some(send) = guard.as_ref()
-            && let Ok(mut counts) = self.progress.counts.lock()
-            && send.send(()).is_ok()
-        {
-            counts.0 += 1;
+        if let Some(mut state) = self.shared.lock() {
+            state.nudged += 1;
+            self.shared.changed.notify_all();
         }
     }
 
     /// Waits until every commit so far has been checkpointed (as far as readers allowed).
     pub(crate) fn settle(&self) {
-        let Ok(mut counts) = self.progress.counts.lock() else {
+        let running = self.thread.lock().is_ok_and(|t| t.is_some());
+        let Some(mut state) = self.shared.lock() else {
             return;
         };
-        let target = counts.0;
-        while counts.1 < target && self.thread.lock().is_ok_and(|t| t.is_some()) {
-            match self
-                .progress
-                .answered
-                .wait_timeout(counts, Duration::from_secs(1))
-            {
-                Ok((c, _)) => counts = c,
+        let target = state.nudged;
+        while running && state.answered < target && !state.stopping {
+            match self.shared.changed.wait(state) {
+                Ok(s) => state = s,
                 Err(_) => return,
             }
         }
@@ -82,8 +94,9 @@ impl Checkpointer {
 
     /// Runs a last checkpoint and stops the thread.
     pub(crate) fn stop(&self) {
-        if let Ok(mut guard) = self.nudges.lock() {
-            guard.take(); // the thread sees the channel close
+        if let Some(mut state) = self.shared.lock() {
+            state.stopping = true;
+            self.shared.changed.notify_all();
         }
         let thread = self.thread.lock().ok().and_then(|mut t| t.take());
         if let Some(thread) = thread {
@@ -101,28 +114,37 @@ fn open(file: &str) -> rusqlite::Result<rusqlite::Connection> {
     Ok(conn)
 }
 
-fn checkpoint(conn: &rusqlite::Connection) {
+fn checkpoint(conn: Option<&rusqlite::Connection>) {
     // PASSIVE copies what no reader still needs and never waits; what is left goes next time.
-    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+    if let Some(conn) = conn {
+        let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+    }
 }
 
-fn run(file: &str, nudges: &Receiver<()>, progress: &Progress) {
+fn run(file: &str, shared: &Shared) {
     let conn = open(file).ok();
-    while nudges.recv().is_ok() {
-        std::thread::sleep(SETTLE);
-        let mut answered = 1;
-        while nudges.try_recv().is_ok() {
-            answered += 1;
+    loop {
+        let Some(mut state) = shared.lock() else {
+            return;
+        };
+        while state.answered == state.nudged && !state.stopping {
+            match shared.changed.wait(state) {
+                Ok(s) => state = s,
+                Err(_) => return,
+            }
         }
-        if let Some(conn) = &conn {
-            checkpoint(conn);
+        if state.stopping {
+            drop(state);
+            checkpoint(conn.as_ref());
+            return;
         }
-        if let Ok(mut counts) = progress.counts.lock() {
-            counts.1 += answered;
+        drop(state);
+        std::thread::sleep(SETTLE); // let the commits of a burst gather
+        let target = shared.lock().map_or(0, |s| s.nudged);
+        checkpoint(conn.as_ref());
+        if let Some(mut state) = shared.lock() {
+            state.answered = state.answered.max(target);
+            shared.changed.notify_all();
         }
-        progress.answered.notify_all();
-    }
-    if let Some(conn) = &conn {
-        checkpoint(conn);
     }
 }

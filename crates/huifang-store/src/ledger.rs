@@ -588,7 +588,7 @@ impl Tx {
         L: FnMut(ScannedLeaf<'_>) + Send,
         R: FnMut(usize, ScannedRecord<'_>) + Send,
     {
-        if let Some(file) = self.sqlite_file().await? {
+        if let Some(file) = self.sqlite_file() {
             return fast_audit_scan(&file, tables, &mut on_leaf, &mut on_record);
         }
         for (position, table) in tables.iter().enumerate() {
@@ -705,7 +705,7 @@ impl Tx {
     /// Streams every stored subtree hash of height ≥ 1: `(level, index, hash hex)`, packed
     /// [`SCAN_CHUNK`] per fetched row.
     pub async fn ledger_scan_nodes(&mut self, mut each: impl FnMut(i64, i64, &str)) -> Result<()> {
-        if let Some(file) = self.sqlite_file().await? {
+        if let Some(file) = self.sqlite_file() {
             return fast_scan_nodes(&file, &mut each);
         }
         let rec = [
@@ -872,15 +872,9 @@ fn fast_str<'a>(row: &'a rusqlite::Row<'_>, i: usize) -> Result<Option<&'a str>>
 
 impl Tx {
     /// The file of a SQLite database, for the audit's direct read path (`None` in memory, or
-    /// on PostgreSQL).
-    async fn sqlite_file(&mut self) -> Result<Option<String>> {
-        if self.dialect != crate::Dialect::Sqlite {
-            return Ok(None);
-        }
-        let rows = sqlx::query("PRAGMA database_list")
-            .fetch_all(&mut *self.tx)
-            .await?;
-        crate::main_file(&rows)
+    /// on PostgreSQL): the file the store's checkpointer serves.
+    fn sqlite_file(&self) -> Option<String> {
+        self.checkpointer.as_ref().map(|c| c.file().to_string())
     }
 }
 

@@ -270,12 +270,7 @@ impl Store {
 /// The file behind a SQLite pool (`None` for an in-memory database).
 async fn sqlite_file(pool: &AnyPool) -> Result<Option<String>> {
     let rows = sqlx::query("PRAGMA database_list").fetch_all(pool).await?;
-    main_file(&rows)
-}
-
-/// The `main` database's file in the rows of `PRAGMA database_list`.
-fn main_file(rows: &[AnyRow]) -> Result<Option<String>> {
-    for row in rows {
+    for row in &rows {
         let name: String = row.try_get(1)?;
         let file: Option<String> = row.try_get(2)?;
         if name == "main" {
@@ -559,14 +554,7 @@ impl Tx {
         ids: &[String],
     ) -> Result<HashMap<String, LoanRecord>> {
         let keys: Vec<Val> = ids.iter().cloned().map(Val::Text).collect();
-        let sql = format!(
-            "SELECT {} FROM {} WHERE l.external_id IN",
-            records::LOAN_COLUMNS,
-            records::LOAN_FROM
-        );
-        let found = self
-            .fetch_in(&sql, "", &keys, records::loan_from_row)
-            .await?;
+        let found = self.loans_in("l.external_id", &keys, "").await?;
         Ok(found
             .into_iter()
             .map(|l| (l.external_id.clone(), l))
@@ -669,18 +657,27 @@ impl Tx {
         Ok(ids)
     }
 
+    /// Loans (contract, product rules, stored evaluation) whose `column` is one of `keys`.
+    async fn loans_in(
+        &mut self,
+        column: &str,
+        keys: &[Val],
+        suffix: &str,
+    ) -> Result<Vec<LoanRecord>> {
+        let sql = format!(
+            "SELECT {} FROM {} WHERE {column} IN",
+            records::LOAN_COLUMNS,
+            records::LOAN_FROM
+        );
+        self.fetch_in(&sql, suffix, keys, records::loan_from_row)
+            .await
+    }
+
     /// Everything needed to replay these loans: terms, product rules, operations, payments and
     /// the last stored evaluation.
     pub async fn replay_inputs(&mut self, loan_ids: &[i64]) -> Result<Vec<ReplayInput>> {
         let keys: Vec<Val> = loan_ids.iter().map(|id| Val::Int(*id)).collect();
-        let sql = format!(
-            "SELECT {} FROM {} WHERE l.id IN",
-            records::LOAN_COLUMNS,
-            records::LOAN_FROM
-        );
-        let loans = self
-            .fetch_in(&sql, "ORDER BY l.id", &keys, records::loan_from_row)
-            .await?;
+        let loans = self.loans_in("l.id", &keys, "ORDER BY l.id").await?;
         // Each loan's payments come aggregated into one text column ("date:fen,…", in value-date
         // order): one row per loan crosses from the database instead of one per payment, and one
         // grouped index scan serves the whole batch (a subquery per loan is far slower on
