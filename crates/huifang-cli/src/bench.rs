@@ -91,7 +91,18 @@ async fn import_chunk(
 }
 
 /// Runs the benchmark against a scratch database (it is emptied first).
-pub async fn run(url: &str, loans: usize, days: u32, seed: u64, policy: &Policy) -> Result<()> {
+///
+/// With `keep_book` the database must hold the book an earlier `--days 0` run imported (same
+/// `loans` and `seed`): nothing is emptied or imported, the portfolio is generated again only for
+/// what arrives on the days closed, and the days are timed as usual.
+pub async fn run(
+    url: &str,
+    loans: usize,
+    days: u32,
+    seed: u64,
+    keep_book: bool,
+    policy: &Policy,
+) -> Result<()> {
     let machine = format!(
         "{} cores",
         std::thread::available_parallelism()
@@ -102,22 +113,32 @@ pub async fn run(url: &str, loans: usize, days: u32, seed: u64, policy: &Policy)
     let store = Store::connect(url)
         .await
         .with_context(|| format!("opening {url}"))?;
-    store.wipe().await?;
-    store.migrate().await?;
     let history_through: Date = parse_date(HISTORY_THROUGH).context("bench date")?;
-    {
+    if keep_book {
+        let needs = format!(
+            "--keep-book needs the book a `--days 0` run left at business date {history_through}"
+        );
+        store.check_schema().await.context(needs.clone())?;
+        let mut tx = store.begin().await?;
+        let current = tx.business_date().await?;
+        tx.rollback().await?;
+        anyhow::ensure!(current == Some(history_through), needs);
+    } else {
+        store.wipe().await?;
+        store.migrate().await?;
         let mut tx = store.begin().await?;
         tx.set_business_date(history_through).await?;
         tx.commit().await?;
+        import::import_products(&store, &lines(default_products())).await?;
     }
-    import::import_products(&store, &lines(default_products())).await?;
     let last_day = add_days(history_through, i64::from(days.max(1)));
     let from = history_through
         .checked_sub_months(chrono::Months::new(12))
         .unwrap_or(history_through);
     // Generated a month past the last day: a timeline moved back by `quiet_the_27th` still has its
-    // payments up to the last day; whatever falls after it is dropped.
-    let generated_through = add_days(last_day, 31);
+    // payments up to the last day; whatever falls after it is dropped. Up to ten days the book is
+    // the same whatever `days` is, so a `--keep-book` run meets the book a `--days 0` run made.
+    let generated_through = add_days(history_through, i64::from(days.max(10)) + 31);
     let portfolio = Portfolio::new(SynthConfig {
         seed,
         loans,
@@ -163,7 +184,9 @@ pub async fn run(url: &str, loans: usize, days: u32, seed: u64, policy: &Policy)
         }
         imported_loans += loans_now.len();
         imported_payments += payments_now.len();
-        import_chunk(&store, policy, chunk.borrowers, loans_now, payments_now).await?;
+        if !keep_book {
+            import_chunk(&store, policy, chunk.borrowers, loans_now, payments_now).await?;
+        }
         if progress {
             eprint!(
                 "\rimported {imported_loans} loans, {imported_payments} payments ({:.0} s)",
@@ -175,11 +198,17 @@ pub async fn run(url: &str, loans: usize, days: u32, seed: u64, policy: &Policy)
         eprintln!();
     }
     let import_secs = started.elapsed().as_secs_f64();
-    println!(
-        "import: {imported_loans} loans, {imported_payments} payments in {import_secs:.1} s ({:.0} loans/s with their payments); peak RSS so far {} MiB",
-        imported_loans as f64 / import_secs,
-        peak_rss_mib().unwrap_or(0)
-    );
+    if keep_book {
+        println!(
+            "book kept: {imported_loans} loans, {imported_payments} payments (generated again in {import_secs:.1} s)"
+        );
+    } else {
+        println!(
+            "import: {imported_loans} loans, {imported_payments} payments in {import_secs:.1} s ({:.0} loans/s with their payments); peak RSS so far {} MiB",
+            imported_loans as f64 / import_secs,
+            peak_rss_mib().unwrap_or(0)
+        );
+    }
 
     if days == 0 {
         store.close().await;

@@ -131,6 +131,10 @@ enum Command {
         days: u32,
         #[arg(long, default_value_t = 7)]
         seed: u64,
+        /// Time the days on the book an earlier `--days 0` run imported into this database (same
+        /// --loans and --seed) instead of emptying it and importing again.
+        #[arg(long)]
+        keep_book: bool,
     },
     #[command(flatten)]
     Ledger(ledger_cmd::Commands),
@@ -407,11 +411,16 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Ledger(command) => {
             ledger_cmd::run(&db_url(&cli, "sqlite://huifang.db"), command).await?
         }
-        Command::Bench { loans, days, seed } => {
+        Command::Bench {
+            loans,
+            days,
+            seed,
+            keep_book,
+        } => {
             let url = cli.db.clone().context(
                 "bench needs --db (a scratch SQLite file or PostgreSQL database: it is emptied)",
             )?;
-            bench::run(&url, *loans, *days, *seed, &policy).await?;
+            bench::run(&url, *loans, *days, *seed, *keep_book, &policy).await?;
         }
     }
     Ok(())

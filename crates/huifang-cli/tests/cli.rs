@@ -739,6 +739,91 @@ fn demo_builds_a_lived_portfolio() {
     assert_eq!(status_csv(dir, &real), expected_status_on_0320());
 }
 
+/// The days a bench run printed: date, loans visited, events, payments posted (not the times).
+fn bench_days(out: &str) -> Vec<(String, String, String, String)> {
+    out.lines()
+        .filter(|l| l.starts_with("2026-"))
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f[0].into(), f[1].into(), f[3].into(), f[7].into())
+        })
+        .collect()
+}
+
+#[test]
+fn bench_on_a_kept_book_closes_the_same_days_as_a_full_run() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
+    let bench = |db: &str, extra: &[&str]| {
+        let mut args = vec!["bench", "--db", db, "--loans", "300"];
+        args.extend_from_slice(extra);
+        ok(dir, &args)
+    };
+    let full = bench(&sqlite_url(dir, "full.db"), &["--days", "2"]);
+    let kept_db = sqlite_url(dir, "kept.db");
+
+    let refused = |days: &str| {
+        let r = fails(
+            dir,
+            &[
+                "bench",
+                "--db",
+                &kept_db,
+                "--loans",
+                "300",
+                "--days",
+                days,
+                "--keep-book",
+            ],
+        );
+        assert!(r.stderr.contains("--keep-book needs"), "{}", r.stderr);
+    };
+    // Keeping a book needs one: an empty database is refused.
+    refused("2");
+
+    let imported = bench(&kept_db, &["--days", "0"]);
+    assert!(bench_days(&imported).is_empty(), "{imported}");
+    // the first number on the line that starts with `prefix`: the loans in the book
+    let loans = |out: &str, prefix: &str| {
+        let line = out.lines().find(|l| l.starts_with(prefix)).expect(prefix);
+        line.split_whitespace()
+            .find_map(|w| w.parse::<u64>().ok())
+            .expect("a loan count")
+    };
+    assert_eq!(loans(&imported, "import:"), loans(&full, "import:"));
+    assert_eq!(
+        status_csv(dir, &kept_db)
+            .lines()
+            .nth(1)
+            .map(|l| l.contains(",2026-10-26,")),
+        Some(true)
+    );
+
+    let kept = bench(&kept_db, &["--days", "2", "--keep-book"]);
+    assert_eq!(
+        loans(&kept, "book kept:"),
+        loans(&full, "import:"),
+        "{kept}"
+    );
+    let days = bench_days(&kept);
+    assert_eq!(days.len(), 2, "{kept}");
+    assert_eq!(days, bench_days(&full), "kept:\n{kept}\nfull:\n{full}");
+    assert!(
+        days.iter().all(|d| d.1 != "0"),
+        "every day visits loans: {kept}"
+    );
+    assert!(
+        status_csv(dir, &kept_db)
+            .lines()
+            .skip(1)
+            .all(|l| l.contains(",2026-10-28,")),
+        "the kept book was closed through the 28th"
+    );
+
+    // The book has moved on: it cannot be kept again.
+    refused("1");
+}
+
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL
 

@@ -110,7 +110,10 @@ impl Store {
                             "PRAGMA synchronous = NORMAL",
                             "PRAGMA busy_timeout = 30000",
                             "PRAGMA foreign_keys = ON",
-                            "PRAGMA cache_size = -262144",
+                            // 64 MiB: filled by an import and then reused. A larger cache kept
+                            // growing during a close, and first touches of fresh memory were a
+                            // quarter of its time (docs/PERFORMANCE.md).
+                            "PRAGMA cache_size = -65536",
                             "PRAGMA temp_store = MEMORY",
                             // checkpoints run on the store's own thread (checkpoint.rs)
                             "PRAGMA wal_autocheckpoint = 0",
