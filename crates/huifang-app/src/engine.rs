@@ -191,8 +191,7 @@ pub async fn reevaluate(
         while evaluations[at].0 != loan_id {
             at += 1;
         }
-        let next = &mut evaluations[at].1.next_event_on;
-        *next = Some(next.map_or(visit, |n| n.min(visit)));
+        evaluations[at].1.next_event_on = Some(visit);
     }
     tx.save_evaluations(&evaluations).await?;
     tx.insert_events(&events).await?;

@@ -826,7 +826,7 @@ fn parse_payment(f: &mut Fields<'_>) -> Option<PaymentRow> {
 // Writers
 
 fn iso(date: Date) -> String {
-    date.format("%Y-%m-%d").to_string()
+    date.to_string() // `Display` is YYYY-MM-DD, without interpreting a pattern per row
 }
 
 fn write_rows<W: Write, const N: usize>(

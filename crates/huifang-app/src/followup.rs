@@ -50,7 +50,8 @@ pub struct FollowupWritten {
 }
 
 /// Loans whose next visit the follow-up plan wants earlier than their next loan event:
-/// (loan id, date). The re-evaluation folds them into the `next_event_on` it stores.
+/// (loan id, date), only ever earlier (decided in `apply`), so the date is the loan's next event
+/// date to store. The re-evaluation stores it with the evaluation.
 pub type Pulls = Vec<(i64, Date)>;
 
 /// The plans in force: per product code, falling back to the default.
@@ -134,7 +135,7 @@ pub async fn after_import(
     let mut written = FollowupWritten::default();
     for chunk in items.chunks(crate::close::BATCH_LOANS) {
         let (w, pulls) = apply(tx, policy, date, chunk, true).await?;
-        tx.pull_next_event_on(&pulls).await?;
+        tx.set_next_event_on(&pulls).await?;
         written.created += w.created;
         written.cancelled += w.cancelled;
     }

@@ -26,6 +26,9 @@ const HISTORY_THROUGH: &str = "2026-10-26";
 /// the rest are moved so their due day is in 1–20. Tuned so that about 1% of loans have an event
 /// on the 27th.
 const KEPT_PER_100: usize = 18;
+/// Days the generated book is made for: up to this many days it is the same whatever `--days`
+/// is, so a `--keep-book` run meets the book a `--days 0` run made.
+const BOOK_DAYS: u32 = 10;
 /// Loans generated and imported per transaction.
 const CHUNK_LOANS: usize = 20_000;
 
@@ -123,6 +126,10 @@ pub async fn run(
         let current = tx.business_date().await?;
         tx.rollback().await?;
         anyhow::ensure!(current == Some(history_through), needs);
+        anyhow::ensure!(
+            days <= BOOK_DAYS,
+            "--keep-book closes at most {BOOK_DAYS} days (a longer run generates another book)"
+        );
     } else {
         store.wipe().await?;
         store.migrate().await?;
@@ -136,9 +143,8 @@ pub async fn run(
         .checked_sub_months(chrono::Months::new(12))
         .unwrap_or(history_through);
     // Generated a month past the last day: a timeline moved back by `quiet_the_27th` still has its
-    // payments up to the last day; whatever falls after it is dropped. Up to ten days the book is
-    // the same whatever `days` is, so a `--keep-book` run meets the book a `--days 0` run made.
-    let generated_through = add_days(history_through, i64::from(days.max(10)) + 31);
+    // payments up to the last day; whatever falls after it is dropped.
+    let generated_through = add_days(history_through, i64::from(days.max(BOOK_DAYS)) + 31);
     let portfolio = Portfolio::new(SynthConfig {
         seed,
         loans,

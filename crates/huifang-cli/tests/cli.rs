@@ -762,7 +762,7 @@ fn bench_on_a_kept_book_closes_the_same_days_as_a_full_run() {
     let full = bench(&sqlite_url(dir, "full.db"), &["--days", "2"]);
     let kept_db = sqlite_url(dir, "kept.db");
 
-    let refused = |days: &str| {
+    let refused = |days: &str, why: &str| {
         let r = fails(
             dir,
             &[
@@ -776,10 +776,10 @@ fn bench_on_a_kept_book_closes_the_same_days_as_a_full_run() {
                 "--keep-book",
             ],
         );
-        assert!(r.stderr.contains("--keep-book needs"), "{}", r.stderr);
+        assert!(r.stderr.contains(why), "{}", r.stderr);
     };
     // Keeping a book needs one: an empty database is refused.
-    refused("2");
+    refused("2", "--keep-book needs");
 
     let imported = bench(&kept_db, &["--days", "0"]);
     assert!(bench_days(&imported).is_empty(), "{imported}");
@@ -798,6 +798,9 @@ fn bench_on_a_kept_book_closes_the_same_days_as_a_full_run() {
             .map(|l| l.contains(",2026-10-26,")),
         Some(true)
     );
+
+    // A run longer than the book was made for would meet another book.
+    refused("11", "at most 10 days");
 
     let kept = bench(&kept_db, &["--days", "2", "--keep-book"]);
     assert_eq!(
@@ -821,7 +824,7 @@ fn bench_on_a_kept_book_closes_the_same_days_as_a_full_run() {
     );
 
     // The book has moved on: it cannot be kept again.
-    refused("1");
+    refused("1", "--keep-book needs");
 }
 
 // ---------------------------------------------------------------------------------------------

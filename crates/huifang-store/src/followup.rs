@@ -285,13 +285,12 @@ impl Tx {
         Ok(())
     }
 
-    /// Brings each loan's `next_event_on` forward to the date given when that is earlier (or the
-    /// loan has none), so that the daily close visits it then.
-    pub async fn pull_next_event_on(&mut self, rows: &[(i64, Date)]) -> Result<()> {
+    /// Sets each loan's `next_event_on`, the date the daily close visits it next.
+    pub async fn set_next_event_on(&mut self, rows: &[(i64, Date)]) -> Result<()> {
         const COLS: usize = 2;
         for chunk in rows.chunks(MAX_PARAMS / COLS) {
             let sql = format!(
-                "WITH v (id, d) AS (VALUES {}) UPDATE loan_state SET next_event_on = v.d FROM v WHERE loan_state.loan_id = v.id AND (loan_state.next_event_on IS NULL OR loan_state.next_event_on > v.d)",
+                "WITH v (id, d) AS (VALUES {}) UPDATE loan_state SET next_event_on = v.d FROM v WHERE loan_state.loan_id = v.id",
                 placeholders(self.dialect, chunk.len(), COLS, &["BIGINT", "TEXT"])
             );
             let mut vals = Vec::with_capacity(chunk.len() * COLS);
