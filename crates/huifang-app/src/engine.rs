@@ -99,6 +99,32 @@ pub fn event_record(loan_id: i64, date: Date, event: &LoanEvent) -> EventRecord 
     }
 }
 
+/// What re-evaluating a batch of loans reads before it writes anything: the replay inputs and
+/// what the follow-up planner needs of those loans. A use case reads it in its own transaction;
+/// the daily close reads the next batch on a second connection while the current one is written
+/// (loans of different batches share no rows, and the day's writer holds the database's write
+/// lock, so the second connection sees the state the day started from).
+#[derive(Debug, Clone)]
+pub struct Batch {
+    pub inputs: Vec<ReplayInput>,
+    followup: crate::followup::FollowupReads,
+}
+
+impl Batch {
+    /// Reads the batch of these loans.
+    pub async fn load(tx: &mut Tx, loan_ids: &[i64]) -> Result<Batch, AppError> {
+        let inputs = tx.replay_inputs(loan_ids).await?;
+        Batch::of(tx, inputs).await
+    }
+
+    /// The batch of replay inputs already in hand (an operation being recorded).
+    pub async fn of(tx: &mut Tx, inputs: Vec<ReplayInput>) -> Result<Batch, AppError> {
+        let ids: Vec<i64> = inputs.iter().map(|i| i.loan.id).collect();
+        let followup = crate::followup::FollowupReads::load(tx, &ids).await?;
+        Ok(Batch { inputs, followup })
+    }
+}
+
 /// Counts of what a batch of re-evaluations wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Written {
@@ -122,18 +148,45 @@ fn changed(before: &StatusSummary, after: &StatusSummary) -> bool {
     )
 }
 
-/// Re-evaluates `inputs` on `date`, plans their follow-up and writes the results. With
-/// `dated_events` (the daily close) the day's reminders and newly overdue installments are
-/// recorded too. Each loan's state row is written once, its next event date already moved up to
-/// any earlier visit the follow-up plan asks for.
+/// Re-evaluates a batch on `date`, plans their follow-up and writes the results (`plan`, then
+/// `Planned::write`).
 pub async fn reevaluate(
     tx: &mut Tx,
     policy: &Policy,
     date: Date,
-    inputs: &[ReplayInput],
+    batch: &Batch,
     cause: Cause,
     dated_events: bool,
 ) -> Result<Written, AppError> {
+    let plans = crate::followup::Plans::load(tx).await?;
+    let planned = plan(policy, &plans, date, batch, cause, dated_events)?;
+    planned.write(tx, &plans, date).await
+}
+
+/// What re-evaluating a batch writes, computed without the database.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    evaluations: Vec<(i64, Evaluation)>,
+    events: Vec<EventRecord>,
+    history: Vec<HistoryRecord>,
+    opened: Vec<WarningRecord>,
+    cleared: Vec<i64>,
+    followup: crate::followup::FollowupPlanned,
+}
+
+/// Re-evaluates a batch on `date` and plans its follow-up. With `dated_events` (the daily close)
+/// the day's reminders and newly overdue installments are recorded too. Each loan's state row is
+/// written once, its next event date already moved up to any earlier visit the follow-up plan
+/// asks for.
+pub fn plan(
+    policy: &Policy,
+    plans: &crate::followup::Plans,
+    date: Date,
+    batch: &Batch,
+    cause: Cause,
+    dated_events: bool,
+) -> Result<Planned, AppError> {
+    let inputs = &batch.inputs;
     let mut evaluations = Vec::with_capacity(inputs.len());
     let mut events = Vec::new();
     let mut history = Vec::new();
@@ -184,7 +237,8 @@ pub async fn reevaluate(
         });
         evaluations.push((loan_id, done.evaluation));
     }
-    let (followup, pulls) = crate::followup::after_reevaluate(tx, policy, date, &evaluated).await?;
+    let (followup, pulls) =
+        crate::followup::plan_batch(plans, policy, date, &evaluated, &batch.followup, false);
     // both lists follow `inputs`: a pull finds its loan by walking forward
     let mut at = 0;
     for (loan_id, visit) in pulls {
@@ -193,17 +247,37 @@ pub async fn reevaluate(
         }
         evaluations[at].1.next_event_on = Some(visit);
     }
-    tx.save_evaluations(&evaluations).await?;
-    tx.insert_events(&events).await?;
-    tx.insert_history(&history).await?;
-    tx.clear_warnings(&cleared, date).await?;
-    crate::ledger::open_warnings(tx, &opened).await?; // logged in the same transaction
-    Ok(Written {
-        loans: evaluations.len() as u64,
-        events: events.len() as u64,
-        status_changes: history.len() as u64,
+    Ok(Planned {
+        evaluations,
+        events,
+        history,
+        opened,
+        cleared,
         followup,
     })
+}
+
+impl Planned {
+    /// Writes the batch in the caller's transaction.
+    pub async fn write(
+        &self,
+        tx: &mut Tx,
+        plans: &crate::followup::Plans,
+        date: Date,
+    ) -> Result<Written, AppError> {
+        let followup = self.followup.write(tx, plans, date).await?;
+        tx.save_evaluations(&self.evaluations).await?;
+        tx.insert_events(&self.events).await?;
+        tx.insert_history(&self.history).await?;
+        tx.clear_warnings(&self.cleared, date).await?;
+        crate::ledger::open_warnings(tx, &self.opened).await?; // logged in the same transaction
+        Ok(Written {
+            loans: self.evaluations.len() as u64,
+            events: self.events.len() as u64,
+            status_changes: self.history.len() as u64,
+            followup,
+        })
+    }
 }
 
 /// The stored form of a warning hit.

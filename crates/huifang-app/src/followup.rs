@@ -54,6 +54,25 @@ pub struct FollowupWritten {
 /// date to store. The re-evaluation stores it with the evaluation.
 pub type Pulls = Vec<(i64, Date)>;
 
+/// What the planner reads of a batch's loans before planning: their open task keys and their
+/// next continuous follow-up dates. Read in the writing transaction, or ahead of it by the daily
+/// close on a second connection (see `engine::Batch`).
+#[derive(Debug, Clone, Default)]
+pub struct FollowupReads {
+    open: HashMap<i64, Vec<String>>,
+    next_continuous: HashMap<i64, Option<Date>>,
+}
+
+impl FollowupReads {
+    /// Reads them for these loans.
+    pub async fn load(tx: &mut Tx, loan_ids: &[i64]) -> Result<FollowupReads, AppError> {
+        Ok(FollowupReads {
+            open: tx.open_task_keys(loan_ids).await?,
+            next_continuous: tx.next_continuous(loan_ids).await?,
+        })
+    }
+}
+
 /// The plans in force: per product code, falling back to the default.
 #[derive(Debug, Clone)]
 pub struct Plans {
@@ -86,16 +105,33 @@ impl Plans {
     }
 }
 
-/// Plans the follow-up of re-evaluated loans (one batch of the caller) and writes its tasks.
-/// The earlier visits it asks for are returned, not written: the caller stores them with the
-/// loans' evaluations, in one write.
-pub(crate) async fn after_reevaluate(
-    tx: &mut Tx,
-    policy: &Policy,
-    date: Date,
-    loans: &[Reevaluated],
-) -> Result<(FollowupWritten, Pulls), AppError> {
-    apply(tx, policy, date, loans, false).await
+/// What the follow-up plan of a batch asks to write: tasks to create and to cancel, next
+/// continuous dates, and the loans to check for an `unreachable` signal. Computed without the
+/// database (`plan_batch`), written by `write`.
+#[derive(Debug, Clone, Default)]
+pub struct FollowupPlanned {
+    creates: Vec<PlannedTask>,
+    cancels: Vec<TaskCancel>,
+    nexts: Vec<(i64, Option<Date>)>,
+    unreachable_candidates: Vec<Reevaluated>,
+}
+
+impl FollowupPlanned {
+    /// Writes the plan in the caller's transaction.
+    pub(crate) async fn write(
+        &self,
+        tx: &mut Tx,
+        plans: &Plans,
+        date: Date,
+    ) -> Result<FollowupWritten, AppError> {
+        let created = tx.insert_planned_tasks(&self.creates).await?;
+        let cancelled = tx.cancel_tasks(&self.cancels, date).await?;
+        tx.set_next_continuous(&self.nexts).await?;
+        if !self.unreachable_candidates.is_empty() {
+            unreachable_signals(tx, plans, date, &self.unreachable_candidates).await?;
+        }
+        Ok(FollowupWritten { created, cancelled })
+    }
 }
 
 /// Plans the follow-up of loans just imported: welcome call and initial follow-up (late ones
@@ -132,9 +168,13 @@ pub async fn after_import(
             })
         })
         .collect();
+    let plans = Plans::load(tx).await?;
     let mut written = FollowupWritten::default();
-    for chunk in items.chunks(crate::close::BATCH_LOANS) {
-        let (w, pulls) = apply(tx, policy, date, chunk, true).await?;
+    for chunk in items.chunks(crate::import::BATCH_LOANS) {
+        let ids: Vec<i64> = chunk.iter().map(|l| l.loan_id).collect();
+        let reads = FollowupReads::load(tx, &ids).await?;
+        let (planned, pulls) = plan_batch(&plans, policy, date, chunk, &reads, true);
+        let w = planned.write(tx, &plans, date).await?;
         tx.set_next_event_on(&pulls).await?;
         written.created += w.created;
         written.cancelled += w.cancelled;
@@ -164,20 +204,18 @@ fn status_of_evaluation(e: &Evaluation) -> LoanStatus {
     }
 }
 
-async fn apply(
-    tx: &mut Tx,
+/// Plans the follow-up of a batch of loans (re-evaluated, or `imported`) from what was read of
+/// them: what to write, and the earlier visits it asks for. The visits are returned apart: the
+/// caller stores them with the loans' state, in one write.
+pub(crate) fn plan_batch(
+    plans: &Plans,
     policy: &Policy,
     date: Date,
     loans: &[Reevaluated],
+    reads: &FollowupReads,
     imported: bool,
-) -> Result<(FollowupWritten, Pulls), AppError> {
-    if loans.is_empty() {
-        return Ok(Default::default());
-    }
-    let plans = Plans::load(tx).await?;
-    let ids: Vec<i64> = loans.iter().map(|l| l.loan_id).collect();
-    let open = tx.open_task_keys(&ids).await?;
-    let stored_next = tx.next_continuous(&ids).await?;
+) -> (FollowupPlanned, Pulls) {
+    let (open, stored_next) = (&reads.open, &reads.next_continuous);
     let mut creates = Vec::new();
     let mut cancels = Vec::new();
     let mut nexts = Vec::new();
@@ -224,16 +262,16 @@ async fn apply(
             pulls.push((l.loan_id, visit));
         }
         if !imported && plan.unreachable_days > 0 && l.status.dpd >= plan.unreachable_days {
-            unreachable_candidates.push(l);
+            unreachable_candidates.push(l.clone());
         }
     }
-    let created = tx.insert_planned_tasks(&creates).await?;
-    let cancelled = tx.cancel_tasks(&cancels, date).await?;
-    tx.set_next_continuous(&nexts).await?;
-    if !unreachable_candidates.is_empty() {
-        unreachable_signals(tx, &plans, date, &unreachable_candidates).await?;
-    }
-    Ok((FollowupWritten { created, cancelled }, pulls))
+    let planned = FollowupPlanned {
+        creates,
+        cancels,
+        nexts,
+        unreachable_candidates,
+    };
+    (planned, pulls)
 }
 
 /// Records an `unreachable` risk signal for overdue loans nobody has reached for the plan's N
@@ -242,7 +280,7 @@ async fn unreachable_signals(
     tx: &mut Tx,
     plans: &Plans,
     date: Date,
-    loans: &[&Reevaluated],
+    loans: &[Reevaluated],
 ) -> Result<(), AppError> {
     let ids: Vec<i64> = loans.iter().map(|l| l.loan_id).collect();
     let reached = tx.last_reached(&ids).await?;

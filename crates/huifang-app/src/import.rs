@@ -20,6 +20,9 @@ use crate::{AppError, require_business_date};
 /// Rows written by one import above which the database's planner statistics are refreshed.
 const BULK_ROWS: usize = 10_000;
 
+/// How many loans an import re-evaluates or plans follow-up for per batch.
+pub(crate) const BATCH_LOANS: usize = 2_000;
+
 /// What an import did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ImportReport {
@@ -426,13 +429,13 @@ pub async fn import_payments(
     tx.insert_payments(&new).await?;
     let touched: BTreeMap<i64, ()> = new.iter().map(|p| (p.loan_id, ())).collect();
     let loan_ids: Vec<i64> = touched.into_keys().collect();
-    for chunk in loan_ids.chunks(2_000) {
-        let inputs = tx.replay_inputs(chunk).await?;
+    for chunk in loan_ids.chunks(BATCH_LOANS) {
+        let batch = engine::Batch::load(&mut tx, chunk).await?;
         engine::reevaluate(
             &mut tx,
             policy,
             business_date,
-            &inputs,
+            &batch,
             Cause::Payment,
             false,
         )

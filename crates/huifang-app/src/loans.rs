@@ -134,11 +134,12 @@ pub async fn operate(
         },
     )
     .await?;
+    let batch = engine::Batch::of(&mut tx, vec![input]).await?;
     engine::reevaluate(
         &mut tx,
         policy,
         business_date,
-        std::slice::from_ref(&input),
+        &batch,
         Cause::Operation,
         false,
     )

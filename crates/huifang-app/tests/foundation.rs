@@ -40,6 +40,7 @@ on_both!(
     backdated_payment_reprocesses_the_loan_at_once,
     rerunning_a_closed_date_changes_nothing,
     catch_up_equals_day_by_day,
+    a_day_in_many_batches_writes_what_one_batch_writes,
     day_events_of_a_hand_made_loan,
     loan_operations,
     lived_portfolio_matches_an_independent_oracle,
@@ -778,6 +779,42 @@ async fn catch_up_equals_day_by_day(dbs: &mut Dbs) {
         a, b,
         "catch-up and day-by-day give the same status, events and history"
     );
+}
+
+/// The close reads and replays the next batch of a day on a second connection while it writes the
+/// current one: a day cut into batches of 3 loans writes exactly what one batch of the whole day
+/// writes (status, events, history, warnings and follow-up tasks).
+async fn a_day_in_many_batches_writes_what_one_batch_writes(dbs: &mut Dbs) {
+    let policy = Policy::default();
+    let start = d("2026-05-01");
+    let end = add_days(start, 45);
+    let small = dbs.fresh().await;
+    let whole = dbs.fresh().await;
+    synthetic_book(&small, start, 120, 7).await;
+    synthetic_book(&whole, start, 120, 7).await;
+    let in_small = close::run_daily_in_batches(&small, &policy, end, 3, |_| {})
+        .await
+        .unwrap();
+    let in_one = close::run_daily_in_batches(&whole, &policy, end, 100_000, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(in_small.len(), 45);
+    assert!(
+        in_small.iter().filter(|r| r.loans > 2 * 3).count() > 30,
+        "many days of several batches: {in_small:?}"
+    );
+    assert_eq!(in_small, in_one, "the same day reports");
+    assert_eq!(full_state(&small).await, full_state(&whole).await);
+    let (a, b) = (all_tasks(&small).await, all_tasks(&whole).await);
+    assert!(a.len() > 100, "follow-up tasks were planned: {}", a.len());
+    assert_eq!(a, b, "the same follow-up tasks");
+}
+
+async fn all_tasks(store: &Store) -> Vec<huifang_store::FollowupTask> {
+    let mut tx = store.begin().await.unwrap();
+    let tasks = tx.followup_tasks(None, None, false).await.unwrap();
+    tx.rollback().await.unwrap();
+    tasks
 }
 
 /// The event list of a loan as (date, kind, details).

@@ -202,6 +202,9 @@ async fn open(cli: &Cli) -> Result<Store> {
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
+    if std::env::var_os("HUIFANG_LOG").is_some() {
+        ledger_cmd::init_tracing(); // e.g. HUIFANG_LOG=sqlx::query=debug logs every statement
+    }
     if let Err(e) = run(cli).await {
         // A closed pipe (`huifang status | head`) is the reader's choice, not a failure.
         let broken_pipe = |io: &std::io::Error| io.kind() == std::io::ErrorKind::BrokenPipe;

@@ -392,10 +392,22 @@ impl Tx {
     }
 
     async fn insert_rows(&mut self, table: &str, cols: &[&str], rows: Vec<Vec<Val>>) -> Result<()> {
+        self.upsert_rows(table, cols, rows, "").await
+    }
+
+    /// Inserts rows in statements of many rows each, `on_conflict` (an `ON CONFLICT` clause, or
+    /// nothing) saying what a row whose key exists does.
+    async fn upsert_rows(
+        &mut self,
+        table: &str,
+        cols: &[&str],
+        rows: Vec<Vec<Val>>,
+        on_conflict: &str,
+    ) -> Result<()> {
         let per_chunk = (MAX_PARAMS / cols.len()).max(1);
         for chunk in rows.chunks(per_chunk) {
             let sql = format!(
-                "INSERT INTO {table} ({}) VALUES {}",
+                "INSERT INTO {table} ({}) VALUES {} {on_conflict}",
                 cols.join(","),
                 placeholders(self.dialect, chunk.len(), cols.len(), &[])
             );
@@ -635,13 +647,10 @@ impl Tx {
             let id = *ids.get(&l.external_id).ok_or_else(|| {
                 StoreError::Corrupt(format!("loan {} was not inserted", l.external_id))
             })?;
-            let mut row = vec![Val::Int(id)];
-            row.extend(records::evaluation_vals(&l.evaluation));
-            states.push(row);
+            states.push(records::state_row(id, &l.evaluation));
         }
-        let mut cols = vec!["loan_id"];
-        cols.extend(records::EVALUATION_COLUMNS);
-        self.insert_rows("loan_state", &cols, states).await
+        self.insert_rows("loan_state", &records::STATE_COLUMNS, states)
+            .await
     }
 
     /// Ids (ascending) of the loans whose next event falls on or before `date`: a range scan of
@@ -730,34 +739,26 @@ impl Tx {
             .collect())
     }
 
-    /// Stores new evaluations of existing loans.
+    /// Stores new evaluations of existing loans: an upsert on the key, so that each row finds its
+    /// loan through the primary key. (SQLite planned an `UPDATE … FROM (VALUES …)` of some batch
+    /// sizes as a scan of the whole table.)
     pub async fn save_evaluations(&mut self, evaluations: &[(i64, Evaluation)]) -> Result<()> {
-        let cols = records::EVALUATION_COLUMNS;
-        let width = cols.len() + 1;
-        let casts: Vec<&str> = std::iter::once("BIGINT")
-            .chain(records::EVALUATION_CASTS.iter().copied())
-            .collect();
-        let set = cols
+        let set = records::STATE_COLUMNS[1..]
             .iter()
-            .map(|c| format!("{c} = v.{c}"))
+            .map(|c| format!("{c} = excluded.{c}"))
             .collect::<Vec<_>>()
             .join(", ");
-        for chunk in evaluations.chunks(MAX_PARAMS / width) {
-            let sql = format!(
-                "WITH v (id, {}) AS (VALUES {}) UPDATE loan_state SET {set} FROM v WHERE loan_state.loan_id = v.id",
-                cols.join(", "),
-                placeholders(self.dialect, chunk.len(), width, &casts)
-            );
-            let mut vals = Vec::with_capacity(chunk.len() * width);
-            for (id, e) in chunk {
-                vals.push(Val::Int(*id));
-                vals.extend(records::evaluation_vals(e));
-            }
-            bind_vals(sqlx::query(AssertSqlSafe(sql)), &vals)
-                .execute(&mut *self.tx)
-                .await?;
-        }
-        Ok(())
+        let rows = evaluations
+            .iter()
+            .map(|(id, e)| records::state_row(*id, e))
+            .collect();
+        self.upsert_rows(
+            "loan_state",
+            &records::STATE_COLUMNS,
+            rows,
+            &format!("ON CONFLICT (loan_id) DO UPDATE SET {set}"),
+        )
+        .await
     }
 
     // ----- payments and operations --------------------------------------------------------------

@@ -227,7 +227,9 @@ pub(crate) fn unpack_payments(packed: &str) -> Result<Vec<Payment>> {
         .collect()
 }
 
-pub(crate) const EVALUATION_COLUMNS: [&str; 10] = [
+/// The columns of a `loan_state` row: the loan, then its evaluation.
+pub(crate) const STATE_COLUMNS: [&str; 11] = [
+    "loan_id",
     "lifecycle",
     "oldest_unpaid_due",
     "bucket",
@@ -239,9 +241,14 @@ pub(crate) const EVALUATION_COLUMNS: [&str; 10] = [
     "next_event_on",
     "evaluated_on",
 ];
-pub(crate) const EVALUATION_CASTS: [&str; 10] = [
-    "TEXT", "TEXT", "BIGINT", "TEXT", "BIGINT", "BIGINT", "BIGINT", "TEXT", "TEXT", "TEXT",
-];
+
+/// A `loan_state` row in the order of `STATE_COLUMNS`.
+pub(crate) fn state_row(loan_id: i64, e: &Evaluation) -> Vec<Val> {
+    let mut row = Vec::with_capacity(STATE_COLUMNS.len());
+    row.push(Val::Int(loan_id));
+    row.extend(evaluation_vals(e));
+    row
+}
 
 pub(crate) fn evaluation_vals(e: &Evaluation) -> Vec<Val> {
     vec![
