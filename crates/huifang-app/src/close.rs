@@ -2,6 +2,8 @@
 //! whose next event falls on or before it (an index lookup), so its cost grows with the day's
 //! events, not with the portfolio. Each day is one transaction; a closed day is never closed again.
 
+use std::sync::Arc;
+
 use huifang_core::Date;
 use huifang_core::calendar::add_days;
 use huifang_core::policy::Policy;
@@ -71,14 +73,18 @@ pub async fn run_daily_in_batches(
         // second connection (see `engine::Batch`) and replayed on a worker thread, so the
         // writing never waits for reading or replaying. Begun after the write lock, the reader
         // sees what the day started from.
-        let plans = Plans::load(&mut tx).await?;
+        // shared with the worker threads for the whole day, not copied per batch
+        let (policy, plans) = (
+            Arc::new(policy.clone()),
+            Arc::new(Plans::load(&mut tx).await?),
+        );
         let mut reader = store.begin().await?;
         let mut batches = due.chunks(batch_loans.max(1));
-        let mut next = prepare(&mut reader, policy, &plans, day, batches.next()).await?;
+        let mut next = prepare(&mut reader, &policy, &plans, day, batches.next()).await?;
         while let Some(planned) = next.take() {
             let (written, prepared) = tokio::join!(
                 planned.write(&mut tx, &plans, day),
-                prepare(&mut reader, policy, &plans, day, batches.next()),
+                prepare(&mut reader, &policy, &plans, day, batches.next()),
             );
             let written = written?;
             next = prepared?;
@@ -101,8 +107,8 @@ pub async fn run_daily_in_batches(
 /// Reads a batch of loans and plans its re-evaluation (off the async threads).
 async fn prepare(
     reader: &mut Tx,
-    policy: &Policy,
-    plans: &Plans,
+    policy: &Arc<Policy>,
+    plans: &Arc<Plans>,
     day: Date,
     ids: Option<&[i64]>,
 ) -> Result<Option<Planned>, AppError> {
@@ -110,7 +116,7 @@ async fn prepare(
         return Ok(None);
     };
     let batch = Batch::load(reader, ids).await?;
-    let (policy, plans) = (policy.clone(), plans.clone());
+    let (policy, plans) = (Arc::clone(policy), Arc::clone(plans));
     tokio::task::spawn_blocking(move || {
         engine::plan(&policy, &plans, day, &batch, Cause::Close, true)
     })

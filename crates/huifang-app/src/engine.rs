@@ -104,7 +104,7 @@ pub fn event_record(loan_id: i64, date: Date, event: &LoanEvent) -> EventRecord 
 /// the daily close reads the next batch on a second connection while the current one is written
 /// (loans of different batches share no rows, and the day's writer holds the database's write
 /// lock, so the second connection sees the state the day started from).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Batch {
     pub inputs: Vec<ReplayInput>,
     followup: crate::followup::FollowupReads,
@@ -164,7 +164,7 @@ pub async fn reevaluate(
 }
 
 /// What re-evaluating a batch writes, computed without the database.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Planned {
     evaluations: Vec<(i64, Evaluation)>,
     events: Vec<EventRecord>,

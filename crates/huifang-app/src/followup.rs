@@ -57,7 +57,7 @@ pub type Pulls = Vec<(i64, Date)>;
 /// What the planner reads of a batch's loans before planning: their open task keys and their
 /// next continuous follow-up dates. Read in the writing transaction, or ahead of it by the daily
 /// close on a second connection (see `engine::Batch`).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug)]
 pub struct FollowupReads {
     open: HashMap<i64, Vec<String>>,
     next_continuous: HashMap<i64, Option<Date>>,
@@ -108,7 +108,7 @@ impl Plans {
 /// What the follow-up plan of a batch asks to write: tasks to create and to cancel, next
 /// continuous dates, and the loans to check for an `unreachable` signal. Computed without the
 /// database (`plan_batch`), written by `write`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug)]
 pub struct FollowupPlanned {
     creates: Vec<PlannedTask>,
     cancels: Vec<TaskCancel>,

@@ -677,6 +677,15 @@ async fn backdated_payment_reprocesses_the_loan_at_once(dbs: &mut Dbs) {
 // ---------------------------------------------------------------------------------------------
 // The daily close
 
+/// Two fresh stores holding the same synthetic book (see `synthetic_book`), to compare two ways
+/// of closing the same days.
+async fn twin_books(dbs: &mut Dbs, on: Date, loans: usize, seed: u64) -> (Store, Store) {
+    let (a, b) = (dbs.fresh().await, dbs.fresh().await);
+    synthetic_book(&a, on, loans, seed).await;
+    synthetic_book(&b, on, loans, seed).await;
+    (a, b)
+}
+
 /// A synthetic book as of `on` (payments up to `on`), imported at once.
 async fn synthetic_book(store: &Store, on: Date, loans: usize, seed: u64) {
     let policy = Policy::default();
@@ -746,10 +755,7 @@ async fn catch_up_equals_day_by_day(dbs: &mut Dbs) {
     let policy = Policy::default();
     let start = d("2026-05-01");
     let end = add_days(start, 60);
-    let daily = dbs.fresh().await;
-    let caught_up = dbs.fresh().await;
-    synthetic_book(&daily, start, 120, 7).await;
-    synthetic_book(&caught_up, start, 120, 7).await;
+    let (daily, caught_up) = twin_books(dbs, start, 120, 7).await;
     assert_eq!(full_state(&daily).await, full_state(&caught_up).await);
 
     let mut one_by_one: Vec<DayReport> = Vec::new();
@@ -788,10 +794,7 @@ async fn a_day_in_many_batches_writes_what_one_batch_writes(dbs: &mut Dbs) {
     let policy = Policy::default();
     let start = d("2026-05-01");
     let end = add_days(start, 45);
-    let small = dbs.fresh().await;
-    let whole = dbs.fresh().await;
-    synthetic_book(&small, start, 120, 7).await;
-    synthetic_book(&whole, start, 120, 7).await;
+    let (small, whole) = twin_books(dbs, start, 120, 7).await;
     let in_small = close::run_daily_in_batches(&small, &policy, end, 3, |_| {})
         .await
         .unwrap();
@@ -1689,10 +1692,7 @@ async fn concurrent_closes_write_each_day_once(dbs: &mut Dbs) {
     let policy = Policy::default();
     let start = d("2026-05-01");
     let end = add_days(start, 20);
-    let alone = dbs.fresh().await;
-    let shared = dbs.fresh().await;
-    synthetic_book(&alone, start, 60, 5).await;
-    synthetic_book(&shared, start, 60, 5).await;
+    let (alone, shared) = twin_books(dbs, start, 60, 5).await;
     close::run_daily(&alone, &policy, end, |_| {})
         .await
         .unwrap();

@@ -161,7 +161,7 @@ pub async fn run(url: &str, command: &Commands) -> Result<()> {
         Commands::Document { command } => document(url, command).await,
         Commands::Serve { listen } => {
             let store = open(url).await?;
-            init_tracing();
+            crate::init_tracing();
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("binding {listen}"))?;
@@ -178,15 +178,6 @@ pub async fn run(url: &str, command: &Commands) -> Result<()> {
             proofs,
         } => bench(url, *entries, *batch, *proofs).await,
     }
-}
-
-pub(crate) fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("HUIFANG_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
 }
 
 async fn ledger(url: &str, command: &LedgerCommand) -> Result<()> {

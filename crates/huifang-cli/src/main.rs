@@ -199,11 +199,22 @@ async fn open(cli: &Cli) -> Result<Store> {
     Ok(store)
 }
 
+/// Logging to standard error, filtered by `HUIFANG_LOG` (default `info`). Every command turns it
+/// on when `HUIFANG_LOG` is set; `huifang serve` always does.
+pub(crate) fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HUIFANG_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
     if std::env::var_os("HUIFANG_LOG").is_some() {
-        ledger_cmd::init_tracing(); // e.g. HUIFANG_LOG=sqlx::query=debug logs every statement
+        init_tracing(); // e.g. HUIFANG_LOG=sqlx::query=debug logs every statement
     }
     if let Err(e) = run(cli).await {
         // A closed pipe (`huifang status | head`) is the reader's choice, not a failure.

@@ -11,8 +11,8 @@ use huifang_core::money::Money;
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::{
-    MAX_PARAMS, Result, Tx, Val, bind_vals, date_text, opt_date_col, param, parse_date_col,
-    placeholders,
+    MAX_PARAMS, Result, Tx, Val, bind_vals, date_text, keyed_by_list, opt_date_col, param,
+    parse_date_col, placeholders,
 };
 
 /// A task the follow-up engine creates (ignored when the loan already has one for the reason).
@@ -140,8 +140,13 @@ impl Tx {
         for chunk in cancels.chunks(MAX_PARAMS / COLS - 1) {
             let date_param = param(self.dialect, chunk.len() * COLS + 1);
             let sql = format!(
-                "WITH v (loan_id, reason_key, reason) AS (VALUES {}) UPDATE tasks SET state = 'cancelled', closed_on = {date_param}, close_reason = v.reason FROM v WHERE tasks.loan_id = v.loan_id AND tasks.reason_key = v.reason_key AND tasks.state NOT IN {CLOSED_STATES}",
-                placeholders(self.dialect, chunk.len(), COLS, &["BIGINT", "TEXT", "TEXT"])
+                "WITH v (loan_id, reason_key, reason) AS (VALUES {}) UPDATE tasks SET state = 'cancelled', closed_on = {date_param}, close_reason = v.reason FROM v WHERE {} AND tasks.state NOT IN {CLOSED_STATES}",
+                placeholders(self.dialect, chunk.len(), COLS, &["BIGINT", "TEXT", "TEXT"]),
+                keyed_by_list(
+                    "tasks",
+                    &[("loan_id", "loan_id"), ("reason_key", "reason_key")],
+                    &["reason_key"]
+                )
             );
             let mut vals = Vec::with_capacity(chunk.len() * COLS + 1);
             for c in chunk {
@@ -290,8 +295,9 @@ impl Tx {
         const COLS: usize = 2;
         for chunk in rows.chunks(MAX_PARAMS / COLS) {
             let sql = format!(
-                "WITH v (id, d) AS (VALUES {}) UPDATE loan_state SET next_event_on = v.d FROM v WHERE loan_state.loan_id = v.id",
-                placeholders(self.dialect, chunk.len(), COLS, &["BIGINT", "TEXT"])
+                "WITH v (id, d) AS (VALUES {}) UPDATE loan_state SET next_event_on = v.d FROM v WHERE {}",
+                placeholders(self.dialect, chunk.len(), COLS, &["BIGINT", "TEXT"]),
+                keyed_by_list("loan_state", &[("loan_id", "id")], &[])
             );
             let mut vals = Vec::with_capacity(chunk.len() * COLS);
             for (id, d) in chunk {
@@ -331,8 +337,9 @@ impl Tx {
         for chunk in rows.chunks(MAX_PARAMS / COLS - 1) {
             let date_param = param(self.dialect, chunk.len() * COLS + 1);
             let sql = format!(
-                "WITH v (id, st) AS (VALUES {}) UPDATE promises SET state = v.st, resolved_on = {date_param} FROM v WHERE promises.id = v.id AND promises.state = 'open'",
-                placeholders(self.dialect, chunk.len(), COLS, &["BIGINT", "TEXT"])
+                "WITH v (id, st) AS (VALUES {}) UPDATE promises SET state = v.st, resolved_on = {date_param} FROM v WHERE {} AND promises.state = 'open'",
+                placeholders(self.dialect, chunk.len(), COLS, &["BIGINT", "TEXT"]),
+                keyed_by_list("promises", &[("id", "id")], &[])
             );
             let mut vals = Vec::with_capacity(chunk.len() * COLS + 1);
             for (id, st) in chunk {

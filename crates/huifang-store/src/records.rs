@@ -250,7 +250,7 @@ pub(crate) fn state_row(loan_id: i64, e: &Evaluation) -> Vec<Val> {
     row
 }
 
-pub(crate) fn evaluation_vals(e: &Evaluation) -> Vec<Val> {
+fn evaluation_vals(e: &Evaluation) -> Vec<Val> {
     vec![
         Val::Text(e.summary.lifecycle.as_str().to_string()),
         Val::OptText(e.oldest_unpaid_due.map(date_text)),
