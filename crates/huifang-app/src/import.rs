@@ -335,7 +335,7 @@ pub async fn import_loans(
     tx.commit().await?;
     report.inserted = new.len();
     if report.inserted >= BULK_ROWS {
-        store.refresh_statistics().await?;
+        store.tidy_after_load().await?;
     }
     Ok(report)
 }

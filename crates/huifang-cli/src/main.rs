@@ -10,6 +10,12 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
+
+/// mimalloc serves every allocation, SQLite's included (the `override` feature replaces
+/// `malloc` itself): under glibc's allocator a daily close spent a third of its writing
+/// thread in `malloc` and `free` (docs/PERFORMANCE.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::{Parser, Subcommand, ValueEnum};
 use huifang_app::{close, files, import, loans, status};
 use huifang_core::calendar::parse_date;

@@ -103,16 +103,10 @@ impl Tx {
     /// Creates tasks, skipping any whose loan already has a task for the same reason key.
     /// Returns how many were created.
     pub async fn insert_planned_tasks(&mut self, tasks: &[PlannedTask]) -> Result<u64> {
-        const COLS: usize = 10;
-        let mut created = 0;
-        for chunk in tasks.chunks(MAX_PARAMS / COLS) {
-            let sql = format!(
-                "INSERT INTO tasks (loan_id, kind, reason_key, queue_code, state, created_on, due_on, window_end_on, late, max_attempts) VALUES {} ON CONFLICT (loan_id, reason_key) DO NOTHING",
-                placeholders(self.dialect, chunk.len(), COLS, &[])
-            );
-            let mut vals = Vec::with_capacity(chunk.len() * COLS);
-            for t in chunk {
-                vals.extend([
+        let rows = tasks
+            .iter()
+            .map(|t| {
+                vec![
                     Val::Int(t.loan_id),
                     Val::Text(t.kind.clone()),
                     Val::Text(t.reason_key.clone()),
@@ -123,14 +117,27 @@ impl Tx {
                     Val::OptText(t.window_end_on.map(date_text)),
                     Val::Int(i64::from(t.late)),
                     Val::Int(t.max_attempts),
-                ]);
-            }
-            created += bind_vals(sqlx::query(AssertSqlSafe(sql)), &vals)
-                .execute(&mut *self.tx)
-                .await?
-                .rows_affected();
-        }
-        Ok(created)
+                ]
+            })
+            .collect();
+        self.upsert_rows(
+            "tasks",
+            &[
+                "loan_id",
+                "kind",
+                "reason_key",
+                "queue_code",
+                "state",
+                "created_on",
+                "due_on",
+                "window_end_on",
+                "late",
+                "max_attempts",
+            ],
+            rows,
+            "ON CONFLICT (loan_id, reason_key) DO NOTHING",
+        )
+        .await
     }
 
     /// Cancels these tasks on `date` if they are not finished. Returns how many were cancelled.

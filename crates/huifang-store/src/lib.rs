@@ -191,15 +191,37 @@ impl Store {
     }
 
     /// Refreshes the planner's statistics after a bulk load. PostgreSQL plans from statistics
-    /// that autovacuum gathers only later: right after a large import it may take a fresh
-    /// multi-million-row table for an empty one and scan it for every batch of the next close.
-    /// SQLite plans from its indexes and needs nothing here.
+    /// that autovacuum gathers only later (if it runs at all): right after a large import it may
+    /// take a fresh multi-million-row table for an empty one and scan it for every batch of the
+    /// next close. SQLite plans from its indexes and needs nothing here.
     pub async fn refresh_statistics(&self) -> Result<()> {
+        self.maintain(&["ANALYZE loans, loan_state, payments, tasks, loan_followup, promises"])
+            .await
+    }
+
+    /// After a bulk load of loans: on PostgreSQL, vacuums the tables the load rewrote in place as
+    /// well as refreshing the statistics. Each loan state a load rewrites (a loan's state is
+    /// written again when its payments arrive) leaves a dead row version and index entries
+    /// behind; until a vacuum removes them, the close's selection of due loans walks them, and
+    /// only a vacuum marks pages all-visible, so that the selection is answered from the index
+    /// alone (docs/PERFORMANCE.md). SQLite rewrites rows in place and needs nothing here.
+    pub async fn tidy_after_load(&self) -> Result<()> {
+        // VACUUM runs outside a transaction, one table per statement
+        self.maintain(&[
+            "VACUUM (ANALYZE) loan_state",
+            "VACUUM (ANALYZE) loan_followup",
+            "VACUUM (ANALYZE) tasks",
+            "ANALYZE loans, payments, promises",
+        ])
+        .await
+    }
+
+    async fn maintain(&self, postgres_statements: &[&'static str]) -> Result<()> {
         if self.dialect == Dialect::Postgres {
             let mut conn = self.pool.acquire().await?;
-            sqlx::query("ANALYZE loans, loan_state, payments, tasks, loan_followup, promises")
-                .execute(&mut *conn)
-                .await?;
+            for sql in postgres_statements {
+                sqlx::query(*sql).execute(&mut *conn).await?;
+            }
         }
         Ok(())
     }
@@ -412,19 +434,20 @@ impl Tx {
     }
 
     async fn insert_rows(&mut self, table: &str, cols: &[&str], rows: Vec<Vec<Val>>) -> Result<()> {
-        self.upsert_rows(table, cols, rows, "").await
+        self.upsert_rows(table, cols, rows, "").await.map(|_| ())
     }
 
     /// Inserts rows in statements of many rows each, `on_conflict` (an `ON CONFLICT` clause, or
-    /// nothing) saying what a row whose key exists does.
+    /// nothing) saying what a row whose key exists does. Returns how many rows were written.
     async fn upsert_rows(
         &mut self,
         table: &str,
         cols: &[&str],
         rows: Vec<Vec<Val>>,
         on_conflict: &str,
-    ) -> Result<()> {
+    ) -> Result<u64> {
         let per_chunk = (MAX_PARAMS / cols.len()).max(1);
+        let mut written = 0;
         for chunk in rows.chunks(per_chunk) {
             let sql = format!(
                 "INSERT INTO {table} ({}) VALUES {} {on_conflict}",
@@ -432,11 +455,12 @@ impl Tx {
                 placeholders(self.dialect, chunk.len(), cols.len(), &[])
             );
             let flat: Vec<Val> = chunk.iter().flatten().cloned().collect();
-            bind_vals(sqlx::query(AssertSqlSafe(sql)), &flat)
+            written += bind_vals(sqlx::query(AssertSqlSafe(sql)), &flat)
                 .execute(&mut *self.tx)
-                .await?;
+                .await?
+                .rows_affected();
         }
-        Ok(())
+        Ok(written)
     }
 
     async fn fetch_in<T>(
@@ -779,6 +803,7 @@ impl Tx {
             &format!("ON CONFLICT (loan_id) DO UPDATE SET {set}"),
         )
         .await
+        .map(|_| ())
     }
 
     // ----- payments and operations --------------------------------------------------------------

@@ -19,6 +19,7 @@ use huifang_store::{
     SummaryRow, WarningRecord, decode_op, encode_op,
 };
 use huifang_testkit::{Dbs, on_both, with_database};
+use sqlx::Row;
 
 // ---------------------------------------------------------------------------------------------
 // Databases
@@ -43,6 +44,7 @@ on_both!(
     ops_round_trip,
     events_history_warnings,
     loans_with_event_by_date,
+    tidy_after_load_keeps_the_book,
     save_evaluations_updates_only_given_loans,
     replay_inputs_per_loan,
     status_page_paging,
@@ -1028,6 +1030,65 @@ async fn loans_with_event_by_date(store: &Store, _url: &str) {
         want[1..].to_vec()
     );
     tx.rollback().await.unwrap();
+}
+
+/// After a bulk load the store tidies up (on PostgreSQL: vacuums the tables a load rewrites);
+/// what it holds is unchanged, and on PostgreSQL every page of the rewritten loan states is
+/// marked all-visible, so that the close's selection of due loans is answered from its index.
+async fn tidy_after_load_keeps_the_book(store: &Store, url: &str) {
+    migrated(store).await;
+    base(store).await;
+    let (p, b) = base_ids(store).await;
+    let loans: Vec<NewLoan> = (0..300)
+        .map(|i| {
+            let mut e = current(d("2026-01-31"), 10_000_000);
+            e.next_event_on = Some(d("2026-02-25"));
+            new_loan(&format!("L{i:03}"), b, p, e)
+        })
+        .collect();
+    let ids = insert_loans(store, &loans).await;
+    // the load writes every state a second time, as payments arriving after their loans do
+    let mut tx = store.begin().await.unwrap();
+    let moved: Vec<(i64, Evaluation)> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let mut e = current(d("2026-02-20"), 9_000_000);
+            e.next_event_on = Some(d(if i % 3 == 0 {
+                "2026-03-01"
+            } else {
+                "2026-03-09"
+            }));
+            (*id, e)
+        })
+        .collect();
+    tx.save_evaluations(&moved).await.unwrap();
+    tx.commit().await.unwrap();
+
+    store.tidy_after_load().await.expect("tidy after a load");
+    store
+        .tidy_after_load()
+        .await
+        .expect("tidying twice is harmless");
+
+    let mut tx = store.begin().await.unwrap();
+    let due = tx.loans_with_event_by(d("2026-03-01")).await.unwrap();
+    tx.rollback().await.unwrap();
+    let want: Vec<i64> = ids.iter().step_by(3).copied().collect();
+    assert_eq!(due, want, "the rewritten states are the ones read back");
+    if url.starts_with("postgres") {
+        let pool = sqlx::AnyPool::connect(url).await.expect("raw connection");
+        let row = sqlx::query(
+            "SELECT CAST(relpages AS BIGINT), CAST(relallvisible AS BIGINT) FROM pg_class WHERE relname = 'loan_state'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        let (pages, visible): (i64, i64) = (row.try_get(0).unwrap(), row.try_get(1).unwrap());
+        assert!(pages > 0, "the vacuum counted the table's pages");
+        assert_eq!(visible, pages, "every page of loan_state is all-visible");
+        pool.close().await;
+    }
 }
 
 async fn save_evaluations_updates_only_given_loans(store: &Store, _url: &str) {
