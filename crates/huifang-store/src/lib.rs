@@ -195,35 +195,41 @@ impl Store {
     /// take a fresh multi-million-row table for an empty one and scan it for every batch of the
     /// next close. SQLite plans from its indexes and needs nothing here.
     pub async fn refresh_statistics(&self) -> Result<()> {
-        self.maintain(&["ANALYZE loans, loan_state, payments, tasks, loan_followup, promises"])
-            .await
-    }
-
-    /// After a bulk load of loans: on PostgreSQL, vacuums the tables the load rewrote in place as
-    /// well as refreshing the statistics. Each loan state a load rewrites (a loan's state is
-    /// written again when its payments arrive) leaves a dead row version and index entries
-    /// behind; until a vacuum removes them, the close's selection of due loans walks them, and
-    /// only a vacuum marks pages all-visible, so that the selection is answered from the index
-    /// alone (docs/PERFORMANCE.md). SQLite rewrites rows in place and needs nothing here.
-    pub async fn tidy_after_load(&self) -> Result<()> {
-        // VACUUM runs outside a transaction, one table per statement
-        self.maintain(&[
-            "VACUUM (ANALYZE) loan_state",
-            "VACUUM (ANALYZE) loan_followup",
-            "VACUUM (ANALYZE) tasks",
-            "ANALYZE loans, payments, promises",
-        ])
-        .await
-    }
-
-    async fn maintain(&self, postgres_statements: &[&'static str]) -> Result<()> {
         if self.dialect == Dialect::Postgres {
             let mut conn = self.pool.acquire().await?;
-            for sql in postgres_statements {
-                sqlx::query(*sql).execute(&mut *conn).await?;
-            }
+            sqlx::query("ANALYZE loans, loan_state, payments, tasks, loan_followup, promises")
+                .execute(&mut *conn)
+                .await?;
         }
         Ok(())
+    }
+
+    /// After a bulk load of loans: on PostgreSQL, vacuums those of the tables a load rewrites in
+    /// place that hold many dead row versions, by autovacuum's own default rule (more than 50 +
+    /// 20% of the live rows), and refreshes the statistics. A load writes each loan state twice
+    /// (the loan, then its payments); until a `VACUUM` removes the dead versions and marks the
+    /// pages all-visible, the close's selection of due loans walks them instead of reading its
+    /// covering index (docs/PERFORMANCE.md). Autovacuum would get there too, later, or never if
+    /// it is off. SQLite rewrites rows in place and needs nothing here.
+    pub async fn tidy_after_load(&self) -> Result<()> {
+        if self.dialect != Dialect::Postgres {
+            return Ok(());
+        }
+        let mut conn = self.pool.acquire().await?;
+        let rows = sqlx::query(
+            "SELECT CAST(relname AS TEXT) FROM pg_stat_user_tables WHERE relname IN ('loan_state', 'loan_followup', 'tasks') AND n_dead_tup > 50 + 0.2 * n_live_tup ORDER BY relname",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        for row in rows {
+            let table: String = row.try_get(0)?;
+            // VACUUM runs outside a transaction, one table per statement
+            sqlx::query(AssertSqlSafe(format!("VACUUM (ANALYZE) {table}")))
+                .execute(&mut *conn)
+                .await?;
+        }
+        drop(conn);
+        self.refresh_statistics().await
     }
 
     /// Applies every pending migration.
