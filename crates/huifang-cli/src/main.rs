@@ -10,12 +10,6 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-
-/// mimalloc serves every allocation, SQLite's included (the `override` feature replaces
-/// `malloc` itself): under glibc's allocator a daily close spent a third of its writing
-/// thread in `malloc` and `free` (docs/PERFORMANCE.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::{Parser, Subcommand, ValueEnum};
 use huifang_app::{close, files, import, loans, status};
 use huifang_core::calendar::parse_date;
@@ -24,6 +18,12 @@ use huifang_core::policy::{Classification, Policy};
 use huifang_core::schedule::{self, Method, ScheduleTerms};
 use huifang_core::{Date, Money, Rate};
 use huifang_store::Store;
+
+/// mimalloc serves every allocation, SQLite's included (the `override` feature replaces
+/// `malloc` itself): under glibc's allocator a daily close spent a third of its writing
+/// thread in `malloc` and `free` (docs/PERFORMANCE.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Huifang (回访): post-loan management for lenders that finance cars.
 #[derive(Debug, Parser)]

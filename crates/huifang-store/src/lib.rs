@@ -206,7 +206,7 @@ impl Store {
 
     /// After a bulk load of loans: on PostgreSQL, vacuums those of the tables a load rewrites in
     /// place that hold many dead row versions, by autovacuum's own default rule (more than 50 +
-    /// 20% of the live rows), and refreshes the statistics. A load writes each loan state twice
+    /// 20% of the live rows), then refreshes the statistics of every table once. A load writes each loan state twice
     /// (the loan, then its payments); until a `VACUUM` removes the dead versions and marks the
     /// pages all-visible, the close's selection of due loans walks them instead of reading its
     /// covering index (docs/PERFORMANCE.md). Autovacuum would get there too, later, or never if
@@ -223,8 +223,9 @@ impl Store {
         .await?;
         for row in rows {
             let table: String = row.try_get(0)?;
-            // VACUUM runs outside a transaction, one table per statement
-            sqlx::query(AssertSqlSafe(format!("VACUUM (ANALYZE) {table}")))
+            // VACUUM runs outside a transaction, one table per statement; the statistics are
+            // refreshed below, for these tables too
+            sqlx::query(AssertSqlSafe(format!("VACUUM {table}")))
                 .execute(&mut *conn)
                 .await?;
         }

@@ -1032,22 +1032,11 @@ async fn loans_with_event_by_date(store: &Store, _url: &str) {
     tx.rollback().await.unwrap();
 }
 
-/// After a bulk load the store tidies up (on PostgreSQL: vacuums the tables a load left full of dead
-/// rows);
-/// what it holds is unchanged, and on PostgreSQL every page of the rewritten loan states is
+/// After a bulk load the store tidies up (on PostgreSQL: vacuums the tables a load left full of
+/// dead rows); what it holds is unchanged, and on PostgreSQL every page of the rewritten loan states is
 /// marked all-visible, so that the close's selection of due loans is answered from its index.
 async fn tidy_after_load_keeps_the_book(store: &Store, url: &str) {
-    migrated(store).await;
-    base(store).await;
-    let (p, b) = base_ids(store).await;
-    let loans: Vec<NewLoan> = (0..300)
-        .map(|i| {
-            let mut e = current(d("2026-01-31"), 10_000_000);
-            e.next_event_on = Some(d("2026-02-25"));
-            new_loan(&format!("L{i:03}"), b, p, e)
-        })
-        .collect();
-    let ids = insert_loans(store, &loans).await;
+    let (_, ids) = current_book(store, 300).await;
     // the load writes every state a second time, as payments arriving after their loans do
     let mut tx = store.begin().await.unwrap();
     let moved: Vec<(i64, Evaluation)> = ids
@@ -1113,11 +1102,13 @@ async fn tidy_after_load_keeps_the_book(store: &Store, url: &str) {
     }
 }
 
-async fn save_evaluations_updates_only_given_loans(store: &Store, _url: &str) {
+/// A migrated store holding `n` loans current on 2026-01-31 (100,000.00 outstanding, next event
+/// on 2026-02-25), external ids `L0`, `L1`, …; returns them and their ids.
+async fn current_book(store: &Store, n: usize) -> (Vec<NewLoan>, Vec<i64>) {
     migrated(store).await;
     base(store).await;
     let (p, b) = base_ids(store).await;
-    let loans: Vec<NewLoan> = (0..5)
+    let loans: Vec<NewLoan> = (0..n)
         .map(|i| {
             let mut e = current(d("2026-01-31"), 10_000_000);
             e.next_event_on = Some(d("2026-02-25"));
@@ -1125,6 +1116,11 @@ async fn save_evaluations_updates_only_given_loans(store: &Store, _url: &str) {
         })
         .collect();
     let ids = insert_loans(store, &loans).await;
+    (loans, ids)
+}
+
+async fn save_evaluations_updates_only_given_loans(store: &Store, _url: &str) {
+    let (loans, ids) = current_book(store, 5).await;
     let keys: Vec<String> = loans.iter().map(|l| l.external_id.clone()).collect();
     let mut tx = store.begin().await.unwrap();
     let before = tx.loans_by_external_id(&keys).await.unwrap();
