@@ -3,6 +3,8 @@
 //! transaction. Shared by the daily close, imports and loan operations so that a loan's state is
 //! computed one way only.
 
+use std::collections::HashMap;
+
 use huifang_core::Date;
 use huifang_core::loan::LoanState;
 use huifang_core::policy::Policy;
@@ -72,6 +74,7 @@ pub fn evaluation_of(state: &LoanState, status: &LoanStatus, policy: &Policy) ->
         warning_rule: status.warning.as_ref().map(|w| w.rule.clone()),
         next_event_on: status::next_event_date(state, policy, status.as_of),
         evaluated_on: status.as_of,
+        open_task_keys: Vec::new(),
     }
 }
 
@@ -120,7 +123,12 @@ impl Batch {
     /// The batch of replay inputs already in hand (an operation being recorded).
     pub async fn of(tx: &mut Tx, inputs: Vec<ReplayInput>) -> Result<Batch, AppError> {
         let ids: Vec<i64> = inputs.iter().map(|i| i.loan.id).collect();
-        let followup = crate::followup::FollowupReads::load(tx, &ids).await?;
+        let open = inputs
+            .iter()
+            .filter(|i| !i.loan.evaluation.open_task_keys.is_empty())
+            .map(|i| (i.loan.id, i.loan.evaluation.open_task_keys.clone()))
+            .collect();
+        let followup = crate::followup::FollowupReads::load(tx, &ids, open).await?;
         Ok(Batch { inputs, followup })
     }
 }
@@ -196,7 +204,11 @@ pub fn plan(
     for input in inputs {
         let loan_id = input.loan.id;
         let before = input.loan.evaluation.summary;
-        let done = evaluate(input, policy, date)?;
+        let mut done = evaluate(input, policy, date)?;
+        // the keys as they stand; `Planned::write` applies the batch's task changes
+        done.evaluation
+            .open_task_keys
+            .clone_from(&input.loan.evaluation.open_task_keys);
         let after = done.status.summary();
         let mut day_events = if dated_events {
             status::dated_events(&done.state, policy, date)
@@ -260,13 +272,16 @@ pub fn plan(
 impl Planned {
     /// Writes the batch in the caller's transaction.
     pub async fn write(
-        &self,
+        mut self,
         tx: &mut Tx,
         plans: &crate::followup::Plans,
         date: Date,
     ) -> Result<Written, AppError> {
-        let followup = self.followup.write(tx, plans, date).await?;
+        let changes = self.followup.write(tx, plans, date).await?;
+        let followup = changes.written();
+        let untracked = apply_task_changes(&mut self.evaluations, &changes);
         tx.save_evaluations(&self.evaluations).await?;
+        tx.refresh_open_task_keys(&untracked).await?;
         tx.insert_events(&self.events).await?;
         tx.insert_history(&self.history).await?;
         tx.clear_warnings(&self.cleared, date).await?;
@@ -278,6 +293,41 @@ impl Planned {
             followup,
         })
     }
+}
+
+/// Applies a batch's task changes to the open task keys of its evaluations (kept sorted).
+/// Returns the loans changed that the batch does not hold (none: the follow-up plans only the
+/// batch's loans), whose keys the caller refreshes from their tasks.
+fn apply_task_changes(
+    evaluations: &mut [(i64, Evaluation)],
+    changes: &crate::followup::TaskChanges,
+) -> Vec<i64> {
+    let at: HashMap<i64, usize> = evaluations
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| (*id, i))
+        .collect();
+    let mut untracked = Vec::new();
+    for (loan, key) in &changes.cancelled {
+        match at.get(loan) {
+            Some(&i) => evaluations[i].1.open_task_keys.retain(|k| k != key),
+            None => untracked.push(*loan),
+        }
+    }
+    for (loan, key) in &changes.created {
+        match at.get(loan) {
+            Some(&i) => {
+                let keys = &mut evaluations[i].1.open_task_keys;
+                if let Err(pos) = keys.binary_search(key) {
+                    keys.insert(pos, key.clone());
+                }
+            }
+            None => untracked.push(*loan),
+        }
+    }
+    untracked.sort_unstable();
+    untracked.dedup();
+    untracked
 }
 
 /// The stored form of a warning hit.

@@ -54,9 +54,10 @@ pub struct FollowupWritten {
 /// date to store. The re-evaluation stores it with the evaluation.
 pub type Pulls = Vec<(i64, Date)>;
 
-/// What the planner reads of a batch's loans before planning: their open task keys and their
-/// next continuous follow-up dates. Read in the writing transaction, or ahead of it by the daily
-/// close on a second connection (see `engine::Batch`).
+/// What the planner reads of a batch's loans before planning: their open task keys (stored with
+/// their state, so read with the loans) and their next continuous follow-up dates. Read in the
+/// writing transaction, or ahead of it by the daily close on a second connection (see
+/// `engine::Batch`).
 #[derive(Debug)]
 pub struct FollowupReads {
     open: HashMap<i64, Vec<String>>,
@@ -64,10 +65,15 @@ pub struct FollowupReads {
 }
 
 impl FollowupReads {
-    /// Reads them for these loans.
-    pub async fn load(tx: &mut Tx, loan_ids: &[i64]) -> Result<FollowupReads, AppError> {
+    /// Reads them for these loans, whose open task keys are `open` (loans without any may be
+    /// absent).
+    pub async fn load(
+        tx: &mut Tx,
+        loan_ids: &[i64],
+        open: HashMap<i64, Vec<String>>,
+    ) -> Result<FollowupReads, AppError> {
         Ok(FollowupReads {
-            open: tx.open_task_keys(loan_ids).await?,
+            open,
             next_continuous: tx.next_continuous(loan_ids).await?,
         })
     }
@@ -116,21 +122,39 @@ pub struct FollowupPlanned {
     unreachable_candidates: Vec<Reevaluated>,
 }
 
+/// The tasks a batch's follow-up created and cancelled, as (loan id, reason key): how the
+/// loans' open task keys changed.
+#[derive(Debug, Default)]
+pub(crate) struct TaskChanges {
+    pub created: Vec<(i64, String)>,
+    pub cancelled: Vec<(i64, String)>,
+}
+
+impl TaskChanges {
+    pub(crate) fn written(&self) -> FollowupWritten {
+        FollowupWritten {
+            created: self.created.len() as u64,
+            cancelled: self.cancelled.len() as u64,
+        }
+    }
+}
+
 impl FollowupPlanned {
-    /// Writes the plan in the caller's transaction.
+    /// Writes the plan in the caller's transaction. The caller stores the loans' open task keys
+    /// as the returned changes leave them.
     pub(crate) async fn write(
         &self,
         tx: &mut Tx,
         plans: &Plans,
         date: Date,
-    ) -> Result<FollowupWritten, AppError> {
+    ) -> Result<TaskChanges, AppError> {
         let created = tx.insert_planned_tasks(&self.creates).await?;
         let cancelled = tx.cancel_tasks(&self.cancels, date).await?;
         tx.set_next_continuous(&self.nexts).await?;
         if !self.unreachable_candidates.is_empty() {
             unreachable_signals(tx, plans, date, &self.unreachable_candidates).await?;
         }
-        Ok(FollowupWritten { created, cancelled })
+        Ok(TaskChanges { created, cancelled })
     }
 }
 
@@ -172,9 +196,11 @@ pub async fn after_import(
     let mut written = FollowupWritten::default();
     for chunk in items.chunks(crate::import::BATCH_LOANS) {
         let ids: Vec<i64> = chunk.iter().map(|l| l.loan_id).collect();
-        let reads = FollowupReads::load(tx, &ids).await?;
+        // loans just imported have no tasks yet
+        let reads = FollowupReads::load(tx, &ids, HashMap::new()).await?;
         let (planned, pulls) = plan_batch(&plans, policy, date, chunk, &reads, true);
-        let w = planned.write(tx, &plans, date).await?;
+        let w = planned.write(tx, &plans, date).await?.written();
+        tx.refresh_open_task_keys(&ids).await?;
         tx.set_next_event_on(&pulls).await?;
         written.created += w.created;
         written.cancelled += w.cancelled;

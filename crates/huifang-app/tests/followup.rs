@@ -280,6 +280,7 @@ async fn lived_portfolio_has_the_follow_ups_of_an_independent_recomputation(dbs:
                 .await
                 .unwrap();
             assert_eq!(reports.len(), 1);
+            huifang_testkit::assert_open_task_keys_true(&store).await;
         }
         if let Some(day) = days.get(&date) {
             import::import_borrowers(&store, &lines(&day.borrowers))

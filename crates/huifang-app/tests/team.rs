@@ -136,6 +136,7 @@ async fn outsiders_cannot_work_a_task(dbs: &mut Dbs) {
             .await
             .is_err()
     );
+    huifang_testkit::assert_open_task_keys_true(&store).await;
 }
 
 async fn same_idempotency_key_records_once(dbs: &mut Dbs) {
@@ -185,6 +186,7 @@ async fn same_idempotency_key_records_once(dbs: &mut Dbs) {
         (once.interactions, once.promises, once.risk_signals)
     );
     assert_eq!(get_task(&store, t2).await.state, "open");
+    huifang_testkit::assert_open_task_keys_true(&store).await;
 }
 
 async fn round_robin_least_loaded_and_sticky(dbs: &mut Dbs) {
@@ -264,6 +266,7 @@ async fn round_robin_least_loaded_and_sticky(dbs: &mut Dbs) {
     team::auto_assign(&store, s1).await.unwrap();
     // c1: e[0], e[2] open; c2: e[3], s6 open (e[1] is done) -> tie 2-2, lowest id c1
     assert_eq!(get_task(&store, s1).await.assignee.as_deref(), Some("c1"));
+    huifang_testkit::assert_open_task_keys_true(&store).await;
 }
 
 async fn unreachable_borrower_escalates_after_the_limit(dbs: &mut Dbs) {
@@ -312,6 +315,7 @@ async fn unreachable_borrower_escalates_after_the_limit(dbs: &mut Dbs) {
     assert_eq!(esc.queue_code, "followup");
     assert_eq!(esc.assignee.as_deref(), Some("lead_fu"));
     assert_eq!(counts(&store).await.risk_signals, signals_before + 3);
+    huifang_testkit::assert_open_task_keys_true(&store).await;
 }
 
 async fn interaction_is_in_the_ledger(dbs: &mut Dbs) {
@@ -472,6 +476,7 @@ async fn team_lead_views(dbs: &mut Dbs) {
     ));
     // the lead sees the whole team's queue
     assert_eq!(team::my_queue(&store, &lead, None).await.unwrap().len(), 1);
+    huifang_testkit::assert_open_task_keys_true(&store).await;
 }
 
 async fn concurrent_take_next_hands_each_task_once(dbs: &mut Dbs) {
@@ -516,4 +521,5 @@ async fn concurrent_take_next_hands_each_task_once(dbs: &mut Dbs) {
         .await
         .unwrap();
     assert_eq!(open.len() + taken.len(), 9);
+    huifang_testkit::assert_open_task_keys_true(&store).await;
 }

@@ -11,7 +11,7 @@ use huifang_core::money::Money;
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::{
-    MAX_PARAMS, Result, Tx, Val, bind_vals, date_text, keyed_by_list, opt_date_col, param,
+    Dialect, MAX_PARAMS, Result, Tx, Val, bind_vals, date_text, keyed_by_list, opt_date_col, param,
     parse_date_col, placeholders,
 };
 
@@ -82,6 +82,27 @@ const CLOSED_STATES: &str = "('done', 'failed', 'cancelled')";
 
 const TASK_COLUMNS: &str = "id, loan_id, kind, reason_key, queue_code, state, created_on, due_on, window_end_on, late, closed_on, close_reason";
 
+/// The packed open task keys of the loan `loan_column` names, computed from its tasks (sorted by
+/// byte, one per line, as `records::pack_keys` writes them).
+fn open_keys_sql(dialect: Dialect, loan_column: &str) -> String {
+    let agg = match dialect {
+        Dialect::Sqlite => "group_concat(t.reason_key, char(10) ORDER BY t.reason_key)",
+        Dialect::Postgres => {
+            "string_agg(t.reason_key, chr(10) ORDER BY t.reason_key COLLATE \"C\")"
+        }
+    };
+    format!(
+        "COALESCE((SELECT {agg} FROM tasks t WHERE t.loan_id = {loan_column} AND t.state NOT IN {CLOSED_STATES}), '')"
+    )
+}
+
+/// (loan id, reason key) of returned task rows.
+fn keys_of(rows: &[sqlx::any::AnyRow]) -> Result<Vec<(i64, String)>> {
+    rows.iter()
+        .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?)))
+        .collect()
+}
+
 fn task_from_row(r: &sqlx::any::AnyRow) -> Result<FollowupTask> {
     Ok(FollowupTask {
         id: r.try_get(0)?,
@@ -101,8 +122,13 @@ fn task_from_row(r: &sqlx::any::AnyRow) -> Result<FollowupTask> {
 
 impl Tx {
     /// Creates tasks, skipping any whose loan already has a task for the same reason key.
-    /// Returns how many were created.
-    pub async fn insert_planned_tasks(&mut self, tasks: &[PlannedTask]) -> Result<u64> {
+    /// Returns (loan id, reason key) of those created. The caller stores the loans' open task
+    /// keys with their state (`Evaluation::open_task_keys`), or refreshes them
+    /// (`refresh_open_task_keys`).
+    pub async fn insert_planned_tasks(
+        &mut self,
+        tasks: &[PlannedTask],
+    ) -> Result<Vec<(i64, String)>> {
         let rows = tasks
             .iter()
             .map(|t| {
@@ -120,34 +146,42 @@ impl Tx {
                 ]
             })
             .collect();
-        self.upsert_rows(
-            "tasks",
-            &[
-                "loan_id",
-                "kind",
-                "reason_key",
-                "queue_code",
-                "state",
-                "created_on",
-                "due_on",
-                "window_end_on",
-                "late",
-                "max_attempts",
-            ],
-            rows,
-            "ON CONFLICT (loan_id, reason_key) DO NOTHING",
-        )
-        .await
+        let rows = self
+            .upsert_rows_returning(
+                "tasks",
+                &[
+                    "loan_id",
+                    "kind",
+                    "reason_key",
+                    "queue_code",
+                    "state",
+                    "created_on",
+                    "due_on",
+                    "window_end_on",
+                    "late",
+                    "max_attempts",
+                ],
+                rows,
+                "ON CONFLICT (loan_id, reason_key) DO NOTHING",
+                "RETURNING loan_id, reason_key",
+            )
+            .await?;
+        keys_of(&rows)
     }
 
-    /// Cancels these tasks on `date` if they are not finished. Returns how many were cancelled.
-    pub async fn cancel_tasks(&mut self, cancels: &[TaskCancel], date: Date) -> Result<u64> {
+    /// Cancels these tasks on `date` if they are not finished. Returns (loan id, reason key) of
+    /// those cancelled; like `insert_planned_tasks`, the caller keeps the loans' open keys.
+    pub async fn cancel_tasks(
+        &mut self,
+        cancels: &[TaskCancel],
+        date: Date,
+    ) -> Result<Vec<(i64, String)>> {
         const COLS: usize = 3;
-        let mut done = 0;
+        let mut done = Vec::new();
         for chunk in cancels.chunks(MAX_PARAMS / COLS - 1) {
             let date_param = param(self.dialect, chunk.len() * COLS + 1);
             let sql = format!(
-                "WITH v (loan_id, reason_key, reason) AS (VALUES {}) UPDATE tasks SET state = 'cancelled', closed_on = {date_param}, close_reason = v.reason FROM v WHERE {} AND tasks.state NOT IN {CLOSED_STATES}",
+                "WITH v (loan_id, reason_key, reason) AS (VALUES {}) UPDATE tasks SET state = 'cancelled', closed_on = {date_param}, close_reason = v.reason FROM v WHERE {} AND tasks.state NOT IN {CLOSED_STATES} RETURNING tasks.loan_id, tasks.reason_key",
                 placeholders(self.dialect, chunk.len(), COLS, &["BIGINT", "TEXT", "TEXT"]),
                 keyed_by_list(
                     "tasks",
@@ -164,10 +198,10 @@ impl Tx {
                 ]);
             }
             vals.push(Val::Text(date_text(date)));
-            done += bind_vals(sqlx::query(AssertSqlSafe(sql)), &vals)
-                .execute(&mut *self.tx)
-                .await?
-                .rows_affected();
+            let rows = bind_vals(sqlx::query(AssertSqlSafe(sql)), &vals)
+                .fetch_all(&mut *self.tx)
+                .await?;
+            done.extend(keys_of(&rows)?);
         }
         Ok(done)
     }
@@ -211,25 +245,41 @@ impl Tx {
                 .await?
                 .rows_affected();
         }
+        self.refresh_open_task_keys(loan_ids).await?;
         Ok(done)
     }
 
-    /// The reason keys of the unfinished tasks of these loans.
-    pub async fn open_task_keys(&mut self, loan_ids: &[i64]) -> Result<HashMap<i64, Vec<String>>> {
-        let keys: Vec<Val> = loan_ids.iter().map(|id| Val::Int(*id)).collect();
-        let sql = format!(
-            "SELECT loan_id, reason_key FROM tasks WHERE state NOT IN {CLOSED_STATES} AND loan_id IN"
-        );
-        let rows = self
-            .fetch_in(&sql, "", &keys, |r| {
-                Ok((r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?))
-            })
-            .await?;
-        let mut out: HashMap<i64, Vec<String>> = HashMap::new();
-        for (loan, key) in rows {
-            out.entry(loan).or_default().push(key);
+    /// Recomputes the stored open task keys of these loans from their tasks (after task changes
+    /// whose keys the caller does not track).
+    pub async fn refresh_open_task_keys(&mut self, loan_ids: &[i64]) -> Result<()> {
+        let keys = open_keys_sql(self.dialect, "loan_state.loan_id");
+        for chunk in loan_ids.chunks(MAX_PARAMS) {
+            let sql = format!(
+                "UPDATE loan_state SET open_task_keys = {keys} WHERE loan_id IN ({})",
+                crate::param_list(self.dialect, 1, chunk.len())
+            );
+            let vals: Vec<Val> = chunk.iter().map(|id| Val::Int(*id)).collect();
+            bind_vals(sqlx::query(AssertSqlSafe(sql)), &vals)
+                .execute(&mut *self.tx)
+                .await?;
         }
-        Ok(out)
+        Ok(())
+    }
+
+    /// Loans whose stored open task keys differ from their tasks (none, unless a task was
+    /// changed without its loan's keys): for checks of the stored state.
+    pub async fn stale_open_task_keys(&mut self) -> Result<Vec<i64>> {
+        let keys = open_keys_sql(self.dialect, "s.loan_id");
+        let sql = format!(
+            "SELECT s.loan_id FROM loan_state s WHERE s.open_task_keys <> {keys} ORDER BY s.loan_id"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .fetch_all(&mut *self.tx)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| r.try_get::<i64, _>(0))
+            .collect::<std::result::Result<_, _>>()?)
     }
 
     /// Tasks of one loan and/or one queue (all of them when both are `None`), oldest first.

@@ -378,6 +378,28 @@ fn placeholders(dialect: Dialect, rows: usize, cols: usize, casts: &[&str]) -> S
     out
 }
 
+/// The statements that insert `rows` into `table`, as many rows per statement as the parameter
+/// limit allows, each followed by `tail`; with their parameters.
+fn insert_statements(
+    dialect: Dialect,
+    table: &str,
+    cols: &[&str],
+    rows: &[Vec<Val>],
+    tail: &str,
+) -> Vec<(String, Vec<Val>)> {
+    let per_chunk = (MAX_PARAMS / cols.len()).max(1);
+    rows.chunks(per_chunk)
+        .map(|chunk| {
+            let sql = format!(
+                "INSERT INTO {table} ({}) VALUES {} {tail}",
+                cols.join(","),
+                placeholders(dialect, chunk.len(), cols.len(), &[])
+            );
+            (sql, chunk.iter().flatten().cloned().collect())
+        })
+        .collect()
+}
+
 /// The condition of a bulk `UPDATE target … FROM v`, where `v` is a `VALUES` list: each pair is
 /// (target column, list column), and a list column holds text when its name is in `text`. The
 /// list's side is wrapped (`+n`, `t || ''`) so that SQLite cannot build an automatic index on
@@ -453,21 +475,35 @@ impl Tx {
         rows: Vec<Vec<Val>>,
         on_conflict: &str,
     ) -> Result<u64> {
-        let per_chunk = (MAX_PARAMS / cols.len()).max(1);
         let mut written = 0;
-        for chunk in rows.chunks(per_chunk) {
-            let sql = format!(
-                "INSERT INTO {table} ({}) VALUES {} {on_conflict}",
-                cols.join(","),
-                placeholders(self.dialect, chunk.len(), cols.len(), &[])
-            );
-            let flat: Vec<Val> = chunk.iter().flatten().cloned().collect();
+        for (sql, flat) in insert_statements(self.dialect, table, cols, &rows, on_conflict) {
             written += bind_vals(sqlx::query(AssertSqlSafe(sql)), &flat)
                 .execute(&mut *self.tx)
                 .await?
                 .rows_affected();
         }
         Ok(written)
+    }
+
+    /// `upsert_rows` ending in `returning` (a `RETURNING` clause): the rows it returns.
+    async fn upsert_rows_returning(
+        &mut self,
+        table: &str,
+        cols: &[&str],
+        rows: Vec<Vec<Val>>,
+        on_conflict: &str,
+        returning: &str,
+    ) -> Result<Vec<AnyRow>> {
+        let tail = format!("{on_conflict} {returning}");
+        let mut out = Vec::new();
+        for (sql, flat) in insert_statements(self.dialect, table, cols, &rows, &tail) {
+            out.extend(
+                bind_vals(sqlx::query(AssertSqlSafe(sql)), &flat)
+                    .fetch_all(&mut *self.tx)
+                    .await?,
+            );
+        }
+        Ok(out)
     }
 
     async fn fetch_in<T>(

@@ -634,7 +634,11 @@ impl Tx {
             .bind(date_text(date))
             .fetch_optional(&mut *self.tx)
             .await?;
-        Ok(row.map(|r| r.try_get(0)).transpose()?)
+        let id: Option<i64> = row.map(|r| r.try_get(0)).transpose()?;
+        if let Some(id) = id {
+            self.refresh_task_loan_keys(id).await?;
+        }
+        Ok(id)
     }
 
     /// Sets a task's assignee and state.
@@ -650,7 +654,7 @@ impl Tx {
             .bind(task_id)
             .execute(&mut *self.tx)
             .await?;
-        Ok(())
+        self.refresh_task_loan_keys(task_id).await
     }
 
     /// Applies a task's new state after an attempt.
@@ -665,6 +669,19 @@ impl Tx {
             .bind(task_id)
             .execute(&mut *self.tx)
             .await?;
+        self.refresh_task_loan_keys(task_id).await
+    }
+
+    /// Keeps the stored open task keys of a task's loan true after a change of the task.
+    async fn refresh_task_loan_keys(&mut self, task_id: i64) -> Result<()> {
+        let loan = sqlx::query("SELECT loan_id FROM tasks WHERE id = $1")
+            .bind(task_id)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        if let Some(loan) = loan {
+            self.refresh_open_task_keys(&[loan.try_get::<i64, _>(0)?])
+                .await?;
+        }
         Ok(())
     }
 
@@ -687,7 +704,11 @@ impl Tx {
             .bind(t.max_attempts)
             .fetch_optional(&mut *self.tx)
             .await?;
-        Ok(row.map(|r| r.try_get(0)).transpose()?)
+        let id: Option<i64> = row.map(|r| r.try_get(0)).transpose()?;
+        if id.is_some() {
+            self.refresh_open_task_keys(&[t.loan_id]).await?;
+        }
+        Ok(id)
     }
 
     /// Ids of tasks (optionally only open ones), in id order; for the demo.

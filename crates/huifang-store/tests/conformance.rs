@@ -15,8 +15,8 @@ use huifang_core::status::{Lifecycle, StatusSummary};
 use huifang_core::{Date, Money, Rate};
 use huifang_store::{
     BorrowerRecord, Evaluation, EventRecord, HistoryRecord, LoanRecord, NewBorrower, NewLoan,
-    NewOp, NewPayment, NewProduct, PaymentRecord, ProductRecord, StatusRow, Store, StoreError,
-    SummaryRow, WarningRecord, decode_op, encode_op,
+    NewOp, NewPayment, NewProduct, NewTask, PaymentRecord, PlannedTask, ProductRecord, StatusRow,
+    Store, StoreError, SummaryRow, TaskCancel, TaskUpdate, WarningRecord, decode_op, encode_op,
 };
 use huifang_testkit::{Dbs, on_both, with_database};
 use sqlx::Row;
@@ -46,6 +46,7 @@ on_both!(
     loans_with_event_by_date,
     tidy_after_load_keeps_the_book,
     save_evaluations_updates_only_given_loans,
+    open_task_keys_follow_the_tasks,
     replay_inputs_per_loan,
     status_page_paging,
     portfolio_summary_and_counts,
@@ -127,6 +128,7 @@ fn current(on: Date, outstanding_fen: i64) -> Evaluation {
         warning_rule: None,
         next_event_on: None,
         evaluated_on: on,
+        open_task_keys: Vec::new(),
     }
 }
 
@@ -497,6 +499,7 @@ async fn products_borrowers_loans_round_trip(store: &Store, _url: &str) {
         warning_rule: Some("dpd_91".into()),
         next_event_on: Some(d("2026-03-01")),
         evaluated_on: d("2026-02-28"),
+        open_task_keys: vec!["continuous:2026-03-01".into(), "welcome".into()],
     };
     let null_eval = Evaluation {
         summary: summary(Lifecycle::PaidOff, 0, Classification::Normal, 0, 0),
@@ -505,6 +508,7 @@ async fn products_borrowers_loans_round_trip(store: &Store, _url: &str) {
         warning_rule: None,
         next_event_on: None,
         evaluated_on: d("1999-12-31"),
+        open_task_keys: Vec::new(),
     };
     let mid_eval = Evaluation {
         summary: summary(Lifecycle::Active, 2, Classification::SpecialMention, 2, 2),
@@ -513,6 +517,7 @@ async fn products_borrowers_loans_round_trip(store: &Store, _url: &str) {
         warning_rule: Some("dpd_31".into()),
         next_event_on: Some(d("2026-03-18")),
         evaluated_on: d("2026-02-16"),
+        open_task_keys: Vec::new(),
     };
     let loans = vec![
         NewLoan {
@@ -1134,6 +1139,7 @@ async fn save_evaluations_updates_only_given_loans(store: &Store, _url: &str) {
         warning_rule: Some("dpd_31".into()),
         next_event_on: Some(d("2026-05-30")),
         evaluated_on: d("2026-03-31"),
+        open_task_keys: Vec::new(),
     };
     let paid_off = Evaluation {
         summary: summary(Lifecycle::PaidOff, 0, Classification::Normal, 0, 0),
@@ -1142,6 +1148,7 @@ async fn save_evaluations_updates_only_given_loans(store: &Store, _url: &str) {
         warning_rule: None,
         next_event_on: None,
         evaluated_on: d("2026-03-31"),
+        open_task_keys: Vec::new(),
     };
     let mut tx = store.begin().await.unwrap();
     tx.save_evaluations(&[(ids[1], overdue.clone()), (ids[3], paid_off.clone())])
@@ -1175,6 +1182,123 @@ async fn save_evaluations_updates_only_given_loans(store: &Store, _url: &str) {
     assert_eq!(again[&keys[3]].evaluation, overdue);
     assert_eq!(again[&keys[0]], before[&keys[0]]);
     tx.rollback().await.unwrap();
+}
+
+fn planned(loan_id: i64, key: &str) -> PlannedTask {
+    PlannedTask {
+        loan_id,
+        kind: "continuous_followup".into(),
+        reason_key: key.into(),
+        queue_code: "care".into(),
+        created_on: d("2026-02-25"),
+        due_on: d("2026-02-25"),
+        window_end_on: None,
+        late: false,
+        max_attempts: 3,
+    }
+}
+
+async fn stored_keys(store: &Store, ids: &[i64]) -> Vec<Vec<String>> {
+    let mut tx = store.begin().await.unwrap();
+    let inputs = tx.replay_inputs(ids).await.unwrap();
+    tx.rollback().await.unwrap();
+    inputs
+        .into_iter()
+        .map(|i| i.loan.evaluation.open_task_keys)
+        .collect()
+}
+
+/// The open task keys kept in `loan_state`: bulk task writes report what they changed (the
+/// caller stores it, or refreshes), the team's single-task writes keep them themselves, and
+/// `stale_open_task_keys` finds any loan whose stored keys differ from its tasks.
+async fn open_task_keys_follow_the_tasks(store: &Store, _url: &str) {
+    let (_, ids) = current_book(store, 3).await;
+    let (a, b, c) = (ids[0], ids[1], ids[2]);
+    let mut tx = store.begin().await.unwrap();
+    let created = tx
+        .insert_planned_tasks(&[planned(a, "k2"), planned(a, "k1"), planned(b, "k1")])
+        .await
+        .unwrap();
+    assert_eq!(created.len(), 3);
+    // an existing key is skipped and not reported
+    let created = tx
+        .insert_planned_tasks(&[planned(a, "k1"), planned(a, "k3")])
+        .await
+        .unwrap();
+    assert_eq!(created, vec![(a, "k3".to_string())]);
+    // the bulk insert leaves the stored keys to its caller
+    assert_eq!(tx.stale_open_task_keys().await.unwrap(), vec![a, b]);
+    tx.refresh_open_task_keys(&[a, b]).await.unwrap();
+    assert!(tx.stale_open_task_keys().await.unwrap().is_empty());
+    tx.commit().await.unwrap();
+    assert_eq!(
+        stored_keys(store, &[a, b, c]).await,
+        vec![vec!["k1", "k2", "k3"], vec!["k1"], vec![]]
+    );
+
+    let cancel = |loan_id, key: &str| TaskCancel {
+        loan_id,
+        reason_key: key.into(),
+        reason: "cured".into(),
+    };
+    let mut tx = store.begin().await.unwrap();
+    let cancelled = tx
+        .cancel_tasks(&[cancel(a, "k2"), cancel(b, "nope")], d("2026-02-26"))
+        .await
+        .unwrap();
+    assert_eq!(cancelled, vec![(a, "k2".to_string())]);
+    // a finished task is not cancelled again
+    let again = tx.cancel_tasks(&[cancel(a, "k2")], d("2026-02-26")).await;
+    assert_eq!(again.unwrap(), vec![]);
+    assert_eq!(tx.stale_open_task_keys().await.unwrap(), vec![a]);
+    // the caller stores the keys with the loan's state
+    let mut inputs = tx.replay_inputs(&[a]).await.unwrap();
+    let mut e = inputs.remove(0).loan.evaluation;
+    e.open_task_keys = vec!["k1".into(), "k3".into()];
+    tx.save_evaluations(&[(a, e)]).await.unwrap();
+    assert!(tx.stale_open_task_keys().await.unwrap().is_empty());
+
+    // single-task writes of the team keep the keys themselves
+    let id = tx
+        .insert_task(&NewTask {
+            loan_id: c,
+            kind: "escalation".into(),
+            reason_key: "escalated:1".into(),
+            queue_code: "care".into(),
+            assignee_id: None,
+            created_on: d("2026-02-26"),
+            due_on: d("2026-02-26"),
+            max_attempts: 3,
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(tx.stale_open_task_keys().await.unwrap().is_empty());
+    tx.update_task(
+        id,
+        &TaskUpdate {
+            state: "done".into(),
+            attempts: 1,
+            due_on: d("2026-02-26"),
+            outcome: Some("reached".into()),
+            closed_on: Some(d("2026-02-26")),
+            close_reason: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(tx.stale_open_task_keys().await.unwrap().is_empty());
+    let n = tx
+        .cancel_loan_tasks(&[a], None, "paid_off", d("2026-02-27"))
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+    assert!(tx.stale_open_task_keys().await.unwrap().is_empty());
+    tx.commit().await.unwrap();
+    assert_eq!(
+        stored_keys(store, &[a, b, c]).await,
+        vec![Vec::<String>::new(), vec!["k1".to_string()], vec![]]
+    );
 }
 
 async fn replay_inputs_per_loan(store: &Store, _url: &str) {
@@ -1310,6 +1434,7 @@ async fn status_page_paging(store: &Store, _url: &str) {
                 warning_rule: None,
                 next_event_on: None,
                 evaluated_on: d("2026-03-01"),
+                open_task_keys: Vec::new(),
             };
             new_loan(&format!("L{i}"), b, p, e)
         })
@@ -1396,6 +1521,7 @@ async fn portfolio_summary_and_counts(store: &Store, _url: &str) {
             warning_rule: None,
             next_event_on: None,
             evaluated_on: d("2026-03-01"),
+            open_task_keys: Vec::new(),
         };
         loans.push(new_loan(&format!("L{i:02}"), b, p, e));
     }

@@ -280,3 +280,15 @@ macro_rules! __scenarios {
         }
     };
 }
+
+/// Asserts that every loan's stored open task keys match its tasks (`loan_state.open_task_keys`,
+/// kept by whoever changes a task).
+pub async fn assert_open_task_keys_true(store: &huifang_store::Store) {
+    let mut tx = store.begin().await.unwrap();
+    let stale = tx.stale_open_task_keys().await.unwrap();
+    tx.rollback().await.unwrap();
+    assert!(
+        stale.is_empty(),
+        "loans with stale open task keys: {stale:?}"
+    );
+}
