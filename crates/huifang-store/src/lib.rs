@@ -379,25 +379,23 @@ fn placeholders(dialect: Dialect, rows: usize, cols: usize, casts: &[&str]) -> S
 }
 
 /// The statements that insert `rows` into `table`, as many rows per statement as the parameter
-/// limit allows, each followed by `tail`; with their parameters.
-fn insert_statements(
+/// limit allows, each followed by `tail`; with their parameters, made one at a time.
+fn insert_statements<'a>(
     dialect: Dialect,
-    table: &str,
-    cols: &[&str],
-    rows: &[Vec<Val>],
-    tail: &str,
-) -> Vec<(String, Vec<Val>)> {
+    table: &'a str,
+    cols: &'a [&'a str],
+    rows: &'a [Vec<Val>],
+    tail: &'a str,
+) -> impl Iterator<Item = (String, Vec<Val>)> + 'a {
     let per_chunk = (MAX_PARAMS / cols.len()).max(1);
-    rows.chunks(per_chunk)
-        .map(|chunk| {
-            let sql = format!(
-                "INSERT INTO {table} ({}) VALUES {} {tail}",
-                cols.join(","),
-                placeholders(dialect, chunk.len(), cols.len(), &[])
-            );
-            (sql, chunk.iter().flatten().cloned().collect())
-        })
-        .collect()
+    rows.chunks(per_chunk).map(move |chunk| {
+        let sql = format!(
+            "INSERT INTO {table} ({}) VALUES {} {tail}",
+            cols.join(","),
+            placeholders(dialect, chunk.len(), cols.len(), &[])
+        );
+        (sql, chunk.iter().flatten().cloned().collect())
+    })
 }
 
 /// The condition of a bulk `UPDATE target … FROM v`, where `v` is a `VALUES` list: each pair is
