@@ -84,7 +84,7 @@ const TASK_COLUMNS: &str = "id, loan_id, kind, reason_key, queue_code, state, cr
 
 /// The packed open task keys of the loan `loan_column` names, computed from its tasks (sorted by
 /// byte, one per line, as `records::pack_keys` writes them).
-fn open_keys_sql(dialect: Dialect, loan_column: &str) -> String {
+pub(crate) fn open_keys_sql(dialect: Dialect, loan_column: &str) -> String {
     let agg = match dialect {
         Dialect::Sqlite => "group_concat(t.reason_key, char(10) ORDER BY t.reason_key)",
         Dialect::Postgres => {

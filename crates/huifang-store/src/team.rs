@@ -674,14 +674,14 @@ impl Tx {
 
     /// Keeps the stored open task keys of a task's loan true after a change of the task.
     async fn refresh_task_loan_keys(&mut self, task_id: i64) -> Result<()> {
-        let loan = sqlx::query("SELECT loan_id FROM tasks WHERE id = $1")
+        let sql = format!(
+            "UPDATE loan_state SET open_task_keys = {} WHERE loan_id = (SELECT loan_id FROM tasks WHERE id = $1)",
+            crate::followup::open_keys_sql(self.dialect, "loan_state.loan_id")
+        );
+        sqlx::query(AssertSqlSafe(sql))
             .bind(task_id)
-            .fetch_optional(&mut *self.tx)
+            .execute(&mut *self.tx)
             .await?;
-        if let Some(loan) = loan {
-            self.refresh_open_task_keys(&[loan.try_get::<i64, _>(0)?])
-                .await?;
-        }
         Ok(())
     }
 
