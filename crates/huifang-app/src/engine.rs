@@ -75,6 +75,7 @@ pub fn evaluation_of(state: &LoanState, status: &LoanStatus, policy: &Policy) ->
         next_event_on: status::next_event_date(state, policy, status.as_of),
         evaluated_on: status.as_of,
         open_task_keys: Vec::new(),
+        next_continuous_on: None,
     }
 }
 
@@ -116,20 +117,15 @@ pub struct Batch {
 impl Batch {
     /// Reads the batch of these loans.
     pub async fn load(tx: &mut Tx, loan_ids: &[i64]) -> Result<Batch, AppError> {
-        let inputs = tx.replay_inputs(loan_ids).await?;
-        Batch::of(tx, inputs).await
+        Ok(Batch::of(tx.replay_inputs(loan_ids).await?))
     }
 
     /// The batch of replay inputs already in hand (an operation being recorded).
-    pub async fn of(tx: &mut Tx, inputs: Vec<ReplayInput>) -> Result<Batch, AppError> {
-        let ids: Vec<i64> = inputs.iter().map(|i| i.loan.id).collect();
-        let open = inputs
-            .iter()
-            .filter(|i| !i.loan.evaluation.open_task_keys.is_empty())
-            .map(|i| (i.loan.id, i.loan.evaluation.open_task_keys.clone()))
-            .collect();
-        let followup = crate::followup::FollowupReads::load(tx, &ids, open).await?;
-        Ok(Batch { inputs, followup })
+    pub fn of(inputs: Vec<ReplayInput>) -> Batch {
+        let followup = crate::followup::FollowupReads::of(
+            inputs.iter().map(|i| (i.loan.id, &i.loan.evaluation)),
+        );
+        Batch { inputs, followup }
     }
 }
 
@@ -205,10 +201,12 @@ pub fn plan(
         let loan_id = input.loan.id;
         let before = input.loan.evaluation.summary;
         let mut done = evaluate(input, policy, date)?;
-        // the keys as they stand; `Planned::write` applies the batch's task changes
+        // the keys as they stand (`Planned::write` applies the batch's task changes) and the
+        // follow-up date (the plan below may move it)
         done.evaluation
             .open_task_keys
             .clone_from(&input.loan.evaluation.open_task_keys);
+        done.evaluation.next_continuous_on = input.loan.evaluation.next_continuous_on;
         let after = done.status.summary();
         let mut day_events = if dated_events {
             status::dated_events(&done.state, policy, date)
@@ -249,16 +247,14 @@ pub fn plan(
         });
         evaluations.push((loan_id, done.evaluation));
     }
-    let (followup, pulls) =
+    let (followup, state) =
         crate::followup::plan_batch(plans, policy, date, &evaluated, &batch.followup, false);
-    // both lists follow `inputs`: a pull finds its loan by walking forward
-    let mut at = 0;
-    for (loan_id, visit) in pulls {
-        while evaluations[at].0 != loan_id {
-            at += 1;
-        }
-        evaluations[at].1.next_event_on = Some(visit);
-    }
+    apply_in_order(&mut evaluations, state.pulls, |e, visit| {
+        e.next_event_on = Some(visit);
+    });
+    apply_in_order(&mut evaluations, state.nexts, |e, next| {
+        e.next_continuous_on = next;
+    });
     Ok(Planned {
         evaluations,
         events,
@@ -292,6 +288,22 @@ impl Planned {
             status_changes: self.history.len() as u64,
             followup,
         })
+    }
+}
+
+/// Applies changes listed in the order of the evaluations (each finds its loan by walking
+/// forward).
+fn apply_in_order<T>(
+    evaluations: &mut [(i64, Evaluation)],
+    changes: Vec<(i64, T)>,
+    apply: impl Fn(&mut Evaluation, T),
+) {
+    let mut at = 0;
+    for (loan_id, change) in changes {
+        while evaluations[at].0 != loan_id {
+            at += 1;
+        }
+        apply(&mut evaluations[at].1, change);
     }
 }
 

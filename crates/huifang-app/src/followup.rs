@@ -49,33 +49,40 @@ pub struct FollowupWritten {
     pub cancelled: u64,
 }
 
-/// Loans whose next visit the follow-up plan wants earlier than their next loan event:
-/// (loan id, date), only ever earlier (decided in `apply`), so the date is the loan's next event
-/// date to store. The re-evaluation stores it with the evaluation.
-pub type Pulls = Vec<(i64, Date)>;
+/// What the follow-up plan of a batch asks to store in its loans' state rows, each list in the
+/// order of the batch. The re-evaluation stores both with the evaluations, in one write.
+#[derive(Debug, Default)]
+pub struct StateChanges {
+    /// Loans whose next visit the plan wants earlier than their next loan event: (loan id,
+    /// date), only ever earlier (decided in `apply`), so the date is the loan's next event date.
+    pub pulls: Vec<(i64, Date)>,
+    /// Loans whose next continuous follow-up date moves: (loan id, new date).
+    pub nexts: Vec<(i64, Option<Date>)>,
+}
 
-/// What the planner reads of a batch's loans before planning: their open task keys (stored with
-/// their state, so read with the loans) and their next continuous follow-up dates. Read in the
-/// writing transaction, or ahead of it by the daily close on a second connection (see
+/// What the planner knows of a batch's loans before planning: their open task keys and their
+/// next continuous follow-up dates, both stored with their state and so read with the loans (in
+/// the writing transaction, or ahead of it by the daily close on a second connection, see
 /// `engine::Batch`).
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct FollowupReads {
     open: HashMap<i64, Vec<String>>,
-    next_continuous: HashMap<i64, Option<Date>>,
+    next_continuous: HashMap<i64, Date>,
 }
 
 impl FollowupReads {
-    /// Reads them for these loans, whose open task keys are `open` (loans without any may be
-    /// absent).
-    pub async fn load(
-        tx: &mut Tx,
-        loan_ids: &[i64],
-        open: HashMap<i64, Vec<String>>,
-    ) -> Result<FollowupReads, AppError> {
-        Ok(FollowupReads {
-            open,
-            next_continuous: tx.next_continuous(loan_ids).await?,
-        })
+    /// What the stored evaluations of these loans hold.
+    pub fn of<'a>(loans: impl IntoIterator<Item = (i64, &'a Evaluation)>) -> FollowupReads {
+        let mut reads = FollowupReads::default();
+        for (id, e) in loans {
+            if !e.open_task_keys.is_empty() {
+                reads.open.insert(id, e.open_task_keys.clone());
+            }
+            if let Some(next) = e.next_continuous_on {
+                reads.next_continuous.insert(id, next);
+            }
+        }
+        reads
     }
 }
 
@@ -111,14 +118,13 @@ impl Plans {
     }
 }
 
-/// What the follow-up plan of a batch asks to write: tasks to create and to cancel, next
-/// continuous dates, and the loans to check for an `unreachable` signal. Computed without the
+/// What the follow-up plan of a batch asks to write: tasks to create and to cancel, and the
+/// loans to check for an `unreachable` signal. Computed without the
 /// database (`plan_batch`), written by `write`.
 #[derive(Debug)]
 pub struct FollowupPlanned {
     creates: Vec<PlannedTask>,
     cancels: Vec<TaskCancel>,
-    nexts: Vec<(i64, Option<Date>)>,
     unreachable_candidates: Vec<Reevaluated>,
 }
 
@@ -150,7 +156,6 @@ impl FollowupPlanned {
     ) -> Result<TaskChanges, AppError> {
         let created = tx.insert_planned_tasks(&self.creates).await?;
         let cancelled = tx.cancel_tasks(&self.cancels, date).await?;
-        tx.set_next_continuous(&self.nexts).await?;
         if !self.unreachable_candidates.is_empty() {
             unreachable_signals(tx, plans, date, &self.unreachable_candidates).await?;
         }
@@ -196,12 +201,13 @@ pub async fn after_import(
     let mut written = FollowupWritten::default();
     for chunk in items.chunks(crate::import::BATCH_LOANS) {
         let ids: Vec<i64> = chunk.iter().map(|l| l.loan_id).collect();
-        // loans just imported have no tasks yet
-        let reads = FollowupReads::load(tx, &ids, HashMap::new()).await?;
-        let (planned, pulls) = plan_batch(&plans, policy, date, chunk, &reads, true);
+        // loans just imported have no tasks and no follow-up dates yet
+        let reads = FollowupReads::default();
+        let (planned, state) = plan_batch(&plans, policy, date, chunk, &reads, true);
         let w = planned.write(tx, &plans, date).await?.written();
         tx.refresh_open_task_keys(&ids).await?;
-        tx.set_next_event_on(&pulls).await?;
+        tx.set_next_event_on(&state.pulls).await?;
+        tx.set_next_continuous(&state.nexts).await?;
         written.created += w.created;
         written.cancelled += w.cancelled;
     }
@@ -231,8 +237,8 @@ fn status_of_evaluation(e: &Evaluation) -> LoanStatus {
 }
 
 /// Plans the follow-up of a batch of loans (re-evaluated, or `imported`) from what was read of
-/// them: what to write, and the earlier visits it asks for. The visits are returned apart: the
-/// caller stores them with the loans' state, in one write.
+/// them: what to write, and what to change in the loans' state rows. The latter is returned
+/// apart: the caller stores it with the loans' state, in one write.
 pub(crate) fn plan_batch(
     plans: &Plans,
     policy: &Policy,
@@ -240,17 +246,16 @@ pub(crate) fn plan_batch(
     loans: &[Reevaluated],
     reads: &FollowupReads,
     imported: bool,
-) -> (FollowupPlanned, Pulls) {
+) -> (FollowupPlanned, StateChanges) {
     let (open, stored_next) = (&reads.open, &reads.next_continuous);
     let mut creates = Vec::new();
     let mut cancels = Vec::new();
-    let mut nexts = Vec::new();
-    let mut pulls = Vec::new();
+    let mut state = StateChanges::default();
     let mut unreachable_candidates = Vec::new();
     for l in loans {
         let plan = plans.for_product(&l.product_code);
         let keys = open.get(&l.loan_id).map_or(&[][..], Vec::as_slice);
-        let next = stored_next.get(&l.loan_id).copied().flatten();
+        let next = stored_next.get(&l.loan_id).copied();
         let facts = LoanFacts {
             date,
             disbursed_on: l.disbursed_on,
@@ -279,13 +284,13 @@ pub(crate) fn plan_batch(
             reason_key: key,
             reason: why.as_str().to_string(),
         }));
-        if actions.next_continuous_on != next || !stored_next.contains_key(&l.loan_id) {
-            nexts.push((l.loan_id, actions.next_continuous_on));
+        if actions.next_continuous_on != next {
+            state.nexts.push((l.loan_id, actions.next_continuous_on));
         }
         if let Some(visit) = actions.next_visit_on
             && l.next_event_on.is_none_or(|n| visit < n)
         {
-            pulls.push((l.loan_id, visit));
+            state.pulls.push((l.loan_id, visit));
         }
         if !imported && plan.unreachable_days > 0 && l.status.dpd >= plan.unreachable_days {
             unreachable_candidates.push(l.clone());
@@ -294,10 +299,9 @@ pub(crate) fn plan_batch(
     let planned = FollowupPlanned {
         creates,
         cancels,
-        nexts,
         unreachable_candidates,
     };
-    (planned, pulls)
+    (planned, state)
 }
 
 /// Records an `unreachable` risk signal for overdue loans nobody has reached for the plan's N

@@ -134,7 +134,7 @@ pub async fn operate(
         },
     )
     .await?;
-    let batch = engine::Batch::of(&mut tx, vec![input]).await?;
+    let batch = engine::Batch::of(vec![input]);
     engine::reevaluate(
         &mut tx,
         policy,

@@ -305,61 +305,39 @@ impl Tx {
         rows.iter().map(task_from_row).collect()
     }
 
-    /// The next continuous follow-up date of these loans (loans without a row are absent).
-    pub async fn next_continuous(
-        &mut self,
-        loan_ids: &[i64],
-    ) -> Result<HashMap<i64, Option<Date>>> {
-        let keys: Vec<Val> = loan_ids.iter().map(|id| Val::Int(*id)).collect();
-        let rows = self
-            .fetch_in(
-                "SELECT loan_id, next_continuous_on FROM loan_followup WHERE loan_id IN",
-                "",
-                &keys,
-                |r| {
-                    Ok((
-                        r.try_get::<i64, _>(0)?,
-                        opt_date_col(r.try_get::<Option<String>, _>(1)?)?,
-                    ))
-                },
-            )
-            .await?;
-        Ok(rows.into_iter().collect())
-    }
-
-    /// Stores the next continuous follow-up date of these loans.
+    /// Stores the next continuous follow-up date of these loans (in their state rows).
     pub async fn set_next_continuous(&mut self, rows: &[(i64, Option<Date>)]) -> Result<()> {
-        const COLS: usize = 2;
-        for chunk in rows.chunks(MAX_PARAMS / COLS) {
-            let sql = format!(
-                "INSERT INTO loan_followup (loan_id, next_continuous_on) VALUES {} ON CONFLICT (loan_id) DO UPDATE SET next_continuous_on = excluded.next_continuous_on",
-                placeholders(self.dialect, chunk.len(), COLS, &[])
-            );
-            let mut vals = Vec::with_capacity(chunk.len() * COLS);
-            for (id, next) in chunk {
-                vals.push(Val::Int(*id));
-                vals.push(Val::OptText(next.map(date_text)));
-            }
-            bind_vals(sqlx::query(AssertSqlSafe(sql)), &vals)
-                .execute(&mut *self.tx)
-                .await?;
-        }
-        Ok(())
+        let rows: Vec<(i64, Option<String>)> =
+            rows.iter().map(|(id, d)| (*id, d.map(date_text))).collect();
+        self.set_state_dates("next_continuous_on", &rows).await
     }
 
     /// Sets each loan's `next_event_on`, the date the daily close visits it next.
     pub async fn set_next_event_on(&mut self, rows: &[(i64, Date)]) -> Result<()> {
+        let rows: Vec<(i64, Option<String>)> = rows
+            .iter()
+            .map(|(id, d)| (*id, Some(date_text(*d))))
+            .collect();
+        self.set_state_dates("next_event_on", &rows).await
+    }
+
+    /// Sets a date `column` of these loans' state rows: (loan id, date text or NULL).
+    async fn set_state_dates(
+        &mut self,
+        column: &str,
+        rows: &[(i64, Option<String>)],
+    ) -> Result<()> {
         const COLS: usize = 2;
         for chunk in rows.chunks(MAX_PARAMS / COLS) {
             let sql = format!(
-                "WITH v (id, d) AS (VALUES {}) UPDATE loan_state SET next_event_on = v.d FROM v WHERE {}",
+                "WITH v (id, d) AS (VALUES {}) UPDATE loan_state SET {column} = v.d FROM v WHERE {}",
                 placeholders(self.dialect, chunk.len(), COLS, &["BIGINT", "TEXT"]),
                 keyed_by_list("loan_state", &[("loan_id", "id")], &[])
             );
             let mut vals = Vec::with_capacity(chunk.len() * COLS);
             for (id, d) in chunk {
                 vals.push(Val::Int(*id));
-                vals.push(Val::Text(date_text(*d)));
+                vals.push(Val::OptText(d.clone()));
             }
             bind_vals(sqlx::query(AssertSqlSafe(sql)), &vals)
                 .execute(&mut *self.tx)

@@ -197,7 +197,7 @@ impl Store {
     pub async fn refresh_statistics(&self) -> Result<()> {
         if self.dialect == Dialect::Postgres {
             let mut conn = self.pool.acquire().await?;
-            sqlx::query("ANALYZE loans, loan_state, payments, tasks, loan_followup, promises")
+            sqlx::query("ANALYZE loans, loan_state, payments, tasks, promises")
                 .execute(&mut *conn)
                 .await?;
         }
@@ -217,7 +217,7 @@ impl Store {
         }
         let mut conn = self.pool.acquire().await?;
         let rows = sqlx::query(
-            "SELECT CAST(relname AS TEXT) FROM pg_stat_user_tables WHERE relname IN ('loan_state', 'loan_followup', 'tasks') AND n_dead_tup > 50 + 0.2 * n_live_tup ORDER BY relname",
+            "SELECT CAST(relname AS TEXT) FROM pg_stat_user_tables WHERE relname IN ('loan_state', 'tasks') AND n_dead_tup > 50 + 0.2 * n_live_tup ORDER BY relname",
         )
         .fetch_all(&mut *conn)
         .await?;

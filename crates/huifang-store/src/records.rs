@@ -64,6 +64,9 @@ pub struct Evaluation {
     /// daily close reads them with it; whoever writes the state writes the loan's keys as they
     /// stand after the same transaction's task changes.
     pub open_task_keys: Vec<String>,
+    /// The loan's next continuous follow-up date, kept by the follow-up planner and stored with
+    /// the state for the same reason as the keys.
+    pub next_continuous_on: Option<Date>,
 }
 
 /// A stored loan with its last evaluation.
@@ -205,7 +208,7 @@ pub struct SummaryRow {
     pub outstanding_principal: Money,
 }
 
-pub(crate) const LOAN_COLUMNS: &str = "l.id, l.external_id, l.borrower_id, l.borrower_external_id, l.product_id, p.code, p.grace_days, p.penalty_rate_markup, l.principal_fen, l.annual_rate, l.term_months, l.method, l.disbursed_on, l.vin, l.vehicle_model, l.vehicle_price_fen, l.dealer, s.lifecycle, s.oldest_unpaid_due, s.bucket, s.classification, s.overdue_installments, s.outstanding_principal_fen, s.warning_level, s.warning_rule, s.next_event_on, s.evaluated_on, s.open_task_keys";
+pub(crate) const LOAN_COLUMNS: &str = "l.id, l.external_id, l.borrower_id, l.borrower_external_id, l.product_id, p.code, p.grace_days, p.penalty_rate_markup, l.principal_fen, l.annual_rate, l.term_months, l.method, l.disbursed_on, l.vin, l.vehicle_model, l.vehicle_price_fen, l.dealer, s.lifecycle, s.oldest_unpaid_due, s.bucket, s.classification, s.overdue_installments, s.outstanding_principal_fen, s.warning_level, s.warning_rule, s.next_event_on, s.evaluated_on, s.open_task_keys, s.next_continuous_on";
 
 /// The tables [`LOAN_COLUMNS`] reads from.
 pub(crate) const LOAN_FROM: &str =
@@ -232,7 +235,7 @@ pub(crate) fn unpack_payments(packed: &str) -> Result<Vec<Payment>> {
 }
 
 /// The columns of a `loan_state` row: the loan, then its evaluation.
-pub(crate) const STATE_COLUMNS: [&str; 12] = [
+pub(crate) const STATE_COLUMNS: [&str; 13] = [
     "loan_id",
     "lifecycle",
     "oldest_unpaid_due",
@@ -245,6 +248,7 @@ pub(crate) const STATE_COLUMNS: [&str; 12] = [
     "next_event_on",
     "evaluated_on",
     "open_task_keys",
+    "next_continuous_on",
 ];
 
 /// A `loan_state` row in the order of `STATE_COLUMNS`.
@@ -268,6 +272,7 @@ fn evaluation_vals(e: &Evaluation) -> Vec<Val> {
         Val::OptText(e.next_event_on.map(date_text)),
         Val::Text(date_text(e.evaluated_on)),
         Val::Text(pack_keys(&e.open_task_keys)),
+        Val::OptText(e.next_continuous_on.map(date_text)),
     ]
 }
 
@@ -364,6 +369,7 @@ pub(crate) fn loan_from_row(row: &AnyRow) -> Result<LoanRecord> {
         next_event_on: opt_date_col(row.try_get(25)?)?,
         evaluated_on: parse_date_col(&row.try_get::<String, _>(26)?)?,
         open_task_keys: unpack_keys(&row.try_get::<String, _>(27)?),
+        next_continuous_on: opt_date_col(row.try_get(28)?)?,
     };
     Ok(LoanRecord {
         id: row.try_get(0)?,

@@ -513,10 +513,9 @@ impl Tx {
         Ok(rows.into_iter().collect())
     }
 
-    /// Notes the agent who last worked a loan in its follow-up schedule row, when the
-    /// follow-up engine keeps one (nothing is created here).
+    /// Notes the agent who last worked a loan, in its state row.
     pub async fn set_last_agent(&mut self, loan_id: i64, user_id: i64) -> Result<()> {
-        sqlx::query("UPDATE loan_followup SET last_agent_id = $1 WHERE loan_id = $2")
+        sqlx::query("UPDATE loan_state SET last_agent_id = $1 WHERE loan_id = $2")
             .bind(user_id)
             .bind(loan_id)
             .execute(&mut *self.tx)

@@ -129,6 +129,7 @@ fn current(on: Date, outstanding_fen: i64) -> Evaluation {
         next_event_on: None,
         evaluated_on: on,
         open_task_keys: Vec::new(),
+        next_continuous_on: None,
     }
 }
 
@@ -500,6 +501,7 @@ async fn products_borrowers_loans_round_trip(store: &Store, _url: &str) {
         next_event_on: Some(d("2026-03-01")),
         evaluated_on: d("2026-02-28"),
         open_task_keys: vec!["continuous:2026-03-01".into(), "welcome".into()],
+        next_continuous_on: Some(d("2026-03-04")),
     };
     let null_eval = Evaluation {
         summary: summary(Lifecycle::PaidOff, 0, Classification::Normal, 0, 0),
@@ -509,6 +511,7 @@ async fn products_borrowers_loans_round_trip(store: &Store, _url: &str) {
         next_event_on: None,
         evaluated_on: d("1999-12-31"),
         open_task_keys: Vec::new(),
+        next_continuous_on: None,
     };
     let mid_eval = Evaluation {
         summary: summary(Lifecycle::Active, 2, Classification::SpecialMention, 2, 2),
@@ -518,6 +521,7 @@ async fn products_borrowers_loans_round_trip(store: &Store, _url: &str) {
         next_event_on: Some(d("2026-03-18")),
         evaluated_on: d("2026-02-16"),
         open_task_keys: Vec::new(),
+        next_continuous_on: None,
     };
     let loans = vec![
         NewLoan {
@@ -1140,6 +1144,7 @@ async fn save_evaluations_updates_only_given_loans(store: &Store, _url: &str) {
         next_event_on: Some(d("2026-05-30")),
         evaluated_on: d("2026-03-31"),
         open_task_keys: Vec::new(),
+        next_continuous_on: None,
     };
     let paid_off = Evaluation {
         summary: summary(Lifecycle::PaidOff, 0, Classification::Normal, 0, 0),
@@ -1149,6 +1154,7 @@ async fn save_evaluations_updates_only_given_loans(store: &Store, _url: &str) {
         next_event_on: None,
         evaluated_on: d("2026-03-31"),
         open_task_keys: Vec::new(),
+        next_continuous_on: None,
     };
     let mut tx = store.begin().await.unwrap();
     tx.save_evaluations(&[(ids[1], overdue.clone()), (ids[3], paid_off.clone())])
@@ -1435,6 +1441,7 @@ async fn status_page_paging(store: &Store, _url: &str) {
                 next_event_on: None,
                 evaluated_on: d("2026-03-01"),
                 open_task_keys: Vec::new(),
+                next_continuous_on: None,
             };
             new_loan(&format!("L{i}"), b, p, e)
         })
@@ -1522,6 +1529,7 @@ async fn portfolio_summary_and_counts(store: &Store, _url: &str) {
             next_event_on: None,
             evaluated_on: d("2026-03-01"),
             open_task_keys: Vec::new(),
+            next_continuous_on: None,
         };
         loans.push(new_loan(&format!("L{i:02}"), b, p, e));
     }
