@@ -378,24 +378,86 @@ fn placeholders(dialect: Dialect, rows: usize, cols: usize, casts: &[&str]) -> S
     out
 }
 
-/// The statements that insert `rows` into `table`, as many rows per statement as the parameter
-/// limit allows, each followed by `tail`; with their parameters, made one at a time.
+/// The statements that insert `rows` into `table`, each followed by `tail`; with their
+/// parameters, made one at a time. SQLite gets `VALUES` lists of as many rows as the parameter
+/// limit allows. PostgreSQL gets one statement that unnests one array parameter per column
+/// (see [`pg_arrays`]): its text is the same for any row count, so each connection parses and
+/// plans it once instead of once per batch.
 fn insert_statements<'a>(
     dialect: Dialect,
     table: &'a str,
     cols: &'a [&'a str],
     rows: &'a [Vec<Val>],
     tail: &'a str,
-) -> impl Iterator<Item = (String, Vec<Val>)> + 'a {
+) -> Box<dyn Iterator<Item = (String, Vec<Val>)> + Send + 'a> {
+    if dialect == Dialect::Postgres {
+        if rows.is_empty() {
+            return Box::new(std::iter::empty());
+        }
+        let (types, arrays) = pg_arrays(cols.len(), rows);
+        let unnest = types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| format!("CAST(${} AS {t}[])", i + 1))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO {table} ({}) SELECT * FROM UNNEST({unnest}) {tail}",
+            cols.join(",")
+        );
+        return Box::new(std::iter::once((sql, arrays)));
+    }
     let per_chunk = (MAX_PARAMS / cols.len()).max(1);
-    rows.chunks(per_chunk).map(move |chunk| {
+    Box::new(rows.chunks(per_chunk).map(move |chunk| {
         let sql = format!(
             "INSERT INTO {table} ({}) VALUES {} {tail}",
             cols.join(","),
             placeholders(dialect, chunk.len(), cols.len(), &[])
         );
         (sql, chunk.iter().flatten().cloned().collect())
-    })
+    }))
+}
+
+/// The columns of `rows` (each `cols` wide) as PostgreSQL array literals, one text parameter
+/// per column (`{1,2}`, `{"a","b \"c\"",NULL}`), with each column's element type (`BIGINT` or
+/// `TEXT`, after its first row). A statement casts each parameter to its array type.
+fn pg_arrays(cols: usize, rows: &[Vec<Val>]) -> (Vec<&'static str>, Vec<Val>) {
+    let types = (0..cols)
+        .map(|c| match rows.first().and_then(|r| r.get(c)) {
+            Some(Val::Int(_)) => "BIGINT",
+            _ => "TEXT",
+        })
+        .collect();
+    let arrays = (0..cols)
+        .map(|c| Val::Text(pg_array(rows.iter().map(|r| &r[c]))))
+        .collect();
+    (types, arrays)
+}
+
+/// One PostgreSQL array literal of these values.
+fn pg_array<'v>(vals: impl Iterator<Item = &'v Val>) -> String {
+    let mut out = String::from("{");
+    for (i, v) in vals.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match v {
+            Val::Int(n) => out.push_str(&n.to_string()),
+            Val::Text(t) | Val::OptText(Some(t)) => {
+                out.push('"');
+                for ch in t.chars() {
+                    if ch == '"' || ch == '\\' {
+                        out.push('\\');
+                    }
+                    out.push(ch);
+                }
+                out.push('"');
+            }
+            Val::OptText(None) => out.push_str("NULL"),
+        }
+    }
+    out.push('}');
+    out
 }
 
 /// The condition of a bulk `UPDATE target … FROM v`, where `v` is a `VALUES` list: each pair is
@@ -475,7 +537,8 @@ impl Tx {
     ) -> Result<u64> {
         let mut written = 0;
         for (sql, flat) in insert_statements(self.dialect, table, cols, &rows, on_conflict) {
-            written += bind_vals(sqlx::query(AssertSqlSafe(sql)), &flat)
+            written += self
+                .bulk_query(sql, &flat)
                 .execute(&mut *self.tx)
                 .await?
                 .rows_affected();
@@ -495,15 +558,21 @@ impl Tx {
         let tail = format!("{on_conflict} {returning}");
         let mut out = Vec::new();
         for (sql, flat) in insert_statements(self.dialect, table, cols, &rows, &tail) {
-            out.extend(
-                bind_vals(sqlx::query(AssertSqlSafe(sql)), &flat)
-                    .fetch_all(&mut *self.tx)
-                    .await?,
-            );
+            out.extend(self.bulk_query(sql, &flat).fetch_all(&mut *self.tx).await?);
         }
         Ok(out)
     }
 
+    /// A statement of [`insert_statements`] or [`fetch_in`](Tx::fetch_in) with its
+    /// parameters. On PostgreSQL its text does not depend on the row count, so it is kept
+    /// prepared on the connection.
+    fn bulk_query<'q>(&self, sql: String, vals: &'q [Val]) -> Query<'q, Any, AnyArguments> {
+        bind_vals(sqlx::query(AssertSqlSafe(sql)), vals)
+            .persistent(self.dialect == Dialect::Postgres)
+    }
+
+    /// Rows of `sql_prefix` (ending in `column IN`) for every key, then `sql_suffix`. SQLite
+    /// gets lists of parameters; PostgreSQL gets `column = ANY` one array parameter.
     async fn fetch_in<T>(
         &mut self,
         sql_prefix: &str,
@@ -512,12 +581,32 @@ impl Tx {
         mut map: impl FnMut(&AnyRow) -> Result<T>,
     ) -> Result<Vec<T>> {
         let mut out = Vec::new();
-        for chunk in keys.chunks(MAX_PARAMS / 2) {
-            let list = param_list(self.dialect, 1, chunk.len());
-            let sql = format!("{sql_prefix} ({list}) {sql_suffix}");
-            let rows = bind_vals(sqlx::query(AssertSqlSafe(sql)), chunk)
-                .fetch_all(&mut *self.tx)
-                .await?;
+        if keys.is_empty() {
+            return Ok(out);
+        }
+        let statements: Vec<(String, Vec<Val>)> = match self.dialect {
+            Dialect::Postgres => {
+                let column = sql_prefix.strip_suffix(" IN").unwrap_or(sql_prefix);
+                let rows: Vec<Vec<Val>> = keys.iter().map(|k| vec![k.clone()]).collect();
+                let (types, array) = pg_arrays(1, &rows);
+                vec![(
+                    format!("{column} = ANY(CAST($1 AS {}[])) {sql_suffix}", types[0]),
+                    array,
+                )]
+            }
+            Dialect::Sqlite => keys
+                .chunks(MAX_PARAMS / 2)
+                .map(|chunk| {
+                    let list = param_list(self.dialect, 1, chunk.len());
+                    (
+                        format!("{sql_prefix} ({list}) {sql_suffix}"),
+                        chunk.to_vec(),
+                    )
+                })
+                .collect(),
+        };
+        for (sql, vals) in statements {
+            let rows = self.bulk_query(sql, &vals).fetch_all(&mut *self.tx).await?;
             for row in &rows {
                 out.push(map(row)?);
             }

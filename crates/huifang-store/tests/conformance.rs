@@ -423,15 +423,21 @@ async fn products_borrowers_loans_round_trip(store: &Store, _url: &str) {
         name: "O'Brien, \"Jim\"".into(),
         id_number: "11010519680723655X".into(),
         mobile: "13800138000".into(),
-        employer: "line\tbreak-free".into(),
+        // what a bulk statement must quote: PostgreSQL binds each column as an array literal
+        employer: "line\tbreak-free, back\\slash {braces} \"quoted\"".into(),
         monthly_income: Money::ZERO,
-        city: "Chengdu".into(),
+        city: "NULL".into(),
     };
     tx.insert_borrowers(&[rich.clone(), poor.clone()])
         .await
         .unwrap();
     let found = tx
-        .borrowers_by_external_id(&["B-富".into(), "B-0".into(), "B-unknown".into()])
+        .borrowers_by_external_id(&[
+            "B-富".into(),
+            "B-0".into(),
+            "B-unknown".into(),
+            "B-\"{0}\\".into(),
+        ])
         .await
         .unwrap();
     assert_eq!(found.len(), 2, "unknown ids are simply absent");
