@@ -12,7 +12,7 @@ use sqlx::{AssertSqlSafe, Row};
 
 use crate::{
     Dialect, MAX_PARAMS, Result, Tx, Val, bind_vals, date_text, keyed_by_list, opt_date_col, param,
-    parse_date_col, placeholders,
+    parse_date_col, row_lists,
 };
 
 /// A task the follow-up engine creates (ignored when the loan already has one for the reason).
@@ -176,31 +176,29 @@ impl Tx {
         cancels: &[TaskCancel],
         date: Date,
     ) -> Result<Vec<(i64, String)>> {
-        const COLS: usize = 3;
+        let rows: Vec<Vec<Val>> = cancels
+            .iter()
+            .map(|c| {
+                vec![
+                    Val::Int(c.loan_id),
+                    Val::Text(c.reason_key.clone()),
+                    Val::Text(c.reason.clone()),
+                ]
+            })
+            .collect();
         let mut done = Vec::new();
-        for chunk in cancels.chunks(MAX_PARAMS / COLS - 1) {
-            let date_param = param(self.dialect, chunk.len() * COLS + 1);
+        for (list, mut vals) in row_lists(self.dialect, 3, &rows, &["BIGINT", "TEXT", "TEXT"], 1) {
+            let date_param = param(self.dialect, vals.len() + 1);
             let sql = format!(
-                "WITH v (loan_id, reason_key, reason) AS (VALUES {}) UPDATE tasks SET state = 'cancelled', closed_on = {date_param}, close_reason = v.reason FROM v WHERE {} AND tasks.state NOT IN {CLOSED_STATES} RETURNING tasks.loan_id, tasks.reason_key",
-                placeholders(self.dialect, chunk.len(), COLS, &["BIGINT", "TEXT", "TEXT"]),
+                "WITH v (loan_id, reason_key, reason) AS ({list}) UPDATE tasks SET state = 'cancelled', closed_on = {date_param}, close_reason = v.reason FROM v WHERE {} AND tasks.state NOT IN {CLOSED_STATES} RETURNING tasks.loan_id, tasks.reason_key",
                 keyed_by_list(
                     "tasks",
                     &[("loan_id", "loan_id"), ("reason_key", "reason_key")],
                     &["reason_key"]
                 )
             );
-            let mut vals = Vec::with_capacity(chunk.len() * COLS + 1);
-            for c in chunk {
-                vals.extend([
-                    Val::Int(c.loan_id),
-                    Val::Text(c.reason_key.clone()),
-                    Val::Text(c.reason.clone()),
-                ]);
-            }
             vals.push(Val::Text(date_text(date)));
-            let rows = bind_vals(sqlx::query(AssertSqlSafe(sql)), &vals)
-                .fetch_all(&mut *self.tx)
-                .await?;
+            let rows = self.bulk_query(sql, &vals).fetch_all(&mut *self.tx).await?;
             done.extend(keys_of(&rows)?);
         }
         Ok(done)
@@ -327,21 +325,16 @@ impl Tx {
         column: &str,
         rows: &[(i64, Option<String>)],
     ) -> Result<()> {
-        const COLS: usize = 2;
-        for chunk in rows.chunks(MAX_PARAMS / COLS) {
+        let rows: Vec<Vec<Val>> = rows
+            .iter()
+            .map(|(id, d)| vec![Val::Int(*id), Val::OptText(d.clone())])
+            .collect();
+        for (list, vals) in row_lists(self.dialect, 2, &rows, &["BIGINT", "TEXT"], 0) {
             let sql = format!(
-                "WITH v (id, d) AS (VALUES {}) UPDATE loan_state SET {column} = v.d FROM v WHERE {}",
-                placeholders(self.dialect, chunk.len(), COLS, &["BIGINT", "TEXT"]),
+                "WITH v (id, d) AS ({list}) UPDATE loan_state SET {column} = v.d FROM v WHERE {}",
                 keyed_by_list("loan_state", &[("loan_id", "id")], &[])
             );
-            let mut vals = Vec::with_capacity(chunk.len() * COLS);
-            for (id, d) in chunk {
-                vals.push(Val::Int(*id));
-                vals.push(Val::OptText(d.clone()));
-            }
-            bind_vals(sqlx::query(AssertSqlSafe(sql)), &vals)
-                .execute(&mut *self.tx)
-                .await?;
+            self.bulk_query(sql, &vals).execute(&mut *self.tx).await?;
         }
         Ok(())
     }
@@ -368,23 +361,18 @@ impl Tx {
 
     /// Marks promises kept or broken on `date`: (promise id, "kept" | "broken").
     pub async fn resolve_promises(&mut self, rows: &[(i64, String)], date: Date) -> Result<()> {
-        const COLS: usize = 2;
-        for chunk in rows.chunks(MAX_PARAMS / COLS - 1) {
-            let date_param = param(self.dialect, chunk.len() * COLS + 1);
+        let rows: Vec<Vec<Val>> = rows
+            .iter()
+            .map(|(id, st)| vec![Val::Int(*id), Val::Text(st.clone())])
+            .collect();
+        for (list, mut vals) in row_lists(self.dialect, 2, &rows, &["BIGINT", "TEXT"], 1) {
+            let date_param = param(self.dialect, vals.len() + 1);
             let sql = format!(
-                "WITH v (id, st) AS (VALUES {}) UPDATE promises SET state = v.st, resolved_on = {date_param} FROM v WHERE {} AND promises.state = 'open'",
-                placeholders(self.dialect, chunk.len(), COLS, &["BIGINT", "TEXT"]),
+                "WITH v (id, st) AS ({list}) UPDATE promises SET state = v.st, resolved_on = {date_param} FROM v WHERE {} AND promises.state = 'open'",
                 keyed_by_list("promises", &[("id", "id")], &[])
             );
-            let mut vals = Vec::with_capacity(chunk.len() * COLS + 1);
-            for (id, st) in chunk {
-                vals.push(Val::Int(*id));
-                vals.push(Val::Text(st.clone()));
-            }
             vals.push(Val::Text(date_text(date)));
-            bind_vals(sqlx::query(AssertSqlSafe(sql)), &vals)
-                .execute(&mut *self.tx)
-                .await?;
+            self.bulk_query(sql, &vals).execute(&mut *self.tx).await?;
         }
         Ok(())
     }
@@ -495,26 +483,24 @@ impl Tx {
         &mut self,
         signals: &[(i64, String, String, Date, Option<i64>)],
     ) -> Result<()> {
-        const COLS: usize = 5;
-        for chunk in signals.chunks(MAX_PARAMS / COLS) {
-            // the optional interaction id travels as text, cast back (Val has no optional int)
-            let sql = format!(
-                "INSERT INTO risk_signals (loan_id, kind, value, observed_on, interaction_id) VALUES {}",
-                placeholders(self.dialect, chunk.len(), COLS, &["", "", "", "", "BIGINT"])
-            );
-            let mut vals = Vec::with_capacity(chunk.len() * COLS);
-            for (loan, kind, value, on, interaction) in chunk {
-                vals.extend([
+        let rows: Vec<Vec<Val>> = signals
+            .iter()
+            .map(|(loan, kind, value, on, interaction)| {
+                vec![
                     Val::Int(*loan),
                     Val::Text(kind.clone()),
                     Val::Text(value.clone()),
                     Val::Text(date_text(*on)),
+                    // travels as text, cast back (Val has no optional int)
                     Val::OptText(interaction.map(|i| i.to_string())),
-                ]);
-            }
-            bind_vals(sqlx::query(AssertSqlSafe(sql)), &vals)
-                .execute(&mut *self.tx)
-                .await?;
+                ]
+            })
+            .collect();
+        for (list, vals) in row_lists(self.dialect, 5, &rows, &["", "", "", "", "BIGINT"], 0) {
+            let sql = format!(
+                "INSERT INTO risk_signals (loan_id, kind, value, observed_on, interaction_id) {list}"
+            );
+            self.bulk_query(sql, &vals).execute(&mut *self.tx).await?;
         }
         Ok(())
     }

@@ -20,7 +20,7 @@ use sqlx::{AssertSqlSafe, Row};
 use crate::codec::encode_op;
 use crate::{
     MAX_PARAMS, NewOp, Result, StoreError, Tx, Val, WarningRecord, bind_vals, date_text, param,
-    parse_date_col, placeholders,
+    parse_date_col,
 };
 
 /// A leaf to append: the record it logs and its canonical bytes.
@@ -751,30 +751,26 @@ impl Tx {
         &mut self,
         warnings: &[(WarningRecord, String)],
     ) -> Result<Vec<i64>> {
-        const COLS: usize = 6;
-        let mut by_salt: HashMap<String, i64> = HashMap::with_capacity(warnings.len());
-        for chunk in warnings.chunks(MAX_PARAMS / COLS) {
-            let sql = format!(
-                "INSERT INTO warnings (loan_id, level, rule, facts, raised_on, salt) VALUES {} RETURNING id, salt",
-                placeholders(self.dialect, chunk.len(), COLS, &[])
-            );
-            let mut vals = Vec::with_capacity(chunk.len() * COLS);
-            for (w, salt) in chunk {
-                vals.extend([
+        let rows = warnings
+            .iter()
+            .map(|(w, salt)| {
+                vec![
                     Val::Int(w.loan_id),
                     Val::Int(i64::from(w.level)),
                     Val::Text(w.rule.clone()),
                     Val::Text(w.facts.clone()),
                     Val::Text(date_text(w.raised_on)),
                     Val::Text(salt.clone()),
-                ]);
-            }
-            let rows = bind_vals(sqlx::query(AssertSqlSafe(sql)), &vals)
-                .fetch_all(&mut *self.tx)
-                .await?;
-            for r in &rows {
-                by_salt.insert(r.try_get(1)?, r.try_get(0)?);
-            }
+                ]
+            })
+            .collect();
+        let mut by_salt: HashMap<String, i64> = HashMap::with_capacity(warnings.len());
+        let cols = ["loan_id", "level", "rule", "facts", "raised_on", "salt"];
+        for r in self
+            .upsert_rows_returning("warnings", &cols, rows, "", "RETURNING id, salt")
+            .await?
+        {
+            by_salt.insert(r.try_get(1)?, r.try_get(0)?);
         }
         warnings
             .iter()

@@ -379,43 +379,64 @@ fn placeholders(dialect: Dialect, rows: usize, cols: usize, casts: &[&str]) -> S
 }
 
 /// The statements that insert `rows` into `table`, each followed by `tail`; with their
-/// parameters, made one at a time. SQLite gets `VALUES` lists of as many rows as the parameter
-/// limit allows. PostgreSQL gets one statement that unnests one array parameter per column
-/// (see [`pg_arrays`]): its text is the same for any row count, so each connection parses and
-/// plans it once instead of once per batch.
+/// parameters, made one at a time (see [`row_lists`]).
 fn insert_statements<'a>(
     dialect: Dialect,
     table: &'a str,
     cols: &'a [&'a str],
     rows: &'a [Vec<Val>],
     tail: &'a str,
+) -> impl Iterator<Item = (String, Vec<Val>)> + Send + 'a {
+    row_lists(dialect, cols.len(), rows, &[], 0).map(move |(list, vals)| {
+        let sql = format!("INSERT INTO {table} ({}) {list} {tail}", cols.join(","));
+        (sql, vals)
+    })
+}
+
+/// `rows` (each `cols` wide) as the row lists of bulk statements (`INSERT … list`,
+/// `WITH v (…) AS (list) UPDATE …`), with their parameters; the statement's own `extra`
+/// parameters come after them (`param(dialect, vals.len() + 1)`…). Each column is cast to its
+/// `casts` entry when one is given.
+/// - SQLite: `VALUES (…), …` lists of as many rows as the parameter limit allows.
+/// - PostgreSQL: one `SELECT * FROM UNNEST(…)` of one array parameter per column
+///   ([`pg_arrays`]), whatever the row count: the statement's text is the same for every batch,
+///   so each connection parses and plans it once.
+fn row_lists<'a>(
+    dialect: Dialect,
+    cols: usize,
+    rows: &'a [Vec<Val>],
+    casts: &'a [&'a str],
+    extra: usize,
 ) -> Box<dyn Iterator<Item = (String, Vec<Val>)> + Send + 'a> {
-    if dialect == Dialect::Postgres {
-        if rows.is_empty() {
-            return Box::new(std::iter::empty());
+    match dialect {
+        Dialect::Postgres if rows.is_empty() => Box::new(std::iter::empty()),
+        Dialect::Postgres => {
+            let (types, arrays) = pg_arrays(cols, rows);
+            let unnest = types
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    let t = casts.get(i).filter(|c| !c.is_empty()).unwrap_or(t);
+                    format!("CAST(${} AS {t}[])", i + 1)
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            Box::new(std::iter::once((
+                format!("SELECT * FROM UNNEST({unnest})"),
+                arrays,
+            )))
         }
-        let (types, arrays) = pg_arrays(cols.len(), rows);
-        let unnest = types
-            .iter()
-            .enumerate()
-            .map(|(i, t)| format!("CAST(${} AS {t}[])", i + 1))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "INSERT INTO {table} ({}) SELECT * FROM UNNEST({unnest}) {tail}",
-            cols.join(",")
-        );
-        return Box::new(std::iter::once((sql, arrays)));
+        Dialect::Sqlite => {
+            let per_chunk = (MAX_PARAMS.saturating_sub(extra) / cols).max(1);
+            Box::new(rows.chunks(per_chunk).map(move |chunk| {
+                let list = placeholders(dialect, chunk.len(), cols, casts);
+                (
+                    format!("VALUES {list}"),
+                    chunk.iter().flatten().cloned().collect(),
+                )
+            }))
+        }
     }
-    let per_chunk = (MAX_PARAMS / cols.len()).max(1);
-    Box::new(rows.chunks(per_chunk).map(move |chunk| {
-        let sql = format!(
-            "INSERT INTO {table} ({}) VALUES {} {tail}",
-            cols.join(","),
-            placeholders(dialect, chunk.len(), cols.len(), &[])
-        );
-        (sql, chunk.iter().flatten().cloned().collect())
-    }))
 }
 
 /// The columns of `rows` (each `cols` wide) as PostgreSQL array literals, one text parameter
@@ -784,16 +805,10 @@ impl Tx {
             "vehicle_price_fen",
             "dealer",
         ];
-        let mut ids: HashMap<String, i64> = HashMap::with_capacity(loans.len());
-        for chunk in loans.chunks(MAX_PARAMS / COLS.len()) {
-            let sql = format!(
-                "INSERT INTO loans ({}) VALUES {} RETURNING id, external_id",
-                COLS.join(","),
-                placeholders(self.dialect, chunk.len(), COLS.len(), &[])
-            );
-            let mut vals = Vec::with_capacity(chunk.len() * COLS.len());
-            for l in chunk {
-                vals.extend([
+        let rows = loans
+            .iter()
+            .map(|l| {
+                vec![
                     Val::Text(l.external_id.clone()),
                     Val::Int(l.borrower_id),
                     Val::Text(l.borrower_external_id.clone()),
@@ -807,14 +822,15 @@ impl Tx {
                     Val::Text(l.vehicle_model.clone()),
                     Val::Int(l.vehicle_price.fen()),
                     Val::Text(l.dealer.clone()),
-                ]);
-            }
-            let rows = bind_vals(sqlx::query(AssertSqlSafe(sql)), &vals)
-                .fetch_all(&mut *self.tx)
-                .await?;
-            for row in &rows {
-                ids.insert(row.try_get::<String, _>(1)?, row.try_get::<i64, _>(0)?);
-            }
+                ]
+            })
+            .collect();
+        let mut ids: HashMap<String, i64> = HashMap::with_capacity(loans.len());
+        for row in self
+            .upsert_rows_returning("loans", &COLS, rows, "", "RETURNING id, external_id")
+            .await?
+        {
+            ids.insert(row.try_get::<String, _>(1)?, row.try_get::<i64, _>(0)?);
         }
         let mut states = Vec::with_capacity(loans.len());
         for l in loans {
