@@ -584,16 +584,15 @@ impl Tx {
         Ok(out)
     }
 
-    /// A statement of [`insert_statements`] or [`fetch_in`](Tx::fetch_in) with its
-    /// parameters. On PostgreSQL its text does not depend on the row count, so it is kept
-    /// prepared on the connection.
+    /// A statement made of [`row_lists`] with its parameters. On PostgreSQL its text does not
+    /// depend on the row count, so it is kept prepared on the connection.
     fn bulk_query<'q>(&self, sql: String, vals: &'q [Val]) -> Query<'q, Any, AnyArguments> {
         bind_vals(sqlx::query(AssertSqlSafe(sql)), vals)
             .persistent(self.dialect == Dialect::Postgres)
     }
 
     /// Rows of `sql_prefix` (ending in `column IN`) for every key, then `sql_suffix`. SQLite
-    /// gets lists of parameters; PostgreSQL gets `column = ANY` one array parameter.
+    /// gets lists of parameters; PostgreSQL one array parameter, unnested.
     async fn fetch_in<T>(
         &mut self,
         sql_prefix: &str,
@@ -607,11 +606,19 @@ impl Tx {
         }
         let statements: Vec<(String, Vec<Val>)> = match self.dialect {
             Dialect::Postgres => {
-                let column = sql_prefix.strip_suffix(" IN").unwrap_or(sql_prefix);
+                // A subquery, not `= ANY(CAST($1 …))`: the cast from text is not folded into a
+                // constant when the statement is planned, so a scan that tests every row would
+                // parse the whole array once per row (an import's lookup of 20,000 keys took
+                // minutes). The subquery unnests it once, and the planner joins on it. Unlike
+                // the inserts, these are planned at each run (not kept prepared), for the
+                // tables as they are now: an import grows them from nothing.
                 let rows: Vec<Vec<Val>> = keys.iter().map(|k| vec![k.clone()]).collect();
                 let (types, array) = pg_arrays(1, &rows);
                 vec![(
-                    format!("{column} = ANY(CAST($1 AS {}[])) {sql_suffix}", types[0]),
+                    format!(
+                        "{sql_prefix} (SELECT unnest(CAST($1 AS {}[]))) {sql_suffix}",
+                        types[0]
+                    ),
                     array,
                 )]
             }
@@ -627,7 +634,9 @@ impl Tx {
                 .collect(),
         };
         for (sql, vals) in statements {
-            let rows = self.bulk_query(sql, &vals).fetch_all(&mut *self.tx).await?;
+            let rows = bind_vals(sqlx::query(AssertSqlSafe(sql)), &vals)
+                .fetch_all(&mut *self.tx)
+                .await?;
             for row in &rows {
                 out.push(map(row)?);
             }
