@@ -119,8 +119,8 @@ impl Plans {
 }
 
 /// What the follow-up plan of a batch asks to write: tasks to create and to cancel, and the
-/// loans to check for an `unreachable` signal. Computed without the
-/// database (`plan_batch`), written by `write`.
+/// loans to check for an `unreachable` signal. Computed without the database (`plan_batch`),
+/// written by `write`.
 #[derive(Debug)]
 pub struct FollowupPlanned {
     creates: Vec<PlannedTask>,
