@@ -103,15 +103,15 @@ pub fn event_record(loan_id: i64, date: Date, event: &LoanEvent) -> EventRecord 
     }
 }
 
-/// What re-evaluating a batch of loans reads before it writes anything: the replay inputs and
-/// what the follow-up planner needs of those loans. A use case reads it in its own transaction;
-/// the daily close reads the next batch on a second connection while the current one is written
-/// (loans of different batches share no rows, and the day's writer holds the database's write
-/// lock, so the second connection sees the state the day started from).
+/// What re-evaluating a batch of loans reads before it writes anything: the replay inputs, which
+/// hold what the follow-up planner needs too (open task keys, next continuous follow-up date,
+/// stored with each loan's state). A use case reads it in its own transaction; the daily close
+/// reads the next batch on a second connection while the current one is written (loans of
+/// different batches share no rows, and the day's writer holds the database's write lock, so the
+/// second connection sees the state the day started from).
 #[derive(Debug)]
 pub struct Batch {
     pub inputs: Vec<ReplayInput>,
-    followup: crate::followup::FollowupReads,
 }
 
 impl Batch {
@@ -122,10 +122,7 @@ impl Batch {
 
     /// The batch of replay inputs already in hand (an operation being recorded).
     pub fn of(inputs: Vec<ReplayInput>) -> Batch {
-        let followup = crate::followup::FollowupReads::of(
-            inputs.iter().map(|i| (i.loan.id, &i.loan.evaluation)),
-        );
-        Batch { inputs, followup }
+        Batch { inputs }
     }
 }
 
@@ -242,13 +239,14 @@ pub fn plan(
                 .map(|i| (i.n, i.due_date))
                 .collect(),
             next_event_on: done.evaluation.next_event_on,
+            open_keys: input.loan.evaluation.open_task_keys.clone(),
+            next_continuous_on: input.loan.evaluation.next_continuous_on,
             status: done.status,
             events: day_events,
         });
         evaluations.push((loan_id, done.evaluation));
     }
-    let (followup, state) =
-        crate::followup::plan_batch(plans, policy, date, &evaluated, &batch.followup, false);
+    let (followup, state) = crate::followup::plan_batch(plans, policy, date, &evaluated, false);
     apply_in_order(&mut evaluations, state.pulls, |e, visit| {
         e.next_event_on = Some(visit);
     });

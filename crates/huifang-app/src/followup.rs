@@ -40,6 +40,10 @@ pub struct Reevaluated {
     pub open_installments: Vec<(u32, Date)>,
     /// Its next event date as evaluated (before any earlier visit the plan asks for).
     pub next_event_on: Option<Date>,
+    /// Reason keys of its unfinished tasks and its next continuous follow-up date, as stored
+    /// with its state (read with the loan).
+    pub open_keys: Vec<String>,
+    pub next_continuous_on: Option<Date>,
 }
 
 /// What the follow-up engine wrote.
@@ -58,32 +62,6 @@ pub struct StateChanges {
     pub pulls: Vec<(i64, Date)>,
     /// Loans whose next continuous follow-up date moves: (loan id, new date).
     pub nexts: Vec<(i64, Option<Date>)>,
-}
-
-/// What the planner knows of a batch's loans before planning: their open task keys and their
-/// next continuous follow-up dates, both stored with their state and so read with the loans (in
-/// the writing transaction, or ahead of it by the daily close on a second connection, see
-/// `engine::Batch`).
-#[derive(Debug, Default)]
-pub struct FollowupReads {
-    open: HashMap<i64, Vec<String>>,
-    next_continuous: HashMap<i64, Date>,
-}
-
-impl FollowupReads {
-    /// What the stored evaluations of these loans hold.
-    pub fn of<'a>(loans: impl IntoIterator<Item = (i64, &'a Evaluation)>) -> FollowupReads {
-        let mut reads = FollowupReads::default();
-        for (id, e) in loans {
-            if !e.open_task_keys.is_empty() {
-                reads.open.insert(id, e.open_task_keys.clone());
-            }
-            if let Some(next) = e.next_continuous_on {
-                reads.next_continuous.insert(id, next);
-            }
-        }
-        reads
-    }
 }
 
 /// The plans in force: per product code, falling back to the default.
@@ -194,6 +172,9 @@ pub async fn after_import(
                     .map(|k| (k, add_months(l.terms.disbursed_on, k)))
                     .collect(),
                 next_event_on: l.evaluation.next_event_on,
+                // loans just imported have no tasks and no follow-up dates yet
+                open_keys: Vec::new(),
+                next_continuous_on: None,
             })
         })
         .collect();
@@ -201,9 +182,7 @@ pub async fn after_import(
     let mut written = FollowupWritten::default();
     for chunk in items.chunks(crate::import::BATCH_LOANS) {
         let ids: Vec<i64> = chunk.iter().map(|l| l.loan_id).collect();
-        // loans just imported have no tasks and no follow-up dates yet
-        let reads = FollowupReads::default();
-        let (planned, state) = plan_batch(&plans, policy, date, chunk, &reads, true);
+        let (planned, state) = plan_batch(&plans, policy, date, chunk, true);
         let w = planned.write(tx, &plans, date).await?.written();
         tx.refresh_open_task_keys(&ids).await?;
         tx.set_next_event_on(&state.pulls).await?;
@@ -236,26 +215,22 @@ fn status_of_evaluation(e: &Evaluation) -> LoanStatus {
     }
 }
 
-/// Plans the follow-up of a batch of loans (re-evaluated, or `imported`) from what was read of
-/// them: what to write, and what to change in the loans' state rows. The latter is returned
+/// Plans the follow-up of a batch of loans (re-evaluated, or `imported`): what to write, and what to change in the loans' state rows. The latter is returned
 /// apart: the caller stores it with the loans' state, in one write.
 pub(crate) fn plan_batch(
     plans: &Plans,
     policy: &Policy,
     date: Date,
     loans: &[Reevaluated],
-    reads: &FollowupReads,
     imported: bool,
 ) -> (FollowupPlanned, StateChanges) {
-    let (open, stored_next) = (&reads.open, &reads.next_continuous);
     let mut creates = Vec::new();
     let mut cancels = Vec::new();
     let mut state = StateChanges::default();
     let mut unreachable_candidates = Vec::new();
     for l in loans {
         let plan = plans.for_product(&l.product_code);
-        let keys = open.get(&l.loan_id).map_or(&[][..], Vec::as_slice);
-        let next = stored_next.get(&l.loan_id).copied();
+        let next = l.next_continuous_on;
         let facts = LoanFacts {
             date,
             disbursed_on: l.disbursed_on,
@@ -263,7 +238,7 @@ pub(crate) fn plan_batch(
             before: l.before.as_ref(),
             events: &l.events,
             open_installments: &l.open_installments,
-            open_keys: keys,
+            open_keys: &l.open_keys,
             next_continuous_on: next,
             next_event_on: l.next_event_on,
         };
