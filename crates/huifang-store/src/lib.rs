@@ -444,15 +444,20 @@ fn row_lists<'a>(
 /// `TEXT`, after its first row). A statement casts each parameter to its array type.
 fn pg_arrays(cols: usize, rows: &[Vec<Val>]) -> (Vec<&'static str>, Vec<Val>) {
     let types = (0..cols)
-        .map(|c| match rows.first().and_then(|r| r.get(c)) {
-            Some(Val::Int(_)) => "BIGINT",
-            _ => "TEXT",
-        })
+        .map(|c| pg_type(rows.first().and_then(|r| r.get(c))))
         .collect();
     let arrays = (0..cols)
         .map(|c| Val::Text(pg_array(rows.iter().map(|r| &r[c]))))
         .collect();
     (types, arrays)
+}
+
+/// The PostgreSQL element type of a column whose first value is `first`.
+fn pg_type(first: Option<&Val>) -> &'static str {
+    match first {
+        Some(Val::Int(_)) => "BIGINT",
+        _ => "TEXT",
+    }
 }
 
 /// One PostgreSQL array literal of these values.
@@ -612,14 +617,10 @@ impl Tx {
                 // minutes). The subquery unnests it once, and the planner joins on it. Unlike
                 // the inserts, these are planned at each run (not kept prepared), for the
                 // tables as they are now: an import grows them from nothing.
-                let rows: Vec<Vec<Val>> = keys.iter().map(|k| vec![k.clone()]).collect();
-                let (types, array) = pg_arrays(1, &rows);
+                let t = pg_type(keys.first());
                 vec![(
-                    format!(
-                        "{sql_prefix} (SELECT unnest(CAST($1 AS {}[]))) {sql_suffix}",
-                        types[0]
-                    ),
-                    array,
+                    format!("{sql_prefix} (SELECT unnest(CAST($1 AS {t}[]))) {sql_suffix}"),
+                    vec![Val::Text(pg_array(keys.iter()))],
                 )]
             }
             Dialect::Sqlite => keys
