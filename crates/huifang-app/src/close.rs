@@ -68,7 +68,7 @@ pub async fn run_daily_in_batches(
             events: 0,
             status_changes: 0,
         };
-        let due = tx.loans_with_event_by(day).await?;
+        let due = tx.loans_with_event_between(current, day).await?;
         // Pipelined: while one batch is written in the day's transaction, the next is read on a
         // second connection (see `engine::Batch`) and replayed on a worker thread, so the
         // writing never waits for reading or replaying. Begun after the write lock, the reader

@@ -853,14 +853,25 @@ impl Tx {
             .await
     }
 
-    /// Ids (ascending) of the loans whose next event falls on or before `date`: a range scan of
-    /// the `next_event_on` index, so its cost follows the number of loans with an event, not the
-    /// portfolio.
-    pub async fn loans_with_event_by(&mut self, date: Date) -> Result<Vec<i64>> {
-        let rows = sqlx::query("SELECT loan_id FROM loan_state WHERE next_event_on <= $1")
-            .bind(date_text(date))
-            .fetch_all(&mut *self.tx)
-            .await?;
+    /// Ids (ascending) of the loans whose next event falls after `after` and on or before
+    /// `through`: a range scan of the `next_event_on` index, so its cost follows the number of
+    /// loans with an event, not the portfolio. The close asks for the day after the business
+    /// date, from the business date on: every stored next event lies after the date it was
+    /// computed at, so none is earlier. The lower bound matters on PostgreSQL, where each update
+    /// of a state row leaves its old index entry, dated earlier, until a `VACUUM`: a scan from
+    /// the start of the index would walk the previous days' dead entries, one table visit each.
+    pub async fn loans_with_event_between(
+        &mut self,
+        after: Date,
+        through: Date,
+    ) -> Result<Vec<i64>> {
+        let rows = sqlx::query(
+            "SELECT loan_id FROM loan_state WHERE next_event_on > $1 AND next_event_on <= $2",
+        )
+        .bind(date_text(after))
+        .bind(date_text(through))
+        .fetch_all(&mut *self.tx)
+        .await?;
         let mut ids = rows
             .iter()
             .map(|r| Ok(r.try_get::<i64, _>(0)?))

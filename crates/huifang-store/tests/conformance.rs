@@ -43,7 +43,7 @@ on_both!(
     payments_round_trip_and_order,
     ops_round_trip,
     events_history_warnings,
-    loans_with_event_by_date,
+    loans_with_event_in_range,
     tidy_after_load_keeps_the_book,
     save_evaluations_updates_only_given_loans,
     open_task_keys_follow_the_tasks,
@@ -975,7 +975,7 @@ async fn events_history_warnings(store: &Store, _url: &str) {
     tx.commit().await.unwrap();
 }
 
-async fn loans_with_event_by_date(store: &Store, _url: &str) {
+async fn loans_with_event_in_range(store: &Store, _url: &str) {
     migrated(store).await;
     base(store).await;
     let (p, b) = base_ids(store).await;
@@ -1015,24 +1015,45 @@ async fn loans_with_event_by_date(store: &Store, _url: &str) {
     assert_eq!(want.len(), 8);
 
     let mut tx = store.begin().await.unwrap();
-    let got = tx.loans_with_event_by(day).await.unwrap();
+    let far = d("2000-01-01");
+    let got = tx.loans_with_event_between(far, day).await.unwrap();
     assert_eq!(
         got, want,
         "exactly the loans whose next event is on or before the day, ascending ids"
     );
     assert_eq!(
-        tx.loans_with_event_by(d("2026-02-28")).await.unwrap().len(),
+        tx.loans_with_event_between(far, d("2026-02-28"))
+            .await
+            .unwrap()
+            .len(),
         4,
-        "the bound is inclusive and dates compare as dates"
+        "the upper bound is inclusive and dates compare as dates"
+    );
+    let on_the_day: Vec<i64> = ids
+        .iter()
+        .zip(&next_events)
+        .filter(|(_, n)| **n == Some("2026-03-01"))
+        .map(|(id, _)| *id)
+        .collect();
+    assert_eq!(on_the_day.len(), 4);
+    assert_eq!(
+        tx.loans_with_event_between(d("2026-02-28"), day)
+            .await
+            .unwrap(),
+        on_the_day,
+        "the lower bound is exclusive"
     );
     assert!(
-        tx.loans_with_event_by(d("2025-01-01"))
+        tx.loans_with_event_between(far, d("2025-01-01"))
             .await
             .unwrap()
             .is_empty()
     );
     assert_eq!(
-        tx.loans_with_event_by(d("2030-01-01")).await.unwrap().len(),
+        tx.loans_with_event_between(far, d("2030-01-01"))
+            .await
+            .unwrap()
+            .len(),
         11,
         "every loan with a next event, none without"
     );
@@ -1041,7 +1062,7 @@ async fn loans_with_event_by_date(store: &Store, _url: &str) {
     moved.next_event_on = Some(d("2026-03-05"));
     tx.save_evaluations(&[(want[0], moved)]).await.unwrap();
     assert_eq!(
-        tx.loans_with_event_by(day).await.unwrap(),
+        tx.loans_with_event_between(far, day).await.unwrap(),
         want[1..].to_vec()
     );
     tx.rollback().await.unwrap();
@@ -1098,7 +1119,10 @@ async fn tidy_after_load_keeps_the_book(store: &Store, url: &str) {
         .expect("tidying twice is harmless");
 
     let mut tx = store.begin().await.unwrap();
-    let due = tx.loans_with_event_by(d("2026-03-01")).await.unwrap();
+    let due = tx
+        .loans_with_event_between(d("2000-01-01"), d("2026-03-01"))
+        .await
+        .unwrap();
     tx.rollback().await.unwrap();
     let want: Vec<i64> = ids.iter().step_by(3).copied().collect();
     assert_eq!(due, want, "the rewritten states are the ones read back");
@@ -1764,7 +1788,10 @@ async fn large_batches(store: &Store, _url: &str) {
     assert_eq!(inputs.len(), LOANS);
     assert!(inputs.iter().all(|r| r.payments.len() == PAYMENTS / LOANS));
     assert!(inputs.iter().all(|r| r.loan.evaluation == evaluations[0].1));
-    let due = tx.loans_with_event_by(d("2026-03-31")).await.unwrap();
+    let due = tx
+        .loans_with_event_between(d("2000-01-01"), d("2026-03-31"))
+        .await
+        .unwrap();
     assert_eq!(due.len(), LOANS);
     let summary_rows = tx.portfolio_summary().await.unwrap();
     assert_eq!(summary_rows.len(), 1);
