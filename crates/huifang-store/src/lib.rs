@@ -287,11 +287,18 @@ impl Store {
     }
 
     /// Waits until a SQLite file's write-ahead log holds nothing the background checkpoints have
-    /// not yet copied (as far as open readers allow); returns at once on PostgreSQL. For
-    /// measurements that start, like a nightly close, from a settled database.
+    /// not yet copied (as far as open readers allow); on PostgreSQL, runs the `CHECKPOINT` that
+    /// the server's own timed checkpoints would have completed during a quiet night (a role
+    /// without the right to, neither a superuser nor a member of `pg_checkpoint`, gets nothing
+    /// done). For measurements that start, like a nightly close, from a settled database.
     pub async fn settle(&self) {
         if let Some(c) = self.checkpointer.clone() {
             let _ = tokio::task::spawn_blocking(move || c.settle()).await;
+        }
+        if self.dialect == Dialect::Postgres
+            && let Ok(mut conn) = self.pool.acquire().await
+        {
+            let _ = sqlx::query("CHECKPOINT").execute(&mut *conn).await;
         }
     }
 

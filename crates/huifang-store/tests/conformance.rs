@@ -45,6 +45,7 @@ on_both!(
     events_history_warnings,
     loans_with_event_in_range,
     tidy_after_load_keeps_the_book,
+    settle_checkpoints_the_database,
     save_evaluations_updates_only_given_loans,
     open_task_keys_follow_the_tasks,
     replay_inputs_per_loan,
@@ -1147,6 +1148,32 @@ async fn tidy_after_load_keeps_the_book(store: &Store, url: &str) {
         }
         pool.close().await;
     }
+}
+
+/// `settle` leaves the database as after a quiet night: on PostgreSQL the server has run a
+/// checkpoint (the test's role is a superuser); SQLite's side is in tests/checkpoint.rs.
+async fn settle_checkpoints_the_database(store: &Store, url: &str) {
+    migrated(store).await;
+    let mut tx = store.begin().await.unwrap();
+    tx.set_setting("test.settle", "value").await.unwrap();
+    tx.commit().await.unwrap();
+    if !url.starts_with("postgres") {
+        store.settle().await;
+        return;
+    }
+    let pool = sqlx::AnyPool::connect(url).await.expect("raw connection");
+    let requested = async || -> i64 {
+        sqlx::query("SELECT CAST(checkpoints_req AS BIGINT) FROM pg_stat_bgwriter")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap()
+    };
+    let before = requested().await;
+    store.settle().await;
+    assert!(requested().await > before, "settle ran a checkpoint");
+    pool.close().await;
 }
 
 /// A migrated store holding `n` loans current on 2026-01-31 (100,000.00 outstanding, next event
