@@ -231,7 +231,7 @@ pub async fn run(
     let mut total = 0.0;
     for k in 1..=i64::from(days) {
         let day = add_days(history_through, k);
-        store.settle().await; // as after a quiet night: the log is checkpointed
+        store.settle().await; // as after a quiet night: checkpointed (SQLite's log, or the server)
         let t = Instant::now();
         let reports = close::run_daily(&store, policy, day, |_| {}).await?;
         let secs = t.elapsed().as_secs_f64();
