@@ -197,13 +197,7 @@ pub fn plan(
     for input in inputs {
         let loan_id = input.loan.id;
         let before = input.loan.evaluation.summary;
-        let mut done = evaluate(input, policy, date)?;
-        // the keys as they stand (`Planned::write` applies the batch's task changes) and the
-        // follow-up date (the plan below may move it)
-        done.evaluation
-            .open_task_keys
-            .clone_from(&input.loan.evaluation.open_task_keys);
-        done.evaluation.next_continuous_on = input.loan.evaluation.next_continuous_on;
+        let done = evaluate(input, policy, date)?;
         let after = done.status.summary();
         let mut day_events = if dated_events {
             status::dated_events(&done.state, policy, date)
@@ -247,6 +241,13 @@ pub fn plan(
         evaluations.push((loan_id, done.evaluation));
     }
     let (followup, state) = crate::followup::plan_batch(plans, policy, date, &evaluated, false);
+    // Each state row keeps the loan's open task keys as they stand (`Planned::write` applies the
+    // batch's task changes) and its follow-up date (moved below where the plan asks): handed over
+    // from what the planner read, not copied again.
+    for ((_, e), l) in evaluations.iter_mut().zip(&mut evaluated) {
+        e.open_task_keys = std::mem::take(&mut l.open_keys);
+        e.next_continuous_on = l.next_continuous_on;
+    }
     apply_in_order(&mut evaluations, state.pulls, |e, visit| {
         e.next_event_on = Some(visit);
     });

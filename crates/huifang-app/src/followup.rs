@@ -215,8 +215,9 @@ fn status_of_evaluation(e: &Evaluation) -> LoanStatus {
     }
 }
 
-/// Plans the follow-up of a batch of loans (re-evaluated, or `imported`): what to write, and what to change in the loans' state rows. The latter is returned
-/// apart: the caller stores it with the loans' state, in one write.
+/// Plans the follow-up of a batch of loans (re-evaluated, or `imported`): what to write, and what
+/// to change in the loans' state rows. The latter is returned apart: the caller stores it with the
+/// loans' state, in one write.
 pub(crate) fn plan_batch(
     plans: &Plans,
     policy: &Policy,

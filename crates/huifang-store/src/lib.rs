@@ -210,9 +210,9 @@ impl Store {
     /// statistics of every table once. A load writes each loan state twice (the loan, then its
     /// payments), and until a `VACUUM` removes the dead versions the close's selection of due
     /// loans walks them. Rows inserted and never vacuumed are read at a higher price: each first
-    /// read of a row checks its transaction's commit and rewrites its page, and index-only scans
-    /// (the payments a close reads, its open tasks) visit the table while the pages are not
-    /// marked all-visible (docs/PERFORMANCE.md). Autovacuum would get there too, later, or never
+    /// read of a row checks its transaction's commit and rewrites its page, and an index-only scan
+    /// (of the payments a close reads) visits the table while the pages are not marked
+    /// all-visible (docs/PERFORMANCE.md). Autovacuum would get there too, later, or never
     /// if it is off; since each load vacuums only what grew by a fifth, a long series of loads
     /// vacuums each table a logarithmic number of times. SQLite rewrites rows in place and needs
     /// nothing here.
