@@ -22,6 +22,7 @@ on_both!(
     login_tokens_masking_and_reveals,
     team_lead_views,
     concurrent_take_next_hands_each_task_once,
+    team_writes_wait_for_a_day_being_closed,
 );
 
 async fn actor(store: &Store, name: &str) -> Actor {
@@ -521,5 +522,30 @@ async fn concurrent_take_next_hands_each_task_once(dbs: &mut Dbs) {
         .await
         .unwrap();
     assert_eq!(open.len() + taken.len(), 9);
+    huifang_testkit::assert_open_task_keys_true(&store).await;
+}
+
+async fn team_writes_wait_for_a_day_being_closed(dbs: &mut Dbs) {
+    let store = dbs.fresh().await;
+    book(&store, 2).await;
+    task(&store, 1, "welcome", "followup", "2026-03-15").await;
+    let a1 = actor(&store, "a1").await;
+    let t = team::take_next(&store, &a1).await.unwrap().unwrap();
+    // a day being closed (or a file imported) holds the business date until it commits
+    let mut closing = store.begin().await.unwrap();
+    huifang_app::lock_business_date(&mut closing).await.unwrap();
+    let recorder = tokio::spawn({
+        let store = store.clone();
+        async move { team::record_outcome(&store, &a1, t.id, &promise("during-close")).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    assert!(
+        !recorder.is_finished(),
+        "an outcome was recorded while a day was being closed"
+    );
+    closing.commit().await.unwrap();
+    let recorded = recorder.await.unwrap().unwrap();
+    assert!(recorded.new);
+    assert_eq!(get_task(&store, t.id).await.state, "done");
     huifang_testkit::assert_open_task_keys_true(&store).await;
 }

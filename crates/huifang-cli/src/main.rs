@@ -132,7 +132,7 @@ enum Command {
         #[arg(long, default_value_t = 100_000)]
         loans: usize,
         /// Days to close after the import (0: import only, leaving the database at the eve of the
-        /// quiet day for `--keep-book` runs on copies of it).
+        /// first day closed, before the quiet day, for `--keep-book` runs on copies of it).
         #[arg(long, default_value_t = 3)]
         days: u32,
         #[arg(long, default_value_t = 7)]
