@@ -374,7 +374,8 @@ pub fn summary_text(date: Date, rows: &[SummaryRow]) -> String {
         }
     };
     section("lifecycle", &|r| r.lifecycle.as_str().to_string());
-    section("bucket (active)", &|r| {
+    // only active loans have a bucket; the others are counted under their lifecycle, in brackets
+    section("bucket", &|r| {
         if r.lifecycle == huifang_core::status::Lifecycle::Active {
             r.bucket.to_string()
         } else {
