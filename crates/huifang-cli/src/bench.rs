@@ -113,7 +113,7 @@ pub async fn run(
             .map(|n| n.get())
             .unwrap_or(1)
     );
-    println!("bench: {loans} loans, {url}, {machine}");
+    say!("bench: {loans} loans, {url}, {machine}");
     let store = Store::connect(url)
         .await
         .with_context(|| format!("opening {url}"))?;
@@ -206,11 +206,11 @@ pub async fn run(
     }
     let import_secs = started.elapsed().as_secs_f64();
     if keep_book {
-        println!(
+        say!(
             "book kept: {imported_loans} loans, {imported_payments} payments (generated again in {import_secs:.1} s)"
         );
     } else {
-        println!(
+        say!(
             "import: {imported_loans} loans, {imported_payments} payments in {import_secs:.1} s ({:.0} loans/s with their payments); peak RSS so far {} MiB",
             imported_loans as f64 / import_secs,
             peak_rss_mib().unwrap_or(0)
@@ -222,12 +222,17 @@ pub async fn run(
         return Ok(());
     }
     reset_peak_rss();
-    println!(
-        "each day: close it, then post the loans disbursed and the payments value-dated that day"
-    );
-    println!(
+    say!("each day: close it, then post the loans disbursed and the payments value-dated that day");
+    say!(
         "{:<12} {:>9} {:>7} {:>9} {:>9} {:>9} | {:>8} {:>9}",
-        "day", "loans", "share", "events", "close s", "loans/s", "payments", "post s"
+        "day",
+        "loans",
+        "share",
+        "events",
+        "close s",
+        "loans/s",
+        "payments",
+        "post s"
     );
     let mut total = 0.0;
     for k in 1..=i64::from(days) {
@@ -251,7 +256,7 @@ pub async fn run(
         let post_secs = t.elapsed().as_secs_f64();
         for r in reports {
             let share = 100.0 * r.loans as f64 / imported_loans.max(1) as f64;
-            println!(
+            say!(
                 "{:<12} {:>9} {:>6.2}% {:>9} {:>9.3} {:>9.0} | {:>8} {:>9.3}",
                 r.date.to_string(),
                 r.loans,
@@ -264,7 +269,7 @@ pub async fn run(
             );
         }
     }
-    println!(
+    say!(
         "closed {days} day(s) in {total:.2} s; peak RSS during the days {} MiB",
         peak_rss_mib().unwrap_or(0)
     );

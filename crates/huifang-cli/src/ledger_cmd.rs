@@ -166,9 +166,12 @@ pub async fn run(url: &str, command: &Commands) -> Result<()> {
                 .await
                 .with_context(|| format!("binding {listen}"))?;
             let addr = listener.local_addr()?;
-            println!("listening on http://{addr}");
-            use std::io::Write as _;
-            std::io::stdout().flush()?;
+            {
+                // for whoever started the server; a closed standard output does not stop it
+                use std::io::Write as _;
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "listening on http://{addr}").and_then(|()| out.flush());
+            }
             huifang_web::serve_listener(store, listener).await?;
             Ok(())
         }
@@ -183,7 +186,7 @@ pub async fn run(url: &str, command: &Commands) -> Result<()> {
 async fn ledger(url: &str, command: &LedgerCommand) -> Result<()> {
     let store = open(url).await?;
     match command {
-        LedgerCommand::Key => println!("{}", ledger::verifier_key(&store).await?),
+        LedgerCommand::Key => say!("{}", ledger::verifier_key(&store).await?),
         LedgerCommand::Checkpoint { new } => {
             let cp = if *new {
                 Some(ledger::new_checkpoint(&store).await?)
@@ -193,7 +196,7 @@ async fn ledger(url: &str, command: &LedgerCommand) -> Result<()> {
             let cp = cp.context(
                 "the log has no checkpoint yet: `huifang ledger checkpoint --new` makes one",
             )?;
-            print!("{}", cp.note);
+            say_text!("{}", cp.note);
         }
         LedgerCommand::Entries { start, end } => {
             let (size, leaves) = ledger::entries(&store, *start, *end).await?;
@@ -204,7 +207,7 @@ async fn ledger(url: &str, command: &LedgerCommand) -> Result<()> {
                            "leaf": hex::encode(&l.bytes), "leaf_hash": hex::encode(l.hash)})
                 })
                 .collect();
-            println!(
+            say!(
                 "{}",
                 serde_json::to_string_pretty(
                     &json!({"start": start, "end": end, "tree_size": size, "entries": entries})
@@ -223,7 +226,7 @@ async fn ledger(url: &str, command: &LedgerCommand) -> Result<()> {
                     bail!("--consistency needs --first and --second");
                 };
                 let p = ledger::consistency_proof(&store, *first, *second).await?;
-                println!(
+                say!(
                     "{}",
                     serde_json::to_string_pretty(&json!({
                         "first": p.first, "second": p.second,
@@ -244,7 +247,7 @@ async fn ledger(url: &str, command: &LedgerCommand) -> Result<()> {
                     }
                 };
                 let p = ledger::inclusion_proof(&store, index, size).await?;
-                println!(
+                say!(
                     "{}",
                     serde_json::to_string_pretty(&json!({
                         "index": p.index, "size": p.size,
@@ -260,7 +263,7 @@ async fn ledger(url: &str, command: &LedgerCommand) -> Result<()> {
             let report = ledger::verify(&store, key.as_deref()).await?;
             let elapsed = started.elapsed();
             for problem in &report.problems {
-                println!("{problem}");
+                say!("{problem}");
             }
             let timings = report
                 .timings
@@ -274,7 +277,7 @@ async fn ledger(url: &str, command: &LedgerCommand) -> Result<()> {
                 .map_or("no checkpoint yet".to_string(), |c| {
                     format!("latest checkpoint size {} ({})", c.size, c.origin)
                 });
-            println!(
+            say!(
                 "{} leaves, {} records, {} stored nodes, {} checkpoints; {latest}; {:.3} s ({timings})",
                 report.tree_size,
                 report.records,
@@ -288,7 +291,7 @@ async fn ledger(url: &str, command: &LedgerCommand) -> Result<()> {
                     report.problems.len()
                 );
             }
-            println!("ok: every record matches its leaf and every checkpoint verifies");
+            say!("ok: every record matches its leaf and every checkpoint verifies");
         }
         LedgerCommand::Witness { url, key, state } => witness(url, key, state).await?,
     }
@@ -334,7 +337,7 @@ async fn document(url: &str, command: &DocumentCommand) -> Result<()> {
             let reg =
                 ledger::register_document(&store, &owner, kind.as_str(), &file_name, &sha256, size)
                     .await?;
-            println!(
+            say!(
                 "registered document {} ({}, {size} bytes, sha256 {sha256}) on {} as ledger entry {}",
                 reg.document_id,
                 kind.as_str(),
@@ -345,9 +348,9 @@ async fn document(url: &str, command: &DocumentCommand) -> Result<()> {
         DocumentCommand::Check { file } => {
             let (sha256, size) = sha256_file(file)?;
             let check = ledger::check_document(&store, &sha256).await?;
-            println!("file {} ({size} bytes), sha256 {sha256}", file.display());
+            say!("file {} ({size} bytes), sha256 {sha256}", file.display());
             if check.matches.is_empty() {
-                println!("NOT REGISTERED: no document has this SHA-256");
+                say!("NOT REGISTERED: no document has this SHA-256");
                 std::process::exit(1);
             }
             let verifier = Verifier::from_key_string(&ledger::verifier_key(&store).await?)
@@ -358,7 +361,7 @@ async fn document(url: &str, command: &DocumentCommand) -> Result<()> {
                 .map(|cp| huifang_ledger::open_checkpoint(&cp.note, &verifier));
             for m in &check.matches {
                 let d = &m.document;
-                println!(
+                say!(
                     "registered document {}: {} of {} {}, file {:?}, registered {}",
                     d.id,
                     d.kind,
@@ -367,16 +370,16 @@ async fn document(url: &str, command: &DocumentCommand) -> Result<()> {
                     d.file_name,
                     d.registered_on
                 );
-                println!("  record (committed fields, salt {}):", d.salt);
+                say!("  record (committed fields, salt {}):", d.salt);
                 for line in m.record.lines() {
-                    println!("    {line}");
+                    say!("    {line}");
                 }
                 match (m.leaf_index, m.leaf_matches) {
-                    (Some(i), true) => println!("  ledger entry {i}: the leaf matches the record"),
+                    (Some(i), true) => say!("  ledger entry {i}: the leaf matches the record"),
                     (Some(i), false) => {
-                        println!("  ledger entry {i}: THE LEAF DOES NOT MATCH THE RECORD")
+                        say!("  ledger entry {i}: THE LEAF DOES NOT MATCH THE RECORD")
                     }
-                    (None, _) => println!("  NOT LOGGED: the document has no ledger entry"),
+                    (None, _) => say!("  NOT LOGGED: the document has no ledger entry"),
                 }
                 match (&m.proof, &signed, &m.leaf) {
                     (Some(p), Some(Ok(cp)), Some(leaf)) => {
@@ -384,24 +387,25 @@ async fn document(url: &str, command: &DocumentCommand) -> Result<()> {
                             Ok(()) => "verified against the signed checkpoint".to_string(),
                             Err(e) => format!("DOES NOT VERIFY: {e}"),
                         };
-                        println!(
+                        say!(
                             "  inclusion proof of entry {} in the checkpoint of size {}: {verdict}",
-                            p.index, p.size
+                            p.index,
+                            p.size
                         );
                         for h in &p.hashes {
-                            println!("    {}", hex::encode(h));
+                            say!("    {}", hex::encode(h));
                         }
                     }
                     (_, Some(Err(e)), _) => {
-                        println!("  the latest checkpoint does not verify: {e}")
+                        say!("  the latest checkpoint does not verify: {e}")
                     }
-                    _ => println!(
+                    _ => say!(
                         "  not yet in a checkpoint (run `huifang ledger checkpoint --new` or wait for the daily close)"
                     ),
                 }
             }
             if let Some(cp) = &check.checkpoint {
-                println!("latest checkpoint:\n{}", cp.note.trim_end());
+                say!("latest checkpoint:\n{}", cp.note.trim_end());
             }
             if !check.registered() {
                 bail!("the document's ledger entry does not match its record");
@@ -489,15 +493,18 @@ async fn witness(url: &str, key: &str, state: &Path) -> Result<()> {
     write_atomically(state, &note)?;
     match &old {
         Some(o) if o.size == new.size => {
-            println!("unchanged: {} at size {}", new.origin, new.size)
+            say!("unchanged: {} at size {}", new.origin, new.size)
         }
-        Some(o) => println!(
+        Some(o) => say!(
             "accepted: {} grew from {} to {} entries, consistently",
-            new.origin, o.size, new.size
+            new.origin,
+            o.size,
+            new.size
         ),
-        None => println!(
+        None => say!(
             "accepted: {} at size {} (first checkpoint kept)",
-            new.origin, new.size
+            new.origin,
+            new.size
         ),
     }
     Ok(())
@@ -558,7 +565,7 @@ async fn bench(url: &str, entries: u64, batch: usize, proofs: u32) -> Result<()>
         tx.rollback().await?;
         size
     };
-    println!(
+    say!(
         "bench-ledger: {url}, {entries} entries in transactions of {batch} warnings ({} loans imported, {already} entries logged by the import)",
         loan_ids.len()
     );
@@ -594,7 +601,7 @@ async fn bench(url: &str, entries: u64, batch: usize, proofs: u32) -> Result<()>
         }
     }
     let append_s = started.elapsed().as_secs_f64();
-    println!(
+    say!(
         "append: {written} entries in {append_s:.2} s = {:.0} entries/s ({:.1} ms per {batch}-entry transaction, record + leaf + nodes)",
         written as f64 / append_s,
         append_s * 1000.0 / (written as f64 / batch as f64)
@@ -602,7 +609,7 @@ async fn bench(url: &str, entries: u64, batch: usize, proofs: u32) -> Result<()>
 
     let started = Instant::now();
     let cp = ledger::new_checkpoint(&store).await?;
-    println!(
+    say!(
         "checkpoint: size {} signed in {:.1} ms",
         cp.size,
         started.elapsed().as_secs_f64() * 1000.0
@@ -619,7 +626,7 @@ async fn bench(url: &str, entries: u64, batch: usize, proofs: u32) -> Result<()>
         }
     }
     let s = started.elapsed().as_secs_f64();
-    println!(
+    say!(
         "inclusion proofs: {proofs} at size {size} in {s:.2} s = {:.0} proofs/s",
         f64::from(proofs) / s
     );
@@ -632,7 +639,7 @@ async fn bench(url: &str, entries: u64, batch: usize, proofs: u32) -> Result<()>
         }
     }
     let s = started.elapsed().as_secs_f64();
-    println!(
+    say!(
         "consistency proofs: {proofs} to size {size} in {s:.2} s = {:.0} proofs/s",
         f64::from(proofs) / s
     );
@@ -647,7 +654,7 @@ async fn bench(url: &str, entries: u64, batch: usize, proofs: u32) -> Result<()>
             .map(|(phase, d)| format!("{phase} {:.3} s", d.as_secs_f64()))
             .collect::<Vec<_>>()
             .join(", ");
-        println!(
+        say!(
             "full audit (round {round}): {} leaves, {} records, {} nodes, {} checkpoints in {s:.3} s ({timings}){}",
             report.tree_size,
             report.records,

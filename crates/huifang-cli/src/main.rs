@@ -1,5 +1,22 @@
 //! `huifang`: the command line of Huifang (回访), post-loan management for car-finance lenders.
 
+/// `println!` that returns a closed pipe (`huifang status | head`) as an error, which `main`
+/// treats as the reader's choice, instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    }};
+}
+
+/// `print!` likewise.
+macro_rules! say_text {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*)?
+    }};
+}
+
 mod bench;
 mod followup_cmd;
 mod ledger_cmd;
@@ -262,11 +279,12 @@ async fn run(cli: Cli) -> Result<()> {
                 }
             };
             tx.commit().await?;
-            println!("initialised {url}: business date {date}");
             let (key, backfilled) =
                 huifang_app::ledger::init(&store, ledger_origin.as_deref()).await?;
-            println!("ledger key {key} ({backfilled} earlier record(s) logged)");
             huifang_app::followup::seed_defaults(&store).await?; // default plan and scripts
+            // said once everything is done: a reader that stops early cannot cut the work short
+            say!("initialised {url}: business date {date}");
+            say!("ledger key {key} ({backfilled} earlier record(s) logged)");
         }
         Command::Import { kind, file } => {
             let store = open(&cli).await?;
@@ -289,7 +307,7 @@ async fn run(cli: Cli) -> Result<()> {
             } else {
                 String::new()
             };
-            println!(
+            say!(
                 "{}: {} imported, {} already present{reprocessed}",
                 file.display(),
                 report.inserted,
@@ -300,7 +318,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::RunDaily { through } => {
             let store = open(&cli).await?;
             let reports = run_daily_with_progress(&store, &policy, *through).await?;
-            print!("{}", output::close_summary(&reports, *through));
+            say_text!("{}", output::close_summary(&reports, *through));
             store.close().await;
         }
         Command::Status { format } => {
@@ -323,11 +341,11 @@ async fn run(cli: Cli) -> Result<()> {
             let store = open(&cli).await?;
             let view = loans::view(&store, &policy, external_id).await?;
             match format {
-                Format::Json => println!(
+                Format::Json => say!(
                     "{}",
                     serde_json::to_string_pretty(&output::loan_json(&view))?
                 ),
-                Format::Table | Format::Csv => print!("{}", output::loan_text(&view)),
+                Format::Table | Format::Csv => say_text!("{}", output::loan_text(&view)),
             }
         }
         Command::Schedule {
@@ -348,12 +366,12 @@ async fn run(cli: Cli) -> Result<()> {
             };
             let rows = schedule::build(&terms).map_err(|e| anyhow::anyhow!("{e}"))?;
             match format {
-                Format::Json => println!(
+                Format::Json => say!(
                     "{}",
                     serde_json::to_string_pretty(&output::schedule_json(&rows))?
                 ),
-                Format::Csv => print!("{}", output::schedule_csv(&rows)?),
-                Format::Table => print!("{}", output::schedule_table(&rows)),
+                Format::Csv => say_text!("{}", output::schedule_csv(&rows)?),
+                Format::Table => say_text!("{}", output::schedule_table(&rows)),
             }
         }
         Command::Operate {
@@ -392,7 +410,7 @@ async fn run(cli: Cli) -> Result<()> {
                 decided_by.as_deref().unwrap_or(""),
             )
             .await?;
-            println!(
+            say!(
                 "{external_id}: {kind} recorded; now dpd {} {} {} warning level {}, due now {}",
                 st.dpd,
                 st.bucket,
@@ -405,11 +423,11 @@ async fn run(cli: Cli) -> Result<()> {
             let store = open(&cli).await?;
             let (date, rows) = status::summary(&store).await?;
             match format {
-                Format::Json => println!(
+                Format::Json => say!(
                     "{}",
                     serde_json::to_string_pretty(&output::summary_json(date, &rows))?
                 ),
-                Format::Table | Format::Csv => print!("{}", output::summary_text(date, &rows)),
+                Format::Table | Format::Csv => say_text!("{}", output::summary_text(date, &rows)),
             }
         }
         Command::Demo { loans, seed, today } => {
@@ -420,10 +438,10 @@ async fn run(cli: Cli) -> Result<()> {
                 eprintln!("{msg}")
             })
             .await?;
-            println!("demo database {url}: {summary}");
+            say!("demo database {url}: {summary}");
             let (date, rows) = status::summary(&store).await?;
-            print!("{}", output::summary_text(date, &rows));
-            println!("\ntry: huifang --db {url} status | head; huifang --db {url} loan L00000001");
+            say_text!("{}", output::summary_text(date, &rows));
+            say!("\ntry: huifang --db {url} status | head; huifang --db {url} loan L00000001");
             store.close().await;
         }
         Command::Followup(command) => followup_cmd::run(&open(&cli).await?, command).await?,

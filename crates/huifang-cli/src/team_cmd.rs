@@ -2,15 +2,7 @@
 //! follow-up tasks, from the command line. `--as USER` acts as that user (whoever holds the
 //! database may): the same role and team rules apply as over HTTP.
 
-use std::io::{Read, Write};
-
-/// `println!` that returns a closed pipe (`huifang task list | head`) as an error, which `main`
-/// treats as the reader's choice, instead of panicking.
-macro_rules! say {
-    ($($arg:tt)*) => {
-        writeln!(std::io::stdout().lock(), $($arg)*)?
-    };
-}
+use std::io::Read;
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;

@@ -680,6 +680,47 @@ fn an_uninitialised_database_says_to_run_init() {
 }
 
 #[test]
+fn a_reader_that_stops_early_ends_the_command_quietly() {
+    // `huifang … | head`: the reader closes the pipe before the command has said anything
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
+    let db = sqlite_url(dir, "pipe.db");
+    let book = write_book(dir);
+    let said_nothing = |args: &[&str]| {
+        let mut child = huifang(dir)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run huifang");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}:\n{stderr}");
+        assert!(stderr.is_empty(), "{args:?}:\n{stderr}");
+    };
+    said_nothing(&["--db", &db, "init", "--business-date", "2026-03-20"]);
+    said_nothing(&["--db", &db, "import", "products", &book.products]);
+    said_nothing(&[
+        "schedule",
+        "--principal",
+        "120000",
+        "--rate",
+        "0.12",
+        "--term",
+        "12",
+        "--method",
+        "annuity",
+        "--disbursed-on",
+        "2026-01-15",
+    ]);
+    // the work was done all the same: the ledger and the products are there
+    assert!(ok(dir, &["--db", &db, "ledger", "key"]).contains('+'));
+    let again = ok(dir, &["--db", &db, "import", "products", &book.products]);
+    assert!(again.contains("0 imported"), "{again}");
+}
+
+#[test]
 fn demo_builds_a_lived_portfolio() {
     let tmp = TempDir::new().unwrap();
     let dir = tmp.path();
