@@ -250,7 +250,7 @@ pub fn read_products_bytes(
     bytes: &[u8],
     kind: FileKind,
 ) -> Result<Vec<(usize, ProductRow)>, FileError> {
-    read_table(ImportFormat::Products, bytes, kind, parse_product)
+    read_table(ImportFormat::Products, bytes, kind, parse_product).and_then(Parsed::into_rows)
 }
 
 /// Reads `borrowers.csv` (or an `.xlsx` with the same columns) from a file.
@@ -264,7 +264,7 @@ pub fn read_borrowers_bytes(
     bytes: &[u8],
     kind: FileKind,
 ) -> Result<Vec<(usize, BorrowerRow)>, FileError> {
-    read_table(ImportFormat::Borrowers, bytes, kind, parse_borrower)
+    read_table(ImportFormat::Borrowers, bytes, kind, parse_borrower).and_then(Parsed::into_rows)
 }
 
 /// Reads `loans.csv` (or an `.xlsx` with the same columns) from a file.
@@ -275,7 +275,7 @@ pub fn read_loans(path: &Path) -> Result<Vec<(usize, LoanRow)>, FileError> {
 
 /// Reads `loans.csv` content from bytes.
 pub fn read_loans_bytes(bytes: &[u8], kind: FileKind) -> Result<Vec<(usize, LoanRow)>, FileError> {
-    read_table(ImportFormat::Loans, bytes, kind, parse_loan)
+    read_table(ImportFormat::Loans, bytes, kind, parse_loan).and_then(Parsed::into_rows)
 }
 
 /// Reads `payments.csv` (or an `.xlsx` with the same columns) from a file.
@@ -289,7 +289,49 @@ pub fn read_payments_bytes(
     bytes: &[u8],
     kind: FileKind,
 ) -> Result<Vec<(usize, PaymentRow)>, FileError> {
-    read_table(ImportFormat::Payments, bytes, kind, parse_payment)
+    read_table(ImportFormat::Payments, bytes, kind, parse_payment).and_then(Parsed::into_rows)
+}
+
+/// The rows of an import file as read: the good ones, and every error of the bad ones in file
+/// order. The import checks the good rows too, so that one refusal lists every bad row
+/// (`import::import_file`).
+pub(crate) struct Parsed<T> {
+    pub(crate) rows: Vec<(usize, T)>,
+    pub(crate) errors: Vec<RowError>,
+}
+
+impl<T> Parsed<T> {
+    fn into_rows(self) -> Result<Vec<(usize, T)>, FileError> {
+        if self.errors.is_empty() {
+            Ok(self.rows)
+        } else {
+            Err(FileError::Rows(self.errors))
+        }
+    }
+}
+
+/// Reads a `products.csv` (or `.xlsx`), keeping the good rows of a file with bad ones.
+pub(crate) fn parse_products(path: &Path) -> Result<Parsed<ProductRow>, FileError> {
+    let (bytes, kind) = load(path)?;
+    read_table(ImportFormat::Products, &bytes, kind, parse_product)
+}
+
+/// Reads a `borrowers.csv` (or `.xlsx`), keeping the good rows of a file with bad ones.
+pub(crate) fn parse_borrowers(path: &Path) -> Result<Parsed<BorrowerRow>, FileError> {
+    let (bytes, kind) = load(path)?;
+    read_table(ImportFormat::Borrowers, &bytes, kind, parse_borrower)
+}
+
+/// Reads a `loans.csv` (or `.xlsx`), keeping the good rows of a file with bad ones.
+pub(crate) fn parse_loans(path: &Path) -> Result<Parsed<LoanRow>, FileError> {
+    let (bytes, kind) = load(path)?;
+    read_table(ImportFormat::Loans, &bytes, kind, parse_loan)
+}
+
+/// Reads a `payments.csv` (or `.xlsx`), keeping the good rows of a file with bad ones.
+pub(crate) fn parse_payments(path: &Path) -> Result<Parsed<PaymentRow>, FileError> {
+    let (bytes, kind) = load(path)?;
+    read_table(ImportFormat::Payments, &bytes, kind, parse_payment)
 }
 
 fn load(path: &Path) -> Result<(Vec<u8>, FileKind), FileError> {
@@ -467,7 +509,7 @@ fn read_table<T>(
     bytes: &[u8],
     kind: FileKind,
     parse: fn(&mut Fields<'_>) -> Option<T>,
-) -> Result<Vec<(usize, T)>, FileError> {
+) -> Result<Parsed<T>, FileError> {
     let rows = match kind {
         FileKind::Csv => csv_rows(bytes)?,
         FileKind::Xlsx => xlsx_rows(bytes)?,
@@ -522,11 +564,7 @@ fn read_table<T>(
             _ => errors.extend(row_errors),
         }
     }
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(FileError::Rows(errors))
-    }
+    Ok(Parsed { rows: out, errors })
 }
 
 /// For each column of the format (in format order), the index of its cell in a row.

@@ -1,9 +1,11 @@
 //! Imports: products, borrowers, loans and payments. Each import is one transaction: every row is
 //! checked (fields were parsed at the edge; here references, dates and idempotency), and a single
-//! bad row rejects the whole file with every problem listed. Rows already imported with the same
-//! content change nothing; the same external id with different content is an error.
+//! bad row rejects the whole file with every problem listed (`import_file` lists those of the
+//! rows that did not parse with them). Rows already imported with the same content change nothing;
+//! the same external id with different content is an error.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 
 use huifang_core::loan::{LoanState, LoanTerms};
 use huifang_core::policy::{Policy, ProductRules};
@@ -14,6 +16,7 @@ use huifang_store::{
 };
 
 use crate::engine::{self, Cause, evaluation_of};
+use crate::files::{self, ImportFormat};
 use crate::rows::{BorrowerRow, LoanRow, PaymentRow, ProductRow, RowError};
 use crate::{AppError, require_business_date};
 
@@ -32,6 +35,43 @@ pub struct ImportReport {
     pub unchanged: usize,
     /// Loans re-processed (payments only).
     pub loans_reprocessed: usize,
+}
+
+/// A file's refusal: every error, in file order (the reader's and the import's of the same line
+/// stay in that order).
+fn refusal(mut errors: Vec<RowError>) -> AppError {
+    errors.sort_by_key(|e| e.line);
+    AppError::Rows(errors)
+}
+
+/// Imports a file of `format` (CSV or `.xlsx`): every bad row is listed in one refusal, those
+/// whose fields do not parse and those the import refuses (unknown references, dates after the
+/// business date, content differing from what was imported), and a file with any bad row changes
+/// nothing.
+pub async fn import_file(
+    store: &Store,
+    policy: &Policy,
+    format: ImportFormat,
+    path: &Path,
+) -> Result<ImportReport, AppError> {
+    match format {
+        ImportFormat::Products => {
+            let read = files::parse_products(path)?;
+            products(store, &read.rows, read.errors).await
+        }
+        ImportFormat::Borrowers => {
+            let read = files::parse_borrowers(path)?;
+            borrowers(store, &read.rows, read.errors).await
+        }
+        ImportFormat::Loans => {
+            let read = files::parse_loans(path)?;
+            loans(store, policy, &read.rows, read.errors).await
+        }
+        ImportFormat::Payments => {
+            let read = files::parse_payments(path)?;
+            payments(store, policy, &read.rows, read.errors).await
+        }
+    }
 }
 
 fn row_error(line: usize, column: &str, reason: impl Into<String>) -> RowError {
@@ -65,6 +105,15 @@ pub async fn import_products(
     store: &Store,
     rows: &[(usize, ProductRow)],
 ) -> Result<ImportReport, AppError> {
+    products(store, rows, Vec::new()).await
+}
+
+/// `import_products`, refusing the file also for the rows its reader refused (`refused`).
+async fn products(
+    store: &Store,
+    rows: &[(usize, ProductRow)],
+    refused: Vec<RowError>,
+) -> Result<ImportReport, AppError> {
     let mut tx = store.begin().await?;
     require_business_date(&mut tx).await?;
     let existing: HashMap<String, _> = tx
@@ -73,7 +122,7 @@ pub async fn import_products(
         .into_iter()
         .map(|p| (p.code.clone(), p))
         .collect();
-    let mut errors = Vec::new();
+    let mut errors = refused;
     let mut new = Vec::new();
     let mut report = ImportReport::default();
     for (line, row) in rows {
@@ -106,7 +155,7 @@ pub async fn import_products(
         }
     }
     if !errors.is_empty() {
-        return Err(AppError::Rows(errors));
+        return Err(refusal(errors));
     }
     tx.insert_products(&new).await?;
     tx.commit().await?;
@@ -138,11 +187,20 @@ pub async fn import_borrowers(
     store: &Store,
     rows: &[(usize, BorrowerRow)],
 ) -> Result<ImportReport, AppError> {
+    borrowers(store, rows, Vec::new()).await
+}
+
+/// `import_borrowers`, refusing the file also for the rows its reader refused (`refused`).
+async fn borrowers(
+    store: &Store,
+    rows: &[(usize, BorrowerRow)],
+    refused: Vec<RowError>,
+) -> Result<ImportReport, AppError> {
     let mut tx = store.begin().await?;
     require_business_date(&mut tx).await?;
     let ids: Vec<String> = rows.iter().map(|(_, r)| r.external_id.clone()).collect();
     let existing = tx.borrowers_by_external_id(&ids).await?;
-    let mut errors = Vec::new();
+    let mut errors = refused;
     let mut new = Vec::new();
     let mut report = ImportReport::default();
     for (line, row) in rows {
@@ -163,7 +221,7 @@ pub async fn import_borrowers(
         }
     }
     if !errors.is_empty() {
-        return Err(AppError::Rows(errors));
+        return Err(refusal(errors));
     }
     tx.insert_borrowers(&new).await?;
     tx.commit().await?;
@@ -206,6 +264,16 @@ pub async fn import_loans(
     policy: &Policy,
     rows: &[(usize, LoanRow)],
 ) -> Result<ImportReport, AppError> {
+    loans(store, policy, rows, Vec::new()).await
+}
+
+/// `import_loans`, refusing the file also for the rows its reader refused (`refused`).
+async fn loans(
+    store: &Store,
+    policy: &Policy,
+    rows: &[(usize, LoanRow)],
+    refused: Vec<RowError>,
+) -> Result<ImportReport, AppError> {
     let mut tx = store.begin().await?;
     let business_date = crate::lock_business_date(&mut tx).await?;
     let products: HashMap<String, _> = tx
@@ -223,7 +291,7 @@ pub async fn import_loans(
     borrower_ids.sort_unstable();
     borrower_ids.dedup();
     let borrowers = tx.borrowers_by_external_id(&borrower_ids).await?;
-    let mut errors = Vec::new();
+    let mut errors = refused;
     let mut new = Vec::new();
     let mut hits = Vec::new();
     let mut report = ImportReport::default();
@@ -301,7 +369,7 @@ pub async fn import_loans(
         });
     }
     if !errors.is_empty() {
-        return Err(AppError::Rows(errors));
+        return Err(refusal(errors));
     }
     tx.insert_loans(&new).await?;
     let new_ids: Vec<String> = new.iter().map(|l| l.external_id.clone()).collect();
@@ -365,6 +433,16 @@ pub async fn import_payments(
     policy: &Policy,
     rows: &[(usize, PaymentRow)],
 ) -> Result<ImportReport, AppError> {
+    payments(store, policy, rows, Vec::new()).await
+}
+
+/// `import_payments`, refusing the file also for the rows its reader refused (`refused`).
+async fn payments(
+    store: &Store,
+    policy: &Policy,
+    rows: &[(usize, PaymentRow)],
+    refused: Vec<RowError>,
+) -> Result<ImportReport, AppError> {
     let mut tx = store.begin().await?;
     let business_date = crate::lock_business_date(&mut tx).await?;
     let ids: Vec<String> = rows.iter().map(|(_, r)| r.external_id.clone()).collect();
@@ -376,7 +454,7 @@ pub async fn import_payments(
     loan_keys.sort_unstable();
     loan_keys.dedup();
     let loans = tx.loans_by_external_id(&loan_keys).await?;
-    let mut errors = Vec::new();
+    let mut errors = refused;
     let mut new = Vec::new();
     let mut report = ImportReport::default();
     for (line, row) in rows {
@@ -424,7 +502,7 @@ pub async fn import_payments(
         });
     }
     if !errors.is_empty() {
-        return Err(AppError::Rows(errors));
+        return Err(refusal(errors));
     }
     tx.insert_payments(&new).await?;
     let touched: BTreeMap<i64, ()> = new.iter().map(|p| (p.loan_id, ())).collect();

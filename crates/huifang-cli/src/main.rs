@@ -28,7 +28,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use huifang_app::{close, files, import, loans, status};
+use huifang_app::files::ImportFormat;
+use huifang_app::{close, import, loans, status};
 use huifang_core::calendar::parse_date;
 use huifang_core::loan::LoanOp;
 use huifang_core::policy::{Classification, Policy};
@@ -288,20 +289,13 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Import { kind, file } => {
             let store = open(&cli).await?;
-            let report = match kind {
-                Kind::Products => {
-                    import::import_products(&store, &files::read_products(file)?).await?
-                }
-                Kind::Borrowers => {
-                    import::import_borrowers(&store, &files::read_borrowers(file)?).await?
-                }
-                Kind::Loans => {
-                    import::import_loans(&store, &policy, &files::read_loans(file)?).await?
-                }
-                Kind::Payments => {
-                    import::import_payments(&store, &policy, &files::read_payments(file)?).await?
-                }
+            let format = match kind {
+                Kind::Products => ImportFormat::Products,
+                Kind::Borrowers => ImportFormat::Borrowers,
+                Kind::Loans => ImportFormat::Loans,
+                Kind::Payments => ImportFormat::Payments,
             };
+            let report = import::import_file(&store, &policy, format, file).await?;
             let reprocessed = if report.loans_reprocessed > 0 {
                 format!(", {} loan(s) re-processed", report.loans_reprocessed)
             } else {

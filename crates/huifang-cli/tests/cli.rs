@@ -439,18 +439,21 @@ fn a_bad_file_changes_nothing_and_names_every_line_and_column() {
     let before = status_csv(dir, &db);
     let before_l1 = ok(dir, &["--db", &db, "loan", "L1", "--format", "json"]);
 
+    // A payments file of these rows, refused.
+    let refused = |name: &str, rows: &str| {
+        let text = format!("external_id,loan_external_id,paid_on,amount,channel\n{rows}");
+        let bad = write(dir, name, text.as_bytes());
+        fails(dir, &["--db", &db, "import", "payments", &bad])
+    };
+
     // Fields that do not parse.
-    let bad = write(
-        dir,
+    let r = refused(
         "bad_fields.csv",
-        "external_id,loan_external_id,paid_on,amount,channel\n\
-         P10,L1,2026-03-01,100.00,代扣\n\
+        "P10,L1,2026-03-01,100.00,代扣\n\
          P11,L1,2026-02-30,100.00,代扣\n\
          P12,L1,2026-03-01,12.345,代扣\n\
-         P13,,2026-03-01,-5,代扣\n"
-            .as_bytes(),
+         P13,,2026-03-01,-5,代扣\n",
     );
-    let r = fails(dir, &["--db", &db, "import", "payments", &bad]);
     for place in [
         "line 3, column paid_on",
         "line 4, column amount",
@@ -470,17 +473,13 @@ fn a_bad_file_changes_nothing_and_names_every_line_and_column() {
     );
 
     // Rows that parse but do not fit the book.
-    let bad = write(
-        dir,
+    let r = refused(
         "bad_refs.csv",
-        "external_id,loan_external_id,paid_on,amount,channel\n\
-         P20,L1,2026-03-01,100.00,代扣\n\
+        "P20,L1,2026-03-01,100.00,代扣\n\
          P21,L1,2026-03-21,100.00,代扣\n\
          P22,L-none,2026-03-01,100.00,代扣\n\
-         P23,L1,2026-01-14,100.00,代扣\n"
-            .as_bytes(),
+         P23,L1,2026-01-14,100.00,代扣\n",
     );
-    let r = fails(dir, &["--db", &db, "import", "payments", &bad]);
     for place in [
         "line 3, column paid_on",
         "line 4, column loan_external_id",
@@ -492,6 +491,30 @@ fn a_bad_file_changes_nothing_and_names_every_line_and_column() {
             r.stderr
         );
     }
+    // Both at once: one refusal lists every bad row, in file order.
+    let r = refused(
+        "bad_both.csv",
+        "P30,L1,2026-03-21,100.00,代扣\n\
+         P31,L1,2026-03-01,12.345,代扣\n\
+         P32,L-none,2026-03-01,100.00,代扣\n\
+         P33,L1,2026-03-01,100.00,代扣\n",
+    );
+    let places: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter_map(|l| l.split(':').next())
+        .filter(|l| l.starts_with("line "))
+        .collect();
+    assert_eq!(
+        places,
+        [
+            "line 2, column paid_on",
+            "line 3, column amount",
+            "line 4, column loan_external_id"
+        ],
+        "{}",
+        r.stderr
+    );
     // Loans referring to nobody, and a borrower already imported differently.
     let bad = write(
         dir,
