@@ -693,6 +693,29 @@ impl Tx {
         Ok(())
     }
 
+    /// Shares the business date's lock (`lock_business_date`) for the rest of the transaction: the
+    /// lock a write use case of the team starts with, so that it never runs while a business day
+    /// is being closed or a file imported. The close rewrites the state rows of the loans it
+    /// visits, open task keys included, from what it read when the day began: a task closed in
+    /// between would otherwise leave its key behind.
+    ///
+    /// On SQLite it is the lock itself, the database write lock: a transaction that reads first
+    /// and writes later fails at once with SQLITE_BUSY if another writer committed in between;
+    /// taking it first makes it wait its turn instead. On PostgreSQL it is a share lock on the
+    /// business date's row: team writes run side by side (row locks serialise those that touch
+    /// the same task), but wait for a close or an import, which lock the row for update.
+    pub async fn lock_for_write(&mut self) -> Result<()> {
+        match self.dialect {
+            Dialect::Sqlite => self.lock_business_date().await,
+            Dialect::Postgres => {
+                sqlx::query("SELECT 1 FROM settings WHERE key = 'business_date' FOR SHARE")
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(())
+            }
+        }
+    }
+
     /// Moves the business date.
     pub async fn set_business_date(&mut self, date: Date) -> Result<()> {
         self.set_setting("business_date", &date_text(date)).await

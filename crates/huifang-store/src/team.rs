@@ -292,26 +292,6 @@ fn list(dialect: Dialect, first: usize, n: usize) -> String {
 }
 
 impl Tx {
-    /// Takes the lock a write use case of this module starts with, so that it never runs while
-    /// a business day is being closed or a file imported (they hold the business date's lock,
-    /// `lock_business_date`, until they commit). The close rewrites the state rows of the loans
-    /// it visits, open task keys included, from what it read when the day began: a task closed
-    /// in between would otherwise leave its key behind.
-    ///
-    /// On SQLite it is the database write lock (a no-op update): a transaction that reads first
-    /// and writes later fails at once with SQLITE_BUSY if another writer committed in between;
-    /// writing first makes it wait its turn instead. On PostgreSQL it is a share lock on the
-    /// business date's row: team writes still run side by side (row locks serialise those that
-    /// touch the same task), but wait for a close or an import, which lock the row for update.
-    pub async fn lock_for_write(&mut self) -> Result<()> {
-        let sql = match self.dialect {
-            Dialect::Sqlite => "UPDATE queues SET rr_cursor = rr_cursor WHERE id = -1",
-            Dialect::Postgres => "SELECT 1 FROM settings WHERE key = 'business_date' FOR SHARE",
-        };
-        sqlx::query(sql).execute(&mut *self.tx).await?;
-        Ok(())
-    }
-
     // ----- teams and users --------------------------------------------------------------------
 
     /// Creates a team; returns its id.
