@@ -59,7 +59,7 @@ use rust_decimal::Decimal;
 
 use huifang_core::calendar::{add_days, days_between};
 use huifang_core::ids::{IdError, Mobile, ResidentId, Vin};
-use huifang_core::policy::ProductRules;
+use huifang_core::policy::{PenaltyRate, ProductRules};
 use huifang_core::schedule::{self, Installment, Method, ScheduleError, ScheduleTerms};
 use huifang_core::{Date, Money, Rate};
 
@@ -560,7 +560,7 @@ impl Portfolio {
             installments: &installments,
             business_date: cfg.business_date,
             grace_days: product.grace_days,
-            per_fen_day: rules.penalty_per_fen_day(annual_rate),
+            penalty_rate: rules.penalty_rate(annual_rate),
             payments: Vec::new(),
         };
         let early_settlement = sim.run(behaviour);
@@ -764,7 +764,7 @@ struct Simulation<'a> {
     installments: &'a [Installment],
     business_date: Date,
     grace_days: u32,
-    per_fen_day: Decimal,
+    penalty_rate: PenaltyRate,
     payments: Vec<Planned>,
 }
 
@@ -926,9 +926,7 @@ impl Simulation<'_> {
         if days <= i64::from(self.grace_days) || !principal_left.is_positive() {
             return Money::ZERO;
         }
-        Money::from_fen_half_up(
-            Decimal::from(principal_left.fen()) * self.per_fen_day * Decimal::from(days),
-        )
+        self.penalty_rate.on(principal_left, days)
     }
 
     /// Records a payment unless it falls after the business date (then returns false: the

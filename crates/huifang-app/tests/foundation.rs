@@ -45,6 +45,7 @@ on_both!(
     loan_operations,
     lived_portfolio_matches_an_independent_oracle,
     concurrent_closes_write_each_day_once,
+    a_book_kept_before_exact_rounding_is_rederived_by_its_next_close,
 );
 
 on_sqlite!(
@@ -1960,4 +1961,77 @@ async fn stored_status_equals_a_fresh_evaluation(dbs: &mut Dbs) {
         wrong.len(),
         wrong[..wrong.len().min(10)].join("\n")
     );
+}
+
+/// Migration 8: a book whose stored evaluations were derived before interest was rounded from its
+/// exact value is re-derived, every loan of it, by the next close after the upgrade.
+async fn a_book_kept_before_exact_rounding_is_rederived_by_its_next_close(dbs: &mut Dbs) {
+    let (store, url) = dbs.fresh_with_url().await;
+    let policy = Policy::default();
+    init(&store, d("2026-05-01")).await;
+    import::import_products(&store, &lines(&[product("P3", 3, "0.5")]))
+        .await
+        .unwrap();
+    import::import_borrowers(&store, &lines(&[borrower("B1", 0)]))
+        .await
+        .unwrap();
+    // Flat, 208,500.00 at 2.5% over 24 months: interest 208,500 × 0.025 / 12 = 434.375 → 434.38,
+    // principal 8,687.50, payment 9,121.88, paid in full on each of the first three due dates.
+    let mut l = loan("LF", "B1", "P3", "2026-01-27");
+    l.principal = money("208500.00");
+    l.annual_rate = Rate::parse_annual("0.025").unwrap();
+    l.term_months = 24;
+    l.method = Method::Flat;
+    import::import_loans(&store, &policy, &lines(&[l]))
+        .await
+        .unwrap();
+    let payments: Vec<PaymentRow> = ["2026-02-27", "2026-03-27", "2026-04-27"]
+        .iter()
+        .enumerate()
+        .map(|(i, on)| pay(&format!("PF{i}"), "LF", on, money("9121.88")))
+        .collect();
+    import::import_payments(&store, &policy, &lines(&payments))
+        .await
+        .unwrap();
+    // 208,500.00 − 3 × 8,687.50 = 182,437.50, nothing carried over.
+    let exact = money("182437.50");
+    assert_eq!(status_of(&store, "LF").await.row.outstanding_principal, exact);
+
+    // The row as the old rounding stored it (434.37 of interest, so a 0.01 surplus of each
+    // payment ran on to principal), next visited on the reminder date before installment 4.
+    let pool = sqlx::AnyPool::connect(&url).await.expect("raw connection");
+    sqlx::query(
+        "UPDATE loan_state SET outstanding_principal_fen = 18243747, next_event_on = '2026-05-24'",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    // Without the migration a close passes the loan over: the stale figure stays.
+    close::run_daily(&store, &policy, d("2026-05-02"), |_| {})
+        .await
+        .unwrap();
+    let stale = status_of(&store, "LF").await.row.outstanding_principal;
+    assert_eq!(stale, money("182437.47"));
+
+    // The upgrade applies migration 8 to this book; the next close re-derives the loan.
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 8")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    store.migrate().await.unwrap();
+    store.check_schema().await.unwrap();
+    assert_eq!(
+        stored_next_events(&store).await,
+        vec![Some(d("2026-05-03"))],
+        "every loan is due the day after the business date"
+    );
+    close::run_daily(&store, &policy, d("2026-05-03"), |_| {})
+        .await
+        .unwrap();
+    let (stored, fresh) = stored_and_fresh(&store, &policy, "LF").await;
+    assert_eq!(stored, fresh);
+    assert_eq!(status_of(&store, "LF").await.row.outstanding_principal, exact);
+    let next = stored_next_events(&store).await;
+    assert_eq!(next, vec![Some(d("2026-05-24"))], "reminder 3 days before 05-27");
 }

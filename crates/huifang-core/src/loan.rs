@@ -7,11 +7,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use rust_decimal::Decimal;
-
 use crate::calendar::{Date, add_days, add_months, days_between};
 use crate::money::{Money, Rate};
-use crate::policy::{Classification, ProductRules};
+use crate::policy::{Classification, PenaltyRate, ProductRules};
 use crate::schedule::{self, Method, ScheduleError, ScheduleTerms};
 
 /// The contractual terms of a loan.
@@ -163,9 +161,10 @@ pub struct InstallmentState {
     pub closed_by: Option<OpKind>,
     anchor: Date,
     months: u32,
-    penalty_per_fen_day: Decimal,
-    /// Exact penalty accrued (in fen, fractional) from the due date through `penalty_through`.
-    penalty_accrued_fen: Decimal,
+    penalty_rate: PenaltyRate,
+    /// Exact penalty accrued from the due date through `penalty_through`, in units of
+    /// `1 / penalty_rate.unit()` fen.
+    penalty_accrued: i128,
     penalty_through: Date,
 }
 
@@ -191,8 +190,10 @@ impl InstallmentState {
         if self.paid_off_on.is_some() || date <= add_days(self.due_date, i64::from(grace_days)) {
             return Money::ZERO;
         }
-        let accrued = self.penalty_accrued_fen + self.accrual_since_through(date);
-        let due = Money::from_fen_half_up(accrued) - self.penalty_paid;
+        let accrued = self
+            .penalty_accrued
+            .saturating_add(self.accrual_since_through(date));
+        let due = self.penalty_rate.to_money(accrued) - self.penalty_paid;
         if due.is_positive() { due } else { Money::ZERO }
     }
 
@@ -201,17 +202,20 @@ impl InstallmentState {
         self.penalty_due(date, grace_days) + self.interest_left() + self.principal_left()
     }
 
-    fn accrual_since_through(&self, date: Date) -> Decimal {
+    fn accrual_since_through(&self, date: Date) -> i128 {
         let days = days_between(self.penalty_through, date);
-        if days <= 0 || self.penalty_per_fen_day.is_zero() {
-            return Decimal::ZERO;
+        if days <= 0 || self.penalty_rate.is_zero() {
+            return 0;
         }
-        Decimal::from(self.principal_left().fen()) * self.penalty_per_fen_day * Decimal::from(days)
+        let fen_days = i128::from(self.principal_left().fen()).saturating_mul(i128::from(days));
+        self.penalty_rate.accrue(fen_days)
     }
 
     fn accrue_to(&mut self, date: Date) {
         if date > self.penalty_through {
-            self.penalty_accrued_fen += self.accrual_since_through(date);
+            self.penalty_accrued = self
+                .penalty_accrued
+                .saturating_add(self.accrual_since_through(date));
             self.penalty_through = date;
         }
     }
@@ -219,7 +223,8 @@ impl InstallmentState {
     fn close(&mut self, on: Date, by: OpKind) {
         self.principal = self.principal_paid;
         self.interest = self.interest_paid;
-        self.penalty_accrued_fen = Decimal::from(self.penalty_paid.fen());
+        self.penalty_accrued =
+            i128::from(self.penalty_paid.fen()).saturating_mul(self.penalty_rate.unit());
         self.paid_off_on = Some(on);
         self.closed_by = Some(by);
     }
@@ -268,7 +273,7 @@ impl LoanState {
         ops: &[DatedOp],
         payments: &[Payment],
     ) -> Result<LoanState, LoanError> {
-        let per_fen_day = rules.penalty_per_fen_day(terms.annual_rate);
+        let penalty_rate = rules.penalty_rate(terms.annual_rate);
         let installments = schedule::build(&terms.schedule_terms())?
             .into_iter()
             .map(|i| {
@@ -278,7 +283,7 @@ impl LoanState {
                     i.n,
                     i.principal,
                     i.interest,
-                    per_fen_day,
+                    penalty_rate,
                 )
             })
             .collect();
@@ -415,7 +420,7 @@ impl LoanState {
                 if !capital.is_positive() {
                     return Err(LoanError::NothingOutstanding { op: kind, on });
                 }
-                let per_fen_day = rules.penalty_per_fen_day(*annual_rate);
+                let penalty_rate = rules.penalty_rate(*annual_rate);
                 let first_n = self.installments.last().map_or(1, |i| i.n + 1);
                 let terms = ScheduleTerms {
                     principal: capital,
@@ -431,7 +436,7 @@ impl LoanState {
                         row.n,
                         row.principal,
                         row.interest,
-                        per_fen_day,
+                        penalty_rate,
                     ));
                 }
             }
@@ -526,7 +531,7 @@ fn new_installment(
     months: u32,
     principal: Money,
     interest: Money,
-    per_fen_day: Decimal,
+    penalty_rate: PenaltyRate,
 ) -> InstallmentState {
     let due_date = add_months(anchor, months);
     InstallmentState {
@@ -541,8 +546,8 @@ fn new_installment(
         closed_by: None,
         anchor,
         months,
-        penalty_per_fen_day: per_fen_day,
-        penalty_accrued_fen: Decimal::ZERO,
+        penalty_rate,
+        penalty_accrued: 0,
         penalty_through: due_date,
     }
 }

@@ -115,9 +115,16 @@ impl Money {
         Money(decimal_to_fen(yuan))
     }
 
-    /// An exact fen decimal (possibly fractional) rounded half-up to a whole fen.
-    pub fn from_fen_half_up(fen: Decimal) -> Self {
-        Money(decimal_to_fen(fen / Decimal::ONE_HUNDRED))
+    /// The exact fraction `num / den` of a fen rounded half-up (away from zero at exactly one
+    /// half) to a whole fen. `den` must be positive; a result beyond `i64` saturates.
+    pub fn from_fen_ratio_half_up(num: i128, den: i128) -> Self {
+        Money(saturate(div_half_up(num, den)))
+    }
+
+    /// `self × num / den`, rounded half-up from the exact product: the division comes last, so
+    /// a figure that falls on exactly half a fen rounds up. `den` must be positive.
+    pub fn mul_ratio_half_up(self, num: i128, den: i128) -> Self {
+        Self::from_fen_ratio_half_up(i128::from(self.0).saturating_mul(num), den)
     }
 
     /// The smaller of two amounts.
@@ -134,6 +141,24 @@ impl Money {
     pub fn is_positive(self) -> bool {
         self.0 > 0
     }
+}
+
+/// `num / den` rounded half-up (away from zero at exactly one half) to an integer; `den > 0`.
+pub fn div_half_up(num: i128, den: i128) -> i128 {
+    debug_assert!(den > 0, "a ratio's denominator is positive");
+    let den = den.max(1);
+    let (quotient, remainder) = (num / den, num % den);
+    // |remainder| / den ≥ 1/2  ⇔  2·|remainder| ≥ den, without overflow.
+    let half_or_more = remainder.unsigned_abs() >= den.unsigned_abs() - remainder.unsigned_abs();
+    match (half_or_more, remainder.signum()) {
+        (true, 1) => quotient + 1,
+        (true, -1) => quotient - 1,
+        _ => quotient,
+    }
+}
+
+fn saturate(value: i128) -> i64 {
+    i64::try_from(value).unwrap_or(if value < 0 { i64::MIN } else { i64::MAX })
 }
 
 /// Rounds yuan half-up to the fen and returns the count of fen (saturating).
@@ -208,6 +233,12 @@ impl Rate {
         self.0
     }
 
+    /// The rate as an exact fraction `(num, den)` in lowest terms, `den` positive.
+    pub fn fraction(self) -> (i128, i128) {
+        let normal = self.0.normalize();
+        reduce(normal.mantissa(), 10i128.pow(normal.scale()))
+    }
+
     /// Parses a decimal fraction within `min..=max`, at most 8 decimals.
     pub fn parse_in(text: &str, min: Decimal, max: Decimal) -> Result<Self, AmountError> {
         let text = text.trim();
@@ -236,6 +267,17 @@ impl Rate {
     pub fn parse_annual(text: &str) -> Result<Self, AmountError> {
         Self::parse_in(text, Decimal::ZERO, Decimal::ONE)
     }
+}
+
+/// The fraction `num / den` (`den > 0`) in lowest terms.
+pub fn reduce(num: i128, den: i128) -> (i128, i128) {
+    let (mut a, mut b) = (num.unsigned_abs(), den.unsigned_abs());
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    // The divisor divides `den`, a positive i128, so it fits.
+    let g = i128::try_from(a).unwrap_or(1).max(1);
+    (num / g, (den / g).max(1))
 }
 
 impl fmt::Display for Rate {
@@ -285,8 +327,31 @@ mod tests {
             Money::from_yuan_half_up("404.1649".parse().unwrap()).fen(),
             40_416
         );
-        assert_eq!(Money::from_fen_half_up("12.5".parse().unwrap()).fen(), 13);
-        assert_eq!(Money::from_fen_half_up("12.49".parse().unwrap()).fen(), 12);
+    }
+
+    #[test]
+    fn ratios_round_half_up_from_the_exact_value() {
+        // 208500.00 × 0.025 / 12 = 434.375 yuan exactly = 43437.5 fen: a tie, rounded up.
+        assert_eq!(
+            Money::from_fen(20_850_000).mul_ratio_half_up(25, 12_000),
+            Money::from_fen(43_438)
+        );
+        assert_eq!(div_half_up(25, 2), 13);
+        assert_eq!(div_half_up(24, 2), 12);
+        assert_eq!(div_half_up(49, 10), 5);
+        assert_eq!(div_half_up(44, 10), 4);
+        assert_eq!(div_half_up(-25, 2), -13);
+        assert_eq!(div_half_up(-44, 10), -4);
+        assert_eq!(div_half_up(0, 7), 0);
+        assert_eq!(div_half_up(i128::MAX, i128::MAX), 1);
+    }
+
+    #[test]
+    fn rate_fractions_are_exact_and_reduced() {
+        assert_eq!(Rate::parse_annual("0.0485").unwrap().fraction(), (97, 2000));
+        assert_eq!(Rate::parse_annual("0.025000").unwrap().fraction(), (1, 40));
+        assert_eq!(Rate::parse_annual("0").unwrap().fraction(), (0, 1));
+        assert_eq!(Rate::parse_annual("1").unwrap().fraction(), (1, 1));
     }
 
     #[test]

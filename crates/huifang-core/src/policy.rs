@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use rust_decimal::Decimal;
 
-use crate::money::Rate;
+use crate::money::{Money, Rate};
 
 /// A loan product's servicing rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,12 +30,64 @@ impl Default for ProductRules {
 }
 
 impl ProductRules {
-    /// Penalty interest per fen of overdue principal per day, for a loan at `annual_rate`.
-    pub fn penalty_per_fen_day(&self, annual_rate: Rate) -> Decimal {
-        if self.penalty_rate_markup.value().is_zero() {
-            return Decimal::ZERO;
+    /// Penalty interest per fen of overdue principal per day, for a loan at `annual_rate`:
+    /// annual rate × (1 + markup) / 360, as an exact fraction.
+    pub fn penalty_rate(&self, annual_rate: Rate) -> PenaltyRate {
+        let (markup_num, markup_den) = self.penalty_rate_markup.fraction();
+        if markup_num == 0 {
+            return PenaltyRate::ZERO;
         }
-        annual_rate.value() * (Decimal::ONE + self.penalty_rate_markup.value()) / Decimal::from(360)
+        let (rate_num, rate_den) = annual_rate.fraction();
+        PenaltyRate::new(
+            rate_num.saturating_mul(markup_den.saturating_add(markup_num)),
+            rate_den.saturating_mul(markup_den).saturating_mul(360),
+        )
+    }
+}
+
+/// Penalty interest per fen of overdue principal per day, as the exact fraction `num / den`.
+///
+/// Penalty is accrued in fen-days (overdue principal in fen × days) and rounded half-up to the
+/// fen only from the exact product, so a figure of exactly half a fen rounds up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PenaltyRate {
+    num: i128,
+    den: i128,
+}
+
+impl PenaltyRate {
+    /// No penalty interest.
+    pub const ZERO: PenaltyRate = PenaltyRate { num: 0, den: 1 };
+
+    fn new(num: i128, den: i128) -> Self {
+        let (num, den) = crate::money::reduce(num, den);
+        PenaltyRate { num, den }
+    }
+
+    /// Whether the rate charges nothing.
+    pub fn is_zero(self) -> bool {
+        self.num == 0
+    }
+
+    /// The exact penalty on `fen_days` (overdue principal in fen × days), in units of
+    /// `1 / self.unit()` fen: what [`PenaltyRate::to_money`] rounds.
+    pub fn accrue(self, fen_days: i128) -> i128 {
+        fen_days.saturating_mul(self.num)
+    }
+
+    /// How many accrual units make a fen.
+    pub fn unit(self) -> i128 {
+        self.den
+    }
+
+    /// An exact accrual (in units of `1 / self.unit()` fen) rounded half-up to the fen.
+    pub fn to_money(self, accrued: i128) -> Money {
+        Money::from_fen_ratio_half_up(accrued, self.den)
+    }
+
+    /// The penalty on `principal` overdue for `days`, rounded half-up from its exact value.
+    pub fn on(self, principal: Money, days: i64) -> Money {
+        self.to_money(self.accrue(i128::from(principal.fen()).saturating_mul(i128::from(days))))
     }
 }
 
@@ -236,6 +288,47 @@ impl Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn penalty_of_exactly_half_a_fen_rounds_up() {
+        // 0.025 × (1 + 0.5) / 360 = 1/9,600 per fen-day.
+        let rate = ProductRules::default().penalty_rate(Rate::parse_annual("0.025").unwrap());
+        // 48.00 overdue for 1 day: 4,800 / 9,600 = 0.5 fen → 0.01.
+        assert_eq!(rate.on(Money::from_fen(4_800), 1), Money::from_fen(1));
+        // 144.00 for 1 day: 1.5 fen → 0.02; 4,799 fen-days: 0.4999 fen → 0.
+        assert_eq!(rate.on(Money::from_fen(14_400), 1), Money::from_fen(2));
+        assert_eq!(rate.on(Money::from_fen(4_799), 1), Money::ZERO);
+        // 10,000.00 overdue for 30 days: 30,000,000 / 9,600 = 3,125 fen exactly.
+        assert_eq!(rate.on(Money::from_fen(1_000_000), 30), Money::from_fen(3_125));
+        let none = ProductRules {
+            grace_days: 3,
+            penalty_rate_markup: Rate::ZERO,
+        };
+        assert!(none.penalty_rate(Rate::parse_annual("0.1").unwrap()).is_zero());
+    }
+
+    proptest! {
+        #[test]
+        fn penalty_is_the_half_up_rounding_of_its_exact_value(
+            fen in 0i64..=1_000_000_000,
+            days in 0i64..=3_650,
+            rate_bp in 0i64..=10_000,
+            markup_pct in 1i64..=200,
+        ) {
+            // Reference: fen × days × bp/10,000 × (100 + pct)/100 / 360, half-up by remainder.
+            let num = i128::from(fen) * i128::from(days) * i128::from(rate_bp)
+                * i128::from(100 + markup_pct);
+            let den = 10_000i128 * 100 * 360;
+            let expected = num / den + i128::from(2 * (num % den) >= den);
+            let rules = ProductRules {
+                grace_days: 0,
+                penalty_rate_markup: Rate::from_decimal(Decimal::new(markup_pct, 2)),
+            };
+            let rate = rules.penalty_rate(Rate::from_decimal(Decimal::new(rate_bp, 4)));
+            prop_assert_eq!(i128::from(rate.on(Money::from_fen(fen), days).fen()), expected);
+        }
+    }
 
     #[test]
     fn buckets_and_tiers() {
