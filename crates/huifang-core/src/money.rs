@@ -4,7 +4,7 @@ use std::fmt;
 use std::iter::Sum;
 use std::ops::{Add, AddAssign, Neg, Sub, SubAssign};
 
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 
 /// An amount of money in fen (0.01 yuan). Never a float.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -110,11 +110,6 @@ impl Money {
         Decimal::new(self.0, 2)
     }
 
-    /// An exact yuan decimal rounded half-up (away from zero at .5) to the fen.
-    pub fn from_yuan_half_up(yuan: Decimal) -> Self {
-        Money(decimal_to_fen(yuan))
-    }
-
     /// The exact fraction `num / den` of a fen rounded half-up (away from zero at exactly one
     /// half) to a whole fen. `den` must be positive; a result beyond `i64` saturates.
     pub fn from_fen_ratio_half_up(num: i128, den: i128) -> Self {
@@ -159,18 +154,6 @@ pub fn div_half_up(num: i128, den: i128) -> i128 {
 
 fn saturate(value: i128) -> i64 {
     i64::try_from(value).unwrap_or(if value < 0 { i64::MIN } else { i64::MAX })
-}
-
-/// Rounds yuan half-up to the fen and returns the count of fen (saturating).
-fn decimal_to_fen(yuan: Decimal) -> i64 {
-    let mut scaled = yuan.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
-        * Decimal::ONE_HUNDRED;
-    scaled.rescale(0);
-    i64::try_from(scaled.mantissa()).unwrap_or(if scaled.is_sign_negative() {
-        i64::MIN
-    } else {
-        i64::MAX
-    })
 }
 
 impl fmt::Display for Money {
@@ -319,14 +302,10 @@ mod tests {
 
     #[test]
     fn half_up_rounding() {
-        assert_eq!(
-            Money::from_yuan_half_up("404.165".parse().unwrap()).fen(),
-            40_417
-        );
-        assert_eq!(
-            Money::from_yuan_half_up("404.1649".parse().unwrap()).fen(),
-            40_416
-        );
+        // 404.165 yuan = 40,416.5 fen → 40,417; 404.1649 → 40,416.
+        assert_eq!(Money::from_fen_ratio_half_up(404_165, 10).fen(), 40_417);
+        assert_eq!(Money::from_fen_ratio_half_up(4_041_649, 100).fen(), 40_416);
+        assert_eq!(Money::from_fen_ratio_half_up(-404_165, 10).fen(), -40_417);
     }
 
     #[test]

@@ -221,7 +221,11 @@ mod tests {
 
         pub fn half_up(num: &BigInt, den: &BigInt) -> i64 {
             let (q, r) = (num / den, num % den);
-            let q = if BigInt::from(2) * r >= *den { q + 1 } else { q };
+            let q = if BigInt::from(2) * r >= *den {
+                q + 1
+            } else {
+                q
+            };
             i64::try_from(q).unwrap()
         }
 
@@ -253,7 +257,12 @@ mod tests {
         // 208,500.00 × 0.025 / 12 = 434.375 exactly → 434.38; principal 208,500 / 24 = 8,687.50.
         let rows = build(&terms(20_850_000, "0.025", 24, Method::Flat)).unwrap();
         for row in &rows[..23] {
-            assert_eq!(row.interest, Money::from_fen(43_438), "installment {}", row.n);
+            assert_eq!(
+                row.interest,
+                Money::from_fen(43_438),
+                "installment {}",
+                row.n
+            );
             assert_eq!(row.principal, Money::from_fen(868_750));
             assert_eq!(row.payment, Money::from_fen(912_188));
         }
@@ -280,7 +289,11 @@ mod tests {
         // A = P·r(1+r)² / ((1+r)² − 1) = P · 481² / (480 · 961) = 1,153,200 · 231,361 / 461,280 fen
         //   = 2.5 · 231,361 = 578,402.5 fen → 5,784.03.
         assert_eq!(
-            annuity_payment(Money::from_fen(1_153_200), Rate::parse_annual("0.025").unwrap(), 2),
+            annuity_payment(
+                Money::from_fen(1_153_200),
+                Rate::parse_annual("0.025").unwrap(),
+                2
+            ),
             Money::from_fen(578_403)
         );
         let rows = build(&terms(1_153_200, "0.025", 2, Method::Annuity)).unwrap();
@@ -304,7 +317,11 @@ mod tests {
             assert_eq!(2 * p * bp % 120_000, 0);
             assert_eq!(exact_twice % 2, 1, "a tie for {bp} bp at {p} fen");
             let rows = build(&terms(p, &rate_bp(bp), 12, Method::Flat)).unwrap();
-            assert_eq!(rows[0].interest.fen(), exact_twice / 2 + 1, "{bp} bp, {p} fen");
+            assert_eq!(
+                rows[0].interest.fen(),
+                exact_twice / 2 + 1,
+                "{bp} bp, {p} fen"
+            );
         }
         assert!(ties > 1_000, "only {ties} rates have a tie");
     }
