@@ -9,6 +9,7 @@ pub mod followup;
 pub mod import;
 pub mod ledger;
 pub mod loans;
+pub mod policy;
 pub mod rows;
 pub mod status;
 pub mod synth;

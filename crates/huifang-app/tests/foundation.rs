@@ -17,7 +17,7 @@ use huifang_app::close::{self, DayReport};
 use huifang_app::rows::{BorrowerRow, LoanRow, PaymentRow, ProductRow, RowError};
 use huifang_app::status::{StatusLine, each_status};
 use huifang_app::synth::{Portfolio, SynthConfig, default_products};
-use huifang_app::{AppError, import, loans};
+use huifang_app::{AppError, import, loans, policy};
 use huifang_core::calendar::{add_days, parse_date};
 use huifang_core::ids::{Mobile, ResidentId, Vin};
 use huifang_core::loan::LoanOp;
@@ -46,6 +46,7 @@ on_both!(
     lived_portfolio_matches_an_independent_oracle,
     concurrent_closes_write_each_day_once,
     a_book_kept_before_exact_rounding_is_rederived_by_its_next_close,
+    a_policy_set_applies_from_the_next_close_and_a_bad_one_changes_nothing,
 );
 
 on_sqlite!(
@@ -1995,7 +1996,10 @@ async fn a_book_kept_before_exact_rounding_is_rederived_by_its_next_close(dbs: &
         .unwrap();
     // 208,500.00 − 3 × 8,687.50 = 182,437.50, nothing carried over.
     let exact = money("182437.50");
-    assert_eq!(status_of(&store, "LF").await.row.outstanding_principal, exact);
+    assert_eq!(
+        status_of(&store, "LF").await.row.outstanding_principal,
+        exact
+    );
 
     // The row as the old rounding stored it (434.37 of interest, so a 0.01 surplus of each
     // payment ran on to principal), next visited on the reminder date before installment 4.
@@ -2031,7 +2035,112 @@ async fn a_book_kept_before_exact_rounding_is_rederived_by_its_next_close(dbs: &
         .unwrap();
     let (stored, fresh) = stored_and_fresh(&store, &policy, "LF").await;
     assert_eq!(stored, fresh);
-    assert_eq!(status_of(&store, "LF").await.row.outstanding_principal, exact);
+    assert_eq!(
+        status_of(&store, "LF").await.row.outstanding_principal,
+        exact
+    );
     let next = stored_next_events(&store).await;
-    assert_eq!(next, vec![Some(d("2026-05-24"))], "reminder 3 days before 05-27");
+    assert_eq!(
+        next,
+        vec![Some(d("2026-05-24"))],
+        "reminder 3 days before 05-27"
+    );
+}
+
+/// The policy is data in the database: `policy::set` with a narrower bucket and a lower
+/// substandard threshold changes what the next close derives, without a rebuild; a malformed
+/// document is refused with the field named and changes nothing.
+async fn a_policy_set_applies_from_the_next_close_and_a_bad_one_changes_nothing(dbs: &mut Dbs) {
+    let store = dbs.fresh().await;
+    small_book(&store).await;
+    policy::seed_default(&store).await.unwrap();
+    assert_eq!(policy::load(&store).await.unwrap(), Policy::default());
+    let before = status_of(&store, "L1").await;
+    assert_eq!(
+        (
+            before.dpd,
+            before.row.bucket.to_string(),
+            before.row.classification
+        ),
+        (5, "M1".to_string(), Classification::SpecialMention)
+    );
+    let next_before = stored_next_events(&store).await;
+
+    let default_text = policy::to_text(&Policy::default());
+    let edited = |from: &str, to: &str| {
+        assert!(default_text.contains(from), "{from} in {default_text}");
+        default_text.replace(from, to)
+    };
+    for (text, field) in [
+        (
+            edited("\"bucket_days\": 30", "\"bucket_days\": \"15\""),
+            "policy.bucket_days",
+        ),
+        (
+            edited("\"bucket_days\": 30", "\"bucket_days\": 0"),
+            "policy.bucket_days",
+        ),
+        (
+            edited("\"loss\": 361", "\"loss\": 200"),
+            "policy.classification_min_dpd.loss",
+        ),
+        (
+            edited("\"bucket_days\": 30", "\"bucket_width\": 30"),
+            "bucket_width",
+        ),
+        (
+            edited("\"level\": 3", "\"level\": 4"),
+            "policy.warning_rules[2].level",
+        ),
+        (
+            edited("\"kind\": \"dpd_at_least\"", "\"kind\": \"dpd_over\""),
+            "policy.warning_rules[1].condition",
+        ),
+    ] {
+        let err = policy::set(&store, &text).await.unwrap_err().to_string();
+        assert!(err.contains(field), "{field} not named in: {err}");
+    }
+    assert_eq!(policy::load(&store).await.unwrap(), Policy::default());
+    assert_eq!(
+        stored_next_events(&store).await,
+        next_before,
+        "nothing changed"
+    );
+
+    // Buckets of 15 days, substandard from DPD 20: on 2026-04-05 L1 (DPD 21) is M2 substandard,
+    // where the defaults make it M1 special_mention.
+    let text = edited("\"bucket_days\": 30", "\"bucket_days\": 15")
+        .replace("\"substandard\": 91", "\"substandard\": 20");
+    let change = policy::set(&store, &text).await.unwrap();
+    assert_eq!(
+        (
+            change.changed,
+            change.loans_to_revisit,
+            change.business_date
+        ),
+        (true, 1, d("2026-03-20"))
+    );
+    let new_policy = policy::load(&store).await.unwrap();
+    assert_eq!(
+        (new_policy.bucket_days, new_policy.classification_min_dpd[2]),
+        (15, 20)
+    );
+    assert_eq!(status_of(&store, "L1").await.row.bucket.to_string(), "M1");
+    close::run_daily(&store, &new_policy, d("2026-04-05"), |_| {})
+        .await
+        .unwrap();
+    let after = status_of(&store, "L1").await;
+    assert_eq!(
+        (
+            after.dpd,
+            after.row.bucket.to_string(),
+            after.row.classification
+        ),
+        (21, "M2".to_string(), Classification::Substandard)
+    );
+    let (stored, fresh) = stored_and_fresh(&store, &new_policy, "L1").await;
+    assert_eq!(stored, fresh);
+    // The same document again changes nothing.
+    let again = policy::set(&store, &text).await.unwrap();
+    assert_eq!((again.changed, again.loans_to_revisit), (false, 0));
 }

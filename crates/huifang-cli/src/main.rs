@@ -160,12 +160,27 @@ enum Command {
         #[arg(long)]
         keep_book: bool,
     },
+    /// The servicing policy: bucket width, classification thresholds, warning rules, reminder
+    /// days (a JSON document stored in the database).
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
     #[command(flatten)]
     Ledger(ledger_cmd::Commands),
     #[command(flatten)]
     Followup(followup_cmd::Commands),
     #[command(flatten)]
     Team(team_cmd::Commands),
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// Print the policy in force as the JSON document `policy set` reads.
+    Show,
+    /// Validate FILE and make it the policy in force from the next close on (every loan is
+    /// re-evaluated by that close). A refused file changes nothing.
+    Set { file: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -223,6 +238,13 @@ async fn open(cli: &Cli) -> Result<Store> {
     Ok(store)
 }
 
+/// The database and the policy in force in it (loaded once per command).
+async fn open_with_policy(cli: &Cli) -> Result<(Store, Policy)> {
+    let store = open(cli).await?;
+    let policy = huifang_app::policy::load(&store).await?;
+    Ok((store, policy))
+}
+
 /// Logging to standard error, filtered by `HUIFANG_LOG` (default `info`). Every command turns it
 /// on when `HUIFANG_LOG` is set; `huifang serve` always does.
 pub(crate) fn init_tracing() {
@@ -252,7 +274,6 @@ async fn main() {
 }
 
 async fn run(cli: Cli) -> Result<()> {
-    let policy = Policy::default();
     match &cli.command {
         Command::Init {
             business_date,
@@ -283,12 +304,13 @@ async fn run(cli: Cli) -> Result<()> {
             let (key, backfilled) =
                 huifang_app::ledger::init(&store, ledger_origin.as_deref()).await?;
             huifang_app::followup::seed_defaults(&store).await?; // default plan and scripts
+            huifang_app::policy::seed_default(&store).await?;
             // said once everything is done: a reader that stops early cannot cut the work short
             say!("initialised {url}: business date {date}");
             say!("ledger key {key} ({backfilled} earlier record(s) logged)");
         }
         Command::Import { kind, file } => {
-            let store = open(&cli).await?;
+            let (store, policy) = open_with_policy(&cli).await?;
             let format = match kind {
                 Kind::Products => ImportFormat::Products,
                 Kind::Borrowers => ImportFormat::Borrowers,
@@ -310,7 +332,7 @@ async fn run(cli: Cli) -> Result<()> {
             store.close().await;
         }
         Command::RunDaily { through } => {
-            let store = open(&cli).await?;
+            let (store, policy) = open_with_policy(&cli).await?;
             let reports = run_daily_with_progress(&store, &policy, *through).await?;
             say_text!("{}", output::close_summary(&reports, *through));
             store.close().await;
@@ -332,7 +354,7 @@ async fn run(cli: Cli) -> Result<()> {
             external_id,
             format,
         } => {
-            let store = open(&cli).await?;
+            let (store, policy) = open_with_policy(&cli).await?;
             let view = loans::view(&store, &policy, external_id).await?;
             match format {
                 Format::Json => say!(
@@ -375,7 +397,7 @@ async fn run(cli: Cli) -> Result<()> {
             decided_by,
             on,
         } => {
-            let store = open(&cli).await?;
+            let (store, policy) = open_with_policy(&cli).await?;
             let op = match op {
                 OpCommand::Defer { months } => LoanOp::Defer { months: *months },
                 OpCommand::Restructure { rate, term, method } => LoanOp::Restructure {
@@ -428,6 +450,7 @@ async fn run(cli: Cli) -> Result<()> {
             let url = db_url(&cli, "sqlite://huifang-demo.db");
             let today = today.unwrap_or_else(today_shanghai);
             let store = huifang_app::demo::fresh_store(&url).await?;
+            let policy = huifang_app::policy::load(&store).await?;
             let summary = huifang_app::demo::run(&store, &policy, *loans, *seed, today, |msg| {
                 eprintln!("{msg}")
             })
@@ -439,7 +462,40 @@ async fn run(cli: Cli) -> Result<()> {
             store.close().await;
         }
         Command::Followup(command) => followup_cmd::run(&open(&cli).await?, command).await?,
-        Command::Team(command) => team_cmd::run(&open(&cli).await?, &policy, command).await?,
+        Command::Team(command) => {
+            let (store, policy) = open_with_policy(&cli).await?;
+            team_cmd::run(&store, &policy, command).await?
+        }
+        Command::Policy { command } => {
+            let store = open(&cli).await?;
+            match command {
+                PolicyCommand::Show => {
+                    let policy = huifang_app::policy::load(&store).await?;
+                    say!("{}", huifang_app::policy::to_text(&policy));
+                }
+                PolicyCommand::Set { file } => {
+                    let text = std::fs::read_to_string(file)
+                        .with_context(|| format!("reading {}", file.display()))?;
+                    let change = huifang_app::policy::set(&store, &text)
+                        .await
+                        .with_context(|| format!("{} refused, nothing changed", file.display()))?;
+                    if change.changed {
+                        say!(
+                            "policy set from {}: applies from the close after {}, which re-evaluates {} loan(s)",
+                            file.display(),
+                            change.business_date,
+                            change.loans_to_revisit
+                        );
+                    } else {
+                        say!(
+                            "policy unchanged: {} is the policy in force",
+                            file.display()
+                        );
+                    }
+                }
+            }
+            store.close().await;
+        }
         Command::Ledger(command) => {
             ledger_cmd::run(&db_url(&cli, "sqlite://huifang.db"), command).await?
         }
@@ -452,7 +508,7 @@ async fn run(cli: Cli) -> Result<()> {
             let url = cli.db.clone().context(
                 "bench needs --db (a scratch SQLite file or PostgreSQL database: it is emptied)",
             )?;
-            bench::run(&url, *loans, *days, *seed, *keep_book, &policy).await?;
+            bench::run(&url, *loans, *days, *seed, *keep_book, &Policy::default()).await?;
         }
     }
     Ok(())

@@ -554,6 +554,57 @@ fn a_bad_file_changes_nothing_and_names_every_line_and_column() {
 }
 
 #[test]
+fn policy_show_and_set_change_the_next_close_without_a_rebuild() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
+    let db = sqlite_url(dir, "book.db");
+    ok(dir, &["init", "--business-date", "2026-03-20", "--db", &db]);
+    import_book(dir, &db, &write_book(dir));
+    let shown = ok(dir, &["--db", &db, "policy", "show"]);
+    let doc: Value = serde_json::from_str(&shown).expect("policy show prints JSON");
+    assert_eq!(doc["bucket_days"], 30);
+    assert_eq!(doc["classification_min_dpd"]["substandard"], 91);
+    let status = status_csv(dir, &db);
+    assert_eq!(status, expected_status_on_0320());
+
+    // Refused, naming the field; nothing changes.
+    let mut bad = doc.clone();
+    bad["classification_min_dpd"]["doubtful"] = json!(50);
+    let file = write(dir, "bad.json", bad.to_string().as_bytes());
+    let r = fails(dir, &["--db", &db, "policy", "set", &file]);
+    assert!(
+        r.stderr.contains("policy.classification_min_dpd.doubtful"),
+        "{}",
+        r.stderr
+    );
+    let file = write(dir, "broken.json", b"{\"bucket_days\": 15,");
+    let r = fails(dir, &["--db", &db, "policy", "set", &file]);
+    assert!(
+        r.stderr.contains("refused, nothing changed"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(ok(dir, &["--db", &db, "policy", "show"]), shown);
+
+    // Buckets of 15 days and substandard from DPD 31: L1 (DPD 34 on 03-21) is M3 substandard.
+    let mut narrow = doc.clone();
+    narrow["bucket_days"] = json!(15);
+    narrow["classification_min_dpd"]["substandard"] = json!(31);
+    let file = write(dir, "narrow.json", narrow.to_string().as_bytes());
+    let out = ok(dir, &["--db", &db, "policy", "set", &file]);
+    assert!(out.contains("re-evaluates 4 loan(s)"), "{out}");
+    assert_eq!(status_csv(dir, &db), status, "applies from the next close");
+    ok(dir, &["--db", &db, "run-daily", "--through", "2026-03-21"]);
+    let status = status_csv(dir, &db);
+    assert!(
+        status.contains("\nL1,2026-03-21,34,M3,substandard,2,12000.00,2\n"),
+        "{status}"
+    );
+    let out = ok(dir, &["--db", &db, "policy", "set", &file]);
+    assert!(out.contains("policy unchanged"), "{out}");
+}
+
+#[test]
 fn schedule_json_matches_every_reference_case() {
     let tmp = TempDir::new().unwrap();
     let v = vectors("schedules.json");

@@ -243,7 +243,105 @@ impl Default for Policy {
     }
 }
 
+/// Why a policy was refused: the field (a path such as `warning_rules[1].level`) and the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct PolicyError {
+    pub field: String,
+    pub reason: String,
+}
+
+fn refuse(field: impl Into<String>, reason: impl Into<String>) -> Result<(), PolicyError> {
+    Err(PolicyError {
+        field: field.into(),
+        reason: reason.into(),
+    })
+}
+
+/// The most days a bucket may span, and the most buckets.
+pub const MAX_BUCKET_DAYS: u32 = 365;
+pub const MAX_LAST_BUCKET: u8 = 24;
+/// The most days before a due date a reminder may be due.
+pub const MAX_REMINDER_DAYS: u32 = 60;
+
 impl Policy {
+    /// Checks every field; the first one out of bounds is named in the error.
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        if !(1..=MAX_BUCKET_DAYS).contains(&self.bucket_days) {
+            refuse(
+                "bucket_days",
+                format!("must be 1 to {MAX_BUCKET_DAYS}, not {}", self.bucket_days),
+            )?;
+        }
+        if !(2..=MAX_LAST_BUCKET).contains(&self.last_bucket) {
+            refuse(
+                "last_bucket",
+                format!("must be 2 to {MAX_LAST_BUCKET}, not {}", self.last_bucket),
+            )?;
+        }
+        let mut previous: Option<u32> = None;
+        for (dpd, tier) in self.classification_min_dpd.iter().zip(Classification::ALL) {
+            let field = format!("classification_min_dpd.{tier}");
+            match previous {
+                None if *dpd != 0 => refuse(field, "the normal tier starts at DPD 0")?,
+                Some(p) if *dpd <= p => refuse(
+                    field,
+                    format!("must be above the tier before it ({p}), not {dpd}"),
+                )?,
+                _ => {}
+            }
+            previous = Some(*dpd);
+        }
+        for (i, rule) in self.warning_rules.iter().enumerate() {
+            let field = |name: &str| format!("warning_rules[{i}].{name}");
+            let code_ok = !rule.code.is_empty()
+                && rule.code.len() <= 64
+                && rule
+                    .code
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            if !code_ok {
+                refuse(
+                    field("code"),
+                    "must be 1 to 64 characters of a-z, 0-9 and _",
+                )?;
+            }
+            if self.warning_rules[..i].iter().any(|r| r.code == rule.code) {
+                refuse(
+                    field("code"),
+                    format!("{:?} is used by an earlier rule", rule.code),
+                )?;
+            }
+            if !(1..=3).contains(&rule.level) {
+                refuse(
+                    field("level"),
+                    format!("must be 1, 2 or 3, not {}", rule.level),
+                )?;
+            }
+            match rule.condition {
+                WarningCondition::ConsecutiveLate { count } if !(1..=12).contains(&count) => {
+                    refuse(field("count"), format!("must be 1 to 12, not {count}"))?
+                }
+                WarningCondition::DpdAtLeast { days: 0 } => {
+                    refuse(field("days"), "must be at least 1")?
+                }
+                _ => {}
+            }
+        }
+        for (i, days) in self.reminder_days_before.iter().enumerate() {
+            let field = format!("reminder_days_before[{i}]");
+            if *days > MAX_REMINDER_DAYS {
+                refuse(
+                    field,
+                    format!("must be 0 to {MAX_REMINDER_DAYS}, not {days}"),
+                )?;
+            } else if self.reminder_days_before[..i].contains(days) {
+                refuse(field, format!("{days} is listed twice"))?;
+            }
+        }
+        Ok(())
+    }
+
     /// The bucket of a DPD.
     pub fn bucket(&self, dpd: u32) -> Bucket {
         if dpd == 0 {
@@ -291,6 +389,43 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
+    fn the_default_policy_is_valid_and_a_bad_one_names_its_field() {
+        assert_eq!(Policy::default().validate(), Ok(()));
+        let field = |edit: fn(&mut Policy)| {
+            let mut p = Policy::default();
+            edit(&mut p);
+            p.validate().map_err(|e| e.field)
+        };
+        assert_eq!(field(|p| p.bucket_days = 0), Err("bucket_days".into()));
+        assert_eq!(field(|p| p.last_bucket = 1), Err("last_bucket".into()));
+        assert_eq!(
+            field(|p| p.classification_min_dpd[0] = 1),
+            Err("classification_min_dpd.normal".into())
+        );
+        assert_eq!(
+            field(|p| p.classification_min_dpd[3] = 91),
+            Err("classification_min_dpd.doubtful".into())
+        );
+        assert_eq!(
+            field(|p| p.warning_rules[1].level = 4),
+            Err("warning_rules[1].level".into())
+        );
+        assert_eq!(
+            field(|p| p.warning_rules[2].code = "dpd_31".into()),
+            Err("warning_rules[2].code".into())
+        );
+        assert_eq!(
+            field(|p| p.warning_rules[0].condition = WarningCondition::ConsecutiveLate { count: 0 }),
+            Err("warning_rules[0].count".into())
+        );
+        assert_eq!(
+            field(|p| p.reminder_days_before = vec![3, 3]),
+            Err("reminder_days_before[1]".into())
+        );
+        assert_eq!(field(|p| p.bucket_days = 15), Ok(()));
+    }
+
+    #[test]
     fn penalty_of_exactly_half_a_fen_rounds_up() {
         // 0.025 × (1 + 0.5) / 360 = 1/9,600 per fen-day.
         let rate = ProductRules::default().penalty_rate(Rate::parse_annual("0.025").unwrap());
@@ -300,12 +435,18 @@ mod tests {
         assert_eq!(rate.on(Money::from_fen(14_400), 1), Money::from_fen(2));
         assert_eq!(rate.on(Money::from_fen(4_799), 1), Money::ZERO);
         // 10,000.00 overdue for 30 days: 30,000,000 / 9,600 = 3,125 fen exactly.
-        assert_eq!(rate.on(Money::from_fen(1_000_000), 30), Money::from_fen(3_125));
+        assert_eq!(
+            rate.on(Money::from_fen(1_000_000), 30),
+            Money::from_fen(3_125)
+        );
         let none = ProductRules {
             grace_days: 3,
             penalty_rate_markup: Rate::ZERO,
         };
-        assert!(none.penalty_rate(Rate::parse_annual("0.1").unwrap()).is_zero());
+        assert!(
+            none.penalty_rate(Rate::parse_annual("0.1").unwrap())
+                .is_zero()
+        );
     }
 
     proptest! {

@@ -915,6 +915,19 @@ impl Tx {
         Ok(ids)
     }
 
+    /// Makes every loan due the day after `business_date`, so that the next close re-evaluates
+    /// each one (after a change of the policy its stored evaluation and next event date were
+    /// derived from; migration 8 does the same for the change to exact rounding). Returns how
+    /// many loans the next close will revisit.
+    pub async fn revisit_every_loan_after(&mut self, business_date: Date) -> Result<u64> {
+        let next = business_date.succ_opt().unwrap_or(business_date);
+        let done = sqlx::query("UPDATE loan_state SET next_event_on = $1")
+            .bind(date_text(next))
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Loans (contract, product rules, stored evaluation) whose `column` is one of `keys`.
     async fn loans_in(
         &mut self,

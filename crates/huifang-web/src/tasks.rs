@@ -10,10 +10,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use huifang_app::policy;
 use huifang_app::team::{self, OutcomeInput};
 use huifang_core::Date;
 use huifang_core::calendar::parse_date;
-use huifang_core::policy::Policy;
 use serde_json::{Value, json};
 
 use crate::auth::{Authed, object};
@@ -94,7 +94,7 @@ async fn show(
     let lang = m.get("lang").map_or("zh", String::as_str);
     let view = team::show_task(
         &state.store,
-        &Policy::default(),
+        &policy::load(&state.store).await?,
         &actor,
         id,
         lang,
@@ -229,7 +229,7 @@ async fn loan(
     let m = params(p)?;
     let (view, b) = team::show_loan(
         &state.store,
-        &Policy::default(),
+        &policy::load(&state.store).await?,
         &actor,
         &external_id,
         flag(&m, "reveal")?,
