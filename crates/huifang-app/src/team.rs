@@ -9,6 +9,9 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::LazyLock;
+
+use tokio::sync::Semaphore;
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
@@ -167,11 +170,16 @@ pub fn new_token() -> String {
     hex::encode(bytes)
 }
 
-/// An argon2id PHC hash of a password.
-pub fn hash_password(password: &str) -> Result<String, AppError> {
+/// An argon2id PHC hash of a password, computed off the async runtime's threads.
+pub async fn hash_password(password: &str) -> Result<String, AppError> {
     if password.chars().count() < 8 {
         return Err(invalid("password", "must have at least 8 characters"));
     }
+    let password = password.to_string();
+    off_the_runtime(move || hash_now(&password)).await?
+}
+
+fn hash_now(password: &str) -> Result<String, AppError> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
@@ -179,12 +187,46 @@ pub fn hash_password(password: &str) -> Result<String, AppError> {
         .map_err(|e| AppError::Invalid(format!("cannot hash the password: {e}")))
 }
 
-fn verify_password(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc).is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
+/// Whether `password` matches `phc`. With no hash (no such user, or one without a password) it
+/// checks against a hash of a random password instead, so that the answer takes as long whether
+/// or not the user exists, and is false.
+async fn verify_password(password: &str, phc: Option<String>) -> Result<bool, AppError> {
+    let password = password.to_string();
+    off_the_runtime(move || {
+        let known = phc.is_some();
+        let phc = phc.unwrap_or_else(|| UNKNOWN_USER_HASH.clone());
+        let matches = PasswordHash::new(&phc).is_ok_and(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        });
+        known && matches
     })
+    .await
+}
+
+/// The hash an unknown user's login is checked against (of a random password nobody knows).
+static UNKNOWN_USER_HASH: LazyLock<String> =
+    LazyLock::new(|| hash_now(&new_token()).unwrap_or_default());
+
+/// How many password hashes run at once: one per core. argon2 is slow on purpose (tens of
+/// milliseconds and 19 MiB each); run on the async runtime's threads, a burst of logins would
+/// stall every other request, and unbounded on the blocking pool it would take every core.
+static HASHING: LazyLock<Semaphore> = LazyLock::new(|| {
+    Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get))
+});
+
+/// Runs CPU-heavy work (password hashing) on the blocking pool, at most [`HASHING`] at once.
+async fn off_the_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AppError> {
+    let _permit = HASHING
+        .acquire()
+        .await
+        .map_err(|e| AppError::Invalid(format!("password hashing is closed: {e}")))?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| AppError::Invalid(format!("password hashing failed: {e}")))
 }
 
 fn now_utc() -> chrono::DateTime<chrono::Utc> {
@@ -259,7 +301,10 @@ pub async fn create_user(
             format!("{username:?}: letters, digits, '.', '_' and '-' only"),
         ));
     }
-    let password_hash = input.password.as_deref().map(hash_password).transpose()?;
+    let password_hash = match input.password.as_deref() {
+        Some(p) => Some(hash_password(p).await?),
+        None => None,
+    };
     let mut tx = store.begin().await?;
     tx.lock_for_write().await?;
     if tx.user_by_username(username).await?.is_some() {
@@ -377,13 +422,11 @@ pub async fn login(
     let mut tx = store.begin().await?;
     let user = tx.user_by_username(username).await?;
     tx.rollback().await?;
-    // the password is checked outside any transaction: argon2 is slow on purpose
-    let ok = user.as_ref().is_some_and(|u| {
-        u.active
-            && u.password_hash
-                .as_deref()
-                .is_some_and(|h| verify_password(password, h))
-    });
+    // the password is checked outside any transaction, off the async threads: argon2 is slow
+    // on purpose; an unknown or disabled user is checked too, so every refusal takes as long
+    let hash = user.as_ref().and_then(|u| u.password_hash.clone());
+    let matches = verify_password(password, hash).await?;
+    let ok = matches && user.as_ref().is_some_and(|u| u.active);
     let Some(user) = user.filter(|_| ok) else {
         return Err(AppError::Unauthenticated(
             "wrong username or password".into(),
