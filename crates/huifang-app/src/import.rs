@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
+use huifang_core::calendar::check_value_date;
 use huifang_core::loan::{LoanState, LoanTerms};
 use huifang_core::policy::{Policy, ProductRules};
 use huifang_core::status;
@@ -325,15 +326,8 @@ async fn loans(
             ));
             row_ok = false;
         }
-        if row.disbursed_on > business_date {
-            errors.push(row_error(
-                *line,
-                "disbursed_on",
-                format!(
-                    "{} is after the business date {business_date}",
-                    row.disbursed_on
-                ),
-            ));
+        if let Err(reason) = check_value_date(row.disbursed_on, business_date) {
+            errors.push(row_error(*line, "disbursed_on", reason));
             row_ok = false;
         }
         let (Some(borrower), Some(product), true) = (borrower, product, row_ok) else {
@@ -473,12 +467,8 @@ async fn payments(
             ));
             continue;
         };
-        if row.paid_on > business_date {
-            errors.push(row_error(
-                *line,
-                "paid_on",
-                format!("{} is after the business date {business_date}", row.paid_on),
-            ));
+        if let Err(reason) = check_value_date(row.paid_on, business_date) {
+            errors.push(row_error(*line, "paid_on", reason));
             continue;
         }
         if row.paid_on < loan.terms.disbursed_on {

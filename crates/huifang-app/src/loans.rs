@@ -2,6 +2,7 @@
 //! warnings) and the loan operations a risk officer records.
 
 use huifang_core::Date;
+use huifang_core::calendar::check_value_date;
 use huifang_core::loan::{DatedOp, InstallmentState, LoanOp};
 use huifang_core::policy::Policy;
 use huifang_core::status::LoanStatus;
@@ -101,12 +102,10 @@ pub async fn operate(
     let mut tx = store.begin().await?;
     let business_date = crate::lock_business_date(&mut tx).await?;
     let on = on.unwrap_or(business_date);
-    if on > business_date {
-        return Err(AppError::Field {
-            field: "on",
-            reason: format!("{on} is after the business date {business_date}"),
-        });
-    }
+    check_value_date(on, business_date).map_err(|reason| AppError::Field {
+        field: "on",
+        reason,
+    })?;
     let mut input = find(&mut tx, external_id).await?;
     let skipped_before = engine::evaluate(&input, policy, business_date)?
         .state

@@ -7,7 +7,6 @@
 //! and the team lead's SLA and productivity views.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::str::FromStr;
 use std::sync::LazyLock;
 
@@ -18,11 +17,11 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use huifang_core::calendar::add_days;
 use huifang_core::followup::{self, AnswerType, ChoiceOption, Question, Script, TaskKind};
-use huifang_core::ids::{Mobile, ResidentId};
 use huifang_core::outcome::{
     self, Answers, Candidate, Channel, JobStatus, Outcome, Strategy, Transition, VehicleUse,
 };
 use huifang_core::policy::Policy;
+use huifang_core::team::{self, Access, Member, TaskPlace, TaskState};
 use huifang_core::{Date, Money};
 use huifang_store::{
     AgentStatsRow, DepthRow, NewInteraction, NewPromise, NewReveal, NewSignal, NewTask, NewUser,
@@ -38,83 +37,7 @@ use crate::{AppError, ledger, require_business_date};
 /// How long a login session lasts.
 pub const SESSION_HOURS: i64 = 12;
 
-/// A user's role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Agent,
-    Collector,
-    TeamLead,
-    RiskOfficer,
-    Auditor,
-    Admin,
-}
-
-impl Role {
-    pub const ALL: [Role; 6] = [
-        Role::Agent,
-        Role::Collector,
-        Role::TeamLead,
-        Role::RiskOfficer,
-        Role::Auditor,
-        Role::Admin,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Agent => "agent",
-            Role::Collector => "collector",
-            Role::TeamLead => "team_lead",
-            Role::RiskOfficer => "risk_officer",
-            Role::Auditor => "auditor",
-            Role::Admin => "admin",
-        }
-    }
-
-    /// Works tasks of its team's queues (and is a candidate for assignment).
-    pub fn works_tasks(self) -> bool {
-        matches!(self, Role::Agent | Role::Collector)
-    }
-
-    /// May see a borrower's full ID number and mobile (each reveal is logged).
-    pub fn may_reveal(self) -> bool {
-        matches!(self, Role::TeamLead | Role::RiskOfficer)
-    }
-
-    /// May read a loan's full view and its warnings.
-    pub fn reads_loans(self) -> bool {
-        matches!(
-            self,
-            Role::RiskOfficer | Role::TeamLead | Role::Auditor | Role::Admin
-        )
-    }
-
-    /// May register (upload) documents: every role but the auditor, who reads and changes
-    /// nothing.
-    pub fn registers_documents(self) -> bool {
-        !matches!(self, Role::Auditor)
-    }
-}
-
-impl FromStr for Role {
-    type Err = AppError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| AppError::Field {
-                field: "role",
-                reason: format!(
-                    "{s:?} is not a role (agent, collector, team_lead, risk_officer, auditor, admin)"
-                ),
-            })
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use huifang_core::team::Role;
 
 /// An authenticated user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,8 +48,18 @@ pub struct Actor {
 
 impl Actor {
     fn from_user(user: UserRecord) -> Result<Actor, AppError> {
-        let role = user.role.parse()?;
+        let role = user.role;
         Ok(Actor { user, role })
+    }
+
+    /// The actor as the core's access rules see them.
+    fn member(&self) -> Member<'_> {
+        Member {
+            user_id: self.user.id,
+            role: self.role,
+            team_id: self.user.team_id,
+            skills: &self.user.skills,
+        }
     }
 
     pub fn id(&self) -> i64 {
@@ -143,7 +76,7 @@ impl Actor {
     }
 
     fn has_skill(&self, skill: &str) -> bool {
-        skill.is_empty() || self.user.skills.iter().any(|s| s == skill)
+        self.member().has_skill(skill)
     }
 }
 
@@ -339,7 +272,7 @@ pub async fn create_user(
         .insert_user(&NewUser {
             username: username.to_string(),
             display_name,
-            role: input.role.as_str().to_string(),
+            role: input.role,
             team_id,
             skills: input
                 .skills
@@ -472,18 +405,11 @@ pub async fn actor(store: &Store, username: &str) -> Result<Actor, AppError> {
 
 // ----- authorisation -------------------------------------------------------------------------
 
-/// What an actor wants to do with a task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Access {
-    View,
-    Work,
-}
-
 async fn task_queue(tx: &mut Tx, task: &TaskRecord) -> Result<Option<QueueRecord>, AppError> {
     Ok(tx.queue_by_code(&task.queue_code).await?)
 }
 
-/// Checks that `actor` may view or work `task`; returns the task's queue.
+/// Checks, by the core's rule, that `actor` may view or work `task`; returns the task's queue.
 async fn authorize_task(
     tx: &mut Tx,
     actor: &Actor,
@@ -491,54 +417,24 @@ async fn authorize_task(
     access: Access,
 ) -> Result<Option<QueueRecord>, AppError> {
     let queue = task_queue(tx, task).await?;
-    if actor.role == Role::Auditor && access == Access::View {
-        return Ok(queue);
-    }
-    let what = match access {
-        Access::View => "see",
-        Access::Work => "work",
+    let place = TaskPlace {
+        queue_code: &task.queue_code,
+        queue: queue.as_ref().map(|q| (q.team_id, q.skill.as_str())),
+        assignee_id: task.assignee_id,
+        assignee: task.assignee.as_deref(),
     };
-    let team_of_queue = queue.as_ref().and_then(|q| q.team_id);
-    let same_team = team_of_queue.is_some() && team_of_queue == actor.user.team_id;
-    let refuse = |why: String| {
-        Err(forbidden(format!(
+    team::task_access(&actor.member(), &place, access).map_err(|why| {
+        let what = match access {
+            Access::View => "see",
+            Access::Work => "work",
+        };
+        forbidden(format!(
             "{} may not {what} task {}: {why}",
             actor.name(),
             task.id
-        )))
-    };
-    match actor.role {
-        Role::Agent | Role::Collector | Role::TeamLead => {
-            if !same_team {
-                return refuse(match &queue {
-                    Some(_) => format!("its queue {} belongs to another team", task.queue_code),
-                    None => format!("its queue {} is not set up for any team", task.queue_code),
-                });
-            }
-            let skill = queue.as_ref().map_or("", |q| q.skill.as_str());
-            if actor.role.works_tasks()
-                && !actor.has_skill(skill)
-                && task.assignee_id != Some(actor.id())
-            {
-                return refuse(format!(
-                    "its queue {} needs the skill {skill:?}",
-                    task.queue_code
-                ));
-            }
-            let lead_viewing = actor.role == Role::TeamLead && access == Access::View;
-            if !lead_viewing && task.assignee_id.is_some_and(|a| a != actor.id()) {
-                return refuse(format!(
-                    "it is assigned to {}",
-                    task.assignee.as_deref().unwrap_or("another user")
-                ));
-            }
-            Ok(queue)
-        }
-        Role::Auditor => refuse("auditors have read-only access".into()),
-        Role::RiskOfficer | Role::Admin => {
-            refuse(format!("a {} does not work follow-up tasks", actor.role))
-        }
-    }
+        ))
+    })?;
+    Ok(queue)
 }
 
 async fn load_task(tx: &mut Tx, id: i64) -> Result<TaskRecord, AppError> {
@@ -638,10 +534,7 @@ async fn dispatch(
     task: &TaskRecord,
 ) -> Result<Option<i64>, AppError> {
     let cursor = tx.lock_queue(queue.id).await?;
-    let strategy: Strategy = queue
-        .strategy
-        .parse()
-        .map_err(|e: outcome::OutcomeError| AppError::Invalid(e.to_string()))?;
+    let strategy = queue.strategy;
     let cands = candidates(tx, queue).await?;
     let previous = if strategy == Strategy::Sticky {
         tx.previous_agent(task.loan_id, task.id).await?
@@ -673,7 +566,7 @@ pub async fn take_next(store: &Store, actor: &Actor) -> Result<Option<TaskRecord
     tx.lock_for_write().await?;
     let date = require_business_date(&mut tx).await?;
     if let Some(t) = tx.next_own_task(actor.id(), date).await? {
-        tx.set_task_assignee(t.id, Some(actor.id()), "in_progress")
+        tx.set_task_assignee(t.id, Some(actor.id()), TaskState::InProgress)
             .await?;
         let t = load_task(&mut tx, t.id).await?;
         tx.commit().await?;
@@ -698,12 +591,14 @@ pub async fn take_next(store: &Store, actor: &Actor) -> Result<Option<TaskRecord
             let task = load_task(&mut tx, id).await?;
             let pick = dispatch(&mut tx, queue, &task).await?.unwrap_or(actor.id());
             if pick == actor.id() {
-                tx.set_task_assignee(id, Some(pick), "in_progress").await?;
+                tx.set_task_assignee(id, Some(pick), TaskState::InProgress)
+                    .await?;
                 let t = load_task(&mut tx, id).await?;
                 tx.commit().await?;
                 return Ok(Some(t));
             }
-            tx.set_task_assignee(id, Some(pick), "assigned").await?;
+            tx.set_task_assignee(id, Some(pick), TaskState::Assigned)
+                .await?;
             handed += 1;
         }
     }
@@ -718,7 +613,7 @@ pub async fn auto_assign(store: &Store, task_id: i64) -> Result<Option<i64>, App
     tx.lock_for_write().await?;
     tx.lock_task(task_id).await?;
     let task = load_task(&mut tx, task_id).await?;
-    if task.assignee_id.is_some() || !matches!(task.state.as_str(), "open" | "rescheduled") {
+    if task.assignee_id.is_some() || !task.state.is_claimable() {
         return Ok(task.assignee_id);
     }
     let Some(queue) = tx.queue_by_code(&task.queue_code).await? else {
@@ -726,7 +621,8 @@ pub async fn auto_assign(store: &Store, task_id: i64) -> Result<Option<i64>, App
     };
     let pick = dispatch(&mut tx, &queue, &task).await?;
     if let Some(p) = pick {
-        tx.set_task_assignee(task_id, Some(p), "assigned").await?;
+        tx.set_task_assignee(task_id, Some(p), TaskState::Assigned)
+            .await?;
     }
     tx.commit().await?;
     Ok(pick)
@@ -755,24 +651,6 @@ pub struct TaskView {
     pub borrower: BorrowerContext,
     pub loan: LoanView,
     pub interactions: Vec<huifang_store::InteractionRecord>,
-}
-
-fn mask_id(s: &str) -> String {
-    ResidentId::parse(s)
-        .map(|i| i.masked())
-        .unwrap_or_else(|_| {
-            let n = s.chars().count();
-            s.chars()
-                .enumerate()
-                .map(|(i, c)| if i < 3 || i + 4 >= n { c } else { '*' })
-                .collect()
-        })
-}
-
-fn mask_mobile(s: &str) -> String {
-    Mobile::parse(s)
-        .map(|m| m.masked())
-        .unwrap_or_else(|_| mask_id(s))
 }
 
 /// The borrower of a loan as `actor` may see them; a reveal (full ID number and mobile) is
@@ -817,12 +695,12 @@ async fn borrower_context(
         id_number: if reveal {
             b.id_number.clone()
         } else {
-            mask_id(&b.id_number)
+            team::mask_id_number(&b.id_number)
         },
         mobile: if reveal {
             b.mobile.clone()
         } else {
-            mask_mobile(&b.mobile)
+            team::mask_mobile(&b.mobile)
         },
         city: b.city,
         revealed: reveal,
@@ -1118,10 +996,7 @@ async fn record_in(
             leaf_index: None,
         });
     }
-    if !matches!(
-        task.state.as_str(),
-        "open" | "assigned" | "in_progress" | "rescheduled"
-    ) {
+    if !task.state.is_open() {
         return Err(AppError::Conflict(format!(
             "task {task_id} is {}: nothing more can be recorded on it",
             task.state
@@ -1268,14 +1143,14 @@ async fn record_in(
     )
     .await?;
     if task.assignee_id.is_none() {
-        tx.set_task_assignee(task_id, Some(actor.id()), "in_progress")
+        tx.set_task_assignee(task_id, Some(actor.id()), TaskState::InProgress)
             .await?;
     }
     let kind = Some(outcome.kind().to_string());
     let mut escalation_task = None;
     let update = match transition {
         Transition::Done => TaskUpdate {
-            state: "done".into(),
+            state: TaskState::after(transition),
             attempts: i64::from(attempts),
             due_on: task.due_on,
             outcome: kind,
@@ -1283,7 +1158,7 @@ async fn record_in(
             close_reason: Some("outcome".into()),
         },
         Transition::Reschedule { attempts, due_on } => TaskUpdate {
-            state: "rescheduled".into(),
+            state: TaskState::after(transition),
             attempts: i64::from(attempts),
             due_on,
             outcome: kind,
@@ -1293,7 +1168,7 @@ async fn record_in(
         Transition::FailAndEscalate { attempts } => {
             escalation_task = escalate(tx, &task, date).await?;
             TaskUpdate {
-                state: "failed".into(),
+                state: TaskState::after(transition),
                 attempts: i64::from(attempts),
                 due_on: task.due_on,
                 outcome: kind,
@@ -1324,7 +1199,7 @@ async fn escalate(tx: &mut Tx, task: &TaskRecord, date: Date) -> Result<Option<i
                 .team_users(team)
                 .await?
                 .into_iter()
-                .find(|u| u.active && u.role == "team_lead")
+                .find(|u| u.active && u.role == Role::TeamLead)
                 .map(|u| u.id),
             None => None,
         }
@@ -1371,10 +1246,7 @@ pub async fn reassign(
     }
     let task = load_task(&mut tx, task_id).await?;
     authorize_task(&mut tx, actor, &task, Access::View).await?;
-    if !matches!(
-        task.state.as_str(),
-        "open" | "assigned" | "in_progress" | "rescheduled"
-    ) {
+    if !task.state.is_open() {
         return Err(AppError::Conflict(format!(
             "task {task_id} is {}: it cannot be reassigned",
             task.state
@@ -1396,12 +1268,7 @@ pub async fn reassign(
             actor.user.team_code.as_deref().unwrap_or("?")
         )));
     }
-    let state = if task.state == "rescheduled" {
-        "rescheduled"
-    } else {
-        "assigned"
-    };
-    tx.set_task_assignee(task_id, Some(target.id), state)
+    tx.set_task_assignee(task_id, Some(target.id), task.state.reassigned())
         .await?;
     let task = load_task(&mut tx, task_id).await?;
     tx.commit().await?;
@@ -1496,7 +1363,7 @@ pub fn task_json(t: &TaskRecord) -> Value {
         "kind": t.kind,
         "reason_key": t.reason_key,
         "queue": t.queue_code,
-        "state": t.state,
+        "state": t.state.as_str(),
         "assignee": t.assignee,
         "created_on": t.created_on.to_string(),
         "due_on": t.due_on.to_string(),
@@ -1559,7 +1426,7 @@ pub fn stats_json(all: &[TeamStats]) -> Value {
                     "from": s.from.to_string(),
                     "to": s.to.to_string(),
                     "queue_depth": s.depth.iter().map(|d| serde_json::json!({
-                        "queue": d.queue_code, "state": d.state, "tasks": d.tasks,
+                        "queue": d.queue_code, "state": d.state.as_str(), "tasks": d.tasks,
                     })).collect::<Vec<_>>(),
                     "sla_breaches": s.past_due,
                     "oldest_breaches": s.oldest_past_due.iter().map(task_json).collect::<Vec<_>>(),
@@ -1745,8 +1612,8 @@ async fn work_demo_tasks(store: &Store, log: &mut impl FnMut(&str)) -> Result<St
                 break;
             };
             if !matches!(
-                task.state.as_str(),
-                "assigned" | "in_progress" | "rescheduled"
+                task.state,
+                TaskState::Assigned | TaskState::InProgress | TaskState::Rescheduled
             ) || task.due_on > date
             {
                 break;

@@ -259,7 +259,7 @@ async fn lived_portfolio_has_the_follow_ups_of_an_independent_recomputation(dbs:
             .insert_user(&NewUser {
                 username: "c1".into(),
                 display_name: "催收员一".into(),
-                role: "collector".into(),
+                role: huifang_app::team::Role::Collector,
                 team_id: None,
                 skills: vec![],
                 password_hash: None,

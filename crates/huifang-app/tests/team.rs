@@ -97,7 +97,7 @@ async fn outsiders_cannot_work_a_task(dbs: &mut Dbs) {
     assert_eq!(counts(&store).await, before);
     assert_eq!(ledger_size(&store).await, size);
     let after = get_task(&store, t).await;
-    assert_eq!(after.state, "assigned");
+    assert_eq!(after.state.as_str(), "assigned");
     assert_eq!(
         (after.attempts, &after.outcome),
         (original.attempts, &original.outcome)
@@ -112,7 +112,7 @@ async fn outsiders_cannot_work_a_task(dbs: &mut Dbs) {
         .await
         .unwrap();
     assert!(r.new);
-    assert_eq!(r.task.state, "done");
+    assert_eq!(r.task.state.as_str(), "done");
     // a queue with a skill is worked only by those who have it
     team::create_queue(
         &store,
@@ -186,7 +186,7 @@ async fn same_idempotency_key_records_once(dbs: &mut Dbs) {
         (end.interactions, end.promises, end.risk_signals),
         (once.interactions, once.promises, once.risk_signals)
     );
-    assert_eq!(get_task(&store, t2).await.state, "open");
+    assert_eq!(get_task(&store, t2).await.state.as_str(), "open");
     huifang_testkit::assert_open_task_keys_true(&store).await;
 }
 
@@ -204,7 +204,7 @@ async fn round_robin_least_loaded_and_sticky(dbs: &mut Dbs) {
     let a3 = actor(&store, "a3").await;
     let got = team::take_next(&store, &a3).await.unwrap().unwrap();
     assert_eq!(got.id, f[2]);
-    assert_eq!(got.state, "in_progress");
+    assert_eq!(got.state.as_str(), "in_progress");
     let owners: Vec<Option<String>> = {
         let mut v = Vec::new();
         for id in &f {
@@ -278,7 +278,7 @@ async fn unreachable_borrower_escalates_after_the_limit(dbs: &mut Dbs) {
     let r1 = team::record_outcome(&store, &c1, t, &no_answer("n1"))
         .await
         .unwrap();
-    assert_eq!(r1.task.state, "rescheduled");
+    assert_eq!(r1.task.state.as_str(), "rescheduled");
     assert_eq!(r1.task.attempts, 1);
     assert_eq!(r1.task.due_on, d("2026-03-21"));
     assert_eq!(r1.task.assignee.as_deref(), Some("c1"));
@@ -299,7 +299,7 @@ async fn unreachable_borrower_escalates_after_the_limit(dbs: &mut Dbs) {
     assert_eq!(esc.kind, "escalation");
     assert_eq!(esc.reason_key, format!("escalate_unreachable:{t}"));
     assert_eq!(esc.queue_code, "senior_collection");
-    assert_eq!(esc.state, "open");
+    assert_eq!(esc.state.as_str(), "open");
     // a follow-up task that fails goes to the team lead, in the same queue
     let signals_before = counts(&store).await.risk_signals;
     let f = task(&store, 2, "welcome", "followup", "2026-03-19").await;
@@ -546,6 +546,6 @@ async fn team_writes_wait_for_a_day_being_closed(dbs: &mut Dbs) {
     closing.commit().await.unwrap();
     let recorded = recorder.await.unwrap().unwrap();
     assert!(recorded.new);
-    assert_eq!(get_task(&store, t.id).await.state, "done");
+    assert_eq!(get_task(&store, t.id).await.state.as_str(), "done");
     huifang_testkit::assert_open_task_keys_true(&store).await;
 }

@@ -228,7 +228,7 @@ pub async fn run(store: &Store, policy: &Policy, command: &Commands) -> Result<(
                 } else {
                     None
                 };
-                let role: Role = role.parse()?;
+                let role: Role = role.parse().map_err(|e| anyhow::anyhow!("role: {e}"))?;
                 let id = team::create_user(
                     store,
                     None,

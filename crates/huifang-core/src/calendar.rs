@@ -29,6 +29,16 @@ pub fn days_between(from: Date, to: Date) -> i64 {
     (to - from).num_days()
 }
 
+/// The value-date rule: a fact (a disbursement, a payment, a loan operation) may be dated on or
+/// before the business date, never after it (a date before it re-processes the loan from then).
+/// The refusal reads "2026-03-21 is after the business date 2026-03-20".
+pub fn check_value_date(date: Date, business_date: Date) -> Result<(), String> {
+    if date > business_date {
+        return Err(format!("{date} is after the business date {business_date}"));
+    }
+    Ok(())
+}
+
 /// Parses an ISO date `YYYY-MM-DD`.
 pub fn parse_date(text: &str) -> Option<Date> {
     // Exactly the form we print: four-digit year, zero-padded month and day (a close parses

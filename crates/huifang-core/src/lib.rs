@@ -14,6 +14,7 @@ pub mod outcome;
 pub mod policy;
 pub mod schedule;
 pub mod status;
+pub mod team;
 
 pub use calendar::Date;
 pub use money::{Money, Rate};

@@ -77,8 +77,9 @@ pub struct PromiseState {
     pub resolved_on: Option<Date>,
 }
 
-/// States of a task that is finished one way or another.
-const CLOSED_STATES: &str = "('done', 'failed', 'cancelled')";
+/// States of a task that is finished one way or another: the states outside `TaskState::OPEN`
+/// in SQL (a test checks it against the core's list).
+pub(crate) const CLOSED_STATES: &str = "('done', 'failed', 'cancelled')";
 
 const TASK_COLUMNS: &str = "id, loan_id, kind, reason_key, queue_code, state, created_on, due_on, window_end_on, late, closed_on, close_reason";
 

@@ -61,6 +61,12 @@ pub enum StoreError {
     SchemaAhead(i64),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("stored data is corrupt: column {column} holds {value:?}: {reason}")]
+    Column {
+        column: &'static str,
+        value: String,
+        reason: String,
+    },
 }
 
 /// Result alias for storage calls.
@@ -526,6 +532,21 @@ fn date_text(d: Date) -> String {
 fn parse_date_col(s: &str) -> Result<Date> {
     huifang_core::calendar::parse_date(s)
         .ok_or_else(|| StoreError::Corrupt(format!("bad date {s:?}")))
+}
+
+/// A text column parsed into the core type it names (a role, a task state, a strategy): an
+/// unknown value is an error naming the column, never a string passed on.
+fn named_col<T>(r: &AnyRow, index: usize, column: &'static str) -> Result<T>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    let value: String = r.try_get(index)?;
+    value.parse().map_err(|e: T::Err| StoreError::Column {
+        column,
+        reason: e.to_string(),
+        value,
+    })
 }
 
 fn opt_date_col(s: Option<String>) -> Result<Option<Date>> {
@@ -1279,6 +1300,21 @@ impl Tx {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn task_state_lists_in_sql_are_the_cores() {
+        use huifang_core::team::TaskState;
+        let sql = |states: Vec<TaskState>| {
+            let names: Vec<String> = states.iter().map(|s| format!("'{s}'")).collect();
+            format!("({})", names.join(", "))
+        };
+        assert_eq!(OPEN_TASK_STATES, sql(TaskState::OPEN.to_vec()));
+        let closed = TaskState::ALL
+            .into_iter()
+            .filter(|s| !s.is_open())
+            .collect();
+        assert_eq!(followup::CLOSED_STATES, sql(closed));
+    }
     use super::*;
 
     /// SQLite's plan of each step of a statement (`EXPLAIN QUERY PLAN`).

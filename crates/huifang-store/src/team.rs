@@ -9,9 +9,15 @@ use huifang_core::Date;
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::{Dialect, Result, Tx, Val, bind_vals, date_text, opt_date_col, param, parse_date_col};
+use huifang_core::outcome::Strategy;
+use huifang_core::team::{Role, TaskState};
 
-/// Task states in which a task still waits for work.
+use crate::{
+    Dialect, Result, Tx, Val, bind_vals, date_text, named_col, opt_date_col, param, parse_date_col,
+};
+
+/// Task states in which a task still waits for work: `TaskState::OPEN` in SQL (a test checks
+/// it against the core's list).
 pub const OPEN_TASK_STATES: &str = "('open', 'assigned', 'in_progress', 'rescheduled')";
 
 /// A team.
@@ -28,7 +34,7 @@ pub struct UserRecord {
     pub id: i64,
     pub username: String,
     pub display_name: String,
-    pub role: String,
+    pub role: Role,
     pub team_id: Option<i64>,
     pub team_code: Option<String>,
     pub skills: Vec<String>,
@@ -41,7 +47,7 @@ pub struct UserRecord {
 pub struct NewUser {
     pub username: String,
     pub display_name: String,
-    pub role: String,
+    pub role: Role,
     pub team_id: Option<i64>,
     pub skills: Vec<String>,
     pub password_hash: Option<String>,
@@ -55,7 +61,7 @@ pub struct QueueRecord {
     pub name: String,
     pub team_id: Option<i64>,
     pub skill: String,
-    pub strategy: String,
+    pub strategy: Strategy,
     pub rr_cursor: i64,
 }
 
@@ -69,7 +75,7 @@ pub struct TaskRecord {
     pub kind: String,
     pub reason_key: String,
     pub queue_code: String,
-    pub state: String,
+    pub state: TaskState,
     pub assignee_id: Option<i64>,
     pub assignee: Option<String>,
     pub created_on: Date,
@@ -99,7 +105,7 @@ pub struct NewTask {
 /// A task's new state after an attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskUpdate {
-    pub state: String,
+    pub state: TaskState,
     pub attempts: i64,
     pub due_on: Date,
     pub outcome: Option<String>,
@@ -180,7 +186,7 @@ pub struct NewReveal {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DepthRow {
     pub queue_code: String,
-    pub state: String,
+    pub state: TaskState,
     pub tasks: i64,
 }
 
@@ -215,7 +221,7 @@ fn user_from_row(r: &AnyRow) -> Result<UserRecord> {
         id: r.try_get(0)?,
         username: r.try_get(1)?,
         display_name: r.try_get(2)?,
-        role: r.try_get(3)?,
+        role: named_col(r, 3, "users.role")?,
         team_id: r.try_get(4)?,
         team_code: r.try_get(5)?,
         skills: skills
@@ -238,7 +244,7 @@ fn queue_from_row(r: &AnyRow) -> Result<QueueRecord> {
         name: r.try_get(2)?,
         team_id: r.try_get(3)?,
         skill: r.try_get(4)?,
-        strategy: r.try_get(5)?,
+        strategy: named_col(r, 5, "queues.strategy")?,
         rr_cursor: r.try_get(6)?,
     })
 }
@@ -254,7 +260,7 @@ fn task_from_row(r: &AnyRow) -> Result<TaskRecord> {
         kind: r.try_get(4)?,
         reason_key: r.try_get(5)?,
         queue_code: r.try_get(6)?,
-        state: r.try_get(7)?,
+        state: named_col(r, 7, "tasks.state")?,
         assignee_id: r.try_get(8)?,
         assignee: r.try_get(9)?,
         created_on: parse_date_col(&r.try_get::<String, _>(10)?)?,
@@ -634,11 +640,11 @@ impl Tx {
         &mut self,
         task_id: i64,
         assignee: Option<i64>,
-        state: &str,
+        state: TaskState,
     ) -> Result<()> {
         sqlx::query("UPDATE tasks SET assignee_id = $1, state = $2 WHERE id = $3")
             .bind(assignee)
-            .bind(state)
+            .bind(state.as_str())
             .bind(task_id)
             .execute(&mut *self.tx)
             .await?;
@@ -676,16 +682,16 @@ impl Tx {
     /// Creates a task unless the loan already has one for this reason; returns its id if new.
     pub async fn insert_task(&mut self, t: &NewTask) -> Result<Option<i64>> {
         let state = if t.assignee_id.is_some() {
-            "assigned"
+            TaskState::Assigned
         } else {
-            "open"
+            TaskState::Open
         };
         let row = sqlx::query("INSERT INTO tasks (loan_id, kind, reason_key, queue_code, state, assignee_id, created_on, due_on, max_attempts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (loan_id, reason_key) DO NOTHING RETURNING id")
             .bind(t.loan_id)
             .bind(t.kind.as_str())
             .bind(t.reason_key.as_str())
             .bind(t.queue_code.as_str())
-            .bind(state)
+            .bind(state.as_str())
             .bind(t.assignee_id)
             .bind(date_text(t.created_on))
             .bind(date_text(t.due_on))
@@ -868,13 +874,15 @@ impl Tx {
                 |r| {
                     Ok(DepthRow {
                         queue_code: r.try_get(0)?,
-                        state: r.try_get(1)?,
+                        state: named_col(r, 1, "tasks.state")?,
                         tasks: r.try_get(2)?,
                     })
                 },
             )
             .await?;
-        rows.sort_by(|a, b| (&a.queue_code, &a.state).cmp(&(&b.queue_code, &b.state)));
+        rows.sort_by(|a, b| {
+            (&a.queue_code, a.state.as_str()).cmp(&(&b.queue_code, b.state.as_str()))
+        });
         Ok(rows)
     }
 

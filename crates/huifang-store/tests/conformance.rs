@@ -55,6 +55,7 @@ on_both!(
     dropped_transaction_rolls_back,
     large_batches,
     wipe_empties_everything,
+    unknown_names_in_a_row_are_errors_naming_the_column,
 );
 
 #[test]
@@ -1357,7 +1358,7 @@ async fn open_task_keys_follow_the_tasks(store: &Store, _url: &str) {
     tx.update_task(
         id,
         &TaskUpdate {
-            state: "done".into(),
+            state: huifang_core::team::TaskState::Done,
             attempts: 1,
             due_on: d("2026-02-26"),
             outcome: Some("reached".into()),
@@ -1893,4 +1894,34 @@ async fn wipe_empties_everything(store: &Store, _url: &str) {
     store.wipe().await.unwrap();
     store.migrate().await.unwrap();
     store.check_schema().await.unwrap();
+}
+
+/// A task state the core does not know, written behind the program's back, is read as an
+/// error naming the column, never passed on as a string.
+async fn unknown_names_in_a_row_are_errors_naming_the_column(store: &Store, url: &str) {
+    let (_, ids) = current_book(store, 1).await;
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_planned_tasks(&[planned(ids[0], "k1")])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let pool = sqlx::AnyPool::connect(url).await.expect("raw connection");
+    sqlx::query("UPDATE tasks SET state = 'parked'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let mut tx = store.begin().await.unwrap();
+    let id = tx.task_ids(false).await.unwrap()[0];
+    match tx.task(id).await {
+        Err(e @ StoreError::Column { column, .. }) => {
+            assert_eq!(column, "tasks.state");
+            assert!(
+                e.to_string().contains("\"parked\" is not a task state"),
+                "{e}"
+            );
+        }
+        other => panic!("expected a column error, got {other:?}"),
+    }
+    tx.rollback().await.unwrap();
 }

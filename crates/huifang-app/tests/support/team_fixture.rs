@@ -94,7 +94,7 @@ pub async fn book(store: &Store, loans: usize) {
         tx.update_task(
             id,
             &TaskUpdate {
-                state: "cancelled".into(),
+                state: huifang_core::team::TaskState::Cancelled,
                 attempts: t.attempts,
                 due_on: t.due_on,
                 outcome: None,

@@ -1,0 +1,420 @@
+//! The team's rules: roles and what each may read, reveal and change; the life of a follow-up
+//! task; who may see or work a task; how personal data is masked.
+//!
+//! Written once here; the application asks these functions before it reads or writes, the store
+//! keeps their names, and the command line, the API and the console show their answers.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::ids::{Mobile, ResidentId};
+use crate::outcome::Transition;
+
+/// A user's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// 回访坐席: works follow-up calls of their team's queues.
+    Agent,
+    /// 催收员: works overdue cases of their team's queues.
+    Collector,
+    /// 组长: assigns and reviews the team's work.
+    TeamLead,
+    /// 风控专员: reviews warnings and decides.
+    RiskOfficer,
+    /// 审计: reads everything, changes nothing.
+    Auditor,
+    /// 管理员: users, teams, queues and settings.
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 6] = [
+        Role::Agent,
+        Role::Collector,
+        Role::TeamLead,
+        Role::RiskOfficer,
+        Role::Auditor,
+        Role::Admin,
+    ];
+
+    /// The name used in storage, files and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Agent => "agent",
+            Role::Collector => "collector",
+            Role::TeamLead => "team_lead",
+            Role::RiskOfficer => "risk_officer",
+            Role::Auditor => "auditor",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// The Chinese name.
+    pub fn zh(self) -> &'static str {
+        match self {
+            Role::Agent => "回访坐席",
+            Role::Collector => "催收员",
+            Role::TeamLead => "组长",
+            Role::RiskOfficer => "风控专员",
+            Role::Auditor => "审计",
+            Role::Admin => "管理员",
+        }
+    }
+
+    /// Works tasks of its team's queues (and is a candidate for assignment).
+    pub fn works_tasks(self) -> bool {
+        matches!(self, Role::Agent | Role::Collector)
+    }
+
+    /// May see a borrower's full ID number and mobile (each reveal is logged).
+    pub fn may_reveal(self) -> bool {
+        matches!(self, Role::TeamLead | Role::RiskOfficer)
+    }
+
+    /// May read a loan's full view and its warnings.
+    pub fn reads_loans(self) -> bool {
+        matches!(
+            self,
+            Role::RiskOfficer | Role::TeamLead | Role::Auditor | Role::Admin
+        )
+    }
+
+    /// May register (upload) documents: every role but the auditor, who reads and changes
+    /// nothing.
+    pub fn registers_documents(self) -> bool {
+        !matches!(self, Role::Auditor)
+    }
+
+    /// May create teams, users, queues and API tokens.
+    pub fn administers(self) -> bool {
+        self == Role::Admin
+    }
+
+    /// May see the productivity and SLA figures of a team (its own).
+    pub fn reads_team_stats(self) -> bool {
+        matches!(self, Role::TeamLead | Role::Admin | Role::Auditor)
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "{s:?} is not a role (agent, collector, team_lead, risk_officer, auditor, admin)"
+                )
+            })
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a follow-up task stands.
+///
+/// ```text
+/// open ──claim/assign──▶ assigned ──first outcome──▶ in_progress
+///   │                       │                            │
+///   └───────────────────────┴──── outcome ───────────────┴──▶ done
+///                                 unreachable, attempts left ▶ rescheduled (claimable again)
+///                                 unreachable, limit reached ▶ failed (and escalated)
+/// any open state ──the loan no longer needs it──▶ cancelled
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TaskState {
+    Open,
+    Assigned,
+    InProgress,
+    Rescheduled,
+    Done,
+    Failed,
+    Cancelled,
+}
+
+impl TaskState {
+    pub const ALL: [TaskState; 7] = [
+        TaskState::Open,
+        TaskState::Assigned,
+        TaskState::InProgress,
+        TaskState::Rescheduled,
+        TaskState::Done,
+        TaskState::Failed,
+        TaskState::Cancelled,
+    ];
+
+    /// The states in which a task still waits for work.
+    pub const OPEN: [TaskState; 4] = [
+        TaskState::Open,
+        TaskState::Assigned,
+        TaskState::InProgress,
+        TaskState::Rescheduled,
+    ];
+
+    /// The states an unassigned task may be claimed or dispatched from.
+    pub const CLAIMABLE: [TaskState; 2] = [TaskState::Open, TaskState::Rescheduled];
+
+    /// The name used in storage and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Open => "open",
+            TaskState::Assigned => "assigned",
+            TaskState::InProgress => "in_progress",
+            TaskState::Rescheduled => "rescheduled",
+            TaskState::Done => "done",
+            TaskState::Failed => "failed",
+            TaskState::Cancelled => "cancelled",
+        }
+    }
+
+    /// Whether the task still waits for work (an outcome may be recorded, it may be reassigned).
+    pub fn is_open(self) -> bool {
+        Self::OPEN.contains(&self)
+    }
+
+    /// Whether an unassigned task in this state may be claimed or dispatched.
+    pub fn is_claimable(self) -> bool {
+        Self::CLAIMABLE.contains(&self)
+    }
+
+    /// The state after a reassignment: a rescheduled task keeps waiting for its retry date; any
+    /// other open task is assigned to its new owner.
+    pub fn reassigned(self) -> TaskState {
+        if self == TaskState::Rescheduled {
+            TaskState::Rescheduled
+        } else {
+            TaskState::Assigned
+        }
+    }
+
+    /// The state after an outcome led to `transition`.
+    pub fn after(transition: Transition) -> TaskState {
+        match transition {
+            Transition::Done => TaskState::Done,
+            Transition::Reschedule { .. } => TaskState::Rescheduled,
+            Transition::FailAndEscalate { .. } => TaskState::Failed,
+        }
+    }
+}
+
+impl FromStr for TaskState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        TaskState::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| format!("{s:?} is not a task state"))
+    }
+}
+
+impl fmt::Display for TaskState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a user wants to do with a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    View,
+    Work,
+}
+
+/// The user asking, as the access rule sees them.
+#[derive(Debug, Clone, Copy)]
+pub struct Member<'a> {
+    pub user_id: i64,
+    pub role: Role,
+    pub team_id: Option<i64>,
+    pub skills: &'a [String],
+}
+
+impl Member<'_> {
+    /// Whether the member has `skill` (an empty skill is everyone's).
+    pub fn has_skill(&self, skill: &str) -> bool {
+        skill.is_empty() || self.skills.iter().any(|s| s == skill)
+    }
+}
+
+/// The task asked about: its queue (when the queue is set up) and its assignee.
+#[derive(Debug, Clone, Copy)]
+pub struct TaskPlace<'a> {
+    pub queue_code: &'a str,
+    /// The queue's team and skill; `None` when no queue of that code is set up.
+    pub queue: Option<(Option<i64>, &'a str)>,
+    pub assignee_id: Option<i64>,
+    pub assignee: Option<&'a str>,
+}
+
+/// Whether `member` may view or work the task at `place`; the refusal says why.
+///
+/// Auditors view every task and work none; agents, collectors and team leads see only the tasks
+/// of their own team's queues; agents and collectors work a queue only with its skill (unless
+/// the task is assigned to them) and never a task assigned to someone else, which a team lead
+/// may view but not work; risk officers and admins do not work follow-up tasks.
+pub fn task_access(member: &Member, place: &TaskPlace, access: Access) -> Result<(), String> {
+    if member.role == Role::Auditor {
+        return match access {
+            Access::View => Ok(()),
+            Access::Work => Err("auditors have read-only access".into()),
+        };
+    }
+    match member.role {
+        Role::Agent | Role::Collector | Role::TeamLead => {}
+        Role::RiskOfficer | Role::Admin | Role::Auditor => {
+            return Err(format!("a {} does not work follow-up tasks", member.role));
+        }
+    }
+    let team_of_queue = place.queue.and_then(|(team, _)| team);
+    if team_of_queue.is_none() || team_of_queue != member.team_id {
+        return Err(match place.queue {
+            Some(_) => format!("its queue {} belongs to another team", place.queue_code),
+            None => format!("its queue {} is not set up for any team", place.queue_code),
+        });
+    }
+    let skill = place.queue.map_or("", |(_, skill)| skill);
+    if member.role.works_tasks()
+        && !member.has_skill(skill)
+        && place.assignee_id != Some(member.user_id)
+    {
+        return Err(format!(
+            "its queue {} needs the skill {skill:?}",
+            place.queue_code
+        ));
+    }
+    let lead_viewing = member.role == Role::TeamLead && access == Access::View;
+    if !lead_viewing && place.assignee_id.is_some_and(|a| a != member.user_id) {
+        return Err(format!(
+            "it is assigned to {}",
+            place.assignee.unwrap_or("another user")
+        ));
+    }
+    Ok(())
+}
+
+/// An ID number as shown without a reveal: `110105********002X`. A stored value that is not a
+/// valid number keeps its first 3 and last 4 characters.
+pub fn mask_id_number(s: &str) -> String {
+    ResidentId::parse(s)
+        .map(|i| i.masked())
+        .unwrap_or_else(|_| mask_middle(s))
+}
+
+/// A mobile number as shown without a reveal: `138****8000`.
+pub fn mask_mobile(s: &str) -> String {
+    Mobile::parse(s)
+        .map(|m| m.masked())
+        .unwrap_or_else(|_| mask_middle(s))
+}
+
+fn mask_middle(s: &str) -> String {
+    let n = s.chars().count();
+    s.chars()
+        .enumerate()
+        .map(|(i, c)| if i < 3 || i + 4 >= n { c } else { '*' })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SKILLS: [String; 0] = [];
+
+    fn member(role: Role, team: Option<i64>) -> Member<'static> {
+        Member {
+            user_id: 7,
+            role,
+            team_id: team,
+            skills: &SKILLS,
+        }
+    }
+
+    fn place(team: Option<i64>, skill: &'static str, assignee: Option<i64>) -> TaskPlace<'static> {
+        TaskPlace {
+            queue_code: "followup",
+            queue: Some((team, skill)),
+            assignee_id: assignee,
+            assignee: assignee.map(|_| "a2"),
+        }
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for r in Role::ALL {
+            assert_eq!(r.as_str().parse::<Role>(), Ok(r));
+        }
+        for s in TaskState::ALL {
+            assert_eq!(s.as_str().parse::<TaskState>(), Ok(s));
+        }
+        assert!("boss".parse::<Role>().is_err());
+        assert!("closed".parse::<TaskState>().is_err());
+    }
+
+    #[test]
+    fn task_life() {
+        assert!(TaskState::OPEN.iter().all(|s| s.is_open()));
+        assert!(!TaskState::Done.is_open() && !TaskState::Cancelled.is_open());
+        assert!(TaskState::Rescheduled.is_claimable() && !TaskState::Assigned.is_claimable());
+        assert_eq!(TaskState::Open.reassigned(), TaskState::Assigned);
+        assert_eq!(TaskState::Rescheduled.reassigned(), TaskState::Rescheduled);
+        assert_eq!(TaskState::after(Transition::Done), TaskState::Done);
+        assert_eq!(
+            TaskState::after(Transition::FailAndEscalate { attempts: 3 }),
+            TaskState::Failed
+        );
+    }
+
+    #[test]
+    fn who_may_see_and_work_a_task() {
+        let own = place(Some(1), "", None);
+        let w = Access::Work;
+        assert_eq!(task_access(&member(Role::Agent, Some(1)), &own, w), Ok(()));
+        assert!(task_access(&member(Role::Agent, Some(2)), &own, Access::View).is_err());
+        assert!(
+            task_access(
+                &member(Role::Agent, Some(1)),
+                &place(Some(1), "zh", None),
+                w
+            )
+            .is_err()
+        );
+        assert_eq!(
+            task_access(
+                &member(Role::Agent, Some(1)),
+                &place(Some(1), "zh", Some(7)),
+                w
+            ),
+            Ok(())
+        );
+        let others = place(Some(1), "", Some(8));
+        assert_eq!(
+            task_access(&member(Role::Agent, Some(1)), &others, w),
+            Err("it is assigned to a2".into())
+        );
+        assert_eq!(
+            task_access(&member(Role::TeamLead, Some(1)), &others, Access::View),
+            Ok(())
+        );
+        assert!(task_access(&member(Role::TeamLead, Some(1)), &others, w).is_err());
+        assert_eq!(
+            task_access(&member(Role::Auditor, None), &others, Access::View),
+            Ok(())
+        );
+        assert!(task_access(&member(Role::Auditor, None), &others, w).is_err());
+        assert!(task_access(&member(Role::RiskOfficer, Some(1)), &own, Access::View).is_err());
+    }
+
+    #[test]
+    fn masking() {
+        assert_eq!(mask_id_number("11010519491231002X"), "110105********002X");
+        assert_eq!(mask_mobile("13800138000"), "138****8000");
+        assert_eq!(mask_mobile("12345"), "12345");
+        assert_eq!(mask_id_number("ABCDEFGHIJ"), "ABC***GHIJ");
+    }
+}
