@@ -14,6 +14,7 @@ pub mod rows;
 pub mod status;
 pub mod synth;
 pub mod team;
+pub mod views;
 
 use huifang_core::Date;
 use huifang_core::loan::LoanError;

@@ -9,9 +9,9 @@ use std::time::Instant;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Subcommand, ValueEnum};
 use huifang_app::ledger::{self, Owner, WitnessStep};
+use huifang_app::views;
 use huifang_ledger::{Checkpoint, Hash, Verifier};
 use huifang_store::Store;
-use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 /// The commands of this module, flattened into the top-level command list.
@@ -150,10 +150,6 @@ async fn open(url: &str) -> Result<Store> {
     Ok(store)
 }
 
-fn hexes(hashes: &[Hash]) -> Vec<String> {
-    hashes.iter().map(hex::encode).collect()
-}
-
 /// Runs one of this module's commands against the database at `url`.
 pub async fn run(url: &str, command: &Commands) -> Result<()> {
     match command {
@@ -200,19 +196,13 @@ async fn ledger(url: &str, command: &LedgerCommand) -> Result<()> {
         }
         LedgerCommand::Entries { start, end } => {
             let (size, leaves) = ledger::entries(&store, *start, *end).await?;
-            let entries: Vec<Value> = leaves
-                .iter()
-                .map(|l| {
-                    json!({"index": l.index, "kind": l.kind, "record_id": l.record_id,
-                           "leaf": hex::encode(&l.bytes), "leaf_hash": hex::encode(l.hash)})
-                })
-                .collect();
-            say!(
-                "{}",
-                serde_json::to_string_pretty(
-                    &json!({"start": start, "end": end, "tree_size": size, "entries": entries})
-                )?
-            );
+            let view = views::EntriesView {
+                start: *start,
+                end: *end,
+                tree_size: size,
+                entries: leaves.iter().map(views::EntryView::from).collect(),
+            };
+            say!("{}", serde_json::to_string_pretty(&view)?);
         }
         LedgerCommand::Prove {
             index,
@@ -228,12 +218,7 @@ async fn ledger(url: &str, command: &LedgerCommand) -> Result<()> {
                 let p = ledger::consistency_proof(&store, *first, *second).await?;
                 say!(
                     "{}",
-                    serde_json::to_string_pretty(&json!({
-                        "first": p.first, "second": p.second,
-                        "first_root": hex::encode(p.first_root),
-                        "second_root": hex::encode(p.second_root),
-                        "hashes": hexes(&p.hashes),
-                    }))?
+                    serde_json::to_string_pretty(&views::ConsistencyProofView::from(&p))?
                 );
             } else {
                 let index = index.context("--index is needed (or --consistency)")?;
@@ -249,12 +234,7 @@ async fn ledger(url: &str, command: &LedgerCommand) -> Result<()> {
                 let p = ledger::inclusion_proof(&store, index, size).await?;
                 say!(
                     "{}",
-                    serde_json::to_string_pretty(&json!({
-                        "index": p.index, "size": p.size,
-                        "leaf_hash": hex::encode(p.leaf_hash),
-                        "root": hex::encode(p.root),
-                        "hashes": hexes(&p.hashes),
-                    }))?
+                    serde_json::to_string_pretty(&views::InclusionProofView::from(&p))?
                 );
             }
         }
@@ -473,14 +453,14 @@ async fn witness(url: &str, key: &str, state: &Path) -> Result<()> {
                 &format!("{base}/api/v1/ledger/proof/consistency?first={first}&second={second}"),
             )
             .await?;
-            let value: Value = serde_json::from_str(&body).context("the consistency proof")?;
-            let proof = value["hashes"]
-                .as_array()
-                .context("the consistency proof has no hashes")?
+            let view: views::ConsistencyProofView =
+                serde_json::from_str(&body).context("the consistency proof")?;
+            let proof = view
+                .hashes
                 .iter()
                 .map(|h| {
                     let mut out = [0u8; 32];
-                    hex::decode_to_slice(h.as_str().unwrap_or_default(), &mut out)
+                    hex::decode_to_slice(h, &mut out)
                         .map(|()| out)
                         .map_err(|_| anyhow!("the consistency proof holds a malformed hash"))
                 })

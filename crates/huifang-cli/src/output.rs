@@ -7,10 +7,10 @@ use anyhow::Result;
 use huifang_app::close::DayReport;
 use huifang_app::loans::LoanView;
 use huifang_app::status::{STATUS_COLUMNS, each_status};
+use huifang_app::views;
 use huifang_core::Date;
 use huifang_core::schedule::Installment;
 use huifang_store::{Store, SummaryRow};
-use serde_json::{Value, json};
 
 /// Prints every loan's status.
 pub async fn status(store: &Store, csv: bool, json: bool, out: &mut impl Write) -> Result<()> {
@@ -28,14 +28,13 @@ pub async fn status(store: &Store, csv: bool, json: bool, out: &mut impl Write) 
         let mut first = true;
         let mut failed = None;
         each_status(store, |line| {
-            let obj: serde_json::Map<String, Value> = STATUS_COLUMNS
-                .iter()
-                .zip(line.values())
-                .map(|(k, v)| (k.to_string(), typed(k, v)))
-                .collect();
+            let view = views::StatusLineView::from(&line);
             let sep = if first { "" } else { ",\n" };
             first = false;
-            if let Err(e) = write!(out, "{sep}  {}", Value::Object(obj)) {
+            let written = serde_json::to_string(&view)
+                .map_err(std::io::Error::from)
+                .and_then(|text| write!(out, "{sep}  {text}"));
+            if let Err(e) = written {
                 failed = Some(e);
             }
             Ok(())
@@ -65,24 +64,9 @@ pub async fn status(store: &Store, csv: bool, json: bool, out: &mut impl Write) 
     Ok(())
 }
 
-/// JSON numbers for the numeric status columns (money stays a decimal string, exact).
-fn typed(column: &str, value: String) -> Value {
-    match column {
-        "dpd" | "overdue_installments" | "warning_level" => value
-            .parse::<u64>()
-            .map(Value::from)
-            .unwrap_or(Value::String(value)),
-        _ => Value::String(value),
-    }
-}
-
 /// The schedule as JSON, in the fields of the reference vectors.
-pub fn schedule_json(rows: &[Installment]) -> Value {
-    Value::Array(
-        rows.iter()
-            .map(|i| json!({"n": i.n, "due_date": i.due_date.to_string(), "principal": i.principal.to_string(), "interest": i.interest.to_string(), "payment": i.payment.to_string(), "balance_after": i.balance_after.to_string()}))
-            .collect(),
-    )
+pub fn schedule_json(rows: &[Installment]) -> Vec<views::ScheduleRowView> {
+    rows.iter().map(views::ScheduleRowView::from).collect()
 }
 
 /// The schedule as CSV.
@@ -284,51 +268,8 @@ pub fn loan_text(v: &LoanView) -> String {
 }
 
 /// One loan as JSON.
-pub fn loan_json(v: &LoanView) -> Value {
-    let l = &v.loan;
-    let st = &v.status;
-    json!({
-        "external_id": l.external_id,
-        "borrower_external_id": l.borrower_external_id,
-        "product_code": l.product_code,
-        "principal": l.terms.principal.to_string(),
-        "annual_rate": l.terms.annual_rate.to_string(),
-        "term_months": l.terms.term_months,
-        "repayment_method": l.terms.method.as_str(),
-        "disbursed_on": l.terms.disbursed_on.to_string(),
-        "vin": l.vin,
-        "vehicle_model": l.vehicle_model,
-        "vehicle_price": l.vehicle_price.to_string(),
-        "dealer": l.dealer,
-        "status": {
-            "business_date": v.business_date.to_string(),
-            "lifecycle": st.lifecycle.as_str(),
-            "dpd": st.dpd,
-            "bucket": st.bucket.to_string(),
-            "classification": st.classification.as_str(),
-            "overdue_installments": st.overdue_installments,
-            "outstanding_principal": st.outstanding_principal.to_string(),
-            "overdue_amount": st.overdue_amount.to_string(),
-            "penalty_due": st.penalty_due.to_string(),
-            "warning_level": st.warning_level(),
-            "warning": st.warning.as_ref().map(|w| json!({"level": w.level, "rule": w.rule, "facts": w.facts.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect::<serde_json::Map<String, Value>>()})),
-            "settlement_quote": v.settlement_quote.to_string(),
-        },
-        "installments": v.installments.iter().map(|i| json!({
-            "n": i.n, "due_date": i.due_date.to_string(), "principal": i.principal.to_string(), "interest": i.interest.to_string(),
-            "principal_paid": i.principal_paid.to_string(), "interest_paid": i.interest_paid.to_string(), "penalty_paid": i.penalty_paid.to_string(),
-            "paid_off_on": i.paid_off_on.map(|d| d.to_string()), "closed_by": i.closed_by.map(|k| k.as_str()),
-        })).collect::<Vec<_>>(),
-        "payments": v.payments.iter().enumerate().map(|(index, p)| json!({
-            "external_id": p.external_id, "paid_on": p.paid_on.to_string(), "amount": p.amount.to_string(), "channel": p.channel, "posted_on": p.received_on.to_string(),
-            "allocation": v.allocations.iter().filter(|a| a.payment == index).map(|a| json!({"installment": a.installment, "penalty": a.penalty.to_string(), "interest": a.interest.to_string(), "principal": a.principal.to_string()})).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-        "unapplied": v.unapplied.to_string(),
-        "operations": v.ops.iter().map(|o| { let (kind, params) = huifang_store::encode_op(&o.op.op); json!({"on": o.op.on.to_string(), "kind": kind, "params": params, "reason": o.reason, "decided_by": o.decided_by}) }).collect::<Vec<_>>(),
-        "status_history": v.history.iter().map(|h| json!({"business_date": h.business_date.to_string(), "lifecycle": h.summary.lifecycle.as_str(), "bucket": h.summary.bucket.to_string(), "classification": h.summary.classification.as_str(), "warning_level": h.summary.warning_level, "cause": h.cause})).collect::<Vec<_>>(),
-        "warnings": v.warnings.iter().map(|w| json!({"level": w.level, "rule": w.rule, "facts": serde_json::from_str::<Value>(&w.facts).unwrap_or(Value::Null), "raised_on": w.raised_on.to_string(), "cleared_on": w.cleared_on.map(|d| d.to_string())})).collect::<Vec<_>>(),
-        "events": v.events.iter().map(|e| json!({"business_date": e.business_date.to_string(), "kind": e.kind, "details": serde_json::from_str::<Value>(&e.details).unwrap_or(Value::Null)})).collect::<Vec<_>>(),
-    })
+pub fn loan_json(v: &LoanView) -> views::LoanDetailView {
+    views::LoanDetailView::from(v)
 }
 
 /// The close's one-line summary (or one line per day when several were closed).
@@ -388,9 +329,6 @@ pub fn summary_text(date: Date, rows: &[SummaryRow]) -> String {
 }
 
 /// The portfolio summary as JSON.
-pub fn summary_json(date: Date, rows: &[SummaryRow]) -> Value {
-    json!({
-        "business_date": date.to_string(),
-        "groups": rows.iter().map(|r| json!({"lifecycle": r.lifecycle.as_str(), "bucket": r.bucket.to_string(), "classification": r.classification.as_str(), "warning_level": r.warning_level, "loans": r.loans, "outstanding_principal": r.outstanding_principal.to_string()})).collect::<Vec<_>>(),
-    })
+pub fn summary_json(date: Date, rows: &[SummaryRow]) -> views::PortfolioSummaryView {
+    views::PortfolioSummaryView::new(date, rows)
 }

@@ -6,9 +6,8 @@ use std::io::Read;
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
-use huifang_app::team::{
-    self, Actor, OutcomeInput, Role, UserInput, stats_json, task_json, task_view_json,
-};
+use huifang_app::team::{self, Actor, OutcomeInput, Role, UserInput};
+use huifang_app::views;
 use huifang_core::Date;
 use huifang_core::calendar::parse_date;
 use huifang_core::policy::Policy;
@@ -198,7 +197,7 @@ fn task_line(t: &TaskRecord) -> String {
     )
 }
 
-fn print_json(v: &Value) -> Result<()> {
+fn print_json(v: &impl serde::Serialize) -> Result<()> {
     say!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }
@@ -266,7 +265,7 @@ pub async fn run(store: &Store, policy: &Policy, command: &Commands) -> Result<(
                 let actor = who(store, user).await?;
                 let all = team::team_stats(store, &actor, *from, *to).await?;
                 if *json {
-                    return print_json(&stats_json(&all));
+                    return print_json(&views::TeamStatsList::new(&all).teams);
                 }
                 for s in &all {
                     say!(
@@ -343,7 +342,7 @@ async fn task(store: &Store, policy: &Policy, command: &TaskCommand) -> Result<(
             let actor = who(store, user).await?;
             let tasks = team::my_queue(store, &actor, queue.as_deref()).await?;
             if *json {
-                return print_json(&Value::Array(tasks.iter().map(task_json).collect()));
+                return print_json(&views::TaskList::new(&tasks).tasks);
             }
             for t in &tasks {
                 say!("{}", task_line(t));
@@ -353,7 +352,7 @@ async fn task(store: &Store, policy: &Policy, command: &TaskCommand) -> Result<(
         TaskCommand::Next { user, json } => {
             let actor = who(store, user).await?;
             match team::take_next(store, &actor).await? {
-                Some(t) if *json => print_json(&task_json(&t))?,
+                Some(t) if *json => print_json(&views::TaskSummary::from(&t))?,
                 Some(t) => say!("{}", task_line(&t)),
                 None => say!("no task waiting for {user}"),
             }
@@ -367,7 +366,7 @@ async fn task(store: &Store, policy: &Policy, command: &TaskCommand) -> Result<(
         } => {
             let actor = who(store, user).await?;
             let view = team::show_task(store, policy, &actor, *id, lang, *reveal).await?;
-            let v = task_view_json(&view);
+            let v = views::TaskDetail::from(&view);
             if *json {
                 return print_json(&v);
             }
@@ -381,7 +380,7 @@ async fn task(store: &Store, policy: &Policy, command: &TaskCommand) -> Result<(
                 b.mobile,
                 b.city
             );
-            say!("loan {}", v["loan"]);
+            say!("loan {}", serde_json::to_string(&v.loan)?);
             match &view.script {
                 Some(s) => say!("script {}", serde_json::to_string_pretty(s)?),
                 None => say!("script: none for {} in {lang}", view.task.kind),

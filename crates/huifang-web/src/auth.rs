@@ -3,21 +3,24 @@
 //! `Authorization: Bearer …`, answered 401 when missing or unknown. What the caller may then do
 //! is decided by `huifang_app::team` (403 when the role or team forbids it).
 
+use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequestParts, State};
 use axum::http::header;
 use axum::http::request::Parts;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use huifang_app::team::{self, Actor};
-use serde_json::{Value, json};
+use huifang_app::views::{ErrorView, LoginRequest, SessionView, UserView};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::{ApiError, AppState};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/auth/login", post(login))
-        .route("/api/v1/me", get(me))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(me))
 }
 
 /// The authenticated caller of a request.
@@ -49,48 +52,69 @@ impl FromRequestParts<AppState> for Authed {
     }
 }
 
-/// A JSON body that must be an object; a malformed body is a 400 in the API's format.
-pub(crate) fn object(body: Result<Json<Value>, JsonRejection>) -> Result<Value, ApiError> {
-    match body {
-        Ok(Json(v @ Value::Object(_))) => Ok(v),
-        Ok(_) => Err(ApiError::bad_request("the body must be a JSON object")),
-        Err(e) => Err(ApiError::bad_request(format!(
-            "the body is not valid JSON: {e}"
-        ))),
-    }
-}
-
-/// The caller as JSON.
-pub(crate) fn me_json(a: &Actor) -> Value {
-    json!({
-        "id": a.user.id,
-        "username": a.user.username,
-        "display_name": a.user.display_name,
-        "role": a.role.as_str(),
-        "team": a.user.team_code,
-        "skills": a.user.skills,
+/// A JSON body read into its request type: not JSON, not an object or a field of the wrong
+/// type is a 400 in the API's format, naming the field.
+pub(crate) fn request<T: DeserializeOwned>(
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<T, ApiError> {
+    let value = match body {
+        Ok(Json(v @ Value::Object(_))) => v,
+        Ok(_) => return Err(ApiError::bad_request("the body must be a JSON object")),
+        Err(e) => {
+            return Err(ApiError::bad_request(format!(
+                "the body is not valid JSON: {e}"
+            )));
+        }
+    };
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            ApiError::bad_request(inner.to_string())
+        } else {
+            ApiError::bad_request(format!("{path}: {inner}"))
+        }
     })
 }
 
+/// Logs in: a session token (shown once) for `Authorization: Bearer`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "A new session", body = SessionView),
+        (status = 400, description = "The body is not a login", body = ErrorView),
+        (status = 401, description = "Wrong username or password, or a disabled user", body = ErrorView),
+        (status = 503, description = "The database is not initialised", body = ErrorView)
+    )
+)]
 async fn login(
     State(state): State<AppState>,
     body: Result<Json<Value>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let body = object(body)?;
-    let field = |name: &str| {
-        body.get(name)
-            .and_then(Value::as_str)
-            .ok_or_else(|| ApiError::bad_request(format!("{name:?} (a string) is required")))
-    };
-    let (token, actor) = team::login(&state.store, field("username")?, field("password")?).await?;
-    Ok(Json(json!({
-        "token": token,
-        "token_type": "Bearer",
-        "expires_in": team::SESSION_HOURS * 3600,
-        "user": me_json(&actor),
-    })))
+) -> Result<Json<SessionView>, ApiError> {
+    let req: LoginRequest = request(body)?;
+    let (token, actor) = team::login(&state.store, &req.username, &req.password).await?;
+    Ok(Json(SessionView {
+        token,
+        token_type: "Bearer".into(),
+        expires_in: team::SESSION_HOURS * 3600,
+        user: UserView::from(&actor),
+    }))
 }
 
-async fn me(Authed(actor): Authed) -> Json<Value> {
-    Json(me_json(&actor))
+/// The caller.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller", body = UserView),
+        (status = 401, description = "No valid token", body = ErrorView)
+    )
+)]
+async fn me(Authed(actor): Authed) -> Json<UserView> {
+    Json(UserView::from(&actor))
 }

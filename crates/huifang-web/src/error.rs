@@ -4,7 +4,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use huifang_app::AppError;
-use serde_json::json;
+use huifang_app::views::ErrorView;
 
 /// An API failure: a status, a stable code the console translates, and a message.
 #[derive(Debug)]
@@ -83,6 +83,10 @@ impl IntoResponse for ApiError {
                 )
             }
         };
-        (status, Json(json!({"error": code, "message": message}))).into_response()
+        let body = ErrorView {
+            error: code.to_string(),
+            message,
+        };
+        (status, Json(body)).into_response()
     }
 }

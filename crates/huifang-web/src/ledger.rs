@@ -4,23 +4,26 @@
 
 use std::collections::HashMap;
 
+use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use huifang_app::ledger;
-use serde_json::{Value, json};
+use huifang_app::views::{
+    ConsistencyProofView, EntriesView, EntryView, ErrorView, InclusionProofView,
+};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::{ApiError, AppState};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/ledger/checkpoint", get(checkpoint))
-        .route("/api/v1/ledger/entries", get(entries))
-        .route("/api/v1/ledger/proof/inclusion", get(inclusion))
-        .route("/api/v1/ledger/proof/consistency", get(consistency))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(checkpoint))
+        .routes(routes!(entries))
+        .routes(routes!(inclusion))
+        .routes(routes!(consistency))
 }
 
 type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
@@ -44,10 +47,18 @@ pub(crate) fn param(params: &Params, name: &str) -> Result<u64, ApiError> {
         })
 }
 
-pub(crate) fn hexes(hashes: &[huifang_ledger::Hash]) -> Vec<String> {
-    hashes.iter().map(hex::encode).collect()
-}
-
+/// The latest signed checkpoint: a C2SP tlog-checkpoint note (origin, size, root hash, Ed25519
+/// signature lines).
+#[utoipa::path(
+    get,
+    path = "/api/v1/ledger/checkpoint",
+    tag = "ledger",
+    responses(
+        (status = 200, description = "The signed checkpoint note", content_type = "text/plain", body = String),
+        (status = 404, description = "The log has no checkpoint yet", body = ErrorView),
+        (status = 503, description = "The database is not initialised", body = ErrorView)
+    )
+)]
 async fn checkpoint(State(state): State<AppState>) -> Result<Response, ApiError> {
     let cp = ledger::latest_checkpoint(&state.store)
         .await?
@@ -59,55 +70,83 @@ async fn checkpoint(State(state): State<AppState>) -> Result<Response, ApiError>
         .into_response())
 }
 
-async fn entries(State(state): State<AppState>, params: Params) -> Result<Json<Value>, ApiError> {
+/// Leaves `start` (inclusive) to `end` (exclusive), at most 1,000, with the kind and id of the
+/// record each logs.
+#[utoipa::path(
+    get,
+    path = "/api/v1/ledger/entries",
+    tag = "ledger",
+    params(
+        ("start" = u64, Query, description = "The first leaf's index"),
+        ("end" = u64, Query, description = "One past the last leaf's index (at most start + 1,000 and the tree size)")
+    ),
+    responses(
+        (status = 200, description = "The leaves", body = EntriesView),
+        (status = 400, description = "A missing or invalid parameter, or a range the log does not hold", body = ErrorView),
+        (status = 503, description = "The database is not initialised", body = ErrorView)
+    )
+)]
+async fn entries(
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Json<EntriesView>, ApiError> {
     let start = param(&params, "start")?;
     let end = param(&params, "end")?;
-    let (size, leaves) = ledger::entries(&state.store, start, end).await?;
-    let entries: Vec<Value> = leaves
-        .iter()
-        .map(|l| {
-            json!({
-                "index": l.index,
-                "kind": l.kind,
-                "record_id": l.record_id,
-                "leaf": hex::encode(&l.bytes),
-                "leaf_hash": hex::encode(l.hash),
-            })
-        })
-        .collect();
-    Ok(Json(json!({
-        "start": start,
-        "end": end,
-        "tree_size": size,
-        "entries": entries,
-    })))
+    let (tree_size, leaves) = ledger::entries(&state.store, start, end).await?;
+    Ok(Json(EntriesView {
+        start,
+        end,
+        tree_size,
+        entries: leaves.iter().map(EntryView::from).collect(),
+    }))
 }
 
-async fn inclusion(State(state): State<AppState>, params: Params) -> Result<Json<Value>, ApiError> {
+/// The RFC 6962 inclusion proof of leaf `index` in the tree of `size` leaves.
+#[utoipa::path(
+    get,
+    path = "/api/v1/ledger/proof/inclusion",
+    tag = "ledger",
+    params(
+        ("index" = u64, Query, description = "The leaf's index"),
+        ("size" = u64, Query, description = "The tree size (a checkpoint's)")
+    ),
+    responses(
+        (status = 200, description = "The proof", body = InclusionProofView),
+        (status = 400, description = "A missing or invalid parameter, or an index outside the tree", body = ErrorView),
+        (status = 503, description = "The database is not initialised", body = ErrorView)
+    )
+)]
+async fn inclusion(
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Json<InclusionProofView>, ApiError> {
     let index = param(&params, "index")?;
     let size = param(&params, "size")?;
     let p = ledger::inclusion_proof(&state.store, index, size).await?;
-    Ok(Json(json!({
-        "index": p.index,
-        "size": p.size,
-        "leaf_hash": hex::encode(p.leaf_hash),
-        "root": hex::encode(p.root),
-        "hashes": hexes(&p.hashes),
-    })))
+    Ok(Json(InclusionProofView::from(&p)))
 }
 
+/// The RFC 6962 consistency proof between the trees of `first` and `second` leaves.
+#[utoipa::path(
+    get,
+    path = "/api/v1/ledger/proof/consistency",
+    tag = "ledger",
+    params(
+        ("first" = u64, Query, description = "The older tree's size"),
+        ("second" = u64, Query, description = "The newer tree's size")
+    ),
+    responses(
+        (status = 200, description = "The proof", body = ConsistencyProofView),
+        (status = 400, description = "A missing or invalid parameter, or sizes the log does not hold", body = ErrorView),
+        (status = 503, description = "The database is not initialised", body = ErrorView)
+    )
+)]
 async fn consistency(
     State(state): State<AppState>,
     params: Params,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ConsistencyProofView>, ApiError> {
     let first = param(&params, "first")?;
     let second = param(&params, "second")?;
     let p = ledger::consistency_proof(&state.store, first, second).await?;
-    Ok(Json(json!({
-        "first": p.first,
-        "second": p.second,
-        "first_root": hex::encode(p.first_root),
-        "second_root": hex::encode(p.second_root),
-        "hashes": hexes(&p.hashes),
-    })))
+    Ok(Json(ConsistencyProofView::from(&p)))
 }

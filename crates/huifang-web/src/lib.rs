@@ -1,11 +1,15 @@
 //! Huifang's HTTP API: `/api/v1`, JSON, described by the OpenAPI document it serves at
 //! `/api/v1/openapi.json`.
 //!
-//! One module per area (`ledger`, `documents`, `meta`); every handler returns
-//! `Result<_, ApiError>`, whose `IntoResponse` answers `{"error": code, "message": …}` and logs,
-//! without leaking, every internal error. The routes here carry no personal data and need no
-//! login; authenticated areas are added as further modules behind their own middleware.
-//! The web crate holds no business rule: it parses requests and calls `huifang_app`.
+//! One module per area (`meta`, `ledger`, `documents`, `auth`, `tasks`). Every route is
+//! registered through `utoipa_axum::routes!` from a handler annotated with `#[utoipa::path]`, so
+//! the router and the OpenAPI document are built from the same list and cannot disagree; the
+//! request and response bodies are `huifang_app::views` types, whose schemas the document
+//! carries. Every handler returns `Result<_, ApiError>`, whose `IntoResponse` answers
+//! `{"error": code, "message": …}` and logs, without leaking, every internal error. The ledger,
+//! document-check and health routes carry no personal data and need no login; the others take a
+//! bearer token (`auth::Authed`). The web crate holds no business rule: it parses requests and
+//! calls `huifang_app`.
 
 mod auth;
 mod documents;
@@ -17,8 +21,12 @@ mod tasks;
 use std::net::SocketAddr;
 
 use axum::Router;
+use huifang_app::views::ErrorView;
 use huifang_store::Store;
 use tokio::net::TcpListener;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
 
 pub use error::ApiError;
 
@@ -28,17 +36,67 @@ pub struct AppState {
     pub store: Store,
 }
 
-/// The whole API.
-pub fn router(store: Store) -> Router {
-    let state = AppState { store };
-    Router::new()
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Huifang API",
+        version = "1",
+        description = "Huifang (回访) post-loan management. The ledger and document-check routes carry no personal data and need no login; registering a document needs one. Errors are JSON objects {\"error\": code, \"message\": text}. Every other route needs `Authorization: Bearer <token>`: a session token from POST /api/v1/auth/login or a per-user API token (`huifang user token`). 401 without a valid token, 403 when the caller's role or team does not allow the request; ID numbers and mobiles are masked unless the role may reveal them (team lead, risk officer), and every reveal is logged. Money is a decimal string with two places, dates are YYYY-MM-DD."
+    ),
+    modifiers(&BearerScheme),
+    components(schemas(ErrorView)),
+    tags(
+        (name = "meta", description = "Health and this document"),
+        (name = "ledger", description = "The tamper-evident record: checkpoints, entries and proofs (public)"),
+        (name = "documents", description = "Documents anchored by their SHA-256 in the record"),
+        (name = "auth", description = "Sessions and the caller"),
+        (name = "tasks", description = "Follow-up tasks, outcomes and the team's figures"),
+        (name = "loans", description = "Loans, for the roles that read them")
+    )
+)]
+struct ApiDoc;
+
+/// The `bearer` security scheme the authenticated routes name.
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A session token (POST /api/v1/auth/login) or a per-user API token",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Every route with its OpenAPI description.
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(meta::routes())
         .merge(ledger::routes())
         .merge(documents::routes())
         .merge(auth::routes())
         .merge(tasks::routes())
+}
+
+/// The OpenAPI document of the API: generated from the same route list the router serves.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().into_openapi()
+}
+
+/// The whole API.
+pub fn router(store: Store) -> Router {
+    let (routes, _) = api().split_for_parts();
+    routes
         .fallback(meta::not_found)
-        .with_state(state)
+        .with_state(AppState { store })
 }
 
 /// Binds `addr` and serves the API until the process ends.

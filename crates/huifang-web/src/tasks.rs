@@ -5,29 +5,34 @@
 
 use std::collections::HashMap;
 
+use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use huifang_app::policy;
 use huifang_app::team::{self, OutcomeInput};
+use huifang_app::views::{
+    ErrorView, LoanSummaryView, OutcomeRequest, ReassignRequest, RecordedView, TaskAnswer,
+    TaskDetail, TaskList, TeamStatsList,
+};
 use huifang_core::Date;
 use huifang_core::calendar::parse_date;
-use serde_json::{Value, json};
+use serde_json::Value;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::auth::{Authed, object};
+use crate::auth::{Authed, request};
 use crate::{ApiError, AppState};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/tasks", get(list))
-        .route("/api/v1/tasks/next", post(next))
-        .route("/api/v1/tasks/{id}", get(show))
-        .route("/api/v1/tasks/{id}/outcome", post(outcome))
-        .route("/api/v1/tasks/{id}/reassign", post(reassign))
-        .route("/api/v1/team/stats", get(stats))
-        .route("/api/v1/loans/{external_id}", get(loan))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(next))
+        .routes(routes!(show))
+        .routes(routes!(outcome))
+        .routes(routes!(reassign))
+        .routes(routes!(stats))
+        .routes(routes!(loan))
 }
 
 /// The query string as a map; a malformed one is a 400 in the API's format.
@@ -63,32 +68,80 @@ fn date_param(m: &HashMap<String, String>, name: &str) -> Result<Option<Date>, A
         .transpose()
 }
 
+/// The caller's open tasks: an agent's own and the unassigned ones of their team's queues; a
+/// team lead's whole team.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tasks",
+    tag = "tasks",
+    security(("bearer" = [])),
+    params(("queue" = Option<String>, Query, description = "Only this queue's tasks")),
+    responses(
+        (status = 200, description = "The tasks, due first", body = TaskList),
+        (status = 400, description = "A malformed query string", body = ErrorView),
+        (status = 401, description = "No valid token", body = ErrorView),
+        (status = 403, description = "The caller works no queue of this team", body = ErrorView),
+        (status = 503, description = "The database is not initialised", body = ErrorView)
+    )
+)]
 async fn list(
     State(state): State<AppState>,
     Authed(actor): Authed,
     p: Params,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TaskList>, ApiError> {
     let m = params(p)?;
     let tasks = team::my_queue(&state.store, &actor, m.get("queue").map(String::as_str)).await?;
-    Ok(Json(json!({
-        "tasks": tasks.iter().map(team::task_json).collect::<Vec<_>>(),
-    })))
+    Ok(Json(TaskList::new(&tasks)))
 }
 
+/// Takes the next task: the caller's own in progress first, else the queue's oldest due task,
+/// claimed so that no one else takes it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tasks/next",
+    tag = "tasks",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The task taken, or null when none waits", body = TaskAnswer),
+        (status = 401, description = "No valid token", body = ErrorView),
+        (status = 403, description = "The caller's role does not work tasks", body = ErrorView),
+        (status = 503, description = "The database is not initialised", body = ErrorView)
+    )
+)]
 async fn next(
     State(state): State<AppState>,
     Authed(actor): Authed,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TaskAnswer>, ApiError> {
     let task = team::take_next(&state.store, &actor).await?;
-    Ok(Json(json!({"task": task.as_ref().map(team::task_json)})))
+    Ok(Json(TaskAnswer::new(task.as_ref())))
 }
 
+/// A task with its script, the borrower's context (masked unless revealed) and the loan.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tasks/{id}",
+    tag = "tasks",
+    security(("bearer" = [])),
+    params(
+        ("id" = i64, Path, description = "The task's id"),
+        ("lang" = Option<String>, Query, description = "The script's language: zh (default) or en"),
+        ("reveal" = Option<bool>, Query, description = "Show the full ID number and mobile (team leads and risk officers; logged)")
+    ),
+    responses(
+        (status = 200, description = "The task", body = TaskDetail),
+        (status = 400, description = "A malformed id or parameter", body = ErrorView),
+        (status = 401, description = "No valid token", body = ErrorView),
+        (status = 403, description = "The caller may not see this task, or reveal", body = ErrorView),
+        (status = 404, description = "No such task", body = ErrorView),
+        (status = 503, description = "The database is not initialised", body = ErrorView)
+    )
+)]
 async fn show(
     State(state): State<AppState>,
     Authed(actor): Authed,
     id: Result<Path<i64>, PathRejection>,
     p: Params,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TaskDetail>, ApiError> {
     let id = task_id(id)?;
     let m = params(p)?;
     let lang = m.get("lang").map_or("zh", String::as_str);
@@ -101,35 +154,39 @@ async fn show(
         flag(&m, "reveal")?,
     )
     .await?;
-    Ok(Json(team::task_view_json(&view)))
+    Ok(Json(TaskDetail::from(&view)))
 }
 
-fn opt_str(body: &Value, name: &str) -> Result<Option<String>, ApiError> {
-    match body.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(Value::Number(n)) if name == "amount" => Ok(Some(n.to_string())),
-        Some(_) => Err(ApiError::bad_request(format!("{name} must be a string"))),
-    }
-}
-
-fn opt_int(body: &Value, name: &str) -> Result<Option<i64>, ApiError> {
-    match body.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => v
-            .as_i64()
-            .map(Some)
-            .ok_or_else(|| ApiError::bad_request(format!("{name} must be an integer"))),
-    }
-}
-
+/// Records the outcome of an attempt, once per `Idempotency-Key`: the interaction (in the
+/// tamper-evident log), a promise to pay, risk signals and the task's next state.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tasks/{id}/outcome",
+    tag = "tasks",
+    security(("bearer" = [])),
+    params(
+        ("id" = i64, Path, description = "The task's id"),
+        ("Idempotency-Key" = String, Header, description = "Recording again with the same key returns the first answer and writes nothing")
+    ),
+    request_body = OutcomeRequest,
+    responses(
+        (status = 201, description = "Recorded", body = RecordedView),
+        (status = 200, description = "Recorded before under this Idempotency-Key", body = RecordedView),
+        (status = 400, description = "No Idempotency-Key, or an invalid outcome (the field is named)", body = ErrorView),
+        (status = 401, description = "No valid token", body = ErrorView),
+        (status = 403, description = "The caller may not work this task", body = ErrorView),
+        (status = 404, description = "No such task", body = ErrorView),
+        (status = 409, description = "The task is closed", body = ErrorView),
+        (status = 503, description = "The database is not initialised", body = ErrorView)
+    )
+)]
 async fn outcome(
     State(state): State<AppState>,
     Authed(actor): Authed,
     id: Result<Path<i64>, PathRejection>,
     headers: HeaderMap,
     body: Result<Json<Value>, JsonRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<RecordedView>), ApiError> {
     let id = task_id(id)?;
     let key = headers
         .get("idempotency-key")
@@ -141,32 +198,27 @@ async fn outcome(
             message: "recording an outcome needs an Idempotency-Key header".into(),
         })?
         .to_string();
-    let body = object(body)?;
-    let date = opt_str(&body, "date")?
+    let req: OutcomeRequest = request(body)?;
+    let date = req
+        .date
         .map(|s| {
             parse_date(&s)
                 .ok_or_else(|| ApiError::bad_request(format!("date must be YYYY-MM-DD, got {s:?}")))
         })
         .transpose()?;
-    let income = opt_int(&body, "income_change_pct")?
-        .map(|v| {
-            i32::try_from(v).map_err(|_| ApiError::bad_request("income_change_pct is out of range"))
-        })
-        .transpose()?;
     let input = OutcomeInput {
-        channel: opt_str(&body, "channel")?.unwrap_or_else(|| "phone".into()),
-        outcome: opt_str(&body, "outcome")?
-            .ok_or_else(|| ApiError::bad_request("\"outcome\" is required"))?,
-        amount: opt_str(&body, "amount")?,
+        channel: req.channel.unwrap_or_else(|| "phone".into()),
+        outcome: req.outcome,
+        amount: req.amount.map(|a| a.into_text()),
         date,
-        income_change_pct: income,
-        job_status: opt_str(&body, "job_status")?,
-        vehicle_status: opt_str(&body, "vehicle_status")?,
-        answers: body.get("answers").filter(|v| !v.is_null()).cloned(),
-        notes: opt_str(&body, "notes")?.unwrap_or_default(),
-        duration_seconds: opt_int(&body, "duration_seconds")?.unwrap_or(0),
+        income_change_pct: req.income_change_pct,
+        job_status: req.job_status,
+        vehicle_status: req.vehicle_status,
+        answers: req.answers.filter(|v| !v.is_null()),
+        notes: req.notes.unwrap_or_default(),
+        duration_seconds: req.duration_seconds.unwrap_or(0),
         idempotency_key: key,
-        occurred_at: opt_str(&body, "occurred_at")?,
+        occurred_at: req.occurred_at,
     };
     let r = team::record_outcome(&state.store, &actor, id, &input).await?;
     let status = if r.new {
@@ -174,41 +226,63 @@ async fn outcome(
     } else {
         StatusCode::OK
     };
-    Ok((
-        status,
-        Json(json!({
-            "interaction_id": r.interaction_id,
-            "recorded": r.new,
-            "task": team::task_json(&r.task),
-            "promise_id": r.promise_id,
-            "risk_signals": r.signals,
-            "escalation_task_id": r.escalation_task,
-            "ledger_index": r.leaf_index,
-        })),
-    ))
+    Ok((status, Json(RecordedView::from(&r))))
 }
 
+/// Reassigns an open task to another member of its team (team leads).
+#[utoipa::path(
+    post,
+    path = "/api/v1/tasks/{id}/reassign",
+    tag = "tasks",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The task's id")),
+    request_body = ReassignRequest,
+    responses(
+        (status = 200, description = "The task, reassigned", body = TaskAnswer),
+        (status = 400, description = "A malformed id or body", body = ErrorView),
+        (status = 401, description = "No valid token", body = ErrorView),
+        (status = 403, description = "The caller may not reassign it, or not to that user", body = ErrorView),
+        (status = 404, description = "No such task or user", body = ErrorView),
+        (status = 409, description = "The task is closed", body = ErrorView),
+        (status = 503, description = "The database is not initialised", body = ErrorView)
+    )
+)]
 async fn reassign(
     State(state): State<AppState>,
     Authed(actor): Authed,
     id: Result<Path<i64>, PathRejection>,
     body: Result<Json<Value>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TaskAnswer>, ApiError> {
     let id = task_id(id)?;
-    let body = object(body)?;
-    let to = body
-        .get("to")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::bad_request("\"to\" (a username) is required"))?;
-    let task = team::reassign(&state.store, &actor, id, to).await?;
-    Ok(Json(json!({"task": team::task_json(&task)})))
+    let req: ReassignRequest = request(body)?;
+    let task = team::reassign(&state.store, &actor, id, &req.to).await?;
+    Ok(Json(TaskAnswer::new(Some(&task))))
 }
 
+/// The team's queues (depth, SLA breaches) and each agent's work in a period (team leads,
+/// admins and auditors).
+#[utoipa::path(
+    get,
+    path = "/api/v1/team/stats",
+    tag = "tasks",
+    security(("bearer" = [])),
+    params(
+        ("from" = Option<String>, Query, description = "First day (YYYY-MM-DD; default: 30 days before the business date)"),
+        ("to" = Option<String>, Query, description = "Last day (YYYY-MM-DD; default: the business date)")
+    ),
+    responses(
+        (status = 200, description = "The teams' statistics", body = TeamStatsList),
+        (status = 400, description = "A malformed date", body = ErrorView),
+        (status = 401, description = "No valid token", body = ErrorView),
+        (status = 403, description = "The caller's role may not see team statistics", body = ErrorView),
+        (status = 503, description = "The database is not initialised", body = ErrorView)
+    )
+)]
 async fn stats(
     State(state): State<AppState>,
     Authed(actor): Authed,
     p: Params,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TeamStatsList>, ApiError> {
     let m = params(p)?;
     let all = team::team_stats(
         &state.store,
@@ -217,17 +291,37 @@ async fn stats(
         date_param(&m, "to")?,
     )
     .await?;
-    Ok(Json(json!({"teams": team::stats_json(&all)})))
+    Ok(Json(TeamStatsList::new(&all)))
 }
 
+/// A loan for the roles that read loans: contract, status, the borrower (masked unless
+/// revealed) and the warnings.
+#[utoipa::path(
+    get,
+    path = "/api/v1/loans/{external_id}",
+    tag = "loans",
+    security(("bearer" = [])),
+    params(
+        ("external_id" = String, Path, description = "The loan's external id"),
+        ("reveal" = Option<bool>, Query, description = "Show the full ID number and mobile (team leads and risk officers; logged)")
+    ),
+    responses(
+        (status = 200, description = "The loan", body = LoanSummaryView),
+        (status = 400, description = "A malformed parameter", body = ErrorView),
+        (status = 401, description = "No valid token", body = ErrorView),
+        (status = 403, description = "The caller's role may not read loans, or reveal", body = ErrorView),
+        (status = 404, description = "No such loan", body = ErrorView),
+        (status = 503, description = "The database is not initialised", body = ErrorView)
+    )
+)]
 async fn loan(
     State(state): State<AppState>,
     Authed(actor): Authed,
     Path(external_id): Path<String>,
     p: Params,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<LoanSummaryView>, ApiError> {
     let m = params(p)?;
-    let (view, b) = team::show_loan(
+    let (view, borrower) = team::show_loan(
         &state.store,
         &policy::load(&state.store).await?,
         &actor,
@@ -235,38 +329,5 @@ async fn loan(
         flag(&m, "reveal")?,
     )
     .await?;
-    let s = &view.status;
-    Ok(Json(json!({
-        "external_id": view.loan.external_id,
-        "business_date": view.business_date.to_string(),
-        "product": view.loan.product_code,
-        "principal": view.loan.terms.principal.to_string(),
-        "disbursed_on": view.loan.terms.disbursed_on.to_string(),
-        "vehicle_model": view.loan.vehicle_model,
-        "dealer": view.loan.dealer,
-        "status": {
-            "lifecycle": s.lifecycle.as_str(),
-            "dpd": s.dpd,
-            "bucket": s.bucket.to_string(),
-            "classification": s.classification.as_str(),
-            "warning_level": s.warning_level(),
-            "overdue_amount": s.overdue_amount.to_string(),
-            "outstanding_principal": s.outstanding_principal.to_string(),
-        },
-        "borrower": {
-            "external_id": b.external_id,
-            "name": b.name,
-            "id_number": b.id_number,
-            "mobile": b.mobile,
-            "city": b.city,
-            "revealed": b.revealed,
-        },
-        "warnings": view.warnings.iter().map(|w| json!({
-            "level": w.level,
-            "rule": w.rule,
-            "facts": serde_json::from_str::<Value>(&w.facts).unwrap_or(Value::String(w.facts.clone())),
-            "raised_on": w.raised_on.to_string(),
-            "cleared_on": w.cleared_on.map(|d| d.to_string()),
-        })).collect::<Vec<_>>(),
-    })))
+    Ok(Json(LoanSummaryView::new(&view, &borrower)))
 }

@@ -1,0 +1,999 @@
+//! What Huifang shows and what it is asked, as serde types: the one view layer of the command
+//! line's JSON, the HTTP API (whose OpenAPI document is generated from these types) and the
+//! console. No JSON is built by hand outside this module.
+//!
+//! Conventions: money is a decimal string with two places (`"1234.50"`), dates are ISO
+//! (`"2026-12-05"`), names are the core's (`"special_mention"`, `"in_progress"`). ID numbers
+//! and mobiles are masked unless the view says `revealed`.
+
+use std::collections::BTreeMap;
+
+use huifang_core::schedule::Installment;
+use huifang_core::status::LoanStatus;
+use huifang_core::{Date, Money};
+use huifang_ledger::Hash;
+use huifang_store::{
+    DepthRow, InteractionRecord, LeafRecord, SummaryRow, TaskRecord, UserRecord, WarningRecord,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::ledger::{ConsistencyProof, DocumentMatch, InclusionProof};
+use crate::loans::LoanView;
+use crate::status::StatusLine;
+use crate::team::{Actor, BorrowerContext, Recorded, TaskView, TeamStats};
+
+fn amount(m: Money) -> String {
+    m.to_string()
+}
+
+fn hex_all(hashes: &[Hash]) -> Vec<String> {
+    hashes.iter().map(hex::encode).collect()
+}
+
+/// A stored JSON text as JSON (a text that is not JSON is returned as a string).
+fn json_text(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
+}
+
+// ----- loans ----------------------------------------------------------------------------------
+
+/// A loan's status on the business date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct LoanStatusView {
+    /// active, paid_off or written_off.
+    pub lifecycle: String,
+    /// Days past due.
+    pub dpd: u32,
+    /// M0 … M7+.
+    pub bucket: String,
+    /// normal, special_mention, substandard, doubtful or loss.
+    pub classification: String,
+    /// Installments due before the business date with an unpaid amount.
+    pub overdue_installments: u32,
+    pub outstanding_principal: String,
+    /// Everything due now: overdue principal, interest and penalty.
+    pub overdue_amount: String,
+    pub penalty_due: String,
+    /// The highest warning level whose rule holds now (0: none).
+    pub warning_level: u8,
+}
+
+impl From<&LoanStatus> for LoanStatusView {
+    fn from(s: &LoanStatus) -> Self {
+        LoanStatusView {
+            lifecycle: s.lifecycle.as_str().to_string(),
+            dpd: s.dpd,
+            bucket: s.bucket.to_string(),
+            classification: s.classification.as_str().to_string(),
+            overdue_installments: s.overdue_installments,
+            outstanding_principal: amount(s.outstanding_principal),
+            overdue_amount: amount(s.overdue_amount),
+            penalty_due: amount(s.penalty_due),
+            warning_level: s.warning_level(),
+        }
+    }
+}
+
+/// A warning raised on a loan, with the facts that fired it.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct WarningView {
+    pub level: u8,
+    /// The rule's code.
+    pub rule: String,
+    #[schema(value_type = Object)]
+    pub facts: Value,
+    pub raised_on: String,
+    pub cleared_on: Option<String>,
+}
+
+impl From<&WarningRecord> for WarningView {
+    fn from(w: &WarningRecord) -> Self {
+        WarningView {
+            level: w.level,
+            rule: w.rule.clone(),
+            facts: json_text(&w.facts),
+            raised_on: w.raised_on.to_string(),
+            cleared_on: w.cleared_on.map(|d| d.to_string()),
+        }
+    }
+}
+
+/// A borrower as the caller may see them: ID number and mobile masked unless `revealed`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct BorrowerView {
+    pub external_id: String,
+    pub name: String,
+    pub id_number: String,
+    pub mobile: String,
+    pub city: String,
+    pub revealed: bool,
+}
+
+impl From<&BorrowerContext> for BorrowerView {
+    fn from(b: &BorrowerContext) -> Self {
+        BorrowerView {
+            external_id: b.external_id.clone(),
+            name: b.name.clone(),
+            id_number: b.id_number.clone(),
+            mobile: b.mobile.clone(),
+            city: b.city.clone(),
+            revealed: b.revealed,
+        }
+    }
+}
+
+/// A loan for the roles that read loans: contract, status, borrower and warnings.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct LoanSummaryView {
+    pub external_id: String,
+    pub business_date: String,
+    /// The product's code.
+    pub product: String,
+    pub principal: String,
+    pub disbursed_on: String,
+    pub vehicle_model: String,
+    pub dealer: String,
+    pub status: LoanStatusView,
+    pub borrower: BorrowerView,
+    pub warnings: Vec<WarningView>,
+}
+
+impl LoanSummaryView {
+    pub fn new(view: &LoanView, borrower: &BorrowerContext) -> Self {
+        LoanSummaryView {
+            external_id: view.loan.external_id.clone(),
+            business_date: view.business_date.to_string(),
+            product: view.loan.product_code.clone(),
+            principal: amount(view.loan.terms.principal),
+            disbursed_on: view.loan.terms.disbursed_on.to_string(),
+            vehicle_model: view.loan.vehicle_model.clone(),
+            dealer: view.loan.dealer.clone(),
+            status: LoanStatusView::from(&view.status),
+            borrower: BorrowerView::from(borrower),
+            warnings: view.warnings.iter().map(WarningView::from).collect(),
+        }
+    }
+}
+
+// ----- tasks ----------------------------------------------------------------------------------
+
+/// A follow-up task (no personal data: loan and borrower external ids only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct TaskSummary {
+    pub id: i64,
+    /// The loan's external id.
+    pub loan: String,
+    pub kind: String,
+    pub reason_key: String,
+    pub queue: String,
+    /// open, assigned, in_progress, rescheduled, done, failed or cancelled.
+    pub state: String,
+    /// The assignee's username.
+    pub assignee: Option<String>,
+    pub created_on: String,
+    pub due_on: String,
+    pub window_end_on: Option<String>,
+    pub late: bool,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub outcome: Option<String>,
+    pub closed_on: Option<String>,
+    pub close_reason: Option<String>,
+}
+
+impl From<&TaskRecord> for TaskSummary {
+    fn from(t: &TaskRecord) -> Self {
+        TaskSummary {
+            id: t.id,
+            loan: t.loan_external_id.clone(),
+            kind: t.kind.clone(),
+            reason_key: t.reason_key.clone(),
+            queue: t.queue_code.clone(),
+            state: t.state.as_str().to_string(),
+            assignee: t.assignee.clone(),
+            created_on: t.created_on.to_string(),
+            due_on: t.due_on.to_string(),
+            window_end_on: t.window_end_on.map(|d| d.to_string()),
+            late: t.late,
+            attempts: t.attempts,
+            max_attempts: t.max_attempts,
+            outcome: t.outcome.clone(),
+            closed_on: t.closed_on.map(|d| d.to_string()),
+            close_reason: t.close_reason.clone(),
+        }
+    }
+}
+
+/// The caller's open tasks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct TaskList {
+    pub tasks: Vec<TaskSummary>,
+}
+
+impl TaskList {
+    pub fn new(tasks: &[TaskRecord]) -> Self {
+        TaskList {
+            tasks: tasks.iter().map(TaskSummary::from).collect(),
+        }
+    }
+}
+
+/// One task (or none, when there is nothing to take).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct TaskAnswer {
+    pub task: Option<TaskSummary>,
+}
+
+impl TaskAnswer {
+    pub fn new(task: Option<&TaskRecord>) -> Self {
+        TaskAnswer {
+            task: task.map(TaskSummary::from),
+        }
+    }
+}
+
+/// The loan of a task as its agent sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct TaskLoanView {
+    pub external_id: String,
+    pub business_date: String,
+    #[serde(flatten)]
+    pub status: LoanStatusView,
+    pub vehicle_model: String,
+}
+
+/// One recorded contact with the borrower.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct InteractionView {
+    pub id: i64,
+    pub channel: String,
+    pub outcome: String,
+    pub occurred_at: String,
+    pub business_date: String,
+}
+
+impl From<&InteractionRecord> for InteractionView {
+    fn from(i: &InteractionRecord) -> Self {
+        InteractionView {
+            id: i.id,
+            channel: i.channel.clone(),
+            outcome: i.outcome.clone(),
+            occurred_at: i.occurred_at.clone(),
+            business_date: i.business_date.to_string(),
+        }
+    }
+}
+
+/// A task with its script (questionnaire), the borrower's context and the loan's status.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct TaskDetail {
+    pub task: TaskSummary,
+    /// The task kind's script in the language asked (questions and their answer types), if
+    /// the kind has one.
+    #[schema(value_type = Option<Object>)]
+    pub script: Option<Value>,
+    pub borrower: BorrowerView,
+    pub loan: TaskLoanView,
+    pub interactions: Vec<InteractionView>,
+}
+
+impl From<&TaskView> for TaskDetail {
+    fn from(v: &TaskView) -> Self {
+        TaskDetail {
+            task: TaskSummary::from(&v.task),
+            script: v.script.clone(),
+            borrower: BorrowerView::from(&v.borrower),
+            loan: TaskLoanView {
+                external_id: v.loan.loan.external_id.clone(),
+                business_date: v.loan.business_date.to_string(),
+                status: LoanStatusView::from(&v.loan.status),
+                vehicle_model: v.loan.loan.vehicle_model.clone(),
+            },
+            interactions: v.interactions.iter().map(InteractionView::from).collect(),
+        }
+    }
+}
+
+/// What recording an outcome did (the same answer again for a repeated Idempotency-Key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct RecordedView {
+    pub interaction_id: i64,
+    /// False when this Idempotency-Key had been recorded before (nothing new was written).
+    pub recorded: bool,
+    pub task: TaskSummary,
+    pub promise_id: Option<i64>,
+    pub risk_signals: Vec<String>,
+    pub escalation_task_id: Option<i64>,
+    /// The interaction's leaf in the tamper-evident log.
+    pub ledger_index: Option<u64>,
+}
+
+impl From<&Recorded> for RecordedView {
+    fn from(r: &Recorded) -> Self {
+        RecordedView {
+            interaction_id: r.interaction_id,
+            recorded: r.new,
+            task: TaskSummary::from(&r.task),
+            promise_id: r.promise_id,
+            risk_signals: r.signals.clone(),
+            escalation_task_id: r.escalation_task,
+            ledger_index: r.leaf_index,
+        }
+    }
+}
+
+/// A queue's open tasks in one state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct DepthView {
+    pub queue: String,
+    pub state: String,
+    pub tasks: i64,
+}
+
+impl From<&DepthRow> for DepthView {
+    fn from(d: &DepthRow) -> Self {
+        DepthView {
+            queue: d.queue_code.clone(),
+            state: d.state.as_str().to_string(),
+            tasks: d.tasks,
+        }
+    }
+}
+
+/// One agent's work in the period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct AgentView {
+    pub username: String,
+    pub name: String,
+    pub tasks_done: i64,
+    pub attempts: i64,
+    pub reached: i64,
+    pub promises: i64,
+    pub open_tasks: i64,
+}
+
+/// One team's queues, SLA breaches and agents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct TeamStatsView {
+    /// The team's code.
+    pub team: String,
+    pub name: String,
+    pub business_date: String,
+    pub from: String,
+    pub to: String,
+    pub queue_depth: Vec<DepthView>,
+    /// Open tasks past their due date.
+    pub sla_breaches: i64,
+    pub oldest_breaches: Vec<TaskSummary>,
+    pub agents: Vec<AgentView>,
+}
+
+impl From<&TeamStats> for TeamStatsView {
+    fn from(s: &TeamStats) -> Self {
+        TeamStatsView {
+            team: s.team.code.clone(),
+            name: s.team.name.clone(),
+            business_date: s.business_date.to_string(),
+            from: s.from.to_string(),
+            to: s.to.to_string(),
+            queue_depth: s.depth.iter().map(DepthView::from).collect(),
+            sla_breaches: s.past_due,
+            oldest_breaches: s.oldest_past_due.iter().map(TaskSummary::from).collect(),
+            agents: s
+                .agents
+                .iter()
+                .map(|a| AgentView {
+                    username: a.username.clone(),
+                    name: a.display_name.clone(),
+                    tasks_done: a.tasks_done,
+                    attempts: a.attempts,
+                    reached: a.reached,
+                    promises: a.promises,
+                    open_tasks: a.open_tasks,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The statistics of the teams the caller may see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct TeamStatsList {
+    pub teams: Vec<TeamStatsView>,
+}
+
+impl TeamStatsList {
+    pub fn new(all: &[TeamStats]) -> Self {
+        TeamStatsList {
+            teams: all.iter().map(TeamStatsView::from).collect(),
+        }
+    }
+}
+
+// ----- users and sessions --------------------------------------------------------------------
+
+/// A user as the API shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct UserView {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    /// agent, collector, team_lead, risk_officer, auditor or admin.
+    pub role: String,
+    /// The team's code.
+    pub team: Option<String>,
+    pub skills: Vec<String>,
+}
+
+impl From<&UserRecord> for UserView {
+    fn from(u: &UserRecord) -> Self {
+        UserView {
+            id: u.id,
+            username: u.username.clone(),
+            display_name: u.display_name.clone(),
+            role: u.role.as_str().to_string(),
+            team: u.team_code.clone(),
+            skills: u.skills.clone(),
+        }
+    }
+}
+
+impl From<&Actor> for UserView {
+    fn from(a: &Actor) -> Self {
+        UserView::from(&a.user)
+    }
+}
+
+/// A new session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct SessionView {
+    /// Shown once: send it as `Authorization: Bearer <token>`.
+    pub token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the session expires.
+    pub expires_in: i64,
+    pub user: UserView,
+}
+
+/// Logging in.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+/// An amount given as a decimal string (`"1500.00"`) or a number (`1500`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum AmountText {
+    Text(String),
+    #[schema(value_type = f64)]
+    Number(serde_json::Number),
+}
+
+impl AmountText {
+    /// The amount as the text the application parses.
+    pub fn into_text(self) -> String {
+        match self {
+            AmountText::Text(s) => s,
+            AmountText::Number(n) => n.to_string(),
+        }
+    }
+}
+
+/// Recording the outcome of an attempt on a task.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+pub struct OutcomeRequest {
+    /// phone (default), sms, email, wechat or visit.
+    pub channel: Option<String>,
+    /// reached, no_answer, wrong_number, refused, promise_to_pay, dispute, hardship or
+    /// vehicle_status.
+    pub outcome: String,
+    /// A promise's amount.
+    pub amount: Option<AmountText>,
+    /// A promise's date (YYYY-MM-DD).
+    pub date: Option<String>,
+    /// Hardship: the change of income in percent (−40 for a 40 % drop).
+    pub income_change_pct: Option<i32>,
+    pub job_status: Option<String>,
+    pub vehicle_status: Option<String>,
+    /// Answers to the task's script, by question id.
+    #[schema(value_type = Object)]
+    pub answers: Option<Value>,
+    pub notes: Option<String>,
+    pub duration_seconds: Option<i64>,
+    /// When the contact happened (RFC 3339; default now).
+    pub occurred_at: Option<String>,
+}
+
+/// Reassigning a task.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+pub struct ReassignRequest {
+    /// The new assignee's username.
+    pub to: String,
+}
+
+// ----- the tamper-evident record -------------------------------------------------------------
+
+/// One leaf of the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct EntryView {
+    pub index: u64,
+    /// The kind of record the leaf logs (interaction, warning, decision, document …).
+    pub kind: String,
+    pub record_id: i64,
+    /// The leaf's bytes, hex.
+    pub leaf: String,
+    /// SHA-256 of 0x00 ‖ leaf, hex.
+    pub leaf_hash: String,
+}
+
+impl From<&LeafRecord> for EntryView {
+    fn from(l: &LeafRecord) -> Self {
+        EntryView {
+            index: l.index,
+            kind: l.kind.clone(),
+            record_id: l.record_id,
+            leaf: hex::encode(&l.bytes),
+            leaf_hash: hex::encode(l.hash),
+        }
+    }
+}
+
+/// Leaves `start` (inclusive) to `end` (exclusive) of a log of `tree_size` leaves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct EntriesView {
+    pub start: u64,
+    pub end: u64,
+    pub tree_size: u64,
+    pub entries: Vec<EntryView>,
+}
+
+/// An RFC 6962 inclusion proof of leaf `index` in the tree of `size` leaves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct InclusionProofView {
+    pub index: u64,
+    pub size: u64,
+    pub leaf_hash: String,
+    pub root: String,
+    pub hashes: Vec<String>,
+}
+
+impl From<&InclusionProof> for InclusionProofView {
+    fn from(p: &InclusionProof) -> Self {
+        InclusionProofView {
+            index: p.index,
+            size: p.size,
+            leaf_hash: hex::encode(p.leaf_hash),
+            root: hex::encode(p.root),
+            hashes: hex_all(&p.hashes),
+        }
+    }
+}
+
+/// An RFC 6962 consistency proof between the trees of `first` and `second` leaves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ConsistencyProofView {
+    pub first: u64,
+    pub second: u64,
+    pub first_root: String,
+    pub second_root: String,
+    pub hashes: Vec<String>,
+}
+
+impl From<&ConsistencyProof> for ConsistencyProofView {
+    fn from(p: &ConsistencyProof) -> Self {
+        ConsistencyProofView {
+            first: p.first,
+            second: p.second,
+            first_root: hex::encode(p.first_root),
+            second_root: hex::encode(p.second_root),
+            hashes: hex_all(&p.hashes),
+        }
+    }
+}
+
+/// A registered document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct DocumentRegistrationView {
+    pub document_id: i64,
+    /// loan or borrower.
+    pub owner_kind: String,
+    pub owner_external_id: String,
+    pub kind: String,
+    pub file_name: String,
+    pub size_bytes: u64,
+    pub sha256: String,
+    pub registered_on: String,
+    pub leaf_index: u64,
+}
+
+/// An inclusion proof inside a document check (the leaf hash is the match's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct DocumentInclusionView {
+    pub index: u64,
+    pub size: u64,
+    pub root: String,
+    pub hashes: Vec<String>,
+}
+
+/// A registered document with the bytes checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct DocumentMatchView {
+    pub id: i64,
+    pub kind: String,
+    pub size_bytes: u64,
+    pub registered_on: String,
+    /// The record the leaf commits to.
+    pub record: String,
+    pub salt: String,
+    pub leaf_index: Option<u64>,
+    pub leaf: Option<String>,
+    /// Whether the stored leaf is the one the record commits to.
+    pub leaf_matches: bool,
+    pub inclusion: Option<DocumentInclusionView>,
+}
+
+impl From<&DocumentMatch> for DocumentMatchView {
+    fn from(m: &DocumentMatch) -> Self {
+        DocumentMatchView {
+            id: m.document.id,
+            kind: m.document.kind.clone(),
+            size_bytes: m.document.size_bytes,
+            registered_on: m.document.registered_on.to_string(),
+            record: m.record.clone(),
+            salt: m.document.salt.clone(),
+            leaf_index: m.leaf_index,
+            leaf: m.leaf.as_ref().map(hex::encode),
+            leaf_matches: m.leaf_matches,
+            inclusion: m.proof.as_ref().map(|p| DocumentInclusionView {
+                index: p.index,
+                size: p.size,
+                root: hex::encode(p.root),
+                hashes: hex_all(&p.hashes),
+            }),
+        }
+    }
+}
+
+/// Whether a file is a registered document, with each registration's proof and the signed
+/// checkpoint the proofs lead to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct DocumentCheckView {
+    pub sha256: String,
+    pub size_bytes: u64,
+    pub registered: bool,
+    pub documents: Vec<DocumentMatchView>,
+    /// The signed checkpoint note (C2SP tlog-checkpoint).
+    pub checkpoint: Option<String>,
+}
+
+/// The service's health.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct HealthView {
+    /// Always `ok` when the database answers.
+    pub status: String,
+    pub ledger_size: u64,
+}
+
+/// An error answer: a stable code the console translates and a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ErrorView {
+    /// bad_request, invalid_parameter, invalid, idempotency_key_required, unauthorized,
+    /// forbidden, not_found, conflict, unavailable or internal.
+    pub error: String,
+    pub message: String,
+}
+
+// ----- the command line's loan, schedule, status and portfolio ---------------------------------
+
+/// One installment of a schedule, in the fields of the reference vectors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ScheduleRowView {
+    pub n: u32,
+    pub due_date: String,
+    pub principal: String,
+    pub interest: String,
+    pub payment: String,
+    pub balance_after: String,
+}
+
+impl From<&Installment> for ScheduleRowView {
+    fn from(i: &Installment) -> Self {
+        ScheduleRowView {
+            n: i.n,
+            due_date: i.due_date.to_string(),
+            principal: amount(i.principal),
+            interest: amount(i.interest),
+            payment: amount(i.payment),
+            balance_after: amount(i.balance_after),
+        }
+    }
+}
+
+/// One loan's line of `huifang status` (the status CSV's columns, numbers as numbers).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct StatusLineView {
+    pub loan_external_id: String,
+    pub business_date: String,
+    pub dpd: u32,
+    pub bucket: String,
+    pub classification: String,
+    pub overdue_installments: u32,
+    pub outstanding_principal: String,
+    pub warning_level: u8,
+}
+
+impl From<&StatusLine> for StatusLineView {
+    fn from(l: &StatusLine) -> Self {
+        StatusLineView {
+            loan_external_id: l.row.external_id.clone(),
+            business_date: l.business_date.to_string(),
+            dpd: l.dpd,
+            bucket: l.row.bucket.to_string(),
+            classification: l.row.classification.as_str().to_string(),
+            overdue_installments: l.row.overdue_installments,
+            outstanding_principal: amount(l.row.outstanding_principal),
+            warning_level: l.row.warning_level,
+        }
+    }
+}
+
+/// Loans and balance of one group of the portfolio.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct SummaryGroupView {
+    pub lifecycle: String,
+    pub bucket: String,
+    pub classification: String,
+    pub warning_level: u8,
+    pub loans: i64,
+    pub outstanding_principal: String,
+}
+
+/// The portfolio by lifecycle, bucket, classification and warning level.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct PortfolioSummaryView {
+    pub business_date: String,
+    pub groups: Vec<SummaryGroupView>,
+}
+
+impl PortfolioSummaryView {
+    pub fn new(date: Date, rows: &[SummaryRow]) -> Self {
+        PortfolioSummaryView {
+            business_date: date.to_string(),
+            groups: rows
+                .iter()
+                .map(|r| SummaryGroupView {
+                    lifecycle: r.lifecycle.as_str().to_string(),
+                    bucket: r.bucket.to_string(),
+                    classification: r.classification.as_str().to_string(),
+                    warning_level: r.warning_level,
+                    loans: r.loans,
+                    outstanding_principal: amount(r.outstanding_principal),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The warning that holds now, with its facts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct WarningHitView {
+    pub level: u8,
+    pub rule: String,
+    pub facts: BTreeMap<String, String>,
+}
+
+/// A loan's status with what settles it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct LoanStatusDetail {
+    pub business_date: String,
+    #[serde(flatten)]
+    pub status: LoanStatusView,
+    pub warning: Option<WarningHitView>,
+    /// What settles the loan today (overdue amounts with penalty, remaining principal and the
+    /// current period's interest).
+    pub settlement_quote: String,
+}
+
+/// An installment and what has been paid on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct InstallmentView {
+    pub n: u32,
+    pub due_date: String,
+    pub principal: String,
+    pub interest: String,
+    pub principal_paid: String,
+    pub interest_paid: String,
+    pub penalty_paid: String,
+    pub paid_off_on: Option<String>,
+    /// The operation that closed it (restructure, early_settlement, acceleration).
+    pub closed_by: Option<String>,
+}
+
+/// Where part of a payment went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct AllocationView {
+    pub installment: u32,
+    pub penalty: String,
+    pub interest: String,
+    pub principal: String,
+}
+
+/// A payment and its allocation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct PaymentView {
+    pub external_id: String,
+    pub paid_on: String,
+    pub amount: String,
+    pub channel: String,
+    pub posted_on: String,
+    pub allocation: Vec<AllocationView>,
+}
+
+/// A loan operation and who decided it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct OperationView {
+    pub on: String,
+    pub kind: String,
+    pub params: String,
+    pub reason: String,
+    pub decided_by: String,
+}
+
+/// A change of status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct HistoryView {
+    pub business_date: String,
+    pub lifecycle: String,
+    pub bucket: String,
+    pub classification: String,
+    pub warning_level: u8,
+    /// What caused it: close, payment, import or operation.
+    pub cause: String,
+}
+
+/// An event of the loan's days.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct EventView {
+    pub business_date: String,
+    pub kind: String,
+    #[schema(value_type = Object)]
+    pub details: Value,
+}
+
+/// Everything about one loan: contract, status, schedule, payments and their allocation,
+/// operations, status history, warnings and events (`huifang loan --format json`).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct LoanDetailView {
+    pub external_id: String,
+    pub borrower_external_id: String,
+    pub product_code: String,
+    pub principal: String,
+    pub annual_rate: String,
+    pub term_months: u32,
+    pub repayment_method: String,
+    pub disbursed_on: String,
+    pub vin: String,
+    pub vehicle_model: String,
+    pub vehicle_price: String,
+    pub dealer: String,
+    pub status: LoanStatusDetail,
+    pub installments: Vec<InstallmentView>,
+    pub payments: Vec<PaymentView>,
+    /// Paid beyond everything owed.
+    pub unapplied: String,
+    pub operations: Vec<OperationView>,
+    pub status_history: Vec<HistoryView>,
+    pub warnings: Vec<WarningView>,
+    pub events: Vec<EventView>,
+}
+
+impl From<&LoanView> for LoanDetailView {
+    fn from(v: &LoanView) -> Self {
+        let l = &v.loan;
+        let st = &v.status;
+        LoanDetailView {
+            external_id: l.external_id.clone(),
+            borrower_external_id: l.borrower_external_id.clone(),
+            product_code: l.product_code.clone(),
+            principal: amount(l.terms.principal),
+            annual_rate: l.terms.annual_rate.to_string(),
+            term_months: l.terms.term_months,
+            repayment_method: l.terms.method.as_str().to_string(),
+            disbursed_on: l.terms.disbursed_on.to_string(),
+            vin: l.vin.clone(),
+            vehicle_model: l.vehicle_model.clone(),
+            vehicle_price: amount(l.vehicle_price),
+            dealer: l.dealer.clone(),
+            status: LoanStatusDetail {
+                business_date: v.business_date.to_string(),
+                status: LoanStatusView::from(st),
+                warning: st.warning.as_ref().map(|w| WarningHitView {
+                    level: w.level,
+                    rule: w.rule.clone(),
+                    facts: w.facts.iter().cloned().collect(),
+                }),
+                settlement_quote: amount(v.settlement_quote),
+            },
+            installments: v
+                .installments
+                .iter()
+                .map(|i| InstallmentView {
+                    n: i.n,
+                    due_date: i.due_date.to_string(),
+                    principal: amount(i.principal),
+                    interest: amount(i.interest),
+                    principal_paid: amount(i.principal_paid),
+                    interest_paid: amount(i.interest_paid),
+                    penalty_paid: amount(i.penalty_paid),
+                    paid_off_on: i.paid_off_on.map(|d| d.to_string()),
+                    closed_by: i.closed_by.map(|k| k.as_str().to_string()),
+                })
+                .collect(),
+            payments: v
+                .payments
+                .iter()
+                .enumerate()
+                .map(|(index, p)| PaymentView {
+                    external_id: p.external_id.clone(),
+                    paid_on: p.paid_on.to_string(),
+                    amount: amount(p.amount),
+                    channel: p.channel.clone(),
+                    posted_on: p.received_on.to_string(),
+                    allocation: v
+                        .allocations
+                        .iter()
+                        .filter(|a| a.payment == index)
+                        .map(|a| AllocationView {
+                            installment: a.installment,
+                            penalty: amount(a.penalty),
+                            interest: amount(a.interest),
+                            principal: amount(a.principal),
+                        })
+                        .collect(),
+                })
+                .collect(),
+            unapplied: amount(v.unapplied),
+            operations: v
+                .ops
+                .iter()
+                .map(|o| {
+                    let (kind, params) = huifang_store::encode_op(&o.op.op);
+                    OperationView {
+                        on: o.op.on.to_string(),
+                        kind: kind.to_string(),
+                        params,
+                        reason: o.reason.clone(),
+                        decided_by: o.decided_by.clone(),
+                    }
+                })
+                .collect(),
+            status_history: v
+                .history
+                .iter()
+                .map(|h| HistoryView {
+                    business_date: h.business_date.to_string(),
+                    lifecycle: h.summary.lifecycle.as_str().to_string(),
+                    bucket: h.summary.bucket.to_string(),
+                    classification: h.summary.classification.as_str().to_string(),
+                    warning_level: h.summary.warning_level,
+                    cause: h.cause.clone(),
+                })
+                .collect(),
+            warnings: v.warnings.iter().map(WarningView::from).collect(),
+            events: v
+                .events
+                .iter()
+                .map(|e| EventView {
+                    business_date: e.business_date.to_string(),
+                    kind: e.kind.clone(),
+                    details: json_text(&e.details),
+                })
+                .collect(),
+        }
+    }
+}

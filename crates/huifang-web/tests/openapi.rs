@@ -1,0 +1,145 @@
+//! The served OpenAPI document is generated from the router's own route list: it lists exactly
+//! the routes the server answers, each with its response schemas (and request schema where it
+//! takes a body), and every documented operation is served (none falls through to the 404 of
+//! unknown routes).
+
+#[path = "../../huifang-app/tests/support/team_fixture.rs"]
+mod support;
+
+mod api;
+
+use std::collections::BTreeSet;
+
+use api::Api;
+use huifang_testkit::Dbs;
+use reqwest::StatusCode;
+use serde_json::Value;
+use support::book;
+
+/// Every route of the API: (method, path), as the router registers them.
+const ROUTES: [(&str, &str); 17] = [
+    ("get", "/api/v1/health"),
+    ("get", "/api/v1/openapi.json"),
+    ("get", "/api/v1/ledger/checkpoint"),
+    ("get", "/api/v1/ledger/entries"),
+    ("get", "/api/v1/ledger/proof/inclusion"),
+    ("get", "/api/v1/ledger/proof/consistency"),
+    ("post", "/api/v1/documents"),
+    ("post", "/api/v1/documents/check"),
+    ("post", "/api/v1/auth/login"),
+    ("get", "/api/v1/me"),
+    ("get", "/api/v1/tasks"),
+    ("post", "/api/v1/tasks/next"),
+    ("get", "/api/v1/tasks/{id}"),
+    ("post", "/api/v1/tasks/{id}/outcome"),
+    ("post", "/api/v1/tasks/{id}/reassign"),
+    ("get", "/api/v1/team/stats"),
+    ("get", "/api/v1/loans/{external_id}"),
+];
+
+/// The routes that take a body.
+const WITH_BODY: [&str; 5] = [
+    "/api/v1/documents",
+    "/api/v1/documents/check",
+    "/api/v1/auth/login",
+    "/api/v1/tasks/{id}/outcome",
+    "/api/v1/tasks/{id}/reassign",
+];
+
+fn is_fallback(status: StatusCode, body: &Value) -> bool {
+    status == StatusCode::METHOD_NOT_ALLOWED
+        || (status == StatusCode::NOT_FOUND && body["message"] == "no such route")
+}
+
+#[tokio::test]
+async fn the_served_document_lists_exactly_the_routes_with_their_schemas() {
+    let mut dbs = Dbs::new(false);
+    let store = dbs.fresh().await;
+    book(&store, 1).await;
+    let api = Api::start(&store).await;
+    let (status, spec) = api.get("/api/v1/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(spec["openapi"], "3.1.0");
+    assert_eq!(spec, serde_json::to_value(huifang_web::openapi()).unwrap());
+
+    let documented: BTreeSet<(String, String)> = spec["paths"]
+        .as_object()
+        .expect("paths")
+        .iter()
+        .flat_map(|(path, ops)| {
+            ops.as_object()
+                .expect("operations")
+                .keys()
+                .map(move |method| (method.clone(), path.clone()))
+        })
+        .collect();
+    let served: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(documented, served);
+
+    for (method, path) in ROUTES {
+        let op = &spec["paths"][path][method];
+        let responses = op["responses"].as_object().expect("responses");
+        let ok = responses
+            .iter()
+            .find(|(code, _)| code.starts_with('2'))
+            .unwrap_or_else(|| panic!("{method} {path}: no success response"));
+        let content = ok.1["content"].as_object().expect("success content");
+        assert!(
+            content.values().all(|c| c["schema"].is_object()),
+            "{method} {path}: a success response without a schema"
+        );
+        if op["security"].is_array() {
+            assert!(responses.contains_key("401"), "{method} {path}: no 401");
+        }
+        if WITH_BODY.contains(&path) {
+            let body = op["requestBody"]["content"]
+                .as_object()
+                .unwrap_or_else(|| panic!("{method} {path}: no request body"));
+            assert!(body.values().all(|c| c["schema"].is_object()));
+        } else {
+            assert!(op["requestBody"].is_null(), "{method} {path} takes no body");
+        }
+        for (code, response) in responses {
+            if code.starts_with('4') && code != "413" || code.starts_with('5') {
+                assert_eq!(
+                    response["content"]["application/json"]["schema"]["$ref"],
+                    "#/components/schemas/ErrorView",
+                    "{method} {path} {code}"
+                );
+            }
+        }
+
+        // Served: whatever the answer (401 without a token, 400 without parameters), it is the
+        // route's own, not the fallback's.
+        let concrete = path.replace("{id}", "1").replace("{external_id}", "L1");
+        let (status, body) = match method {
+            "get" => api.get(&concrete, None).await,
+            _ => api.call("POST", &concrete, None, None, None).await,
+        };
+        assert!(
+            !is_fallback(status, &body),
+            "{method} {path} is documented but not served: {status} {body}"
+        );
+    }
+
+    // And nothing else is served.
+    for (method, path) in [
+        ("GET", "/api/v1/openapi.yaml"),
+        ("GET", "/api/v1/borrowers"),
+        ("POST", "/api/v1/tasks"),
+        ("GET", "/api/v1/tasks/next"),
+        ("POST", "/api/v1/me"),
+    ] {
+        let (status, body) = match method {
+            "GET" => api.get(path, None).await,
+            _ => api.call(method, path, None, None, None).await,
+        };
+        assert!(
+            is_fallback(status, &body),
+            "{method} {path}: {status} {body}"
+        );
+    }
+}
