@@ -381,7 +381,7 @@ async fn task(store: &Store, policy: &Policy, command: &TaskCommand) -> Result<(
                 b.mobile,
                 b.city
             );
-            say!("loan {}", v["loan"]);
+            say!("loan {}", v.get("loan").unwrap_or(&Value::Null));
             match &view.script {
                 Some(s) => say!("script {}", serde_json::to_string_pretty(s)?),
                 None => say!("script: none for {} in {lang}", view.task.kind),

@@ -82,7 +82,7 @@ async fn register(
         ));
     }
     let sha256 = hex::encode(Sha256::digest(&body));
-    let size_bytes = body.len() as u64;
+    let size_bytes = u64::try_from(body.len()).unwrap_or(u64::MAX);
     let reg = team::register_document(
         &state.store,
         &actor,
