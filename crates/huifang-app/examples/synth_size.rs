@@ -68,10 +68,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "{loan_rows} loans, {borrowers} borrowers, {payments} payments, {late} late payments, {settlements} early settlements"
     );
+    let micros_each = |n: usize| -> Result<f64, std::num::TryFromIntError> {
+        Ok(elapsed.as_secs_f64() * 1e6 / f64::from(u32::try_from(n)?))
+    };
     println!(
         "{rows} rows in {elapsed:.2?}: {:.3} µs per row, {:.2} µs per loan",
-        elapsed.as_secs_f64() * 1e6 / rows as f64,
-        elapsed.as_secs_f64() * 1e6 / loan_rows as f64
+        micros_each(rows)?,
+        micros_each(loan_rows)?
     );
     Ok(())
 }

@@ -88,11 +88,11 @@ pub async fn run(
     // Everything that happens, by the business day on which it reaches the lender.
     let days = all.by_arrival_day(start);
 
-    let mut closed = 0u64;
+    let mut closed = 0usize;
     for (date, day) in days {
         if date > start {
             let reports = close::run_daily(store, policy, date, |_| {}).await?;
-            closed += reports.len() as u64;
+            closed += reports.len();
         }
         import::import_borrowers(store, &lines(&day.borrowers)).await?;
         import::import_loans(store, policy, &lines(&day.loans)).await?;
@@ -111,7 +111,7 @@ pub async fn run(
         }
     }
     let reports = close::run_daily(store, policy, today, |_| {}).await?;
-    closed += reports.len() as u64;
+    closed += reports.len();
     let mut tx = store.begin().await?;
     let (borrowers, loan_count, payments, events) = tx.counts().await?;
     tx.rollback().await?;

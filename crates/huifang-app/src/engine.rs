@@ -12,7 +12,7 @@ use huifang_core::status::{self, LoanEvent, LoanStatus, StatusSummary};
 use huifang_store::{Evaluation, EventRecord, HistoryRecord, ReplayInput, Tx, WarningRecord};
 use serde_json::{Map, Value, json};
 
-use crate::AppError;
+use crate::{AppError, to_u64};
 
 /// What moved a loan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,10 +250,10 @@ pub fn plan(
     }
     apply_in_order(&mut evaluations, state.pulls, |e, visit| {
         e.next_event_on = Some(visit);
-    });
+    })?;
     apply_in_order(&mut evaluations, state.nexts, |e, next| {
         e.next_continuous_on = next;
-    });
+    })?;
     Ok(Planned {
         evaluations,
         events,
@@ -282,28 +282,32 @@ impl Planned {
         tx.clear_warnings(&self.cleared, date).await?;
         crate::ledger::open_warnings(tx, &self.opened).await?; // logged in the same transaction
         Ok(Written {
-            loans: self.evaluations.len() as u64,
-            events: self.events.len() as u64,
-            status_changes: self.history.len() as u64,
+            loans: to_u64(self.evaluations.len()),
+            events: to_u64(self.events.len()),
+            status_changes: to_u64(self.history.len()),
             followup,
         })
     }
 }
 
 /// Applies changes listed in the order of the evaluations (each finds its loan by walking
-/// forward).
+/// forward; a change for a loan not found ahead of the last one is an error).
 fn apply_in_order<T>(
     evaluations: &mut [(i64, Evaluation)],
     changes: Vec<(i64, T)>,
     apply: impl Fn(&mut Evaluation, T),
-) {
-    let mut at = 0;
+) -> Result<(), AppError> {
+    let mut rest = evaluations.iter_mut().peekable();
     for (loan_id, change) in changes {
-        while evaluations[at].0 != loan_id {
-            at += 1;
-        }
-        apply(&mut evaluations[at].1, change);
+        while rest.next_if(|(id, _)| *id != loan_id).is_some() {}
+        let Some((_, evaluation)) = rest.peek_mut() else {
+            return Err(AppError::Invalid(format!(
+                "follow-up change for loan {loan_id}, which is not in the batch (or out of order)"
+            )));
+        };
+        apply(evaluation, change);
     }
+    Ok(())
 }
 
 /// Applies a batch's task changes to the open task keys of its evaluations (kept sorted).
@@ -320,15 +324,15 @@ fn apply_task_changes(
         .collect();
     let mut untracked = Vec::new();
     for (loan, key) in &changes.cancelled {
-        match at.get(loan) {
-            Some(&i) => evaluations[i].1.open_task_keys.retain(|k| k != key),
+        match at.get(loan).and_then(|&i| evaluations.get_mut(i)) {
+            Some((_, evaluation)) => evaluation.open_task_keys.retain(|k| k != key),
             None => untracked.push(*loan),
         }
     }
     for (loan, key) in &changes.created {
-        match at.get(loan) {
-            Some(&i) => {
-                let keys = &mut evaluations[i].1.open_task_keys;
+        match at.get(loan).and_then(|&i| evaluations.get_mut(i)) {
+            Some((_, evaluation)) => {
+                let keys = &mut evaluation.open_task_keys;
                 if let Err(pos) = keys.binary_search(key) {
                     keys.insert(pos, key.clone());
                 }

@@ -18,7 +18,7 @@ use huifang_core::followup::{
 use huifang_core::policy::Policy;
 use huifang_core::status::{LoanEvent, LoanStatus, StatusSummary, WarningHit, dpd_on};
 use huifang_store::{Evaluation, NewLoan, PlannedTask, Store, TaskCancel, Tx};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::AppError;
 
@@ -117,8 +117,8 @@ pub(crate) struct TaskChanges {
 impl TaskChanges {
     pub(crate) fn written(&self) -> FollowupWritten {
         FollowupWritten {
-            created: self.created.len() as u64,
-            cancelled: self.cancelled.len() as u64,
+            created: crate::to_u64(self.created.len()),
+            cancelled: crate::to_u64(self.cancelled.len()),
         }
     }
 }
@@ -435,9 +435,9 @@ pub fn plan_from_json(v: &Value) -> Result<FollowUpPlan, String> {
         return Err("a plan is a JSON object".into());
     }
     let d = FollowUpPlan::default();
-    let window = match uints(v, &["initial", "window_days"])? {
+    let window = match uints(v, &["initial", "window_days"])?.as_deref() {
         None => d.initial_window,
-        Some(w) if w.len() == 2 => (w[0], w[1]),
+        Some(&[from, to]) => (from, to),
         Some(_) => return Err("initial.window_days must be [from, to]".into()),
     };
     let continuous = match uints(v, &["continuous", "days_by_warning_level"])? {
@@ -510,20 +510,27 @@ pub fn script_to_json(s: &Script) -> Value {
         s.questions
             .iter()
             .map(|q| {
-                let mut o = json!({"id": q.id, "text": q.text, "answer": q.answer.as_str()});
+                let mut o = Map::new();
+                o.insert("id".into(), json!(q.id));
+                o.insert("text".into(), json!(q.text));
+                o.insert("answer".into(), json!(q.answer.as_str()));
                 if let AnswerType::Choice(options) = &q.answer {
-                    o["options"] = options
+                    let options = options
                         .iter()
                         .map(|c| json!({"code": c.code, "label": c.label, "signal": c.signal}))
                         .collect();
+                    o.insert("options".into(), options);
                 }
                 if let Some(s) = &q.signal_if_no {
-                    o["signal_if_no"] = json!(s);
+                    o.insert("signal_if_no".into(), json!(s));
                 }
                 if let Some((limit, s)) = &q.signal_at_most {
-                    o["signal_at_most"] = json!({"value": limit, "signal": s});
+                    o.insert(
+                        "signal_at_most".into(),
+                        json!({"value": limit, "signal": s}),
+                    );
                 }
-                o
+                Value::Object(o)
             })
             .collect(),
     )

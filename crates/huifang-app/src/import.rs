@@ -89,16 +89,15 @@ fn differs(line: usize, what: &str, key: &str, fields: &[(&str, bool)]) -> Optio
         .filter(|(_, same)| !same)
         .map(|(n, _)| *n)
         .collect();
-    (!names.is_empty()).then(|| {
-        row_error(
-            line,
-            names[0],
-            format!(
-                "{what} {key} was already imported with different {}",
-                names.join(", ")
-            ),
-        )
-    })
+    let first = *names.first()?;
+    Some(row_error(
+        line,
+        first,
+        format!(
+            "{what} {key} was already imported with different {}",
+            names.join(", ")
+        ),
+    ))
 }
 
 /// Imports products.

@@ -33,7 +33,7 @@ use huifang_store::{
 };
 use rand::RngCore;
 
-use crate::{AppError, require_business_date};
+use crate::{AppError, require_business_date, to_u64};
 
 /// Most entries one call to [`entries`] returns.
 pub const MAX_ENTRIES: u64 = 1_000;
@@ -218,7 +218,7 @@ pub async fn backfill(tx: &mut Tx) -> Result<u64, AppError> {
         for chunk in ids.chunks(5_000) {
             log_records(tx, table, chunk).await?;
         }
-        logged += ids.len() as u64;
+        logged += to_u64(ids.len());
     }
     Ok(logged)
 }
@@ -735,16 +735,17 @@ impl VerifyReport {
 /// Value of each ASCII hex digit (either case); 0xFF for any other byte.
 const HEX_VALUES: [u8; 256] = {
     let mut table = [0xFFu8; 256];
-    let mut i = 0;
-    while i < 10 {
-        table[b'0' as usize + i] = i as u8;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 6 {
-        table[b'a' as usize + i] = 10 + i as u8;
-        table[b'A' as usize + i] = 10 + i as u8;
-        i += 1;
+    let mut rest: &mut [u8] = &mut table;
+    let mut byte = 0u8;
+    while let Some((value, tail)) = rest.split_first_mut() {
+        *value = match byte {
+            b'0'..=b'9' => byte - b'0',
+            b'a'..=b'f' => byte - b'a' + 10,
+            b'A'..=b'F' => byte - b'A' + 10,
+            _ => 0xFF,
+        };
+        rest = tail;
+        byte = byte.wrapping_add(1);
     }
     table
 };
@@ -755,9 +756,11 @@ fn decode_hex(bytes: &[u8], out: &mut [u8]) -> bool {
     if bytes.len() != 2 * out.len() {
         return false;
     }
+    // Every byte is in the table (the bounds check is optimised away); 0xFF marks it invalid.
+    let value = |b: u8| HEX_VALUES.get(usize::from(b)).copied().unwrap_or(0xFF);
     let mut invalid = 0u8;
-    for (o, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
-        let (hi, lo) = (HEX_VALUES[pair[0] as usize], HEX_VALUES[pair[1] as usize]);
+    for (o, &[hi, lo]) in out.iter_mut().zip(bytes.as_chunks::<2>().0) {
+        let (hi, lo) = (value(hi), value(lo));
         invalid |= hi | lo;
         *o = (hi << 4) | (lo & 0x0F);
     }
@@ -800,22 +803,28 @@ pub async fn verify(store: &Store, key: Option<&str>) -> Result<VerifyReport, Ap
     {
         let mut leaf_bytes = Vec::with_capacity(256);
         let on_leaf = |l: huifang_store::ScannedLeaf<'_>| {
-            let Some(position) = LOGGED_TABLES.iter().position(|t| t.kind == l.kind) else {
-                if usize::try_from(l.index).is_ok_and(|i| i < n) {
+            let position = LOGGED_TABLES.iter().position(|t| t.kind == l.kind);
+            // Both lists have one entry per logged table.
+            let Some((logged, newer)) =
+                position.and_then(|p| Some((logged.get_mut(p)?, newer.get_mut(p)?)))
+            else {
+                if let Ok(index) = u64::try_from(l.index)
+                    && usize::try_from(l.index).is_ok_and(|i| i < n)
+                {
                     leaf_problems.push(Problem::Orphan {
                         kind: l.kind.to_string(),
                         id: l.record_id,
-                        index: l.index as u64,
+                        index,
                     });
                 }
                 return;
             };
             let slot = match usize::try_from(l.index) {
                 Ok(i) if i >= n => {
-                    newer[position].push(l.record_id);
+                    newer.push(l.record_id);
                     return;
                 }
-                Ok(i) if !filled[i] => i,
+                Ok(i) if filled.get(i) == Some(&false) => i,
                 _ => {
                     leaf_problems.push(Problem::BadIndex {
                         kind: l.kind.to_string(),
@@ -832,15 +841,25 @@ pub async fn verify(store: &Store, key: Option<&str>) -> Result<VerifyReport, Ap
                 && decode_hex(l.leaf_hex, &mut leaf_bytes)
                 && leaf_hash(&leaf_bytes) == stored;
             if !intact {
-                leaf_problems.push(Problem::LeafBytes { index: slot as u64 });
+                leaf_problems.push(Problem::LeafBytes {
+                    index: to_u64(slot),
+                });
             }
-            leaves[slot] = stored;
-            filled[slot] = true;
-            logged[position].push((l.record_id, slot as u64));
+            // slot < n, the length of both (checked above).
+            if let (Some(leaf), Some(done)) = (leaves.get_mut(slot), filled.get_mut(slot)) {
+                *leaf = stored;
+                *done = true;
+            }
+            logged.push((l.record_id, to_u64(slot)));
         };
         let mut buf = Vec::with_capacity(256);
         let on_record = |position: usize, r: huifang_store::ScannedRecord<'_>| {
-            let table = &LOGGED_TABLES[position];
+            // The scan numbers the tables of LOGGED_TABLES; `recomputed` has one list for each.
+            let (Some(table), Some(recomputed)) =
+                (LOGGED_TABLES.get(position), recomputed.get_mut(position))
+            else {
+                return;
+            };
             let mut salt = [0u8; huifang_ledger::SALT_LEN];
             if !r
                 .salt
@@ -858,41 +877,49 @@ pub async fn verify(store: &Store, key: Option<&str>) -> Result<VerifyReport, Ap
             }
             buf.clear();
             write_leaf_bytes(&mut buf, table.kind, r.id, r.date, &hasher.finish());
-            recomputed[position].push((r.id, leaf_hash(&buf)));
+            recomputed.push((r.id, leaf_hash(&buf)));
         };
         tx.ledger_audit_scan(LOGGED_TABLES, on_leaf, on_record)
             .await?;
     }
-    for (position, table) in LOGGED_TABLES.iter().enumerate() {
-        let leaves_of = &mut logged[position];
-        let records = &mut recomputed[position];
-        let newer = &mut newer[position];
+    let per_table = LOGGED_TABLES
+        .iter()
+        .zip(&mut logged)
+        .zip(&mut recomputed)
+        .zip(&mut newer);
+    for (((table, leaves_of), records), newer) in per_table {
         leaves_of.sort_unstable();
         records.sort_unstable_by_key(|(id, _)| *id);
         newer.sort_unstable();
-        report.records += records.len() as u64;
+        report.records += to_u64(records.len());
         let kind = || table.kind.to_string();
         let mut at = 0;
         for (id, hash) in records.iter() {
-            while at < leaves_of.len() && leaves_of[at].0 < *id {
-                let (id, index) = leaves_of[at];
+            while let Some(&(leaf_id, index)) = leaves_of.get(at)
+                && leaf_id < *id
+            {
                 report.problems.push(Problem::Orphan {
                     kind: kind(),
-                    id,
+                    id: leaf_id,
                     index,
                 });
                 at += 1;
             }
             let mut matched = false;
-            while at < leaves_of.len() && leaves_of[at].0 == *id {
-                let index = leaves_of[at].1;
+            while let Some(&(leaf_id, index)) = leaves_of.get(at)
+                && leaf_id == *id
+            {
                 if matched {
                     report.problems.push(Problem::BadIndex {
                         kind: kind(),
                         id: *id,
-                        index: index as i64,
+                        index: i64::try_from(index).unwrap_or(i64::MAX),
                     });
-                } else if usize::try_from(index).is_ok_and(|i| leaves[i] != *hash) {
+                } else if usize::try_from(index)
+                    .ok()
+                    .and_then(|i| leaves.get(i))
+                    .is_some_and(|leaf| leaf != hash)
+                {
                     report.problems.push(Problem::Tampered {
                         kind: kind(),
                         id: *id,
@@ -909,14 +936,14 @@ pub async fn verify(store: &Store, key: Option<&str>) -> Result<VerifyReport, Ap
                 });
             }
         }
-        for &(id, index) in &leaves_of[at..] {
+        for &(id, index) in leaves_of.iter().skip(at) {
             report.problems.push(Problem::Orphan {
                 kind: kind(),
                 id,
                 index,
             });
         }
-        report.records -= newer.len().min(records.len()) as u64;
+        report.records -= to_u64(newer.len().min(records.len()));
     }
     report.problems.extend(record_problems);
     report.problems.extend(leaf_problems);
@@ -980,7 +1007,7 @@ pub async fn verify(store: &Store, key: Option<&str>) -> Result<VerifyReport, Ap
 
     let checkpoints = tx.ledger_checkpoints().await?;
     tx.rollback().await?;
-    report.checkpoints = checkpoints.len() as u64;
+    report.checkpoints = to_u64(checkpoints.len());
     let verifier = match verifier_key.as_deref().map(Verifier::from_key_string) {
         Some(Ok(v)) => Some(v),
         Some(Err(e)) => {

@@ -51,6 +51,12 @@ pub enum AppError {
     Conflict(String),
 }
 
+/// A count or index as a `u64`: lossless wherever `usize` is at most 64 bits (every target we
+/// build for), saturating otherwise.
+pub(crate) fn to_u64(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
 /// The business date, or [`AppError::NotInitialised`].
 pub async fn require_business_date(tx: &mut Tx) -> Result<Date, AppError> {
     tx.business_date().await?.ok_or(AppError::NotInitialised)

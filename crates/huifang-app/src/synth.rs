@@ -162,6 +162,9 @@ pub enum SynthError {
     /// Generated terms did not make a schedule (a bug in the generator).
     #[error("loan {loan}: {source}")]
     Schedule { loan: String, source: ScheduleError },
+    /// A built-in table the generator draws from is empty (a bug in the generator).
+    #[error("the generator's {0} table is empty")]
+    EmptyTable(&'static str),
 }
 
 /// How a loan's borrower repays; see the module documentation for the shares.
@@ -467,14 +470,14 @@ impl Portfolio {
         let city_name = CITIES.get(city).map_or("北京市", |c| c.name);
 
         // Product and its terms.
-        let (product, profile) = self.pick_product(&mut rng);
+        let (product, profile) = self.pick_product(&mut rng)?;
         let behaviour = Behaviour::draw(&mut rng);
         let vehicles: &[VehicleModel] = if profile.nev_only {
             NEV_VEHICLES
         } else {
             VEHICLES
         };
-        let vehicle = &vehicles[pick_weighted(
+        let vehicle = pick_weighted_item(
             &mut rng,
             vehicles,
             |v| v.weight,
@@ -483,7 +486,8 @@ impl Portfolio {
             } else {
                 VEHICLES_WEIGHT
             },
-        )];
+        )
+        .ok_or(SynthError::EmptyTable("vehicle"))?;
         let price_pct = if profile.used {
             rng.gen_range(40..=80u32)
         } else {
@@ -498,8 +502,8 @@ impl Portfolio {
         let rate_bp = rng.gen_range(profile.rate_bp.0..=profile.rate_bp.1);
         let annual_rate = Rate::from_decimal(Decimal::new(i64::from(rate_bp), 4));
         let terms_weight = profile.terms.iter().map(|t| t.1).sum();
-        let term_months =
-            profile.terms[pick_weighted(&mut rng, profile.terms, |t| t.1, terms_weight)].0;
+        let (term_months, _) = *pick_weighted_item(&mut rng, profile.terms, |t| t.1, terms_weight)
+            .ok_or(SynthError::EmptyTable("term"))?;
         let method = if profile.flat {
             Method::Flat
         } else if rng.gen_range(0..100u32) < profile.equal_principal_pct {
@@ -594,16 +598,26 @@ impl Portfolio {
         })
     }
 
-    fn pick_product(&self, rng: &mut StdRng) -> (&ProductRow, &'static LendingProfile) {
+    fn pick_product(
+        &self,
+        rng: &mut StdRng,
+    ) -> Result<(&ProductRow, &'static LendingProfile), SynthError> {
         let mut roll = rng.gen_range(0..self.total_weight.max(1));
-        for (product, profile) in self.config.products.iter().zip(&self.profiles) {
+        let products = self
+            .config
+            .products
+            .iter()
+            .zip(self.profiles.iter().copied());
+        // The list is not empty (validated).
+        let first = products.clone().next().ok_or(SynthError::NoProducts)?;
+        for (product, profile) in products {
             if roll < profile.weight {
-                return (product, profile);
+                return Ok((product, profile));
             }
             roll -= profile.weight;
         }
-        // Unreachable with a non-empty product list (validated); the first product otherwise.
-        (&self.config.products[0], self.profiles[0])
+        // Unreachable: the rolls fall within the total weight.
+        Ok(first)
     }
 }
 
@@ -700,10 +714,10 @@ fn loan_rng(seed: u64, index: usize) -> StdRng {
 /// The sum of the weights of a `(name, weight)` table.
 const fn pairs_weight(items: &[(&str, u32)]) -> u32 {
     let mut total = 0;
-    let mut i = 0;
-    while i < items.len() {
-        total += items[i].1;
-        i += 1;
+    let mut rest = items;
+    while let [(_, weight), tail @ ..] = rest {
+        total += *weight;
+        rest = tail;
     }
     total
 }
@@ -724,6 +738,22 @@ fn pick_weighted<T>(
         roll -= w;
     }
     0
+}
+
+/// The item drawn by [`pick_weighted`]; `None` only for an empty table.
+fn pick_weighted_item<'a, T>(
+    rng: &mut StdRng,
+    items: &'a [T],
+    weight: impl Fn(&T) -> u32,
+    total: u32,
+) -> Option<&'a T> {
+    items.get(pick_weighted(rng, items, weight, total))
+}
+
+/// The name drawn from a `(name, weight)` table (`total` is the sum of the weights); empty only
+/// for an empty table, like [`pick`].
+fn pick_pair<'a>(rng: &mut StdRng, items: &[(&'a str, u32)], total: u32) -> &'a str {
+    pick_weighted_item(rng, items, |p| p.1, total).map_or("", |p| p.0)
 }
 
 fn pick<'a>(rng: &mut StdRng, items: &[&'a str]) -> &'a str {
@@ -771,7 +801,8 @@ struct Simulation<'a> {
 impl Simulation<'_> {
     /// Plans the loan's payments up to the business date; returns the early settlement date.
     fn run(&mut self, behaviour: Behaviour) -> Option<Date> {
-        let n = self.installments.len();
+        let installments = self.installments;
+        let n = installments.len();
         match behaviour {
             Behaviour::OnTime => {
                 self.on_time(0, n);
@@ -779,14 +810,14 @@ impl Simulation<'_> {
             }
             Behaviour::LateWithinGrace => {
                 let max_late = i64::from(self.grace_days.min(3));
-                for k in 0..n {
-                    let due = self.due(k);
+                for installment in installments {
+                    let due = installment.due_date;
                     let date = if max_late > 0 && self.rng.gen_range(0..3u32) == 0 {
                         add_days(due, self.rng.gen_range(1..=max_late))
                     } else {
                         self.on_time_day(due)
                     };
-                    if !self.pay(date, self.installments[k].payment, date > due) {
+                    if !self.pay(date, installment.payment, date > due) {
                         break;
                     }
                 }
@@ -794,20 +825,21 @@ impl Simulation<'_> {
             }
             Behaviour::ChronicallyLate => {
                 let mut k = 0;
-                while k < n {
-                    let both = k + 1 < n && self.rng.gen_range(0..4u32) == 0;
-                    let last = if both { k + 1 } else { k };
-                    let date = add_days(self.due(last), self.rng.gen_range(5..=25));
-                    let amount: Money = (k..=last)
-                        .map(|j| {
-                            self.installments[j].payment
-                                + self.penalty(self.installments[j].principal, self.due(j), date)
-                        })
+                while let Some(first) = installments.get(k) {
+                    // Sometimes two installments at once.
+                    let second = installments
+                        .get(k + 1)
+                        .filter(|_| self.rng.gen_range(0..4u32) == 0);
+                    let last = second.unwrap_or(first);
+                    let date = add_days(last.due_date, self.rng.gen_range(5..=25));
+                    let amount: Money = std::iter::once(first)
+                        .chain(second)
+                        .map(|i| i.payment + self.penalty(i.principal, i.due_date, date))
                         .sum();
                     if !self.pay(date, amount, true) {
                         break;
                     }
-                    k = last + 1;
+                    k += if second.is_some() { 2 } else { 1 };
                 }
                 None
             }
@@ -823,15 +855,15 @@ impl Simulation<'_> {
                     self.rng.gen_range(0..due_count)
                 };
                 let deteriorates = self.rng.gen_range(0..2u32) == 0;
-                for k in 0..stop {
-                    let due = self.due(k);
+                for (k, installment) in installments.iter().enumerate().take(stop) {
+                    let due = installment.due_date;
                     let (date, late) = if deteriorates && k + 2 >= stop {
                         (add_days(due, self.rng.gen_range(5..=20)), true)
                     } else {
                         (self.on_time_day(due), false)
                     };
-                    let amount = self.installments[k].payment
-                        + self.penalty(self.installments[k].principal, due, date);
+                    let amount =
+                        installment.payment + self.penalty(installment.principal, due, date);
                     if !self.pay(date, amount, late) {
                         break;
                     }
@@ -847,26 +879,34 @@ impl Simulation<'_> {
                 if !self.on_time(0, current) {
                     return None;
                 }
-                let previous_due = self.due(current - 1);
-                let span = days_between(previous_due, self.due(current)) - 1;
+                // 1 <= current < n.
+                let (Some(previous), Some(settled)) =
+                    (installments.get(current - 1), installments.get(current))
+                else {
+                    return None;
+                };
+                let previous_due = previous.due_date;
+                let span = days_between(previous_due, settled.due_date) - 1;
                 let on = add_days(previous_due, self.rng.gen_range(1..=span.max(1)));
-                let later_principal: Money = self.installments[current + 1..]
+                let later_principal: Money = installments
                     .iter()
+                    .skip(current + 1)
                     .map(|i| i.principal)
                     .sum();
-                let amount = self.installments[current].payment + later_principal;
+                let amount = settled.payment + later_principal;
                 self.pay(on, amount, false).then_some(on)
             }
             Behaviour::PartialPayer => {
-                // What is left of the previous installment: its unpaid amount and unpaid principal.
-                let mut carry: Option<(usize, Money, Money)> = None;
-                for k in 0..n {
-                    let due = self.due(k);
+                // What is left of the previous installment: its due date, unpaid amount and unpaid
+                // principal.
+                let mut carry: Option<(Date, Money, Money)> = None;
+                for (k, installment) in installments.iter().enumerate() {
+                    let due = installment.due_date;
                     let date = self.on_time_day(due);
-                    let payment = self.installments[k].payment;
+                    let payment = installment.payment;
                     let (amount, late) = match carry.take() {
-                        Some((j, left, principal_left)) => (
-                            left + self.penalty(principal_left, self.due(j), date) + payment,
+                        Some((carried_due, left, principal_left)) => (
+                            left + self.penalty(principal_left, carried_due, date) + payment,
                             true,
                         ),
                         None if k + 1 < n && self.rng.gen_range(0..10u32) < 4 => {
@@ -876,11 +916,11 @@ impl Simulation<'_> {
                                     / 100
                                     * 100,
                             );
-                            let interest_paid = self.installments[k].interest.min(part);
+                            let interest_paid = installment.interest.min(part);
                             carry = Some((
-                                k,
+                                due,
                                 payment - part,
-                                self.installments[k].principal - (part - interest_paid),
+                                installment.principal - (part - interest_paid),
                             ));
                             (part, false)
                         }
@@ -897,17 +937,14 @@ impl Simulation<'_> {
 
     /// Pays installments `from..to` on time; false once a payment falls after the business date.
     fn on_time(&mut self, from: usize, to: usize) -> bool {
-        for k in from..to {
-            let date = self.on_time_day(self.due(k));
-            if !self.pay(date, self.installments[k].payment, false) {
+        let installments = self.installments;
+        for installment in installments.iter().take(to).skip(from) {
+            let date = self.on_time_day(installment.due_date);
+            if !self.pay(date, installment.payment, false) {
                 return false;
             }
         }
         true
-    }
-
-    fn due(&self, k: usize) -> Date {
-        self.installments[k].due_date
     }
 
     /// A day from due − 5 to the due date, the due date itself for half of the payments (the
@@ -976,7 +1013,7 @@ fn payment_rows(
     for (seq, p) in planned.iter().enumerate() {
         let manual = (p.late && rng.gen_range(0..100u32) < 60) || rng.gen_range(0..100u32) < 5;
         let channel = if manual {
-            MANUAL_CHANNELS[pick_weighted(rng, MANUAL_CHANNELS, |c| c.1, MANUAL_CHANNELS_WEIGHT)].0
+            pick_pair(rng, MANUAL_CHANNELS, MANUAL_CHANNELS_WEIGHT)
         } else {
             preferred
         };
@@ -1018,9 +1055,15 @@ fn make_borrower(
     disbursed_on: Date,
     first_payment: Money,
 ) -> Result<BorrowerRow, SynthError> {
-    let city_entry = CITIES.get(city).unwrap_or(&CITIES[0]);
+    let city_entry = CITIES
+        .get(city)
+        .or(CITIES.first())
+        .ok_or(SynthError::EmptyTable("city"))?;
     let region_index = rng.gen_range(0..city_entry.districts.len());
-    let region = city_entry.districts[region_index];
+    let region = city_entry
+        .districts
+        .get(region_index)
+        .ok_or(SynthError::EmptyTable("district"))?;
     let b64 = u64::try_from(b).unwrap_or(u64::MAX);
 
     // The sequence scrambles b mod 1000 (a bijection); its parity is the sex (odd: male).
@@ -1050,7 +1093,7 @@ fn make_borrower(
         source,
     })?;
 
-    let surname = SURNAMES[pick_weighted(rng, SURNAMES, |s| s.1, SURNAMES_WEIGHT)].0;
+    let surname = pick_pair(rng, SURNAMES, SURNAMES_WEIGHT);
     let given = match (male, rng.gen_range(0..10u32) < 3) {
         (true, true) => pick(rng, MALE_SINGLE),
         (true, false) => pick(rng, MALE_DOUBLE),
@@ -1128,7 +1171,17 @@ const VIN_CHARS: &[u8; 33] = b"0123456789ABCDEFGHJKLMNPRSTUVWXYZ";
 fn year_code(year: i32) -> u8 {
     const CODES: &[u8; 30] = b"ABCDEFGHJKLMNPRSTVWXY123456789";
     let index = usize::try_from((year - 1980).rem_euclid(30)).unwrap_or(0);
-    CODES[index]
+    CODES.get(index).copied().unwrap_or(b'A')
+}
+
+/// The VIN character at `index` (taken modulo the 33 of them).
+fn vin_char(index: usize) -> char {
+    char::from(
+        VIN_CHARS
+            .get(index % VIN_CHARS.len())
+            .copied()
+            .unwrap_or(b'0'),
+    )
 }
 
 fn make_vin(
@@ -1143,16 +1196,16 @@ fn make_vin(
     // The serial is a bijection of index mod 10^6 and position 8 holds index / 10^6, so VINs are
     // unique for up to 33 million loans whatever the other characters.
     let serial = ((index64 % 1_000_000) * 738_317 + seed % 1_000_000) % 1_000_000;
-    let block = VIN_CHARS[usize::try_from(index64 / 1_000_000).unwrap_or(0) % VIN_CHARS.len()];
+    let block = vin_char(usize::try_from(index64 / 1_000_000).unwrap_or(0));
     let mut draft = String::with_capacity(17);
     draft.push_str(wmi);
     for _ in 0..4 {
-        draft.push(char::from(VIN_CHARS[rng.gen_range(10..VIN_CHARS.len())]));
+        draft.push(vin_char(rng.gen_range(10..VIN_CHARS.len())));
     }
-    draft.push(char::from(block));
+    draft.push(block);
     draft.push('0');
     draft.push(char::from(year_code(model_year)));
-    draft.push(char::from(VIN_CHARS[rng.gen_range(0..VIN_CHARS.len())]));
+    draft.push(vin_char(rng.gen_range(0..VIN_CHARS.len())));
     draft.push_str(&format!("{serial:06}"));
     Vin::with_check_digit(&draft).ok_or(SynthError::Identifier {
         what: "VIN",
@@ -1350,20 +1403,30 @@ const NEV_WEIGHT: u32 = vehicles_weight(NEV_VEHICLES);
 
 const fn vehicles_weight(items: &[VehicleModel]) -> u32 {
     let mut total = 0;
-    let mut i = 0;
-    while i < items.len() {
-        total += items[i].weight;
-        i += 1;
+    let mut rest = items;
+    while let [item, tail @ ..] = rest {
+        total += item.weight;
+        rest = tail;
     }
     total
 }
 
 const fn concat_vehicles() -> [VehicleModel; NEV_VEHICLES.len() + ICE_VEHICLES.len()] {
     let mut all = [const { v("", "", 0, &[], "", 0) }; NEV_VEHICLES.len() + ICE_VEHICLES.len()];
-    let mut i = 0;
-    while i < NEV_VEHICLES.len() {
-        let x = &NEV_VEHICLES[i];
-        all[i] = v(
+    let mut slots: &mut [VehicleModel] = &mut all;
+    let (mut nev, mut ice) = (NEV_VEHICLES, ICE_VEHICLES);
+    // The new-energy vehicles, then the combustion ones: exactly as many as there are slots.
+    while let Some((slot, rest)) = slots.split_first_mut() {
+        let x = if let [x, tail @ ..] = nev {
+            nev = tail;
+            x
+        } else if let [x, tail @ ..] = ice {
+            ice = tail;
+            x
+        } else {
+            break;
+        };
+        *slot = v(
             x.brand,
             x.model,
             x.price_yuan,
@@ -1371,20 +1434,7 @@ const fn concat_vehicles() -> [VehicleModel; NEV_VEHICLES.len() + ICE_VEHICLES.l
             x.dealer_brand,
             x.weight,
         );
-        i += 1;
-    }
-    let mut j = 0;
-    while j < ICE_VEHICLES.len() {
-        let x = &ICE_VEHICLES[j];
-        all[i + j] = v(
-            x.brand,
-            x.model,
-            x.price_yuan,
-            x.wmis,
-            x.dealer_brand,
-            x.weight,
-        );
-        j += 1;
+        slots = rest;
     }
     all
 }
@@ -1529,10 +1579,10 @@ const CITIES: &[City] = &[
 ];
 const CITIES_WEIGHT: u32 = {
     let mut total = 0;
-    let mut i = 0;
-    while i < CITIES.len() {
-        total += CITIES[i].weight;
-        i += 1;
+    let mut rest = CITIES;
+    while let [city, tail @ ..] = rest {
+        total += city.weight;
+        rest = tail;
     }
     total
 };

@@ -1554,7 +1554,8 @@ async fn work_demo_tasks(store: &Store, log: &mut impl FnMut(&str)) -> Result<St
 }
 
 fn demo_outcome(task_id: i64, attempt: u64, kind: &str, on: Date) -> OutcomeInput {
-    let h = (task_id as u64)
+    let h = task_id
+        .cast_unsigned()
         .wrapping_mul(0x9E37_79B9_7F4A_7C15)
         .wrapping_add(attempt.wrapping_mul(0xBF58_476D_1CE4_E5B9))
         >> 40;

@@ -1,5 +1,13 @@
 //! Reading and writing the import files through real files on disk.
 
+// Test code: it may panic on a broken fixture.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::as_conversions
+)]
+
 use std::path::{Path, PathBuf};
 
 use huifang_app::files::{

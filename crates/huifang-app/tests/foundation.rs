@@ -6,6 +6,14 @@
 //! Every test runs on its own SQLite file; the most important ones also run, ignored by
 //! default, on a fresh PostgreSQL database of the server named by `HUIFANG_TEST_PG_URL`.
 
+// Test code: it may panic on a broken fixture.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::as_conversions
+)]
+
 #[path = "support/lived.rs"]
 mod lived;
 use lived::init;

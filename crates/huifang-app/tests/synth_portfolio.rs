@@ -1,6 +1,14 @@
 //! The synthetic portfolio: deterministic, valid identifiers, dates in range, documented
 //! behaviour shares, chunking transparent, and payments the engine allocates as intended.
 
+// Test code: it may panic on a broken fixture.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::as_conversions
+)]
+
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 

@@ -3,6 +3,14 @@
 //! escalation of unreachable borrowers, the interaction's ledger leaf, authentication, masking
 //! and reveals, and the team lead's views.
 
+// Test code: it may panic on a broken fixture.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::as_conversions
+)]
+
 #[path = "support/team_fixture.rs"]
 mod support;
 

@@ -33,6 +33,14 @@ const BOOK_DAYS: u32 = 10;
 /// Loans generated and imported per transaction.
 const CHUNK_LOANS: usize = 20_000;
 
+/// A count as an `f64`, for rates and shares printed to a few digits (exact up to 2^53).
+pub(crate) fn approx_f64(n: impl TryInto<u64>) -> f64 {
+    let n: u64 = n.try_into().unwrap_or(u64::MAX);
+    let high = u32::try_from(n >> 32).unwrap_or(u32::MAX);
+    let low = u32::try_from(n & u64::from(u32::MAX)).unwrap_or(u32::MAX);
+    f64::from(high) * 4_294_967_296.0 + f64::from(low)
+}
+
 fn lines<T>(rows: Vec<T>) -> Vec<(usize, T)> {
     rows.into_iter()
         .enumerate()
@@ -212,7 +220,7 @@ pub async fn run(
     } else {
         say!(
             "import: {imported_loans} loans, {imported_payments} payments in {import_secs:.1} s ({:.0} loans/s with their payments); peak RSS so far {} MiB",
-            imported_loans as f64 / import_secs,
+            approx_f64(imported_loans) / import_secs,
             peak_rss_mib().unwrap_or(0)
         );
     }
@@ -255,7 +263,7 @@ pub async fn run(
         .await?;
         let post_secs = t.elapsed().as_secs_f64();
         for r in reports {
-            let share = 100.0 * r.loans as f64 / imported_loans.max(1) as f64;
+            let share = 100.0 * approx_f64(r.loans) / approx_f64(imported_loans.max(1));
             say!(
                 "{:<12} {:>9} {:>6.2}% {:>9} {:>9.3} {:>9.0} | {:>8} {:>9.3}",
                 r.date.to_string(),
@@ -263,7 +271,7 @@ pub async fn run(
                 share,
                 r.events,
                 secs,
-                r.loans as f64 / secs.max(1e-9),
+                approx_f64(r.loans) / secs.max(1e-9),
                 posted,
                 post_secs
             );

@@ -14,6 +14,8 @@ use huifang_ledger::{Checkpoint, Hash, Verifier};
 use huifang_store::Store;
 use sha2::{Digest, Sha256};
 
+use crate::bench::approx_f64;
+
 /// The commands of this module, flattened into the top-level command list.
 #[derive(Debug, Subcommand)]
 pub enum Commands {
@@ -289,8 +291,8 @@ fn sha256_file(path: &Path) -> Result<(String, u64)> {
         if n == 0 {
             break;
         }
-        hasher.update(&buf[..n]);
-        size += n as u64;
+        hasher.update(buf.get(..n).context("a read overran its buffer")?);
+        size += u64::try_from(n)?;
     }
     Ok((hex::encode(hasher.finalize()), size))
 }
@@ -551,29 +553,35 @@ async fn bench(url: &str, entries: u64, batch: usize, proofs: u32) -> Result<()>
     );
 
     // Appends: warnings opened and logged as the daily close does, one transaction per batch.
+    if loan_ids.is_empty() {
+        bail!("bench-ledger: the import left no loan to raise warnings on");
+    }
+    let batch64 = u64::try_from(batch)?;
     let started = Instant::now();
     let mut written = 0u64;
     let mut n = 0usize;
     while written < entries {
-        let take = usize::try_from((entries - written).min(batch as u64)).unwrap_or(batch);
-        let warnings: Vec<huifang_store::WarningRecord> = (0..take)
+        let take = usize::try_from((entries - written).min(batch64)).unwrap_or(batch);
+        let warnings = (0..take)
             .map(|i| {
                 n += 1;
-                huifang_store::WarningRecord {
-                    loan_id: loan_ids[(n + i) % loan_ids.len()],
-                    level: 1 + (n % 3) as u8,
+                Ok(huifang_store::WarningRecord {
+                    loan_id: *loan_ids
+                        .get((n + i) % loan_ids.len())
+                        .context("loan index")?,
+                    level: 1 + u8::try_from(n % 3)?,
                     rule: "bench".into(),
                     facts: format!("{{\"dpd\":\"{}\",\"n\":\"{n}\"}}", n % 200),
                     raised_on: date,
                     cleared_on: None,
-                }
+                })
             })
-            .collect();
+            .collect::<Result<Vec<huifang_store::WarningRecord>>>()?;
         let mut tx = store.begin().await?;
         ledger::open_warnings(&mut tx, &warnings).await?;
         tx.commit().await?;
-        written += take as u64;
-        if written % 100_000 < batch as u64 {
+        written += u64::try_from(take)?;
+        if written % 100_000 < batch64 {
             eprintln!(
                 "  {written} appended, {:.1} s",
                 started.elapsed().as_secs_f64()
@@ -583,8 +591,8 @@ async fn bench(url: &str, entries: u64, batch: usize, proofs: u32) -> Result<()>
     let append_s = started.elapsed().as_secs_f64();
     say!(
         "append: {written} entries in {append_s:.2} s = {:.0} entries/s ({:.1} ms per {batch}-entry transaction, record + leaf + nodes)",
-        written as f64 / append_s,
-        append_s * 1000.0 / (written as f64 / batch as f64)
+        approx_f64(written) / append_s,
+        append_s * 1000.0 / (approx_f64(written) / approx_f64(batch))
     );
 
     let started = Instant::now();
@@ -649,7 +657,7 @@ async fn bench(url: &str, entries: u64, batch: usize, proofs: u32) -> Result<()>
         if !report.ok() {
             bail!(
                 "the benchmark log does not verify: {:?}",
-                &report.problems[..report.problems.len().min(5)]
+                report.problems.iter().take(5).collect::<Vec<_>>()
             );
         }
     }

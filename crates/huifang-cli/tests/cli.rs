@@ -1,6 +1,14 @@
 //! End to end: the real `huifang` binary in a temporary folder, on real SQLite files (and, ignored
 //! by default, on a fresh PostgreSQL database of the server named by `HUIFANG_TEST_PG_URL`).
 
+// Test code: it may panic on a broken fixture.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::as_conversions
+)]
+
 use std::path::Path;
 use std::process::{Command, Output};
 

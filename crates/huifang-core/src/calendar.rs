@@ -43,17 +43,16 @@ pub fn check_value_date(date: Date, business_date: Date) -> Result<(), String> {
 pub fn parse_date(text: &str) -> Option<Date> {
     // Exactly the form we print: four-digit year, zero-padded month and day (a close parses
     // tens of thousands of stored dates, so no pattern is interpreted here).
-    let b = text.trim().as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+    let &[y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] = text.trim().as_bytes() else {
         return None;
-    }
-    let number = |range: std::ops::Range<usize>| {
-        b[range].iter().try_fold(0u32, |n, &c| {
+    };
+    let number = |digits: &[u8]| {
+        digits.iter().try_fold(0u32, |n, &c| {
             c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
         })
     };
-    let year = i32::try_from(number(0..4)?).ok()?;
-    let date = NaiveDate::from_ymd_opt(year, number(5..7)?, number(8..10)?)?;
+    let year = i32::try_from(number(&[y0, y1, y2, y3])?).ok()?;
+    let date = NaiveDate::from_ymd_opt(year, number(&[m0, m1])?, number(&[d0, d1])?)?;
     (year >= 1900).then_some(date)
 }
 

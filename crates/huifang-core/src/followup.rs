@@ -205,23 +205,32 @@ impl Default for FollowUpPlan {
 impl FollowUpPlan {
     /// Days between continuous follow-ups at a warning level (levels above 3 use level 3's).
     pub fn continuous_interval(&self, warning_level: u8) -> u32 {
-        self.continuous_days[usize::from(warning_level.min(3))].max(1)
+        let [level0, level1, level2, level3] = self.continuous_days;
+        match warning_level {
+            0 => level0,
+            1 => level1,
+            2 => level2,
+            _ => level3,
+        }
+        .max(1)
     }
 
     /// The escalation tier (its index) of a bucket, if any.
     pub fn tier_of(&self, bucket: u8) -> Option<usize> {
+        self.tier(bucket).map(|(i, _)| i)
+    }
+
+    /// The escalation tier of a bucket with its index, if any.
+    fn tier(&self, bucket: u8) -> Option<(usize, &EscalationTier)> {
         self.escalation
             .iter()
             .enumerate()
-            .filter(|(_, t)| t.min_bucket <= bucket)
-            .map(|(i, _)| i)
-            .next_back()
+            .rfind(|(_, t)| t.min_bucket <= bucket)
     }
 
     /// The queue a loan in `bucket` sits in for its delinquency, if any.
     pub fn queue_of_bucket(&self, bucket: u8) -> Option<&str> {
-        self.tier_of(bucket)
-            .map(|i| self.escalation[i].queue.as_str())
+        self.tier(bucket).map(|(_, t)| t.queue.as_str())
     }
 
     /// Checks the plan is usable.
@@ -239,11 +248,11 @@ impl FollowUpPlan {
         if self
             .escalation
             .windows(2)
-            .any(|w| w[0].min_bucket >= w[1].min_bucket)
+            .any(|w| matches!(w, [a, b] if a.min_bucket >= b.min_bucket))
         {
             return Err("escalation tiers must have ascending min_bucket".into());
         }
-        if self.escalation[0].min_bucket == 0 {
+        if self.escalation.first().is_some_and(|t| t.min_bucket == 0) {
             return Err("escalation starts at bucket 1 or later".into());
         }
         Ok(())
@@ -342,21 +351,22 @@ fn installment_of_key(key: &str) -> Option<(u32, Date)> {
     Some((n, due))
 }
 
-/// The key of a tier's main delinquency task for the episode that started with `oldest`.
-fn tier_key(plan: &FollowUpPlan, tier: usize, oldest: Date) -> (TaskKind, String) {
-    if tier == 0 {
+/// The key of a tier's main delinquency task (the tier at `index` of the plan's escalation) for
+/// the episode that started with `oldest`.
+fn tier_key(index: usize, tier: &EscalationTier, oldest: Date) -> (TaskKind, String) {
+    if index == 0 {
         (TaskKind::CollectionCall, format!("collect:{oldest}"))
     } else {
         (
             TaskKind::Escalation,
-            format!("escalate:M{}:{oldest}", plan.escalation[tier].min_bucket),
+            format!("escalate:M{}:{oldest}", tier.min_bucket),
         )
     }
 }
 
 /// The DPD at which a tier starts (its bucket's first day, never before the collection DPD).
-fn tier_start_dpd(plan: &FollowUpPlan, policy: &Policy, tier: usize) -> u32 {
-    let bucket = u32::from(plan.escalation[tier].min_bucket);
+fn tier_start_dpd(plan: &FollowUpPlan, policy: &Policy, tier: &EscalationTier) -> u32 {
+    let bucket = u32::from(tier.min_bucket);
     (policy.bucket_days * bucket.saturating_sub(1) + 1).max(plan.collection_dpd)
 }
 
@@ -540,22 +550,22 @@ pub fn plan(plan: &FollowUpPlan, policy: &Policy, facts: &LoanFacts<'_>) -> Plan
             }
         }
         Some(oldest) if status.dpd >= plan.collection_dpd => {
-            if let Some(tier) = plan.tier_of(status.bucket.0) {
+            if let Some((index, tier)) = plan.tier(status.bucket.0) {
                 let due = add_days(oldest, i64::from(tier_start_dpd(plan, policy, tier)));
-                let (kind, key) = tier_key(plan, tier, oldest);
+                let (kind, key) = tier_key(index, tier, oldest);
                 desired_delinquency.insert(key.clone());
                 create(
                     &mut out,
                     TaskSpec {
                         kind,
                         reason_key: key,
-                        queue: plan.escalation[tier].queue.clone(),
+                        queue: tier.queue.clone(),
                         due_on: due,
                         window_end_on: None,
                         late: date > due,
                     },
                 );
-                for (kind, queue) in &plan.escalation[tier].extra {
+                for (kind, queue) in &tier.extra {
                     let key = format!("{}:{oldest}", kind.key_prefix());
                     desired_delinquency.insert(key.clone());
                     create(

@@ -26,7 +26,7 @@ pub enum IdError {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ResidentId(String);
 
-const ID_WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+const ID_WEIGHTS: [usize; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
 const ID_CHECK: &[u8; 11] = b"10X98765432";
 
 impl ResidentId {
@@ -37,24 +37,24 @@ impl ResidentId {
             return Err(IdError::Empty);
         }
         let chars: Vec<char> = text.chars().collect();
-        if chars.len() != 18 {
-            return Err(IdError::Length {
-                expected: 18,
-                got: chars.len(),
-            });
-        }
-        if let Some(&bad) = chars[..17].iter().find(|c| !c.is_ascii_digit()) {
+        let got = chars.len();
+        let Ok([first17 @ .., last]) = <[char; 18]>::try_from(chars) else {
+            return Err(IdError::Length { expected: 18, got });
+        };
+        if let Some(&bad) = first17.iter().find(|c| !c.is_ascii_digit()) {
             return Err(IdError::Character(bad));
         }
-        let last = chars[17];
         if !(last.is_ascii_digit() || last == 'X') {
             return Err(IdError::Character(last));
         }
-        let birth = &text[6..14];
+        // Eighteen ASCII characters now, so these byte ranges fall on character boundaries.
+        let (Some(birth), Some(digits17)) = (text.get(6..14), text.get(..17)) else {
+            return Err(IdError::Length { expected: 18, got });
+        };
         if NaiveDate::parse_from_str(birth, "%Y%m%d").is_err() {
             return Err(IdError::BirthDate(birth.to_string()));
         }
-        let expected = Self::check_character(&text[..17]);
+        let expected = Self::check_character(digits17);
         if last != expected {
             return Err(IdError::CheckCharacter {
                 found: last,
@@ -66,17 +66,20 @@ impl ResidentId {
 
     /// The check character for 17 leading digits (the caller guarantees they are digits).
     pub fn check_character(first17: &str) -> char {
-        let sum: u32 = first17
+        let sum: usize = first17
             .bytes()
             .zip(ID_WEIGHTS)
-            .map(|(b, w)| u32::from(b.wrapping_sub(b'0')) * w)
+            .map(|(b, w)| usize::from(b.wrapping_sub(b'0')) * w)
             .sum();
-        char::from(ID_CHECK[(sum % 11) as usize])
+        // `sum % 11` is below 11, the length of the fixed-size ID_CHECK.
+        #[allow(clippy::indexing_slicing)]
+        let check = ID_CHECK[sum % 11];
+        char::from(check)
     }
 
     /// The birth date encoded in the number.
     pub fn birth_date(&self) -> Option<NaiveDate> {
-        NaiveDate::parse_from_str(&self.0[6..14], "%Y%m%d").ok()
+        NaiveDate::parse_from_str(self.0.get(6..14)?, "%Y%m%d").ok()
     }
 
     /// The number as text.
@@ -86,7 +89,13 @@ impl ResidentId {
 
     /// The masked form shown on screens and in logs: `110105********002X`.
     pub fn masked(&self) -> String {
-        format!("{}********{}", &self.0[..6], &self.0[14..])
+        // Always 18 ASCII characters (checked by `parse`), so both ranges are present.
+        let (head, tail) = (self.0.get(..6), self.0.get(14..));
+        format!(
+            "{}********{}",
+            head.unwrap_or_default(),
+            tail.unwrap_or_default()
+        )
     }
 }
 
@@ -125,8 +134,7 @@ impl Mobile {
         let bytes = digits.as_bytes();
         let valid = bytes.len() == 11
             && bytes.iter().all(u8::is_ascii_digit)
-            && bytes[0] == b'1'
-            && (b'3'..=b'9').contains(&bytes[1]);
+            && matches!(bytes, [b'1', b'3'..=b'9', ..]);
         if !valid {
             return Err(IdError::Mobile);
         }
@@ -140,7 +148,13 @@ impl Mobile {
 
     /// The masked form: `138****8000`.
     pub fn masked(&self) -> String {
-        format!("{}****{}", &self.0[..3], &self.0[7..])
+        // Always 11 ASCII digits (checked by `parse`), so both ranges are present.
+        let (head, tail) = (self.0.get(..3), self.0.get(7..));
+        format!(
+            "{}****{}",
+            head.unwrap_or_default(),
+            tail.unwrap_or_default()
+        )
     }
 }
 
@@ -153,11 +167,11 @@ const VIN_WEIGHTS: [u32; 17] = [8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3,
 fn vin_value(c: char) -> Option<u32> {
     match c {
         '0'..='9' => c.to_digit(10),
-        'A'..='H' => Some(c as u32 - 'A' as u32 + 1),
-        'J'..='N' => Some(c as u32 - 'J' as u32 + 1),
+        'A'..='H' => Some(u32::from(c) - u32::from('A') + 1),
+        'J'..='N' => Some(u32::from(c) - u32::from('J') + 1),
         'P' => Some(7),
         'R' => Some(9),
-        'S'..='Z' => Some(c as u32 - 'S' as u32 + 2),
+        'S'..='Z' => Some(u32::from(c) - u32::from('S') + 2),
         _ => None,
     }
 }
@@ -170,12 +184,10 @@ impl Vin {
             return Err(IdError::Empty);
         }
         let chars: Vec<char> = text.chars().collect();
-        if chars.len() != 17 {
-            return Err(IdError::Length {
-                expected: 17,
-                got: chars.len(),
-            });
-        }
+        let got = chars.len();
+        let Ok(chars) = <[char; 17]>::try_from(chars) else {
+            return Err(IdError::Length { expected: 17, got });
+        };
         let mut sum = 0;
         for (c, w) in chars.iter().zip(VIN_WEIGHTS) {
             sum += vin_value(*c).ok_or(IdError::Character(*c))? * w;
@@ -200,10 +212,8 @@ impl Vin {
     /// Completes 17 characters (position 9 a placeholder) with their check digit; `None` if a
     /// character is not allowed in a VIN.
     pub fn with_check_digit(draft: &str) -> Option<Vin> {
-        let mut chars: Vec<char> = draft.chars().collect();
-        if chars.len() != 17 {
-            return None;
-        }
+        let chars: Vec<char> = draft.chars().collect();
+        let mut chars = <[char; 17]>::try_from(chars).ok()?;
         chars[8] = '0';
         let mut sum = 0;
         for (c, w) in chars.iter().zip(VIN_WEIGHTS) {

@@ -298,30 +298,31 @@ impl LoanState {
             skipped_ops: Vec::new(),
         };
 
-        let mut op_order: Vec<usize> = (0..ops.len()).collect();
-        op_order.sort_by_key(|&i| (ops[i].on, i));
-        let mut pay_order: Vec<usize> = (0..payments.len()).collect();
-        pay_order.sort_by_key(|&i| (payments[i].paid_on, i));
-        let (mut oi, mut pi) = (0, 0);
-        while oi < op_order.len() || pi < pay_order.len() {
-            let take_op = match (op_order.get(oi), pay_order.get(pi)) {
-                (Some(&o), Some(&p)) => ops[o].on <= payments[p].paid_on,
-                (Some(_), None) => true,
-                _ => false,
-            };
-            if take_op {
-                let op = &ops[op_order[oi]];
+        // Stable sorts, so each list keeps its own order within a date.
+        let mut op_order: Vec<&DatedOp> = ops.iter().collect();
+        op_order.sort_by_key(|op| op.on);
+        let mut pay_order: Vec<(usize, &Payment)> = payments.iter().enumerate().collect();
+        pay_order.sort_by_key(|(_, payment)| payment.paid_on);
+        let mut op_order = op_order.into_iter().peekable();
+        let mut pay_order = pay_order.into_iter().peekable();
+        loop {
+            // On one date operations apply before payments.
+            let next_op = op_order.next_if(|op| {
+                pay_order
+                    .peek()
+                    .is_none_or(|(_, payment)| op.on <= payment.paid_on)
+            });
+            if let Some(op) = next_op {
                 match state.apply_op(op, rules) {
                     Err(LoanError::NothingOutstanding { op, on }) => {
                         state.skipped_ops.push((on, op))
                     }
                     other => other?,
                 }
-                oi += 1;
+            } else if let Some((index, &payment)) = pay_order.next() {
+                state.apply_payment(index, payment)?;
             } else {
-                let index = pay_order[pi];
-                state.apply_payment(index, payments[index])?;
-                pi += 1;
+                break;
             }
         }
         Ok(state)

@@ -306,7 +306,12 @@ impl Policy {
                     "must be 1 to 64 characters of a-z, 0-9 and _",
                 )?;
             }
-            if self.warning_rules[..i].iter().any(|r| r.code == rule.code) {
+            if self
+                .warning_rules
+                .iter()
+                .take(i)
+                .any(|r| r.code == rule.code)
+            {
                 refuse(
                     field("code"),
                     format!("{:?} is used by an earlier rule", rule.code),
@@ -335,7 +340,7 @@ impl Policy {
                     field,
                     format!("must be 0 to {MAX_REMINDER_DAYS}, not {days}"),
                 )?;
-            } else if self.reminder_days_before[..i].contains(days) {
+            } else if self.reminder_days_before.iter().take(i).any(|d| d == days) {
                 refuse(field, format!("{days} is listed twice"))?;
             }
         }

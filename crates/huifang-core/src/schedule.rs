@@ -141,7 +141,8 @@ pub fn build(terms: &ScheduleTerms) -> Result<Vec<Installment>, ScheduleError> {
     let flat_interest = monthly_interest(terms.principal, terms.annual_rate);
 
     let mut balance = terms.principal;
-    let mut rows = Vec::with_capacity(n as usize);
+    // The capacity is only a hint.
+    let mut rows = Vec::with_capacity(usize::try_from(n).unwrap_or_default());
     for k in 1..=n {
         let interest = match terms.method {
             Method::Flat => flat_interest,
@@ -193,6 +194,8 @@ mod tests {
 
     proptest! {
         #[test]
+        // Test code: its assertions compare lengths with `as` (n is at most 84).
+        #[allow(clippy::as_conversions)]
         fn principal_sums_to_the_loan(
             fen in 100_000i64..10_000_000_000,
             rate_bp in 0u32..3600,

@@ -159,7 +159,7 @@ fn was_late(inst: &InstallmentState, grace_days: u32) -> bool {
 /// late", when it holds on `date`.
 fn consecutive_late(state: &LoanState, count: u32, date: Date) -> Option<Vec<(String, String)>> {
     let grace = state.grace_days;
-    let wanted = count as usize;
+    let wanted = usize::try_from(count).unwrap_or(usize::MAX);
     let recent: Vec<&InstallmentState> = state
         .installments
         .iter()

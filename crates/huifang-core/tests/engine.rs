@@ -1,6 +1,14 @@
 //! Allocation, penalty, DPD, buckets, classification, warnings and loan operations, checked
 //! against hand-worked figures and against an independent recomputation.
 
+// Test code: it may panic on a broken fixture.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::as_conversions
+)]
+
 use huifang_core::calendar::{add_days, parse_date};
 use huifang_core::loan::{DatedOp, LoanOp, LoanState, LoanTerms, Payment};
 use huifang_core::policy::{Classification, Policy, ProductRules};

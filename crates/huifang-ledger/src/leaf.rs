@@ -76,11 +76,12 @@ fn escape(value: &str, out: &mut impl FnMut(&[u8])) {
             b'\r' => b"\\r",
             _ => continue,
         };
-        out(&bytes[start..i]);
+        // start <= i < bytes.len(): start is 0 or one past an earlier i.
+        out(bytes.get(start..i).unwrap_or_default());
         out(replacement);
         start = i + 1;
     }
-    out(&bytes[start..]);
+    out(bytes.get(start..).unwrap_or_default());
 }
 
 /// Writes one field line of the canonical record bytes through `out`.

@@ -35,7 +35,8 @@ pub fn ed25519_key_id(name: &str, public_key: &[u8; 32]) -> u32 {
         .chain_update([b'\n', ALG_ED25519])
         .chain_update(public_key)
         .finalize();
-    u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
+    let [a, b, c, d, ..]: [u8; 32] = digest.into();
+    u32::from_be_bytes([a, b, c, d])
 }
 
 /// A key name is non-empty and has no whitespace, `+` or control character.

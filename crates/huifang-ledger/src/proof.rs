@@ -59,7 +59,7 @@ impl HashSource for [Hash] {
             .ok_or(LedgerError::SubtreeUnavailable {
                 level,
                 index,
-                size: self.len() as u64,
+                size: u64::try_from(self.len()).unwrap_or(u64::MAX),
             })?;
         Ok(tree::root(range))
     }
@@ -192,7 +192,7 @@ pub fn inclusion_proof_len(index: u64, size: u64) -> usize {
     }
     let inner = u64::BITS - (index ^ (size - 1)).leading_zeros();
     let border = index.checked_shr(inner).unwrap_or(0).count_ones();
-    (inner + border) as usize
+    usize::try_from(inner + border).unwrap_or(usize::MAX)
 }
 
 /// Number of hashes in the consistency proof between trees of `first` and
@@ -207,7 +207,7 @@ pub fn consistency_proof_len(first: u64, second: u64) -> usize {
     let border = index.checked_shr(inner).unwrap_or(0).count_ones();
     let shift = first.trailing_zeros();
     let seed = usize::from(!first.is_power_of_two());
-    seed + (inner - shift + border) as usize
+    seed + usize::try_from(inner - shift + border).unwrap_or(usize::MAX)
 }
 
 /// Computes the root hash that an inclusion proof leads to (RFC 9162

@@ -54,7 +54,7 @@ impl Frontier {
     /// Fails with [`LedgerError::InvalidFrontier`] unless there is exactly one
     /// hash per set bit of `size`. The hashes themselves cannot be checked.
     pub fn from_parts(size: u64, hashes: Vec<Hash>) -> Result<Self, LedgerError> {
-        let expected = size.count_ones() as usize;
+        let expected = usize::try_from(size.count_ones()).unwrap_or(usize::MAX);
         if hashes.len() != expected {
             return Err(LedgerError::InvalidFrontier {
                 size,
@@ -68,7 +68,7 @@ impl Frontier {
     /// Rebuilds the frontier of the first `size` leaves of a tree from a
     /// [`HashSource`], fetching one complete subtree per set bit of `size`.
     pub fn from_source<S: HashSource + ?Sized>(source: &S, size: u64) -> Result<Self, LedgerError> {
-        let mut hashes = Vec::with_capacity(size.count_ones() as usize);
+        let mut hashes = Vec::with_capacity(usize::try_from(size.count_ones()).unwrap_or(64));
         let mut start = 0u64;
         for level in (0..u64::BITS).rev() {
             if size & (1u64 << level) != 0 {
@@ -184,7 +184,7 @@ impl MerkleTree {
 
     /// Number of leaves.
     pub fn size(&self) -> u64 {
-        self.leaf_hashes().len() as u64
+        u64::try_from(self.leaf_hashes().len()).unwrap_or(u64::MAX)
     }
 
     /// Returns `true` if the tree has no leaf.
@@ -198,6 +198,10 @@ impl MerkleTree {
     }
 
     /// Appends one leaf hash, updating the O(log n) nodes on the right edge.
+    // Hot loop, indices in bounds by construction: `levels[level]` exists (pushed when missing),
+    // `position <= nodes.len()` before the write and `< nodes.len()` after it, and
+    // `position - 1` is read only when `position` is odd.
+    #[allow(clippy::indexing_slicing)]
     pub fn push(&mut self, leaf: Hash) {
         if self.levels.is_empty() {
             self.levels.push(Vec::new());
@@ -231,8 +235,8 @@ impl MerkleTree {
     /// Root hash of the whole tree.
     #[must_use]
     pub fn root(&self) -> Hash {
-        match self.levels.last() {
-            Some(top) if top.len() == 1 => top[0],
+        match self.levels.last().map(Vec::as_slice) {
+            Some(&[root]) => root,
             _ => EMPTY_ROOT,
         }
     }
@@ -276,7 +280,7 @@ impl HashSource for MerkleTree {
         }
         usize::try_from(index)
             .ok()
-            .and_then(|i| self.levels.get(level as usize)?.get(i))
+            .and_then(|i| self.levels.get(usize::try_from(level).ok()?)?.get(i))
             .copied()
             .ok_or(unavailable)
     }
@@ -327,6 +331,8 @@ mod tests {
     }
 
     #[test]
+    // Test code: the assertion converts a bit count with `as`.
+    #[allow(clippy::as_conversions)]
     fn frontier_parts_roundtrip() {
         let frontier = Frontier::from_leaf_hashes(&leaves(1234));
         assert_eq!(frontier.hashes().len(), 1234u64.count_ones() as usize);

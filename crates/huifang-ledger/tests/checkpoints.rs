@@ -1,6 +1,14 @@
 //! Signed notes, key strings and checkpoints, including known answers from
 //! the Go `sumdb/note` package's own tests.
 
+// Test code: it may panic on a broken fixture.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::as_conversions
+)]
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use huifang_ledger::{

@@ -2,6 +2,14 @@
 //! randomized checks that verification accepts every genuine proof and
 //! rejects every tampered one, on trees of up to 10,000 leaves.
 
+// Test code: it may panic on a broken fixture.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::as_conversions
+)]
+
 use std::cell::Cell;
 
 use huifang_ledger::{

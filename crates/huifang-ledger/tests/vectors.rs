@@ -4,6 +4,14 @@
 //! (`$CARGO_MANIFEST_DIR/../../../shared/vectors`) or in the directory named by
 //! `HUIFANG_VECTORS_DIR`. A missing file fails the test: it is never skipped.
 
+// Test code: it may panic on a broken fixture.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::as_conversions
+)]
+
 use std::path::PathBuf;
 
 use huifang_ledger::{

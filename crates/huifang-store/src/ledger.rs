@@ -156,7 +156,7 @@ fn to_u64(v: i64) -> Result<u64> {
 }
 
 fn parse_frontier(size: u64, text: &str) -> Result<Vec<Hash>> {
-    let count = size.count_ones() as usize;
+    let count = usize::try_from(size.count_ones()).unwrap_or(64); // at most 64
     if text.len() != count * 64 {
         return Err(StoreError::Corrupt(format!(
             "ledger frontier of size {size} has {} hex digits, expected {}",
@@ -329,7 +329,7 @@ impl Tx {
     pub async fn ledger_leaves(&mut self, start: u64, end: u64) -> Result<Vec<LeafRecord>> {
         let rows = sqlx::query("SELECT leaf_index, kind, record_id, leaf_hex, leaf_hash FROM ledger_leaves WHERE leaf_index >= $1 AND leaf_index < $2 ORDER BY leaf_index")
             .bind(to_i64(start)?)
-            .bind(to_i64(end.min(i64::MAX as u64))?)
+            .bind(i64::try_from(end).unwrap_or(i64::MAX))
             .fetch_all(&mut *self.tx)
             .await?;
         rows.iter().map(leaf_from_row).collect()

@@ -464,8 +464,10 @@ fn pg_arrays(cols: usize, rows: &[Vec<Val>]) -> (Vec<&'static str>, Vec<Val>) {
     let types = (0..cols)
         .map(|c| pg_type(rows.first().and_then(|r| r.get(c))))
         .collect();
+    // Every row is `cols` wide (the callers build them so); a short one would give NULLs.
+    const NULL: &Val = &Val::OptText(None);
     let arrays = (0..cols)
-        .map(|c| Val::Text(pg_array(rows.iter().map(|r| &r[c]))))
+        .map(|c| Val::Text(pg_array(rows.iter().map(|r| r.get(c).unwrap_or(NULL)))))
         .collect();
     (types, arrays)
 }

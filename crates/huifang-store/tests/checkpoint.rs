@@ -2,6 +2,14 @@
 //! thread, not inside the commits (which would make a large transaction, such as a daily close,
 //! also pay for writing and syncing every page it dirtied).
 
+// Test code: it may panic on a broken fixture.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::as_conversions
+)]
+
 use huifang_testkit::Dbs;
 
 /// Rows of `settings` in the main database file alone (no log beside it).

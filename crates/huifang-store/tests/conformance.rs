@@ -6,6 +6,14 @@
 //! that must look under the store). `huifang_testkit::on_both!` turns the list into
 //! `sqlite::<scenario>` tests and ignored `postgres::<scenario>` tests.
 
+// Test code: it may panic on a broken fixture.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::as_conversions
+)]
+
 use std::collections::{BTreeMap, HashMap};
 
 use huifang_core::loan::{DatedOp, LoanOp, LoanTerms, Payment};

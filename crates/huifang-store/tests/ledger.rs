@@ -3,6 +3,14 @@
 //! `huifang_ledger::MerkleTree` for random sizes — on a real SQLite file, and on a fresh
 //! PostgreSQL database (ignored unless run with the ignored tests; HUIFANG_TEST_PG_URL).
 
+// Test code: it may panic on a broken fixture.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::as_conversions
+)]
+
 use huifang_ledger::{
     Frontier, HashSource, LedgerError, MerkleTree, consistency_proof, inclusion_proof, leaf_hash,
     verify_consistency, verify_inclusion,

@@ -12,6 +12,14 @@
 //!   `#[test]`, with [`PgDb::create_blocking`]).
 //! - [`vectors_dir`]: where the reference vectors are (`HUIFANG_VECTORS_DIR` or `../shared/vectors`).
 
+// Test code: it may panic on a broken fixture.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::as_conversions
+)]
+
 use std::path::PathBuf;
 
 use huifang_store::{Dialect, Store};

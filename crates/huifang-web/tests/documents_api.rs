@@ -4,6 +4,14 @@
 //! are the registered document (with an inclusion proof that verifies once a checkpoint covers
 //! it) and a different file is not.
 
+// Test code: it may panic on a broken fixture.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::as_conversions
+)]
+
 #[path = "../../huifang-app/tests/support/team_fixture.rs"]
 mod support;
 

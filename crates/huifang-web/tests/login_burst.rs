@@ -3,6 +3,14 @@
 //! async runtime's threads. Runs alone (`.config/nextest.toml`), on a runtime of two workers as
 //! `huifang serve` has on a 2-core machine.
 
+// Test code: it may panic on a broken fixture.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::as_conversions
+)]
+
 #[path = "../../huifang-app/tests/support/team_fixture.rs"]
 mod support;
 

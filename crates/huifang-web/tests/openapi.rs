@@ -3,6 +3,14 @@
 //! takes a body), and every documented operation is served (none falls through to the 404 of
 //! unknown routes).
 
+// Test code: it may panic on a broken fixture.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::as_conversions
+)]
+
 #[path = "../../huifang-app/tests/support/team_fixture.rs"]
 mod support;
 

@@ -2,6 +2,14 @@
 //! or team forbids, 200 otherwise; outcomes recorded once per Idempotency-Key; the interaction
 //! in the ledger with an inclusion proof that verifies; masking and reveals.
 
+// Test code: it may panic on a broken fixture.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::as_conversions
+)]
+
 #[path = "../../huifang-app/tests/support/team_fixture.rs"]
 mod support;
 
