@@ -33,6 +33,7 @@ use huifang_store::{
 };
 use rand::RngCore;
 
+use crate::ports::{LogSource, PortError};
 use crate::{AppError, require_business_date, to_u64};
 
 /// Most entries one call to [`entries`] returns.
@@ -1156,6 +1157,71 @@ pub fn witness_check_proof(
             reason: e.to_string(),
         }
     })
+}
+
+/// What one witness run found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Witnessed {
+    /// No checkpoint was kept: this one is the first.
+    First { origin: String, size: u64 },
+    /// The same tree as the one kept.
+    Unchanged { origin: String, size: u64 },
+    /// The log grew from `from` to `to` entries, consistently with the tree kept.
+    Grew { origin: String, from: u64, to: u64 },
+}
+
+/// Why a witness run ended without a verdict or with a refusal.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WitnessError {
+    /// The kept checkpoint does not open with the key (a state file of another log).
+    #[error("the kept checkpoint: {0}")]
+    Kept(WitnessRefusal),
+    /// The log said something a witness must refuse: report it, do not retry.
+    #[error("refused: {0}")]
+    Refused(WitnessRefusal),
+    /// The log could not be asked (try again later).
+    #[error(transparent)]
+    Unreachable(#[from] PortError),
+}
+
+/// One witness run: asks `source` for its latest checkpoint, decides with [`witness_step`]
+/// against the `kept` note, fetches and checks the consistency proof when the log grew. Returns
+/// what was found and the note to keep from now on; keeps nothing on a refusal.
+pub async fn witness_once(
+    source: &impl LogSource,
+    verifier: &Verifier,
+    kept: Option<&str>,
+) -> Result<(Witnessed, String), WitnessError> {
+    let old = kept
+        .map(|note| witness_open(note, verifier))
+        .transpose()
+        .map_err(WitnessError::Kept)?;
+    let note = source.checkpoint().await?;
+    let new = witness_open(&note, verifier).map_err(WitnessError::Refused)?;
+    if let WitnessStep::NeedProof { first, second } =
+        witness_step(old.as_ref(), &new).map_err(WitnessError::Refused)?
+    {
+        let proof = source.consistency_proof(first, second).await?;
+        if let Some(old) = &old {
+            witness_check_proof(old, &new, &proof).map_err(WitnessError::Refused)?;
+        }
+    }
+    let found = match old {
+        None => Witnessed::First {
+            origin: new.origin,
+            size: new.size,
+        },
+        Some(o) if o.size == new.size => Witnessed::Unchanged {
+            origin: new.origin,
+            size: new.size,
+        },
+        Some(o) => Witnessed::Grew {
+            origin: new.origin,
+            from: o.size,
+            to: new.size,
+        },
+    };
+    Ok((found, note))
 }
 
 /// Checks an inclusion proof of a leaf's bytes against a root (for callers that verify a

@@ -10,6 +10,7 @@ pub mod import;
 pub mod ledger;
 pub mod loans;
 pub mod policy;
+pub mod ports;
 pub mod rows;
 pub mod status;
 pub mod synth;

@@ -4,13 +4,16 @@
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use crate::adapters::HttpLogSource;
+use crate::workers::{self, Next};
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Subcommand, ValueEnum};
-use huifang_app::ledger::{self, Owner, WitnessStep};
+use huifang_app::ledger::{self, Owner, WitnessError, Witnessed};
 use huifang_app::views;
-use huifang_ledger::{Checkpoint, Hash, Verifier};
+use huifang_ledger::Verifier;
 use huifang_store::Store;
 use sha2::{Digest, Sha256};
 
@@ -98,6 +101,13 @@ pub enum LedgerCommand {
         /// File holding the last accepted checkpoint (created on first use).
         #[arg(long)]
         state: PathBuf,
+        /// Keep following: check again every SECONDS (until Ctrl-C, a refusal, or --runs).
+        /// An unreachable server is reported and asked again at the next check.
+        #[arg(long, value_name = "SECONDS")]
+        every: Option<u64>,
+        /// With --every: stop after this many checks.
+        #[arg(long, requires = "every")]
+        runs: Option<u64>,
     },
 }
 
@@ -275,7 +285,13 @@ async fn ledger(url: &str, command: &LedgerCommand) -> Result<()> {
             }
             say!("ok: every record matches its leaf and every checkpoint verifies");
         }
-        LedgerCommand::Witness { url, key, state } => witness(url, key, state).await?,
+        LedgerCommand::Witness {
+            url,
+            key,
+            state,
+            every,
+            runs,
+        } => witness(url, key, state, *every, *runs).await?,
     }
     Ok(())
 }
@@ -399,23 +415,6 @@ async fn document(url: &str, command: &DocumentCommand) -> Result<()> {
 
 // ----- witness ------------------------------------------------------------------------------
 
-async fn http_get(client: &reqwest::Client, url: &str) -> Result<String> {
-    let response = client
-        .get(url)
-        .send()
-        .await
-        .with_context(|| format!("GET {url}"))?;
-    let status = response.status();
-    let body = response
-        .text()
-        .await
-        .with_context(|| format!("GET {url}"))?;
-    if !status.is_success() {
-        bail!("GET {url}: {status}: {}", body.trim());
-    }
-    Ok(body)
-}
-
 fn write_atomically(path: &Path, text: &str) -> Result<()> {
     let dir = path
         .parent()
@@ -431,65 +430,56 @@ fn write_atomically(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
-async fn witness(url: &str, key: &str, state: &Path) -> Result<()> {
+/// Follows another server's log: one check, or one every `every` seconds (a worker loop) until
+/// a refusal, Ctrl-C or `runs` checks. The decision is `ledger::witness_once`'s; this keeps the
+/// accepted checkpoint in the state file and says what happened.
+async fn witness(
+    url: &str,
+    key: &str,
+    state: &Path,
+    every: Option<u64>,
+    runs: Option<u64>,
+) -> Result<()> {
     let verifier = Verifier::from_key_string(key).map_err(|e| anyhow!("--key: {e}"))?;
-    let old: Option<Checkpoint> = match std::fs::read_to_string(state) {
-        Ok(text) => Some(
-            ledger::witness_open(&text, &verifier)
-                .with_context(|| format!("the state file {}", state.display()))?,
-        ),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e).with_context(|| format!("reading {}", state.display())),
-    };
-    let base = url.trim_end_matches('/');
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(30))
-        .build()?;
-    let note = http_get(&client, &format!("{base}/api/v1/ledger/checkpoint")).await?;
-    let new = ledger::witness_open(&note, &verifier).context("refused")?;
-    match ledger::witness_step(old.as_ref(), &new).context("refused")? {
-        WitnessStep::Accept => {}
-        WitnessStep::NeedProof { first, second } => {
-            let body = http_get(
-                &client,
-                &format!("{base}/api/v1/ledger/proof/consistency?first={first}&second={second}"),
-            )
-            .await?;
-            let view: views::ConsistencyProofView =
-                serde_json::from_str(&body).context("the consistency proof")?;
-            let proof = view
-                .hashes
-                .iter()
-                .map(|h| {
-                    let mut out = [0u8; 32];
-                    hex::decode_to_slice(h, &mut out)
-                        .map(|()| out)
-                        .map_err(|_| anyhow!("the consistency proof holds a malformed hash"))
-                })
-                .collect::<Result<Vec<Hash>>>()?;
-            if let Some(old) = &old {
-                ledger::witness_check_proof(old, &new, &proof).context("refused")?;
+    let source = HttpLogSource::new(url, Duration::from_secs(30))?;
+    let check = async |_run: u64| -> Result<Next> {
+        let kept = match std::fs::read_to_string(state) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e).with_context(|| format!("reading {}", state.display())),
+        };
+        match ledger::witness_once(&source, &verifier, kept.as_deref()).await {
+            Ok((found, note)) => {
+                write_atomically(state, &note)?;
+                match found {
+                    Witnessed::Unchanged { origin, size } => {
+                        say!("unchanged: {origin} at size {size}")
+                    }
+                    Witnessed::Grew { origin, from, to } => {
+                        say!("accepted: {origin} grew from {from} to {to} entries, consistently")
+                    }
+                    Witnessed::First { origin, size } => {
+                        say!("accepted: {origin} at size {size} (first checkpoint kept)")
+                    }
+                }
+                Ok(Next::Continue)
             }
+            Err(WitnessError::Unreachable(e)) if every.is_some() => {
+                eprintln!("not reached, will ask again: {e}");
+                Ok(Next::Continue)
+            }
+            Err(WitnessError::Kept(e)) => {
+                Err(anyhow!(e)).with_context(|| format!("the state file {}", state.display()))
+            }
+            Err(e) => Err(e.into()),
         }
+    };
+    match every {
+        None => check(1).await.map(|_| ()),
+        Some(seconds) => workers::every(Duration::from_secs(seconds.max(1)), runs, check)
+            .await
+            .map(|_| ()),
     }
-    write_atomically(state, &note)?;
-    match &old {
-        Some(o) if o.size == new.size => {
-            say!("unchanged: {} at size {}", new.origin, new.size)
-        }
-        Some(o) => say!(
-            "accepted: {} grew from {} to {} entries, consistently",
-            new.origin,
-            o.size,
-            new.size
-        ),
-        None => say!(
-            "accepted: {} at size {} (first checkpoint kept)",
-            new.origin,
-            new.size
-        ),
-    }
-    Ok(())
 }
 
 // ----- benchmark ----------------------------------------------------------------------------

@@ -17,11 +17,13 @@ macro_rules! say_text {
     }};
 }
 
+mod adapters;
 mod bench;
 mod followup_cmd;
 mod ledger_cmd;
 mod output;
 mod team_cmd;
+mod workers;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;

@@ -1023,3 +1023,96 @@ fn witness_follows_honest_growth_and_refuses_forks_shrinks_and_changed_roots() {
         wrong.stderr
     );
 }
+
+/// `--every`: the witness is a worker loop, checking on its period until `--runs`; a server it
+/// cannot reach is reported and asked again at the next check, not a verdict.
+#[test]
+fn witness_every_follows_a_growing_log_and_waits_out_an_unreachable_one() {
+    let signer = Signer::generate("huifang.test/followed", &mut rand::rngs::OsRng).unwrap();
+    let verifier_key = signer.verifier_key_string();
+    let a = demo(Some(&signer.to_key_string()));
+    let server = serve(&a);
+    let state_dir = TempDir::new().unwrap();
+    let state = state_dir.path().join("witness.state");
+    let url = format!("http://{}", server.addr);
+    let args = [
+        "ledger",
+        "witness",
+        "--url",
+        &url,
+        "--key",
+        &verifier_key,
+        "--state",
+        state.to_str().unwrap(),
+        "--every",
+        "1",
+        "--runs",
+        "4",
+    ];
+    let child = command(&a)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the witness");
+    grow(&a, 2, "while-followed");
+    let out = child.wait_with_output().expect("the witness ends");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{stdout}");
+    assert!(lines[0].contains("first checkpoint kept"), "{stdout}");
+    assert!(
+        lines.iter().any(|l| l.contains("consistently")),
+        "the growth was followed: {stdout}"
+    );
+    let size = tree_size(&a);
+    let kept = std::fs::read_to_string(&state).unwrap();
+    assert!(kept.contains(&format!("\n{size}\n")), "{kept}");
+
+    // Nothing listens on port 9 of loopback: each check says so and the loop goes on.
+    let r = run(
+        &a,
+        &[
+            "ledger",
+            "witness",
+            "--url",
+            "http://127.0.0.1:9",
+            "--key",
+            &verifier_key,
+            "--state",
+            state.to_str().unwrap(),
+            "--every",
+            "1",
+            "--runs",
+            "2",
+        ],
+    );
+    assert_eq!(r.code, Some(0), "{}{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.stderr.matches("not reached, will ask again").count(),
+        2,
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(&state).unwrap(),
+        kept,
+        "nothing kept"
+    );
+    // Without --every an unreachable server is an error.
+    let once = run(
+        &a,
+        &[
+            "ledger",
+            "witness",
+            "--url",
+            "http://127.0.0.1:9",
+            "--key",
+            &verifier_key,
+            "--state",
+            state.to_str().unwrap(),
+        ],
+    );
+    assert_ne!(once.code, Some(0));
+}

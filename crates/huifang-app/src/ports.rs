@@ -1,0 +1,45 @@
+//! Ports: one trait per kind of outside system Huifang talks to.
+//!
+//! The shape every integration takes (ARCHITECTURE.md, "Outside systems and background work"):
+//! - a **port** here, a trait naming what Huifang asks of the system, in domain terms;
+//! - a **sans-I/O decision step** in the application or the core, a pure function of what the
+//!   port answered and what Huifang kept (the witness's `ledger::witness_step`), so that every
+//!   rule is tested without the system;
+//! - a **use case** that drives the steps through the port (`ledger::witness_once`);
+//! - the **real adapter** beside the binary (`huifang-cli/src/adapters.rs`), and test servers
+//!   on loopback in the tests;
+//! - a **worker** loop owned by the binary (`huifang-cli/src/workers.rs`) for what runs on a
+//!   schedule.
+//!
+//! Systems today: another Huifang server's tamper-evident log ([`LogSource`], followed by the
+//! witness). The channels (SMTP, SMS and WeChat gateways, telephony), webhook subscribers and
+//! GPS vendors take the same shape.
+
+use std::future::Future;
+
+use huifang_ledger::Hash;
+
+/// A call to an outside system failed: unreachable, timed out, refused, or answered something
+/// that is not what the port promises. Retrying later may succeed; it is never a verdict on the
+/// data (a refusal of what the system said is the decision step's, not the port's).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{system}: {message}")]
+pub struct PortError {
+    /// Which system (its address, or its name).
+    pub system: String,
+    pub message: String,
+}
+
+/// Another Huifang server's log, as a witness reads it (`GET /api/v1/ledger/checkpoint` and
+/// `GET /api/v1/ledger/proof/consistency` over HTTP in the real adapter).
+pub trait LogSource {
+    /// The latest signed checkpoint note, as published.
+    fn checkpoint(&self) -> impl Future<Output = Result<String, PortError>> + Send;
+
+    /// The RFC 6962 consistency proof from the tree of `first` leaves to that of `second`.
+    fn consistency_proof(
+        &self,
+        first: u64,
+        second: u64,
+    ) -> impl Future<Output = Result<Vec<Hash>, PortError>> + Send;
+}
