@@ -12,15 +12,14 @@ use std::collections::HashMap;
 
 use huifang_core::Date;
 use huifang_core::calendar::add_months;
-use huifang_core::followup::{
-    self, AnswerType, EscalationTier, FollowUpPlan, LoanFacts, PromiseOutcome, Script, TaskKind,
-};
+use huifang_core::followup::{self, FollowUpPlan, LoanFacts, PromiseOutcome, Script, TaskKind};
 use huifang_core::policy::Policy;
 use huifang_core::status::{LoanEvent, LoanStatus, StatusSummary, WarningHit, dpd_on};
 use huifang_store::{Evaluation, NewLoan, PlannedTask, Store, TaskCancel, Tx};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::AppError;
+use crate::views::{PlanDoc, QuestionView, ScriptView};
 
 /// The product code of the default plan.
 pub const DEFAULT_PRODUCT: &str = "*";
@@ -369,134 +368,22 @@ pub async fn close_day(tx: &mut Tx, date: Date) -> Result<PromisesResolved, AppE
 // ---------------------------------------------------------------------------------------------
 // Plans and scripts as JSON
 
-/// A plan as JSON.
+/// A plan as JSON (the `views::PlanDoc` document).
 pub fn plan_to_json(p: &FollowUpPlan) -> Value {
-    json!({
-        "welcome": {"within_days": p.welcome_within_days, "queue": p.welcome_queue},
-        "initial": {"window_days": [p.initial_window.0, p.initial_window.1], "queue": p.initial_queue},
-        "continuous": {"days_by_warning_level": p.continuous_days, "queue": p.continuous_queue},
-        "reminders": {"days_before": p.reminder_days_before, "queue": p.reminder_queue},
-        "overdue_reminder": {"enabled": p.overdue_reminder, "queue": p.overdue_queue},
-        "collection": {"from_dpd": p.collection_dpd},
-        "escalation": p.escalation.iter().map(|t| json!({
-            "from_bucket": t.min_bucket,
-            "queue": t.queue,
-            "extra": t.extra.iter().map(|(k, q)| json!({"kind": k.as_str(), "queue": q})).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-        "max_attempts": p.max_attempts,
-        "unreachable_days": p.unreachable_days,
-    })
+    serde_json::to_value(PlanDoc::from(p)).unwrap_or(Value::Null)
 }
 
-fn field<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    path.iter().try_fold(v, |v, k| v.get(k))
-}
-
-fn uint(v: &Value, path: &[&str], default: u32) -> Result<u32, String> {
-    match field(v, path) {
-        None => Ok(default),
-        Some(x) => x
-            .as_u64()
-            .and_then(|n| u32::try_from(n).ok())
-            .ok_or_else(|| format!("{} must be a whole number", path.join("."))),
-    }
-}
-
-fn text(v: &Value, path: &[&str], default: &str) -> Result<String, String> {
-    match field(v, path) {
-        None => Ok(default.to_string()),
-        Some(x) => x
-            .as_str()
-            .filter(|s| !s.trim().is_empty())
-            .map(String::from)
-            .ok_or_else(|| format!("{} must be a non-empty string", path.join("."))),
-    }
-}
-
-fn uints(v: &Value, path: &[&str]) -> Result<Option<Vec<u32>>, String> {
-    field(v, path)
-        .map(|x| {
-            x.as_array()
-                .ok_or_else(|| format!("{} must be a list", path.join(".")))?
-                .iter()
-                .map(|n| {
-                    n.as_u64()
-                        .and_then(|n| u32::try_from(n).ok())
-                        .ok_or_else(|| format!("{} must hold whole numbers", path.join(".")))
-                })
-                .collect()
-        })
-        .transpose()
-}
-
-/// Parses a plan from JSON; missing fields take the defaults.
+/// Parses a plan from JSON; missing fields take the defaults, and the error names the field.
 pub fn plan_from_json(v: &Value) -> Result<FollowUpPlan, String> {
-    if !v.is_object() {
-        return Err("a plan is a JSON object".into());
-    }
-    let d = FollowUpPlan::default();
-    let window = match uints(v, &["initial", "window_days"])?.as_deref() {
-        None => d.initial_window,
-        Some(&[from, to]) => (from, to),
-        Some(_) => return Err("initial.window_days must be [from, to]".into()),
-    };
-    let continuous = match uints(v, &["continuous", "days_by_warning_level"])? {
-        None => d.continuous_days,
-        Some(w) => <[u32; 4]>::try_from(w.as_slice())
-            .map_err(|_| "continuous.days_by_warning_level must list 4 intervals (levels 0–3)")?,
-    };
-    let escalation = match field(v, &["escalation"]) {
-        None => d.escalation.clone(),
-        Some(list) => list
-            .as_array()
-            .ok_or("escalation must be a list")?
-            .iter()
-            .map(|t| {
-                let extra = match t.get("extra") {
-                    None => Vec::new(),
-                    Some(e) => e
-                        .as_array()
-                        .ok_or("escalation.extra must be a list")?
-                        .iter()
-                        .map(|x| {
-                            let kind: TaskKind = text(x, &["kind"], "")?.parse()?;
-                            Ok((kind, text(x, &["queue"], "")?))
-                        })
-                        .collect::<Result<Vec<_>, String>>()?,
-                };
-                Ok(EscalationTier {
-                    min_bucket: u8::try_from(uint(t, &["from_bucket"], 0)?)
-                        .map_err(|_| "escalation.from_bucket is too large")?,
-                    queue: text(t, &["queue"], "")?,
-                    extra,
-                })
-            })
-            .collect::<Result<Vec<_>, String>>()?,
-    };
-    let plan = FollowUpPlan {
-        welcome_within_days: uint(v, &["welcome", "within_days"], d.welcome_within_days)?,
-        welcome_queue: text(v, &["welcome", "queue"], &d.welcome_queue)?,
-        initial_window: window,
-        initial_queue: text(v, &["initial", "queue"], &d.initial_queue)?,
-        continuous_days: continuous,
-        continuous_queue: text(v, &["continuous", "queue"], &d.continuous_queue)?,
-        reminder_days_before: uints(v, &["reminders", "days_before"])?
-            .unwrap_or(d.reminder_days_before.clone()),
-        reminder_queue: text(v, &["reminders", "queue"], &d.reminder_queue)?,
-        overdue_reminder: match field(v, &["overdue_reminder", "enabled"]) {
-            None => d.overdue_reminder,
-            Some(b) => b
-                .as_bool()
-                .ok_or("overdue_reminder.enabled must be true or false")?,
-        },
-        overdue_queue: text(v, &["overdue_reminder", "queue"], &d.overdue_queue)?,
-        collection_dpd: uint(v, &["collection", "from_dpd"], d.collection_dpd)?,
-        escalation,
-        max_attempts: uint(v, &["max_attempts"], d.max_attempts)?,
-        unreachable_days: uint(v, &["unreachable_days"], d.unreachable_days)?,
-    };
-    plan.validate()?;
-    Ok(plan)
+    let doc: PlanDoc = serde_path_to_error::deserialize(v.clone()).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            e.into_inner().to_string()
+        } else {
+            format!("{path}: {}", e.into_inner())
+        }
+    })?;
+    doc.into_plan()
 }
 
 fn plan_from_text(text: &str) -> Result<FollowUpPlan, String> {
@@ -504,36 +391,10 @@ fn plan_from_text(text: &str) -> Result<FollowUpPlan, String> {
     plan_from_json(&v)
 }
 
-/// A script's questions as JSON.
+/// A script's questions as JSON (a list of `views::QuestionView`).
 pub fn script_to_json(s: &Script) -> Value {
-    Value::Array(
-        s.questions
-            .iter()
-            .map(|q| {
-                let mut o = Map::new();
-                o.insert("id".into(), json!(q.id));
-                o.insert("text".into(), json!(q.text));
-                o.insert("answer".into(), json!(q.answer.as_str()));
-                if let AnswerType::Choice(options) = &q.answer {
-                    let options = options
-                        .iter()
-                        .map(|c| json!({"code": c.code, "label": c.label, "signal": c.signal}))
-                        .collect();
-                    o.insert("options".into(), options);
-                }
-                if let Some(s) = &q.signal_if_no {
-                    o.insert("signal_if_no".into(), json!(s));
-                }
-                if let Some((limit, s)) = &q.signal_at_most {
-                    o.insert(
-                        "signal_at_most".into(),
-                        json!({"value": limit, "signal": s}),
-                    );
-                }
-                Value::Object(o)
-            })
-            .collect(),
-    )
+    let questions: Vec<QuestionView> = s.questions.iter().map(QuestionView::from).collect();
+    serde_json::to_value(questions).unwrap_or(Value::Null)
 }
 
 /// Stores the default plan (product '*') and the default scripts in zh and en, keeping anything
@@ -600,5 +461,11 @@ pub async fn show_script(store: &Store, kind: TaskKind, lang: &str) -> Result<Va
             .map_err(|e| AppError::Invalid(format!("stored script {kind}/{lang}: {e}")))?,
         None => script_to_json(&followup::default_script(kind, lang)),
     };
-    Ok(json!({"kind": kind.as_str(), "name": kind.zh(), "lang": lang, "questions": questions}))
+    let view = ScriptView {
+        kind: kind.as_str().to_string(),
+        name: kind.zh().to_string(),
+        lang: lang.to_string(),
+        questions,
+    };
+    Ok(serde_json::to_value(view).unwrap_or(Value::Null))
 }

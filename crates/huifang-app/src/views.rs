@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use huifang_core::followup::{AnswerType, EscalationTier, FollowUpPlan, Question, TaskKind};
 use huifang_core::schedule::Installment;
 use huifang_core::status::LoanStatus;
 use huifang_core::{Date, Money};
@@ -996,4 +997,288 @@ impl From<&LoanView> for LoanDetailView {
                 .collect(),
         }
     }
+}
+
+// ----- follow-up plans and scripts -------------------------------------------------------------
+
+/// The welcome call (首次回访).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct WelcomeDoc {
+    /// Due within this many days of disbursement.
+    pub within_days: u32,
+    pub queue: String,
+}
+
+/// The initial follow-up (初期回访).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct InitialDoc {
+    /// [from, to] days after disbursement.
+    pub window_days: [u32; 2],
+    pub queue: String,
+}
+
+/// Continuous follow-up (持续性回访).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct ContinuousDoc {
+    /// Days between two follow-ups at warning level 0, 1, 2 and 3.
+    pub days_by_warning_level: [u32; 4],
+    pub queue: String,
+}
+
+/// Repayment reminders (还款提醒).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct RemindersDoc {
+    pub days_before: Vec<u32>,
+    pub queue: String,
+}
+
+/// The reminder on DPD 1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct OverdueReminderDoc {
+    pub enabled: bool,
+    pub queue: String,
+}
+
+/// The collection call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct CollectionDoc {
+    pub from_dpd: u32,
+}
+
+/// A further task an escalation tier creates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ExtraTaskDoc {
+    pub kind: String,
+    pub queue: String,
+}
+
+/// An escalation tier by bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EscalationDoc {
+    #[serde(default)]
+    pub from_bucket: u8,
+    pub queue: String,
+    #[serde(default)]
+    pub extra: Vec<ExtraTaskDoc>,
+}
+
+/// A product's follow-up plan (`huifang plan show|set`): every field may be left out and takes
+/// the default plan's value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct PlanDoc {
+    pub welcome: WelcomeDoc,
+    pub initial: InitialDoc,
+    pub continuous: ContinuousDoc,
+    pub reminders: RemindersDoc,
+    pub overdue_reminder: OverdueReminderDoc,
+    pub collection: CollectionDoc,
+    pub escalation: Vec<EscalationDoc>,
+    pub max_attempts: u32,
+    pub unreachable_days: u32,
+}
+
+impl From<&FollowUpPlan> for PlanDoc {
+    fn from(p: &FollowUpPlan) -> Self {
+        PlanDoc {
+            welcome: WelcomeDoc {
+                within_days: p.welcome_within_days,
+                queue: p.welcome_queue.clone(),
+            },
+            initial: InitialDoc {
+                window_days: [p.initial_window.0, p.initial_window.1],
+                queue: p.initial_queue.clone(),
+            },
+            continuous: ContinuousDoc {
+                days_by_warning_level: p.continuous_days,
+                queue: p.continuous_queue.clone(),
+            },
+            reminders: RemindersDoc {
+                days_before: p.reminder_days_before.clone(),
+                queue: p.reminder_queue.clone(),
+            },
+            overdue_reminder: OverdueReminderDoc {
+                enabled: p.overdue_reminder,
+                queue: p.overdue_queue.clone(),
+            },
+            collection: CollectionDoc {
+                from_dpd: p.collection_dpd,
+            },
+            escalation: p
+                .escalation
+                .iter()
+                .map(|t| EscalationDoc {
+                    from_bucket: t.min_bucket,
+                    queue: t.queue.clone(),
+                    extra: t
+                        .extra
+                        .iter()
+                        .map(|(kind, queue)| ExtraTaskDoc {
+                            kind: kind.as_str().to_string(),
+                            queue: queue.clone(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+            max_attempts: p.max_attempts,
+            unreachable_days: p.unreachable_days,
+        }
+    }
+}
+
+macro_rules! default_from_plan {
+    ($($doc:ident => $field:ident),* $(,)?) => {
+        $(impl Default for $doc {
+            fn default() -> Self {
+                PlanDoc::from(&FollowUpPlan::default()).$field
+            }
+        })*
+    };
+}
+
+default_from_plan!(
+    WelcomeDoc => welcome,
+    InitialDoc => initial,
+    ContinuousDoc => continuous,
+    RemindersDoc => reminders,
+    OverdueReminderDoc => overdue_reminder,
+    CollectionDoc => collection,
+);
+
+impl Default for PlanDoc {
+    fn default() -> Self {
+        PlanDoc::from(&FollowUpPlan::default())
+    }
+}
+
+impl PlanDoc {
+    /// The plan, checked: queue names non-empty, task kinds known, then the core's rules
+    /// (`FollowUpPlan::validate`). The error names the field.
+    pub fn into_plan(self) -> Result<FollowUpPlan, String> {
+        let queue = |field: &str, q: String| {
+            if q.trim().is_empty() {
+                Err(format!("{field} must be a non-empty string"))
+            } else {
+                Ok(q)
+            }
+        };
+        let escalation = self
+            .escalation
+            .into_iter()
+            .map(|t| {
+                let extra = t
+                    .extra
+                    .into_iter()
+                    .map(|x| {
+                        let kind: TaskKind = x.kind.parse()?;
+                        Ok((kind, queue("escalation.extra.queue", x.queue)?))
+                    })
+                    .collect::<Result<Vec<_>, String>>()?;
+                Ok(EscalationTier {
+                    min_bucket: t.from_bucket,
+                    queue: queue("escalation.queue", t.queue)?,
+                    extra,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let [from, to] = self.initial.window_days;
+        let plan = FollowUpPlan {
+            welcome_within_days: self.welcome.within_days,
+            welcome_queue: queue("welcome.queue", self.welcome.queue)?,
+            initial_window: (from, to),
+            initial_queue: queue("initial.queue", self.initial.queue)?,
+            continuous_days: self.continuous.days_by_warning_level,
+            continuous_queue: queue("continuous.queue", self.continuous.queue)?,
+            reminder_days_before: self.reminders.days_before,
+            reminder_queue: queue("reminders.queue", self.reminders.queue)?,
+            overdue_reminder: self.overdue_reminder.enabled,
+            overdue_queue: queue("overdue_reminder.queue", self.overdue_reminder.queue)?,
+            collection_dpd: self.collection.from_dpd,
+            escalation,
+            max_attempts: self.max_attempts,
+            unreachable_days: self.unreachable_days,
+        };
+        plan.validate()?;
+        Ok(plan)
+    }
+}
+
+/// An option of a choice question.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ChoiceView {
+    pub code: String,
+    pub label: String,
+    /// The risk signal this answer raises.
+    pub signal: Option<String>,
+}
+
+/// A number question's threshold: an answer at most `value` raises `signal`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ThresholdView {
+    pub value: i64,
+    pub signal: String,
+}
+
+/// One question of a script.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct QuestionView {
+    pub id: String,
+    pub text: String,
+    /// yes_no, choice, number, money, date or text.
+    pub answer: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub options: Option<Vec<ChoiceView>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signal_if_no: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signal_at_most: Option<ThresholdView>,
+}
+
+impl From<&Question> for QuestionView {
+    fn from(q: &Question) -> Self {
+        QuestionView {
+            id: q.id.clone(),
+            text: q.text.clone(),
+            answer: q.answer.as_str().to_string(),
+            options: match &q.answer {
+                AnswerType::Choice(options) => Some(
+                    options
+                        .iter()
+                        .map(|c| ChoiceView {
+                            code: c.code.clone(),
+                            label: c.label.clone(),
+                            signal: c.signal.clone(),
+                        })
+                        .collect(),
+                ),
+                _ => None,
+            },
+            signal_if_no: q.signal_if_no.clone(),
+            signal_at_most: q
+                .signal_at_most
+                .as_ref()
+                .map(|(value, signal)| ThresholdView {
+                    value: *value,
+                    signal: signal.clone(),
+                }),
+        }
+    }
+}
+
+/// A task kind's script in one language (`huifang script show`).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ScriptView {
+    pub kind: String,
+    /// The kind's Chinese name.
+    pub name: String,
+    pub lang: String,
+    /// The questions as stored (see `QuestionView`).
+    #[schema(value_type = Object)]
+    pub questions: Value,
 }
