@@ -16,7 +16,7 @@ use crate::{AppError, lock_business_date};
 /// How many loans are replayed per batch inside a day. Small, because the writing of one batch
 /// waits for the reading of the first: with 500 loans a quiet day at 1M loans closed 20% faster
 /// than with 2,000 (docs/PERFORMANCE.md).
-pub const BATCH_LOANS: usize = 500;
+pub const LOANS_PER_CLOSE_BATCH: usize = 500;
 
 /// What closing one day did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +37,7 @@ pub async fn run_daily(
     through: Date,
     on_day: impl FnMut(&DayReport),
 ) -> Result<Vec<DayReport>, AppError> {
-    run_daily_in_batches(store, policy, through, BATCH_LOANS, on_day).await
+    run_daily_in_batches(store, policy, through, LOANS_PER_CLOSE_BATCH, on_day).await
 }
 
 /// `run_daily` with `batch_loans` loans per batch (at least one).

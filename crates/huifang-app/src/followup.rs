@@ -142,13 +142,15 @@ impl FollowupPlanned {
 
 /// Plans the follow-up of loans just imported: welcome call and initial follow-up (late ones
 /// marked). An imported loan's continuous series and collection tasks wait for its payments
-/// (usually imported next); an overdue one is visited by the next close.
+/// (usually imported next); an overdue one is visited by the next close. The loans are planned
+/// and written `batch_loans` at a time (at least one): the import's batch size.
 pub async fn after_import(
     tx: &mut Tx,
     policy: &Policy,
     date: Date,
     loans: &[NewLoan],
     ids: &HashMap<String, i64>,
+    batch_loans: usize,
 ) -> Result<FollowupWritten, AppError> {
     let codes: HashMap<i64, String> = tx
         .products()
@@ -179,7 +181,7 @@ pub async fn after_import(
         .collect();
     let plans = Plans::load(tx).await?;
     let mut written = FollowupWritten::default();
-    for chunk in items.chunks(crate::import::BATCH_LOANS) {
+    for chunk in items.chunks(batch_loans.max(1)) {
         let ids: Vec<i64> = chunk.iter().map(|l| l.loan_id).collect();
         let (planned, state) = plan_batch(&plans, policy, date, chunk, true);
         let w = planned.write(tx, &plans, date).await?.written();

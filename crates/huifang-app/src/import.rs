@@ -24,8 +24,9 @@ use crate::{AppError, require_business_date};
 /// Rows written by one import above which the database's planner statistics are refreshed.
 const BULK_ROWS: usize = 10_000;
 
-/// How many loans an import re-evaluates or plans follow-up for per batch.
-pub(crate) const BATCH_LOANS: usize = 2_000;
+/// How many loans an import handles per batch: the loans a payments import re-evaluates, and
+/// the new loans of a loans import whose follow-up is planned (`followup::after_import`).
+pub(crate) const LOANS_PER_IMPORT_BATCH: usize = 2_000;
 
 /// What an import did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -392,7 +393,15 @@ async fn loans(
         })
         .collect();
     crate::ledger::open_warnings(&mut tx, &warnings).await?;
-    crate::followup::after_import(&mut tx, policy, business_date, &new, &ids).await?;
+    crate::followup::after_import(
+        &mut tx,
+        policy,
+        business_date,
+        &new,
+        &ids,
+        LOANS_PER_IMPORT_BATCH,
+    )
+    .await?;
     tx.commit().await?;
     report.inserted = new.len();
     if report.inserted >= BULK_ROWS {
@@ -496,7 +505,7 @@ async fn payments(
     tx.insert_payments(&new).await?;
     let touched: BTreeMap<i64, ()> = new.iter().map(|p| (p.loan_id, ())).collect();
     let loan_ids: Vec<i64> = touched.into_keys().collect();
-    for chunk in loan_ids.chunks(BATCH_LOANS) {
+    for chunk in loan_ids.chunks(LOANS_PER_IMPORT_BATCH) {
         let batch = engine::Batch::load(&mut tx, chunk).await?;
         engine::reevaluate(
             &mut tx,

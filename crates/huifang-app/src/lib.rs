@@ -13,9 +13,11 @@ pub mod policy;
 pub mod ports;
 pub mod rows;
 pub mod status;
-pub mod synth;
 pub mod team;
 pub mod views;
+
+/// The synthetic portfolio of the demo, the benchmarks and the tests ([`demo::synth`]).
+pub use demo::synth;
 
 use huifang_core::Date;
 use huifang_core::loan::LoanError;

@@ -1,7 +1,7 @@
 //! The follow-up engine's tables as the daily close uses them: tasks created and cancelled in
 //! bulk (a task exists at most once per loan and reason key), each loan's next continuous
 //! follow-up, promises to pay resolved from the payments, plans and scripts held as JSON text.
-//! Every bulk statement is generated per chunk, with the `placeholders`/`param_list` helpers.
+//! Every bulk statement is generated with the row lists and parameters of `sql.rs`.
 
 use std::collections::HashMap;
 
@@ -10,10 +10,11 @@ use huifang_core::loan::Payment;
 use huifang_core::money::Money;
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::{
-    Dialect, MAX_PARAMS, Result, Tx, Val, bind_vals, date_text, keyed_by_list, opt_date_col, param,
-    parse_date_col, row_lists,
+use crate::sql::{
+    MAX_PARAMS, Val, bind_vals, date_text, keyed_by_list, opt_date_col, param, parse_date_col,
+    row_lists,
 };
+use crate::{Dialect, Result, Tx};
 
 /// A task the follow-up engine creates (ignored when the loan already has one for the reason).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -255,7 +256,7 @@ impl Tx {
         for chunk in loan_ids.chunks(MAX_PARAMS) {
             let sql = format!(
                 "UPDATE loan_state SET open_task_keys = {keys} WHERE loan_id IN ({})",
-                crate::param_list(self.dialect, 1, chunk.len())
+                crate::sql::param_list(self.dialect, 1, chunk.len())
             );
             let vals: Vec<Val> = chunk.iter().map(|id| Val::Int(*id)).collect();
             bind_vals(sqlx::query(AssertSqlSafe(sql)), &vals)

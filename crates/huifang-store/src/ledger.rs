@@ -18,10 +18,8 @@ use huifang_ledger::{Hash, HashSource, LedgerError, leaf_hash, node_hash};
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::codec::encode_op;
-use crate::{
-    MAX_PARAMS, NewOp, Result, StoreError, Tx, Val, WarningRecord, bind_vals, date_text, param,
-    parse_date_col,
-};
+use crate::sql::{MAX_PARAMS, Val, bind_vals, date_text, param, parse_date_col};
+use crate::{NewOp, Result, StoreError, Tx, WarningRecord};
 
 /// A leaf to append: the record it logs and its canonical bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]

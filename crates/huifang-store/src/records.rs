@@ -7,7 +7,8 @@ use huifang_core::{Date, Money, Rate};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Result, StoreError, Val, date_text, decode_op, opt_date_col, parse_date_col};
+use crate::sql::{Val, date_text, opt_date_col, parse_date_col};
+use crate::{Result, StoreError, decode_op};
 
 /// A stored product.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,13 +12,12 @@ use sqlx::{AssertSqlSafe, Row};
 use huifang_core::outcome::Strategy;
 use huifang_core::team::{Role, TaskState};
 
-use crate::{
-    Dialect, Result, Tx, Val, bind_vals, date_text, named_col, opt_date_col, param, parse_date_col,
-};
+use crate::sql::{Val, bind_vals, date_text, named_col, opt_date_col, param, parse_date_col};
+use crate::{Dialect, Result, Tx};
 
 /// Task states in which a task still waits for work: `TaskState::OPEN` in SQL (a test checks
 /// it against the core's list).
-pub const OPEN_TASK_STATES: &str = "('open', 'assigned', 'in_progress', 'rescheduled')";
+pub(crate) const OPEN_TASK_STATES: &str = "('open', 'assigned', 'in_progress', 'rescheduled')";
 
 /// A team.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,7 +1,11 @@
 //! `huifang demo`: a fresh database with a synthetic portfolio whose last 60 business days are
 //! lived through day by day — loans disbursed, payments posted (some days late: backdated),
 //! early settlements recorded and every day closed — so that status, events and history look like
-//! a lender's real book.
+//! a lender's real book. The loans, payments and settlements come from [`synth`]; the team, its
+//! people and their first worked tasks from [`team`].
+
+pub mod synth;
+pub mod team;
 
 use huifang_core::calendar::add_days;
 use huifang_core::loan::LoanOp;
@@ -9,8 +13,8 @@ use huifang_core::policy::Policy;
 use huifang_core::{Date, calendar};
 use huifang_store::Store;
 
-use crate::synth::{Portfolio, SynthConfig, default_products};
 use crate::{AppError, close, import, loans};
+use synth::{Portfolio, SynthConfig, default_products};
 
 /// Business days the demo closes one by one, up to its last business date.
 pub const LIVED_DAYS: i64 = 60;
@@ -115,7 +119,7 @@ pub async fn run(
     let mut tx = store.begin().await?;
     let (borrowers, loan_count, payments, events) = tx.counts().await?;
     tx.rollback().await?;
-    let team = crate::team::demo_team(store, &mut log).await?;
+    let team = team::demo_team(store, &mut log).await?;
     Ok(format!(
         "{borrowers} borrowers, {loan_count} loans, {payments} payments, {closed} business days closed up to {today}, {events} events\n{team}"
     ))

@@ -1,0 +1,147 @@
+//! Authentication: argon2id passwords, hashed and verified on the blocking pool; login sessions
+//! and API tokens, of which the database keeps only the SHA-256; the user of a bearer token or of
+//! the command line's `--as`.
+
+use std::sync::LazyLock;
+
+use argon2::Argon2;
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use huifang_store::Store;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+
+use super::{Actor, invalid, now_utc, stamp};
+use crate::AppError;
+
+/// How long a login session lasts.
+pub const SESSION_HOURS: i64 = 12;
+
+/// SHA-256 of a token, lowercase hex: what the database keeps.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// 32 random bytes from the OS-seeded thread CSPRNG, hex.
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// An argon2id PHC hash of a password, computed off the async runtime's threads.
+pub async fn hash_password(password: &str) -> Result<String, AppError> {
+    if password.chars().count() < 8 {
+        return Err(invalid("password", "must have at least 8 characters"));
+    }
+    let password = password.to_string();
+    off_the_runtime(move || hash_now(&password)).await?
+}
+
+fn hash_now(password: &str) -> Result<String, AppError> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::Invalid(format!("cannot hash the password: {e}")))
+}
+
+/// Whether `password` matches `phc`. With no hash (no such user, or one without a password) it
+/// checks against a hash of a random password instead, so that the answer takes as long whether
+/// or not the user exists, and is false.
+async fn verify_password(password: &str, phc: Option<String>) -> Result<bool, AppError> {
+    let password = password.to_string();
+    off_the_runtime(move || {
+        let known = phc.is_some();
+        let phc = phc.unwrap_or_else(|| UNKNOWN_USER_HASH.clone());
+        let matches = PasswordHash::new(&phc).is_ok_and(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        });
+        known && matches
+    })
+    .await
+}
+
+/// The hash an unknown user's login is checked against (of a random password nobody knows).
+static UNKNOWN_USER_HASH: LazyLock<String> =
+    LazyLock::new(|| hash_now(&new_token()).unwrap_or_default());
+
+/// How many password hashes run at once: one per core. argon2 is slow on purpose (tens of
+/// milliseconds and 19 MiB each); run on the async runtime's threads, a burst of logins would
+/// stall every other request, and unbounded on the blocking pool it would take every core.
+static HASHING: LazyLock<Semaphore> = LazyLock::new(|| {
+    Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get))
+});
+
+/// Runs CPU-heavy work (password hashing) on the blocking pool, at most [`HASHING`] at once.
+async fn off_the_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AppError> {
+    let _permit = HASHING
+        .acquire()
+        .await
+        .map_err(|e| AppError::Invalid(format!("password hashing is closed: {e}")))?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| AppError::Invalid(format!("password hashing failed: {e}")))
+}
+
+/// Logs in with a password; returns a new session token (shown once) and the user.
+pub async fn login(
+    store: &Store,
+    username: &str,
+    password: &str,
+) -> Result<(String, Actor), AppError> {
+    let mut tx = store.begin().await?;
+    let user = tx.user_by_username(username).await?;
+    tx.rollback().await?;
+    // the password is checked outside any transaction, off the async threads: argon2 is slow
+    // on purpose; an unknown or disabled user is checked too, so every refusal takes as long
+    let hash = user.as_ref().and_then(|u| u.password_hash.clone());
+    let matches = verify_password(password, hash).await?;
+    let ok = matches && user.as_ref().is_some_and(|u| u.active);
+    let Some(user) = user.filter(|_| ok) else {
+        return Err(AppError::Unauthenticated(
+            "wrong username or password".into(),
+        ));
+    };
+    let token = new_token();
+    let expires = stamp(now_utc() + chrono::Duration::hours(SESSION_HOURS));
+    let mut tx = store.begin().await?;
+    tx.insert_session(&token_hash(&token), user.id, &expires)
+        .await?;
+    tx.commit().await?;
+    Ok((token, Actor::from_user(user)?))
+}
+
+/// The user of a bearer token: an API token or an unexpired session token.
+pub async fn authenticate(store: &Store, token: &str) -> Result<Actor, AppError> {
+    let hash = token_hash(token.trim());
+    let mut tx = store.begin().await?;
+    let user = match tx.user_by_api_token(&hash).await? {
+        Some(u) => Some(u),
+        None => tx.user_by_session(&hash, &stamp(now_utc())).await?,
+    };
+    tx.rollback().await?;
+    let user = user.ok_or_else(|| {
+        AppError::Unauthenticated("the token is unknown, revoked or expired".into())
+    })?;
+    Actor::from_user(user)
+}
+
+/// The user named on the command line (`--as`): whoever holds the database acts as them.
+pub async fn actor(store: &Store, username: &str) -> Result<Actor, AppError> {
+    let mut tx = store.begin().await?;
+    let user = tx.user_by_username(username).await?;
+    tx.rollback().await?;
+    let user = user
+        .filter(|u| u.active)
+        .ok_or_else(|| AppError::NotFound {
+            what: "active user",
+            id: username.to_string(),
+        })?;
+    Actor::from_user(user)
+}

@@ -1,0 +1,186 @@
+//! My queue and take next: the open tasks an actor may see, and the assignment of tasks by
+//! their queue's strategy (round-robin, least-loaded, sticky).
+
+use std::collections::HashMap;
+
+use huifang_core::outcome::{self, Candidate, Strategy};
+use huifang_core::team::TaskState;
+use huifang_store::{QueueRecord, Store, TaskRecord, Tx, UserRecord};
+
+use super::{Actor, Role, forbidden, load_task, require_team};
+use crate::{AppError, require_business_date};
+
+/// The open tasks an actor may see: an agent's own and the unassigned ones of their team's
+/// queues; a team lead's whole team; an auditor's every queue. `queue` narrows to one queue.
+pub async fn my_queue(
+    store: &Store,
+    actor: &Actor,
+    queue: Option<&str>,
+) -> Result<Vec<TaskRecord>, AppError> {
+    let mut tx = store.begin().await?;
+    let (queues, only_mine) = match actor.role {
+        Role::Agent | Role::Collector => (
+            tx.queues(Some(require_team(actor)?))
+                .await?
+                .into_iter()
+                .filter(|q| actor.has_skill(&q.skill))
+                .collect::<Vec<_>>(),
+            true,
+        ),
+        Role::TeamLead => (tx.queues(Some(require_team(actor)?)).await?, false),
+        Role::Auditor => (tx.queues(None).await?, false),
+        Role::RiskOfficer | Role::Admin => {
+            return Err(forbidden(format!(
+                "{} has no task queue: a {} does not work follow-up tasks",
+                actor.name(),
+                actor.role
+            )));
+        }
+    };
+    let mut codes: Vec<String> = queues.into_iter().map(|q| q.code).collect();
+    if let Some(q) = queue {
+        if !codes.iter().any(|c| c == q) {
+            return Err(forbidden(format!(
+                "{} may not see queue {q:?}: not a queue of their team",
+                actor.name()
+            )));
+        }
+        codes = vec![q.to_string()];
+    }
+    let tasks = tx
+        .open_tasks(&codes, only_mine.then_some(actor.id()), 500)
+        .await?;
+    tx.rollback().await?;
+    Ok(tasks)
+}
+
+async fn candidates(tx: &mut Tx, queue: &QueueRecord) -> Result<Vec<Candidate>, AppError> {
+    let Some(team_id) = queue.team_id else {
+        return Ok(Vec::new());
+    };
+    let users: Vec<UserRecord> = tx
+        .team_users(team_id)
+        .await?
+        .into_iter()
+        .filter(|u| {
+            u.active
+                && matches!(u.role.as_str(), "agent" | "collector")
+                && (queue.skill.is_empty() || u.skills.contains(&queue.skill))
+        })
+        .collect();
+    let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
+    let loads = if ids.is_empty() {
+        HashMap::new()
+    } else {
+        tx.open_loads(&ids).await?
+    };
+    Ok(ids
+        .into_iter()
+        .map(|id| Candidate {
+            user_id: id,
+            open_tasks: u32::try_from(loads.get(&id).copied().unwrap_or(0)).unwrap_or(u32::MAX),
+        })
+        .collect())
+}
+
+/// The agent a task goes to by its queue's strategy (locks the queue; moves the round-robin
+/// cursor). None when the queue has no eligible agent.
+async fn dispatch(
+    tx: &mut Tx,
+    queue: &QueueRecord,
+    task: &TaskRecord,
+) -> Result<Option<i64>, AppError> {
+    let cursor = tx.lock_queue(queue.id).await?;
+    let strategy = queue.strategy;
+    let cands = candidates(tx, queue).await?;
+    let previous = if strategy == Strategy::Sticky {
+        tx.previous_agent(task.loan_id, task.id).await?
+    } else {
+        None
+    };
+    let pick = outcome::assign(strategy, &cands, cursor, previous);
+    if let (Strategy::RoundRobin, Some(p)) = (strategy, pick) {
+        tx.set_queue_cursor(queue.id, p).await?;
+    }
+    Ok(pick)
+}
+
+/// Most tasks one `take_next` hands to colleagues (by the strategy) before giving up.
+const MAX_DISPATCH: usize = 64;
+
+/// Takes the next task: the actor's own task in progress or assigned (or rescheduled and due),
+/// else the earliest-due unassigned task of their team's queues, each claimed task going to the
+/// agent the queue's strategy picks until one falls to the actor. The task is then in progress.
+pub async fn take_next(store: &Store, actor: &Actor) -> Result<Option<TaskRecord>, AppError> {
+    if !matches!(actor.role, Role::Agent | Role::Collector | Role::TeamLead) {
+        return Err(forbidden(format!(
+            "{} does not work follow-up tasks",
+            actor.name()
+        )));
+    }
+    let team_id = require_team(actor)?;
+    let mut tx = store.begin().await?;
+    tx.lock_for_write().await?;
+    let date = require_business_date(&mut tx).await?;
+    if let Some(t) = tx.next_own_task(actor.id(), date).await? {
+        tx.set_task_assignee(t.id, Some(actor.id()), TaskState::InProgress)
+            .await?;
+        let t = load_task(&mut tx, t.id).await?;
+        tx.commit().await?;
+        return Ok(Some(t));
+    }
+    if !actor.role.works_tasks() {
+        tx.commit().await?;
+        return Ok(None);
+    }
+    let queues: Vec<QueueRecord> = tx
+        .queues(Some(team_id))
+        .await?
+        .into_iter()
+        .filter(|q| actor.has_skill(&q.skill))
+        .collect();
+    let mut handed = 0;
+    for queue in &queues {
+        while handed < MAX_DISPATCH {
+            let Some(id) = tx.claim_unassigned(&queue.code, actor.id(), date).await? else {
+                break;
+            };
+            let task = load_task(&mut tx, id).await?;
+            let pick = dispatch(&mut tx, queue, &task).await?.unwrap_or(actor.id());
+            if pick == actor.id() {
+                tx.set_task_assignee(id, Some(pick), TaskState::InProgress)
+                    .await?;
+                let t = load_task(&mut tx, id).await?;
+                tx.commit().await?;
+                return Ok(Some(t));
+            }
+            tx.set_task_assignee(id, Some(pick), TaskState::Assigned)
+                .await?;
+            handed += 1;
+        }
+    }
+    tx.commit().await?;
+    Ok(None)
+}
+
+/// Assigns one open unassigned task by its queue's strategy (the demo, a dispatcher); returns
+/// the agent.
+pub async fn auto_assign(store: &Store, task_id: i64) -> Result<Option<i64>, AppError> {
+    let mut tx = store.begin().await?;
+    tx.lock_for_write().await?;
+    tx.lock_task(task_id).await?;
+    let task = load_task(&mut tx, task_id).await?;
+    if task.assignee_id.is_some() || !task.state.is_claimable() {
+        return Ok(task.assignee_id);
+    }
+    let Some(queue) = tx.queue_by_code(&task.queue_code).await? else {
+        return Ok(None);
+    };
+    let pick = dispatch(&mut tx, &queue, &task).await?;
+    if let Some(p) = pick {
+        tx.set_task_assignee(task_id, Some(p), TaskState::Assigned)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(pick)
+}

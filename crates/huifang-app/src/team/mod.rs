@@ -1,0 +1,145 @@
+//! The team that works follow-up tasks (DOMAIN.md capabilities 4, 5 and 13): users, teams and
+//! queues; authentication (argon2 passwords, session and API tokens stored as SHA-256);
+//! authorisation by role and team; my queue, take next (assignment by the queue's strategy),
+//! show a task with its script and the borrower's context (masked unless the role may reveal,
+//! every reveal logged), record an outcome (interaction, promise, risk signals, task transition
+//! and the interaction's ledger leaf in one transaction, once per idempotency key), reassign,
+//! and the team lead's SLA and productivity views.
+//!
+//! One private module per job, every use case re-exported here: `auth` (passwords, login,
+//! tokens), `admin` (teams, users, queues, API tokens), `dispatch` (my queue, take next,
+//! automatic assignment), `show` (a task, a loan, the borrower's context, document
+//! registration), `record` (an outcome, its escalation, reassignment) and `stats` (the team
+//! lead's views). This module holds the [`Actor`] and the checks they share.
+
+mod admin;
+mod auth;
+mod dispatch;
+mod record;
+mod show;
+mod stats;
+
+use huifang_core::team::{self, Access, Member, TaskPlace};
+use huifang_store::{QueueRecord, TaskRecord, Tx, UserRecord};
+
+use crate::AppError;
+
+pub use admin::{UserInput, create_queue, create_team, create_user, issue_api_token};
+pub use auth::{SESSION_HOURS, actor, authenticate, hash_password, login, new_token, token_hash};
+pub use dispatch::{auto_assign, my_queue, take_next};
+pub use huifang_core::team::Role;
+pub(crate) use record::record_in;
+pub use record::{OutcomeInput, Recorded, reassign, record_outcome};
+pub use show::{
+    BorrowerContext, TaskView, authorize_document_registration, register_document, show_loan,
+    show_task,
+};
+pub use stats::{TeamStats, team_stats};
+
+/// An authenticated user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub user: UserRecord,
+    pub role: Role,
+}
+
+impl Actor {
+    pub(crate) fn from_user(user: UserRecord) -> Result<Actor, AppError> {
+        let role = user.role;
+        Ok(Actor { user, role })
+    }
+
+    /// The actor as the core's access rules see them.
+    fn member(&self) -> Member<'_> {
+        Member {
+            user_id: self.user.id,
+            role: self.role,
+            team_id: self.user.team_id,
+            skills: &self.user.skills,
+        }
+    }
+
+    pub fn id(&self) -> i64 {
+        self.user.id
+    }
+
+    fn name(&self) -> String {
+        format!(
+            "{} ({}, team {})",
+            self.user.username,
+            self.role,
+            self.user.team_code.as_deref().unwrap_or("none")
+        )
+    }
+
+    fn has_skill(&self, skill: &str) -> bool {
+        self.member().has_skill(skill)
+    }
+}
+
+fn forbidden(msg: String) -> AppError {
+    AppError::Forbidden(msg)
+}
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> AppError {
+    AppError::Field {
+        field,
+        reason: reason.into(),
+    }
+}
+
+fn now_utc() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}
+
+fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+// ----- authorisation -------------------------------------------------------------------------
+
+async fn task_queue(tx: &mut Tx, task: &TaskRecord) -> Result<Option<QueueRecord>, AppError> {
+    Ok(tx.queue_by_code(&task.queue_code).await?)
+}
+
+/// Checks, by the core's rule, that `actor` may view or work `task`; returns the task's queue.
+async fn authorize_task(
+    tx: &mut Tx,
+    actor: &Actor,
+    task: &TaskRecord,
+    access: Access,
+) -> Result<Option<QueueRecord>, AppError> {
+    let queue = task_queue(tx, task).await?;
+    let place = TaskPlace {
+        queue_code: &task.queue_code,
+        queue: queue.as_ref().map(|q| (q.team_id, q.skill.as_str())),
+        assignee_id: task.assignee_id,
+        assignee: task.assignee.as_deref(),
+    };
+    team::task_access(&actor.member(), &place, access).map_err(|why| {
+        let what = match access {
+            Access::View => "see",
+            Access::Work => "work",
+        };
+        forbidden(format!(
+            "{} may not {what} task {}: {why}",
+            actor.name(),
+            task.id
+        ))
+    })?;
+    Ok(queue)
+}
+
+async fn load_task(tx: &mut Tx, id: i64) -> Result<TaskRecord, AppError> {
+    tx.task(id).await?.ok_or_else(|| AppError::NotFound {
+        what: "task",
+        id: id.to_string(),
+    })
+}
+
+fn require_team(actor: &Actor) -> Result<i64, AppError> {
+    actor
+        .user
+        .team_id
+        .ok_or_else(|| forbidden(format!("{} belongs to no team", actor.name())))
+}
