@@ -23,7 +23,7 @@ use utoipa::ToSchema;
 use crate::ledger::{ConsistencyProof, DocumentMatch, InclusionProof};
 use crate::loans::LoanView;
 use crate::status::StatusLine;
-use crate::team::{Actor, BorrowerContext, Recorded, TaskView, TeamStats};
+use crate::team::{Actor, Recorded, TaskView, TeamStats};
 
 fn amount(m: Money) -> String {
     m.to_string()
@@ -112,19 +112,6 @@ pub struct BorrowerView {
     pub revealed: bool,
 }
 
-impl From<&BorrowerContext> for BorrowerView {
-    fn from(b: &BorrowerContext) -> Self {
-        BorrowerView {
-            external_id: b.external_id.clone(),
-            name: b.name.clone(),
-            id_number: b.id_number.clone(),
-            mobile: b.mobile.clone(),
-            city: b.city.clone(),
-            revealed: b.revealed,
-        }
-    }
-}
-
 /// A loan for the roles that read loans: contract, status, borrower and warnings.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct LoanSummaryView {
@@ -142,7 +129,7 @@ pub struct LoanSummaryView {
 }
 
 impl LoanSummaryView {
-    pub fn new(view: &LoanView, borrower: &BorrowerContext) -> Self {
+    pub fn new(view: &LoanView, borrower: &BorrowerView) -> Self {
         LoanSummaryView {
             external_id: view.loan.external_id.clone(),
             business_date: view.business_date.to_string(),
@@ -152,7 +139,7 @@ impl LoanSummaryView {
             vehicle_model: view.loan.vehicle_model.clone(),
             dealer: view.loan.dealer.clone(),
             status: LoanStatusView::from(&view.status),
-            borrower: BorrowerView::from(borrower),
+            borrower: borrower.clone(),
             warnings: view.warnings.iter().map(WarningView::from).collect(),
         }
     }
@@ -285,7 +272,7 @@ impl From<&TaskView> for TaskDetail {
         TaskDetail {
             task: TaskSummary::from(&v.task),
             script: v.script.clone(),
-            borrower: BorrowerView::from(&v.borrower),
+            borrower: v.borrower.clone(),
             loan: TaskLoanView {
                 external_id: v.loan.loan.external_id.clone(),
                 business_date: v.loan.business_date.to_string(),

@@ -10,18 +10,12 @@ use serde_json::Value;
 
 use super::{Actor, authorize_task, forbidden, load_task, now_utc, stamp};
 use crate::loans::{self, LoanView};
+use crate::views::BorrowerView;
 use crate::{AppError, ledger, require_business_date};
 
-/// The borrower as a user may see them: ID number and mobile masked unless revealed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BorrowerContext {
-    pub external_id: String,
-    pub name: String,
-    pub id_number: String,
-    pub mobile: String,
-    pub city: String,
-    pub revealed: bool,
-}
+/// The borrower as a user may see them (ID number and mobile masked unless revealed): the view
+/// itself, which the use cases build.
+pub type BorrowerContext = BorrowerView;
 
 /// A task with its script and the borrower's context.
 #[derive(Debug, Clone)]
