@@ -280,59 +280,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Init {
             business_date,
             ledger_origin,
-        } => {
-            let url = db_url(&cli, "sqlite://huifang.db");
-            let store = Store::connect(&url)
-                .await
-                .with_context(|| format!("opening {url}"))?;
-            store.migrate().await?;
-            let mut tx = store.begin().await?;
-            let date = match tx.business_date().await? {
-                Some(existing) => {
-                    if business_date.is_some_and(|d| d != existing) {
-                        bail!(
-                            "the database is already initialised with business date {existing}; the business date moves only with `huifang run-daily`"
-                        );
-                    }
-                    existing
-                }
-                None => {
-                    let date = business_date.unwrap_or_else(today_shanghai);
-                    tx.set_business_date(date).await?;
-                    date
-                }
-            };
-            tx.commit().await?;
-            let (key, backfilled) =
-                huifang_app::ledger::init(&store, ledger_origin.as_deref()).await?;
-            huifang_app::followup::seed_defaults(&store).await?; // default plan and scripts
-            huifang_app::policy::seed_default(&store).await?;
-            // said once everything is done: a reader that stops early cannot cut the work short
-            say!("initialised {url}: business date {date}");
-            say!("ledger key {key} ({backfilled} earlier record(s) logged)");
-        }
-        Command::Import { kind, file } => {
-            let (store, policy) = open_with_policy(&cli).await?;
-            let format = match kind {
-                Kind::Products => ImportFormat::Products,
-                Kind::Borrowers => ImportFormat::Borrowers,
-                Kind::Loans => ImportFormat::Loans,
-                Kind::Payments => ImportFormat::Payments,
-            };
-            let report = import::import_file(&store, &policy, format, file).await?;
-            let reprocessed = if report.loans_reprocessed > 0 {
-                format!(", {} loan(s) re-processed", report.loans_reprocessed)
-            } else {
-                String::new()
-            };
-            say!(
-                "{}: {} imported, {} already present{reprocessed}",
-                file.display(),
-                report.inserted,
-                report.unchanged
-            );
-            store.close().await;
-        }
+        } => init_command(&cli, *business_date, ledger_origin.as_deref()).await?,
+        Command::Import { kind, file } => import_command(&cli, *kind, file).await?,
         Command::RunDaily { through } => {
             let (store, policy) = open_with_policy(&cli).await?;
             let reports = run_daily_with_progress(&store, &policy, *through).await?;
@@ -373,25 +322,7 @@ async fn run(cli: Cli) -> Result<()> {
             method,
             disbursed_on,
             format,
-        } => {
-            let terms = ScheduleTerms {
-                principal: Money::parse_positive(principal)
-                    .map_err(|e| anyhow::anyhow!("--principal {e}"))?,
-                annual_rate: Rate::parse_annual(rate).map_err(|e| anyhow::anyhow!("--rate {e}"))?,
-                term_months: *term,
-                method: *method,
-                start: *disbursed_on,
-            };
-            let rows = schedule::build(&terms).map_err(|e| anyhow::anyhow!("{e}"))?;
-            match format {
-                Format::Json => say!(
-                    "{}",
-                    serde_json::to_string_pretty(&output::schedule_json(&rows))?
-                ),
-                Format::Csv => say_text!("{}", output::schedule_csv(&rows)?),
-                Format::Table => say_text!("{}", output::schedule_table(&rows)),
-            }
-        }
+        } => schedule_command(principal, rate, *term, *method, *disbursed_on, *format)?,
         Command::Operate {
             external_id,
             op,
@@ -399,43 +330,15 @@ async fn run(cli: Cli) -> Result<()> {
             decided_by,
             on,
         } => {
-            let (store, policy) = open_with_policy(&cli).await?;
-            let op = match op {
-                OpCommand::Defer { months } => LoanOp::Defer { months: *months },
-                OpCommand::Restructure { rate, term, method } => LoanOp::Restructure {
-                    annual_rate: Rate::parse_annual(rate)
-                        .map_err(|e| anyhow::anyhow!("--rate {e}"))?,
-                    term_months: *term,
-                    method: *method,
-                },
-                OpCommand::Settle => LoanOp::EarlySettlement,
-                OpCommand::Accelerate => LoanOp::Acceleration,
-                OpCommand::WriteOff => LoanOp::WriteOff,
-                OpCommand::Classify { floor } => LoanOp::Classify {
-                    floor: floor
-                        .parse::<Classification>()
-                        .map_err(|e| anyhow::anyhow!("--floor {e}"))?,
-                },
-            };
-            let kind = op.kind();
-            let st = loans::operate(
-                &store,
-                &policy,
+            operate_command(
+                &cli,
                 external_id,
                 op,
+                reason.as_deref(),
+                decided_by.as_deref(),
                 *on,
-                reason.as_deref().unwrap_or(""),
-                decided_by.as_deref().unwrap_or(""),
             )
-            .await?;
-            say!(
-                "{external_id}: {kind} recorded; now dpd {} {} {} warning level {}, due now {}",
-                st.dpd,
-                st.bucket,
-                st.classification,
-                st.warning_level(),
-                st.overdue_amount
-            );
+            .await?
         }
         Command::Report { format } => {
             let store = open(&cli).await?;
@@ -448,56 +351,13 @@ async fn run(cli: Cli) -> Result<()> {
                 Format::Table | Format::Csv => say_text!("{}", output::summary_text(date, &rows)),
             }
         }
-        Command::Demo { loans, seed, today } => {
-            let url = db_url(&cli, "sqlite://huifang-demo.db");
-            let today = today.unwrap_or_else(today_shanghai);
-            let store = huifang_app::demo::fresh_store(&url).await?;
-            let policy = huifang_app::policy::load(&store).await?;
-            let summary = huifang_app::demo::run(&store, &policy, *loans, *seed, today, |msg| {
-                eprintln!("{msg}")
-            })
-            .await?;
-            say!("demo database {url}: {summary}");
-            let (date, rows) = status::summary(&store).await?;
-            say_text!("{}", output::summary_text(date, &rows));
-            say!("\ntry: huifang --db {url} status | head; huifang --db {url} loan L00000001");
-            store.close().await;
-        }
+        Command::Demo { loans, seed, today } => demo_command(&cli, *loans, *seed, *today).await?,
         Command::Followup(command) => followup_cmd::run(&open(&cli).await?, command).await?,
         Command::Team(command) => {
             let (store, policy) = open_with_policy(&cli).await?;
             team_cmd::run(&store, &policy, command).await?
         }
-        Command::Policy { command } => {
-            let store = open(&cli).await?;
-            match command {
-                PolicyCommand::Show => {
-                    let policy = huifang_app::policy::load(&store).await?;
-                    say!("{}", huifang_app::policy::to_text(&policy));
-                }
-                PolicyCommand::Set { file } => {
-                    let text = std::fs::read_to_string(file)
-                        .with_context(|| format!("reading {}", file.display()))?;
-                    let change = huifang_app::policy::set(&store, &text)
-                        .await
-                        .with_context(|| format!("{} refused, nothing changed", file.display()))?;
-                    if change.changed {
-                        say!(
-                            "policy set from {}: applies from the close after {}, which re-evaluates {} loan(s)",
-                            file.display(),
-                            change.business_date,
-                            change.loans_to_revisit
-                        );
-                    } else {
-                        say!(
-                            "policy unchanged: {} is the policy in force",
-                            file.display()
-                        );
-                    }
-                }
-            }
-            store.close().await;
-        }
+        Command::Policy { command } => policy_command(&cli, command).await?,
         Command::Ledger(command) => {
             ledger_cmd::run(&db_url(&cli, "sqlite://huifang.db"), command).await?
         }
@@ -513,6 +373,196 @@ async fn run(cli: Cli) -> Result<()> {
             bench::run(&url, *loans, *days, *seed, *keep_book, &Policy::default()).await?;
         }
     }
+    Ok(())
+}
+
+/// `huifang init`.
+async fn init_command(
+    cli: &Cli,
+    business_date: Option<Date>,
+    ledger_origin: Option<&str>,
+) -> Result<()> {
+    let url = db_url(cli, "sqlite://huifang.db");
+    let store = Store::connect(&url)
+        .await
+        .with_context(|| format!("opening {url}"))?;
+    store.migrate().await?;
+    let mut tx = store.begin().await?;
+    let date = match tx.business_date().await? {
+        Some(existing) => {
+            if business_date.is_some_and(|d| d != existing) {
+                bail!(
+                    "the database is already initialised with business date {existing}; the business date moves only with `huifang run-daily`"
+                );
+            }
+            existing
+        }
+        None => {
+            let date = business_date.unwrap_or_else(today_shanghai);
+            tx.set_business_date(date).await?;
+            date
+        }
+    };
+    tx.commit().await?;
+    let (key, backfilled) = huifang_app::ledger::init(&store, ledger_origin).await?;
+    huifang_app::followup::seed_defaults(&store).await?; // default plan and scripts
+    huifang_app::policy::seed_default(&store).await?;
+    // said once everything is done: a reader that stops early cannot cut the work short
+    say!("initialised {url}: business date {date}");
+    say!("ledger key {key} ({backfilled} earlier record(s) logged)");
+    Ok(())
+}
+
+/// `huifang import`.
+async fn import_command(cli: &Cli, kind: Kind, file: &std::path::Path) -> Result<()> {
+    let (store, policy) = open_with_policy(cli).await?;
+    let format = match kind {
+        Kind::Products => ImportFormat::Products,
+        Kind::Borrowers => ImportFormat::Borrowers,
+        Kind::Loans => ImportFormat::Loans,
+        Kind::Payments => ImportFormat::Payments,
+    };
+    let report = import::import_file(&store, &policy, format, file).await?;
+    let reprocessed = if report.loans_reprocessed > 0 {
+        format!(", {} loan(s) re-processed", report.loans_reprocessed)
+    } else {
+        String::new()
+    };
+    say!(
+        "{}: {} imported, {} already present{reprocessed}",
+        file.display(),
+        report.inserted,
+        report.unchanged
+    );
+    store.close().await;
+    Ok(())
+}
+
+/// `huifang schedule`.
+fn schedule_command(
+    principal: &str,
+    rate: &str,
+    term: u32,
+    method: Method,
+    disbursed_on: Date,
+    format: Format,
+) -> Result<()> {
+    let terms = ScheduleTerms {
+        principal: Money::parse_positive(principal)
+            .map_err(|e| anyhow::anyhow!("--principal {e}"))?,
+        annual_rate: Rate::parse_annual(rate).map_err(|e| anyhow::anyhow!("--rate {e}"))?,
+        term_months: term,
+        method,
+        start: disbursed_on,
+    };
+    let rows = schedule::build(&terms).map_err(|e| anyhow::anyhow!("{e}"))?;
+    match format {
+        Format::Json => say!(
+            "{}",
+            serde_json::to_string_pretty(&output::schedule_json(&rows))?
+        ),
+        Format::Csv => say_text!("{}", output::schedule_csv(&rows)?),
+        Format::Table => say_text!("{}", output::schedule_table(&rows)),
+    }
+    Ok(())
+}
+
+/// `huifang operate`.
+async fn operate_command(
+    cli: &Cli,
+    external_id: &str,
+    op: &OpCommand,
+    reason: Option<&str>,
+    decided_by: Option<&str>,
+    on: Option<Date>,
+) -> Result<()> {
+    let (store, policy) = open_with_policy(cli).await?;
+    let op = match op {
+        OpCommand::Defer { months } => LoanOp::Defer { months: *months },
+        OpCommand::Restructure { rate, term, method } => LoanOp::Restructure {
+            annual_rate: Rate::parse_annual(rate).map_err(|e| anyhow::anyhow!("--rate {e}"))?,
+            term_months: *term,
+            method: *method,
+        },
+        OpCommand::Settle => LoanOp::EarlySettlement,
+        OpCommand::Accelerate => LoanOp::Acceleration,
+        OpCommand::WriteOff => LoanOp::WriteOff,
+        OpCommand::Classify { floor } => LoanOp::Classify {
+            floor: floor
+                .parse::<Classification>()
+                .map_err(|e| anyhow::anyhow!("--floor {e}"))?,
+        },
+    };
+    let kind = op.kind();
+    let st = loans::operate(
+        &store,
+        &policy,
+        external_id,
+        op,
+        on,
+        reason.unwrap_or(""),
+        decided_by.unwrap_or(""),
+    )
+    .await?;
+    say!(
+        "{external_id}: {kind} recorded; now dpd {} {} {} warning level {}, due now {}",
+        st.dpd,
+        st.bucket,
+        st.classification,
+        st.warning_level(),
+        st.overdue_amount
+    );
+    Ok(())
+}
+
+/// `huifang demo`.
+async fn demo_command(cli: &Cli, loans: usize, seed: u64, today: Option<Date>) -> Result<()> {
+    let url = db_url(cli, "sqlite://huifang-demo.db");
+    let today = today.unwrap_or_else(today_shanghai);
+    let store = huifang_app::demo::fresh_store(&url).await?;
+    let policy = huifang_app::policy::load(&store).await?;
+    let summary = huifang_app::demo::run(&store, &policy, loans, seed, today, |msg| {
+        eprintln!("{msg}")
+    })
+    .await?;
+    say!("demo database {url}: {summary}");
+    let (date, rows) = status::summary(&store).await?;
+    say_text!("{}", output::summary_text(date, &rows));
+    say!("\ntry: huifang --db {url} status | head; huifang --db {url} loan L00000001");
+    store.close().await;
+    Ok(())
+}
+
+/// `huifang policy`.
+async fn policy_command(cli: &Cli, command: &PolicyCommand) -> Result<()> {
+    let store = open(cli).await?;
+    match command {
+        PolicyCommand::Show => {
+            let policy = huifang_app::policy::load(&store).await?;
+            say!("{}", huifang_app::policy::to_text(&policy));
+        }
+        PolicyCommand::Set { file } => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let change = huifang_app::policy::set(&store, &text)
+                .await
+                .with_context(|| format!("{} refused, nothing changed", file.display()))?;
+            if change.changed {
+                say!(
+                    "policy set from {}: applies from the close after {}, which re-evaluates {} loan(s)",
+                    file.display(),
+                    change.business_date,
+                    change.loans_to_revisit
+                );
+            } else {
+                say!(
+                    "policy unchanged: {} is the policy in force",
+                    file.display()
+                );
+            }
+        }
+    }
+    store.close().await;
     Ok(())
 }
 
