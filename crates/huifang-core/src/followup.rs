@@ -372,258 +372,298 @@ fn tier_start_dpd(plan: &FollowUpPlan, policy: &Policy, tier: &EscalationTier) -
 
 /// Plans a loan's follow-up on `facts.date`.
 pub fn plan(plan: &FollowUpPlan, policy: &Policy, facts: &LoanFacts<'_>) -> PlanActions {
-    let date = facts.date;
-    let status = facts.status;
-    let mut out = PlanActions::default();
-    let open: BTreeSet<&str> = facts.open_keys.iter().map(String::as_str).collect();
-    let mut wanted: BTreeSet<String> = BTreeSet::new();
-    let mut create = |out: &mut PlanActions, spec: TaskSpec| {
-        if !open.contains(spec.reason_key.as_str()) && wanted.insert(spec.reason_key.clone()) {
-            out.create.push(spec);
-        }
+    let mut p = Planner {
+        open: facts.open_keys.iter().map(String::as_str).collect(),
+        wanted: BTreeSet::new(),
+        out: PlanActions::default(),
     };
 
     // A loan that left servicing has nothing more to follow up.
-    let gone = match status.lifecycle {
+    let gone = match facts.status.lifecycle {
         Lifecycle::PaidOff => Some(CancelReason::PaidOff),
         Lifecycle::WrittenOff => Some(CancelReason::WrittenOff),
         Lifecycle::Active => None,
     };
     if let Some(reason) = gone {
-        out.cancel = open.iter().map(|k| (k.to_string(), reason)).collect();
-        return out;
+        p.out.cancel = p.open.iter().map(|k| (k.to_string(), reason)).collect();
+        return p.out;
     }
 
-    let level = status.warning_level();
-    let interval = i64::from(plan.continuous_interval(level));
-    let disbursed = facts.disbursed_on;
-    let mut next_continuous = facts.next_continuous_on;
-
-    // A loan seen for the first time (just imported): its welcome call and its initial
-    // follow-up while its window is open. Its status at import, before its payments are posted,
-    // is not final: its continuous series and delinquency tasks wait for its first evaluation
-    // with them (the payments' import, or the close of the next day).
     let fresh = facts.before.is_none();
-    if fresh {
-        let due = add_days(disbursed, i64::from(plan.welcome_within_days));
-        create(
-            &mut out,
-            TaskSpec {
+    p.out.next_continuous_on = p.first_contact_and_continuous(plan, facts, fresh);
+    let next_reminder = p.reminders(plan, facts);
+    let cured = p.delinquency(plan, policy, facts, fresh);
+    p.cancel_stale(facts, cured);
+    let mut out = p.out;
+    out.next_visit_on = [out.next_visit_on, out.next_continuous_on, next_reminder]
+        .into_iter()
+        .flatten()
+        .min();
+    out
+}
+
+/// The planner's working state for one loan: the keys of its open tasks, the keys wanted so
+/// far, and the actions decided.
+struct Planner<'a> {
+    open: BTreeSet<&'a str>,
+    wanted: BTreeSet<String>,
+    out: PlanActions,
+}
+
+impl Planner<'_> {
+    /// Creates the task unless the loan has it open or it was already planned.
+    fn create(&mut self, spec: TaskSpec) {
+        if !self.open.contains(spec.reason_key.as_str())
+            && self.wanted.insert(spec.reason_key.clone())
+        {
+            self.out.create.push(spec);
+        }
+    }
+
+    /// The welcome call and the initial follow-up of a loan seen for the first time; the
+    /// continuous series of the others. Returns the loan's next continuous follow-up date.
+    fn first_contact_and_continuous(
+        &mut self,
+        plan: &FollowUpPlan,
+        facts: &LoanFacts<'_>,
+        fresh: bool,
+    ) -> Option<Date> {
+        let date = facts.date;
+        let level = facts.status.warning_level();
+        let interval = i64::from(plan.continuous_interval(level));
+        let disbursed = facts.disbursed_on;
+        let mut next_continuous = facts.next_continuous_on;
+
+        // A loan seen for the first time (just imported): its welcome call and its initial
+        // follow-up while its window is open. Its status at import, before its payments are
+        // posted, is not final: its continuous series and delinquency tasks wait for its first
+        // evaluation with them (the payments' import, or the close of the next day).
+        if fresh {
+            let due = add_days(disbursed, i64::from(plan.welcome_within_days));
+            self.create(TaskSpec {
                 kind: TaskKind::WelcomeCall,
                 reason_key: "welcome".into(),
                 queue: plan.welcome_queue.clone(),
                 due_on: due,
                 window_end_on: None,
                 late: date > due,
-            },
-        );
-        let (from, to) = plan.initial_window;
-        let start = add_days(disbursed, i64::from(from));
-        let end = add_days(disbursed, i64::from(to));
-        if date <= end {
-            create(
-                &mut out,
-                TaskSpec {
+            });
+            let (from, to) = plan.initial_window;
+            let start = add_days(disbursed, i64::from(from));
+            let end = add_days(disbursed, i64::from(to));
+            if date <= end {
+                self.create(TaskSpec {
                     kind: TaskKind::InitialFollowUp,
                     reason_key: "initial".into(),
                     queue: plan.initial_queue.clone(),
                     due_on: start,
                     window_end_on: Some(end),
                     late: date > start,
-                },
-            );
+                });
+            }
+            next_continuous = None;
+        } else {
+            // A loan without a continuous series yet starts one from its disbursement (the
+            // current period's follow-up, if one has passed, is still due: created below, late).
+            if next_continuous.is_none() {
+                let periods = days_between(disbursed, date).max(0) / interval;
+                next_continuous = Some(add_days(disbursed, periods.max(1) * interval));
+            }
+            // Sooner when the warning level rises.
+            if let Some(before) = facts.before
+                && level > before.warning_level
+                && let Some(n) = next_continuous
+                && n > add_days(date, interval)
+            {
+                next_continuous = Some(add_days(date, interval));
+            }
         }
-        next_continuous = None;
-    } else {
-        // A loan without a continuous series yet starts one from its disbursement (the current
-        // period's follow-up, if one has passed, is still due: created below, late).
-        if next_continuous.is_none() {
-            let periods = days_between(disbursed, date).max(0) / interval;
-            next_continuous = Some(add_days(disbursed, periods.max(1) * interval));
-        }
-        // Sooner when the warning level rises.
-        if let Some(before) = facts.before
-            && level > before.warning_level
-            && let Some(n) = next_continuous
-            && n > add_days(date, interval)
+        if let Some(n) = next_continuous
+            && n <= date
         {
-            next_continuous = Some(add_days(date, interval));
-        }
-    }
-    if let Some(n) = next_continuous
-        && n <= date
-    {
-        create(
-            &mut out,
-            TaskSpec {
+            self.create(TaskSpec {
                 kind: TaskKind::ContinuousFollowUp,
                 reason_key: format!("continuous:{n}"),
                 queue: plan.continuous_queue.clone(),
                 due_on: n,
                 window_end_on: None,
                 late: n < date,
-            },
-        );
-        let after = add_days(n, interval);
-        next_continuous = Some(if after > date {
-            after
-        } else {
-            add_days(date, interval)
-        });
-    }
-    // The loan will not be looked at again before its next status event: the follow-ups that
-    // fall before it are created now, due on their dates (no visit just for them).
-    if let Some(horizon) = facts.next_event_on {
-        while let Some(n) = next_continuous
-            && n < horizon
-        {
-            create(
-                &mut out,
-                TaskSpec {
+            });
+            let after = add_days(n, interval);
+            next_continuous = Some(if after > date {
+                after
+            } else {
+                add_days(date, interval)
+            });
+        }
+        // The loan will not be looked at again before its next status event: the follow-ups
+        // that fall before it are created now, due on their dates (no visit just for them).
+        if let Some(horizon) = facts.next_event_on {
+            while let Some(n) = next_continuous
+                && n < horizon
+            {
+                self.create(TaskSpec {
                     kind: TaskKind::ContinuousFollowUp,
                     reason_key: format!("continuous:{n}"),
                     queue: plan.continuous_queue.clone(),
                     due_on: n,
                     window_end_on: None,
                     late: false,
-                },
-            );
-            next_continuous = Some(add_days(n, interval));
+                });
+                next_continuous = Some(add_days(n, interval));
+            }
         }
+        next_continuous
     }
-    out.next_continuous_on = next_continuous;
 
-    // Repayment reminders on the plan's days before each unpaid installment's due date (the
-    // next such day is a visit); overdue reminders from the day's events.
-    let mut next_reminder: Option<Date> = None;
-    for &(n, due) in facts.open_installments {
-        for &days in &plan.reminder_days_before {
-            let on = add_days(due, -i64::from(days));
-            if on == date {
-                create(
-                    &mut out,
-                    TaskSpec {
+    /// Repayment reminders on the plan's days before each unpaid installment's due date;
+    /// overdue reminders from the day's events. Returns the next reminder day (a visit).
+    fn reminders(&mut self, plan: &FollowUpPlan, facts: &LoanFacts<'_>) -> Option<Date> {
+        let date = facts.date;
+        let mut next_reminder: Option<Date> = None;
+        for &(n, due) in facts.open_installments {
+            for &days in &plan.reminder_days_before {
+                let on = add_days(due, -i64::from(days));
+                if on == date {
+                    self.create(TaskSpec {
                         kind: TaskKind::RepaymentReminder,
                         reason_key: reminder_key(n, due, days),
                         queue: plan.reminder_queue.clone(),
                         due_on: date,
                         window_end_on: Some(due),
                         late: false,
-                    },
-                );
-            } else if on > date && next_reminder.is_none_or(|r| on < r) {
-                next_reminder = Some(on);
+                    });
+                } else if on > date && next_reminder.is_none_or(|r| on < r) {
+                    next_reminder = Some(on);
+                }
             }
         }
-    }
-    for event in facts.events {
-        if let LoanEvent::InstallmentOverdue {
-            installment,
-            due_date,
-            ..
-        } = event
-            && plan.overdue_reminder
-        {
-            create(
-                &mut out,
-                TaskSpec {
+        for event in facts.events {
+            if let LoanEvent::InstallmentOverdue {
+                installment,
+                due_date,
+                ..
+            } = event
+                && plan.overdue_reminder
+            {
+                self.create(TaskSpec {
                     kind: TaskKind::OverdueReminder,
                     reason_key: overdue_key(*installment, *due_date),
                     queue: plan.overdue_queue.clone(),
                     due_on: date,
                     window_end_on: None,
                     late: false,
-                },
-            );
-        }
-    }
-
-    // Delinquency: the task of the loan's escalation tier from the collection DPD on; cured
-    // loans' delinquency tasks are cancelled.
-    let mut desired_delinquency: BTreeSet<String> = BTreeSet::new();
-    let mut cured = false;
-    match status.oldest_unpaid_due {
-        None => cured = true,
-        Some(_) if fresh => {
-            if status.dpd >= plan.collection_dpd {
-                out.next_visit_on = Some(add_days(date, 1));
+                });
             }
         }
-        Some(oldest) if status.dpd >= plan.collection_dpd => {
-            if let Some((index, tier)) = plan.tier(status.bucket.0) {
-                let due = add_days(oldest, i64::from(tier_start_dpd(plan, policy, tier)));
-                let (kind, key) = tier_key(index, tier, oldest);
-                desired_delinquency.insert(key.clone());
-                create(
-                    &mut out,
-                    TaskSpec {
-                        kind,
-                        reason_key: key,
-                        queue: tier.queue.clone(),
-                        due_on: due,
-                        window_end_on: None,
-                        late: date > due,
-                    },
-                );
-                for (kind, queue) in &tier.extra {
-                    let key = format!("{}:{oldest}", kind.key_prefix());
-                    desired_delinquency.insert(key.clone());
-                    create(
-                        &mut out,
-                        TaskSpec {
-                            kind: *kind,
-                            reason_key: key,
-                            queue: queue.clone(),
-                            due_on: due,
-                            window_end_on: None,
-                            late: date > due,
-                        },
-                    );
-                }
-                // the tasks of other tiers or episodes give way to this one
-                for key in &open {
-                    let Some(kind) = TaskKind::of_key(key) else {
-                        continue;
-                    };
-                    if matches!(
-                        kind,
-                        TaskKind::CollectionCall | TaskKind::Escalation | TaskKind::FieldVisit
-                    ) && !desired_delinquency.contains(*key)
-                    {
-                        out.cancel.push((key.to_string(), CancelReason::Escalated));
-                    }
-                }
-            }
-        }
-        Some(oldest) => {
-            out.next_visit_on = Some(add_days(oldest, i64::from(plan.collection_dpd)));
-        }
+        next_reminder
     }
 
-    let installments: BTreeSet<(u32, Date)> = facts.open_installments.iter().copied().collect();
-    for key in &open {
-        let Some(kind) = TaskKind::of_key(key) else {
-            continue;
-        };
-        if cured && kind.is_delinquency() {
-            out.cancel.push((key.to_string(), CancelReason::Cured));
-        } else if matches!(
+    /// Delinquency: the task of the loan's escalation tier from the collection DPD on (other
+    /// tiers' and episodes' tasks give way to it). Returns whether the loan is cured (nothing
+    /// unpaid is past due).
+    fn delinquency(
+        &mut self,
+        plan: &FollowUpPlan,
+        policy: &Policy,
+        facts: &LoanFacts<'_>,
+        fresh: bool,
+    ) -> bool {
+        let date = facts.date;
+        let status = facts.status;
+        match status.oldest_unpaid_due {
+            None => return true,
+            Some(_) if fresh => {
+                if status.dpd >= plan.collection_dpd {
+                    self.out.next_visit_on = Some(add_days(date, 1));
+                }
+            }
+            Some(oldest) if status.dpd >= plan.collection_dpd => {
+                if let Some((index, tier)) = plan.tier(status.bucket.0) {
+                    self.escalation_tier(plan, policy, date, oldest, index, tier);
+                }
+            }
+            Some(oldest) => {
+                self.out.next_visit_on = Some(add_days(oldest, i64::from(plan.collection_dpd)));
+            }
+        }
+        false
+    }
+
+    /// The tasks of one escalation tier for the episode that began at `oldest`.
+    fn escalation_tier(
+        &mut self,
+        plan: &FollowUpPlan,
+        policy: &Policy,
+        date: Date,
+        oldest: Date,
+        index: usize,
+        tier: &EscalationTier,
+    ) {
+        let mut desired: BTreeSet<String> = BTreeSet::new();
+        let due = add_days(oldest, i64::from(tier_start_dpd(plan, policy, tier)));
+        let (kind, key) = tier_key(index, tier, oldest);
+        desired.insert(key.clone());
+        self.create(TaskSpec {
             kind,
-            TaskKind::RepaymentReminder | TaskKind::OverdueReminder
-        ) && installment_of_key(key).is_some_and(|i| !installments.contains(&i))
-        {
-            out.cancel
-                .push((key.to_string(), CancelReason::NoLongerDue));
+            reason_key: key,
+            queue: tier.queue.clone(),
+            due_on: due,
+            window_end_on: None,
+            late: date > due,
+        });
+        for (kind, queue) in &tier.extra {
+            let key = format!("{}:{oldest}", kind.key_prefix());
+            desired.insert(key.clone());
+            self.create(TaskSpec {
+                kind: *kind,
+                reason_key: key,
+                queue: queue.clone(),
+                due_on: due,
+                window_end_on: None,
+                late: date > due,
+            });
+        }
+        // the tasks of other tiers or episodes give way to this one
+        for key in &self.open {
+            let Some(kind) = TaskKind::of_key(key) else {
+                continue;
+            };
+            if matches!(
+                kind,
+                TaskKind::CollectionCall | TaskKind::Escalation | TaskKind::FieldVisit
+            ) && !desired.contains(*key)
+            {
+                self.out
+                    .cancel
+                    .push((key.to_string(), CancelReason::Escalated));
+            }
         }
     }
-    out.cancel.sort_by(|a, b| a.0.cmp(&b.0));
-    out.cancel.dedup_by(|a, b| a.0 == b.0);
 
-    out.next_visit_on = [out.next_visit_on, out.next_continuous_on, next_reminder]
-        .into_iter()
-        .flatten()
-        .min();
-    out
+    /// Cancels a cured loan's delinquency tasks and the reminders of installments no longer
+    /// unpaid; sorts the cancellations and keeps one per key.
+    fn cancel_stale(&mut self, facts: &LoanFacts<'_>, cured: bool) {
+        let installments: BTreeSet<(u32, Date)> = facts.open_installments.iter().copied().collect();
+        for key in &self.open {
+            let Some(kind) = TaskKind::of_key(key) else {
+                continue;
+            };
+            if cured && kind.is_delinquency() {
+                self.out.cancel.push((key.to_string(), CancelReason::Cured));
+            } else if matches!(
+                kind,
+                TaskKind::RepaymentReminder | TaskKind::OverdueReminder
+            ) && installment_of_key(key).is_some_and(|i| !installments.contains(&i))
+            {
+                self.out
+                    .cancel
+                    .push((key.to_string(), CancelReason::NoLongerDue));
+            }
+        }
+        self.out.cancel.sort_by(|a, b| a.0.cmp(&b.0));
+        self.out.cancel.dedup_by(|a, b| a.0 == b.0);
+    }
 }
 
 /// The date a reason key is about, when it names one (for display).
