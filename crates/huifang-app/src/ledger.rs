@@ -889,62 +889,14 @@ pub async fn verify(store: &Store, key: Option<&str>) -> Result<VerifyReport, Ap
         .zip(&mut recomputed)
         .zip(&mut newer);
     for (((table, leaves_of), records), newer) in per_table {
-        leaves_of.sort_unstable();
-        records.sort_unstable_by_key(|(id, _)| *id);
-        newer.sort_unstable();
-        report.records += to_u64(records.len());
-        let kind = || table.kind.to_string();
-        let mut at = 0;
-        for (id, hash) in records.iter() {
-            while let Some(&(leaf_id, index)) = leaves_of.get(at)
-                && leaf_id < *id
-            {
-                report.problems.push(Problem::Orphan {
-                    kind: kind(),
-                    id: leaf_id,
-                    index,
-                });
-                at += 1;
-            }
-            let mut matched = false;
-            while let Some(&(leaf_id, index)) = leaves_of.get(at)
-                && leaf_id == *id
-            {
-                if matched {
-                    report.problems.push(Problem::BadIndex {
-                        kind: kind(),
-                        id: *id,
-                        index: i64::try_from(index).unwrap_or(i64::MAX),
-                    });
-                } else if usize::try_from(index)
-                    .ok()
-                    .and_then(|i| leaves.get(i))
-                    .is_some_and(|leaf| leaf != hash)
-                {
-                    report.problems.push(Problem::Tampered {
-                        kind: kind(),
-                        id: *id,
-                        index,
-                    });
-                }
-                matched = true;
-                at += 1;
-            }
-            if !matched && newer.binary_search(id).is_err() {
-                report.problems.push(Problem::NotLogged {
-                    kind: kind(),
-                    id: *id,
-                });
-            }
-        }
-        for &(id, index) in leaves_of.iter().skip(at) {
-            report.problems.push(Problem::Orphan {
-                kind: kind(),
-                id,
-                index,
-            });
-        }
-        report.records -= to_u64(newer.len().min(records.len()));
+        report.records += match_records_to_leaves(
+            table.kind,
+            leaves_of,
+            records,
+            newer,
+            &leaves,
+            &mut report.problems,
+        );
     }
     report.problems.extend(record_problems);
     report.problems.extend(leaf_problems);
@@ -971,6 +923,112 @@ pub async fn verify(store: &Store, key: Option<&str>) -> Result<VerifyReport, Ap
     report.timings.push(("tree", clock.elapsed()));
     clock = Instant::now();
 
+    report.nodes = check_stored_nodes(&mut tx, &tree, size, &mut report.problems).await?;
+    report.timings.push(("stored nodes", clock.elapsed()));
+    clock = Instant::now();
+
+    let checkpoints = tx.ledger_checkpoints().await?;
+    tx.rollback().await?;
+    report.checkpoints = to_u64(checkpoints.len());
+    let verifier = match verifier_key.as_deref().map(Verifier::from_key_string) {
+        Some(Ok(v)) => Some(v),
+        Some(Err(e)) => {
+            return Err(AppError::Field {
+                field: "key",
+                reason: e.to_string(),
+            });
+        }
+        None => None,
+    };
+    let previous = check_checkpoints(
+        &checkpoints,
+        verifier.as_ref(),
+        &tree,
+        size,
+        &mut report.problems,
+    );
+    report.latest = previous;
+    report.timings.push(("checkpoints", clock.elapsed()));
+    Ok(report)
+}
+
+/// Matches one logged table's records (their recomputed leaf hashes) with its stored leaves, by
+/// record id: a record whose leaf differs is tampered with, a record without a leaf was not
+/// logged (unless its leaf lies beyond the audited tree, in `newer`), a leaf without a record is
+/// an orphan, a second leaf of one record a bad index. Returns how many records were audited.
+fn match_records_to_leaves(
+    kind: &str,
+    leaves_of: &mut [(i64, u64)],
+    records: &mut [(i64, Hash)],
+    newer: &mut [i64],
+    leaves: &[Hash],
+    problems: &mut Vec<Problem>,
+) -> u64 {
+    leaves_of.sort_unstable();
+    records.sort_unstable_by_key(|(id, _)| *id);
+    newer.sort_unstable();
+    let kind = || kind.to_string();
+    let mut at = 0;
+    for (id, hash) in records.iter() {
+        while let Some(&(leaf_id, index)) = leaves_of.get(at)
+            && leaf_id < *id
+        {
+            problems.push(Problem::Orphan {
+                kind: kind(),
+                id: leaf_id,
+                index,
+            });
+            at += 1;
+        }
+        let mut matched = false;
+        while let Some(&(leaf_id, index)) = leaves_of.get(at)
+            && leaf_id == *id
+        {
+            if matched {
+                problems.push(Problem::BadIndex {
+                    kind: kind(),
+                    id: *id,
+                    index: i64::try_from(index).unwrap_or(i64::MAX),
+                });
+            } else if usize::try_from(index)
+                .ok()
+                .and_then(|i| leaves.get(i))
+                .is_some_and(|leaf| leaf != hash)
+            {
+                problems.push(Problem::Tampered {
+                    kind: kind(),
+                    id: *id,
+                    index,
+                });
+            }
+            matched = true;
+            at += 1;
+        }
+        if !matched && newer.binary_search(id).is_err() {
+            problems.push(Problem::NotLogged {
+                kind: kind(),
+                id: *id,
+            });
+        }
+    }
+    for &(id, index) in leaves_of.iter().skip(at) {
+        problems.push(Problem::Orphan {
+            kind: kind(),
+            id,
+            index,
+        });
+    }
+    to_u64(records.len()) - to_u64(newer.len().min(records.len()))
+}
+
+/// Checks every stored subtree hash of the audited tree against the recomputed tree, and their
+/// number; returns how many were checked.
+async fn check_stored_nodes(
+    tx: &mut Tx,
+    tree: &MerkleTree,
+    size: u64,
+    problems: &mut Vec<Problem>,
+) -> Result<u64, AppError> {
     let mut node_problems = Vec::new();
     let mut nodes = 0u64;
     tx.ledger_scan_nodes(|level, index, hash| {
@@ -995,55 +1053,50 @@ pub async fn verify(store: &Store, key: Option<&str>) -> Result<VerifyReport, Ap
         }
     })
     .await?;
-    report.nodes = nodes;
     if nodes != node_count(size) {
         node_problems.push(Problem::Tree(format!(
             "{nodes} stored subtree hashes, expected {}",
             node_count(size)
         )));
     }
-    report.problems.extend(node_problems);
-    report.timings.push(("stored nodes", clock.elapsed()));
-    clock = Instant::now();
+    problems.extend(node_problems);
+    Ok(nodes)
+}
 
-    let checkpoints = tx.ledger_checkpoints().await?;
-    tx.rollback().await?;
-    report.checkpoints = to_u64(checkpoints.len());
-    let verifier = match verifier_key.as_deref().map(Verifier::from_key_string) {
-        Some(Ok(v)) => Some(v),
-        Some(Err(e)) => {
-            return Err(AppError::Field {
-                field: "key",
-                reason: e.to_string(),
-            });
-        }
-        None => None,
-    };
+/// Checks every checkpoint: its signature, its size and root against the signed note and the
+/// recomputed tree, and its consistency with the one before. Returns the latest that opened.
+fn check_checkpoints(
+    checkpoints: &[CheckpointRecord],
+    verifier: Option<&Verifier>,
+    tree: &MerkleTree,
+    size: u64,
+    problems: &mut Vec<Problem>,
+) -> Option<Checkpoint> {
     let mut previous: Option<Checkpoint> = None;
-    for cp in &checkpoints {
+    for cp in checkpoints {
         let fail = |reason: String| Problem::Checkpoint {
             id: cp.id,
             size: cp.size,
             reason,
         };
-        let opened = match &verifier {
+        let opened = match verifier {
             Some(v) => open_checkpoint(&cp.note, v).map_err(|e| format!("signature: {e}")),
             None => Err("no verifier key: the log has never been signed".to_string()),
         };
         let opened = match opened {
             Ok(c) => c,
             Err(reason) => {
-                report.problems.push(fail(reason));
+                problems.push(fail(reason));
                 continue;
             }
         };
         if opened.size != cp.size || opened.root != cp.root {
-            report.problems.push(fail(
+            problems.push(fail(
                 "the stored size or root differs from the signed note".into(),
             ));
         }
         if opened.size > size {
-            report.problems.push(fail(format!(
+            problems.push(fail(format!(
                 "signed size {} is beyond the tree ({size})",
                 opened.size
             )));
@@ -1051,7 +1104,7 @@ pub async fn verify(store: &Store, key: Option<&str>) -> Result<VerifyReport, Ap
         }
         match tree.root_at(opened.size) {
             Ok(root) if root == opened.root => {}
-            _ => report.problems.push(fail(
+            _ => problems.push(fail(
                 "the signed root is not the root of the recomputed tree at its size".into(),
             )),
         }
@@ -1068,14 +1121,12 @@ pub async fn verify(store: &Store, key: Option<&str>) -> Result<VerifyReport, Ap
                     .map_err(|e| format!("not consistent with the previous checkpoint: {e}"))
             };
             if let Err(reason) = consistent {
-                report.problems.push(fail(reason));
+                problems.push(fail(reason));
             }
         }
         previous = Some(opened);
     }
-    report.latest = previous;
-    report.timings.push(("checkpoints", clock.elapsed()));
-    Ok(report)
+    previous
 }
 
 // ----- witness ------------------------------------------------------------------------------
