@@ -3,14 +3,14 @@
 //! transaction. Shared by the daily close, imports and loan operations so that a loan's state is
 //! computed one way only.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use huifang_core::Date;
 use huifang_core::loan::LoanState;
 use huifang_core::policy::Policy;
 use huifang_core::status::{self, LoanEvent, LoanStatus, StatusSummary};
 use huifang_store::{Evaluation, EventRecord, HistoryRecord, ReplayInput, Tx, WarningRecord};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
 
 use crate::{AppError, to_u64};
 
@@ -79,27 +79,37 @@ pub fn evaluation_of(state: &LoanState, status: &LoanStatus, policy: &Policy) ->
     }
 }
 
-/// A loan event as stored: its kind and a JSON object of its details.
+/// One value of a stored event's details: a text, or the facts of a warning (by name).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Detail {
+    Text(String),
+    Facts(BTreeMap<String, String>),
+}
+
+/// A loan event as stored: its kind and a JSON object of its details (the event's named values,
+/// and its `fact` values, `name=value`, gathered under `facts`), keys in sorted order.
 pub fn event_record(loan_id: i64, date: Date, event: &LoanEvent) -> EventRecord {
-    let mut details = Map::new();
-    let mut facts = Map::new();
+    let mut details: BTreeMap<String, Detail> = BTreeMap::new();
+    let mut facts: BTreeMap<String, String> = BTreeMap::new();
     for (key, value) in event.details() {
         if key == "fact" {
             if let Some((k, v)) = value.split_once('=') {
-                facts.insert(k.to_string(), Value::String(v.to_string()));
+                facts.insert(k.to_string(), v.to_string());
             }
         } else {
-            details.insert(key.to_string(), Value::String(value));
+            details.insert(key.to_string(), Detail::Text(value));
         }
     }
     if !facts.is_empty() {
-        details.insert("facts".to_string(), Value::Object(facts));
+        details.insert("facts".to_string(), Detail::Facts(facts));
     }
     EventRecord {
         loan_id,
         business_date: date,
         kind: event.kind().to_string(),
-        details: Value::Object(details).to_string(),
+        // Text keys and values always serialise.
+        details: serde_json::to_string(&details).unwrap_or_default(),
     }
 }
 
@@ -351,16 +361,17 @@ pub fn warning_record(
     date: Date,
     hit: &huifang_core::status::WarningHit,
 ) -> WarningRecord {
-    let facts: Map<String, Value> = hit
+    let facts: BTreeMap<&str, &str> = hit
         .facts
         .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     WarningRecord {
         loan_id,
         level: hit.level,
         rule: hit.rule.clone(),
-        facts: json!(facts).to_string(),
+        // Text keys and values always serialise.
+        facts: serde_json::to_string(&facts).unwrap_or_default(),
         raised_on: date,
         cleared_on: None,
     }

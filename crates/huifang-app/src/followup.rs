@@ -16,7 +16,8 @@ use huifang_core::followup::{self, FollowUpPlan, LoanFacts, PromiseOutcome, Scri
 use huifang_core::policy::Policy;
 use huifang_core::status::{LoanEvent, LoanStatus, StatusSummary, WarningHit, dpd_on};
 use huifang_store::{Evaluation, NewLoan, PlannedTask, Store, TaskCancel, Tx};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::AppError;
 use crate::views::{PlanDoc, QuestionView, ScriptView};
@@ -312,7 +313,10 @@ async fn unreachable_signals(
         signals.push((
             l.loan_id,
             "unreachable".to_string(),
-            json!({"days": days, "dpd": l.status.dpd}).to_string(),
+            signal_details(&UnreachableDetails {
+                days,
+                dpd: l.status.dpd,
+            }),
             date,
             None,
         ));
@@ -353,7 +357,11 @@ pub async fn close_day(tx: &mut Tx, date: Date) -> Result<PromisesResolved, AppE
                 signals.push((
                     p.loan_id,
                     "broken_promise".to_string(),
-                    json!({"promise": p.id, "amount": p.amount.to_string(), "due_on": p.due_on.to_string()}).to_string(),
+                    signal_details(&BrokenPromiseDetails {
+                        amount: p.amount.to_string(),
+                        due_on: p.due_on.to_string(),
+                        promise: p.id,
+                    }),
                     date,
                     Some(p.interaction_id),
                 ));
@@ -365,6 +373,26 @@ pub async fn close_day(tx: &mut Tx, date: Date) -> Result<PromisesResolved, AppE
     tx.resolve_promises(&resolved, date).await?;
     tx.insert_risk_signals(&signals).await?;
     Ok(report)
+}
+
+/// The details of an `unreachable` risk signal (fields in sorted order, as stored).
+#[derive(Serialize)]
+struct UnreachableDetails {
+    days: u32,
+    dpd: u32,
+}
+
+/// The details of a `broken_promise` risk signal (fields in sorted order, as stored).
+#[derive(Serialize)]
+struct BrokenPromiseDetails {
+    amount: String,
+    due_on: String,
+    promise: i64,
+}
+
+/// A signal's details as stored: a JSON object (plain fields always serialise).
+fn signal_details(details: &impl Serialize) -> String {
+    serde_json::to_string(details).unwrap_or_default()
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,7 +8,9 @@
 
 use std::collections::BTreeMap;
 
-use huifang_core::followup::{AnswerType, EscalationTier, FollowUpPlan, Question, TaskKind};
+use huifang_core::followup::{
+    AnswerType, ChoiceOption, EscalationTier, FollowUpPlan, Question, TaskKind,
+};
 use huifang_core::schedule::Installment;
 use huifang_core::status::LoanStatus;
 use huifang_core::{Date, Money};
@@ -1197,34 +1199,72 @@ impl PlanDoc {
 }
 
 /// An option of a choice question.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ChoiceView {
     pub code: String,
+    #[serde(default)]
     pub label: String,
     /// The risk signal this answer raises.
     pub signal: Option<String>,
 }
 
 /// A number question's threshold: an answer at most `value` raises `signal`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ThresholdView {
     pub value: i64,
     pub signal: String,
 }
 
-/// One question of a script.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+/// One question of a script (as shown, and as stored in the `scripts` table).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct QuestionView {
     pub id: String,
+    #[serde(default)]
     pub text: String,
     /// yes_no, choice, number, money, date or text.
     pub answer: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<Vec<ChoiceView>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signal_if_no: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signal_at_most: Option<ThresholdView>,
+}
+
+impl QuestionView {
+    /// The core's question; `None` for an answer type it does not know or a choice question
+    /// without options.
+    pub fn to_question(&self) -> Option<Question> {
+        let answer = match self.answer.as_str() {
+            "yes_no" => AnswerType::YesNo,
+            "number" => AnswerType::Number,
+            "money" => AnswerType::Money,
+            "date" => AnswerType::Date,
+            "text" => AnswerType::Text,
+            "choice" => AnswerType::Choice(
+                self.options
+                    .as_ref()?
+                    .iter()
+                    .map(|o| ChoiceOption {
+                        code: o.code.clone(),
+                        label: o.label.clone(),
+                        signal: o.signal.clone(),
+                    })
+                    .collect(),
+            ),
+            _ => return None,
+        };
+        Some(Question {
+            id: self.id.clone(),
+            text: self.text.clone(),
+            answer,
+            signal_if_no: self.signal_if_no.clone(),
+            signal_at_most: self
+                .signal_at_most
+                .as_ref()
+                .map(|t| (t.value, t.signal.clone())),
+        })
+    }
 }
 
 impl From<&Question> for QuestionView {

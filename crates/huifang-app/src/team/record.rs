@@ -4,7 +4,7 @@
 
 use std::str::FromStr;
 
-use huifang_core::followup::{self, AnswerType, ChoiceOption, Question, Script, TaskKind};
+use huifang_core::followup::{self, Script, TaskKind};
 use huifang_core::outcome::{self, Answers, Channel, JobStatus, Outcome, Transition, VehicleUse};
 use huifang_core::team::{Access, TaskState};
 use huifang_core::{Date, Money};
@@ -17,6 +17,7 @@ use serde_json::Value;
 use super::{
     Actor, Role, authorize_task, forbidden, invalid, load_task, now_utc, require_team, stamp,
 };
+use crate::views::QuestionView;
 use crate::{AppError, ledger, require_business_date};
 
 /// An outcome as entered.
@@ -76,45 +77,13 @@ fn parse_answers(v: Option<&Value>) -> Result<(Answers, String), AppError> {
     Ok((answers, v.to_string()))
 }
 
-/// A stored script (the JSON the follow-up engine keeps in `scripts`) as the core's [`Script`].
+/// A stored script (the JSON the follow-up engine keeps in `scripts`: a list of
+/// `views::QuestionView`) as the core's [`Script`]; `None` when any question is not one.
 fn script_from_json(kind: TaskKind, lang: &str, v: &Value) -> Option<Script> {
-    let text = |q: &Value, k: &str| q.get(k).and_then(Value::as_str).map(String::from);
-    let questions = v
-        .as_array()?
+    let stored: Vec<QuestionView> = serde_json::from_value(v.clone()).ok()?;
+    let questions = stored
         .iter()
-        .map(|q| {
-            let answer = match q.get("answer").and_then(Value::as_str)? {
-                "yes_no" => AnswerType::YesNo,
-                "number" => AnswerType::Number,
-                "money" => AnswerType::Money,
-                "date" => AnswerType::Date,
-                "text" => AnswerType::Text,
-                "choice" => AnswerType::Choice(
-                    q.get("options")?
-                        .as_array()?
-                        .iter()
-                        .map(|o| {
-                            Some(ChoiceOption {
-                                code: text(o, "code")?,
-                                label: text(o, "label").unwrap_or_default(),
-                                signal: text(o, "signal"),
-                            })
-                        })
-                        .collect::<Option<Vec<_>>>()?,
-                ),
-                _ => return None,
-            };
-            let at_most = q
-                .get("signal_at_most")
-                .and_then(|a| Some((a.get("value")?.as_i64()?, text(a, "signal")?)));
-            Some(Question {
-                id: text(q, "id")?,
-                text: text(q, "text").unwrap_or_default(),
-                answer,
-                signal_if_no: text(q, "signal_if_no"),
-                signal_at_most: at_most,
-            })
-        })
+        .map(QuestionView::to_question)
         .collect::<Option<Vec<_>>>()?;
     Some(Script {
         kind,
