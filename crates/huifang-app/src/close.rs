@@ -57,6 +57,15 @@ pub async fn run_daily_in_batches(
             return Ok(reports);
         }
         let day = add_days(current, 1);
+        // `huifang policy set` may have run between two days of this close: the days after it
+        // must wait for a close that loads the new policy, or they would spend the re-evaluation
+        // it asked for under the old one.
+        if crate::policy::stored_differs(&mut tx, policy).await? {
+            tx.rollback().await?;
+            return Err(AppError::Conflict(format!(
+                "the policy was changed while the days up to {current} were closed: run `huifang run-daily` again to close the days after it under the new policy"
+            )));
+        }
         if tx.is_day_closed(day).await? {
             return Err(AppError::Invalid(format!(
                 "business day {day} is already closed but the business date is {current}"

@@ -33,7 +33,7 @@ use huifang_store::{
 };
 use rand::RngCore;
 
-use crate::ports::{LogSource, PortError};
+use crate::ports::{Failure, LogSource, PortError};
 use crate::{AppError, require_business_date, to_u64};
 
 /// Most entries one call to [`entries`] returns.
@@ -1146,6 +1146,8 @@ pub enum WitnessRefusal {
         "the log forked: its tree of size {new} does not extend the tree of size {old} ({reason})"
     )]
     Fork { old: u64, new: u64, reason: String },
+    #[error("the log answered something that is not a checkpoint or a proof: {0}")]
+    Malformed(String),
 }
 
 /// What the witness needs next after opening a new checkpoint against the one it kept.
@@ -1232,7 +1234,7 @@ pub enum WitnessError {
     Refused(WitnessRefusal),
     /// The log could not be asked (try again later).
     #[error(transparent)]
-    Unreachable(#[from] PortError),
+    Unreachable(PortError),
 }
 
 /// One witness run: asks `source` for its latest checkpoint, decides with [`witness_step`]
@@ -1247,12 +1249,19 @@ pub async fn witness_once(
         .map(|note| witness_open(note, verifier))
         .transpose()
         .map_err(WitnessError::Kept)?;
-    let note = source.checkpoint().await?;
+    let asked = |e: PortError| match e.failure {
+        Failure::Malformed => WitnessError::Refused(WitnessRefusal::Malformed(e.to_string())),
+        Failure::Unreachable => WitnessError::Unreachable(e),
+    };
+    let note = source.checkpoint().await.map_err(asked)?;
     let new = witness_open(&note, verifier).map_err(WitnessError::Refused)?;
     if let WitnessStep::NeedProof { first, second } =
         witness_step(old.as_ref(), &new).map_err(WitnessError::Refused)?
     {
-        let proof = source.consistency_proof(first, second).await?;
+        let proof = source
+            .consistency_proof(first, second)
+            .await
+            .map_err(asked)?;
         if let Some(old) = &old {
             witness_check_proof(old, &new, &proof).map_err(WitnessError::Refused)?;
         }
@@ -1294,6 +1303,90 @@ pub fn check_inclusion(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A log served from memory: its trees of 3 and 5 leaves, signed, and what it answers for
+    /// the consistency proof.
+    struct Served {
+        notes: Vec<String>,
+        asked: std::sync::atomic::AtomicUsize,
+        proof: Result<Vec<Hash>, Failure>,
+    }
+
+    impl LogSource for Served {
+        async fn checkpoint(&self) -> Result<String, PortError> {
+            let i = self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(self.notes.get(i).cloned().unwrap_or_default())
+        }
+
+        async fn consistency_proof(&self, _: u64, _: u64) -> Result<Vec<Hash>, PortError> {
+            self.proof.clone().map_err(|failure| PortError {
+                system: "served".into(),
+                message: "no proof".into(),
+                failure,
+            })
+        }
+    }
+
+    fn served(proof: impl FnOnce(&MerkleTree) -> Result<Vec<Hash>, Failure>) -> (Served, Verifier) {
+        let signer = Signer::generate("huifang.test/served", &mut rand::rngs::OsRng).unwrap();
+        let leaves: Vec<Hash> = (0u8..5).map(|i| leaf_hash(&[i])).collect();
+        let tree = MerkleTree::from_leaf_hashes(leaves);
+        let note = |size| {
+            Checkpoint::new(signer.name(), size, tree.root_at(size).unwrap())
+                .sign(&signer)
+                .unwrap()
+        };
+        let notes = vec![note(3), note(5)];
+        let proof = proof(&tree);
+        let log = Served {
+            notes,
+            asked: 0.into(),
+            proof,
+        };
+        (log, signer.verifier())
+    }
+
+    #[tokio::test]
+    async fn the_witness_follows_growth_waits_out_an_unreachable_log_and_refuses_a_malformed_one() {
+        let (log, verifier) = served(|t| Ok(t.consistency_proof(3, 5).unwrap()));
+        let (first, kept) = witness_once(&log, &verifier, None).await.unwrap();
+        assert!(
+            matches!(first, Witnessed::First { size: 3, .. }),
+            "{first:?}"
+        );
+        let (grew, _) = witness_once(&log, &verifier, Some(&kept)).await.unwrap();
+        assert!(
+            matches!(grew, Witnessed::Grew { from: 3, to: 5, .. }),
+            "{grew:?}"
+        );
+
+        let (log, verifier) = served(|_| Err(Failure::Unreachable));
+        let (_, kept) = witness_once(&log, &verifier, None).await.unwrap();
+        let err = witness_once(&log, &verifier, Some(&kept))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, WitnessError::Unreachable(_)), "{err:?}");
+
+        let (log, verifier) = served(|_| Err(Failure::Malformed));
+        let (_, kept) = witness_once(&log, &verifier, None).await.unwrap();
+        let err = witness_once(&log, &verifier, Some(&kept))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, WitnessError::Refused(WitnessRefusal::Malformed(_))),
+            "{err:?}"
+        );
+
+        let (log, verifier) = served(|t| Ok(t.consistency_proof(2, 5).unwrap()));
+        let (_, kept) = witness_once(&log, &verifier, None).await.unwrap();
+        let err = witness_once(&log, &verifier, Some(&kept))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, WitnessError::Refused(WitnessRefusal::Fork { .. })),
+            "{err:?}"
+        );
+    }
 
     #[test]
     fn decode_hex_accepts_hex_only() {

@@ -169,6 +169,16 @@ async fn load_in(tx: &mut Tx) -> Result<Policy, AppError> {
     }
 }
 
+/// Whether a policy is stored and is not `policy` (a close started under `policy` checks this
+/// each day: a change between two of its days ends it). A database without a stored policy runs
+/// on whatever policy its caller passes.
+pub(crate) async fn stored_differs(tx: &mut Tx, policy: &Policy) -> Result<bool, AppError> {
+    Ok(match tx.setting(KEY).await? {
+        None => false,
+        Some(text) => parse(&text).ok().as_ref() != Some(policy),
+    })
+}
+
 /// Stores the defaults unless a policy is stored already (`huifang init`).
 pub async fn seed_default(store: &Store) -> Result<(), AppError> {
     let mut tx = store.begin().await?;

@@ -19,15 +19,24 @@ use std::future::Future;
 
 use huifang_ledger::Hash;
 
-/// A call to an outside system failed: unreachable, timed out, refused, or answered something
-/// that is not what the port promises. Retrying later may succeed; it is never a verdict on the
-/// data (a refusal of what the system said is the decision step's, not the port's).
+/// A call to an outside system failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{system}: {message}")]
 pub struct PortError {
     /// Which system (its address, or its name).
     pub system: String,
     pub message: String,
+    pub failure: Failure,
+}
+
+/// How a call failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// Unreachable, timed out, or refused with an error status: asking again later may succeed.
+    Unreachable,
+    /// It answered, but not with what the port promises (a body that does not parse): a fault of
+    /// the system to report, not to retry.
+    Malformed,
 }
 
 /// Another Huifang server's log, as a witness reads it (`GET /api/v1/ledger/checkpoint` and

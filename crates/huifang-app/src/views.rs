@@ -1044,14 +1044,17 @@ pub struct CollectionDoc {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ExtraTaskDoc {
     pub kind: String,
+    #[serde(default)]
     pub queue: String,
 }
 
-/// An escalation tier by bucket.
+/// An escalation tier by bucket. A tier's queue left out is empty, as plans stored before
+/// this document kept it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct EscalationDoc {
     #[serde(default)]
     pub from_bucket: u8,
+    #[serde(default)]
     pub queue: String,
     #[serde(default)]
     pub extra: Vec<ExtraTaskDoc>,
@@ -1164,14 +1167,11 @@ impl PlanDoc {
                 let extra = t
                     .extra
                     .into_iter()
-                    .map(|x| {
-                        let kind: TaskKind = x.kind.parse()?;
-                        Ok((kind, queue("escalation.extra.queue", x.queue)?))
-                    })
+                    .map(|x| Ok((x.kind.parse::<TaskKind>()?, x.queue)))
                     .collect::<Result<Vec<_>, String>>()?;
                 Ok(EscalationTier {
                     min_bucket: t.from_bucket,
-                    queue: queue("escalation.queue", t.queue)?,
+                    queue: t.queue,
                     extra,
                 })
             })

@@ -2134,6 +2134,14 @@ async fn a_policy_set_applies_from_the_next_close_and_a_bad_one_changes_nothing(
         (15, 20)
     );
     assert_eq!(status_of(&store, "L1").await.row.bucket.to_string(), "M1");
+    // A close still holding the policy it started with stops before a day it would close
+    // under the old one (as when the policy is set between two days of a long close).
+    let stale = close::run_daily(&store, &Policy::default(), d("2026-04-05"), |_| {}).await;
+    assert!(
+        matches!(&stale, Err(AppError::Conflict(m)) if m.contains("policy was changed")),
+        "{stale:?}"
+    );
+    assert_eq!(business_date(&store).await, d("2026-03-20"));
     close::run_daily(&store, &new_policy, d("2026-04-05"), |_| {})
         .await
         .unwrap();

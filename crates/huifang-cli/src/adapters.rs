@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use huifang_app::ports::{LogSource, PortError};
+use huifang_app::ports::{Failure, LogSource, PortError};
 use huifang_app::views::ConsistencyProofView;
 use huifang_ledger::Hash;
 
@@ -24,6 +24,7 @@ impl HttpLogSource {
             .map_err(|e| PortError {
                 system: base_url.to_string(),
                 message: e.to_string(),
+                failure: Failure::Unreachable,
             })?;
         Ok(HttpLogSource {
             base: base_url.trim_end_matches('/').to_string(),
@@ -35,6 +36,14 @@ impl HttpLogSource {
         PortError {
             system: self.base.clone(),
             message: format!("GET {url}: {}", message.to_string()),
+            failure: Failure::Unreachable,
+        }
+    }
+
+    fn malformed(&self, path: &str, message: impl ToString) -> PortError {
+        PortError {
+            failure: Failure::Malformed,
+            ..self.failed(&format!("{}{path}", self.base), message)
         }
     }
 
@@ -64,14 +73,14 @@ impl LogSource for HttpLogSource {
         let path = format!("/api/v1/ledger/proof/consistency?first={first}&second={second}");
         let body = self.get(&path).await?;
         let view: ConsistencyProofView = serde_json::from_str(&body)
-            .map_err(|e| self.failed(&path, format!("not a consistency proof: {e}")))?;
+            .map_err(|e| self.malformed(&path, format!("not a consistency proof: {e}")))?;
         view.hashes
             .iter()
             .map(|h| {
                 let mut out = [0u8; 32];
                 hex::decode_to_slice(h, &mut out)
                     .map(|()| out)
-                    .map_err(|_| self.failed(&path, "the proof holds a malformed hash"))
+                    .map_err(|_| self.malformed(&path, "the proof holds a malformed hash"))
             })
             .collect()
     }

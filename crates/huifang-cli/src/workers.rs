@@ -4,9 +4,12 @@
 //! ends on a fatal step or on Ctrl-C (SIGINT) between two runs.
 
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Result;
+use tokio::sync::Notify;
 
 /// What a step asks of its loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,17 +29,39 @@ where
     F: FnMut(u64) -> Fut,
     Fut: Future<Output = Result<Next>>,
 {
+    // One listener for the whole loop: a Ctrl-C during a step lets the step finish (a step is
+    // never cut short half-way) and ends the loop instead of the next sleep.
+    let stop = Arc::new(Notify::new());
+    let stopped = Arc::new(AtomicBool::new(false));
+    let listener = tokio::spawn({
+        let (stop, stopped) = (Arc::clone(&stop), Arc::clone(&stopped));
+        async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                stopped.store(true, Ordering::SeqCst);
+                stop.notify_one();
+            }
+        }
+    });
     let mut done = 0u64;
-    loop {
+    let ran = loop {
         done += 1;
-        if step(done).await? == Next::Stop || runs.is_some_and(|n| done >= n) {
-            return Ok(done);
+        let next = match step(done).await {
+            Ok(next) => next,
+            Err(e) => {
+                listener.abort();
+                return Err(e);
+            }
+        };
+        if next == Next::Stop || runs.is_some_and(|n| done >= n) || stopped.load(Ordering::SeqCst) {
+            break done;
         }
         tokio::select! {
             () = tokio::time::sleep(every) => {}
-            _ = tokio::signal::ctrl_c() => return Ok(done),
+            () = stop.notified() => break done,
         }
-    }
+    };
+    listener.abort();
+    Ok(ran)
 }
 
 #[cfg(test)]

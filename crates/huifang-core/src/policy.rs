@@ -258,9 +258,13 @@ fn refuse(field: impl Into<String>, reason: impl Into<String>) -> Result<(), Pol
     })
 }
 
-/// The most days a bucket may span, and the most buckets.
+/// The most days a bucket may span.
 pub const MAX_BUCKET_DAYS: u32 = 365;
-pub const MAX_LAST_BUCKET: u8 = 24;
+/// The last bucket, open-ended (M7+): its label is fixed, so is its number.
+pub const LAST_BUCKET: u8 = 7;
+/// The highest DPD threshold a policy may name (100 years): every threshold is added to a due
+/// date to find a loan's next event, which must stay a four-digit-year date.
+pub const MAX_THRESHOLD_DPD: u32 = 36_500;
 /// The most days before a due date a reminder may be due.
 pub const MAX_REMINDER_DAYS: u32 = 60;
 
@@ -273,16 +277,23 @@ impl Policy {
                 format!("must be 1 to {MAX_BUCKET_DAYS}, not {}", self.bucket_days),
             )?;
         }
-        if !(2..=MAX_LAST_BUCKET).contains(&self.last_bucket) {
+        if self.last_bucket != LAST_BUCKET {
             refuse(
                 "last_bucket",
-                format!("must be 2 to {MAX_LAST_BUCKET}, not {}", self.last_bucket),
+                format!(
+                    "must be {LAST_BUCKET} (the buckets are M0 … M{LAST_BUCKET}+), not {}",
+                    self.last_bucket
+                ),
             )?;
         }
         let mut previous: Option<u32> = None;
         for (dpd, tier) in self.classification_min_dpd.iter().zip(Classification::ALL) {
             let field = format!("classification_min_dpd.{tier}");
             match previous {
+                _ if *dpd > MAX_THRESHOLD_DPD => refuse(
+                    field,
+                    format!("must be at most {MAX_THRESHOLD_DPD}, not {dpd}"),
+                )?,
                 None if *dpd != 0 => refuse(field, "the normal tier starts at DPD 0")?,
                 Some(p) if *dpd <= p => refuse(
                     field,
@@ -327,8 +338,11 @@ impl Policy {
                 WarningCondition::ConsecutiveLate { count } if !(1..=12).contains(&count) => {
                     refuse(field("count"), format!("must be 1 to 12, not {count}"))?
                 }
-                WarningCondition::DpdAtLeast { days: 0 } => {
-                    refuse(field("days"), "must be at least 1")?
+                WarningCondition::DpdAtLeast { days } if days == 0 || days > MAX_THRESHOLD_DPD => {
+                    refuse(
+                        field("days"),
+                        format!("must be 1 to {MAX_THRESHOLD_DPD}, not {days}"),
+                    )?
                 }
                 _ => {}
             }
@@ -403,6 +417,15 @@ mod tests {
         };
         assert_eq!(field(|p| p.bucket_days = 0), Err("bucket_days".into()));
         assert_eq!(field(|p| p.last_bucket = 1), Err("last_bucket".into()));
+        assert_eq!(field(|p| p.last_bucket = 12), Err("last_bucket".into()));
+        assert_eq!(
+            field(|p| p.classification_min_dpd[4] = 3_650_000),
+            Err("classification_min_dpd.loss".into())
+        );
+        assert_eq!(
+            field(|p| p.warning_rules[2].condition = WarningCondition::DpdAtLeast { days: 40_000 }),
+            Err("warning_rules[2].days".into())
+        );
         assert_eq!(
             field(|p| p.classification_min_dpd[0] = 1),
             Err("classification_min_dpd.normal".into())

@@ -9,14 +9,15 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use huifang_app::policy;
 use huifang_app::team::{self, OutcomeInput};
 use huifang_app::views::{
     ErrorView, LoanSummaryView, OutcomeRequest, ReassignRequest, RecordedView, TaskAnswer,
     TaskDetail, TaskList, TeamStatsList,
 };
+use huifang_app::{AppError, policy};
 use huifang_core::Date;
 use huifang_core::calendar::parse_date;
+use huifang_core::policy::Policy;
 use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -33,6 +34,15 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(reassign))
         .routes(routes!(stats))
         .routes(routes!(loan))
+}
+
+/// The policy in force. A stored policy that no longer validates is the server's fault (503,
+/// logged), not the request's.
+async fn policy_in_force(state: &AppState) -> Result<Policy, ApiError> {
+    policy::load(&state.store).await.map_err(|e| match e {
+        AppError::Invalid(message) => ApiError::Unavailable(message),
+        other => other.into(),
+    })
 }
 
 /// The query string as a map; a malformed one is a 400 in the API's format.
@@ -147,7 +157,7 @@ async fn show(
     let lang = m.get("lang").map_or("zh", String::as_str);
     let view = team::show_task(
         &state.store,
-        &policy::load(&state.store).await?,
+        &policy_in_force(&state).await?,
         &actor,
         id,
         lang,
@@ -323,7 +333,7 @@ async fn loan(
     let m = params(p)?;
     let (view, borrower) = team::show_loan(
         &state.store,
-        &policy::load(&state.store).await?,
+        &policy_in_force(&state).await?,
         &actor,
         &external_id,
         flag(&m, "reveal")?,

@@ -2,7 +2,7 @@
 //! and API tokens, of which the database keeps only the SHA-256; the user of a bearer token or of
 //! the command line's `--as`.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
@@ -72,21 +72,29 @@ static UNKNOWN_USER_HASH: LazyLock<String> =
 /// How many password hashes run at once: one per core. argon2 is slow on purpose (tens of
 /// milliseconds and 19 MiB each); run on the async runtime's threads, a burst of logins would
 /// stall every other request, and unbounded on the blocking pool it would take every core.
-static HASHING: LazyLock<Semaphore> = LazyLock::new(|| {
-    Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get))
+static HASHING: LazyLock<Arc<Semaphore>> = LazyLock::new(|| {
+    Arc::new(Semaphore::new(
+        std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+    ))
 });
 
 /// Runs CPU-heavy work (password hashing) on the blocking pool, at most [`HASHING`] at once.
+/// The permit moves into the blocking task and is released when the work ends, even when the
+/// request that asked for it is dropped meanwhile.
 async fn off_the_runtime<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, AppError> {
-    let _permit = HASHING
-        .acquire()
+    let permit = Arc::clone(&HASHING)
+        .acquire_owned()
         .await
         .map_err(|e| AppError::Invalid(format!("password hashing is closed: {e}")))?;
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| AppError::Invalid(format!("password hashing failed: {e}")))
+    tokio::task::spawn_blocking(move || {
+        let done = work();
+        drop(permit);
+        done
+    })
+    .await
+    .map_err(|e| AppError::Invalid(format!("password hashing failed: {e}")))
 }
 
 /// Logs in with a password; returns a new session token (shown once) and the user.
