@@ -137,7 +137,11 @@ pub fn build(terms: &ScheduleTerms) -> Result<Vec<Installment>, ScheduleError> {
     let n = terms.term_months;
     let equal_principal =
         Money::from_fen_ratio_half_up(i128::from(terms.principal.fen()), i128::from(n));
-    let annuity = annuity_payment(terms.principal, terms.annual_rate, n);
+    // big-integer powers: only an annuity's schedule needs its level payment
+    let annuity = match terms.method {
+        Method::Annuity => annuity_payment(terms.principal, terms.annual_rate, n),
+        Method::EqualPrincipal | Method::Flat => Money::ZERO,
+    };
     let flat_interest = monthly_interest(terms.principal, terms.annual_rate);
 
     let mut balance = terms.principal;
