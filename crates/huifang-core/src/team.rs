@@ -90,9 +90,21 @@ impl Role {
         self == Role::Admin
     }
 
-    /// May see the productivity and SLA figures of a team (its own).
+    /// Works inside one team: belongs to it, sees its queues and takes its tasks (a team lead
+    /// takes tasks too, and sees the whole team's).
+    pub fn belongs_to_team(self) -> bool {
+        matches!(self, Role::Agent | Role::Collector | Role::TeamLead)
+    }
+
+    /// May reassign a task of the team to another member.
+    pub fn reassigns_tasks(self) -> bool {
+        self == Role::TeamLead
+    }
+
+    /// May see the queues' depth, SLA breaches and agents' work: a team lead their own team's,
+    /// an auditor every team's.
     pub fn reads_team_stats(self) -> bool {
-        matches!(self, Role::TeamLead | Role::Admin | Role::Auditor)
+        matches!(self, Role::TeamLead | Role::Auditor)
     }
 }
 
@@ -264,11 +276,8 @@ pub fn task_access(member: &Member, place: &TaskPlace, access: Access) -> Result
             Access::Work => Err("auditors have read-only access".into()),
         };
     }
-    match member.role {
-        Role::Agent | Role::Collector | Role::TeamLead => {}
-        Role::RiskOfficer | Role::Admin | Role::Auditor => {
-            return Err(format!("a {} does not work follow-up tasks", member.role));
-        }
+    if !member.role.belongs_to_team() {
+        return Err(format!("a {} does not work follow-up tasks", member.role));
     }
     let team_of_queue = place.queue.and_then(|(team, _)| team);
     if team_of_queue.is_none() || team_of_queue != member.team_id {

@@ -10,7 +10,7 @@ use crate::AppError;
 fn require_admin(by: Option<&Actor>) -> Result<(), AppError> {
     match by {
         None => Ok(()), // the command line: whoever holds the database
-        Some(a) if a.role == Role::Admin => Ok(()),
+        Some(a) if a.role.administers() => Ok(()),
         Some(a) => Err(forbidden(format!(
             "{} may not manage users, teams or queues (admin only)",
             a.name()
@@ -92,7 +92,7 @@ pub async fn create_user(
         ),
         None => None,
     };
-    if matches!(input.role, Role::Agent | Role::Collector | Role::TeamLead) && team_id.is_none() {
+    if input.role.belongs_to_team() && team_id.is_none() {
         return Err(invalid(
             "team",
             format!("a {} belongs to a team (--team)", input.role),

@@ -112,7 +112,7 @@ const MAX_DISPATCH: usize = 64;
 /// else the earliest-due unassigned task of their team's queues, each claimed task going to the
 /// agent the queue's strategy picks until one falls to the actor. The task is then in progress.
 pub async fn take_next(store: &Store, actor: &Actor) -> Result<Option<TaskRecord>, AppError> {
-    if !matches!(actor.role, Role::Agent | Role::Collector | Role::TeamLead) {
+    if !actor.role.belongs_to_team() {
         return Err(forbidden(format!(
             "{} does not work follow-up tasks",
             actor.name()

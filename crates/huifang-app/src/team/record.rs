@@ -548,7 +548,7 @@ pub async fn reassign(
     task_id: i64,
     to: &str,
 ) -> Result<TaskRecord, AppError> {
-    if actor.role != Role::TeamLead {
+    if !actor.role.reassigns_tasks() {
         return Err(forbidden(format!(
             "{} may not reassign tasks (team leads may)",
             actor.name()

@@ -31,6 +31,12 @@ pub async fn team_stats(
 ) -> Result<Vec<TeamStats>, AppError> {
     let mut tx = store.begin().await?;
     let date = require_business_date(&mut tx).await?;
+    if !actor.role.reads_team_stats() {
+        return Err(forbidden(format!(
+            "{} may not see team statistics (team leads and auditors may)",
+            actor.name()
+        )));
+    }
     let teams: Vec<TeamRecord> = match actor.role {
         Role::TeamLead => {
             let id = require_team(actor)?;
@@ -40,13 +46,7 @@ pub async fn team_stats(
                 .filter(|t| t.id == id)
                 .collect()
         }
-        Role::Auditor => tx.teams().await?,
-        _ => {
-            return Err(forbidden(format!(
-                "{} may not see team statistics (team leads and auditors may)",
-                actor.name()
-            )));
-        }
+        _ => tx.teams().await?,
     };
     let to = to.unwrap_or(date);
     let from = from.unwrap_or_else(|| add_days(to, -29));
