@@ -31,6 +31,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use huifang_app::files::ImportFormat;
+use huifang_app::views;
 use huifang_app::{close, import, loans, status};
 use huifang_core::calendar::parse_date;
 use huifang_core::loan::LoanOp;
@@ -310,7 +311,7 @@ async fn run(cli: Cli) -> Result<()> {
             match format {
                 Format::Json => say!(
                     "{}",
-                    serde_json::to_string_pretty(&output::loan_json(&view))?
+                    serde_json::to_string_pretty(&views::LoanDetailView::from(&view))?
                 ),
                 Format::Table | Format::Csv => say_text!("{}", output::loan_text(&view)),
             }
@@ -346,7 +347,7 @@ async fn run(cli: Cli) -> Result<()> {
             match format {
                 Format::Json => say!(
                     "{}",
-                    serde_json::to_string_pretty(&output::summary_json(date, &rows))?
+                    serde_json::to_string_pretty(&views::PortfolioSummaryView::new(date, &rows))?
                 ),
                 Format::Table | Format::Csv => say_text!("{}", output::summary_text(date, &rows)),
             }
@@ -459,7 +460,12 @@ fn schedule_command(
     match format {
         Format::Json => say!(
             "{}",
-            serde_json::to_string_pretty(&output::schedule_json(&rows))?
+            serde_json::to_string_pretty(
+                &rows
+                    .iter()
+                    .map(views::ScheduleRowView::from)
+                    .collect::<Vec<_>>()
+            )?
         ),
         Format::Csv => say_text!("{}", output::schedule_csv(&rows)?),
         Format::Table => say_text!("{}", output::schedule_table(&rows)),

@@ -64,11 +64,6 @@ pub async fn status(store: &Store, csv: bool, json: bool, out: &mut impl Write) 
     Ok(())
 }
 
-/// The schedule as JSON, in the fields of the reference vectors.
-pub fn schedule_json(rows: &[Installment]) -> Vec<views::ScheduleRowView> {
-    rows.iter().map(views::ScheduleRowView::from).collect()
-}
-
 /// The schedule as CSV.
 pub fn schedule_csv(rows: &[Installment]) -> Result<String> {
     let mut w = ::csv::Writer::from_writer(Vec::new());
@@ -267,11 +262,6 @@ pub fn loan_text(v: &LoanView) -> String {
     s
 }
 
-/// One loan as JSON.
-pub fn loan_json(v: &LoanView) -> views::LoanDetailView {
-    views::LoanDetailView::from(v)
-}
-
 /// The close's one-line summary (or one line per day when several were closed).
 pub fn close_summary(reports: &[DayReport], through: Date) -> String {
     if reports.is_empty() {
@@ -326,9 +316,4 @@ pub fn summary_text(date: Date, rows: &[SummaryRow]) -> String {
     section("classification", &|r| r.classification.as_str().to_string());
     section("warning level", &|r| r.warning_level.to_string());
     s
-}
-
-/// The portfolio summary as JSON.
-pub fn summary_json(date: Date, rows: &[SummaryRow]) -> views::PortfolioSummaryView {
-    views::PortfolioSummaryView::new(date, rows)
 }
