@@ -53,7 +53,7 @@ fn command(db: &Db) -> Command {
     cmd
 }
 
-fn run(db: &Db, args: &[&str]) -> Run {
+fn run<S: AsRef<std::ffi::OsStr>>(db: &Db, args: &[S]) -> Run {
     let out = command(db).args(args).output().expect("run huifang");
     Run {
         code: out.status.code(),
@@ -930,17 +930,19 @@ fn every_ledger_route_over_http() {
 fn witness(db: &Db, server: &Server, key: &str, state: &Path) -> Run {
     run(
         db,
-        &[
-            "ledger",
-            "witness",
-            "--url",
-            &format!("http://{}", server.addr),
-            "--key",
-            key,
-            "--state",
-            state.to_str().unwrap(),
-        ],
+        &witness_args(&format!("http://{}", server.addr), key, state, &[]),
     )
+}
+
+/// `huifang ledger witness` following `url`, with `more` arguments.
+fn witness_args(url: &str, key: &str, state: &Path, more: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = ["ledger", "witness", "--url", url, "--key", key, "--state"]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    args.push(state.to_str().unwrap().to_string());
+    args.extend(more.iter().map(|a| a.to_string()));
+    args
 }
 
 fn grow(db: &Db, documents: usize, tag: &str) {
@@ -1035,22 +1037,14 @@ fn witness_every_follows_a_growing_log_and_waits_out_an_unreachable_one() {
     let state_dir = TempDir::new().unwrap();
     let state = state_dir.path().join("witness.state");
     let url = format!("http://{}", server.addr);
-    let args = [
-        "ledger",
-        "witness",
-        "--url",
+    let args = witness_args(
         &url,
-        "--key",
         &verifier_key,
-        "--state",
-        state.to_str().unwrap(),
-        "--every",
-        "1",
-        "--runs",
-        "4",
-    ];
+        &state,
+        &["--every", "1", "--runs", "4"],
+    );
     let child = command(&a)
-        .args(args)
+        .args(&args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -1071,22 +1065,15 @@ fn witness_every_follows_a_growing_log_and_waits_out_an_unreachable_one() {
     assert!(kept.contains(&format!("\n{size}\n")), "{kept}");
 
     // Nothing listens on port 9 of loopback: each check says so and the loop goes on.
+    let nobody = "http://127.0.0.1:9";
     let r = run(
         &a,
-        &[
-            "ledger",
-            "witness",
-            "--url",
-            "http://127.0.0.1:9",
-            "--key",
+        &witness_args(
+            nobody,
             &verifier_key,
-            "--state",
-            state.to_str().unwrap(),
-            "--every",
-            "1",
-            "--runs",
-            "2",
-        ],
+            &state,
+            &["--every", "1", "--runs", "2"],
+        ),
     );
     assert_eq!(r.code, Some(0), "{}{}", r.stdout, r.stderr);
     assert_eq!(
@@ -1101,18 +1088,6 @@ fn witness_every_follows_a_growing_log_and_waits_out_an_unreachable_one() {
         "nothing kept"
     );
     // Without --every an unreachable server is an error.
-    let once = run(
-        &a,
-        &[
-            "ledger",
-            "witness",
-            "--url",
-            "http://127.0.0.1:9",
-            "--key",
-            &verifier_key,
-            "--state",
-            state.to_str().unwrap(),
-        ],
-    );
+    let once = run(&a, &witness_args(nobody, &verifier_key, &state, &[]));
     assert_ne!(once.code, Some(0));
 }
