@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use huifang_core::followup::{
     AnswerType, ChoiceOption, EscalationTier, FollowUpPlan, Question, TaskKind,
 };
+use huifang_core::policy::{Policy, WarningCondition, WarningRule};
 use huifang_core::schedule::Installment;
 use huifang_core::status::LoanStatus;
 use huifang_core::{Date, Money};
@@ -1308,4 +1309,116 @@ pub struct ScriptView {
     /// The questions as stored (see `QuestionView`).
     #[schema(value_type = Object)]
     pub questions: Value,
+}
+
+// ----- the servicing policy ----------------------------------------------------------------
+
+/// The policy document: every field is required, none other is allowed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyDoc {
+    /// Width of a delinquency bucket in days (30: M1 = DPD 1–30).
+    pub bucket_days: u32,
+    /// The last bucket number (7: M7+).
+    pub last_bucket: u8,
+    /// The lowest DPD of each five-tier classification.
+    pub classification_min_dpd: TierDays,
+    /// Early-warning rules; a loan's level is the highest level whose rule holds.
+    pub warning_rules: Vec<RuleDoc>,
+    /// Days before a due date on which a repayment reminder is due (0: on the day).
+    pub reminder_days_before: Vec<u32>,
+}
+
+/// The lowest DPD of each tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierDays {
+    pub normal: u32,
+    pub special_mention: u32,
+    pub substandard: u32,
+    pub doubtful: u32,
+    pub loss: u32,
+}
+
+/// One warning rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleDoc {
+    pub code: String,
+    pub level: u8,
+    pub condition: ConditionDoc,
+}
+
+/// What makes a warning rule fire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ConditionDoc {
+    /// The `count` most recent installments past due date + grace were all late.
+    ConsecutiveLate { count: u32 },
+    /// Days past due at least `days`.
+    DpdAtLeast { days: u32 },
+}
+
+impl From<&Policy> for PolicyDoc {
+    fn from(p: &Policy) -> Self {
+        let [normal, special_mention, substandard, doubtful, loss] = p.classification_min_dpd;
+        PolicyDoc {
+            bucket_days: p.bucket_days,
+            last_bucket: p.last_bucket,
+            classification_min_dpd: TierDays {
+                normal,
+                special_mention,
+                substandard,
+                doubtful,
+                loss,
+            },
+            warning_rules: p
+                .warning_rules
+                .iter()
+                .map(|r| RuleDoc {
+                    code: r.code.clone(),
+                    level: r.level,
+                    condition: match r.condition {
+                        WarningCondition::ConsecutiveLate { count } => {
+                            ConditionDoc::ConsecutiveLate { count }
+                        }
+                        WarningCondition::DpdAtLeast { days } => ConditionDoc::DpdAtLeast { days },
+                    },
+                })
+                .collect(),
+            reminder_days_before: p.reminder_days_before.clone(),
+        }
+    }
+}
+
+impl From<PolicyDoc> for Policy {
+    fn from(d: PolicyDoc) -> Self {
+        let t = d.classification_min_dpd;
+        Policy {
+            bucket_days: d.bucket_days,
+            last_bucket: d.last_bucket,
+            classification_min_dpd: [
+                t.normal,
+                t.special_mention,
+                t.substandard,
+                t.doubtful,
+                t.loss,
+            ],
+            warning_rules: d
+                .warning_rules
+                .into_iter()
+                .map(|r| WarningRule {
+                    code: r.code,
+                    level: r.level,
+                    condition: match r.condition {
+                        ConditionDoc::ConsecutiveLate { count } => {
+                            WarningCondition::ConsecutiveLate { count }
+                        }
+                        ConditionDoc::DpdAtLeast { days } => WarningCondition::DpdAtLeast { days },
+                    },
+                })
+                .collect(),
+            reminder_days_before: d.reminder_days_before,
+        }
+    }
 }
