@@ -215,11 +215,6 @@ impl FollowUpPlan {
         .max(1)
     }
 
-    /// The escalation tier (its index) of a bucket, if any.
-    pub fn tier_of(&self, bucket: u8) -> Option<usize> {
-        self.tier(bucket).map(|(i, _)| i)
-    }
-
     /// The escalation tier of a bucket with its index, if any.
     fn tier(&self, bucket: u8) -> Option<(usize, &EscalationTier)> {
         self.escalation
