@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use huifang_core::Date;
 use huifang_core::calendar::add_days;
 use huifang_core::policy::Policy;
+use huifang_core::{Date, LoanId};
 use huifang_store::{Store, Tx};
 
 use crate::engine::{self, Batch, Cause, Planned};
@@ -119,7 +119,7 @@ async fn prepare(
     policy: &Arc<Policy>,
     plans: &Arc<Plans>,
     day: Date,
-    ids: Option<&[i64]>,
+    ids: Option<&[LoanId]>,
 ) -> Result<Option<Planned>, AppError> {
     let Some(ids) = ids else {
         return Ok(None);

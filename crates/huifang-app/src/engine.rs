@@ -5,10 +5,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use huifang_core::Date;
 use huifang_core::loan::LoanState;
 use huifang_core::policy::Policy;
 use huifang_core::status::{self, LoanEvent, LoanStatus, StatusSummary};
+use huifang_core::{Date, LoanId};
 use huifang_store::{Evaluation, EventRecord, HistoryRecord, ReplayInput, Tx, WarningRecord};
 use serde::Serialize;
 
@@ -49,12 +49,10 @@ pub struct Evaluated {
 /// Replays a loan and evaluates it on `date`.
 pub fn evaluate(input: &ReplayInput, policy: &Policy, date: Date) -> Result<Evaluated, AppError> {
     let loan = &input.loan;
-    let state =
-        LoanState::replay(loan.terms, &loan.rules, &input.ops, &input.payments).map_err(|e| {
-            AppError::Loan {
-                loan: loan.external_id.clone(),
-                error: e,
-            }
+    let state = LoanState::replay(loan.loan.terms, &loan.rules, &input.ops, &input.payments)
+        .map_err(|e| AppError::Loan {
+            loan: loan.loan.external_id.clone(),
+            error: e,
         })?;
     let status = status::evaluate(&state, policy, date);
     let evaluation = evaluation_of(&state, &status, policy);
@@ -89,7 +87,7 @@ enum Detail {
 
 /// A loan event as stored: its kind and a JSON object of its details (the event's named values,
 /// and its `fact` values, `name=value`, gathered under `facts`), keys in sorted order.
-pub fn event_record(loan_id: i64, date: Date, event: &LoanEvent) -> EventRecord {
+pub fn event_record(loan_id: LoanId, date: Date, event: &LoanEvent) -> EventRecord {
     let mut details: BTreeMap<String, Detail> = BTreeMap::new();
     let mut facts: BTreeMap<String, String> = BTreeMap::new();
     for (key, value) in event.details() {
@@ -126,7 +124,7 @@ pub struct Batch {
 
 impl Batch {
     /// Reads the batch of these loans.
-    pub async fn load(tx: &mut Tx, loan_ids: &[i64]) -> Result<Batch, AppError> {
+    pub async fn load(tx: &mut Tx, loan_ids: &[LoanId]) -> Result<Batch, AppError> {
         Ok(Batch::of(tx.replay_inputs(loan_ids).await?))
     }
 
@@ -177,11 +175,11 @@ pub async fn reevaluate(
 /// What re-evaluating a batch writes, computed without the database.
 #[derive(Debug)]
 pub struct Planned {
-    evaluations: Vec<(i64, Evaluation)>,
+    evaluations: Vec<(LoanId, Evaluation)>,
     events: Vec<EventRecord>,
     history: Vec<HistoryRecord>,
     opened: Vec<WarningRecord>,
-    cleared: Vec<i64>,
+    cleared: Vec<LoanId>,
     followup: crate::followup::FollowupPlanned,
 }
 
@@ -206,7 +204,7 @@ pub fn plan(
     let mut evaluated = Vec::with_capacity(inputs.len());
     for input in inputs {
         let loan_id = input.loan.id;
-        let before = input.loan.evaluation.summary;
+        let before = input.loan.loan.evaluation.summary;
         let done = evaluate(input, policy, date)?;
         let after = done.status.summary();
         let mut day_events = if dated_events {
@@ -235,7 +233,7 @@ pub fn plan(
         evaluated.push(crate::followup::Reevaluated {
             loan_id,
             product_code: input.loan.product_code.clone(),
-            disbursed_on: input.loan.terms.disbursed_on,
+            disbursed_on: input.loan.loan.terms.disbursed_on,
             before: Some(before),
             open_installments: done
                 .state
@@ -243,8 +241,8 @@ pub fn plan(
                 .map(|i| (i.n, i.due_date))
                 .collect(),
             next_event_on: done.evaluation.next_event_on,
-            open_keys: input.loan.evaluation.open_task_keys.clone(),
-            next_continuous_on: input.loan.evaluation.next_continuous_on,
+            open_keys: input.loan.loan.evaluation.open_task_keys.clone(),
+            next_continuous_on: input.loan.loan.evaluation.next_continuous_on,
             status: done.status,
             events: day_events,
         });
@@ -303,8 +301,8 @@ impl Planned {
 /// Applies changes listed in the order of the evaluations (each finds its loan by walking
 /// forward; a change for a loan not found ahead of the last one is an error).
 fn apply_in_order<T>(
-    evaluations: &mut [(i64, Evaluation)],
-    changes: Vec<(i64, T)>,
+    evaluations: &mut [(LoanId, Evaluation)],
+    changes: Vec<(LoanId, T)>,
     apply: impl Fn(&mut Evaluation, T),
 ) -> Result<(), AppError> {
     let mut rest = evaluations.iter_mut().peekable();
@@ -324,10 +322,10 @@ fn apply_in_order<T>(
 /// Returns the loans changed that the batch does not hold (none: the follow-up plans only the
 /// batch's loans), whose keys the caller refreshes from their tasks.
 fn apply_task_changes(
-    evaluations: &mut [(i64, Evaluation)],
+    evaluations: &mut [(LoanId, Evaluation)],
     changes: &crate::followup::TaskChanges,
-) -> Vec<i64> {
-    let at: HashMap<i64, usize> = evaluations
+) -> Vec<LoanId> {
+    let at: HashMap<LoanId, usize> = evaluations
         .iter()
         .enumerate()
         .map(|(i, (id, _))| (*id, i))
@@ -357,7 +355,7 @@ fn apply_task_changes(
 
 /// The stored form of a warning hit.
 pub fn warning_record(
-    loan_id: i64,
+    loan_id: LoanId,
     date: Date,
     hit: &huifang_core::status::WarningHit,
 ) -> WarningRecord {

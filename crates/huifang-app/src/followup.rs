@@ -10,12 +10,12 @@
 
 use std::collections::HashMap;
 
-use huifang_core::Date;
 use huifang_core::calendar::add_months;
 use huifang_core::followup::{self, FollowUpPlan, LoanFacts, PromiseOutcome, Script, TaskKind};
 use huifang_core::policy::Policy;
 use huifang_core::status::{LoanEvent, LoanStatus, StatusSummary, WarningHit, dpd_on};
-use huifang_store::{Evaluation, NewLoan, PlannedTask, Store, TaskCancel, Tx};
+use huifang_core::{Date, LoanId};
+use huifang_store::{Evaluation, Loan, Store, Task, TaskCancel, Tx};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -28,7 +28,7 @@ pub const DEFAULT_PRODUCT: &str = "*";
 /// A loan as a re-evaluation left it, for the planner.
 #[derive(Debug, Clone)]
 pub struct Reevaluated {
-    pub loan_id: i64,
+    pub loan_id: LoanId,
     pub product_code: String,
     pub disbursed_on: Date,
     /// The stored summary before; `None` for a loan just imported.
@@ -59,9 +59,9 @@ pub struct FollowupWritten {
 pub struct StateChanges {
     /// Loans whose next visit the plan wants earlier than their next loan event: (loan id,
     /// date), only ever earlier (decided in `apply`), so the date is the loan's next event date.
-    pub pulls: Vec<(i64, Date)>,
+    pub pulls: Vec<(LoanId, Date)>,
     /// Loans whose next continuous follow-up date moves: (loan id, new date).
-    pub nexts: Vec<(i64, Option<Date>)>,
+    pub nexts: Vec<(LoanId, Option<Date>)>,
 }
 
 /// The plans in force: per product code, falling back to the default.
@@ -101,7 +101,7 @@ impl Plans {
 /// written by `write`.
 #[derive(Debug)]
 pub struct FollowupPlanned {
-    creates: Vec<PlannedTask>,
+    creates: Vec<Task>,
     cancels: Vec<TaskCancel>,
     unreachable_candidates: Vec<Reevaluated>,
 }
@@ -110,8 +110,8 @@ pub struct FollowupPlanned {
 /// loans' open task keys changed.
 #[derive(Debug, Default)]
 pub(crate) struct TaskChanges {
-    pub created: Vec<(i64, String)>,
-    pub cancelled: Vec<(i64, String)>,
+    pub created: Vec<(LoanId, String)>,
+    pub cancelled: Vec<(LoanId, String)>,
 }
 
 impl TaskChanges {
@@ -149,15 +149,15 @@ pub async fn after_import(
     tx: &mut Tx,
     policy: &Policy,
     date: Date,
-    loans: &[NewLoan],
-    ids: &HashMap<String, i64>,
+    loans: &[Loan],
+    ids: &HashMap<String, LoanId>,
     batch_loans: usize,
 ) -> Result<FollowupWritten, AppError> {
     let codes: HashMap<i64, String> = tx
         .products()
         .await?
         .into_iter()
-        .map(|p| (p.id, p.code))
+        .map(|p| (p.id, p.product.code))
         .collect();
     let items: Vec<Reevaluated> = loans
         .iter()
@@ -183,7 +183,7 @@ pub async fn after_import(
     let plans = Plans::load(tx).await?;
     let mut written = FollowupWritten::default();
     for chunk in items.chunks(batch_loans.max(1)) {
-        let ids: Vec<i64> = chunk.iter().map(|l| l.loan_id).collect();
+        let ids: Vec<LoanId> = chunk.iter().map(|l| l.loan_id).collect();
         let (planned, state) = plan_batch(&plans, policy, date, chunk, true);
         let w = planned.write(tx, &plans, date).await?.written();
         tx.refresh_open_task_keys(&ids).await?;
@@ -246,11 +246,12 @@ pub(crate) fn plan_batch(
             next_event_on: l.next_event_on,
         };
         let actions = followup::plan(plan, policy, &facts);
-        creates.extend(actions.create.into_iter().map(|t| PlannedTask {
+        creates.extend(actions.create.into_iter().map(|t| Task {
             loan_id: l.loan_id,
             kind: t.kind.as_str().to_string(),
             reason_key: t.reason_key,
             queue_code: t.queue,
+            assignee_id: None,
             created_on: date,
             due_on: t.due_on,
             window_end_on: t.window_end_on,
@@ -290,7 +291,7 @@ async fn unreachable_signals(
     date: Date,
     loans: &[Reevaluated],
 ) -> Result<(), AppError> {
-    let ids: Vec<i64> = loans.iter().map(|l| l.loan_id).collect();
+    let ids: Vec<LoanId> = loans.iter().map(|l| l.loan_id).collect();
     let reached = tx.last_reached(&ids).await?;
     let signalled = tx.last_signal_on(&ids, "unreachable").await?;
     let mut signals = Vec::new();
@@ -340,7 +341,7 @@ pub async fn close_day(tx: &mut Tx, date: Date) -> Result<PromisesResolved, AppE
     if due.is_empty() {
         return Ok(PromisesResolved::default());
     }
-    let mut loan_ids: Vec<i64> = due.iter().map(|p| p.loan_id).collect();
+    let mut loan_ids: Vec<LoanId> = due.iter().map(|p| p.loan_id).collect();
     loan_ids.sort_unstable();
     loan_ids.dedup();
     let payments = tx.payments_of_loans(&loan_ids).await?;

@@ -7,13 +7,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
+use huifang_core::LoanId;
 use huifang_core::calendar::check_value_date;
 use huifang_core::loan::{LoanState, LoanTerms};
 use huifang_core::policy::{Policy, ProductRules};
 use huifang_core::status;
 use huifang_store::{
-    BorrowerRecord, HistoryRecord, LoanRecord, NewBorrower, NewLoan, NewPayment, NewProduct,
-    PaymentRecord, Store, WarningRecord,
+    Borrower, BorrowerRecord, HistoryRecord, Loan, LoanRecord, NewPayment, PaymentRecord, Product,
+    Store, WarningRecord,
 };
 
 use crate::engine::{self, Cause, evaluation_of};
@@ -121,7 +122,7 @@ async fn products(
         .products()
         .await?
         .into_iter()
-        .map(|p| (p.code.clone(), p))
+        .map(|p| (p.product.code.clone(), p))
         .collect();
     let mut errors = refused;
     let mut new = Vec::new();
@@ -137,18 +138,18 @@ async fn products(
                 "product",
                 &row.code,
                 &[
-                    ("name", p.name == row.name),
-                    ("grace_days", p.rules.grace_days == rules.grace_days),
+                    ("name", p.product.name == row.name),
+                    ("grace_days", p.product.rules.grace_days == rules.grace_days),
                     (
                         "penalty_rate_markup",
-                        p.rules.penalty_rate_markup == rules.penalty_rate_markup,
+                        p.product.rules.penalty_rate_markup == rules.penalty_rate_markup,
                     ),
                 ],
             ) {
                 Some(e) => errors.push(e),
                 None => report.unchanged += 1,
             },
-            None => new.push(NewProduct {
+            None => new.push(Product {
                 code: row.code.clone(),
                 name: row.name.clone(),
                 rules,
@@ -173,12 +174,15 @@ fn borrower_differs(line: usize, b: &BorrowerRecord, row: &BorrowerRow) -> Optio
         "borrower",
         &row.external_id,
         &[
-            ("name", b.name == row.name),
-            ("id_number", b.id_number == row.id_number.as_str()),
-            ("mobile", b.mobile == row.mobile.as_str()),
-            ("employer", b.employer == row.employer),
-            ("monthly_income", b.monthly_income == row.monthly_income),
-            ("city", b.city == row.city),
+            ("name", b.borrower.name == row.name),
+            ("id_number", b.borrower.id_number == row.id_number.as_str()),
+            ("mobile", b.borrower.mobile == row.mobile.as_str()),
+            ("employer", b.borrower.employer == row.employer),
+            (
+                "monthly_income",
+                b.borrower.monthly_income == row.monthly_income,
+            ),
+            ("city", b.borrower.city == row.city),
         ],
     )
 }
@@ -210,7 +214,7 @@ async fn borrowers(
                 Some(e) => errors.push(e),
                 None => report.unchanged += 1,
             },
-            None => new.push(NewBorrower {
+            None => new.push(Borrower {
                 external_id: row.external_id.clone(),
                 name: row.name.clone(),
                 id_number: row.id_number.as_str().to_string(),
@@ -241,18 +245,21 @@ fn loan_differs(line: usize, l: &LoanRecord, row: &LoanRow) -> Option<RowError> 
         &[
             (
                 "borrower_external_id",
-                l.borrower_external_id == row.borrower_external_id,
+                l.loan.borrower_external_id == row.borrower_external_id,
             ),
             ("product_code", l.product_code == row.product_code),
-            ("principal", l.terms.principal == row.principal),
-            ("annual_rate", l.terms.annual_rate == row.annual_rate),
-            ("term_months", l.terms.term_months == row.term_months),
-            ("repayment_method", l.terms.method == row.method),
-            ("disbursed_on", l.terms.disbursed_on == row.disbursed_on),
-            ("vin", l.vin == row.vin.as_str()),
-            ("vehicle_model", l.vehicle_model == row.vehicle_model),
-            ("vehicle_price", l.vehicle_price == row.vehicle_price),
-            ("dealer", l.dealer == row.dealer),
+            ("principal", l.loan.terms.principal == row.principal),
+            ("annual_rate", l.loan.terms.annual_rate == row.annual_rate),
+            ("term_months", l.loan.terms.term_months == row.term_months),
+            ("repayment_method", l.loan.terms.method == row.method),
+            (
+                "disbursed_on",
+                l.loan.terms.disbursed_on == row.disbursed_on,
+            ),
+            ("vin", l.loan.vin == row.vin.as_str()),
+            ("vehicle_model", l.loan.vehicle_model == row.vehicle_model),
+            ("vehicle_price", l.loan.vehicle_price == row.vehicle_price),
+            ("dealer", l.loan.dealer == row.dealer),
         ],
     )
 }
@@ -281,7 +288,7 @@ async fn loans(
         .products()
         .await?
         .into_iter()
-        .map(|p| (p.code.clone(), p))
+        .map(|p| (p.product.code.clone(), p))
         .collect();
     let ids: Vec<String> = rows.iter().map(|(_, r)| r.external_id.clone()).collect();
     let existing = tx.loans_by_external_id(&ids).await?;
@@ -340,7 +347,7 @@ async fn loans(
             method: row.method,
             disbursed_on: row.disbursed_on,
         };
-        let state = match LoanState::replay(terms, &product.rules, &[], &[]) {
+        let state = match LoanState::replay(terms, &product.product.rules, &[], &[]) {
             Ok(s) => s,
             Err(e) => {
                 errors.push(row_error(*line, "principal", e.to_string()));
@@ -349,10 +356,10 @@ async fn loans(
         };
         let st = status::evaluate(&state, policy, business_date);
         hits.push(st.warning.clone());
-        new.push(NewLoan {
+        new.push(Loan {
             external_id: row.external_id.clone(),
             borrower_id: borrower.id,
-            borrower_external_id: borrower.external_id.clone(),
+            borrower_external_id: borrower.borrower.external_id.clone(),
             product_id: product.id,
             terms,
             vin: row.vin.as_str().to_string(),
@@ -479,13 +486,13 @@ async fn payments(
             errors.push(row_error(*line, "paid_on", reason));
             continue;
         }
-        if row.paid_on < loan.terms.disbursed_on {
+        if row.paid_on < loan.loan.terms.disbursed_on {
             errors.push(row_error(
                 *line,
                 "paid_on",
                 format!(
                     "{} is before the loan's disbursement on {}",
-                    row.paid_on, loan.terms.disbursed_on
+                    row.paid_on, loan.loan.terms.disbursed_on
                 ),
             ));
             continue;
@@ -503,8 +510,8 @@ async fn payments(
         return Err(refusal(errors));
     }
     tx.insert_payments(&new).await?;
-    let touched: BTreeMap<i64, ()> = new.iter().map(|p| (p.loan_id, ())).collect();
-    let loan_ids: Vec<i64> = touched.into_keys().collect();
+    let touched: BTreeMap<LoanId, ()> = new.iter().map(|p| (p.loan_id, ())).collect();
+    let loan_ids: Vec<LoanId> = touched.into_keys().collect();
     for chunk in loan_ids.chunks(LOANS_PER_IMPORT_BATCH) {
         let batch = engine::Batch::load(&mut tx, chunk).await?;
         engine::reevaluate(

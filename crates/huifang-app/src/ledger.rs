@@ -21,6 +21,7 @@
 
 use std::time::{Duration, Instant};
 
+use huifang_core::BorrowerId;
 use huifang_core::Date;
 use huifang_ledger::{
     Checkpoint, Frontier, Hash, HashSource, LedgerError, MerkleTree, RecordHasher, Signer,
@@ -28,8 +29,8 @@ use huifang_ledger::{
     verify_consistency, verify_inclusion, write_leaf_bytes,
 };
 use huifang_store::{
-    CheckpointRecord, DocumentRecord, LeafRecord, LoggedTable, NewDocument, NewLeaf, NewOp,
-    RawRecord, Store, Tx, WarningRecord,
+    CheckpointRecord, Document, DocumentRecord, Leaf, LeafRecord, LoggedTable, NewOp, RawRecord,
+    Store, Tx, WarningRecord,
 };
 use rand::RngCore;
 
@@ -178,7 +179,7 @@ pub async fn log_records(tx: &mut Tx, table: &LoggedTable, ids: &[i64]) -> Resul
     let leaves = records
         .iter()
         .map(|r| {
-            Ok(NewLeaf {
+            Ok(Leaf {
                 kind: table.kind.to_string(),
                 record_id: r.id,
                 bytes: leaf_of(table, r)?,
@@ -551,9 +552,14 @@ pub async fn register_document(
             tx.loan_ids_by_external_id(std::slice::from_ref(external))
                 .await?
                 .get(external)
-                .copied(),
+                .map(|id| id.get()),
         ),
-        Owner::Borrower(external) => ("borrower", tx.borrower_id_by_external_id(external).await?),
+        Owner::Borrower(external) => (
+            "borrower",
+            tx.borrower_id_by_external_id(external)
+                .await?
+                .map(BorrowerId::get),
+        ),
     };
     let owner_id = owner_id.ok_or_else(|| AppError::NotFound {
         what: owner_kind,
@@ -562,7 +568,7 @@ pub async fn register_document(
         },
     })?;
     let document_id = tx
-        .insert_document(&NewDocument {
+        .insert_document(&Document {
             owner_kind: owner_kind.to_string(),
             owner_id,
             kind: kind.to_string(),
@@ -628,7 +634,8 @@ pub async fn check_document(store: &Store, sha256: &str) -> Result<DocumentCheck
         let record = String::from_utf8_lossy(&canonical_record(&DOCUMENT, &raw)).into_owned();
         let stored = tx.ledger_leaf_of(DOCUMENT.kind, document.id).await?;
         let recomputed = leaf_of(&DOCUMENT, &raw).ok();
-        let leaf_matches = matches!((&stored, &recomputed), (Some(s), Some(r)) if &s.bytes == r);
+        let leaf_matches =
+            matches!((&stored, &recomputed), (Some(s), Some(r)) if &s.leaf.bytes == r);
         let proof = match (&stored, &checkpoint) {
             (Some(leaf), Some(cp)) if leaf.index < cp.size => {
                 Some(inclusion_in(&mut tx, leaf.index, cp.size).await?)
@@ -639,7 +646,7 @@ pub async fn check_document(store: &Store, sha256: &str) -> Result<DocumentCheck
             document,
             record,
             leaf_index: stored.as_ref().map(|l| l.index),
-            leaf: stored.map(|l| l.bytes),
+            leaf: stored.map(|l| l.leaf.bytes),
             leaf_matches,
             proof,
         });

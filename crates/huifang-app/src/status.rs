@@ -52,11 +52,11 @@ pub async fn each_status(
 ) -> Result<Date, AppError> {
     let mut tx = store.begin().await?;
     let business_date = require_business_date(&mut tx).await?;
-    let mut after = 0;
+    let mut after = None;
     loop {
         let page = tx.status_page(after, PAGE).await?;
         let Some(last) = page.last() else { break };
-        after = last.id;
+        after = Some(last.id);
         for row in page {
             let dpd = dpd_on(row.oldest_unpaid_due, business_date);
             emit(StatusLine {

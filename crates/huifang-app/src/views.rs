@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use huifang_core::TaskId;
 use huifang_core::followup::{
     AnswerType, ChoiceOption, EscalationTier, FollowUpPlan, Question, TaskKind,
 };
@@ -134,13 +135,13 @@ pub struct LoanSummaryView {
 impl LoanSummaryView {
     pub fn new(view: &LoanView, borrower: &BorrowerView) -> Self {
         LoanSummaryView {
-            external_id: view.loan.external_id.clone(),
+            external_id: view.loan.loan.external_id.clone(),
             business_date: view.business_date.to_string(),
             product: view.loan.product_code.clone(),
-            principal: amount(view.loan.terms.principal),
-            disbursed_on: view.loan.terms.disbursed_on.to_string(),
-            vehicle_model: view.loan.vehicle_model.clone(),
-            dealer: view.loan.dealer.clone(),
+            principal: amount(view.loan.loan.terms.principal),
+            disbursed_on: view.loan.loan.terms.disbursed_on.to_string(),
+            vehicle_model: view.loan.loan.vehicle_model.clone(),
+            dealer: view.loan.loan.dealer.clone(),
             status: LoanStatusView::from(&view.status),
             borrower: borrower.clone(),
             warnings: view.warnings.iter().map(WarningView::from).collect(),
@@ -177,19 +178,19 @@ pub struct TaskSummary {
 impl From<&TaskRecord> for TaskSummary {
     fn from(t: &TaskRecord) -> Self {
         TaskSummary {
-            id: t.id,
+            id: t.id.get(),
             loan: t.loan_external_id.clone(),
-            kind: t.kind.clone(),
-            reason_key: t.reason_key.clone(),
-            queue: t.queue_code.clone(),
+            kind: t.task.kind.clone(),
+            reason_key: t.task.reason_key.clone(),
+            queue: t.task.queue_code.clone(),
             state: t.state.as_str().to_string(),
             assignee: t.assignee.clone(),
-            created_on: t.created_on.to_string(),
-            due_on: t.due_on.to_string(),
-            window_end_on: t.window_end_on.map(|d| d.to_string()),
-            late: t.late,
+            created_on: t.task.created_on.to_string(),
+            due_on: t.task.due_on.to_string(),
+            window_end_on: t.task.window_end_on.map(|d| d.to_string()),
+            late: t.task.late,
             attempts: t.attempts,
-            max_attempts: t.max_attempts,
+            max_attempts: t.task.max_attempts,
             outcome: t.outcome.clone(),
             closed_on: t.closed_on.map(|d| d.to_string()),
             close_reason: t.close_reason.clone(),
@@ -249,10 +250,10 @@ impl From<&InteractionRecord> for InteractionView {
     fn from(i: &InteractionRecord) -> Self {
         InteractionView {
             id: i.id,
-            channel: i.channel.clone(),
-            outcome: i.outcome.clone(),
-            occurred_at: i.occurred_at.clone(),
-            business_date: i.business_date.to_string(),
+            channel: i.interaction.channel.clone(),
+            outcome: i.interaction.outcome.clone(),
+            occurred_at: i.interaction.occurred_at.clone(),
+            business_date: i.interaction.business_date.to_string(),
         }
     }
 }
@@ -277,10 +278,10 @@ impl From<&TaskView> for TaskDetail {
             script: v.script.clone(),
             borrower: v.borrower.clone(),
             loan: TaskLoanView {
-                external_id: v.loan.loan.external_id.clone(),
+                external_id: v.loan.loan.loan.external_id.clone(),
                 business_date: v.loan.business_date.to_string(),
                 status: LoanStatusView::from(&v.loan.status),
-                vehicle_model: v.loan.loan.vehicle_model.clone(),
+                vehicle_model: v.loan.loan.loan.vehicle_model.clone(),
             },
             interactions: v.interactions.iter().map(InteractionView::from).collect(),
         }
@@ -309,7 +310,7 @@ impl From<&Recorded> for RecordedView {
             task: TaskSummary::from(&r.task),
             promise_id: r.promise_id,
             risk_signals: r.signals.clone(),
-            escalation_task_id: r.escalation_task,
+            escalation_task_id: r.escalation_task.map(TaskId::get),
             ledger_index: r.leaf_index,
         }
     }
@@ -421,12 +422,12 @@ pub struct UserView {
 impl From<&UserRecord> for UserView {
     fn from(u: &UserRecord) -> Self {
         UserView {
-            id: u.id,
-            username: u.username.clone(),
-            display_name: u.display_name.clone(),
-            role: u.role.as_str().to_string(),
+            id: u.id.get(),
+            username: u.user.username.clone(),
+            display_name: u.user.display_name.clone(),
+            role: u.user.role.as_str().to_string(),
             team: u.team_code.clone(),
-            skills: u.skills.clone(),
+            skills: u.user.skills.clone(),
         }
     }
 }
@@ -526,9 +527,9 @@ impl From<&LeafRecord> for EntryView {
     fn from(l: &LeafRecord) -> Self {
         EntryView {
             index: l.index,
-            kind: l.kind.clone(),
-            record_id: l.record_id,
-            leaf: hex::encode(&l.bytes),
+            kind: l.leaf.kind.clone(),
+            record_id: l.leaf.record_id,
+            leaf: hex::encode(&l.leaf.bytes),
             leaf_hash: hex::encode(l.hash),
         }
     }
@@ -632,11 +633,11 @@ impl From<&DocumentMatch> for DocumentMatchView {
     fn from(m: &DocumentMatch) -> Self {
         DocumentMatchView {
             id: m.document.id,
-            kind: m.document.kind.clone(),
-            size_bytes: m.document.size_bytes,
-            registered_on: m.document.registered_on.to_string(),
+            kind: m.document.document.kind.clone(),
+            size_bytes: m.document.document.size_bytes,
+            registered_on: m.document.document.registered_on.to_string(),
             record: m.record.clone(),
-            salt: m.document.salt.clone(),
+            salt: m.document.document.salt.clone(),
             leaf_index: m.leaf_index,
             leaf: m.leaf.as_ref().map(hex::encode),
             leaf_matches: m.leaf_matches,
@@ -888,18 +889,18 @@ impl From<&LoanView> for LoanDetailView {
         let l = &v.loan;
         let st = &v.status;
         LoanDetailView {
-            external_id: l.external_id.clone(),
-            borrower_external_id: l.borrower_external_id.clone(),
+            external_id: l.loan.external_id.clone(),
+            borrower_external_id: l.loan.borrower_external_id.clone(),
             product_code: l.product_code.clone(),
-            principal: amount(l.terms.principal),
-            annual_rate: l.terms.annual_rate.to_string(),
-            term_months: l.terms.term_months,
-            repayment_method: l.terms.method.as_str().to_string(),
-            disbursed_on: l.terms.disbursed_on.to_string(),
-            vin: l.vin.clone(),
-            vehicle_model: l.vehicle_model.clone(),
-            vehicle_price: amount(l.vehicle_price),
-            dealer: l.dealer.clone(),
+            principal: amount(l.loan.terms.principal),
+            annual_rate: l.loan.terms.annual_rate.to_string(),
+            term_months: l.loan.terms.term_months,
+            repayment_method: l.loan.terms.method.as_str().to_string(),
+            disbursed_on: l.loan.terms.disbursed_on.to_string(),
+            vin: l.loan.vin.clone(),
+            vehicle_model: l.loan.vehicle_model.clone(),
+            vehicle_price: amount(l.loan.vehicle_price),
+            dealer: l.loan.dealer.clone(),
             status: LoanStatusDetail {
                 business_date: v.business_date.to_string(),
                 status: LoanStatusView::from(st),

@@ -32,8 +32,8 @@ use huifang_core::loan::LoanOp;
 use huifang_core::policy::Policy;
 use huifang_core::schedule::{self, Installment, Method, ScheduleTerms};
 use huifang_core::status::Lifecycle;
-use huifang_core::{Date, Money, Rate};
-use huifang_store::{FollowupTask, NewInteraction, NewPromise, NewUser, Store};
+use huifang_core::{Date, LoanId, Money, Rate};
+use huifang_store::{Interaction, NewPromise, Store, TaskRecord, User};
 use huifang_testkit::{Dbs, on_both};
 
 // ---------------------------------------------------------------------------------------------
@@ -153,7 +153,7 @@ async fn status_lines(store: &Store) -> Vec<StatusLine> {
     out
 }
 
-async fn all_tasks(store: &Store) -> Vec<FollowupTask> {
+async fn all_tasks(store: &Store) -> Vec<TaskRecord> {
     let mut tx = store.begin().await.unwrap();
     let tasks = tx.followup_tasks(None, None, false).await.unwrap();
     tx.rollback().await.unwrap();
@@ -161,17 +161,22 @@ async fn all_tasks(store: &Store) -> Vec<FollowupTask> {
 }
 
 /// (reason key, state, close reason) of a loan's tasks.
-async fn task_states(store: &Store, loan_id: i64) -> BTreeMap<String, (String, Option<String>)> {
+async fn task_states(store: &Store, loan_id: LoanId) -> BTreeMap<String, (String, Option<String>)> {
     let mut tx = store.begin().await.unwrap();
     let tasks = tx.followup_tasks(Some(loan_id), None, false).await.unwrap();
     tx.rollback().await.unwrap();
     tasks
         .into_iter()
-        .map(|t| (t.reason_key, (t.state, t.close_reason)))
+        .map(|t| {
+            (
+                t.task.reason_key,
+                (t.state.as_str().to_string(), t.close_reason),
+            )
+        })
         .collect()
 }
 
-async fn loan_id(store: &Store, external_id: &str) -> i64 {
+async fn loan_id(store: &Store, external_id: &str) -> LoanId {
     let mut tx = store.begin().await.unwrap();
     let ids = tx
         .loan_ids_by_external_id(&[external_id.to_string()])
@@ -264,7 +269,7 @@ async fn lived_portfolio_has_the_follow_ups_of_an_independent_recomputation(dbs:
     let user_id = {
         let mut tx = store.begin().await.unwrap();
         let id = tx
-            .insert_user(&NewUser {
+            .insert_user(&User {
                 username: "c1".into(),
                 display_name: "催收员一".into(),
                 role: huifang_app::team::Role::Collector,
@@ -279,7 +284,7 @@ async fn lived_portfolio_has_the_follow_ups_of_an_independent_recomputation(dbs:
     };
     let mut promised: Vec<Promised> = Vec::new();
 
-    let mut ids: HashMap<String, i64> = HashMap::new();
+    let mut ids: HashMap<String, LoanId> = HashMap::new();
     let mut checked_overdue = 0;
     let mut date = start;
     loop {
@@ -321,7 +326,7 @@ async fn lived_portfolio_has_the_follow_ups_of_an_independent_recomputation(dbs:
                 };
                 let key = format!("p-{date}-{}", l.row.external_id);
                 let interaction = tx
-                    .insert_interaction(&NewInteraction {
+                    .insert_interaction(&Interaction {
                         idempotency_key: key.clone(),
                         task_id: None,
                         loan_id: l.row.id,
@@ -367,15 +372,15 @@ async fn lived_portfolio_has_the_follow_ups_of_an_independent_recomputation(dbs:
         // no delinquency task open.
         if date > start {
             let tasks = all_tasks(&store).await;
-            let mut open_delinquency: HashMap<i64, Vec<&FollowupTask>> = HashMap::new();
+            let mut open_delinquency: HashMap<LoanId, Vec<&TaskRecord>> = HashMap::new();
             for t in tasks.iter().filter(|t| {
                 !matches!(t.state.as_str(), "done" | "failed" | "cancelled")
                     && matches!(
-                        t.kind.as_str(),
+                        t.task.kind.as_str(),
                         "collection_call" | "escalation" | "overdue_reminder" | "field_visit"
                     )
             }) {
-                open_delinquency.entry(t.loan_id).or_default().push(t);
+                open_delinquency.entry(t.task.loan_id).or_default().push(t);
             }
             let mut wrong = Vec::new();
             for l in &lines_today {
@@ -387,7 +392,7 @@ async fn lived_portfolio_has_the_follow_ups_of_an_independent_recomputation(dbs:
                             l.row.external_id,
                             l.dpd,
                             l.row.lifecycle,
-                            open.iter().map(|t| &t.reason_key).collect::<Vec<_>>()
+                            open.iter().map(|t| &t.task.reason_key).collect::<Vec<_>>()
                         ));
                     }
                 } else if l.dpd >= 3 {
@@ -395,8 +400,10 @@ async fn lived_portfolio_has_the_follow_ups_of_an_independent_recomputation(dbs:
                     let want = queue_of_bucket(l.row.bucket.0);
                     let queues: BTreeSet<&str> = open
                         .iter()
-                        .filter(|t| matches!(t.kind.as_str(), "collection_call" | "escalation"))
-                        .map(|t| t.queue_code.as_str())
+                        .filter(|t| {
+                            matches!(t.task.kind.as_str(), "collection_call" | "escalation")
+                        })
+                        .map(|t| t.task.queue_code.as_str())
                         .collect();
                     if queues != BTreeSet::from([want]) {
                         wrong.push(format!(
@@ -404,7 +411,7 @@ async fn lived_portfolio_has_the_follow_ups_of_an_independent_recomputation(dbs:
                             l.row.external_id, l.dpd, l.row.bucket
                         ));
                     }
-                    let visit = open.iter().any(|t| t.kind == "field_visit");
+                    let visit = open.iter().any(|t| t.task.kind == "field_visit");
                     if visit != (want == "senior_collection") {
                         wrong.push(format!(
                             "{} on {date}: {} field visit open: {visit}",
@@ -428,28 +435,35 @@ async fn lived_portfolio_has_the_follow_ups_of_an_independent_recomputation(dbs:
     assert!(checked_overdue > 100, "the book has overdue loans");
 
     let tasks = all_tasks(&store).await;
-    let ext: HashMap<i64, &str> = ids.iter().map(|(e, i)| (*i, e.as_str())).collect();
+    let ext: HashMap<LoanId, &str> = ids.iter().map(|(e, i)| (*i, e.as_str())).collect();
 
     // No duplicates: one task per loan and reason, and never two of one kind due the same day.
     let mut keys = HashSet::new();
     let mut kind_due = HashSet::new();
     for t in &tasks {
-        assert!(keys.insert((t.loan_id, t.reason_key.clone())), "{t:?}");
         assert!(
-            kind_due.insert((t.loan_id, t.kind.clone(), t.due_on, t.reason_key.clone()))
-                && !tasks.iter().any(|o| o.id != t.id
-                    && o.loan_id == t.loan_id
-                    && o.kind == t.kind
-                    && o.due_on == t.due_on
-                    && o.kind != "repayment_reminder"),
+            keys.insert((t.task.loan_id, t.task.reason_key.clone())),
+            "{t:?}"
+        );
+        assert!(
+            kind_due.insert((
+                t.task.loan_id,
+                t.task.kind.clone(),
+                t.task.due_on,
+                t.task.reason_key.clone()
+            )) && !tasks.iter().any(|o| o.id != t.id
+                && o.task.loan_id == t.task.loan_id
+                && o.task.kind == t.task.kind
+                && o.task.due_on == t.task.due_on
+                && o.task.kind != "repayment_reminder"),
             "duplicate {t:?}"
         );
     }
 
     // Welcome and initial follow-ups, in their windows, late exactly when imported late.
-    let by_loan_key: HashMap<(&str, &str), &FollowupTask> = tasks
+    let by_loan_key: HashMap<(&str, &str), &TaskRecord> = tasks
         .iter()
-        .map(|t| ((ext[&t.loan_id], t.reason_key.as_str()), t))
+        .map(|t| ((ext[&t.task.loan_id], t.task.reason_key.as_str()), t))
         .collect();
     for l in &all.loans {
         let id = l.external_id.as_str();
@@ -458,7 +472,12 @@ async fn lived_portfolio_has_the_follow_ups_of_an_independent_recomputation(dbs:
             .get(&(id, "welcome"))
             .unwrap_or_else(|| panic!("{id}: no welcome call"));
         assert_eq!(
-            (w.kind.as_str(), w.created_on, w.due_on, w.late),
+            (
+                w.task.kind.as_str(),
+                w.task.created_on,
+                w.task.due_on,
+                w.task.late
+            ),
             (
                 "welcome_call",
                 imported,
@@ -472,7 +491,12 @@ async fn lived_portfolio_has_the_follow_ups_of_an_independent_recomputation(dbs:
             Some(t) => {
                 assert!(imported <= window_end, "{id}: initial after its window");
                 assert_eq!(
-                    (t.kind.as_str(), t.due_on, t.window_end_on, t.late),
+                    (
+                        t.task.kind.as_str(),
+                        t.task.due_on,
+                        t.task.window_end_on,
+                        t.task.late
+                    ),
                     (
                         "initial_followup",
                         add_days(l.disbursed_on, 30),
@@ -518,8 +542,8 @@ async fn lived_portfolio_has_the_follow_ups_of_an_independent_recomputation(dbs:
     }
     let got: BTreeSet<(String, String)> = tasks
         .iter()
-        .filter(|t| t.kind == "repayment_reminder")
-        .map(|t| (ext[&t.loan_id].to_string(), t.reason_key.clone()))
+        .filter(|t| t.task.kind == "repayment_reminder")
+        .map(|t| (ext[&t.task.loan_id].to_string(), t.task.reason_key.clone()))
         .collect();
     let missing: Vec<_> = want.difference(&got).take(5).collect();
     let extra: Vec<_> = got.difference(&want).take(5).collect();
@@ -528,11 +552,18 @@ async fn lived_portfolio_has_the_follow_ups_of_an_independent_recomputation(dbs:
         "reminders: missing {missing:?}, extra {extra:?}"
     );
     assert!(want.len() > 300);
-    for t in tasks.iter().filter(|t| t.kind == "repayment_reminder") {
-        let due = t.window_end_on.expect("reminder window");
-        let before: i64 = t.reason_key.rsplit(':').next().unwrap().parse().unwrap();
-        assert_eq!(t.created_on, add_days(due, -before), "{t:?}");
-        assert_eq!(t.queue_code, "reminders");
+    for t in tasks.iter().filter(|t| t.task.kind == "repayment_reminder") {
+        let due = t.task.window_end_on.expect("reminder window");
+        let before: i64 = t
+            .task
+            .reason_key
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(t.task.created_on, add_days(due, -before), "{t:?}");
+        assert_eq!(t.task.queue_code, "reminders");
     }
 
     // Promises: kept exactly when the payments value-dated from the promise through its date,
@@ -540,7 +571,7 @@ async fn lived_portfolio_has_the_follow_ups_of_an_independent_recomputation(dbs:
     assert!(promised.len() > 20);
     let mut tx = store.begin().await.unwrap();
     let states = tx.promise_states(None).await.unwrap();
-    let mut broken_signals: HashMap<i64, usize> = HashMap::new();
+    let mut broken_signals: HashMap<LoanId, usize> = HashMap::new();
     for (loan, id) in &ids {
         let signals = tx.loan_signals(*id).await.unwrap();
         let n = signals.iter().filter(|s| s.0 == "broken_promise").count();
@@ -552,7 +583,7 @@ async fn lived_portfolio_has_the_follow_ups_of_an_independent_recomputation(dbs:
     tx.rollback().await.unwrap();
     assert_eq!(states.len(), promised.len());
     let (mut kept, mut broken) = (0, 0);
-    let mut want_broken: HashMap<i64, usize> = HashMap::new();
+    let mut want_broken: HashMap<LoanId, usize> = HashMap::new();
     for (p, s) in promised.iter().zip(&states) {
         assert_eq!(
             (ids[&p.loan], p.promised_on, p.due_on),
@@ -614,7 +645,10 @@ async fn backdated_payment_that_cures_cancels_collection_tasks(dbs: &mut Dbs) {
         .unwrap();
     tx.rollback().await.unwrap();
     assert_eq!(queue.len(), 1);
-    assert_eq!((queue[0].due_on, queue[0].late), (d("2026-02-18"), false));
+    assert_eq!(
+        (queue[0].task.due_on, queue[0].task.late),
+        (d("2026-02-18"), false)
+    );
     // Paid on its due date, posted on 02-20: the loan is cured, its collection tasks go.
     import::import_payments(
         &store,
@@ -750,12 +784,12 @@ async fn loan_imported_late_gets_late_tasks(dbs: &mut Dbs) {
         .iter()
         .map(|t| {
             (
-                t.loan_id == l1,
-                t.reason_key.as_str(),
-                t.queue_code.as_str(),
-                t.due_on,
-                t.window_end_on,
-                t.late,
+                t.task.loan_id == l1,
+                t.task.reason_key.as_str(),
+                t.task.queue_code.as_str(),
+                t.task.due_on,
+                t.task.window_end_on,
+                t.task.late,
             )
         })
         .collect();
@@ -787,14 +821,17 @@ async fn loan_imported_late_gets_late_tasks(dbs: &mut Dbs) {
     // days from disbursement)
     let continuous: Vec<_> = open_l2
         .iter()
-        .filter(|t| t.kind == "continuous_followup")
-        .map(|t| (t.reason_key.as_str(), t.late))
+        .filter(|t| t.task.kind == "continuous_followup")
+        .map(|t| (t.task.reason_key.as_str(), t.task.late))
         .collect();
     assert_eq!(continuous, [("continuous:2026-03-18", true)]);
-    let legal: Vec<_> = open_l2.iter().filter(|t| t.queue_code == "legal").collect();
+    let legal: Vec<_> = open_l2
+        .iter()
+        .filter(|t| t.task.queue_code == "legal")
+        .collect();
     assert_eq!(legal.len(), 1, "{open_l2:?}");
     assert_eq!(
-        (legal[0].reason_key.as_str(), legal[0].late),
+        (legal[0].task.reason_key.as_str(), legal[0].task.late),
         ("escalate:M4:2025-02-01", true)
     );
     // L1 (installment 1 due 03-01 unpaid, DPD 20): M1, early collection.
@@ -804,7 +841,8 @@ async fn loan_imported_late_gets_late_tasks(dbs: &mut Dbs) {
     assert!(
         open_l1
             .iter()
-            .any(|t| t.reason_key == "collect:2026-03-01" && t.queue_code == "early_collection"),
+            .any(|t| t.task.reason_key == "collect:2026-03-01"
+                && t.task.queue_code == "early_collection"),
         "{open_l1:?}"
     );
 }
@@ -913,13 +951,13 @@ async fn many_loans_at_once_in_bulk(dbs: &mut Dbs) {
         .await
         .unwrap();
     let tasks = all_tasks(&store).await;
-    let ids: HashMap<i64, usize> = status_lines(&store)
+    let ids: HashMap<LoanId, usize> = status_lines(&store)
         .await
         .iter()
         .map(|l| (l.row.id, l.row.external_id[1..].parse().unwrap()))
         .collect();
     for t in &tasks {
-        let paid_off = ids[&t.loan_id].is_multiple_of(2);
+        let paid_off = ids[&t.task.loan_id].is_multiple_of(2);
         assert_eq!(
             (t.state.as_str(), t.close_reason.as_deref()),
             if paid_off {

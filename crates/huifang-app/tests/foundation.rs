@@ -32,7 +32,7 @@ use huifang_core::loan::LoanOp;
 use huifang_core::policy::{Bucket, Classification, Policy};
 use huifang_core::schedule::{self, Installment, Method, ScheduleTerms};
 use huifang_core::status::Lifecycle;
-use huifang_core::{Date, Money, Rate};
+use huifang_core::{Date, LoanId, Money, Rate};
 use huifang_store::{
     EventRecord, HistoryRecord, LoanRecord, OpRecord, PaymentRecord, ProductRecord, Store,
     WarningRecord,
@@ -202,7 +202,7 @@ async fn business_date(store: &Store) -> Date {
     date
 }
 
-async fn loan_id(store: &Store, external_id: &str) -> i64 {
+async fn loan_id(store: &Store, external_id: &str) -> LoanId {
     let mut tx = store.begin().await.unwrap();
     let ids = tx
         .loan_ids_by_external_id(&[external_id.to_string()])
@@ -229,7 +229,7 @@ struct FullState {
 
 async fn full_state(store: &Store) -> FullState {
     let status = status_lines(store).await;
-    let ids: Vec<i64> = status.iter().map(|l| l.row.id).collect();
+    let ids: Vec<LoanId> = status.iter().map(|l| l.row.id).collect();
     let mut tx = store.begin().await.unwrap();
     let mut state = FullState {
         business_date: tx.business_date().await.unwrap().expect("business date"),
@@ -823,7 +823,7 @@ async fn a_day_in_many_batches_writes_what_one_batch_writes(dbs: &mut Dbs) {
     assert_eq!(a, b, "the same follow-up tasks");
 }
 
-async fn all_tasks(store: &Store) -> Vec<huifang_store::FollowupTask> {
+async fn all_tasks(store: &Store) -> Vec<huifang_store::TaskRecord> {
     let mut tx = store.begin().await.unwrap();
     let tasks = tx.followup_tasks(None, None, false).await.unwrap();
     tx.rollback().await.unwrap();
@@ -1062,13 +1062,13 @@ async fn day_events_of_a_hand_made_loan(dbs: &mut Dbs) {
 }
 
 async fn stored_next_events(store: &Store) -> Vec<Option<Date>> {
-    let ids: Vec<i64> = status_lines(store).await.iter().map(|l| l.row.id).collect();
+    let ids: Vec<LoanId> = status_lines(store).await.iter().map(|l| l.row.id).collect();
     let mut tx = store.begin().await.unwrap();
     let inputs = tx.replay_inputs(&ids).await.unwrap();
     tx.rollback().await.unwrap();
     inputs
         .iter()
-        .map(|r| r.loan.evaluation.next_event_on)
+        .map(|r| r.loan.loan.evaluation.next_event_on)
         .collect()
 }
 

@@ -16,6 +16,7 @@ mod support;
 
 use huifang_app::team::{self, Actor, OutcomeInput};
 use huifang_app::{AppError, ledger};
+use huifang_core::TaskId;
 use huifang_core::policy::Policy;
 use huifang_store::{Store, TaskRecord};
 use huifang_testkit::{Dbs, on_both};
@@ -37,7 +38,7 @@ async fn actor(store: &Store, name: &str) -> Actor {
     team::actor(store, name).await.unwrap()
 }
 
-async fn get_task(store: &Store, id: i64) -> TaskRecord {
+async fn get_task(store: &Store, id: TaskId) -> TaskRecord {
     let mut tx = store.begin().await.unwrap();
     let t = tx.task(id).await.unwrap().unwrap();
     tx.rollback().await.unwrap();
@@ -202,7 +203,7 @@ async fn round_robin_least_loaded_and_sticky(dbs: &mut Dbs) {
     let store = dbs.fresh().await;
     book(&store, 8).await;
     // round robin: a3 asks; tasks go to a1, a2, then a3 who gets the third
-    let f: Vec<i64> = {
+    let f: Vec<TaskId> = {
         let mut v = Vec::new();
         for n in 1..=4 {
             v.push(task(&store, n, "welcome", "followup", &format!("2026-03-1{n}")).await);
@@ -236,7 +237,7 @@ async fn round_robin_least_loaded_and_sticky(dbs: &mut Dbs) {
         f[0]
     );
     // a1's queue view: own tasks and unassigned ones, not a2's
-    let mine: Vec<i64> = team::my_queue(&store, &a1, None)
+    let mine: Vec<TaskId> = team::my_queue(&store, &a1, None)
         .await
         .unwrap()
         .iter()
@@ -245,7 +246,7 @@ async fn round_robin_least_loaded_and_sticky(dbs: &mut Dbs) {
     assert_eq!(mine, [f[0], f[3]]);
 
     // least loaded: c1 holds one task, so c2 gets the next; then the tie goes to c1
-    let e: Vec<i64> = {
+    let e: Vec<TaskId> = {
         let mut v = Vec::new();
         for n in 5..=8 {
             v.push(task(&store, n, "dpd3", "early_collection", "2026-03-15").await);
@@ -288,7 +289,7 @@ async fn unreachable_borrower_escalates_after_the_limit(dbs: &mut Dbs) {
         .unwrap();
     assert_eq!(r1.task.state.as_str(), "rescheduled");
     assert_eq!(r1.task.attempts, 1);
-    assert_eq!(r1.task.due_on, d("2026-03-21"));
+    assert_eq!(r1.task.task.due_on, d("2026-03-21"));
     assert_eq!(r1.task.assignee.as_deref(), Some("c1"));
     assert_eq!(r1.signals, ["unreachable"]);
     let r2 = team::record_outcome(&store, &c1, t, &no_answer("n2"))
@@ -304,9 +305,9 @@ async fn unreachable_borrower_escalates_after_the_limit(dbs: &mut Dbs) {
     let r3 = team::record_outcome(&store, &c1, t, &wrong).await.unwrap();
     assert_eq!((r3.task.state.as_str(), r3.task.attempts), ("failed", 3));
     let esc = get_task(&store, r3.escalation_task.expect("escalated")).await;
-    assert_eq!(esc.kind, "escalation");
-    assert_eq!(esc.reason_key, format!("escalate_unreachable:{t}"));
-    assert_eq!(esc.queue_code, "senior_collection");
+    assert_eq!(esc.task.kind, "escalation");
+    assert_eq!(esc.task.reason_key, format!("escalate_unreachable:{t}"));
+    assert_eq!(esc.task.queue_code, "senior_collection");
     assert_eq!(esc.state.as_str(), "open");
     // a follow-up task that fails goes to the team lead, in the same queue
     let signals_before = counts(&store).await.risk_signals;
@@ -321,7 +322,7 @@ async fn unreachable_borrower_escalates_after_the_limit(dbs: &mut Dbs) {
         );
     }
     let esc = get_task(&store, last.unwrap().escalation_task.unwrap()).await;
-    assert_eq!(esc.queue_code, "followup");
+    assert_eq!(esc.task.queue_code, "followup");
     assert_eq!(esc.assignee.as_deref(), Some("lead_fu"));
     assert_eq!(counts(&store).await.risk_signals, signals_before + 3);
     huifang_testkit::assert_open_task_keys_true(&store).await;
@@ -370,7 +371,7 @@ async fn login_tokens_masking_and_reveals(dbs: &mut Dbs) {
     let store = dbs.fresh().await;
     book(&store, 1).await;
     let (token, who) = team::login(&store, "a1", support::PASSWORD).await.unwrap();
-    assert_eq!(who.user.username, "a1");
+    assert_eq!(who.user.user.username, "a1");
     assert_eq!(team::authenticate(&store, &token).await.unwrap(), who);
     assert!(matches!(
         team::login(&store, "a1", "wrong password").await,
@@ -383,7 +384,7 @@ async fn login_tokens_masking_and_reveals(dbs: &mut Dbs) {
     let api = team::issue_api_token(&store, None, "risk").await.unwrap();
     assert_eq!(api.len(), 64);
     let risk = team::authenticate(&store, &api).await.unwrap();
-    assert_eq!(risk.user.username, "risk");
+    assert_eq!(risk.user.user.username, "risk");
     // an agent sees masked data and may not reveal
     let policy = Policy::default();
     let t = task(&store, 1, "welcome", "followup", "2026-03-19").await;

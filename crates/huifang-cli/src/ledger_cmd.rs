@@ -362,13 +362,13 @@ async fn document(url: &str, command: &DocumentCommand) -> Result<()> {
                 say!(
                     "registered document {}: {} of {} {}, file {:?}, registered {}",
                     d.id,
-                    d.kind,
-                    d.owner_kind,
+                    d.document.kind,
+                    d.document.owner_kind,
                     d.owner_external_id.as_deref().unwrap_or("(gone)"),
-                    d.file_name,
-                    d.registered_on
+                    d.document.file_name,
+                    d.document.registered_on
                 );
-                say!("  record (committed fields, salt {}):", d.salt);
+                say!("  record (committed fields, salt {}):", d.document.salt);
                 for line in m.record.lines() {
                     say!("    {line}");
                 }
@@ -517,7 +517,7 @@ async fn bench(url: &str, entries: u64, batch: usize, proofs: u32) -> Result<()>
         .zip(portfolio.loans.iter().cloned())
         .collect();
     huifang_app::import::import_loans(&store, &policy, &loans).await?;
-    let loan_ids: Vec<i64> = {
+    let loan_ids: Vec<huifang_core::LoanId> = {
         let mut tx = store.begin().await?;
         let ids = tx
             .loan_ids_by_external_id(

@@ -123,21 +123,21 @@ pub fn loan_text(v: &LoanView) -> String {
     let _ = writeln!(
         s,
         "loan {} (borrower {}, product {})",
-        l.external_id, l.borrower_external_id, l.product_code
+        l.loan.external_id, l.loan.borrower_external_id, l.product_code
     );
     let _ = writeln!(
         s,
         "  {} at {} over {} months, {}, disbursed {}",
-        l.terms.principal,
-        l.terms.annual_rate,
-        l.terms.term_months,
-        l.terms.method,
-        l.terms.disbursed_on
+        l.loan.terms.principal,
+        l.loan.terms.annual_rate,
+        l.loan.terms.term_months,
+        l.loan.terms.method,
+        l.loan.terms.disbursed_on
     );
     let _ = writeln!(
         s,
         "  vehicle {} VIN {} price {}, dealer {}",
-        l.vehicle_model, l.vin, l.vehicle_price, l.dealer
+        l.loan.vehicle_model, l.loan.vin, l.loan.vehicle_price, l.loan.dealer
     );
     let _ = writeln!(
         s,

@@ -8,9 +8,9 @@ use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use huifang_app::team::{self, Actor, OutcomeInput, Role, UserInput};
 use huifang_app::views;
-use huifang_core::Date;
 use huifang_core::calendar::parse_date;
 use huifang_core::policy::Policy;
+use huifang_core::{Date, TaskId};
 use huifang_store::{Store, TaskRecord};
 use serde_json::Value;
 
@@ -186,13 +186,13 @@ fn task_line(t: &TaskRecord) -> String {
     format!(
         "{:>8}  {:<18} {:<20} {:<12} due {}  {:<12} {}/{} {}",
         t.id,
-        t.queue_code,
-        t.kind,
+        t.task.queue_code,
+        t.task.kind,
         t.state,
-        t.due_on,
+        t.task.due_on,
         t.loan_external_id,
         t.attempts,
-        t.max_attempts,
+        t.task.max_attempts,
         t.assignee.as_deref().unwrap_or("-")
     )
 }
@@ -365,7 +365,7 @@ async fn task(store: &Store, policy: &Policy, command: &TaskCommand) -> Result<(
             json,
         } => {
             let actor = who(store, user).await?;
-            let view = team::show_task(store, policy, &actor, *id, lang, *reveal).await?;
+            let view = team::show_task(store, policy, &actor, TaskId(*id), lang, *reveal).await?;
             let v = views::TaskDetail::from(&view);
             if *json {
                 return print_json(&v);
@@ -383,15 +383,15 @@ async fn task(store: &Store, policy: &Policy, command: &TaskCommand) -> Result<(
             say!("loan {}", serde_json::to_string(&v.loan)?);
             match &view.script {
                 Some(s) => say!("script {}", serde_json::to_string_pretty(s)?),
-                None => say!("script: none for {} in {lang}", view.task.kind),
+                None => say!("script: none for {} in {lang}", view.task.task.kind),
             }
             for i in &view.interactions {
                 say!(
                     "  contact {} {} {} {}",
-                    i.business_date,
-                    i.occurred_at,
-                    i.channel,
-                    i.outcome
+                    i.interaction.business_date,
+                    i.interaction.occurred_at,
+                    i.interaction.channel,
+                    i.interaction.outcome
                 );
             }
         }
@@ -419,7 +419,7 @@ async fn task(store: &Store, policy: &Policy, command: &TaskCommand) -> Result<(
             let r = team::record_outcome(
                 store,
                 &actor,
-                *id,
+                TaskId(*id),
                 &OutcomeInput {
                     channel: channel.clone(),
                     outcome: outcome.clone(),
@@ -444,7 +444,7 @@ async fn task(store: &Store, policy: &Policy, command: &TaskCommand) -> Result<(
                     r.task.id,
                     r.task.state,
                     r.task.attempts,
-                    r.task.max_attempts,
+                    r.task.task.max_attempts,
                     r.promise_id
                         .map_or(String::new(), |p| format!("; promise {p} open")),
                     if r.signals.is_empty() {
@@ -464,7 +464,7 @@ async fn task(store: &Store, policy: &Policy, command: &TaskCommand) -> Result<(
         }
         TaskCommand::Reassign { id, to, user } => {
             let actor = who(store, user).await?;
-            let t = team::reassign(store, &actor, *id, to).await?;
+            let t = team::reassign(store, &actor, TaskId(*id), to).await?;
             say!("{}", task_line(&t));
         }
     }

@@ -8,6 +8,7 @@
 pub mod calendar;
 pub mod followup;
 pub mod ids;
+pub mod keys;
 pub mod loan;
 pub mod money;
 pub mod outcome;
@@ -17,4 +18,5 @@ pub mod status;
 pub mod team;
 
 pub use calendar::Date;
+pub use keys::{BorrowerId, LoanId, TaskId, UserId};
 pub use money::{Money, Rate};

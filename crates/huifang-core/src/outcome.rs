@@ -9,7 +9,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::calendar::add_days;
-use crate::{Date, Money};
+use crate::{Date, Money, TaskId, UserId};
 
 /// How the borrower was contacted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -434,7 +434,7 @@ pub fn escalation_queue(queue_code: &str) -> &str {
 pub const ESCALATION_KIND: &str = "escalation";
 
 /// The reason key of the escalation of task `task_id` (one escalation per task, ever).
-pub fn escalation_reason(task_id: i64) -> String {
+pub fn escalation_reason(task_id: TaskId) -> String {
     format!("escalate_unreachable:{task_id}")
 }
 
@@ -478,23 +478,23 @@ impl FromStr for Strategy {
 /// number of open tasks assigned to them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Candidate {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub open_tasks: u32,
 }
 
 /// Round-robin: the first candidate (by id) after the last one served (`cursor`), wrapping.
 /// Returns the agent, who is the new cursor.
-pub fn round_robin(candidates: &[Candidate], cursor: i64) -> Option<i64> {
-    let mut ids: Vec<i64> = candidates.iter().map(|c| c.user_id).collect();
+pub fn round_robin(candidates: &[Candidate], cursor: i64) -> Option<UserId> {
+    let mut ids: Vec<UserId> = candidates.iter().map(|c| c.user_id).collect();
     ids.sort_unstable();
     ids.iter()
         .copied()
-        .find(|id| *id > cursor)
+        .find(|id| id.get() > cursor)
         .or_else(|| ids.first().copied())
 }
 
 /// Least-loaded: the candidate with the fewest open tasks; ties go to the lowest id.
-pub fn least_loaded(candidates: &[Candidate]) -> Option<i64> {
+pub fn least_loaded(candidates: &[Candidate]) -> Option<UserId> {
     candidates
         .iter()
         .min_by_key(|c| (c.open_tasks, c.user_id))
@@ -502,7 +502,7 @@ pub fn least_loaded(candidates: &[Candidate]) -> Option<i64> {
 }
 
 /// Sticky: the borrower's previous agent while still a candidate, else least-loaded.
-pub fn sticky(candidates: &[Candidate], previous: Option<i64>) -> Option<i64> {
+pub fn sticky(candidates: &[Candidate], previous: Option<UserId>) -> Option<UserId> {
     previous
         .filter(|p| candidates.iter().any(|c| c.user_id == *p))
         .or_else(|| least_loaded(candidates))
@@ -513,8 +513,8 @@ pub fn assign(
     strategy: Strategy,
     candidates: &[Candidate],
     cursor: i64,
-    previous: Option<i64>,
-) -> Option<i64> {
+    previous: Option<UserId>,
+) -> Option<UserId> {
     match strategy {
         Strategy::RoundRobin => round_robin(candidates, cursor),
         Strategy::LeastLoaded => least_loaded(candidates),
@@ -533,7 +533,7 @@ mod tests {
 
     fn c(user_id: i64, open_tasks: u32) -> Candidate {
         Candidate {
-            user_id,
+            user_id: UserId(user_id),
             open_tasks,
         }
     }
@@ -653,7 +653,7 @@ mod tests {
         );
         assert_eq!(escalation_queue("early_collection"), "senior_collection");
         assert_eq!(escalation_queue("followup"), "followup");
-        assert_eq!(escalation_reason(7), "escalate_unreachable:7");
+        assert_eq!(escalation_reason(TaskId(7)), "escalate_unreachable:7");
     }
 
     #[test]
@@ -663,14 +663,14 @@ mod tests {
         let mut cursor = 0;
         let mut order = Vec::new();
         for _ in 0..4 {
-            cursor = round_robin(&cs, cursor).unwrap();
+            cursor = round_robin(&cs, cursor).unwrap().get();
             order.push(cursor);
         }
         assert_eq!(order, [3, 5, 9, 3]);
-        assert_eq!(least_loaded(&cs), Some(3));
-        assert_eq!(sticky(&cs, Some(5)), Some(5));
-        assert_eq!(sticky(&cs, Some(42)), Some(3));
-        assert_eq!(sticky(&cs, None), Some(3));
+        assert_eq!(least_loaded(&cs), Some(UserId(3)));
+        assert_eq!(sticky(&cs, Some(UserId(5))), Some(UserId(5)));
+        assert_eq!(sticky(&cs, Some(UserId(42))), Some(UserId(3)));
+        assert_eq!(sticky(&cs, None), Some(UserId(3)));
         assert_eq!(assign(Strategy::RoundRobin, &[], 0, None), None);
         assert_eq!("sticky".parse::<Strategy>(), Ok(Strategy::Sticky));
     }

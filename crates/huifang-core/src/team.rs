@@ -7,6 +7,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::UserId;
 use crate::ids::{Mobile, ResidentId};
 use crate::outcome::Transition;
 
@@ -240,7 +241,7 @@ pub enum Access {
 /// The user asking, as the access rule sees them.
 #[derive(Debug, Clone, Copy)]
 pub struct Member<'a> {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub role: Role,
     pub team_id: Option<i64>,
     pub skills: &'a [String],
@@ -259,7 +260,7 @@ pub struct TaskPlace<'a> {
     pub queue_code: &'a str,
     /// The queue's team and skill; `None` when no queue of that code is set up.
     pub queue: Option<(Option<i64>, &'a str)>,
-    pub assignee_id: Option<i64>,
+    pub assignee_id: Option<UserId>,
     pub assignee: Option<&'a str>,
 }
 
@@ -337,7 +338,7 @@ mod tests {
 
     fn member(role: Role, team: Option<i64>) -> Member<'static> {
         Member {
-            user_id: 7,
+            user_id: UserId(7),
             role,
             team_id: team,
             skills: &SKILLS,
@@ -348,7 +349,7 @@ mod tests {
         TaskPlace {
             queue_code: "followup",
             queue: Some((team, skill)),
-            assignee_id: assignee,
+            assignee_id: assignee.map(UserId),
             assignee: assignee.map(|_| "a2"),
         }
     }

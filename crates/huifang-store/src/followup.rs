@@ -5,61 +5,32 @@
 
 use std::collections::HashMap;
 
-use huifang_core::Date;
 use huifang_core::loan::Payment;
 use huifang_core::money::Money;
+use huifang_core::team::TaskState;
+use huifang_core::{Date, LoanId};
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::sql::{
     MAX_PARAMS, Val, bind_vals, date_text, keyed_by_list, opt_date_col, param, parse_date_col,
     row_lists,
 };
-use crate::{Dialect, Result, Tx};
-
-/// A task the follow-up engine creates (ignored when the loan already has one for the reason).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlannedTask {
-    pub loan_id: i64,
-    pub kind: String,
-    pub reason_key: String,
-    pub queue_code: String,
-    pub created_on: Date,
-    pub due_on: Date,
-    pub window_end_on: Option<Date>,
-    pub late: bool,
-    pub max_attempts: i64,
-}
+use crate::team::{TASK_SELECT, task_from_row};
+use crate::{Dialect, Result, Task, TaskRecord, Tx};
 
 /// A task to cancel, by loan and reason key, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskCancel {
-    pub loan_id: i64,
+    pub loan_id: LoanId,
     pub reason_key: String,
     pub reason: String,
-}
-
-/// A stored task as the follow-up engine sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FollowupTask {
-    pub id: i64,
-    pub loan_id: i64,
-    pub kind: String,
-    pub reason_key: String,
-    pub queue_code: String,
-    pub state: String,
-    pub created_on: Date,
-    pub due_on: Date,
-    pub window_end_on: Option<Date>,
-    pub late: bool,
-    pub closed_on: Option<Date>,
-    pub close_reason: Option<String>,
 }
 
 /// An open promise to pay.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenPromise {
     pub id: i64,
-    pub loan_id: i64,
+    pub loan_id: LoanId,
     pub interaction_id: i64,
     pub amount: Money,
     pub promised_on: Date,
@@ -70,7 +41,7 @@ pub struct OpenPromise {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PromiseState {
     pub id: i64,
-    pub loan_id: i64,
+    pub loan_id: LoanId,
     pub amount: Money,
     pub promised_on: Date,
     pub due_on: Date,
@@ -81,8 +52,6 @@ pub struct PromiseState {
 /// States of a task that is finished one way or another: the states outside `TaskState::OPEN`
 /// in SQL (a test checks it against the core's list).
 pub(crate) const CLOSED_STATES: &str = "('done', 'failed', 'cancelled')";
-
-const TASK_COLUMNS: &str = "id, loan_id, kind, reason_key, queue_code, state, created_on, due_on, window_end_on, late, closed_on, close_reason";
 
 /// The packed open task keys of the loan `loan_column` names, computed from its tasks (sorted by
 /// byte, one per line, as `records::pack_keys` writes them).
@@ -99,27 +68,10 @@ pub(crate) fn open_keys_sql(dialect: Dialect, loan_column: &str) -> String {
 }
 
 /// (loan id, reason key) of returned task rows.
-fn keys_of(rows: &[sqlx::any::AnyRow]) -> Result<Vec<(i64, String)>> {
+fn keys_of(rows: &[sqlx::any::AnyRow]) -> Result<Vec<(LoanId, String)>> {
     rows.iter()
-        .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?)))
+        .map(|r| Ok((LoanId(r.try_get(0)?), r.try_get::<String, _>(1)?)))
         .collect()
-}
-
-fn task_from_row(r: &sqlx::any::AnyRow) -> Result<FollowupTask> {
-    Ok(FollowupTask {
-        id: r.try_get(0)?,
-        loan_id: r.try_get(1)?,
-        kind: r.try_get(2)?,
-        reason_key: r.try_get(3)?,
-        queue_code: r.try_get(4)?,
-        state: r.try_get(5)?,
-        created_on: parse_date_col(&r.try_get::<String, _>(6)?)?,
-        due_on: parse_date_col(&r.try_get::<String, _>(7)?)?,
-        window_end_on: opt_date_col(r.try_get(8)?)?,
-        late: r.try_get::<i64, _>(9)? != 0,
-        closed_on: opt_date_col(r.try_get(10)?)?,
-        close_reason: r.try_get(11)?,
-    })
 }
 
 impl Tx {
@@ -127,19 +79,16 @@ impl Tx {
     /// Returns (loan id, reason key) of those created. The caller stores the loans' open task
     /// keys with their state (`Evaluation::open_task_keys`), or refreshes them
     /// (`refresh_open_task_keys`).
-    pub async fn insert_planned_tasks(
-        &mut self,
-        tasks: &[PlannedTask],
-    ) -> Result<Vec<(i64, String)>> {
+    pub async fn insert_planned_tasks(&mut self, tasks: &[Task]) -> Result<Vec<(LoanId, String)>> {
         let rows = tasks
             .iter()
             .map(|t| {
                 vec![
-                    Val::Int(t.loan_id),
+                    Val::from(t.loan_id),
                     Val::Text(t.kind.clone()),
                     Val::Text(t.reason_key.clone()),
                     Val::Text(t.queue_code.clone()),
-                    Val::Text("open".into()),
+                    Val::Text(TaskState::Open.as_str().into()),
                     Val::Text(date_text(t.created_on)),
                     Val::Text(date_text(t.due_on)),
                     Val::OptText(t.window_end_on.map(date_text)),
@@ -177,12 +126,12 @@ impl Tx {
         &mut self,
         cancels: &[TaskCancel],
         date: Date,
-    ) -> Result<Vec<(i64, String)>> {
+    ) -> Result<Vec<(LoanId, String)>> {
         let rows: Vec<Vec<Val>> = cancels
             .iter()
             .map(|c| {
                 vec![
-                    Val::Int(c.loan_id),
+                    Val::from(c.loan_id),
                     Val::Text(c.reason_key.clone()),
                     Val::Text(c.reason.clone()),
                 ]
@@ -209,7 +158,7 @@ impl Tx {
     /// Cancels every unfinished task of these loans (of these kinds only, when given).
     pub async fn cancel_loan_tasks(
         &mut self,
-        loan_ids: &[i64],
+        loan_ids: &[LoanId],
         kinds: Option<&[&str]>,
         reason: &str,
         date: Date,
@@ -238,7 +187,7 @@ impl Tx {
                 param(self.dialect, 2)
             );
             let mut vals = vec![Val::Text(date_text(date)), Val::Text(reason.to_string())];
-            vals.extend(chunk.iter().map(|id| Val::Int(*id)));
+            vals.extend(chunk.iter().map(|id| Val::from(*id)));
             vals.extend(kinds.iter().map(|k| Val::Text((*k).to_string())));
             done += bind_vals(sqlx::query(AssertSqlSafe(sql)), &vals)
                 .execute(&mut *self.tx)
@@ -251,14 +200,14 @@ impl Tx {
 
     /// Recomputes the stored open task keys of these loans from their tasks (after task changes
     /// whose keys the caller does not track).
-    pub async fn refresh_open_task_keys(&mut self, loan_ids: &[i64]) -> Result<()> {
+    pub async fn refresh_open_task_keys(&mut self, loan_ids: &[LoanId]) -> Result<()> {
         let keys = open_keys_sql(self.dialect, "loan_state.loan_id");
         for chunk in loan_ids.chunks(MAX_PARAMS) {
             let sql = format!(
                 "UPDATE loan_state SET open_task_keys = {keys} WHERE loan_id IN ({})",
                 crate::sql::param_list(self.dialect, 1, chunk.len())
             );
-            let vals: Vec<Val> = chunk.iter().map(|id| Val::Int(*id)).collect();
+            let vals: Vec<Val> = chunk.iter().map(|id| Val::from(*id)).collect();
             bind_vals(sqlx::query(AssertSqlSafe(sql)), &vals)
                 .execute(&mut *self.tx)
                 .await?;
@@ -268,7 +217,7 @@ impl Tx {
 
     /// Loans whose stored open task keys differ from their tasks (none, unless a task was
     /// changed without its loan's keys): for checks of the stored state.
-    pub async fn stale_open_task_keys(&mut self) -> Result<Vec<i64>> {
+    pub async fn stale_open_task_keys(&mut self) -> Result<Vec<LoanId>> {
         let keys = open_keys_sql(self.dialect, "s.loan_id");
         let sql = format!(
             "SELECT s.loan_id FROM loan_state s WHERE s.open_task_keys <> {keys} ORDER BY s.loan_id"
@@ -276,29 +225,26 @@ impl Tx {
         let rows = sqlx::query(AssertSqlSafe(sql))
             .fetch_all(&mut *self.tx)
             .await?;
-        Ok(rows
-            .iter()
-            .map(|r| r.try_get::<i64, _>(0))
-            .collect::<std::result::Result<_, _>>()?)
+        rows.iter().map(|r| Ok(LoanId(r.try_get(0)?))).collect()
     }
 
     /// Tasks of one loan and/or one queue (all of them when both are `None`), oldest first.
     pub async fn followup_tasks(
         &mut self,
-        loan_id: Option<i64>,
+        loan_id: Option<LoanId>,
         queue: Option<&str>,
         only_open: bool,
-    ) -> Result<Vec<FollowupTask>> {
+    ) -> Result<Vec<TaskRecord>> {
         let open = if only_open {
-            format!(" AND state NOT IN {CLOSED_STATES}")
+            format!(" AND t.state NOT IN {CLOSED_STATES}")
         } else {
             String::new()
         };
         let sql = format!(
-            "SELECT {TASK_COLUMNS} FROM tasks WHERE ($1 IS NULL OR loan_id = $1) AND ($2 IS NULL OR queue_code = $2){open} ORDER BY id"
+            "{TASK_SELECT} WHERE ($1 IS NULL OR t.loan_id = $1) AND ($2 IS NULL OR t.queue_code = $2){open} ORDER BY t.id"
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
-            .bind(loan_id)
+            .bind(loan_id.map(LoanId::get))
             .bind(queue)
             .fetch_all(&mut *self.tx)
             .await?;
@@ -306,15 +252,15 @@ impl Tx {
     }
 
     /// Stores the next continuous follow-up date of these loans (in their state rows).
-    pub async fn set_next_continuous(&mut self, rows: &[(i64, Option<Date>)]) -> Result<()> {
-        let rows: Vec<(i64, Option<String>)> =
+    pub async fn set_next_continuous(&mut self, rows: &[(LoanId, Option<Date>)]) -> Result<()> {
+        let rows: Vec<(LoanId, Option<String>)> =
             rows.iter().map(|(id, d)| (*id, d.map(date_text))).collect();
         self.set_state_dates("next_continuous_on", &rows).await
     }
 
     /// Sets each loan's `next_event_on`, the date the daily close visits it next.
-    pub async fn set_next_event_on(&mut self, rows: &[(i64, Date)]) -> Result<()> {
-        let rows: Vec<(i64, Option<String>)> = rows
+    pub async fn set_next_event_on(&mut self, rows: &[(LoanId, Date)]) -> Result<()> {
+        let rows: Vec<(LoanId, Option<String>)> = rows
             .iter()
             .map(|(id, d)| (*id, Some(date_text(*d))))
             .collect();
@@ -325,11 +271,11 @@ impl Tx {
     async fn set_state_dates(
         &mut self,
         column: &str,
-        rows: &[(i64, Option<String>)],
+        rows: &[(LoanId, Option<String>)],
     ) -> Result<()> {
         let rows: Vec<Vec<Val>> = rows
             .iter()
-            .map(|(id, d)| vec![Val::Int(*id), Val::OptText(d.clone())])
+            .map(|(id, d)| vec![Val::from(*id), Val::OptText(d.clone())])
             .collect();
         for (list, vals) in row_lists(self.dialect, 2, &rows, &["BIGINT", "TEXT"], 0) {
             let sql = format!(
@@ -351,7 +297,7 @@ impl Tx {
             .map(|r| {
                 Ok(OpenPromise {
                     id: r.try_get(0)?,
-                    loan_id: r.try_get(1)?,
+                    loan_id: LoanId(r.try_get(1)?),
                     interaction_id: r.try_get(2)?,
                     amount: Money::from_fen(r.try_get(3)?),
                     promised_on: parse_date_col(&r.try_get::<String, _>(4)?)?,
@@ -365,7 +311,7 @@ impl Tx {
     pub async fn resolve_promises(&mut self, rows: &[(i64, String)], date: Date) -> Result<()> {
         let rows: Vec<Vec<Val>> = rows
             .iter()
-            .map(|(id, st)| vec![Val::Int(*id), Val::Text(st.clone())])
+            .map(|(id, st)| vec![Val::from(*id), Val::Text(st.clone())])
             .collect();
         for (list, mut vals) in row_lists(self.dialect, 2, &rows, &["BIGINT", "TEXT"], 1) {
             let date_param = param(self.dialect, vals.len() + 1);
@@ -380,16 +326,16 @@ impl Tx {
     }
 
     /// Every promise (or one loan's), oldest first.
-    pub async fn promise_states(&mut self, loan_id: Option<i64>) -> Result<Vec<PromiseState>> {
+    pub async fn promise_states(&mut self, loan_id: Option<LoanId>) -> Result<Vec<PromiseState>> {
         let rows = sqlx::query("SELECT id, loan_id, amount_fen, promised_on, due_on, state, resolved_on FROM promises WHERE ($1 IS NULL OR loan_id = $1) ORDER BY id")
-            .bind(loan_id)
+            .bind(loan_id.map(LoanId::get))
             .fetch_all(&mut *self.tx)
             .await?;
         rows.iter()
             .map(|r| {
                 Ok(PromiseState {
                     id: r.try_get(0)?,
-                    loan_id: r.try_get(1)?,
+                    loan_id: LoanId(r.try_get(1)?),
                     amount: Money::from_fen(r.try_get(2)?),
                     promised_on: parse_date_col(&r.try_get::<String, _>(3)?)?,
                     due_on: parse_date_col(&r.try_get::<String, _>(4)?)?,
@@ -403,9 +349,9 @@ impl Tx {
     /// The payments of these loans, by loan, in value-date order.
     pub async fn payments_of_loans(
         &mut self,
-        loan_ids: &[i64],
-    ) -> Result<HashMap<i64, Vec<Payment>>> {
-        let keys: Vec<Val> = loan_ids.iter().map(|id| Val::Int(*id)).collect();
+        loan_ids: &[LoanId],
+    ) -> Result<HashMap<LoanId, Vec<Payment>>> {
+        let keys: Vec<Val> = loan_ids.iter().map(|id| Val::from(*id)).collect();
         let rows = self
             .fetch_in(
                 "SELECT loan_id, paid_on, amount_fen FROM payments WHERE loan_id IN",
@@ -413,7 +359,7 @@ impl Tx {
                 &keys,
                 |r| {
                     Ok((
-                        r.try_get::<i64, _>(0)?,
+                        LoanId(r.try_get(0)?),
                         Payment {
                             paid_on: parse_date_col(&r.try_get::<String, _>(1)?)?,
                             amount: Money::from_fen(r.try_get(2)?),
@@ -422,7 +368,7 @@ impl Tx {
                 },
             )
             .await?;
-        let mut out: HashMap<i64, Vec<Payment>> = HashMap::new();
+        let mut out: HashMap<LoanId, Vec<Payment>> = HashMap::new();
         for (loan, p) in rows {
             out.entry(loan).or_default().push(p);
         }
@@ -431,8 +377,8 @@ impl Tx {
 
     /// The date each of these loans last reached its borrower (interaction outcome 'reached' or
     /// a promise to pay).
-    pub async fn last_reached(&mut self, loan_ids: &[i64]) -> Result<HashMap<i64, Date>> {
-        let keys: Vec<Val> = loan_ids.iter().map(|id| Val::Int(*id)).collect();
+    pub async fn last_reached(&mut self, loan_ids: &[LoanId]) -> Result<HashMap<LoanId, Date>> {
+        let keys: Vec<Val> = loan_ids.iter().map(|id| Val::from(*id)).collect();
         let rows = self
             .fetch_in(
                 "SELECT loan_id, MAX(business_date) FROM interactions WHERE outcome IN ('reached', 'promise_to_pay') AND loan_id IN",
@@ -440,7 +386,7 @@ impl Tx {
                 &keys,
                 |r| {
                     Ok((
-                        r.try_get::<i64, _>(0)?,
+                        LoanId(r.try_get(0)?),
                         parse_date_col(&r.try_get::<String, _>(1)?)?,
                     ))
                 },
@@ -452,9 +398,9 @@ impl Tx {
     /// The date of the latest risk signal of `kind` of each of these loans.
     pub async fn last_signal_on(
         &mut self,
-        loan_ids: &[i64],
+        loan_ids: &[LoanId],
         kind: &str,
-    ) -> Result<HashMap<i64, Date>> {
+    ) -> Result<HashMap<LoanId, Date>> {
         let mut out = HashMap::new();
         for chunk in loan_ids.chunks(MAX_PARAMS / 2) {
             let list = (2..2 + chunk.len())
@@ -466,13 +412,13 @@ impl Tx {
                 param(self.dialect, 1)
             );
             let mut vals = vec![Val::Text(kind.to_string())];
-            vals.extend(chunk.iter().map(|id| Val::Int(*id)));
+            vals.extend(chunk.iter().map(|id| Val::from(*id)));
             let rows = bind_vals(sqlx::query(AssertSqlSafe(sql)), &vals)
                 .fetch_all(&mut *self.tx)
                 .await?;
             for r in &rows {
                 out.insert(
-                    r.try_get::<i64, _>(0)?,
+                    LoanId(r.try_get(0)?),
                     parse_date_col(&r.try_get::<String, _>(1)?)?,
                 );
             }
@@ -483,13 +429,13 @@ impl Tx {
     /// Records risk signals in bulk: (loan, kind, value, observed on, interaction).
     pub async fn insert_risk_signals(
         &mut self,
-        signals: &[(i64, String, String, Date, Option<i64>)],
+        signals: &[(LoanId, String, String, Date, Option<i64>)],
     ) -> Result<()> {
         let rows: Vec<Vec<Val>> = signals
             .iter()
             .map(|(loan, kind, value, on, interaction)| {
                 vec![
-                    Val::Int(*loan),
+                    Val::from(*loan),
                     Val::Text(kind.clone()),
                     Val::Text(value.clone()),
                     Val::Text(date_text(*on)),

@@ -13,7 +13,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use huifang_core::Date;
+use huifang_core::{BorrowerId, Date};
 use huifang_ledger::{Hash, HashSource, LedgerError, leaf_hash, node_hash};
 use sqlx::{AssertSqlSafe, Row};
 
@@ -21,9 +21,10 @@ use crate::codec::encode_op;
 use crate::sql::{MAX_PARAMS, Val, bind_vals, date_text, param, parse_date_col};
 use crate::{NewOp, Result, StoreError, Tx, WarningRecord};
 
-/// A leaf to append: the record it logs and its canonical bytes.
+/// A leaf: the record it logs and its canonical bytes (what is appended, and what a
+/// [`LeafRecord`] holds besides its index and hash).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewLeaf {
+pub struct Leaf {
     pub kind: String,
     pub record_id: i64,
     pub bytes: Vec<u8>,
@@ -33,10 +34,8 @@ pub struct NewLeaf {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeafRecord {
     pub index: u64,
-    pub kind: String,
-    pub record_id: i64,
-    pub bytes: Vec<u8>,
     pub hash: Hash,
+    pub leaf: Leaf,
 }
 
 /// A stored signed checkpoint.
@@ -106,9 +105,10 @@ pub struct ScannedLeaf<'r> {
     pub leaf_hash: &'r [u8],
 }
 
-/// A document to register.
+/// A document: what is registered, and what a [`DocumentRecord`] holds besides its key and its
+/// owner's external id.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewDocument {
+pub struct Document {
     /// `loan` or `borrower`.
     pub owner_kind: String,
     pub owner_id: i64,
@@ -126,16 +126,9 @@ pub struct NewDocument {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DocumentRecord {
     pub id: i64,
-    pub owner_kind: String,
-    pub owner_id: i64,
     /// The owner's external id (loan or borrower), if it still exists.
     pub owner_external_id: Option<String>,
-    pub kind: String,
-    pub file_name: String,
-    pub sha256: String,
-    pub size_bytes: u64,
-    pub salt: String,
-    pub registered_on: Date,
+    pub document: Document,
 }
 
 fn hash_from_hex(text: &str) -> Result<Hash> {
@@ -171,11 +164,13 @@ fn leaf_from_row(row: &sqlx::any::AnyRow) -> Result<LeafRecord> {
     let bytes_hex: String = row.try_get(3)?;
     Ok(LeafRecord {
         index: to_u64(row.try_get(0)?)?,
-        kind: row.try_get(1)?,
-        record_id: row.try_get(2)?,
-        bytes: hex::decode(&bytes_hex)
-            .map_err(|_| StoreError::Corrupt(format!("bad leaf bytes {bytes_hex:?}")))?,
         hash: hash_from_hex(&row.try_get::<String, _>(4)?)?,
+        leaf: Leaf {
+            kind: row.try_get(1)?,
+            record_id: row.try_get(2)?,
+            bytes: hex::decode(&bytes_hex)
+                .map_err(|_| StoreError::Corrupt(format!("bad leaf bytes {bytes_hex:?}")))?,
+        },
     })
 }
 
@@ -196,15 +191,17 @@ const DOCUMENT_FROM: &str = "documents d LEFT JOIN loans l ON d.owner_kind = 'lo
 fn document_from_row(row: &sqlx::any::AnyRow) -> Result<DocumentRecord> {
     Ok(DocumentRecord {
         id: row.try_get(0)?,
-        owner_kind: row.try_get(1)?,
-        owner_id: row.try_get(2)?,
         owner_external_id: row.try_get(3)?,
-        kind: row.try_get(4)?,
-        file_name: row.try_get(5)?,
-        sha256: row.try_get(6)?,
-        size_bytes: to_u64(row.try_get(7)?)?,
-        salt: row.try_get(8)?,
-        registered_on: parse_date_col(&row.try_get::<String, _>(9)?)?,
+        document: Document {
+            owner_kind: row.try_get(1)?,
+            owner_id: row.try_get(2)?,
+            kind: row.try_get(4)?,
+            file_name: row.try_get(5)?,
+            sha256: row.try_get(6)?,
+            size_bytes: to_u64(row.try_get(7)?)?,
+            salt: row.try_get(8)?,
+            registered_on: parse_date_col(&row.try_get::<String, _>(9)?)?,
+        },
     })
 }
 
@@ -263,7 +260,7 @@ impl Tx {
     /// Appends leaves in order and returns the index of the first. Writes one row per leaf and
     /// one per subtree the leaf completes (one on average), in batched statements; locks the
     /// log until the transaction ends.
-    pub async fn ledger_append(&mut self, leaves: &[NewLeaf]) -> Result<u64> {
+    pub async fn ledger_append(&mut self, leaves: &[Leaf]) -> Result<u64> {
         // Taking the row lock first serialises appenders on PostgreSQL; SQLite holds its
         // database write lock from this statement on.
         let row = sqlx::query(
@@ -753,7 +750,7 @@ impl Tx {
             .iter()
             .map(|(w, salt)| {
                 vec![
-                    Val::Int(w.loan_id),
+                    Val::from(w.loan_id),
                     Val::Int(i64::from(w.level)),
                     Val::Text(w.rule.clone()),
                     Val::Text(w.facts.clone()),
@@ -785,7 +782,7 @@ impl Tx {
     pub async fn insert_op_salted(&mut self, op: &NewOp, salt: &str) -> Result<i64> {
         let (kind, params) = encode_op(&op.op.op);
         let row = sqlx::query("INSERT INTO loan_ops (loan_id, on_date, kind, params, reason, decided_by, recorded_on, salt) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
-            .bind(op.loan_id)
+            .bind(op.loan_id.get())
             .bind(date_text(op.op.on))
             .bind(kind)
             .bind(params)
@@ -801,7 +798,7 @@ impl Tx {
     // ----- documents --------------------------------------------------------------------------
 
     /// Registers a document and returns its id.
-    pub async fn insert_document(&mut self, doc: &NewDocument) -> Result<i64> {
+    pub async fn insert_document(&mut self, doc: &Document) -> Result<i64> {
         let row = sqlx::query("INSERT INTO documents (owner_kind, owner_id, kind, file_name, sha256, size_bytes, salt, registered_on) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
             .bind(doc.owner_kind.as_str())
             .bind(doc.owner_id)
@@ -828,12 +825,15 @@ impl Tx {
     }
 
     /// The id of the borrower with this external id.
-    pub async fn borrower_id_by_external_id(&mut self, external_id: &str) -> Result<Option<i64>> {
+    pub async fn borrower_id_by_external_id(
+        &mut self,
+        external_id: &str,
+    ) -> Result<Option<BorrowerId>> {
         let row = sqlx::query("SELECT id FROM borrowers WHERE external_id = $1")
             .bind(external_id)
             .fetch_optional(&mut *self.tx)
             .await?;
-        Ok(row.map(|r| r.try_get::<i64, _>(0)).transpose()?)
+        Ok(row.map(|r| r.try_get(0).map(BorrowerId)).transpose()?)
     }
 }
 

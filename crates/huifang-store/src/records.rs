@@ -3,46 +3,39 @@
 use huifang_core::loan::{DatedOp, LoanOp, LoanTerms, Payment};
 use huifang_core::policy::{Bucket, Classification, ProductRules};
 use huifang_core::status::{Lifecycle, StatusSummary};
-use huifang_core::{Date, Money, Rate};
+use huifang_core::{BorrowerId, Date, LoanId, Money, Rate};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::sql::{Val, date_text, opt_date_col, parse_date_col};
 use crate::{Result, StoreError, decode_op};
 
+/// A product: what is inserted, and what a [`ProductRecord`] holds besides its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Product {
+    pub code: String,
+    pub name: String,
+    pub rules: ProductRules,
+}
+
 /// A stored product.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProductRecord {
     pub id: i64,
-    pub code: String,
-    pub name: String,
-    pub rules: ProductRules,
+    pub product: Product,
 }
 
-/// A product to insert.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewProduct {
-    pub code: String,
-    pub name: String,
-    pub rules: ProductRules,
-}
-
-/// A stored borrower. `id_number` and `mobile` are the full values: mask them before display.
+/// A stored borrower.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BorrowerRecord {
-    pub id: i64,
-    pub external_id: String,
-    pub name: String,
-    pub id_number: String,
-    pub mobile: String,
-    pub employer: String,
-    pub monthly_income: Money,
-    pub city: String,
+    pub id: BorrowerId,
+    pub borrower: Borrower,
 }
 
-/// A borrower to insert.
+/// A borrower: what is inserted, and what a [`BorrowerRecord`] holds besides its key.
+/// `id_number` and `mobile` are the full values: mask them before display.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewBorrower {
+pub struct Borrower {
     pub external_id: String,
     pub name: String,
     pub id_number: String,
@@ -70,29 +63,21 @@ pub struct Evaluation {
     pub next_continuous_on: Option<Date>,
 }
 
-/// A stored loan with its last evaluation.
+/// A stored loan with its product's rules and its last evaluation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoanRecord {
-    pub id: i64,
-    pub external_id: String,
-    pub borrower_id: i64,
-    pub borrower_external_id: String,
-    pub product_id: i64,
+    pub id: LoanId,
     pub product_code: String,
     pub rules: ProductRules,
-    pub terms: LoanTerms,
-    pub vin: String,
-    pub vehicle_model: String,
-    pub vehicle_price: Money,
-    pub dealer: String,
-    pub evaluation: Evaluation,
+    pub loan: Loan,
 }
 
-/// A loan to insert, with its first evaluation.
+/// A loan with an evaluation: what is inserted (with its first evaluation), and what a
+/// [`LoanRecord`] holds besides its key and its product's rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewLoan {
+pub struct Loan {
     pub external_id: String,
-    pub borrower_id: i64,
+    pub borrower_id: BorrowerId,
     pub borrower_external_id: String,
     pub product_id: i64,
     pub terms: LoanTerms,
@@ -128,7 +113,7 @@ pub struct PaymentRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewPayment {
     pub external_id: String,
-    pub loan_id: i64,
+    pub loan_id: LoanId,
     pub paid_on: Date,
     pub amount: Money,
     pub channel: String,
@@ -138,7 +123,7 @@ pub struct NewPayment {
 /// A loan operation to record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewOp {
-    pub loan_id: i64,
+    pub loan_id: LoanId,
     pub op: DatedOp,
     pub reason: String,
     pub decided_by: String,
@@ -157,7 +142,7 @@ pub struct OpRecord {
 /// A stored event. `details` is a JSON object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventRecord {
-    pub loan_id: i64,
+    pub loan_id: LoanId,
     pub business_date: Date,
     pub kind: String,
     pub details: String,
@@ -166,7 +151,7 @@ pub struct EventRecord {
 /// A status history row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryRecord {
-    pub loan_id: i64,
+    pub loan_id: LoanId,
     pub business_date: Date,
     pub summary: StatusSummary,
     /// What moved it: "close", "payment", "import", "operation:<kind>".
@@ -176,7 +161,7 @@ pub struct HistoryRecord {
 /// A warning raised on a loan. `facts` is a JSON object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WarningRecord {
-    pub loan_id: i64,
+    pub loan_id: LoanId,
     pub level: u8,
     pub rule: String,
     pub facts: String,
@@ -187,7 +172,7 @@ pub struct WarningRecord {
 /// The stored status of one loan (DPD is derived from `oldest_unpaid_due` and the date asked).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusRow {
-    pub id: i64,
+    pub id: LoanId,
     pub external_id: String,
     pub lifecycle: Lifecycle,
     pub oldest_unpaid_due: Option<Date>,
@@ -253,9 +238,9 @@ pub(crate) const STATE_COLUMNS: [&str; 13] = [
 ];
 
 /// A `loan_state` row in the order of `STATE_COLUMNS`.
-pub(crate) fn state_row(loan_id: i64, e: &Evaluation) -> Vec<Val> {
+pub(crate) fn state_row(loan_id: LoanId, e: &Evaluation) -> Vec<Val> {
     let mut row = Vec::with_capacity(STATE_COLUMNS.len());
-    row.push(Val::Int(loan_id));
+    row.push(Val::Int(loan_id.get()));
     row.extend(evaluation_vals(e));
     row
 }
@@ -324,22 +309,26 @@ fn rules(row: &AnyRow, grace: usize, markup: usize) -> Result<ProductRules> {
 pub(crate) fn product_from_row(row: &AnyRow) -> Result<ProductRecord> {
     Ok(ProductRecord {
         id: row.try_get(0)?,
-        code: row.try_get(1)?,
-        name: row.try_get(2)?,
-        rules: rules(row, 3, 4)?,
+        product: Product {
+            code: row.try_get(1)?,
+            name: row.try_get(2)?,
+            rules: rules(row, 3, 4)?,
+        },
     })
 }
 
 pub(crate) fn borrower_from_row(row: &AnyRow) -> Result<BorrowerRecord> {
     Ok(BorrowerRecord {
-        id: row.try_get(0)?,
-        external_id: row.try_get(1)?,
-        name: row.try_get(2)?,
-        id_number: row.try_get(3)?,
-        mobile: row.try_get(4)?,
-        employer: row.try_get(5)?,
-        monthly_income: Money::from_fen(row.try_get(6)?),
-        city: row.try_get(7)?,
+        id: BorrowerId(row.try_get(0)?),
+        borrower: Borrower {
+            external_id: row.try_get(1)?,
+            name: row.try_get(2)?,
+            id_number: row.try_get(3)?,
+            mobile: row.try_get(4)?,
+            employer: row.try_get(5)?,
+            monthly_income: Money::from_fen(row.try_get(6)?),
+            city: row.try_get(7)?,
+        },
     })
 }
 
@@ -373,19 +362,21 @@ pub(crate) fn loan_from_row(row: &AnyRow) -> Result<LoanRecord> {
         next_continuous_on: opt_date_col(row.try_get(28)?)?,
     };
     Ok(LoanRecord {
-        id: row.try_get(0)?,
-        external_id: row.try_get(1)?,
-        borrower_id: row.try_get(2)?,
-        borrower_external_id: row.try_get(3)?,
-        product_id: row.try_get(4)?,
+        id: LoanId(row.try_get(0)?),
         product_code: row.try_get(5)?,
         rules: rules(row, 6, 7)?,
-        terms,
-        vin: row.try_get(13)?,
-        vehicle_model: row.try_get(14)?,
-        vehicle_price: Money::from_fen(row.try_get(15)?),
-        dealer: row.try_get(16)?,
-        evaluation,
+        loan: Loan {
+            external_id: row.try_get(1)?,
+            borrower_id: BorrowerId(row.try_get(2)?),
+            borrower_external_id: row.try_get(3)?,
+            product_id: row.try_get(4)?,
+            terms,
+            vin: row.try_get(13)?,
+            vehicle_model: row.try_get(14)?,
+            vehicle_price: Money::from_fen(row.try_get(15)?),
+            dealer: row.try_get(16)?,
+            evaluation,
+        },
     })
 }
 
@@ -418,7 +409,7 @@ pub(crate) fn op_from_row(row: &AnyRow) -> Result<OpRecord> {
 
 pub(crate) fn event_from_row(row: &AnyRow) -> Result<EventRecord> {
     Ok(EventRecord {
-        loan_id: row.try_get(0)?,
+        loan_id: LoanId(row.try_get(0)?),
         business_date: parse_date_col(&row.try_get::<String, _>(1)?)?,
         kind: row.try_get(2)?,
         details: row.try_get(3)?,
@@ -427,7 +418,7 @@ pub(crate) fn event_from_row(row: &AnyRow) -> Result<EventRecord> {
 
 pub(crate) fn history_from_row(row: &AnyRow) -> Result<HistoryRecord> {
     Ok(HistoryRecord {
-        loan_id: row.try_get(0)?,
+        loan_id: LoanId(row.try_get(0)?),
         business_date: parse_date_col(&row.try_get::<String, _>(1)?)?,
         summary: StatusSummary {
             lifecycle: lifecycle(&row.try_get::<String, _>(2)?)?,
@@ -442,7 +433,7 @@ pub(crate) fn history_from_row(row: &AnyRow) -> Result<HistoryRecord> {
 
 pub(crate) fn warning_from_row(row: &AnyRow) -> Result<WarningRecord> {
     Ok(WarningRecord {
-        loan_id: row.try_get(0)?,
+        loan_id: LoanId(row.try_get(0)?),
         level: small(row, 1, "level")?,
         rule: row.try_get(2)?,
         facts: row.try_get(3)?,
@@ -453,7 +444,7 @@ pub(crate) fn warning_from_row(row: &AnyRow) -> Result<WarningRecord> {
 
 pub(crate) fn status_from_row(row: &AnyRow) -> Result<StatusRow> {
     Ok(StatusRow {
-        id: row.try_get(0)?,
+        id: LoanId(row.try_get(0)?),
         external_id: row.try_get(1)?,
         lifecycle: lifecycle(&row.try_get::<String, _>(2)?)?,
         oldest_unpaid_due: opt_date_col(row.try_get(3)?)?,

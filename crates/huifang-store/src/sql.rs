@@ -25,6 +25,28 @@ pub(crate) enum Val {
     OptText(Option<String>),
 }
 
+macro_rules! key_vals {
+    ($($key:ty),*) => {$(
+        impl From<$key> for Val {
+            fn from(key: $key) -> Val {
+                Val::Int(key.get())
+            }
+        }
+    )*};
+}
+key_vals!(
+    huifang_core::LoanId,
+    huifang_core::BorrowerId,
+    huifang_core::TaskId,
+    huifang_core::UserId
+);
+
+impl From<i64> for Val {
+    fn from(n: i64) -> Val {
+        Val::Int(n)
+    }
+}
+
 pub(crate) fn bind_vals<'q>(
     query: Query<'q, Any, AnyArguments>,
     vals: &'q [Val],

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use huifang_core::Date;
+use huifang_core::{BorrowerId, Date, LoanId, TaskId, UserId};
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
@@ -27,23 +27,19 @@ pub struct TeamRecord {
     pub name: String,
 }
 
-/// A user. `password_hash` is an argon2 PHC string; the API token is only stored hashed.
+/// A stored user, with the code of its team.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRecord {
-    pub id: i64,
-    pub username: String,
-    pub display_name: String,
-    pub role: Role,
-    pub team_id: Option<i64>,
+    pub id: UserId,
     pub team_code: Option<String>,
-    pub skills: Vec<String>,
-    pub password_hash: Option<String>,
     pub active: bool,
+    pub user: User,
 }
 
-/// A user to create.
+/// A user: what is created, and what a [`UserRecord`] holds besides its key. `password_hash` is
+/// an argon2 PHC string; the API token is only stored hashed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewUser {
+pub struct User {
     pub username: String,
     pub display_name: String,
     pub role: Role,
@@ -64,40 +60,35 @@ pub struct QueueRecord {
     pub rr_cursor: i64,
 }
 
-/// A follow-up task with its loan's external id and its assignee's username.
+/// A stored follow-up task: the task as created, where it stands, its loan's and borrower's
+/// external ids and its assignee's username.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskRecord {
-    pub id: i64,
-    pub loan_id: i64,
+    pub id: TaskId,
+    pub task: Task,
     pub loan_external_id: String,
     pub borrower_external_id: String,
-    pub kind: String,
-    pub reason_key: String,
-    pub queue_code: String,
     pub state: TaskState,
-    pub assignee_id: Option<i64>,
     pub assignee: Option<String>,
-    pub created_on: Date,
-    pub due_on: Date,
-    pub window_end_on: Option<Date>,
-    pub late: bool,
     pub attempts: i64,
-    pub max_attempts: i64,
     pub outcome: Option<String>,
     pub closed_on: Option<Date>,
     pub close_reason: Option<String>,
 }
 
-/// A task to create (escalations; tests).
+/// A follow-up task as created, by the follow-up engine (which a loan's existing task for the
+/// same reason key makes it skip) or by an escalation.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewTask {
-    pub loan_id: i64,
+pub struct Task {
+    pub loan_id: LoanId,
     pub kind: String,
     pub reason_key: String,
     pub queue_code: String,
-    pub assignee_id: Option<i64>,
+    pub assignee_id: Option<UserId>,
     pub created_on: Date,
     pub due_on: Date,
+    pub window_end_on: Option<Date>,
+    pub late: bool,
     pub max_attempts: i64,
 }
 
@@ -112,13 +103,14 @@ pub struct TaskUpdate {
     pub close_reason: Option<String>,
 }
 
-/// An interaction to record (with its ledger salt).
+/// An interaction: what is recorded (with its ledger salt), and what an [`InteractionRecord`]
+/// holds besides its key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewInteraction {
+pub struct Interaction {
     pub idempotency_key: String,
-    pub task_id: Option<i64>,
-    pub loan_id: i64,
-    pub user_id: i64,
+    pub task_id: Option<TaskId>,
+    pub loan_id: LoanId,
+    pub user_id: UserId,
     pub channel: String,
     pub occurred_at: String,
     pub duration_seconds: i64,
@@ -138,21 +130,14 @@ pub struct NewInteraction {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InteractionRecord {
     pub id: i64,
-    pub idempotency_key: String,
-    pub task_id: Option<i64>,
-    pub loan_id: i64,
-    pub user_id: i64,
-    pub channel: String,
-    pub occurred_at: String,
-    pub outcome: String,
-    pub business_date: Date,
+    pub interaction: Interaction,
 }
 
 /// A promise to pay to record (state open).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewPromise {
     pub interaction_id: i64,
-    pub loan_id: i64,
+    pub loan_id: LoanId,
     pub amount_fen: i64,
     pub promised_on: Date,
     pub due_on: Date,
@@ -162,7 +147,7 @@ pub struct NewPromise {
 /// A risk signal to record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewSignal {
-    pub loan_id: i64,
+    pub loan_id: LoanId,
     pub kind: String,
     pub value: String,
     pub observed_on: Date,
@@ -172,10 +157,10 @@ pub struct NewSignal {
 /// A reveal of a borrower's personal data to a user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewReveal {
-    pub user_id: i64,
-    pub borrower_id: i64,
-    pub loan_id: Option<i64>,
-    pub task_id: Option<i64>,
+    pub user_id: UserId,
+    pub borrower_id: BorrowerId,
+    pub loan_id: Option<LoanId>,
+    pub task_id: Option<TaskId>,
     pub fields: String,
     pub revealed_at: String,
     pub business_date: Date,
@@ -192,7 +177,7 @@ pub struct DepthRow {
 /// One agent's work in a date range.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentStatsRow {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub username: String,
     pub display_name: String,
     pub tasks_done: i64,
@@ -217,20 +202,22 @@ const USER_SELECT: &str = "SELECT u.id, u.username, u.display_name, u.role, u.te
 fn user_from_row(r: &AnyRow) -> Result<UserRecord> {
     let skills: String = r.try_get(6)?;
     Ok(UserRecord {
-        id: r.try_get(0)?,
-        username: r.try_get(1)?,
-        display_name: r.try_get(2)?,
-        role: named_col(r, 3, "users.role")?,
-        team_id: r.try_get(4)?,
+        id: UserId(r.try_get(0)?),
         team_code: r.try_get(5)?,
-        skills: skills
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect(),
-        password_hash: r.try_get(7)?,
         active: r.try_get::<i64, _>(8)? != 0,
+        user: User {
+            username: r.try_get(1)?,
+            display_name: r.try_get(2)?,
+            role: named_col(r, 3, "users.role")?,
+            team_id: r.try_get(4)?,
+            skills: skills
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
+            password_hash: r.try_get(7)?,
+        },
     })
 }
 
@@ -248,43 +235,58 @@ fn queue_from_row(r: &AnyRow) -> Result<QueueRecord> {
     })
 }
 
-const TASK_SELECT: &str = "SELECT t.id, t.loan_id, l.external_id, l.borrower_external_id, t.kind, t.reason_key, t.queue_code, t.state, t.assignee_id, u.username, t.created_on, t.due_on, t.window_end_on, t.late, t.attempts, t.max_attempts, t.outcome, t.closed_on, t.close_reason FROM tasks t JOIN loans l ON l.id = t.loan_id LEFT JOIN users u ON u.id = t.assignee_id";
+pub(crate) const TASK_SELECT: &str = "SELECT t.id, t.loan_id, l.external_id, l.borrower_external_id, t.kind, t.reason_key, t.queue_code, t.state, t.assignee_id, u.username, t.created_on, t.due_on, t.window_end_on, t.late, t.attempts, t.max_attempts, t.outcome, t.closed_on, t.close_reason FROM tasks t JOIN loans l ON l.id = t.loan_id LEFT JOIN users u ON u.id = t.assignee_id";
 
-fn task_from_row(r: &AnyRow) -> Result<TaskRecord> {
+pub(crate) fn task_from_row(r: &AnyRow) -> Result<TaskRecord> {
     Ok(TaskRecord {
-        id: r.try_get(0)?,
-        loan_id: r.try_get(1)?,
+        id: TaskId(r.try_get(0)?),
+        task: Task {
+            loan_id: LoanId(r.try_get(1)?),
+            kind: r.try_get(4)?,
+            reason_key: r.try_get(5)?,
+            queue_code: r.try_get(6)?,
+            assignee_id: r.try_get::<Option<i64>, _>(8)?.map(UserId),
+            created_on: parse_date_col(&r.try_get::<String, _>(10)?)?,
+            due_on: parse_date_col(&r.try_get::<String, _>(11)?)?,
+            window_end_on: opt_date_col(r.try_get(12)?)?,
+            late: r.try_get::<i64, _>(13)? != 0,
+            max_attempts: r.try_get(15)?,
+        },
         loan_external_id: r.try_get(2)?,
         borrower_external_id: r.try_get(3)?,
-        kind: r.try_get(4)?,
-        reason_key: r.try_get(5)?,
-        queue_code: r.try_get(6)?,
         state: named_col(r, 7, "tasks.state")?,
-        assignee_id: r.try_get(8)?,
         assignee: r.try_get(9)?,
-        created_on: parse_date_col(&r.try_get::<String, _>(10)?)?,
-        due_on: parse_date_col(&r.try_get::<String, _>(11)?)?,
-        window_end_on: opt_date_col(r.try_get(12)?)?,
-        late: r.try_get::<i64, _>(13)? != 0,
         attempts: r.try_get(14)?,
-        max_attempts: r.try_get(15)?,
         outcome: r.try_get(16)?,
         closed_on: opt_date_col(r.try_get(17)?)?,
         close_reason: r.try_get(18)?,
     })
 }
 
+const INTERACTION_COLUMNS: &str = "id, idempotency_key, task_id, loan_id, user_id, channel, occurred_at, duration_seconds, outcome, promise_amount_fen, promise_date, income_change_pct, job_status, vehicle_status, answers, notes, business_date, COALESCE(salt, '')";
+
 fn interaction_from_row(r: &AnyRow) -> Result<InteractionRecord> {
     Ok(InteractionRecord {
         id: r.try_get(0)?,
-        idempotency_key: r.try_get(1)?,
-        task_id: r.try_get(2)?,
-        loan_id: r.try_get(3)?,
-        user_id: r.try_get(4)?,
-        channel: r.try_get(5)?,
-        occurred_at: r.try_get(6)?,
-        outcome: r.try_get(7)?,
-        business_date: parse_date_col(&r.try_get::<String, _>(8)?)?,
+        interaction: Interaction {
+            idempotency_key: r.try_get(1)?,
+            task_id: r.try_get::<Option<i64>, _>(2)?.map(TaskId),
+            loan_id: LoanId(r.try_get(3)?),
+            user_id: UserId(r.try_get(4)?),
+            channel: r.try_get(5)?,
+            occurred_at: r.try_get(6)?,
+            duration_seconds: r.try_get(7)?,
+            outcome: r.try_get(8)?,
+            promise_amount_fen: r.try_get(9)?,
+            promise_date: opt_date_col(r.try_get(10)?)?,
+            income_change_pct: r.try_get(11)?,
+            job_status: r.try_get(12)?,
+            vehicle_status: r.try_get(13)?,
+            answers: r.try_get(14)?,
+            notes: r.try_get(15)?,
+            business_date: parse_date_col(&r.try_get::<String, _>(16)?)?,
+            salt: r.try_get(17)?,
+        },
     })
 }
 
@@ -331,7 +333,7 @@ impl Tx {
     }
 
     /// Creates a user; returns its id.
-    pub async fn insert_user(&mut self, user: &NewUser) -> Result<i64> {
+    pub async fn insert_user(&mut self, user: &User) -> Result<UserId> {
         let row = sqlx::query("INSERT INTO users (username, display_name, role, team_id, skills, password_hash) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
             .bind(user.username.as_str())
             .bind(user.display_name.as_str())
@@ -341,7 +343,7 @@ impl Tx {
             .bind(user.password_hash.as_deref())
             .fetch_one(&mut *self.tx)
             .await?;
-        Ok(row.try_get(0)?)
+        Ok(UserId(row.try_get(0)?))
     }
 
     /// The user with this username.
@@ -355,10 +357,10 @@ impl Tx {
     }
 
     /// The user with this id.
-    pub async fn user_by_id(&mut self, id: i64) -> Result<Option<UserRecord>> {
+    pub async fn user_by_id(&mut self, id: UserId) -> Result<Option<UserRecord>> {
         let sql = format!("{USER_SELECT} WHERE u.id = $1");
         let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(id)
+            .bind(id.get())
             .fetch_optional(&mut *self.tx)
             .await?;
         row.as_ref().map(user_from_row).transpose()
@@ -392,10 +394,10 @@ impl Tx {
     }
 
     /// Replaces a user's API token hash.
-    pub async fn set_api_token_hash(&mut self, user_id: i64, token_hash: &str) -> Result<()> {
+    pub async fn set_api_token_hash(&mut self, user_id: UserId, token_hash: &str) -> Result<()> {
         sqlx::query("UPDATE users SET api_token_hash = $1 WHERE id = $2")
             .bind(token_hash)
-            .bind(user_id)
+            .bind(user_id.get())
             .execute(&mut *self.tx)
             .await?;
         Ok(())
@@ -405,12 +407,12 @@ impl Tx {
     pub async fn insert_session(
         &mut self,
         token_hash: &str,
-        user_id: i64,
+        user_id: UserId,
         expires_at: &str,
     ) -> Result<()> {
         sqlx::query("INSERT INTO sessions (token_hash, user_id, expires_at) VALUES ($1, $2, $3)")
             .bind(token_hash)
-            .bind(user_id)
+            .bind(user_id.get())
             .bind(expires_at)
             .execute(&mut *self.tx)
             .await?;
@@ -494,62 +496,66 @@ impl Tx {
     // ----- tasks ------------------------------------------------------------------------------
 
     /// Open tasks assigned per user (assigned, in progress or rescheduled).
-    pub async fn open_loads(&mut self, user_ids: &[i64]) -> Result<HashMap<i64, i64>> {
-        let keys: Vec<Val> = user_ids.iter().map(|id| Val::Int(*id)).collect();
+    pub async fn open_loads(&mut self, user_ids: &[UserId]) -> Result<HashMap<UserId, i64>> {
+        let keys: Vec<Val> = user_ids.iter().map(|id| Val::from(*id)).collect();
         let rows = self
             .fetch_in(
                 "SELECT assignee_id, CAST(COUNT(*) AS BIGINT) FROM tasks WHERE assignee_id IN",
                 "AND state IN ('assigned', 'in_progress', 'rescheduled') GROUP BY assignee_id",
                 &keys,
-                |r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?)),
+                |r| Ok((UserId(r.try_get(0)?), r.try_get::<i64, _>(1)?)),
             )
             .await?;
         Ok(rows.into_iter().collect())
     }
 
     /// Notes the agent who last worked a loan, in its state row.
-    pub async fn set_last_agent(&mut self, loan_id: i64, user_id: i64) -> Result<()> {
+    pub async fn set_last_agent(&mut self, loan_id: LoanId, user_id: UserId) -> Result<()> {
         sqlx::query("UPDATE loan_state SET last_agent_id = $1 WHERE loan_id = $2")
-            .bind(user_id)
-            .bind(loan_id)
+            .bind(user_id.get())
+            .bind(loan_id.get())
             .execute(&mut *self.tx)
             .await?;
         Ok(())
     }
 
     /// The agent who last worked this loan (its last interaction, else its last assigned task).
-    pub async fn previous_agent(&mut self, loan_id: i64, except_task: i64) -> Result<Option<i64>> {
+    pub async fn previous_agent(
+        &mut self,
+        loan_id: LoanId,
+        except_task: TaskId,
+    ) -> Result<Option<UserId>> {
         let row = sqlx::query(
             "SELECT user_id FROM interactions WHERE loan_id = $1 ORDER BY id DESC LIMIT 1",
         )
-        .bind(loan_id)
+        .bind(loan_id.get())
         .fetch_optional(&mut *self.tx)
         .await?;
         if let Some(r) = row {
-            return Ok(Some(r.try_get(0)?));
+            return Ok(Some(UserId(r.try_get(0)?)));
         }
         let row = sqlx::query("SELECT assignee_id FROM tasks WHERE loan_id = $1 AND id <> $2 AND assignee_id IS NOT NULL ORDER BY id DESC LIMIT 1")
-            .bind(loan_id)
-            .bind(except_task)
+            .bind(loan_id.get())
+            .bind(except_task.get())
             .fetch_optional(&mut *self.tx)
             .await?;
-        Ok(row.map(|r| r.try_get(0)).transpose()?)
+        Ok(row.map(|r| r.try_get(0).map(UserId)).transpose()?)
     }
 
     /// One task.
-    pub async fn task(&mut self, id: i64) -> Result<Option<TaskRecord>> {
+    pub async fn task(&mut self, id: TaskId) -> Result<Option<TaskRecord>> {
         let sql = format!("{TASK_SELECT} WHERE t.id = $1");
         let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(id)
+            .bind(id.get())
             .fetch_optional(&mut *self.tx)
             .await?;
         row.as_ref().map(task_from_row).transpose()
     }
 
     /// Locks a task row for the rest of the transaction; false if there is no such task.
-    pub async fn lock_task(&mut self, id: i64) -> Result<bool> {
+    pub async fn lock_task(&mut self, id: TaskId) -> Result<bool> {
         let done = sqlx::query("UPDATE tasks SET attempts = attempts WHERE id = $1")
-            .bind(id)
+            .bind(id.get())
             .execute(&mut *self.tx)
             .await?;
         Ok(done.rows_affected() > 0)
@@ -560,7 +566,7 @@ impl Tx {
     pub async fn open_tasks(
         &mut self,
         queue_codes: &[String],
-        user: Option<i64>,
+        user: Option<UserId>,
         limit: i64,
     ) -> Result<Vec<TaskRecord>> {
         if queue_codes.is_empty() {
@@ -582,7 +588,7 @@ impl Tx {
         );
         let mut vals = Vec::new();
         if let Some(u) = user {
-            vals.push(Val::Int(u));
+            vals.push(Val::from(u));
         }
         vals.extend(queue_codes.iter().cloned().map(Val::Text));
         vals.push(Val::Int(limit));
@@ -594,12 +600,16 @@ impl Tx {
 
     /// The task a user should work next among those already theirs: in progress first, then
     /// assigned, then rescheduled ones due by `date`; earliest due first.
-    pub async fn next_own_task(&mut self, user_id: i64, date: Date) -> Result<Option<TaskRecord>> {
+    pub async fn next_own_task(
+        &mut self,
+        user_id: UserId,
+        date: Date,
+    ) -> Result<Option<TaskRecord>> {
         let sql = format!(
             "{TASK_SELECT} WHERE t.assignee_id = $1 AND (t.state IN ('in_progress', 'assigned') OR (t.state = 'rescheduled' AND t.due_on <= $2)) ORDER BY CASE t.state WHEN 'in_progress' THEN 0 ELSE 1 END, t.due_on, t.id LIMIT 1"
         );
         let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(user_id)
+            .bind(user_id.get())
             .bind(date_text(date))
             .fetch_optional(&mut *self.tx)
             .await?;
@@ -611,9 +621,9 @@ impl Tx {
     pub async fn claim_unassigned(
         &mut self,
         queue_code: &str,
-        user_id: i64,
+        user_id: UserId,
         date: Date,
-    ) -> Result<Option<i64>> {
+    ) -> Result<Option<TaskId>> {
         let lock = match self.dialect {
             Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
             Dialect::Sqlite => "",
@@ -622,12 +632,12 @@ impl Tx {
             "UPDATE tasks SET assignee_id = $1, state = 'assigned' WHERE id = (SELECT id FROM tasks WHERE queue_code = $2 AND assignee_id IS NULL AND state IN ('open', 'rescheduled') AND due_on <= $3 ORDER BY due_on, id LIMIT 1{lock}) AND assignee_id IS NULL RETURNING id"
         );
         let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(user_id)
+            .bind(user_id.get())
             .bind(queue_code)
             .bind(date_text(date))
             .fetch_optional(&mut *self.tx)
             .await?;
-        let id: Option<i64> = row.map(|r| r.try_get(0)).transpose()?;
+        let id: Option<TaskId> = row.map(|r| r.try_get(0).map(TaskId)).transpose()?;
         if let Some(id) = id {
             self.refresh_task_loan_keys(id).await?;
         }
@@ -637,21 +647,21 @@ impl Tx {
     /// Sets a task's assignee and state.
     pub async fn set_task_assignee(
         &mut self,
-        task_id: i64,
-        assignee: Option<i64>,
+        task_id: TaskId,
+        assignee: Option<UserId>,
         state: TaskState,
     ) -> Result<()> {
         sqlx::query("UPDATE tasks SET assignee_id = $1, state = $2 WHERE id = $3")
-            .bind(assignee)
+            .bind(assignee.map(UserId::get))
             .bind(state.as_str())
-            .bind(task_id)
+            .bind(task_id.get())
             .execute(&mut *self.tx)
             .await?;
         self.refresh_task_loan_keys(task_id).await
     }
 
     /// Applies a task's new state after an attempt.
-    pub async fn update_task(&mut self, task_id: i64, u: &TaskUpdate) -> Result<()> {
+    pub async fn update_task(&mut self, task_id: TaskId, u: &TaskUpdate) -> Result<()> {
         sqlx::query("UPDATE tasks SET state = $1, attempts = $2, due_on = $3, outcome = $4, closed_on = $5, close_reason = $6 WHERE id = $7")
             .bind(u.state.as_str())
             .bind(u.attempts)
@@ -659,45 +669,47 @@ impl Tx {
             .bind(u.outcome.as_deref())
             .bind(u.closed_on.map(date_text))
             .bind(u.close_reason.as_deref())
-            .bind(task_id)
+            .bind(task_id.get())
             .execute(&mut *self.tx)
             .await?;
         self.refresh_task_loan_keys(task_id).await
     }
 
     /// Keeps the stored open task keys of a task's loan true after a change of the task.
-    async fn refresh_task_loan_keys(&mut self, task_id: i64) -> Result<()> {
+    async fn refresh_task_loan_keys(&mut self, task_id: TaskId) -> Result<()> {
         let sql = format!(
             "UPDATE loan_state SET open_task_keys = {} WHERE loan_id = (SELECT loan_id FROM tasks WHERE id = $1)",
             crate::followup::open_keys_sql(self.dialect, "loan_state.loan_id")
         );
         sqlx::query(AssertSqlSafe(sql))
-            .bind(task_id)
+            .bind(task_id.get())
             .execute(&mut *self.tx)
             .await?;
         Ok(())
     }
 
     /// Creates a task unless the loan already has one for this reason; returns its id if new.
-    pub async fn insert_task(&mut self, t: &NewTask) -> Result<Option<i64>> {
+    pub async fn insert_task(&mut self, t: &Task) -> Result<Option<TaskId>> {
         let state = if t.assignee_id.is_some() {
             TaskState::Assigned
         } else {
             TaskState::Open
         };
-        let row = sqlx::query("INSERT INTO tasks (loan_id, kind, reason_key, queue_code, state, assignee_id, created_on, due_on, max_attempts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (loan_id, reason_key) DO NOTHING RETURNING id")
-            .bind(t.loan_id)
+        let row = sqlx::query("INSERT INTO tasks (loan_id, kind, reason_key, queue_code, state, assignee_id, created_on, due_on, window_end_on, late, max_attempts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (loan_id, reason_key) DO NOTHING RETURNING id")
+            .bind(t.loan_id.get())
             .bind(t.kind.as_str())
             .bind(t.reason_key.as_str())
             .bind(t.queue_code.as_str())
             .bind(state.as_str())
-            .bind(t.assignee_id)
+            .bind(t.assignee_id.map(UserId::get))
             .bind(date_text(t.created_on))
             .bind(date_text(t.due_on))
+            .bind(t.window_end_on.map(date_text))
+            .bind(i64::from(t.late))
             .bind(t.max_attempts)
             .fetch_optional(&mut *self.tx)
             .await?;
-        let id: Option<i64> = row.map(|r| r.try_get(0)).transpose()?;
+        let id: Option<TaskId> = row.map(|r| r.try_get(0).map(TaskId)).transpose()?;
         if id.is_some() {
             self.refresh_open_task_keys(&[t.loan_id]).await?;
         }
@@ -705,7 +717,7 @@ impl Tx {
     }
 
     /// Ids of tasks (optionally only open ones), in id order; for the demo.
-    pub async fn task_ids(&mut self, only_open: bool) -> Result<Vec<i64>> {
+    pub async fn task_ids(&mut self, only_open: bool) -> Result<Vec<TaskId>> {
         let sql = if only_open {
             format!("SELECT id FROM tasks WHERE state IN {OPEN_TASK_STATES} ORDER BY id")
         } else {
@@ -714,36 +726,40 @@ impl Tx {
         let rows = sqlx::query(AssertSqlSafe(sql))
             .fetch_all(&mut *self.tx)
             .await?;
-        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+        rows.iter().map(|r| Ok(TaskId(r.try_get(0)?))).collect()
     }
 
     // ----- interactions, promises, signals, reveals ---------------------------------------------
 
     /// The interaction recorded under this idempotency key.
     pub async fn interaction_by_key(&mut self, key: &str) -> Result<Option<InteractionRecord>> {
-        let row = sqlx::query("SELECT id, idempotency_key, task_id, loan_id, user_id, channel, occurred_at, outcome, business_date FROM interactions WHERE idempotency_key = $1")
-            .bind(key)
-            .fetch_optional(&mut *self.tx)
-            .await?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {INTERACTION_COLUMNS} FROM interactions WHERE idempotency_key = $1"
+        )))
+        .bind(key)
+        .fetch_optional(&mut *self.tx)
+        .await?;
         row.as_ref().map(interaction_from_row).transpose()
     }
 
     /// A loan's interactions, newest first.
-    pub async fn loan_interactions(&mut self, loan_id: i64) -> Result<Vec<InteractionRecord>> {
-        let rows = sqlx::query("SELECT id, idempotency_key, task_id, loan_id, user_id, channel, occurred_at, outcome, business_date FROM interactions WHERE loan_id = $1 ORDER BY id DESC")
-            .bind(loan_id)
-            .fetch_all(&mut *self.tx)
-            .await?;
+    pub async fn loan_interactions(&mut self, loan_id: LoanId) -> Result<Vec<InteractionRecord>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {INTERACTION_COLUMNS} FROM interactions WHERE loan_id = $1 ORDER BY id DESC"
+        )))
+        .bind(loan_id.get())
+        .fetch_all(&mut *self.tx)
+        .await?;
         rows.iter().map(interaction_from_row).collect()
     }
 
     /// Records an interaction unless its idempotency key is already used; returns its id if new.
-    pub async fn insert_interaction(&mut self, i: &NewInteraction) -> Result<Option<i64>> {
+    pub async fn insert_interaction(&mut self, i: &Interaction) -> Result<Option<i64>> {
         let row = sqlx::query("INSERT INTO interactions (idempotency_key, task_id, loan_id, user_id, channel, occurred_at, duration_seconds, outcome, promise_amount_fen, promise_date, income_change_pct, job_status, vehicle_status, answers, notes, business_date, salt) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id")
             .bind(i.idempotency_key.as_str())
-            .bind(i.task_id)
-            .bind(i.loan_id)
-            .bind(i.user_id)
+            .bind(i.task_id.map(TaskId::get))
+            .bind(i.loan_id.get())
+            .bind(i.user_id.get())
             .bind(i.channel.as_str())
             .bind(i.occurred_at.as_str())
             .bind(i.duration_seconds)
@@ -766,7 +782,7 @@ impl Tx {
     pub async fn insert_promise(&mut self, p: &NewPromise) -> Result<i64> {
         let row = sqlx::query("INSERT INTO promises (interaction_id, loan_id, amount_fen, promised_on, due_on, paid_before_fen, state) VALUES ($1, $2, $3, $4, $5, $6, 'open') RETURNING id")
             .bind(p.interaction_id)
-            .bind(p.loan_id)
+            .bind(p.loan_id.get())
             .bind(p.amount_fen)
             .bind(date_text(p.promised_on))
             .bind(date_text(p.due_on))
@@ -780,7 +796,7 @@ impl Tx {
     pub async fn insert_signals(&mut self, signals: &[NewSignal]) -> Result<()> {
         for s in signals {
             sqlx::query("INSERT INTO risk_signals (loan_id, kind, value, observed_on, interaction_id) VALUES ($1, $2, $3, $4, $5)")
-                .bind(s.loan_id)
+                .bind(s.loan_id.get())
                 .bind(s.kind.as_str())
                 .bind(s.value.as_str())
                 .bind(date_text(s.observed_on))
@@ -792,11 +808,11 @@ impl Tx {
     }
 
     /// A loan's risk signals: (kind, value, observed on), oldest first.
-    pub async fn loan_signals(&mut self, loan_id: i64) -> Result<Vec<(String, String, Date)>> {
+    pub async fn loan_signals(&mut self, loan_id: LoanId) -> Result<Vec<(String, String, Date)>> {
         let rows = sqlx::query(
             "SELECT kind, value, observed_on FROM risk_signals WHERE loan_id = $1 ORDER BY id",
         )
-        .bind(loan_id)
+        .bind(loan_id.get())
         .fetch_all(&mut *self.tx)
         .await?;
         rows.iter()
@@ -811,11 +827,11 @@ impl Tx {
     }
 
     /// Total paid on a loan so far (fen).
-    pub async fn loan_paid_fen(&mut self, loan_id: i64) -> Result<i64> {
+    pub async fn loan_paid_fen(&mut self, loan_id: LoanId) -> Result<i64> {
         let row = sqlx::query(
             "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) FROM payments WHERE loan_id = $1",
         )
-        .bind(loan_id)
+        .bind(loan_id.get())
         .fetch_one(&mut *self.tx)
         .await?;
         Ok(row.try_get(0)?)
@@ -824,10 +840,10 @@ impl Tx {
     /// Logs a reveal of personal data.
     pub async fn insert_reveal(&mut self, r: &NewReveal) -> Result<()> {
         sqlx::query("INSERT INTO reveals (user_id, borrower_id, loan_id, task_id, fields, revealed_at, business_date) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-            .bind(r.user_id)
-            .bind(r.borrower_id)
-            .bind(r.loan_id)
-            .bind(r.task_id)
+            .bind(r.user_id.get())
+            .bind(r.borrower_id.get())
+            .bind(r.loan_id.map(LoanId::get))
+            .bind(r.task_id.map(TaskId::get))
             .bind(r.fields.as_str())
             .bind(r.revealed_at.as_str())
             .bind(date_text(r.business_date))
@@ -947,7 +963,7 @@ impl Tx {
         rows.iter()
             .map(|r| {
                 Ok(AgentStatsRow {
-                    user_id: r.try_get(0)?,
+                    user_id: UserId(r.try_get(0)?),
                     username: r.try_get(1)?,
                     display_name: r.try_get(2)?,
                     tasks_done: r.try_get(3)?,

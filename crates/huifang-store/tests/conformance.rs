@@ -20,11 +20,11 @@ use huifang_core::loan::{DatedOp, LoanOp, LoanTerms, Payment};
 use huifang_core::policy::{Bucket, Classification, ProductRules};
 use huifang_core::schedule::Method;
 use huifang_core::status::{Lifecycle, StatusSummary};
-use huifang_core::{Date, Money, Rate};
+use huifang_core::{BorrowerId, Date, LoanId, Money, Rate};
 use huifang_store::{
-    BorrowerRecord, Evaluation, EventRecord, HistoryRecord, LoanRecord, NewBorrower, NewLoan,
-    NewOp, NewPayment, NewProduct, NewTask, PaymentRecord, PlannedTask, ProductRecord, StatusRow,
-    Store, StoreError, SummaryRow, TaskCancel, TaskUpdate, WarningRecord, decode_op, encode_op,
+    Borrower, BorrowerRecord, Evaluation, EventRecord, HistoryRecord, Loan, LoanRecord, NewOp,
+    NewPayment, PaymentRecord, Product, ProductRecord, StatusRow, Store, StoreError, SummaryRow,
+    Task, TaskCancel, TaskUpdate, WarningRecord, decode_op, encode_op,
 };
 use huifang_testkit::{Dbs, on_both, with_database};
 use sqlx::Row;
@@ -148,16 +148,16 @@ async fn migrated(store: &Store) {
     store.check_schema().await.expect("schema current");
 }
 
-fn product(code: &str, name: &str, rules: ProductRules) -> NewProduct {
-    NewProduct {
+fn product(code: &str, name: &str, rules: ProductRules) -> Product {
+    Product {
         code: code.into(),
         name: name.into(),
         rules,
     }
 }
 
-fn borrower(n: usize) -> NewBorrower {
-    NewBorrower {
+fn borrower(n: usize) -> Borrower {
+    Borrower {
         external_id: format!("B{n:06}"),
         name: format!("借款人{n}"),
         id_number: "11010519491231002X".into(),
@@ -186,11 +186,11 @@ fn terms(
 
 fn new_loan(
     external_id: &str,
-    borrower_id: i64,
+    borrower_id: BorrowerId,
     product_id: i64,
     evaluation: Evaluation,
-) -> NewLoan {
-    NewLoan {
+) -> Loan {
+    Loan {
         external_id: external_id.into(),
         borrower_id,
         // `base`'s borrower; tests on other borrowers set both fields.
@@ -224,7 +224,7 @@ async fn base(store: &Store) -> (ProductRecord, BorrowerRecord) {
 }
 
 /// Inserts loans (all on `base`'s product and borrower) and returns their ids in order.
-async fn insert_loans(store: &Store, loans: &[NewLoan]) -> Vec<i64> {
+async fn insert_loans(store: &Store, loans: &[Loan]) -> Vec<LoanId> {
     let mut tx = store.begin().await.unwrap();
     tx.insert_loans(loans).await.unwrap();
     let keys: Vec<String> = loans.iter().map(|l| l.external_id.clone()).collect();
@@ -235,7 +235,7 @@ async fn insert_loans(store: &Store, loans: &[NewLoan]) -> Vec<i64> {
 
 fn payment(
     external_id: &str,
-    loan_id: i64,
+    loan_id: LoanId,
     paid_on: &str,
     fen: i64,
     received_on: &str,
@@ -379,19 +379,21 @@ async fn products_borrowers_loans_round_trip(store: &Store, _url: &str) {
     .await
     .unwrap();
     let products = tx.products().await.unwrap();
-    let codes: Vec<&str> = products.iter().map(|p| p.code.as_str()).collect();
+    let codes: Vec<&str> = products.iter().map(|p| p.product.code.as_str()).collect();
     assert_eq!(
         codes,
         ["HIGH", "LEASE36", "NEWCAR36", "USED24"],
         "ordered by code"
     );
-    let by_code: HashMap<&str, &ProductRecord> =
-        products.iter().map(|p| (p.code.as_str(), p)).collect();
-    assert_eq!(by_code["LEASE36"].name, "融资租赁");
-    assert_eq!(by_code["LEASE36"].rules, rules(90, "0.3"));
-    assert_eq!(by_code["USED24"].rules, rules(0, "0"));
-    assert_eq!(by_code["HIGH"].rules, rules(5, "10"));
-    assert_eq!(by_code["NEWCAR36"].rules, ProductRules::default());
+    let by_code: HashMap<&str, &ProductRecord> = products
+        .iter()
+        .map(|p| (p.product.code.as_str(), p))
+        .collect();
+    assert_eq!(by_code["LEASE36"].product.name, "融资租赁");
+    assert_eq!(by_code["LEASE36"].product.rules, rules(90, "0.3"));
+    assert_eq!(by_code["USED24"].product.rules, rules(0, "0"));
+    assert_eq!(by_code["HIGH"].product.rules, rules(5, "10"));
+    assert_eq!(by_code["NEWCAR36"].product.rules, ProductRules::default());
     // A duplicate code is refused by the database.
     assert!(
         tx.insert_products(&[product("HIGH", "again", rules(1, "0"))])
@@ -410,16 +412,16 @@ async fn products_borrowers_loans_round_trip(store: &Store, _url: &str) {
     let products = tx.products().await.unwrap();
     let lease = products
         .iter()
-        .find(|p| p.code == "LEASE36")
+        .find(|p| p.product.code == "LEASE36")
         .unwrap()
         .clone();
     let used = products
         .iter()
-        .find(|p| p.code == "USED24")
+        .find(|p| p.product.code == "USED24")
         .unwrap()
         .clone();
 
-    let rich = NewBorrower {
+    let rich = Borrower {
         external_id: "B-富".into(),
         name: "欧阳娜娜".into(),
         id_number: "310104200105087510".into(),
@@ -428,7 +430,7 @@ async fn products_borrowers_loans_round_trip(store: &Store, _url: &str) {
         monthly_income: Money::from_fen(900_000_000_000_000),
         city: "北京市".into(),
     };
-    let poor = NewBorrower {
+    let poor = Borrower {
         external_id: "B-0".into(),
         name: "O'Brien, \"Jim\"".into(),
         id_number: "11010519680723655X".into(),
@@ -455,13 +457,13 @@ async fn products_borrowers_loans_round_trip(store: &Store, _url: &str) {
         let got = &found[&want.external_id];
         assert_eq!(
             (
-                &got.external_id,
-                &got.name,
-                &got.id_number,
-                &got.mobile,
-                &got.employer,
-                got.monthly_income,
-                &got.city
+                &got.borrower.external_id,
+                &got.borrower.name,
+                &got.borrower.id_number,
+                &got.borrower.mobile,
+                &got.borrower.employer,
+                got.borrower.monthly_income,
+                &got.borrower.city
             ),
             (
                 &want.external_id,
@@ -498,11 +500,19 @@ async fn products_borrowers_loans_round_trip(store: &Store, _url: &str) {
         .unwrap();
     let products = tx.products().await.unwrap();
     let lease = ProductRecord {
-        id: products.iter().find(|p| p.code == "LEASE36").unwrap().id,
+        id: products
+            .iter()
+            .find(|p| p.product.code == "LEASE36")
+            .unwrap()
+            .id,
         ..lease
     };
     let used = ProductRecord {
-        id: products.iter().find(|p| p.code == "USED24").unwrap().id,
+        id: products
+            .iter()
+            .find(|p| p.product.code == "USED24")
+            .unwrap()
+            .id,
         ..used
     };
     let borrowers = tx
@@ -540,7 +550,7 @@ async fn products_borrowers_loans_round_trip(store: &Store, _url: &str) {
         next_continuous_on: None,
     };
     let loans = vec![
-        NewLoan {
+        Loan {
             external_id: "L-annuity".into(),
             borrower_id: borrowers["B-富"].id,
             borrower_external_id: "B-富".into(),
@@ -558,7 +568,7 @@ async fn products_borrowers_loans_round_trip(store: &Store, _url: &str) {
             dealer: "特斯拉 上海".into(),
             evaluation: full_eval.clone(),
         },
-        NewLoan {
+        Loan {
             external_id: "L-equal".into(),
             borrower_id: borrowers["B-0"].id,
             borrower_external_id: "B-0".into(),
@@ -570,7 +580,7 @@ async fn products_borrowers_loans_round_trip(store: &Store, _url: &str) {
             dealer: "d".into(),
             evaluation: null_eval.clone(),
         },
-        NewLoan {
+        Loan {
             external_id: "L-flat".into(),
             borrower_id: borrowers["B-0"].id,
             borrower_external_id: "B-0".into(),
@@ -593,30 +603,25 @@ async fn products_borrowers_loans_round_trip(store: &Store, _url: &str) {
     assert_eq!(found.len(), 3);
     for l in &loans {
         let (product_code, rules) = if l.product_id == used.id {
-            (used.code.clone(), used.rules.clone())
+            (used.product.code.clone(), used.product.rules.clone())
         } else {
-            (lease.code.clone(), lease.rules.clone())
+            (lease.product.code.clone(), lease.product.rules.clone())
         };
         let borrower_external_id = borrowers
             .values()
             .find(|b| b.id == l.borrower_id)
             .unwrap()
+            .borrower
             .external_id
             .clone();
         let want = LoanRecord {
             id: ids[&l.external_id],
-            external_id: l.external_id.clone(),
-            borrower_id: l.borrower_id,
-            borrower_external_id,
-            product_id: l.product_id,
             product_code,
             rules,
-            terms: l.terms,
-            vin: l.vin.clone(),
-            vehicle_model: l.vehicle_model.clone(),
-            vehicle_price: l.vehicle_price,
-            dealer: l.dealer.clone(),
-            evaluation: l.evaluation.clone(),
+            loan: Loan {
+                borrower_external_id,
+                ..l.clone()
+            },
         };
         assert_eq!(
             found[&l.external_id], want,
@@ -626,7 +631,12 @@ async fn products_borrowers_loans_round_trip(store: &Store, _url: &str) {
     }
     // Rates keep their exact value.
     assert_eq!(
-        found["L-annuity"].terms.annual_rate.value().to_string(),
+        found["L-annuity"]
+            .loan
+            .terms
+            .annual_rate
+            .value()
+            .to_string(),
         "0.12345678"
     );
     assert!(
@@ -704,7 +714,12 @@ async fn payments_round_trip_and_order(store: &Store, _url: &str) {
     );
     assert_eq!(by_ext["P-a"], got[0]);
     assert_eq!(tx.loan_payments(l2).await.unwrap().len(), 1);
-    assert!(tx.loan_payments(l2 + 1000).await.unwrap().is_empty());
+    assert!(
+        tx.loan_payments(LoanId(l2.get() + 1000))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(
         tx.insert_payments(&[payment("P-a", l2, "2026-02-01", 5, "2026-02-01")])
             .await
@@ -723,7 +738,7 @@ async fn payments_round_trip_and_order(store: &Store, _url: &str) {
 }
 
 /// The ids of `base`'s product and borrower.
-async fn base_ids(store: &Store) -> (i64, i64) {
+async fn base_ids(store: &Store) -> (i64, BorrowerId) {
     let mut tx = store.begin().await.unwrap();
     let p = tx.products().await.unwrap()[0].id;
     let b = tx
@@ -1004,7 +1019,7 @@ async fn loans_with_event_in_range(store: &Store, _url: &str) {
         Some("2026-03-01"),
         Some("2026-01-09"),
     ];
-    let loans: Vec<NewLoan> = next_events
+    let loans: Vec<Loan> = next_events
         .iter()
         .enumerate()
         .map(|(i, next)| {
@@ -1015,7 +1030,7 @@ async fn loans_with_event_in_range(store: &Store, _url: &str) {
         .collect();
     let ids = insert_loans(store, &loans).await;
     let day = d("2026-03-01");
-    let mut want: Vec<i64> = ids
+    let mut want: Vec<LoanId> = ids
         .iter()
         .zip(&next_events)
         .filter(|(_, n)| n.is_some_and(|n| d(n) <= day))
@@ -1039,7 +1054,7 @@ async fn loans_with_event_in_range(store: &Store, _url: &str) {
         4,
         "the upper bound is inclusive and dates compare as dates"
     );
-    let on_the_day: Vec<i64> = ids
+    let on_the_day: Vec<LoanId> = ids
         .iter()
         .zip(&next_events)
         .filter(|(_, n)| **n == Some("2026-03-01"))
@@ -1088,7 +1103,7 @@ async fn tidy_after_load_keeps_the_book(store: &Store, url: &str) {
     let (_, ids) = current_book(store, LOANS as usize).await;
     // the load writes every state a second time, as payments arriving after their loans do
     let mut tx = store.begin().await.unwrap();
-    let moved: Vec<(i64, Evaluation)> = ids
+    let moved: Vec<(LoanId, Evaluation)> = ids
         .iter()
         .enumerate()
         .map(|(i, id)| {
@@ -1139,7 +1154,7 @@ async fn tidy_after_load_keeps_the_book(store: &Store, url: &str) {
         .await
         .unwrap();
     tx.rollback().await.unwrap();
-    let want: Vec<i64> = ids.iter().step_by(3).copied().collect();
+    let want: Vec<LoanId> = ids.iter().step_by(3).copied().collect();
     assert_eq!(due, want, "the rewritten states are the ones read back");
     if url.starts_with("postgres") {
         let pool = sqlx::AnyPool::connect(url).await.expect("raw connection");
@@ -1196,11 +1211,11 @@ async fn settle_checkpoints_the_database(store: &Store, url: &str) {
 
 /// A migrated store holding `n` loans current on 2026-01-31 (100,000.00 outstanding, next event
 /// on 2026-02-25), external ids `L0`, `L1`, …; returns them and their ids.
-async fn current_book(store: &Store, n: usize) -> (Vec<NewLoan>, Vec<i64>) {
+async fn current_book(store: &Store, n: usize) -> (Vec<Loan>, Vec<LoanId>) {
     migrated(store).await;
     base(store).await;
     let (p, b) = base_ids(store).await;
-    let loans: Vec<NewLoan> = (0..n)
+    let loans: Vec<Loan> = (0..n)
         .map(|i| {
             let mut e = current(d("2026-01-31"), 10_000_000);
             e.next_event_on = Some(d("2026-02-25"));
@@ -1250,14 +1265,16 @@ async fn save_evaluations_updates_only_given_loans(store: &Store, _url: &str) {
     let after = tx.loans_by_external_id(&keys).await.unwrap();
     for (i, key) in keys.iter().enumerate() {
         let want = match i {
-            1 => LoanRecord {
-                evaluation: overdue.clone(),
-                ..before[key].clone()
-            },
-            3 => LoanRecord {
-                evaluation: paid_off.clone(),
-                ..before[key].clone()
-            },
+            1 => {
+                let mut l = before[key].clone();
+                l.loan.evaluation = overdue.clone();
+                l
+            }
+            3 => {
+                let mut l = before[key].clone();
+                l.loan.evaluation = paid_off.clone();
+                l
+            }
             _ => before[key].clone(),
         };
         assert_eq!(after[key], want, "loan {key}");
@@ -1267,18 +1284,19 @@ async fn save_evaluations_updates_only_given_loans(store: &Store, _url: &str) {
         .await
         .unwrap();
     let again = tx.loans_by_external_id(&keys).await.unwrap();
-    assert_eq!(again[&keys[1]].evaluation, paid_off);
-    assert_eq!(again[&keys[3]].evaluation, overdue);
+    assert_eq!(again[&keys[1]].loan.evaluation, paid_off);
+    assert_eq!(again[&keys[3]].loan.evaluation, overdue);
     assert_eq!(again[&keys[0]], before[&keys[0]]);
     tx.rollback().await.unwrap();
 }
 
-fn planned(loan_id: i64, key: &str) -> PlannedTask {
-    PlannedTask {
+fn planned(loan_id: LoanId, key: &str) -> Task {
+    Task {
         loan_id,
         kind: "continuous_followup".into(),
         reason_key: key.into(),
         queue_code: "care".into(),
+        assignee_id: None,
         created_on: d("2026-02-25"),
         due_on: d("2026-02-25"),
         window_end_on: None,
@@ -1287,13 +1305,13 @@ fn planned(loan_id: i64, key: &str) -> PlannedTask {
     }
 }
 
-async fn stored_keys(store: &Store, ids: &[i64]) -> Vec<Vec<String>> {
+async fn stored_keys(store: &Store, ids: &[LoanId]) -> Vec<Vec<String>> {
     let mut tx = store.begin().await.unwrap();
     let inputs = tx.replay_inputs(ids).await.unwrap();
     tx.rollback().await.unwrap();
     inputs
         .into_iter()
-        .map(|i| i.loan.evaluation.open_task_keys)
+        .map(|i| i.loan.loan.evaluation.open_task_keys)
         .collect()
 }
 
@@ -1342,14 +1360,14 @@ async fn open_task_keys_follow_the_tasks(store: &Store, _url: &str) {
     assert_eq!(tx.stale_open_task_keys().await.unwrap(), vec![a]);
     // the caller stores the keys with the loan's state
     let mut inputs = tx.replay_inputs(&[a]).await.unwrap();
-    let mut e = inputs.remove(0).loan.evaluation;
+    let mut e = inputs.remove(0).loan.loan.evaluation;
     e.open_task_keys = vec!["k1".into(), "k3".into()];
     tx.save_evaluations(&[(a, e)]).await.unwrap();
     assert!(tx.stale_open_task_keys().await.unwrap().is_empty());
 
     // single-task writes of the team keep the keys themselves
     let id = tx
-        .insert_task(&NewTask {
+        .insert_task(&Task {
             loan_id: c,
             kind: "escalation".into(),
             reason_key: "escalated:1".into(),
@@ -1357,6 +1375,8 @@ async fn open_task_keys_follow_the_tasks(store: &Store, _url: &str) {
             assignee_id: None,
             created_on: d("2026-02-26"),
             due_on: d("2026-02-26"),
+            window_end_on: None,
+            late: false,
             max_attempts: 3,
         })
         .await
@@ -1394,7 +1414,7 @@ async fn replay_inputs_per_loan(store: &Store, _url: &str) {
     migrated(store).await;
     base(store).await;
     let (p, b) = base_ids(store).await;
-    let mut loans: Vec<NewLoan> = (0..4)
+    let mut loans: Vec<Loan> = (0..4)
         .map(|i| new_loan(&format!("L{i}"), b, p, current(d("2026-01-31"), 100)))
         .collect();
     loans[2].terms = terms(
@@ -1443,13 +1463,13 @@ async fn replay_inputs_per_loan(store: &Store, _url: &str) {
     tx.commit().await.unwrap();
 
     let mut tx = store.begin().await.unwrap();
-    let asked = vec![ids[3], ids[0], ids[2], ids[1], 999_999];
+    let asked = vec![ids[3], ids[0], ids[2], ids[1], LoanId(999_999)];
     let got = tx.replay_inputs(&asked).await.unwrap();
-    let order: Vec<i64> = got.iter().map(|r| r.loan.id).collect();
+    let order: Vec<LoanId> = got.iter().map(|r| r.loan.id).collect();
     let mut sorted = ids.clone();
     sorted.sort_unstable();
     assert_eq!(order, sorted, "one input per existing loan, in id order");
-    let by_id: HashMap<i64, _> = got.iter().map(|r| (r.loan.id, r)).collect();
+    let by_id: HashMap<LoanId, _> = got.iter().map(|r| (r.loan.id, r)).collect();
     let pay = |on: &str, fen| Payment {
         paid_on: d(on),
         amount: Money::from_fen(fen),
@@ -1485,7 +1505,7 @@ async fn replay_inputs_per_loan(store: &Store, _url: &str) {
         ],
         "operations in recording order"
     );
-    assert_eq!(by_id[&ids[2]].loan.terms, loans[2].terms);
+    assert_eq!(by_id[&ids[2]].loan.loan.terms, loans[2].terms);
     assert_eq!(
         by_id[&ids[3]].ops,
         vec![DatedOp {
@@ -1504,7 +1524,7 @@ async fn status_page_paging(store: &Store, _url: &str) {
     migrated(store).await;
     base(store).await;
     let (p, b) = base_ids(store).await;
-    let loans: Vec<NewLoan> = (0..10)
+    let loans: Vec<Loan> = (0..10)
         .map(|i| {
             let e = Evaluation {
                 summary: summary(
@@ -1548,18 +1568,18 @@ async fn status_page_paging(store: &Store, _url: &str) {
     let mut tx = store.begin().await.unwrap();
     for limit in [1, 3, 10, 50] {
         let mut got = Vec::new();
-        let mut after = 0;
+        let mut after = None;
         loop {
             let page = tx.status_page(after, limit).await.unwrap();
             assert!(page.len() <= limit);
             let Some(last) = page.last() else { break };
-            after = last.id;
+            after = Some(last.id);
             got.extend(page);
         }
         assert_eq!(got, want, "limit {limit}");
     }
     assert_eq!(
-        tx.status_page(ids[7], 10).await.unwrap(),
+        tx.status_page(Some(ids[7]), 10).await.unwrap(),
         want[8..].to_vec()
     );
     tx.rollback().await.unwrap();
@@ -1745,7 +1765,7 @@ struct Snapshot {
     closed: bool,
 }
 
-async fn snapshot(store: &Store, loan_id: i64) -> Snapshot {
+async fn snapshot(store: &Store, loan_id: LoanId) -> Snapshot {
     let mut tx = store.begin().await.unwrap();
     let s = Snapshot {
         counts: tx.counts().await.unwrap(),
@@ -1771,7 +1791,7 @@ async fn large_batches(store: &Store, _url: &str) {
     const BORROWERS: usize = 12_000;
     const LOANS: usize = 4_000;
     const PAYMENTS: usize = 12_000;
-    let borrowers: Vec<NewBorrower> = (2..BORROWERS + 2).map(borrower).collect();
+    let borrowers: Vec<Borrower> = (2..BORROWERS + 2).map(borrower).collect();
     let mut tx = store.begin().await.unwrap();
     tx.insert_borrowers(&borrowers)
         .await
@@ -1781,18 +1801,18 @@ async fn large_batches(store: &Store, _url: &str) {
     keys.extend((0..20_000).map(|i| format!("X{i}")));
     let found = tx.borrowers_by_external_id(&keys).await.unwrap();
     assert_eq!(found.len(), BORROWERS);
-    assert_eq!(found["B012001"].name, "借款人12001");
+    assert_eq!(found["B012001"].borrower.name, "借款人12001");
     assert_eq!(
-        found["B012001"].monthly_income,
+        found["B012001"].borrower.monthly_income,
         Money::from_fen(1_200_000 + 12_001)
     );
 
-    let loans: Vec<NewLoan> = (0..LOANS)
+    let loans: Vec<Loan> = (0..LOANS)
         .map(|i| {
             let mut e = current(d("2026-01-31"), i as i64);
             e.next_event_on = Some(d("2026-02-25"));
             let key = format!("B{:06}", i + 2);
-            NewLoan {
+            Loan {
                 borrower_external_id: key.clone(),
                 ..new_loan(&format!("L{i:06}"), found[&key].id, p, e)
             }
@@ -1804,7 +1824,7 @@ async fn large_batches(store: &Store, _url: &str) {
     let loan_keys: Vec<String> = loans.iter().map(|l| l.external_id.clone()).collect();
     let ids = tx.loan_ids_by_external_id(&loan_keys).await.unwrap();
     assert_eq!(ids.len(), LOANS);
-    let id_list: Vec<i64> = loan_keys.iter().map(|k| ids[k]).collect();
+    let id_list: Vec<LoanId> = loan_keys.iter().map(|k| ids[k]).collect();
     let payments: Vec<NewPayment> = (0..PAYMENTS)
         .map(|i| {
             payment(
@@ -1817,7 +1837,7 @@ async fn large_batches(store: &Store, _url: &str) {
         })
         .collect();
     tx.insert_payments(&payments).await.unwrap();
-    let evaluations: Vec<(i64, Evaluation)> = id_list
+    let evaluations: Vec<(LoanId, Evaluation)> = id_list
         .iter()
         .map(|id| {
             let mut e = current(d("2026-03-01"), 5);
@@ -1840,7 +1860,11 @@ async fn large_batches(store: &Store, _url: &str) {
     let inputs = tx.replay_inputs(&id_list).await.unwrap();
     assert_eq!(inputs.len(), LOANS);
     assert!(inputs.iter().all(|r| r.payments.len() == PAYMENTS / LOANS));
-    assert!(inputs.iter().all(|r| r.loan.evaluation == evaluations[0].1));
+    assert!(
+        inputs
+            .iter()
+            .all(|r| r.loan.loan.evaluation == evaluations[0].1)
+    );
     let due = tx
         .loans_with_event_between(d("2000-01-01"), d("2026-03-31"))
         .await

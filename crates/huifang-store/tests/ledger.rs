@@ -15,7 +15,7 @@ use huifang_ledger::{
     Frontier, HashSource, LedgerError, MerkleTree, consistency_proof, inclusion_proof, leaf_hash,
     verify_consistency, verify_inclusion,
 };
-use huifang_store::{NewLeaf, Store};
+use huifang_store::{Leaf, Store};
 use huifang_testkit::Dbs;
 
 /// xorshift64*: deterministic test randomness without a dependency.
@@ -33,8 +33,8 @@ impl Rng {
     }
 }
 
-fn leaf(i: u64) -> NewLeaf {
-    NewLeaf {
+fn leaf(i: u64) -> Leaf {
+    Leaf {
         kind: if i.is_multiple_of(3) {
             "warning"
         } else {
@@ -72,7 +72,7 @@ async fn stored_proofs_equal_the_in_memory_tree(store: Store) {
     while tree.size() < 1_500 {
         let cap = if rng.below(4) == 0 { 300 } else { 20 };
         let batch = 1 + rng.below(cap);
-        let leaves: Vec<NewLeaf> = (tree.size()..tree.size() + batch).map(leaf).collect();
+        let leaves: Vec<Leaf> = (tree.size()..tree.size() + batch).map(leaf).collect();
         let mut tx = store.begin().await.unwrap();
         let first = tx.ledger_append(&leaves).await.unwrap();
         assert_eq!(first, tree.size());
@@ -175,8 +175,8 @@ async fn stored_proofs_equal_the_in_memory_tree(store: Store) {
     assert_eq!(some.len(), 5);
     for l in &some {
         assert_eq!(l.hash, tree.leaf_hashes()[l.index as usize]);
-        assert_eq!(l.bytes, leaf(l.index).bytes);
-        assert_eq!(l.kind, leaf(l.index).kind);
+        assert_eq!(l.leaf.bytes, leaf(l.index).bytes);
+        assert_eq!(l.leaf.kind, leaf(l.index).kind);
     }
     let by_record = tx.ledger_leaf_of("warning", 4).await.unwrap().unwrap();
     assert_eq!(by_record.index, 3);
@@ -232,7 +232,7 @@ async fn postgres_concurrent_appenders_serialise() {
         tasks.push(tokio::spawn(async move {
             for round in 0..10u64 {
                 let mut tx = store.begin().await.unwrap();
-                let leaves: Vec<NewLeaf> = (0..7)
+                let leaves: Vec<Leaf> = (0..7)
                     .map(|i| leaf(1_000_000 + w * 1_000 + round * 10 + i))
                     .collect();
                 tx.ledger_append(&leaves).await.unwrap();

@@ -15,9 +15,9 @@ use huifang_app::views::{
     TaskDetail, TaskList, TeamStatsList,
 };
 use huifang_app::{AppError, policy};
-use huifang_core::Date;
 use huifang_core::calendar::parse_date;
 use huifang_core::policy::Policy;
+use huifang_core::{Date, TaskId};
 use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -53,8 +53,8 @@ pub(crate) fn params(p: Params) -> Result<HashMap<String, String>, ApiError> {
         .map_err(|_| ApiError::bad_request("the query string is malformed"))
 }
 
-fn task_id(p: Result<Path<i64>, PathRejection>) -> Result<i64, ApiError> {
-    p.map(|Path(id)| id)
+fn task_id(p: Result<Path<i64>, PathRejection>) -> Result<TaskId, ApiError> {
+    p.map(|Path(id)| TaskId(id))
         .map_err(|_| ApiError::bad_request("the task id must be an integer"))
 }
 

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use huifang_core::Date;
 use huifang_core::calendar::add_days;
 use huifang_core::team::TaskState;
+use huifang_core::{TaskId, UserId};
 use huifang_store::Store;
 
 use crate::team::{
@@ -151,7 +152,7 @@ async fn work_demo_tasks(store: &Store, log: &mut impl FnMut(&str)) -> Result<St
         log("no follow-up tasks yet: no worked tasks in the demo");
         return Ok("no follow-up tasks to work yet".into());
     }
-    let mut actors: HashMap<i64, Actor> = HashMap::new();
+    let mut actors: HashMap<UserId, Actor> = HashMap::new();
     let (mut worked, mut interactions) = (0u64, 0u64);
     for (n, id) in ids.iter().enumerate() {
         if worked >= 1_500 || n % 3 == 2 {
@@ -181,12 +182,12 @@ async fn work_demo_tasks(store: &Store, log: &mut impl FnMut(&str)) -> Result<St
             if !matches!(
                 task.state,
                 TaskState::Assigned | TaskState::InProgress | TaskState::Rescheduled
-            ) || task.due_on > date
+            ) || task.task.due_on > date
             {
                 break;
             }
-            let on = task.due_on.max(task.created_on).min(date);
-            let input = demo_outcome(*id, attempt, task.kind.as_str(), on);
+            let on = task.task.due_on.max(task.task.created_on).min(date);
+            let input = demo_outcome(*id, attempt, task.task.kind.as_str(), on);
             match team::record_in(&mut tx, &actor, *id, &input, on).await {
                 Ok(_) => {
                     tx.commit().await?;
@@ -212,8 +213,9 @@ async fn work_demo_tasks(store: &Store, log: &mut impl FnMut(&str)) -> Result<St
     ))
 }
 
-fn demo_outcome(task_id: i64, attempt: u64, kind: &str, on: Date) -> OutcomeInput {
+fn demo_outcome(task_id: TaskId, attempt: u64, kind: &str, on: Date) -> OutcomeInput {
     let h = task_id
+        .get()
         .cast_unsigned()
         .wrapping_mul(0x9E37_79B9_7F4A_7C15)
         .wrapping_add(attempt.wrapping_mul(0xBF58_476D_1CE4_E5B9))

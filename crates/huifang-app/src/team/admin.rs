@@ -1,8 +1,9 @@
 //! Administration: teams, users, queues and API tokens, by an admin or the command line's
 //! operator.
 
+use huifang_core::UserId;
 use huifang_core::outcome::{self, Strategy};
-use huifang_store::{NewUser, Store};
+use huifang_store::{Store, User};
 
 use super::{Actor, Role, forbidden, hash_password, invalid, new_token, token_hash};
 use crate::AppError;
@@ -56,7 +57,7 @@ pub async fn create_user(
     store: &Store,
     by: Option<&Actor>,
     input: &UserInput,
-) -> Result<i64, AppError> {
+) -> Result<UserId, AppError> {
     require_admin(by)?;
     let username = input.username.trim();
     if username.is_empty()
@@ -104,7 +105,7 @@ pub async fn create_user(
         input.display_name.trim().to_string()
     };
     let id = tx
-        .insert_user(&NewUser {
+        .insert_user(&User {
             username: username.to_string(),
             display_name,
             role: input.role,

@@ -108,7 +108,7 @@ pub async fn login(
     tx.rollback().await?;
     // the password is checked outside any transaction, off the async threads: argon2 is slow
     // on purpose; an unknown or disabled user is checked too, so every refusal takes as long
-    let hash = user.as_ref().and_then(|u| u.password_hash.clone());
+    let hash = user.as_ref().and_then(|u| u.user.password_hash.clone());
     let matches = verify_password(password, hash).await?;
     let ok = matches && user.as_ref().is_some_and(|u| u.active);
     let Some(user) = user.filter(|_| ok) else {

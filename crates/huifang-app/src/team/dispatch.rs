@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use huifang_core::outcome::{self, Candidate, Strategy};
 use huifang_core::team::TaskState;
+use huifang_core::{TaskId, UserId};
 use huifang_store::{QueueRecord, Store, TaskRecord, Tx, UserRecord};
 
 use super::{Actor, Role, forbidden, load_task, require_team};
@@ -64,11 +65,11 @@ async fn candidates(tx: &mut Tx, queue: &QueueRecord) -> Result<Vec<Candidate>, 
         .into_iter()
         .filter(|u| {
             u.active
-                && matches!(u.role.as_str(), "agent" | "collector")
-                && (queue.skill.is_empty() || u.skills.contains(&queue.skill))
+                && matches!(u.user.role.as_str(), "agent" | "collector")
+                && (queue.skill.is_empty() || u.user.skills.contains(&queue.skill))
         })
         .collect();
-    let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
+    let ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
     let loads = if ids.is_empty() {
         HashMap::new()
     } else {
@@ -89,18 +90,18 @@ async fn dispatch(
     tx: &mut Tx,
     queue: &QueueRecord,
     task: &TaskRecord,
-) -> Result<Option<i64>, AppError> {
+) -> Result<Option<UserId>, AppError> {
     let cursor = tx.lock_queue(queue.id).await?;
     let strategy = queue.strategy;
     let cands = candidates(tx, queue).await?;
     let previous = if strategy == Strategy::Sticky {
-        tx.previous_agent(task.loan_id, task.id).await?
+        tx.previous_agent(task.task.loan_id, task.id).await?
     } else {
         None
     };
     let pick = outcome::assign(strategy, &cands, cursor, previous);
     if let (Strategy::RoundRobin, Some(p)) = (strategy, pick) {
-        tx.set_queue_cursor(queue.id, p).await?;
+        tx.set_queue_cursor(queue.id, p.get()).await?;
     }
     Ok(pick)
 }
@@ -165,15 +166,15 @@ pub async fn take_next(store: &Store, actor: &Actor) -> Result<Option<TaskRecord
 
 /// Assigns one open unassigned task by its queue's strategy (the demo, a dispatcher); returns
 /// the agent.
-pub async fn auto_assign(store: &Store, task_id: i64) -> Result<Option<i64>, AppError> {
+pub async fn auto_assign(store: &Store, task_id: TaskId) -> Result<Option<UserId>, AppError> {
     let mut tx = store.begin().await?;
     tx.lock_for_write().await?;
     tx.lock_task(task_id).await?;
     let task = load_task(&mut tx, task_id).await?;
-    if task.assignee_id.is_some() || !task.state.is_claimable() {
-        return Ok(task.assignee_id);
+    if task.task.assignee_id.is_some() || !task.state.is_claimable() {
+        return Ok(task.task.assignee_id);
     }
-    let Some(queue) = tx.queue_by_code(&task.queue_code).await? else {
+    let Some(queue) = tx.queue_by_code(&task.task.queue_code).await? else {
         return Ok(None);
     };
     let pick = dispatch(&mut tx, &queue, &task).await?;

@@ -20,6 +20,7 @@ mod show;
 mod stats;
 
 use huifang_core::team::{self, Access, Member, TaskPlace};
+use huifang_core::{TaskId, UserId};
 use huifang_store::{QueueRecord, TaskRecord, Tx, UserRecord};
 
 use crate::AppError;
@@ -45,7 +46,7 @@ pub struct Actor {
 
 impl Actor {
     pub(crate) fn from_user(user: UserRecord) -> Result<Actor, AppError> {
-        let role = user.role;
+        let role = user.user.role;
         Ok(Actor { user, role })
     }
 
@@ -54,19 +55,19 @@ impl Actor {
         Member {
             user_id: self.user.id,
             role: self.role,
-            team_id: self.user.team_id,
-            skills: &self.user.skills,
+            team_id: self.user.user.team_id,
+            skills: &self.user.user.skills,
         }
     }
 
-    pub fn id(&self) -> i64 {
+    pub fn id(&self) -> UserId {
         self.user.id
     }
 
     fn name(&self) -> String {
         format!(
             "{} ({}, team {})",
-            self.user.username,
+            self.user.user.username,
             self.role,
             self.user.team_code.as_deref().unwrap_or("none")
         )
@@ -99,7 +100,7 @@ fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
 // ----- authorisation -------------------------------------------------------------------------
 
 async fn task_queue(tx: &mut Tx, task: &TaskRecord) -> Result<Option<QueueRecord>, AppError> {
-    Ok(tx.queue_by_code(&task.queue_code).await?)
+    Ok(tx.queue_by_code(&task.task.queue_code).await?)
 }
 
 /// Checks, by the core's rule, that `actor` may view or work `task`; returns the task's queue.
@@ -111,9 +112,9 @@ async fn authorize_task(
 ) -> Result<Option<QueueRecord>, AppError> {
     let queue = task_queue(tx, task).await?;
     let place = TaskPlace {
-        queue_code: &task.queue_code,
+        queue_code: &task.task.queue_code,
         queue: queue.as_ref().map(|q| (q.team_id, q.skill.as_str())),
-        assignee_id: task.assignee_id,
+        assignee_id: task.task.assignee_id,
         assignee: task.assignee.as_deref(),
     };
     team::task_access(&actor.member(), &place, access).map_err(|why| {
@@ -130,7 +131,7 @@ async fn authorize_task(
     Ok(queue)
 }
 
-async fn load_task(tx: &mut Tx, id: i64) -> Result<TaskRecord, AppError> {
+async fn load_task(tx: &mut Tx, id: TaskId) -> Result<TaskRecord, AppError> {
     tx.task(id).await?.ok_or_else(|| AppError::NotFound {
         what: "task",
         id: id.to_string(),
@@ -139,6 +140,7 @@ async fn load_task(tx: &mut Tx, id: i64) -> Result<TaskRecord, AppError> {
 
 fn require_team(actor: &Actor) -> Result<i64, AppError> {
     actor
+        .user
         .user
         .team_id
         .ok_or_else(|| forbidden(format!("{} belongs to no team", actor.name())))

@@ -4,13 +4,13 @@
 
 use std::str::FromStr;
 
+use huifang_core::TaskId;
 use huifang_core::followup::{self, Script, TaskKind};
 use huifang_core::outcome::{self, Answers, Channel, JobStatus, Outcome, Transition, VehicleUse};
 use huifang_core::team::{Access, TaskState};
 use huifang_core::{Date, Money};
 use huifang_store::{
-    InteractionRecord, NewInteraction, NewPromise, NewSignal, NewTask, Store, TaskRecord,
-    TaskUpdate, Tx,
+    Interaction, InteractionRecord, NewPromise, NewSignal, Store, Task, TaskRecord, TaskUpdate, Tx,
 };
 use serde_json::Value;
 
@@ -49,7 +49,7 @@ pub struct Recorded {
     pub task: TaskRecord,
     pub signals: Vec<String>,
     pub promise_id: Option<i64>,
-    pub escalation_task: Option<i64>,
+    pub escalation_task: Option<TaskId>,
     /// Index of the interaction's leaf in the ledger (when new).
     pub leaf_index: Option<u64>,
 }
@@ -130,7 +130,7 @@ async fn script_signals(
 pub async fn record_outcome(
     store: &Store,
     actor: &Actor,
-    task_id: i64,
+    task_id: TaskId,
     input: &OutcomeInput,
 ) -> Result<Recorded, AppError> {
     let mut tx = store.begin().await?;
@@ -149,7 +149,7 @@ pub async fn record_outcome(
 pub(crate) async fn record_in(
     tx: &mut Tx,
     actor: &Actor,
-    task_id: i64,
+    task_id: TaskId,
     input: &OutcomeInput,
     date: Date,
 ) -> Result<Recorded, AppError> {
@@ -167,7 +167,7 @@ pub(crate) async fn record_in(
     let contact = read_contact(tx, &task, input, date).await?;
     let interaction_id = insert_interaction(tx, actor, &task, key, input, &contact, date).await?;
     let leaf_index = ledger::log_records(tx, &ledger::INTERACTION, &[interaction_id]).await?;
-    tx.set_last_agent(task.loan_id, actor.id()).await?;
+    tx.set_last_agent(task.task.loan_id, actor.id()).await?;
     let promise_id = insert_promise(tx, &task, contact.outcome, interaction_id, date).await?;
     insert_signals(tx, &task, &contact.signal_rows, interaction_id, date).await?;
     let escalation_task = advance_task(tx, actor, &task, &contact, date).await?;
@@ -199,7 +199,7 @@ fn idempotency_key(input: &OutcomeInput) -> Result<&str, AppError> {
 async fn lock_task_to_work(
     tx: &mut Tx,
     actor: &Actor,
-    task_id: i64,
+    task_id: TaskId,
 ) -> Result<TaskRecord, AppError> {
     if !tx.lock_task(task_id).await? {
         return Err(AppError::NotFound {
@@ -220,7 +220,7 @@ fn repeated(
     actor: &Actor,
     key: &str,
 ) -> Result<Recorded, AppError> {
-    if first.task_id != Some(task.id) || first.user_id != actor.id() {
+    if first.interaction.task_id != Some(task.id) || first.interaction.user_id != actor.id() {
         return Err(AppError::Conflict(format!(
             "idempotency key {key:?} was used for another record"
         )));
@@ -261,7 +261,7 @@ async fn read_contact(
     let (channel, outcome) = parse_outcome(input, date)?;
     let (answers, answers_json) = parse_answers(input.answers.as_ref())?;
     let attempts = u32::try_from(task.attempts).unwrap_or(0);
-    let max_attempts = u32::try_from(task.max_attempts).unwrap_or(1);
+    let max_attempts = u32::try_from(task.task.max_attempts).unwrap_or(1);
     let transition = outcome::next_state(&outcome, attempts, max_attempts, date);
     let attempts_after = match transition {
         Transition::Done => attempts,
@@ -269,7 +269,7 @@ async fn read_contact(
             attempts
         }
     };
-    let signal_rows = signal_rows(tx, &task.kind, &outcome, &answers, attempts_after).await?;
+    let signal_rows = signal_rows(tx, &task.task.kind, &outcome, &answers, attempts_after).await?;
     if input.duration_seconds < 0 {
         return Err(invalid("duration_seconds", "cannot be negative"));
     }
@@ -380,10 +380,10 @@ async fn insert_interaction(
         _ => None,
     };
     let Some(interaction_id) = tx
-        .insert_interaction(&NewInteraction {
+        .insert_interaction(&Interaction {
             idempotency_key: key.to_string(),
             task_id: Some(task.id),
-            loan_id: task.loan_id,
+            loan_id: task.task.loan_id,
             user_id: actor.id(),
             channel: contact.channel.as_str().to_string(),
             occurred_at: stamp(contact.occurred_at),
@@ -421,11 +421,11 @@ async fn insert_promise(
     let Outcome::PromiseToPay { amount, date: due } = outcome else {
         return Ok(None);
     };
-    let paid_before_fen = tx.loan_paid_fen(task.loan_id).await?;
+    let paid_before_fen = tx.loan_paid_fen(task.task.loan_id).await?;
     let id = tx
         .insert_promise(&NewPromise {
             interaction_id,
-            loan_id: task.loan_id,
+            loan_id: task.task.loan_id,
             amount_fen: amount.fen(),
             promised_on: date,
             due_on: due,
@@ -447,7 +447,7 @@ async fn insert_signals(
         &signal_rows
             .iter()
             .map(|(kind, value)| NewSignal {
-                loan_id: task.loan_id,
+                loan_id: task.task.loan_id,
                 kind: kind.clone(),
                 value: value.clone(),
                 observed_on: date,
@@ -467,8 +467,8 @@ async fn advance_task(
     task: &TaskRecord,
     contact: &Contact,
     date: Date,
-) -> Result<Option<i64>, AppError> {
-    if task.assignee_id.is_none() {
+) -> Result<Option<TaskId>, AppError> {
+    if task.task.assignee_id.is_none() {
         tx.set_task_assignee(task.id, Some(actor.id()), TaskState::InProgress)
             .await?;
     }
@@ -479,7 +479,7 @@ async fn advance_task(
         Transition::Done => TaskUpdate {
             state: TaskState::after(transition),
             attempts: i64::from(contact.attempts),
-            due_on: task.due_on,
+            due_on: task.task.due_on,
             outcome: kind,
             closed_on: Some(date),
             close_reason: Some("outcome".into()),
@@ -497,7 +497,7 @@ async fn advance_task(
             TaskUpdate {
                 state: TaskState::after(transition),
                 attempts: i64::from(attempts),
-                due_on: task.due_on,
+                due_on: task.task.due_on,
                 outcome: kind,
                 closed_on: Some(date),
                 close_reason: Some("unreachable".into()),
@@ -510,15 +510,15 @@ async fn advance_task(
 
 /// Creates the escalation of an unreachable task: in the next queue, or — when the queue has
 /// no next — assigned to the lead of the queue's team. Once per task.
-async fn escalate(tx: &mut Tx, task: &TaskRecord, date: Date) -> Result<Option<i64>, AppError> {
-    let target = outcome::escalation_queue(&task.queue_code).to_string();
-    let assignee = if target == task.queue_code {
+async fn escalate(tx: &mut Tx, task: &TaskRecord, date: Date) -> Result<Option<TaskId>, AppError> {
+    let target = outcome::escalation_queue(&task.task.queue_code).to_string();
+    let assignee = if target == task.task.queue_code {
         match tx.queue_by_code(&target).await?.and_then(|q| q.team_id) {
             Some(team) => tx
                 .team_users(team)
                 .await?
                 .into_iter()
-                .find(|u| u.active && u.role == Role::TeamLead)
+                .find(|u| u.active && u.user.role == Role::TeamLead)
                 .map(|u| u.id),
             None => None,
         }
@@ -526,15 +526,17 @@ async fn escalate(tx: &mut Tx, task: &TaskRecord, date: Date) -> Result<Option<i
         None
     };
     Ok(tx
-        .insert_task(&NewTask {
-            loan_id: task.loan_id,
+        .insert_task(&Task {
+            loan_id: task.task.loan_id,
             kind: outcome::ESCALATION_KIND.into(),
             reason_key: outcome::escalation_reason(task.id),
             queue_code: target,
             assignee_id: assignee,
             created_on: date,
             due_on: date,
-            max_attempts: task.max_attempts,
+            window_end_on: None,
+            late: false,
+            max_attempts: task.task.max_attempts,
         })
         .await?)
 }
@@ -545,7 +547,7 @@ async fn escalate(tx: &mut Tx, task: &TaskRecord, date: Date) -> Result<Option<i
 pub async fn reassign(
     store: &Store,
     actor: &Actor,
-    task_id: i64,
+    task_id: TaskId,
     to: &str,
 ) -> Result<TaskRecord, AppError> {
     if !actor.role.reassigns_tasks() {
@@ -579,8 +581,11 @@ pub async fn reassign(
             what: "active user",
             id: to.to_string(),
         })?;
-    if target.team_id != Some(team)
-        || !matches!(target.role.as_str(), "agent" | "collector" | "team_lead")
+    if target.user.team_id != Some(team)
+        || !matches!(
+            target.user.role.as_str(),
+            "agent" | "collector" | "team_lead"
+        )
     {
         return Err(forbidden(format!(
             "{to} is not an agent, collector or lead of team {}",

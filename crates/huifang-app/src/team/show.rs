@@ -3,6 +3,7 @@
 //! the auditor).
 
 use huifang_core::Date;
+use huifang_core::TaskId;
 use huifang_core::policy::Policy;
 use huifang_core::team::{self, Access};
 use huifang_store::{NewReveal, QueueRecord, Store, TaskRecord, Tx};
@@ -35,7 +36,7 @@ async fn borrower_context(
     tx: &mut Tx,
     actor: &Actor,
     loan: &huifang_store::LoanRecord,
-    task_id: Option<i64>,
+    task_id: Option<TaskId>,
     reveal: bool,
     date: Date,
 ) -> Result<BorrowerContext, AppError> {
@@ -46,12 +47,12 @@ async fn borrower_context(
         )));
     }
     let b = tx
-        .borrowers_by_external_id(std::slice::from_ref(&loan.borrower_external_id))
+        .borrowers_by_external_id(std::slice::from_ref(&loan.loan.borrower_external_id))
         .await?
-        .remove(&loan.borrower_external_id)
+        .remove(&loan.loan.borrower_external_id)
         .ok_or_else(|| AppError::NotFound {
             what: "borrower",
-            id: loan.borrower_external_id.clone(),
+            id: loan.loan.borrower_external_id.clone(),
         })?;
     if reveal {
         tx.insert_reveal(&NewReveal {
@@ -66,19 +67,19 @@ async fn borrower_context(
         .await?;
     }
     Ok(BorrowerContext {
-        external_id: b.external_id,
-        name: b.name,
+        external_id: b.borrower.external_id,
+        name: b.borrower.name,
         id_number: if reveal {
-            b.id_number.clone()
+            b.borrower.id_number.clone()
         } else {
-            team::mask_id_number(&b.id_number)
+            team::mask_id_number(&b.borrower.id_number)
         },
         mobile: if reveal {
-            b.mobile.clone()
+            b.borrower.mobile.clone()
         } else {
-            team::mask_mobile(&b.mobile)
+            team::mask_mobile(&b.borrower.mobile)
         },
-        city: b.city,
+        city: b.borrower.city,
         revealed: reveal,
     })
 }
@@ -88,7 +89,7 @@ pub async fn show_task(
     store: &Store,
     policy: &Policy,
     actor: &Actor,
-    task_id: i64,
+    task_id: TaskId,
     lang: &str,
     reveal: bool,
 ) -> Result<TaskView, AppError> {
@@ -99,9 +100,9 @@ pub async fn show_task(
     let date = require_business_date(&mut tx).await?;
     let task = load_task(&mut tx, task_id).await?;
     let queue = authorize_task(&mut tx, actor, &task, Access::View).await?;
-    let script = match tx.script(&task.kind, lang).await? {
+    let script = match tx.script(&task.task.kind, lang).await? {
         Some(s) => Some(s),
-        None => tx.script(&task.kind, "zh").await?,
+        None => tx.script(&task.task.kind, "zh").await?,
     };
     let script = script.map(|s| serde_json::from_str(&s).unwrap_or(Value::String(s)));
     let loan = tx
@@ -113,7 +114,7 @@ pub async fn show_task(
             id: task.loan_external_id.clone(),
         })?;
     let borrower = borrower_context(&mut tx, actor, &loan, Some(task.id), reveal, date).await?;
-    let interactions = tx.loan_interactions(task.loan_id).await?;
+    let interactions = tx.loan_interactions(task.task.loan_id).await?;
     tx.commit().await?;
     let loan = loans::view(store, policy, &task.loan_external_id).await?;
     Ok(TaskView {

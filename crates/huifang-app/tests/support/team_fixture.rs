@@ -5,12 +5,13 @@
 use huifang_app::rows::{BorrowerRow, LoanRow, ProductRow};
 use huifang_app::team::{self, Role, UserInput};
 use huifang_app::{import, ledger};
+use huifang_core::TaskId;
 use huifang_core::calendar::parse_date;
 use huifang_core::ids::{Mobile, ResidentId, Vin};
 use huifang_core::policy::Policy;
 use huifang_core::schedule::Method;
 use huifang_core::{Date, Money, Rate};
-use huifang_store::{FollowupCounts, NewTask, Store, TaskUpdate};
+use huifang_store::{FollowupCounts, Store, Task, TaskUpdate};
 
 pub fn d(text: &str) -> Date {
     parse_date(text).expect("date")
@@ -96,7 +97,7 @@ pub async fn book(store: &Store, loans: usize) {
             &TaskUpdate {
                 state: huifang_core::team::TaskState::Cancelled,
                 attempts: t.attempts,
-                due_on: t.due_on,
+                due_on: t.task.due_on,
                 outcome: None,
                 closed_on: Some(d(TODAY)),
                 close_reason: Some("test".into()),
@@ -149,14 +150,14 @@ pub async fn book(store: &Store, loans: usize) {
 }
 
 /// Inserts a task for loan `L{loan}` in `queue`; returns its id.
-pub async fn task(store: &Store, loan: usize, reason: &str, queue: &str, due: &str) -> i64 {
+pub async fn task(store: &Store, loan: usize, reason: &str, queue: &str, due: &str) -> TaskId {
     let mut tx = store.begin().await.unwrap();
     let ids = tx
         .loan_ids_by_external_id(&[format!("L{loan}")])
         .await
         .unwrap();
     let id = tx
-        .insert_task(&NewTask {
+        .insert_task(&Task {
             loan_id: ids[&format!("L{loan}")],
             kind: if queue == "followup" {
                 "welcome_call".into()
@@ -168,6 +169,8 @@ pub async fn task(store: &Store, loan: usize, reason: &str, queue: &str, due: &s
             assignee_id: None,
             created_on: d("2026-03-01"),
             due_on: d(due),
+            window_end_on: None,
+            late: false,
             max_attempts: 3,
         })
         .await
