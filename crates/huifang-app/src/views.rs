@@ -38,6 +38,41 @@ fn hex_all(hashes: &[Hash]) -> Vec<String> {
 }
 
 /// A stored JSON text as JSON (a text that is not JSON is returned as a string).
+/// Answers to a task's script, by question id: text, yes/no, a number, or null for none.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = Object)]
+pub struct ScriptAnswers(pub BTreeMap<String, AnswerValue>);
+
+/// One answer to a script question.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AnswerValue {
+    Text(String),
+    Flag(bool),
+    Number(serde_json::Number),
+    None(()),
+}
+
+impl AnswerValue {
+    /// The answer as the core reads it: yes/no for flags, empty for none.
+    pub fn text(&self) -> String {
+        match self {
+            AnswerValue::Text(s) => s.clone(),
+            AnswerValue::Flag(true) => "yes".into(),
+            AnswerValue::Flag(false) => "no".into(),
+            AnswerValue::Number(n) => n.to_string(),
+            AnswerValue::None(()) => String::new(),
+        }
+    }
+}
+
+impl<const N: usize> From<[(&str, AnswerValue); N]> for ScriptAnswers {
+    fn from(pairs: [(&str, AnswerValue); N]) -> Self {
+        ScriptAnswers(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+    }
+}
+
 fn json_text(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
 }
@@ -493,8 +528,7 @@ pub struct OutcomeRequest {
     pub job_status: Option<String>,
     pub vehicle_status: Option<String>,
     /// Answers to the task's script, by question id.
-    #[schema(value_type = Object)]
-    pub answers: Option<Value>,
+    pub answers: Option<ScriptAnswers>,
     pub notes: Option<String>,
     pub duration_seconds: Option<i64>,
     /// When the contact happened (RFC 3339; default now).

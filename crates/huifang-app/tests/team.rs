@@ -38,6 +38,11 @@ async fn actor(store: &Store, name: &str) -> Actor {
     team::actor(store, name).await.unwrap()
 }
 
+/// Script answers as an API client sends them.
+fn answers(v: serde_json::Value) -> huifang_app::views::ScriptAnswers {
+    serde_json::from_value(v).unwrap()
+}
+
 async fn get_task(store: &Store, id: TaskId) -> TaskRecord {
     let mut tx = store.begin().await.unwrap();
     let t = tx.task(id).await.unwrap().unwrap();
@@ -338,7 +343,9 @@ async fn interaction_is_in_the_ledger(dbs: &mut Dbs) {
         income_change_pct: Some(-45),
         job_status: Some("lost".into()),
         idempotency_key: "visit-1".into(),
-        answers: Some(serde_json::json!({"vehicle_use": "pledged", "note": "line\nbreak"})),
+        answers: Some(answers(
+            serde_json::json!({"vehicle_use": "pledged", "note": "line\nbreak"}),
+        )),
         ..OutcomeInput::default()
     };
     input.notes = "上门走访".into();
@@ -408,11 +415,11 @@ async fn login_tokens_masking_and_reveals(dbs: &mut Dbs) {
             channel: "phone".into(),
             outcome: "reached".into(),
             idempotency_key: "welcome-1".into(),
-            answers: Some(serde_json::json!({
+            answers: Some(answers(serde_json::json!({
                 "funds_reached_dealer": "no",
                 "vehicle_delivered": true,
                 "income_change_pct": -35,
-            })),
+            }))),
             ..OutcomeInput::default()
         },
     )

@@ -12,7 +12,6 @@ use huifang_core::calendar::parse_date;
 use huifang_core::policy::Policy;
 use huifang_core::{Date, TaskId};
 use huifang_store::{Store, TaskRecord};
-use serde_json::Value;
 
 /// The commands of this module, flattened into the top-level command list.
 #[derive(Debug, Subcommand)]
@@ -413,9 +412,9 @@ async fn task(store: &Store, policy: &Policy, command: &TaskCommand) -> Result<(
             let actor = who(store, user).await?;
             let answers = answers
                 .as_deref()
-                .map(serde_json::from_str::<Value>)
+                .map(serde_json::from_str::<views::ScriptAnswers>)
                 .transpose()
-                .context("--answers must be a JSON object")?;
+                .context("--answers must be a JSON object of answers (text, true/false, a number or null)")?;
             let r = team::record_outcome(
                 store,
                 &actor,

@@ -169,6 +169,14 @@ impl TaskState {
         TaskState::Rescheduled,
     ];
 
+    /// The states in which a task is held by its assignee: it counts towards their open load
+    /// and comes back to them when they ask for their next task.
+    pub const HELD: [TaskState; 3] = [
+        TaskState::Assigned,
+        TaskState::InProgress,
+        TaskState::Rescheduled,
+    ];
+
     /// The states an unassigned task may be claimed or dispatched from.
     pub const CLAIMABLE: [TaskState; 2] = [TaskState::Open, TaskState::Rescheduled];
 

@@ -141,12 +141,13 @@ impl Tx {
         for (list, mut vals) in row_lists(self.dialect, 3, &rows, &["BIGINT", "TEXT", "TEXT"], 1) {
             let date_param = param(self.dialect, vals.len() + 1);
             let sql = format!(
-                "WITH v (loan_id, reason_key, reason) AS ({list}) UPDATE tasks SET state = 'cancelled', closed_on = {date_param}, close_reason = v.reason FROM v WHERE {} AND tasks.state NOT IN {CLOSED_STATES} RETURNING tasks.loan_id, tasks.reason_key",
+                "WITH v (loan_id, reason_key, reason) AS ({list}) UPDATE tasks SET state = '{cancelled}', closed_on = {date_param}, close_reason = v.reason FROM v WHERE {} AND tasks.state NOT IN {CLOSED_STATES} RETURNING tasks.loan_id, tasks.reason_key",
                 keyed_by_list(
                     "tasks",
                     &[("loan_id", "loan_id"), ("reason_key", "reason_key")],
                     &["reason_key"]
-                )
+                ),
+                cancelled = TaskState::Cancelled,
             );
             vals.push(Val::Text(date_text(date)));
             let rows = self.bulk_query(sql, &vals).fetch_all(&mut *self.tx).await?;
@@ -182,9 +183,10 @@ impl Tx {
                 format!(" AND kind IN ({})", next(kinds.len()))
             };
             let sql = format!(
-                "UPDATE tasks SET state = 'cancelled', closed_on = {}, close_reason = {} WHERE state NOT IN {CLOSED_STATES} AND loan_id IN ({ids}){kind_filter}",
+                "UPDATE tasks SET state = '{cancelled}', closed_on = {}, close_reason = {} WHERE state NOT IN {CLOSED_STATES} AND loan_id IN ({ids}){kind_filter}",
                 param(self.dialect, 1),
-                param(self.dialect, 2)
+                param(self.dialect, 2),
+                cancelled = TaskState::Cancelled,
             );
             let mut vals = vec![Val::Text(date_text(date)), Val::Text(reason.to_string())];
             vals.extend(chunk.iter().map(|id| Val::from(*id)));

@@ -1009,5 +1009,21 @@ mod tests {
             .filter(|s| !s.is_open())
             .collect();
         assert_eq!(followup::CLOSED_STATES, sql(closed));
+        assert_eq!(super::team::HELD_TASK_STATES, sql(TaskState::HELD.to_vec()));
+        assert_eq!(
+            super::team::CLAIMABLE_TASK_STATES,
+            sql(TaskState::CLAIMABLE.to_vec())
+        );
+    }
+
+    #[test]
+    fn team_roles_in_sql_are_the_cores() {
+        use huifang_core::team::Role;
+        let names: Vec<String> = Role::ALL
+            .into_iter()
+            .filter(|r| r.belongs_to_team())
+            .map(|r| format!("'{}'", r.as_str()))
+            .collect();
+        assert_eq!(super::team::TEAM_ROLES, format!("({})", names.join(", ")));
     }
 }

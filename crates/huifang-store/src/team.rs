@@ -19,6 +19,15 @@ use crate::{Dialect, Result, Tx};
 /// it against the core's list).
 pub(crate) const OPEN_TASK_STATES: &str = "('open', 'assigned', 'in_progress', 'rescheduled')";
 
+/// `TaskState::HELD` in SQL (checked like `OPEN_TASK_STATES`).
+pub(crate) const HELD_TASK_STATES: &str = "('assigned', 'in_progress', 'rescheduled')";
+
+/// The roles that `Role::belongs_to_team`, in SQL (checked like `OPEN_TASK_STATES`).
+pub(crate) const TEAM_ROLES: &str = "('agent', 'collector', 'team_lead')";
+
+/// `TaskState::CLAIMABLE` in SQL (checked like `OPEN_TASK_STATES`).
+pub(crate) const CLAIMABLE_TASK_STATES: &str = "('open', 'rescheduled')";
+
 /// A team.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TeamRecord {
@@ -501,7 +510,7 @@ impl Tx {
         let rows = self
             .fetch_in(
                 "SELECT assignee_id, CAST(COUNT(*) AS BIGINT) FROM tasks WHERE assignee_id IN",
-                "AND state IN ('assigned', 'in_progress', 'rescheduled') GROUP BY assignee_id",
+                &format!("AND state IN {HELD_TASK_STATES} GROUP BY assignee_id"),
                 &keys,
                 |r| Ok((UserId(r.try_get(0)?), r.try_get::<i64, _>(1)?)),
             )
@@ -606,7 +615,9 @@ impl Tx {
         date: Date,
     ) -> Result<Option<TaskRecord>> {
         let sql = format!(
-            "{TASK_SELECT} WHERE t.assignee_id = $1 AND (t.state IN ('in_progress', 'assigned') OR (t.state = 'rescheduled' AND t.due_on <= $2)) ORDER BY CASE t.state WHEN 'in_progress' THEN 0 ELSE 1 END, t.due_on, t.id LIMIT 1"
+            "{TASK_SELECT} WHERE t.assignee_id = $1 AND t.state IN {HELD_TASK_STATES} AND (t.state <> '{rescheduled}' OR t.due_on <= $2) ORDER BY CASE t.state WHEN '{in_progress}' THEN 0 ELSE 1 END, t.due_on, t.id LIMIT 1",
+            rescheduled = TaskState::Rescheduled,
+            in_progress = TaskState::InProgress,
         );
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(user_id.get())
@@ -629,7 +640,8 @@ impl Tx {
             Dialect::Sqlite => "",
         };
         let sql = format!(
-            "UPDATE tasks SET assignee_id = $1, state = 'assigned' WHERE id = (SELECT id FROM tasks WHERE queue_code = $2 AND assignee_id IS NULL AND state IN ('open', 'rescheduled') AND due_on <= $3 ORDER BY due_on, id LIMIT 1{lock}) AND assignee_id IS NULL RETURNING id"
+            "UPDATE tasks SET assignee_id = $1, state = '{assigned}' WHERE id = (SELECT id FROM tasks WHERE queue_code = $2 AND assignee_id IS NULL AND state IN {CLAIMABLE_TASK_STATES} AND due_on <= $3 ORDER BY due_on, id LIMIT 1{lock}) AND assignee_id IS NULL RETURNING id",
+            assigned = TaskState::Assigned,
         );
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(user_id.get())
@@ -946,20 +958,22 @@ impl Tx {
         from: Date,
         to: Date,
     ) -> Result<Vec<AgentStatsRow>> {
-        let rows = sqlx::query(
+        let sql = format!(
             "SELECT u.id, u.username, u.display_name, \
-             CAST((SELECT COUNT(*) FROM tasks t WHERE t.assignee_id = u.id AND t.state = 'done' AND t.closed_on >= $2 AND t.closed_on <= $3) AS BIGINT), \
+             CAST((SELECT COUNT(*) FROM tasks t WHERE t.assignee_id = u.id AND t.state = '{done}' AND t.closed_on >= $2 AND t.closed_on <= $3) AS BIGINT), \
              CAST((SELECT COUNT(*) FROM interactions i WHERE i.user_id = u.id AND i.business_date >= $2 AND i.business_date <= $3) AS BIGINT), \
              CAST((SELECT COUNT(*) FROM interactions i WHERE i.user_id = u.id AND i.business_date >= $2 AND i.business_date <= $3 AND i.outcome NOT IN ('no_answer', 'wrong_number')) AS BIGINT), \
              CAST((SELECT COUNT(*) FROM interactions i WHERE i.user_id = u.id AND i.business_date >= $2 AND i.business_date <= $3 AND i.outcome = 'promise_to_pay') AS BIGINT), \
-             CAST((SELECT COUNT(*) FROM tasks t WHERE t.assignee_id = u.id AND t.state IN ('assigned', 'in_progress', 'rescheduled')) AS BIGINT) \
-             FROM users u WHERE u.team_id = $1 AND u.role IN ('agent', 'collector', 'team_lead') ORDER BY u.id",
-        )
-        .bind(team_id)
-        .bind(date_text(from))
-        .bind(date_text(to))
-        .fetch_all(&mut *self.tx)
-        .await?;
+             CAST((SELECT COUNT(*) FROM tasks t WHERE t.assignee_id = u.id AND t.state IN {HELD_TASK_STATES}) AS BIGINT) \
+             FROM users u WHERE u.team_id = $1 AND u.role IN {TEAM_ROLES} ORDER BY u.id",
+            done = TaskState::Done,
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(team_id)
+            .bind(date_text(from))
+            .bind(date_text(to))
+            .fetch_all(&mut *self.tx)
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(AgentStatsRow {

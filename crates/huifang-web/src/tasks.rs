@@ -224,7 +224,7 @@ async fn outcome(
         income_change_pct: req.income_change_pct,
         job_status: req.job_status,
         vehicle_status: req.vehicle_status,
-        answers: req.answers.filter(|v| !v.is_null()),
+        answers: req.answers,
         notes: req.notes.unwrap_or_default(),
         duration_seconds: req.duration_seconds.unwrap_or(0),
         idempotency_key: key,

@@ -13,6 +13,7 @@ use huifang_store::Store;
 use crate::team::{
     self, Actor, OutcomeInput, Role, UserInput, auto_assign, create_queue, create_team, create_user,
 };
+use crate::views::{AnswerValue, ScriptAnswers};
 use crate::{AppError, ledger, require_business_date};
 
 /// A demo user: username, name, role, team, skills.
@@ -273,11 +274,16 @@ fn demo_outcome(task_id: TaskId, attempt: u64, kind: &str, on: Date) -> OutcomeI
             );
         }
         "reached" => {
-            input.answers = Some(serde_json::json!({
-                "vehicle_use": if h.is_multiple_of(11) { "commercial" } else { "used_by_self" },
-                "income_change_pct": 0,
-                "job_status": "unchanged",
-            }));
+            let vehicle_use = if h.is_multiple_of(11) {
+                "commercial"
+            } else {
+                "used_by_self"
+            };
+            input.answers = Some(ScriptAnswers::from([
+                ("vehicle_use", AnswerValue::Text(vehicle_use.into())),
+                ("income_change_pct", AnswerValue::Number(0.into())),
+                ("job_status", AnswerValue::Text("unchanged".into())),
+            ]));
         }
         _ => {}
     }

@@ -17,7 +17,7 @@ use serde_json::Value;
 use super::{
     Actor, Role, authorize_task, forbidden, invalid, load_task, now_utc, require_team, stamp,
 };
-use crate::views::QuestionView;
+use crate::views::{QuestionView, ScriptAnswers};
 use crate::{AppError, ledger, require_business_date};
 
 /// An outcome as entered.
@@ -31,8 +31,8 @@ pub struct OutcomeInput {
     pub income_change_pct: Option<i32>,
     pub job_status: Option<String>,
     pub vehicle_status: Option<String>,
-    /// Structured script answers: a JSON object.
-    pub answers: Option<Value>,
+    /// Structured script answers.
+    pub answers: Option<ScriptAnswers>,
     pub notes: String,
     pub duration_seconds: i64,
     pub idempotency_key: String,
@@ -54,27 +54,14 @@ pub struct Recorded {
     pub leaf_index: Option<u64>,
 }
 
-fn parse_answers(v: Option<&Value>) -> Result<(Answers, String), AppError> {
+/// The answers as the core reads them, and as stored (a JSON object).
+fn parse_answers(v: Option<&ScriptAnswers>) -> Result<(Answers, String), AppError> {
     let Some(v) = v else {
         return Ok((Answers::new(), "{}".into()));
     };
-    let Value::Object(map) = v else {
-        return Err(invalid("answers", "must be a JSON object"));
-    };
-    let answers = map
-        .iter()
-        .map(|(k, v)| {
-            let text = match v {
-                Value::String(s) => s.clone(),
-                Value::Bool(true) => "yes".into(),
-                Value::Bool(false) => "no".into(),
-                Value::Null => String::new(),
-                other => other.to_string(),
-            };
-            (k.clone(), text)
-        })
-        .collect();
-    Ok((answers, v.to_string()))
+    let answers = v.0.iter().map(|(k, a)| (k.clone(), a.text())).collect();
+    let stored = serde_json::to_string(v).map_err(|e| invalid("answers", e.to_string()))?;
+    Ok((answers, stored))
 }
 
 /// A stored script (the JSON the follow-up engine keeps in `scripts`: a list of
