@@ -87,6 +87,7 @@ pub async fn run_daily_in_batches(
             Arc::new(policy.clone()),
             Arc::new(Plans::load(&mut tx).await?),
         );
+        let mut signalled = Vec::new();
         let mut reader = store.begin().await?;
         let mut batches = due.chunks(batch_loans.max(1));
         let mut next = prepare(&mut reader, &policy, &plans, day, batches.next()).await?;
@@ -97,12 +98,17 @@ pub async fn run_daily_in_batches(
             );
             let written = written?;
             next = prepared?;
+            signalled.extend(written.signalled);
             report.loans += written.loans;
             report.events += written.events;
             report.status_changes += written.status_changes;
         }
         reader.rollback().await?;
-        crate::followup::close_day(&mut tx, day).await?; // promises to pay kept or broken
+        let promises = crate::followup::close_day(&mut tx, day).await?; // kept or broken
+        signalled.extend(promises.signalled);
+        let weighed = engine::weigh_signals(&mut tx, &policy, &plans, day, signalled).await?;
+        report.events += weighed.events;
+        report.status_changes += weighed.status_changes;
         crate::ledger::checkpoint(&mut tx, day).await?; // the day's signed checkpoint
         tx.record_closed_day(day, report.loans, report.events)
             .await?;

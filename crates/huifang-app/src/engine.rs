@@ -25,6 +25,8 @@ pub enum Cause {
     Operation,
     /// The loan was imported.
     Import,
+    /// A follow-up recorded a risk signal (an outcome, a broken promise, a borrower unreachable).
+    Signal,
 }
 
 impl Cause {
@@ -34,6 +36,7 @@ impl Cause {
             Cause::Payment => "payment",
             Cause::Operation => "operation",
             Cause::Import => "import",
+            Cause::Signal => "signal",
         }
     }
 }
@@ -54,8 +57,11 @@ pub fn evaluate(input: &ReplayInput, policy: &Policy, date: Date) -> Result<Eval
             loan: loan.loan.external_id.clone(),
             error: e,
         })?;
-    let status = status::evaluate(&state, policy, date);
-    let evaluation = evaluation_of(&state, &status, policy);
+    let status = status::evaluate_with(&state, policy, &input.signals, date);
+    let mut evaluation = evaluation_of(&state, &status, policy);
+    if !input.signals.is_empty() {
+        evaluation.next_event_on = status::next_event_date_with(&state, policy, &input.signals, date);
+    }
     Ok(Evaluated {
         state,
         status,
@@ -134,9 +140,10 @@ impl Batch {
     }
 }
 
-/// Counts of what a batch of re-evaluations wrote.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Counts of what a batch of re-evaluations wrote, and the loans its follow-up gave a risk signal.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Written {
+    pub signalled: Vec<LoanId>,
     pub loans: u64,
     pub events: u64,
     pub status_changes: u64,
@@ -158,7 +165,8 @@ fn changed(before: &StatusSummary, after: &StatusSummary) -> bool {
 }
 
 /// Re-evaluates a batch on `date`, plans their follow-up and writes the results (`plan`, then
-/// `Planned::write`).
+/// `Planned::write`). Loans the follow-up gave a risk signal are then weighed under the warning
+/// rules once more ([`weigh_signals`]).
 pub async fn reevaluate(
     tx: &mut Tx,
     policy: &Policy,
@@ -169,7 +177,37 @@ pub async fn reevaluate(
 ) -> Result<Written, AppError> {
     let plans = crate::followup::Plans::load(tx).await?;
     let planned = plan(policy, &plans, date, batch, cause, dated_events)?;
-    planned.write(tx, &plans, date).await
+    let mut written = planned.write(tx, &plans, date).await?;
+    let again = weigh_signals(tx, policy, &plans, date, std::mem::take(&mut written.signalled))
+        .await?;
+    written.events += again.events;
+    written.status_changes += again.status_changes;
+    Ok(written)
+}
+
+/// Re-evaluates `loans` after risk signals were written for them (an unreachable borrower, a
+/// broken promise), so that a warning the signals raise is the same day's. Their re-evaluation
+/// records no further signal: each is recorded once per delinquency or promise.
+pub async fn weigh_signals(
+    tx: &mut Tx,
+    policy: &Policy,
+    plans: &crate::followup::Plans,
+    date: Date,
+    mut loans: Vec<LoanId>,
+) -> Result<Written, AppError> {
+    let mut total = Written::default();
+    loans.sort_unstable();
+    loans.dedup();
+    for chunk in loans.chunks(crate::close::LOANS_PER_CLOSE_BATCH) {
+        let batch = Batch::load(tx, chunk).await?;
+        let w = plan(policy, plans, date, &batch, Cause::Signal, false)?
+            .write(tx, plans, date)
+            .await?;
+        total.loans += w.loans;
+        total.events += w.events;
+        total.status_changes += w.status_changes;
+    }
+    Ok(total)
 }
 
 /// What re-evaluating a batch writes, computed without the database.
@@ -294,6 +332,7 @@ impl Planned {
             events: to_u64(self.events.len()),
             status_changes: to_u64(self.history.len()),
             followup,
+            signalled: changes.signalled,
         })
     }
 }
@@ -359,11 +398,15 @@ pub fn warning_record(
     date: Date,
     hit: &huifang_core::status::WarningHit,
 ) -> WarningRecord {
-    let facts: BTreeMap<&str, &str> = hit
+    let version = hit.version.to_string();
+    let mut facts: BTreeMap<&str, &str> = hit
         .facts
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
+    facts.insert("rule_version", &version);
+    facts.insert("text_zh", &hit.text.zh);
+    facts.insert("text_en", &hit.text.en);
     WarningRecord {
         loan_id,
         level: hit.level,

@@ -112,6 +112,8 @@ pub struct FollowupPlanned {
 pub(crate) struct TaskChanges {
     pub created: Vec<(LoanId, String)>,
     pub cancelled: Vec<(LoanId, String)>,
+    /// Loans given an `unreachable` risk signal (the warning rules weigh it).
+    pub signalled: Vec<LoanId>,
 }
 
 impl TaskChanges {
@@ -134,10 +136,16 @@ impl FollowupPlanned {
     ) -> Result<TaskChanges, AppError> {
         let created = tx.insert_planned_tasks(&self.creates).await?;
         let cancelled = tx.cancel_tasks(&self.cancels, date).await?;
-        if !self.unreachable_candidates.is_empty() {
-            unreachable_signals(tx, plans, date, &self.unreachable_candidates).await?;
-        }
-        Ok(TaskChanges { created, cancelled })
+        let signalled = if self.unreachable_candidates.is_empty() {
+            Vec::new()
+        } else {
+            unreachable_signals(tx, plans, date, &self.unreachable_candidates).await?
+        };
+        Ok(TaskChanges {
+            created,
+            cancelled,
+            signalled,
+        })
     }
 }
 
@@ -212,7 +220,9 @@ fn status_of_evaluation(e: &Evaluation) -> LoanStatus {
         warning: (e.summary.warning_level > 0).then(|| WarningHit {
             level: e.summary.warning_level,
             rule: e.warning_rule.clone().unwrap_or_default(),
+            version: 0,
             facts: Vec::new(),
+            text: Default::default(),
         }),
     }
 }
@@ -284,13 +294,13 @@ pub(crate) fn plan_batch(
 }
 
 /// Records an `unreachable` risk signal for overdue loans nobody has reached for the plan's N
-/// days (once per delinquency episode).
+/// days (once per delinquency episode). Returns the loans signalled.
 async fn unreachable_signals(
     tx: &mut Tx,
     plans: &Plans,
     date: Date,
     loans: &[Reevaluated],
-) -> Result<(), AppError> {
+) -> Result<Vec<LoanId>, AppError> {
     let ids: Vec<LoanId> = loans.iter().map(|l| l.loan_id).collect();
     let reached = tx.last_reached(&ids).await?;
     let signalled = tx.last_signal_on(&ids, "unreachable").await?;
@@ -323,14 +333,16 @@ async fn unreachable_signals(
         ));
     }
     tx.insert_risk_signals(&signals).await?;
-    Ok(())
+    Ok(signals.into_iter().map(|s| s.0).collect())
 }
 
 /// What the day's promise check did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PromisesResolved {
     pub kept: u64,
     pub broken: u64,
+    /// Loans with a promise broken (a `broken_promise` risk signal each).
+    pub signalled: Vec<LoanId>,
 }
 
 /// Once per closed day `date`: every open promise whose date has passed is kept (the loan's
@@ -373,6 +385,7 @@ pub async fn close_day(tx: &mut Tx, date: Date) -> Result<PromisesResolved, AppE
     }
     tx.resolve_promises(&resolved, date).await?;
     tx.insert_risk_signals(&signals).await?;
+    report.signalled = signals.into_iter().map(|s| s.0).collect();
     Ok(report)
 }
 

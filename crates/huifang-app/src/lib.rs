@@ -12,6 +12,7 @@ pub mod loans;
 pub mod policy;
 pub mod ports;
 pub mod rows;
+pub mod rules;
 pub mod status;
 pub mod team;
 pub mod views;

@@ -1,22 +1,42 @@
-//! The servicing policy as data: buckets, classification thresholds, warning rules and reminder
-//! days are stored in the database, seeded with the product brief's defaults by `huifang init`,
-//! loaded once per command or request, and shown and changed as a JSON document
-//! (`huifang policy show|set FILE`). The rules themselves live in `huifang_core::policy`; this
-//! module only maps the document to them and back.
+//! The servicing policy as data: buckets, classification thresholds and reminder days are stored
+//! in the database, seeded with the product brief's defaults by `huifang init`, loaded once per
+//! command or request with the warning rule set in force (`crate::rules`), and shown and changed
+//! as a JSON document (`huifang policy show|set FILE`). The rules themselves live in
+//! `huifang_core::policy`; this module only maps the document to them and back.
 
 use huifang_core::Date;
-use huifang_core::policy::Policy;
+use huifang_core::policy::{Policy, WarningRule};
 use huifang_store::{Store, Tx};
 
 use crate::views::PolicyDoc;
 use crate::{AppError, lock_business_date};
 
 /// The settings key the policy document is stored under.
-const KEY: &str = "policy";
+pub(crate) const KEY: &str = "policy";
 
-/// Parses and validates a policy document. A malformed one is refused with the field named
-/// (`policy.<path>: reason`).
+/// Parses and validates a policy document, with the default warning rules. A malformed one is
+/// refused with the field named (`policy.<path>: reason`); so is one that carries warning rules,
+/// which are a rule set of their own (`huifang rules set`).
 pub fn parse(text: &str) -> Result<Policy, AppError> {
+    let doc = parse_doc(text)?;
+    if doc.warning_rules.is_some() {
+        return Err(AppError::Invalid(
+            "policy.warning_rules: warning rules are a rule set of their own, changed with `huifang rules set`".into(),
+        ));
+    }
+    with_rules(doc, WarningRule::defaults())
+}
+
+/// The policy of a document with these warning rules, validated.
+fn with_rules(doc: PolicyDoc, rules: Vec<WarningRule>) -> Result<Policy, AppError> {
+    let policy = doc.into_policy(rules);
+    policy
+        .validate()
+        .map_err(|e| AppError::Invalid(format!("policy.{}: {}", e.field, e.reason)))?;
+    Ok(policy)
+}
+
+fn parse_doc(text: &str) -> Result<PolicyDoc, AppError> {
     let mut de = serde_json::Deserializer::from_str(text);
     let doc: PolicyDoc = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -29,11 +49,7 @@ pub fn parse(text: &str) -> Result<Policy, AppError> {
     })?;
     de.end()
         .map_err(|e| AppError::Invalid(format!("policy: {e}")))?;
-    let policy = Policy::from(doc);
-    policy
-        .validate()
-        .map_err(|e| AppError::Invalid(format!("policy.{}: {}", e.field, e.reason)))?;
-    Ok(policy)
+    Ok(doc)
 }
 
 /// The policy as a pretty-printed JSON document (what `huifang policy set` reads back).
@@ -52,21 +68,23 @@ pub async fn load(store: &Store) -> Result<Policy, AppError> {
     policy
 }
 
-async fn load_in(tx: &mut Tx) -> Result<Policy, AppError> {
-    match tx.setting(KEY).await? {
-        None => Ok(Policy::default()),
-        Some(text) => parse(&text).map_err(|e| AppError::Invalid(format!("stored {e}"))),
-    }
+pub(crate) async fn load_in(tx: &mut Tx) -> Result<Policy, AppError> {
+    let (_, rules) = crate::rules::load_in(tx).await?;
+    let doc = match tx.setting(KEY).await? {
+        None => PolicyDoc::from(&Policy::default()),
+        Some(text) => parse_doc(&text).map_err(|e| AppError::Invalid(format!("stored {e}")))?,
+    };
+    with_rules(doc, rules).map_err(|e| AppError::Invalid(format!("stored {e}")))
 }
 
-/// Whether a policy is stored and is not `policy` (a close started under `policy` checks this
-/// each day: a change between two of its days ends it). A database without a stored policy runs
-/// on whatever policy its caller passes.
+/// Whether a policy or rule set is stored and the two are not `policy` (a close started under
+/// `policy` checks this each day: a change between two of its days ends it). A database with
+/// neither stored runs on whatever policy its caller passes.
 pub(crate) async fn stored_differs(tx: &mut Tx, policy: &Policy) -> Result<bool, AppError> {
-    Ok(match tx.setting(KEY).await? {
-        None => false,
-        Some(text) => parse(&text).ok().as_ref() != Some(policy),
-    })
+    if tx.setting(KEY).await?.is_none() && tx.latest_rule_set().await?.is_none() {
+        return Ok(false);
+    }
+    Ok(load_in(tx).await.ok().as_ref() != Some(policy))
 }
 
 /// Stores the defaults unless a policy is stored already (`huifang init`).
@@ -96,9 +114,13 @@ pub struct PolicyChange {
 /// event date: a new threshold may fall before the event date stored under the old one). A
 /// document equal to the one in force changes nothing. A refused document changes nothing.
 pub async fn set(store: &Store, text: &str) -> Result<PolicyChange, AppError> {
-    let policy = parse(text)?;
+    let doc = parse(text).map(|p| PolicyDoc::from(&p))?;
     let mut tx = store.begin().await?;
     let business_date = lock_business_date(&mut tx).await?;
+    // The rules in force stay: stored as a set first if they still come from an earlier policy.
+    crate::rules::keep_in_force(&mut tx, business_date).await?;
+    let (_, rules) = crate::rules::load_in(&mut tx).await?;
+    let policy = with_rules(doc, rules)?;
     if load_in(&mut tx).await.ok().as_ref() == Some(&policy) {
         tx.rollback().await?;
         return Ok(PolicyChange {

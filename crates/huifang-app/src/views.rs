@@ -335,6 +335,10 @@ pub struct RecordedView {
     pub escalation_task_id: Option<i64>,
     /// The interaction's leaf in the tamper-evident log.
     pub ledger_index: Option<u64>,
+    /// The loan's warning level once the risk signals recorded were weighed (absent when none
+    /// were recorded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning_level: Option<u8>,
 }
 
 impl From<&Recorded> for RecordedView {
@@ -347,6 +351,7 @@ impl From<&Recorded> for RecordedView {
             risk_signals: r.signals.clone(),
             escalation_task_id: r.escalation_task.map(TaskId::get),
             ledger_index: r.leaf_index,
+            warning_level: r.warning_level,
         }
     }
 }
@@ -1348,7 +1353,9 @@ pub struct ScriptView {
 
 // ----- the servicing policy ----------------------------------------------------------------
 
-/// The policy document: every field is required, none other is allowed.
+/// The policy document: every field is required, none other is allowed. Warning rules are a
+/// document of their own ([`RuleSetDoc`], `huifang rules set`); a policy stored before carries
+/// them here, and they are read as the first rule set until one is stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyDoc {
@@ -1358,8 +1365,9 @@ pub struct PolicyDoc {
     pub last_bucket: u8,
     /// The lowest DPD of each five-tier classification.
     pub classification_min_dpd: TierDays,
-    /// Early-warning rules; a loan's level is the highest level whose rule holds.
-    pub warning_rules: Vec<RuleDoc>,
+    /// Warning rules of a policy stored before rule sets (read only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning_rules: Option<Vec<LegacyRuleDoc>>,
     /// Days before a due date on which a repayment reminder is due (0: on the day).
     pub reminder_days_before: Vec<u32>,
 }
@@ -1375,23 +1383,149 @@ pub struct TierDays {
     pub loss: u32,
 }
 
-/// One warning rule.
+/// A warning rule as a policy stored before rule sets held it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RuleDoc {
+pub struct LegacyRuleDoc {
     pub code: String,
     pub level: u8,
     pub condition: ConditionDoc,
 }
 
+/// The early-warning rule set: what `huifang rules show` prints and `huifang rules set` reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSetDoc {
+    /// The set's version (shown; `set` numbers the new version itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+    /// The rules; a loan's warning level is the highest level whose rule holds.
+    pub rules: Vec<RuleDoc>,
+}
+
+/// One warning rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleDoc {
+    /// A stable id, stored with each warning the rule raises (a-z, 0-9 and _).
+    pub id: String,
+    /// 1 初步, 2 中级, 3 高级.
+    pub level: u8,
+    /// The set version in which the rule last changed (shown; `set` works it out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+    pub when: ConditionDoc,
+}
+
 /// What makes a warning rule fire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ConditionDoc {
     /// The `count` most recent installments past due date + grace were all late.
     ConsecutiveLate { count: u32 },
     /// Days past due at least `days`.
     DpdAtLeast { days: u32 },
+    /// At least `count` promises to pay broken within the last `within_days` days.
+    BrokenPromises { count: u32, within_days: u32 },
+    /// A follow-up within `within_days` days reported income down by `pct` % or more.
+    IncomeDown { pct: u32, within_days: u32 },
+    /// A follow-up signal (`job_loss`, `vehicle_sold`, …) recorded within `within_days` days.
+    Signal { signal: String, within_days: u32 },
+    /// Overdue and not reached for at least `days` days of it.
+    UnreachableWhileOverdue { days: u32 },
+}
+
+impl From<&WarningCondition> for ConditionDoc {
+    fn from(c: &WarningCondition) -> Self {
+        match *c {
+            WarningCondition::ConsecutiveLate { count } => ConditionDoc::ConsecutiveLate { count },
+            WarningCondition::DpdAtLeast { days } => ConditionDoc::DpdAtLeast { days },
+            WarningCondition::BrokenPromises { count, within_days } => {
+                ConditionDoc::BrokenPromises { count, within_days }
+            }
+            WarningCondition::IncomeDown { pct, within_days } => {
+                ConditionDoc::IncomeDown { pct, within_days }
+            }
+            WarningCondition::Signal {
+                ref kind,
+                within_days,
+            } => ConditionDoc::Signal {
+                signal: kind.clone(),
+                within_days,
+            },
+            WarningCondition::UnreachableWhileOverdue { days } => {
+                ConditionDoc::UnreachableWhileOverdue { days }
+            }
+        }
+    }
+}
+
+impl ConditionDoc {
+    /// The core's condition; an unknown signal kind is refused with the reason.
+    pub fn to_condition(&self) -> Result<WarningCondition, String> {
+        Ok(match *self {
+            ConditionDoc::ConsecutiveLate { count } => WarningCondition::ConsecutiveLate { count },
+            ConditionDoc::DpdAtLeast { days } => WarningCondition::DpdAtLeast { days },
+            ConditionDoc::BrokenPromises { count, within_days } => {
+                WarningCondition::BrokenPromises { count, within_days }
+            }
+            ConditionDoc::IncomeDown { pct, within_days } => {
+                WarningCondition::IncomeDown { pct, within_days }
+            }
+            ConditionDoc::Signal {
+                ref signal,
+                within_days,
+            } => WarningCondition::Signal {
+                kind: signal.clone(),
+                within_days,
+            },
+            ConditionDoc::UnreachableWhileOverdue { days } => {
+                WarningCondition::UnreachableWhileOverdue { days }
+            }
+        })
+    }
+}
+
+/// What setting a rule set did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct RuleSetChangeView {
+    /// The rule set's version in force now.
+    pub version: u32,
+    /// False when the document equals the set in force (nothing was stored).
+    pub changed: bool,
+    /// The new set applies from the close after this business date.
+    pub applies_after: String,
+    /// Loans the next close re-evaluates under the new set.
+    pub loans_to_revisit: u64,
+}
+
+impl From<&crate::rules::RuleSetChange> for RuleSetChangeView {
+    fn from(c: &crate::rules::RuleSetChange) -> Self {
+        RuleSetChangeView {
+            version: c.version,
+            changed: c.changed,
+            applies_after: c.business_date.to_string(),
+            loans_to_revisit: c.loans_to_revisit,
+        }
+    }
+}
+
+impl RuleSetDoc {
+    /// The document of a rule set.
+    pub fn of(version: Option<u32>, rules: &[WarningRule]) -> RuleSetDoc {
+        RuleSetDoc {
+            version,
+            rules: rules
+                .iter()
+                .map(|r| RuleDoc {
+                    id: r.code.clone(),
+                    level: r.level,
+                    version: Some(r.version),
+                    when: ConditionDoc::from(&r.condition),
+                })
+                .collect(),
+        }
+    }
 }
 
 impl From<&Policy> for PolicyDoc {
@@ -1407,31 +1541,19 @@ impl From<&Policy> for PolicyDoc {
                 doubtful,
                 loss,
             },
-            warning_rules: p
-                .warning_rules
-                .iter()
-                .map(|r| RuleDoc {
-                    code: r.code.clone(),
-                    level: r.level,
-                    condition: match r.condition {
-                        WarningCondition::ConsecutiveLate { count } => {
-                            ConditionDoc::ConsecutiveLate { count }
-                        }
-                        WarningCondition::DpdAtLeast { days } => ConditionDoc::DpdAtLeast { days },
-                    },
-                })
-                .collect(),
+            warning_rules: None,
             reminder_days_before: p.reminder_days_before.clone(),
         }
     }
 }
 
-impl From<PolicyDoc> for Policy {
-    fn from(d: PolicyDoc) -> Self {
-        let t = d.classification_min_dpd;
+impl PolicyDoc {
+    /// The policy of this document with these warning rules.
+    pub fn into_policy(self, warning_rules: Vec<WarningRule>) -> Policy {
+        let t = self.classification_min_dpd;
         Policy {
-            bucket_days: d.bucket_days,
-            last_bucket: d.last_bucket,
+            bucket_days: self.bucket_days,
+            last_bucket: self.last_bucket,
             classification_min_dpd: [
                 t.normal,
                 t.special_mention,
@@ -1439,21 +1561,8 @@ impl From<PolicyDoc> for Policy {
                 t.doubtful,
                 t.loss,
             ],
-            warning_rules: d
-                .warning_rules
-                .into_iter()
-                .map(|r| WarningRule {
-                    code: r.code,
-                    level: r.level,
-                    condition: match r.condition {
-                        ConditionDoc::ConsecutiveLate { count } => {
-                            WarningCondition::ConsecutiveLate { count }
-                        }
-                        ConditionDoc::DpdAtLeast { days } => WarningCondition::DpdAtLeast { days },
-                    },
-                })
-                .collect(),
-            reminder_days_before: d.reminder_days_before,
+            warning_rules,
+            reminder_days_before: self.reminder_days_before,
         }
     }
 }

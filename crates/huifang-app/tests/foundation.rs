@@ -29,7 +29,7 @@ use huifang_app::{AppError, import, loans, policy};
 use huifang_core::calendar::{add_days, parse_date};
 use huifang_core::ids::{Mobile, ResidentId, Vin};
 use huifang_core::loan::LoanOp;
-use huifang_core::policy::{Bucket, Classification, Policy};
+use huifang_core::policy::{Bucket, Classification, Policy, WarningCondition};
 use huifang_core::schedule::{self, Installment, Method, ScheduleTerms};
 use huifang_core::status::Lifecycle;
 use huifang_core::{Date, LoanId, Money, Rate};
@@ -552,9 +552,23 @@ async fn not_initialised_is_reported(dbs: &mut Dbs) {
 // ---------------------------------------------------------------------------------------------
 // Backdated payments
 
+/// The default policy with its repayment rules only, for the tests that follow repayment: nobody
+/// calls their borrowers, and under the default rules an overdue borrower nobody has reached
+/// for 30 days is at level 3 (`unreachable_30d_overdue`, covered by the warning tests).
+fn repayment_policy() -> Policy {
+    let mut policy = Policy::default();
+    policy.warning_rules.retain(|r| {
+        matches!(
+            r.condition,
+            WarningCondition::ConsecutiveLate { .. } | WarningCondition::DpdAtLeast { .. }
+        )
+    });
+    policy
+}
+
 async fn backdated_payment_reprocesses_the_loan_at_once(dbs: &mut Dbs) {
     let store = dbs.fresh().await;
-    let policy = Policy::default();
+    let policy = repayment_policy();
     init(&store, d("2026-01-15")).await;
     import::import_products(&store, &lines(&[product("P3", 3, "0.5")]))
         .await
@@ -850,7 +864,7 @@ async fn events_of(store: &Store, external_id: &str) -> Vec<(Date, String, Value
 
 async fn day_events_of_a_hand_made_loan(dbs: &mut Dbs) {
     let store = dbs.fresh().await;
-    let policy = Policy::default();
+    let policy = repayment_policy();
     init(&store, d("2026-01-15")).await;
     import::import_products(&store, &lines(&[product("P3", 3, "0.5")]))
         .await
@@ -953,7 +967,16 @@ async fn day_events_of_a_hand_made_loan(dbs: &mut Dbs) {
             (2, "dpd_31", d("2026-03-18"))
         );
         let facts: Value = serde_json::from_str(&w[0].facts).unwrap();
-        assert_eq!(facts, json!({"dpd": "31", "threshold": "31"}));
+        assert_eq!(
+            facts,
+            json!({
+                "dpd": "31",
+                "threshold": "31",
+                "rule_version": "1",
+                "text_zh": "逾期 31 天（阈值 31 天）",
+                "text_en": "31 days past due (threshold 31)"
+            })
+        );
         let by_day = tx.events_on(d("2026-02-16"), None).await.unwrap();
         assert_eq!(by_day.len(), 3);
         let overdue = tx
@@ -1457,7 +1480,7 @@ struct Day {
 
 async fn lived_portfolio_matches_an_independent_oracle(dbs: &mut Dbs) {
     let store = dbs.fresh().await;
-    let policy = Policy::default();
+    let policy = repayment_policy();
     let last = d("2026-06-30");
     let start = add_days(last, -120);
     let all = lived::book_without_penalty(&store, start, last, 20_260_630).await;
@@ -2097,12 +2120,9 @@ async fn a_policy_set_applies_from_the_next_close_and_a_bad_one_changes_nothing(
             "bucket_width",
         ),
         (
-            edited("\"level\": 3", "\"level\": 4"),
-            "policy.warning_rules[2].level",
-        ),
-        (
-            edited("\"kind\": \"dpd_at_least\"", "\"kind\": \"dpd_over\""),
-            "policy.warning_rules[1].condition",
+            // warning rules are a rule set of their own (`rules set`)
+            edited("\"bucket_days\": 30", "\"warning_rules\": [], \"bucket_days\": 30"),
+            "policy.warning_rules",
         ),
     ] {
         let err = policy::set(&store, &text).await.unwrap_err().to_string();

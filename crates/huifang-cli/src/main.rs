@@ -163,11 +163,17 @@ enum Command {
         #[arg(long)]
         keep_book: bool,
     },
-    /// The servicing policy: bucket width, classification thresholds, warning rules, reminder
-    /// days (a JSON document stored in the database).
+    /// The servicing policy: bucket width, classification thresholds, reminder days (a JSON
+    /// document stored in the database).
     Policy {
         #[command(subcommand)]
         command: PolicyCommand,
+    },
+    /// The early-warning rule set (预警规则): versioned, each rule a repayment fact or a
+    /// follow-up signal with its level (a JSON document stored in the database).
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
     },
     #[command(flatten)]
     Ledger(ledger_cmd::Commands),
@@ -183,6 +189,15 @@ enum PolicyCommand {
     Show,
     /// Validate FILE and make it the policy in force from the next close on (every loan is
     /// re-evaluated by that close). A refused file changes nothing.
+    Set { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+enum RulesCommand {
+    /// Print the rule set in force as the JSON document `rules set` reads.
+    Show,
+    /// Validate FILE and make it the next version of the rule set, in force from the next close
+    /// on (every loan is re-evaluated by that close). A refused file changes nothing.
     Set { file: PathBuf },
 }
 
@@ -359,6 +374,7 @@ async fn run(cli: Cli) -> Result<()> {
             team_cmd::run(&store, &policy, command).await?
         }
         Command::Policy { command } => policy_command(&cli, command).await?,
+        Command::Rules { command } => rules_command(&cli, command).await?,
         Command::Ledger(command) => {
             ledger_cmd::run(&db_url(&cli, "sqlite://huifang.db"), command).await?
         }
@@ -408,6 +424,7 @@ async fn init_command(
     let (key, backfilled) = huifang_app::ledger::init(&store, ledger_origin).await?;
     huifang_app::followup::seed_defaults(&store).await?; // default plan and scripts
     huifang_app::policy::seed_default(&store).await?;
+    huifang_app::rules::seed_default(&store).await?;
     // said once everything is done: a reader that stops early cannot cut the work short
     say!("initialised {url}: business date {date}");
     say!("ledger key {key} ({backfilled} earlier record(s) logged)");
@@ -564,6 +581,41 @@ async fn policy_command(cli: &Cli, command: &PolicyCommand) -> Result<()> {
                 say!(
                     "policy unchanged: {} is the policy in force",
                     file.display()
+                );
+            }
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// `huifang rules`.
+async fn rules_command(cli: &Cli, command: &RulesCommand) -> Result<()> {
+    let store = open(cli).await?;
+    match command {
+        RulesCommand::Show => {
+            let doc = huifang_app::rules::show(&store).await?;
+            say!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+        RulesCommand::Set { file } => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let change = huifang_app::rules::set(&store, &text)
+                .await
+                .with_context(|| format!("{} refused, nothing changed", file.display()))?;
+            if change.changed {
+                say!(
+                    "rules v{} set from {}: applies from the close after {}, which re-evaluates {} loan(s)",
+                    change.version,
+                    file.display(),
+                    change.business_date,
+                    change.loans_to_revisit
+                );
+            } else {
+                say!(
+                    "rules unchanged: {} is rule set v{}, in force",
+                    file.display(),
+                    change.version
                 );
             }
         }

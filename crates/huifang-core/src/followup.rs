@@ -1083,7 +1083,9 @@ mod tests {
             warning: (level > 0).then(|| crate::status::WarningHit {
                 level,
                 rule: "r".into(),
+                version: 1,
                 facts: vec![],
+                text: Default::default(),
             }),
         }
     }

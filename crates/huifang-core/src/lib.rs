@@ -16,6 +16,7 @@ pub mod policy;
 pub mod schedule;
 pub mod status;
 pub mod team;
+pub mod warning;
 
 pub use calendar::Date;
 pub use keys::{BorrowerId, LoanId, TaskId, UserId};

@@ -9,6 +9,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::calendar::add_days;
+use crate::warning::SignalKind;
 use crate::{Date, Money, TaskId, UserId};
 
 /// How the borrower was contacted.
@@ -68,14 +69,17 @@ pub enum JobStatus {
     Changed,
     Lost,
     BusinessTrouble,
+    /// Out of work with no income at all.
+    UnemployedNoIncome,
 }
 
 impl JobStatus {
-    pub const ALL: [JobStatus; 4] = [
+    pub const ALL: [JobStatus; 5] = [
         JobStatus::Unchanged,
         JobStatus::Changed,
         JobStatus::Lost,
         JobStatus::BusinessTrouble,
+        JobStatus::UnemployedNoIncome,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -84,6 +88,7 @@ impl JobStatus {
             JobStatus::Changed => "changed",
             JobStatus::Lost => "lost",
             JobStatus::BusinessTrouble => "business_trouble",
+            JobStatus::UnemployedNoIncome => "unemployed_no_income",
         }
     }
 }
@@ -97,7 +102,7 @@ impl FromStr for JobStatus {
             .ok_or_else(|| OutcomeError::Unknown {
                 what: "job status",
                 value: s.to_string(),
-                expected: "unchanged, changed, lost, business_trouble",
+                expected: "unchanged, changed, lost, business_trouble, unemployed_no_income",
             })
     }
 }
@@ -292,23 +297,30 @@ impl Outcome {
 /// A risk signal for the warning rules: a kind and a short value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Signal {
-    pub kind: &'static str,
+    pub kind: SignalKind,
     pub value: String,
 }
 
-fn signal(kind: &'static str, value: impl Into<String>) -> Signal {
+fn signal(kind: SignalKind, value: impl Into<String>) -> Signal {
     Signal {
         kind,
         value: value.into(),
     }
 }
 
-/// Income down by at least this much (%) is an `income_drop` signal.
-pub const INCOME_DROP_PCT: i32 = -30;
+/// A life event reported in a follow-up (`life_event` answer), each a signal of its own.
+pub const LIFE_EVENTS: [SignalKind; 4] = [
+    SignalKind::Bankruptcy,
+    SignalKind::Death,
+    SignalKind::SeriousIllness,
+    SignalKind::Imprisonment,
+];
 
 /// Structured script answers: question id → answer text. Questions whose answers become signals:
-/// `vehicle_use` (a [`VehicleUse`]), `income_change_pct` (an integer %), `job_status` (a
-/// [`JobStatus`]), `hardship` (`yes`/`no`). Other questions are kept but raise nothing.
+/// `vehicle_use` (a [`VehicleUse`]), `income_change_pct` (an integer %: any fall is an
+/// `income_drop` signal, which the warning rules weigh), `job_status` (a [`JobStatus`]),
+/// `hardship` (`yes`/`no`), `life_event` (one of [`LIFE_EVENTS`], or `none`). Other questions
+/// are kept but raise nothing.
 pub type Answers = BTreeMap<String, String>;
 
 /// The risk signals an outcome and its answers raise. `attempts_after` is the task's attempt
@@ -335,7 +347,7 @@ pub fn signals(
         Outcome::VehicleStatus(v) => vehicle = Some(v),
         Outcome::NoAnswer | Outcome::WrongNumber => {
             out.push(signal(
-                "unreachable",
+                SignalKind::Unreachable,
                 format!("{}:{attempts_after}", outcome.kind()),
             ));
         }
@@ -365,21 +377,39 @@ pub fn signals(
         hardship = true;
     }
     if hardship {
-        out.push(signal("hardship", ""));
+        out.push(signal(SignalKind::Hardship, ""));
     }
-    if let Some(pct) = income.filter(|p| *p <= INCOME_DROP_PCT) {
-        out.push(signal("income_drop", pct.to_string()));
+    if let Some(pct) = income.filter(|p| *p < 0) {
+        out.push(signal(SignalKind::IncomeDrop, pct.to_string()));
     }
     match job {
-        Some(JobStatus::Lost) => out.push(signal("job_loss", "")),
-        Some(JobStatus::BusinessTrouble) => out.push(signal("business_trouble", "")),
+        Some(JobStatus::Lost) => out.push(signal(SignalKind::JobLoss, "")),
+        Some(JobStatus::BusinessTrouble) => out.push(signal(SignalKind::BusinessTrouble, "")),
+        Some(JobStatus::UnemployedNoIncome) => {
+            out.push(signal(SignalKind::UnemployedNoIncome, ""));
+        }
         _ => {}
     }
     match vehicle {
-        Some(VehicleUse::Sold) => out.push(signal("vehicle_sold", "")),
-        Some(VehicleUse::Pledged) => out.push(signal("vehicle_pledged", "")),
-        Some(VehicleUse::Lost) => out.push(signal("vehicle_lost", "")),
+        Some(VehicleUse::Sold) => out.push(signal(SignalKind::VehicleSold, "")),
+        Some(VehicleUse::Pledged) => out.push(signal(SignalKind::VehiclePledged, "")),
+        Some(VehicleUse::Lost) => out.push(signal(SignalKind::VehicleLost, "")),
         _ => {}
+    }
+    if let Some(text) = answers
+        .get("life_event")
+        .map(|t| t.trim())
+        .filter(|t| !t.is_empty() && *t != "none")
+    {
+        let kind = LIFE_EVENTS
+            .into_iter()
+            .find(|k| k.as_str() == text)
+            .ok_or_else(|| OutcomeError::Unknown {
+                what: "life event",
+                value: text.to_string(),
+                expected: "bankruptcy, death, serious_illness, imprisonment, none",
+            })?;
+        out.push(signal(kind, ""));
     }
     Ok(out)
 }
@@ -596,7 +626,7 @@ mod tests {
     #[test]
     fn outcomes_and_answers_become_signals() {
         let none = Answers::new();
-        let kinds = |s: Vec<Signal>| s.iter().map(|s| s.kind).collect::<Vec<_>>();
+        let kinds = |s: Vec<Signal>| s.iter().map(|s| s.kind.as_str()).collect::<Vec<_>>();
         let hardship = Outcome::HardshipReported {
             income_change_pct: -40,
             job_status: JobStatus::Lost,
@@ -609,9 +639,18 @@ mod tests {
             income_change_pct: -29,
             job_status: JobStatus::BusinessTrouble,
         };
+        // Any fall in income is a signal: the warning rules weigh how large it is.
         assert_eq!(
             kinds(signals(&mild, &none, 0).unwrap()),
-            ["hardship", "business_trouble"]
+            ["hardship", "income_drop", "business_trouble"]
+        );
+        let unemployed = Outcome::HardshipReported {
+            income_change_pct: 0,
+            job_status: JobStatus::UnemployedNoIncome,
+        };
+        assert_eq!(
+            kinds(signals(&unemployed, &none, 0).unwrap()),
+            ["hardship", "unemployed_no_income"]
         );
         for (v, k) in [
             (VehicleUse::Sold, Some("vehicle_sold")),
@@ -631,7 +670,20 @@ mod tests {
             ["income_drop", "vehicle_pledged"]
         );
         let s = signals(&Outcome::NoAnswer, &none, 2).unwrap();
-        assert_eq!(s, vec![signal("unreachable", "no_answer:2")]);
+        assert_eq!(s, vec![signal(SignalKind::Unreachable, "no_answer:2")]);
+        for event in LIFE_EVENTS {
+            let mut answers = Answers::new();
+            answers.insert("life_event".into(), event.as_str().into());
+            assert_eq!(
+                kinds(signals(&Outcome::Reached, &answers, 0).unwrap()),
+                [event.as_str()]
+            );
+        }
+        let mut calm = Answers::new();
+        calm.insert("life_event".into(), "none".into());
+        assert!(signals(&Outcome::Reached, &calm, 0).unwrap().is_empty());
+        calm.insert("life_event".into(), "holiday".into());
+        assert!(signals(&Outcome::Reached, &calm, 0).is_err());
         answers.insert("vehicle_use".into(), "flying".into());
         assert!(signals(&Outcome::Reached, &answers, 0).is_err());
     }

@@ -9,6 +9,7 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 
 use crate::money::{Money, Rate};
+use crate::warning::SignalKind;
 
 /// A loan product's servicing rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,7 +181,8 @@ impl FromStr for Bucket {
     }
 }
 
-/// What makes a warning rule fire.
+/// What makes a warning rule fire: a repayment fact, or a follow-up signal recorded within a
+/// window of days.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WarningCondition {
     /// The `count` most recent installments whose due date + grace has passed were all late
@@ -188,16 +190,173 @@ pub enum WarningCondition {
     ConsecutiveLate { count: u32 },
     /// Days past due at least `days`.
     DpdAtLeast { days: u32 },
+    /// At least `count` promises to pay broken within the last `within_days` days.
+    BrokenPromises { count: u32, within_days: u32 },
+    /// A follow-up within the last `within_days` days reported income down by `pct` % or more.
+    IncomeDown { pct: u32, within_days: u32 },
+    /// A follow-up signal of `kind` (a [`SignalKind`], or a name a follow-up script attaches to
+    /// an answer) recorded within the last `within_days` days.
+    Signal { kind: String, within_days: u32 },
+    /// Overdue, and nobody has reached the borrower for at least `days` days of it (the close
+    /// records this once per delinquency, after the follow-up plan's unreachable days).
+    UnreachableWhileOverdue { days: u32 },
 }
 
 /// One early-warning rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WarningRule {
-    /// A stable code stored with each warning it raises.
+    /// A stable id stored with each warning it raises.
     pub code: String,
     /// 1 初步, 2 中级, 3 高级.
     pub level: u8,
+    /// The version of the rule set in which this rule last changed.
+    pub version: u32,
     pub condition: WarningCondition,
+}
+
+/// The longest window of days a signal condition may look back.
+pub const MAX_WINDOW_DAYS: u32 = 3_650;
+
+impl WarningRule {
+    fn new(code: &str, level: u8, condition: WarningCondition) -> WarningRule {
+        WarningRule {
+            code: code.into(),
+            level,
+            version: 1,
+            condition,
+        }
+    }
+
+    /// The product brief's default rules (rule-set version 1): its repayment rules, and one rule
+    /// per follow-up signal that DOMAIN.md names for levels 2 and 3.
+    pub fn defaults() -> Vec<WarningRule> {
+        use WarningCondition as C;
+        let signal = |kind: SignalKind, within_days| C::Signal {
+            kind: kind.as_str().to_string(),
+            within_days,
+        };
+        vec![
+            WarningRule::new("two_consecutive_late", 1, C::ConsecutiveLate { count: 2 }),
+            WarningRule::new(
+                "income_down_30",
+                2,
+                C::IncomeDown {
+                    pct: 30,
+                    within_days: 180,
+                },
+            ),
+            WarningRule::new("job_loss", 2, signal(SignalKind::JobLoss, 180)),
+            WarningRule::new(
+                "business_trouble",
+                2,
+                signal(SignalKind::BusinessTrouble, 180),
+            ),
+            WarningRule::new(
+                "two_broken_promises_90d",
+                2,
+                C::BrokenPromises {
+                    count: 2,
+                    within_days: 90,
+                },
+            ),
+            WarningRule::new("dpd_31", 2, C::DpdAtLeast { days: 31 }),
+            WarningRule::new(
+                "unemployed_no_income",
+                3,
+                signal(SignalKind::UnemployedNoIncome, 365),
+            ),
+            WarningRule::new("bankruptcy", 3, signal(SignalKind::Bankruptcy, 365)),
+            WarningRule::new("death", 3, signal(SignalKind::Death, 365)),
+            WarningRule::new(
+                "serious_illness",
+                3,
+                signal(SignalKind::SeriousIllness, 365),
+            ),
+            WarningRule::new("imprisonment", 3, signal(SignalKind::Imprisonment, 365)),
+            WarningRule::new("vehicle_sold", 3, signal(SignalKind::VehicleSold, 365)),
+            WarningRule::new("vehicle_pledged", 3, signal(SignalKind::VehiclePledged, 365)),
+            WarningRule::new("vehicle_lost", 3, signal(SignalKind::VehicleLost, 365)),
+            WarningRule::new(
+                "unreachable_30d_overdue",
+                3,
+                C::UnreachableWhileOverdue { days: 30 },
+            ),
+            WarningRule::new("dpd_91", 3, C::DpdAtLeast { days: 91 }),
+        ]
+    }
+}
+
+impl WarningCondition {
+    /// Checks the condition's numbers; `field` names a field of its rule.
+    fn validate(&self, field: &dyn Fn(&str) -> String) -> Result<(), PolicyError> {
+        let within = |days: u32| {
+            if (1..=MAX_WINDOW_DAYS).contains(&days) {
+                Ok(())
+            } else {
+                refuse(
+                    field("within_days"),
+                    format!("must be 1 to {MAX_WINDOW_DAYS}, not {days}"),
+                )
+            }
+        };
+        match *self {
+            WarningCondition::ConsecutiveLate { count } if !(1..=12).contains(&count) => {
+                refuse(field("count"), format!("must be 1 to 12, not {count}"))
+            }
+            WarningCondition::DpdAtLeast { days } if days == 0 || days > MAX_THRESHOLD_DPD => {
+                refuse(
+                    field("days"),
+                    format!("must be 1 to {MAX_THRESHOLD_DPD}, not {days}"),
+                )
+            }
+            WarningCondition::BrokenPromises { count, .. } if !(1..=20).contains(&count) => {
+                refuse(field("count"), format!("must be 1 to 20, not {count}"))
+            }
+            WarningCondition::IncomeDown { pct, .. } if !(1..=100).contains(&pct) => {
+                refuse(field("pct"), format!("must be 1 to 100, not {pct}"))
+            }
+            WarningCondition::Signal { ref kind, .. } if !is_name(kind) => refuse(
+                field("signal"),
+                "must be a signal name: 1 to 64 characters of a-z, 0-9 and _",
+            ),
+            WarningCondition::Signal { ref kind, .. }
+                if SignalKind::OWN_CONDITION
+                    .iter()
+                    .any(|k| k.as_str() == kind.as_str()) =>
+            {
+                let own = match kind.as_str() {
+                    "income_drop" => "income_down",
+                    "broken_promise" => "broken_promises",
+                    _ => "unreachable_while_overdue",
+                };
+                refuse(
+                    field("signal"),
+                    format!("{kind} has a condition of its own: use {own}"),
+                )
+            }
+            WarningCondition::UnreachableWhileOverdue { days }
+                if !(1..=MAX_WINDOW_DAYS).contains(&days) =>
+            {
+                refuse(
+                    field("days"),
+                    format!("must be 1 to {MAX_WINDOW_DAYS}, not {days}"),
+                )
+            }
+            WarningCondition::BrokenPromises { within_days, .. }
+            | WarningCondition::IncomeDown { within_days, .. }
+            | WarningCondition::Signal { within_days, .. } => within(within_days),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Whether `s` is a name: 1 to 64 characters of a-z, 0-9 and _.
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// The servicing policy: every threshold of the product brief, with its defaults.
@@ -221,23 +380,7 @@ impl Default for Policy {
             bucket_days: 30,
             last_bucket: 7,
             classification_min_dpd: [0, 1, 91, 271, 361],
-            warning_rules: vec![
-                WarningRule {
-                    code: "two_consecutive_late".into(),
-                    level: 1,
-                    condition: WarningCondition::ConsecutiveLate { count: 2 },
-                },
-                WarningRule {
-                    code: "dpd_31".into(),
-                    level: 2,
-                    condition: WarningCondition::DpdAtLeast { days: 31 },
-                },
-                WarningRule {
-                    code: "dpd_91".into(),
-                    level: 3,
-                    condition: WarningCondition::DpdAtLeast { days: 91 },
-                },
-            ],
+            warning_rules: WarningRule::defaults(),
             reminder_days_before: vec![3, 0],
         }
     }
@@ -312,10 +455,7 @@ impl Policy {
                     .bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
             if !code_ok {
-                refuse(
-                    field("code"),
-                    "must be 1 to 64 characters of a-z, 0-9 and _",
-                )?;
+                refuse(field("id"), "must be 1 to 64 characters of a-z, 0-9 and _")?;
             }
             if self
                 .warning_rules
@@ -324,7 +464,7 @@ impl Policy {
                 .any(|r| r.code == rule.code)
             {
                 refuse(
-                    field("code"),
+                    field("id"),
                     format!("{:?} is used by an earlier rule", rule.code),
                 )?;
             }
@@ -334,18 +474,8 @@ impl Policy {
                     format!("must be 1, 2 or 3, not {}", rule.level),
                 )?;
             }
-            match rule.condition {
-                WarningCondition::ConsecutiveLate { count } if !(1..=12).contains(&count) => {
-                    refuse(field("count"), format!("must be 1 to 12, not {count}"))?
-                }
-                WarningCondition::DpdAtLeast { days } if days == 0 || days > MAX_THRESHOLD_DPD => {
-                    refuse(
-                        field("days"),
-                        format!("must be 1 to {MAX_THRESHOLD_DPD}, not {days}"),
-                    )?
-                }
-                _ => {}
-            }
+            rule.condition
+                .validate(&|name: &str| field(&format!("when.{name}")))?;
         }
         for (i, days) in self.reminder_days_before.iter().enumerate() {
             let field = format!("reminder_days_before[{i}]");
@@ -394,7 +524,7 @@ impl Policy {
         );
         out.extend(self.warning_rules.iter().filter_map(|r| match r.condition {
             WarningCondition::DpdAtLeast { days } => Some(days),
-            WarningCondition::ConsecutiveLate { .. } => None,
+            _ => None,
         }));
         out.sort_unstable();
         out.dedup();
@@ -424,7 +554,7 @@ mod tests {
         );
         assert_eq!(
             field(|p| p.warning_rules[2].condition = WarningCondition::DpdAtLeast { days: 40_000 }),
-            Err("warning_rules[2].days".into())
+            Err("warning_rules[2].when.days".into())
         );
         assert_eq!(
             field(|p| p.classification_min_dpd[0] = 1),
@@ -439,12 +569,12 @@ mod tests {
             Err("warning_rules[1].level".into())
         );
         assert_eq!(
-            field(|p| p.warning_rules[2].code = "dpd_31".into()),
-            Err("warning_rules[2].code".into())
+            field(|p| p.warning_rules[2].code = "two_consecutive_late".into()),
+            Err("warning_rules[2].id".into())
         );
         assert_eq!(
             field(|p| p.warning_rules[0].condition = WarningCondition::ConsecutiveLate { count: 0 }),
-            Err("warning_rules[0].count".into())
+            Err("warning_rules[0].when.count".into())
         );
         assert_eq!(
             field(|p| p.reminder_days_before = vec![3, 3]),

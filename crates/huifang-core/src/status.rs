@@ -5,7 +5,8 @@
 use crate::calendar::{Date, add_days, days_between};
 use crate::loan::{InstallmentState, LoanState};
 use crate::money::Money;
-use crate::policy::{Bucket, Classification, Policy, WarningCondition};
+use crate::policy::{Bucket, Classification, Policy, WarningCondition, WarningRule};
+use crate::warning::{self, FactsText, ObservedSignal, SignalKind};
 
 /// Where a loan is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -38,8 +39,12 @@ impl Lifecycle {
 pub struct WarningHit {
     pub level: u8,
     pub rule: String,
+    /// The version of the rule that fired.
+    pub version: u32,
     /// Name/value pairs, e.g. ("installments", "4,5").
     pub facts: Vec<(String, String)>,
+    /// The facts as a risk officer reads them.
+    pub text: FactsText,
 }
 
 /// A loan's status on one date.
@@ -96,9 +101,20 @@ pub fn dpd_on(oldest_unpaid_due: Option<Date>, date: Date) -> u32 {
     })
 }
 
-/// Evaluates a replayed loan on `date`. The state must hold only payments dated on or before
-/// `date` (payments after the business date are refused at the edge).
+/// Evaluates a replayed loan on `date`, with no follow-up signals (see [`evaluate_with`]).
 pub fn evaluate(state: &LoanState, policy: &Policy, date: Date) -> LoanStatus {
+    evaluate_with(state, policy, &[], date)
+}
+
+/// Evaluates a replayed loan on `date`, its warning rules reading the loan's risk signals too.
+/// The state must hold only payments dated on or before `date` (payments after the business
+/// date are refused at the edge).
+pub fn evaluate_with(
+    state: &LoanState,
+    policy: &Policy,
+    signals: &[ObservedSignal],
+    date: Date,
+) -> LoanStatus {
     let grace = state.grace_days;
     let lifecycle = if state.written_off_on.is_some_and(|d| d <= date) {
         Lifecycle::WrittenOff
@@ -130,7 +146,14 @@ pub fn evaluate(state: &LoanState, policy: &Policy, date: Date) -> LoanStatus {
         classification = Classification::Loss;
     }
     let warning = if lifecycle == Lifecycle::Active {
-        warning_on(state, policy, date, dpd)
+        let facts = RuleFacts {
+            state,
+            signals,
+            dpd,
+            oldest_unpaid_due,
+            date,
+        };
+        warning_on(policy, &facts)
     } else {
         None
     };
@@ -157,7 +180,7 @@ fn was_late(inst: &InstallmentState, grace_days: u32) -> bool {
 
 /// The facts of "the `count` most recent installments whose due date + grace has passed were all
 /// late", when it holds on `date`.
-fn consecutive_late(state: &LoanState, count: u32, date: Date) -> Option<Vec<(String, String)>> {
+fn consecutive_late(state: &LoanState, count: u32, date: Date) -> Option<Fired> {
     let grace = state.grace_days;
     let wanted = usize::try_from(count).unwrap_or(usize::MAX);
     let recent: Vec<&InstallmentState> = state
@@ -175,33 +198,161 @@ fn consecutive_late(state: &LoanState, count: u32, date: Date) -> Option<Vec<(St
             .rev()
             .map(|i| i.due_date.to_string())
             .collect();
-        vec![
-            ("installments".to_string(), numbers.join(",")),
-            ("due_dates".to_string(), dues.join(",")),
-            ("grace_days".to_string(), grace.to_string()),
-        ]
+        let late: Vec<(u32, i64)> = recent
+            .iter()
+            .rev()
+            .map(|i| {
+                let until = i.paid_off_on.map_or(date, |p| p.min(date));
+                (i.n, days_between(i.due_date, until))
+            })
+            .collect();
+        (
+            vec![
+                ("installments".to_string(), numbers.join(",")),
+                ("due_dates".to_string(), dues.join(",")),
+                ("grace_days".to_string(), grace.to_string()),
+            ],
+            warning::late_text(&late),
+        )
     })
 }
 
-fn warning_on(state: &LoanState, policy: &Policy, date: Date, dpd: u32) -> Option<WarningHit> {
+/// What the warning rules read about a loan on a date.
+struct RuleFacts<'a> {
+    state: &'a LoanState,
+    signals: &'a [ObservedSignal],
+    dpd: u32,
+    oldest_unpaid_due: Option<Date>,
+    date: Date,
+}
+
+type Fired = (Vec<(String, String)>, FactsText);
+
+impl RuleFacts<'_> {
+    /// The latest signal of `kind` that counts under a window of `within_days` and passes `keep`.
+    fn latest(
+        &self,
+        kind: &str,
+        within_days: u32,
+        keep: impl Fn(&ObservedSignal) -> bool,
+    ) -> Option<&ObservedSignal> {
+        self.signals
+            .iter()
+            .filter(|s| s.kind == kind && s.counts_on(self.date, within_days) && keep(s))
+            .max_by_key(|s| s.observed_on)
+    }
+
+    /// The facts of `condition` when it holds.
+    fn fired(&self, condition: &WarningCondition) -> Option<Fired> {
+        let signal_facts = |s: &ObservedSignal| {
+            vec![
+                ("signal".to_string(), s.kind.clone()),
+                ("signal_on".to_string(), s.observed_on.to_string()),
+                ("signal_value".to_string(), s.value.clone()),
+            ]
+        };
+        match *condition {
+            WarningCondition::DpdAtLeast { days } => (self.dpd >= days).then(|| {
+                (
+                    vec![
+                        ("dpd".to_string(), self.dpd.to_string()),
+                        ("threshold".to_string(), days.to_string()),
+                    ],
+                    warning::dpd_text(self.dpd, days),
+                )
+            }),
+            WarningCondition::ConsecutiveLate { count } => {
+                consecutive_late(self.state, count, self.date)
+            }
+            WarningCondition::Signal {
+                ref kind,
+                within_days,
+            } => self
+                .latest(kind, within_days, |_| true)
+                .map(|s| (signal_facts(s), warning::signal_text(s))),
+            WarningCondition::IncomeDown { pct, within_days } => {
+                let floor = -i64::from(pct);
+                self.latest(SignalKind::IncomeDrop.as_str(), within_days, |s| {
+                    s.income_change_pct()
+                        .is_some_and(|p| i64::from(p) <= floor)
+                })
+                .map(|s| (signal_facts(s), warning::signal_text(s)))
+            }
+            WarningCondition::BrokenPromises { count, within_days } => {
+                let mut dates: Vec<Date> = self
+                    .signals
+                    .iter()
+                    .filter(|s| {
+                        s.is(SignalKind::BrokenPromise) && s.counts_on(self.date, within_days)
+                    })
+                    .map(|s| s.observed_on)
+                    .collect();
+                dates.sort_unstable();
+                (u32::try_from(dates.len()).unwrap_or(u32::MAX) >= count).then(|| {
+                    let listed: Vec<String> = dates.iter().map(Date::to_string).collect();
+                    (
+                        vec![
+                            ("broken_on".to_string(), listed.join(",")),
+                            ("within_days".to_string(), within_days.to_string()),
+                        ],
+                        warning::broken_text(&dates, within_days),
+                    )
+                })
+            }
+            WarningCondition::UnreachableWhileOverdue { days } => {
+                let oldest = self.oldest_unpaid_due?;
+                let s = self.latest(SignalKind::Unreachable.as_str(), u32::MAX, |s| {
+                    s.observed_on > oldest && s.unreachable_days().is_some_and(|d| d >= days)
+                })?;
+                let reached = s.unreachable_days().unwrap_or(days);
+                Some((
+                    vec![
+                        ("days".to_string(), reached.to_string()),
+                        ("signal_on".to_string(), s.observed_on.to_string()),
+                    ],
+                    warning::unreachable_text(reached, s.observed_on),
+                ))
+            }
+        }
+    }
+
+    /// The first date after `date` on which a signal that `rule` counts leaves its window.
+    fn window_ends(&self, rule: &WarningRule) -> Option<Date> {
+        let (kind, within_days) = match rule.condition {
+            WarningCondition::Signal {
+                ref kind,
+                within_days,
+            } => (kind.as_str(), within_days),
+            WarningCondition::IncomeDown { within_days, .. } => {
+                (SignalKind::IncomeDrop.as_str(), within_days)
+            }
+            WarningCondition::BrokenPromises { within_days, .. } => {
+                (SignalKind::BrokenPromise.as_str(), within_days)
+            }
+            _ => return None,
+        };
+        self.signals
+            .iter()
+            .filter(|s| s.kind == kind && s.counts_on(self.date, within_days))
+            .map(|s| s.until(within_days))
+            .min()
+    }
+}
+
+/// The highest-level rule that holds (the first in rule order among equals).
+fn warning_on(policy: &Policy, facts: &RuleFacts) -> Option<WarningHit> {
     let mut best: Option<WarningHit> = None;
     for rule in &policy.warning_rules {
-        let facts = match rule.condition {
-            WarningCondition::DpdAtLeast { days } => (dpd >= days).then(|| {
-                vec![
-                    ("dpd".to_string(), dpd.to_string()),
-                    ("threshold".to_string(), days.to_string()),
-                ]
-            }),
-            WarningCondition::ConsecutiveLate { count } => consecutive_late(state, count, date),
-        };
-        if let Some(facts) = facts
-            && best.as_ref().is_none_or(|b| rule.level > b.level)
-        {
+        if best.as_ref().is_some_and(|b| rule.level <= b.level) {
+            continue;
+        }
+        if let Some((values, text)) = facts.fired(&rule.condition) {
             best = Some(WarningHit {
                 level: rule.level,
                 rule: rule.code.clone(),
-                facts,
+                version: rule.version,
+                facts: values,
+                text,
             });
         }
     }
@@ -382,6 +533,17 @@ pub fn dated_events(state: &LoanState, policy: &Policy, date: Date) -> Vec<LoanE
 /// A written-off loan still moves through buckets as its DPD grows (it stays owed), so its DPD
 /// thresholds and overdue dates remain events; only reminders stop (see [`dated_events`]).
 pub fn next_event_date(state: &LoanState, policy: &Policy, date: Date) -> Option<Date> {
+    next_event_date_with(state, policy, &[], date)
+}
+
+/// [`next_event_date`] of a loan with risk signals: also the first date a signal a rule counts
+/// leaves its window (the warning it raised may clear then).
+pub fn next_event_date_with(
+    state: &LoanState,
+    policy: &Policy,
+    signals: &[ObservedSignal],
+    date: Date,
+) -> Option<Date> {
     let written_off = state.written_off_on.is_some_and(|d| d <= date);
     let grace = i64::from(state.grace_days);
     let mut next: Option<Date> = None;
@@ -404,6 +566,20 @@ pub fn next_event_date(state: &LoanState, policy: &Policy, date: Date) -> Option
     // While a consecutive-late rule holds, any installment passing its grace shifts the window
     // of "most recent" installments, even one already paid, and may clear the warning.
     let late_rule_holds = policy.warning_rules.iter().any(|r| matches!(r.condition, WarningCondition::ConsecutiveLate { count } if consecutive_late(state, count, date).is_some()));
+    if !signals.is_empty() {
+        let facts = RuleFacts {
+            state,
+            signals,
+            dpd: 0,
+            oldest_unpaid_due: None,
+            date,
+        };
+        for rule in &policy.warning_rules {
+            if let Some(end) = facts.window_ends(rule) {
+                consider(end);
+            }
+        }
+    }
     if late_rule_holds {
         for inst in state.installments.iter().filter(|i| i.closed_by.is_none()) {
             consider(add_days(inst.due_date, grace + 1));

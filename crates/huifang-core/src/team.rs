@@ -80,6 +80,12 @@ impl Role {
         )
     }
 
+    /// May change the early-warning rule set: the risk officers who answer its warnings, and
+    /// the administrator.
+    pub fn sets_warning_rules(self) -> bool {
+        matches!(self, Role::RiskOfficer | Role::Admin)
+    }
+
     /// May register (upload) documents: every role but the auditor, who reads and changes
     /// nothing.
     pub fn registers_documents(self) -> bool {

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use huifang_core::loan::{DatedOp, Payment};
+use huifang_core::warning::ObservedSignal;
 use huifang_core::{Date, LoanId};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migrate, Migrator};
@@ -36,7 +37,8 @@ pub use ledger::{
 };
 pub use records::{
     Borrower, BorrowerRecord, Evaluation, EventRecord, HistoryRecord, Loan, LoanRecord, NewOp,
-    NewPayment, OpRecord, PaymentRecord, Product, ProductRecord, ReplayInput, StatusRow,
+    NewPayment, OpRecord, PaymentRecord, Product, ProductRecord, ReplayInput, RuleSetRecord,
+    StatusRow,
     SummaryRow, WarningRecord,
 };
 pub use team::{
@@ -384,6 +386,63 @@ impl Tx {
         Ok(())
     }
 
+    /// The risk signals of these loans (keys bound as loan ids), by loan, oldest first.
+    async fn signals_of_loans(
+        &mut self,
+        keys: &[Val],
+    ) -> Result<HashMap<LoanId, Vec<ObservedSignal>>> {
+        let rows = self
+            .fetch_in(
+                "SELECT loan_id, kind, observed_on, value FROM risk_signals WHERE loan_id IN",
+                "ORDER BY loan_id, id",
+                keys,
+                |r| {
+                    Ok((
+                        LoanId(r.try_get(0)?),
+                        ObservedSignal {
+                            kind: r.try_get(1)?,
+                            observed_on: parse_date_col(&r.try_get::<String, _>(2)?)?,
+                            value: r.try_get(3)?,
+                        },
+                    ))
+                },
+            )
+            .await?;
+        let mut out: HashMap<LoanId, Vec<ObservedSignal>> = HashMap::new();
+        for (loan, signal) in rows {
+            out.entry(loan).or_default().push(signal);
+        }
+        Ok(out)
+    }
+
+    /// The rule set in force: the highest stored version.
+    pub async fn latest_rule_set(&mut self) -> Result<Option<RuleSetRecord>> {
+        let row = sqlx::query("SELECT version, document, set_on, set_at FROM warning_rule_sets ORDER BY version DESC LIMIT 1")
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.map(|r| {
+            Ok(RuleSetRecord {
+                version: r.try_get(0)?,
+                document: r.try_get(1)?,
+                set_on: parse_date_col(&r.try_get::<String, _>(2)?)?,
+                set_at: r.try_get(3)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Stores a new version of the rule set (its version must be new).
+    pub async fn insert_rule_set(&mut self, set: &RuleSetRecord) -> Result<()> {
+        sqlx::query("INSERT INTO warning_rule_sets (version, document, set_on, set_at) VALUES ($1, $2, $3, $4)")
+            .bind(set.version)
+            .bind(set.document.as_str())
+            .bind(date_text(set.set_on))
+            .bind(set.set_at.as_str())
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
     /// The business date, if the database has been initialised.
     pub async fn business_date(&mut self) -> Result<Option<Date>> {
         self.setting("business_date")
@@ -688,6 +747,7 @@ impl Tx {
                 },
             )
             .await?;
+        let mut signals = self.signals_of_loans(&keys).await?;
         for (loan_id, on, kind, params) in rows {
             let op = decode_op(&kind, &params).map_err(StoreError::Corrupt)?;
             ops.entry(loan_id).or_default().push(DatedOp {
@@ -702,6 +762,7 @@ impl Tx {
                 ReplayInput {
                     payments: payments.remove(&id).unwrap_or_default(),
                     ops: ops.remove(&id).unwrap_or_default(),
+                    signals: signals.remove(&id).unwrap_or_default(),
                     loan,
                 }
             })

@@ -3,6 +3,7 @@
 use huifang_core::loan::{DatedOp, LoanOp, LoanTerms, Payment};
 use huifang_core::policy::{Bucket, Classification, ProductRules};
 use huifang_core::status::{Lifecycle, StatusSummary};
+use huifang_core::warning::ObservedSignal;
 use huifang_core::{BorrowerId, Date, LoanId, Money, Rate};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -94,6 +95,20 @@ pub struct ReplayInput {
     pub loan: LoanRecord,
     pub ops: Vec<DatedOp>,
     pub payments: Vec<Payment>,
+    /// The loan's risk signals, oldest first (the warning rules read them).
+    pub signals: Vec<ObservedSignal>,
+}
+
+/// A stored version of the early-warning rule set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleSetRecord {
+    pub version: i64,
+    /// The rule set as `huifang rules show` prints it.
+    pub document: String,
+    /// The business date after which it applies.
+    pub set_on: Date,
+    /// When it was stored (RFC 3339, UTC).
+    pub set_at: String,
 }
 
 /// A stored payment.

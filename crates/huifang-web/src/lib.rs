@@ -1,7 +1,7 @@
 //! Huifang's HTTP API: `/api/v1`, JSON, described by the OpenAPI document it serves at
 //! `/api/v1/openapi.json`.
 //!
-//! One module per area (`meta`, `ledger`, `documents`, `auth`, `tasks`). Every route is
+//! One module per area (`meta`, `ledger`, `documents`, `auth`, `tasks`, `rules`). Every route is
 //! registered through `utoipa_axum::routes!` from a handler annotated with `#[utoipa::path]`, so
 //! the router and the OpenAPI document are built from the same list and cannot disagree; the
 //! request and response bodies are `huifang_app::views` types, whose schemas the document
@@ -16,6 +16,7 @@ mod documents;
 mod error;
 mod ledger;
 mod meta;
+mod rules;
 mod tasks;
 
 use std::net::SocketAddr;
@@ -51,7 +52,8 @@ pub struct AppState {
         (name = "documents", description = "Documents anchored by their SHA-256 in the record"),
         (name = "auth", description = "Sessions and the caller"),
         (name = "tasks", description = "Follow-up tasks, outcomes and the team's figures"),
-        (name = "loans", description = "Loans, for the roles that read them")
+        (name = "loans", description = "Loans, for the roles that read them"),
+        (name = "warnings", description = "Early warnings and the rule set that raises them")
     )
 )]
 struct ApiDoc;
@@ -84,6 +86,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(documents::routes())
         .merge(auth::routes())
         .merge(tasks::routes())
+        .merge(rules::routes())
 }
 
 /// The OpenAPI document of the API: generated from the same route list the router serves.

@@ -25,7 +25,7 @@ use serde_json::Value;
 use support::book;
 
 /// Every route of the API: (method, path), as the router registers them.
-const ROUTES: [(&str, &str); 17] = [
+const ROUTES: [(&str, &str); 19] = [
     ("get", "/api/v1/health"),
     ("get", "/api/v1/openapi.json"),
     ("get", "/api/v1/ledger/checkpoint"),
@@ -43,15 +43,18 @@ const ROUTES: [(&str, &str); 17] = [
     ("post", "/api/v1/tasks/{id}/reassign"),
     ("get", "/api/v1/team/stats"),
     ("get", "/api/v1/loans/{external_id}"),
+    ("get", "/api/v1/rules"),
+    ("put", "/api/v1/rules"),
 ];
 
-/// The routes that take a body.
-const WITH_BODY: [&str; 5] = [
-    "/api/v1/documents",
-    "/api/v1/documents/check",
-    "/api/v1/auth/login",
-    "/api/v1/tasks/{id}/outcome",
-    "/api/v1/tasks/{id}/reassign",
+/// The routes that take a body, by method and path.
+const WITH_BODY: [(&str, &str); 6] = [
+    ("post", "/api/v1/documents"),
+    ("post", "/api/v1/documents/check"),
+    ("post", "/api/v1/auth/login"),
+    ("post", "/api/v1/tasks/{id}/outcome"),
+    ("post", "/api/v1/tasks/{id}/reassign"),
+    ("put", "/api/v1/rules"),
 ];
 
 fn is_fallback(status: StatusCode, body: &Value) -> bool {
@@ -102,7 +105,7 @@ async fn the_served_document_lists_exactly_the_routes_with_their_schemas() {
         if op["security"].is_array() {
             assert!(responses.contains_key("401"), "{method} {path}: no 401");
         }
-        if WITH_BODY.contains(&path) {
+        if WITH_BODY.contains(&(method, path)) {
             let body = op["requestBody"]["content"]
                 .as_object()
                 .unwrap_or_else(|| panic!("{method} {path}: no request body"));
@@ -125,7 +128,10 @@ async fn the_served_document_lists_exactly_the_routes_with_their_schemas() {
         let concrete = path.replace("{id}", "1").replace("{external_id}", "L1");
         let (status, body) = match method {
             "get" => api.get(&concrete, None).await,
-            _ => api.call("POST", &concrete, None, None, None).await,
+            other => {
+                api.call(&other.to_uppercase(), &concrete, None, None, None)
+                    .await
+            }
         };
         assert!(
             !is_fallback(status, &body),

@@ -39,6 +39,7 @@ pub async fn fresh_store(url: &str) -> Result<Store, AppError> {
     store.wipe().await?;
     store.migrate().await?;
     crate::policy::seed_default(&store).await?;
+    crate::rules::seed_default(&store).await?;
     Ok(store)
 }
 

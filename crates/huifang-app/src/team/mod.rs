@@ -64,7 +64,7 @@ impl Actor {
         self.user.id
     }
 
-    fn name(&self) -> String {
+    pub fn name(&self) -> String {
         format!(
             "{} ({}, team {})",
             self.user.user.username,

@@ -18,7 +18,7 @@ use super::{
     Actor, Role, authorize_task, forbidden, invalid, load_task, now_utc, require_team, stamp,
 };
 use crate::views::{QuestionView, ScriptAnswers};
-use crate::{AppError, ledger, require_business_date};
+use crate::{AppError, engine, ledger, require_business_date};
 
 /// An outcome as entered.
 #[derive(Debug, Clone, Default)]
@@ -46,6 +46,9 @@ pub struct Recorded {
     pub interaction_id: i64,
     /// False when the idempotency key had been used: nothing was recorded this time.
     pub new: bool,
+    /// The loan's warning level after the risk signals this contact recorded were weighed by
+    /// the warning rules (None when it recorded none).
+    pub warning_level: Option<u8>,
     pub task: TaskRecord,
     pub signals: Vec<String>,
     pub promise_id: Option<i64>,
@@ -158,9 +161,11 @@ pub(crate) async fn record_in(
     let promise_id = insert_promise(tx, &task, contact.outcome, interaction_id, date).await?;
     insert_signals(tx, &task, &contact.signal_rows, interaction_id, date).await?;
     let escalation_task = advance_task(tx, actor, &task, &contact, date).await?;
+    let warning_level = warn_on_signals(tx, &task, &contact).await?;
     Ok(Recorded {
         interaction_id,
         new: true,
+        warning_level,
         task: load_task(tx, task_id).await?,
         signals: contact
             .signal_rows
@@ -171,6 +176,30 @@ pub(crate) async fn record_in(
         escalation_task,
         leaf_index: Some(leaf_index),
     })
+}
+
+/// Weighs the signals a contact recorded: the loan is re-evaluated on the business date under the
+/// rules in force, in the contact's transaction, so that a warning they raise is stored (and
+/// logged) with the contact and shows in the loan's status at once. Returns the loan's level.
+async fn warn_on_signals(
+    tx: &mut Tx,
+    task: &TaskRecord,
+    contact: &Contact,
+) -> Result<Option<u8>, AppError> {
+    if contact.signal_rows.is_empty() {
+        return Ok(None);
+    }
+    let policy = crate::policy::load_in(tx).await?;
+    let today = require_business_date(tx).await?;
+    let loan = task.task.loan_id;
+    let batch = engine::Batch::load(tx, &[loan]).await?;
+    engine::reevaluate(tx, &policy, today, &batch, engine::Cause::Signal, false).await?;
+    let level = tx
+        .replay_inputs(&[loan])
+        .await?
+        .first()
+        .map(|i| i.loan.loan.evaluation.summary.warning_level);
+    Ok(level)
 }
 
 /// The idempotency key, trimmed: 1 to 200 characters.
@@ -215,6 +244,7 @@ fn repeated(
     Ok(Recorded {
         interaction_id: first.id,
         new: false,
+        warning_level: None,
         task,
         signals: Vec::new(),
         promise_id: None,

@@ -39,6 +39,7 @@ impl Api {
         let url = format!("{}{path}", self.base);
         let mut req = match method {
             "GET" => self.client.get(url),
+            "PUT" => self.client.put(url),
             _ => self.client.post(url),
         };
         if let Some(t) = token {
