@@ -1,0 +1,506 @@
+//! Early warning from repayment and follow-up facts (issue 17), against real databases: each
+//! default rule raised by the situation it describes, with its level, rule id and version and
+//! the facts a risk officer reads; signals weighed in the transaction that records them; a
+//! warning clearing when its signal leaves the rule's window; the rule set changed from a
+//! document without a rebuild, and a malformed one refused with the rule and field named.
+
+// Test code: it may panic on a broken fixture.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::as_conversions
+)]
+
+#[path = "support/team_fixture.rs"]
+mod support;
+
+use huifang_app::rows::PaymentRow;
+use huifang_app::team::{self, OutcomeInput};
+use huifang_app::{close, import, policy, rules};
+use huifang_core::policy::Policy;
+use huifang_core::{Date, Money, TaskId};
+use huifang_store::{Store, WarningRecord};
+use huifang_testkit::{Dbs, on_both};
+use serde_json::{Value, json};
+use support::{book, d, ledger_size, task};
+
+on_both!(
+    each_follow_up_signal_raises_its_rule_at_once,
+    a_signal_warning_clears_when_its_window_ends,
+    broken_promises_within_the_window_raise_level_two,
+    an_overdue_borrower_nobody_reaches_is_level_three,
+    rules_set_from_a_document_change_the_next_close,
+    a_malformed_rule_set_is_refused_and_changes_nothing,
+);
+
+/// `book(n)` with every loan current: installments 1 and 2 (due 02-15 and 03-15) paid on their
+/// due dates, so that on the business date (03-20) no loan is overdue or warned.
+async fn current_book(store: &Store, loans: usize) {
+    book(store, loans).await;
+    let rows: Vec<(usize, PaymentRow)> = (1..=loans)
+        .flat_map(|n| {
+            [("02-15", "a"), ("03-15", "b")].map(|(day, tag)| PaymentRow {
+                external_id: format!("P{n}{tag}"),
+                loan_external_id: format!("L{n}"),
+                paid_on: d(&format!("2026-{day}")),
+                amount: Money::parse("1100.00").unwrap(),
+                channel: "代扣".into(),
+            })
+        })
+        .enumerate()
+        .map(|(i, r)| (i + 2, r))
+        .collect();
+    import::import_payments(store, &Policy::default(), &rows)
+        .await
+        .unwrap();
+    for n in 1..=loans {
+        assert_eq!(level(store, n).await, 0, "L{n} starts unwarned");
+    }
+}
+
+/// The loan's stored warning level.
+async fn level(store: &Store, loan: usize) -> u8 {
+    let key = format!("L{loan}");
+    let mut tx = store.begin().await.unwrap();
+    let found = tx.loans_by_external_id(&[key.clone()]).await.unwrap();
+    tx.rollback().await.unwrap();
+    found[&key].loan.evaluation.summary.warning_level
+}
+
+/// The loan's warnings, newest first.
+async fn warnings(store: &Store, loan: usize) -> Vec<WarningRecord> {
+    let key = format!("L{loan}");
+    let mut tx = store.begin().await.unwrap();
+    let id = tx.loan_ids_by_external_id(&[key.clone()]).await.unwrap()[&key];
+    let w = tx.loan_warnings(id).await.unwrap();
+    tx.rollback().await.unwrap();
+    w
+}
+
+/// The facts of the loan's open warning.
+async fn open_facts(store: &Store, loan: usize) -> (u8, String, Value) {
+    let open: Vec<WarningRecord> = warnings(store, loan)
+        .await
+        .into_iter()
+        .filter(|w| w.cleared_on.is_none())
+        .collect();
+    assert_eq!(open.len(), 1, "L{loan}: one open warning, got {open:?}");
+    let w = &open[0];
+    (
+        w.level,
+        w.rule.clone(),
+        serde_json::from_str(&w.facts).unwrap(),
+    )
+}
+
+async fn record(store: &Store, who: &str, t: TaskId, input: &OutcomeInput) -> Option<u8> {
+    let actor = team::actor(store, who).await.unwrap();
+    team::record_outcome(store, &actor, t, input)
+        .await
+        .unwrap()
+        .warning_level
+}
+
+fn contact(key: &str, outcome: &str) -> OutcomeInput {
+    OutcomeInput {
+        channel: "phone".into(),
+        outcome: outcome.into(),
+        idempotency_key: key.into(),
+        ..OutcomeInput::default()
+    }
+}
+
+fn hardship(key: &str, pct: i32, job: &str) -> OutcomeInput {
+    OutcomeInput {
+        income_change_pct: Some(pct),
+        job_status: Some(job.into()),
+        ..contact(key, "hardship_reported")
+    }
+}
+
+fn vehicle(key: &str, status: &str) -> OutcomeInput {
+    OutcomeInput {
+        vehicle_status: Some(status.into()),
+        ..contact(key, "vehicle_status")
+    }
+}
+
+fn life_event(key: &str, event: &str) -> OutcomeInput {
+    OutcomeInput {
+        answers: Some(serde_json::from_value(json!({ "life_event": event })).unwrap()),
+        ..contact(key, "reached")
+    }
+}
+
+async fn each_follow_up_signal_raises_its_rule_at_once(dbs: &mut Dbs) {
+    let store = dbs.fresh().await;
+    let cases: Vec<(OutcomeInput, u8, &str, &str, &str)> = vec![
+        (
+            hardship("k1", -40, "changed"),
+            2,
+            "income_down_30",
+            "回访记录 2026-03-20: 收入下降 40%",
+            "follow-up 2026-03-20: income down 40%",
+        ),
+        (
+            hardship("k2", -10, "lost"),
+            2,
+            "job_loss",
+            "回访记录 2026-03-20: 失业",
+            "follow-up 2026-03-20: job lost",
+        ),
+        (
+            hardship("k3", -5, "business_trouble"),
+            2,
+            "business_trouble",
+            "回访记录 2026-03-20: 经营困难",
+            "follow-up 2026-03-20: business in trouble",
+        ),
+        (
+            hardship("k4", 0, "unemployed_no_income"),
+            3,
+            "unemployed_no_income",
+            "回访记录 2026-03-20: 失业且无收入",
+            "follow-up 2026-03-20: unemployed with no income",
+        ),
+        (
+            life_event("k5", "bankruptcy"),
+            3,
+            "bankruptcy",
+            "回访记录 2026-03-20: 破产",
+            "follow-up 2026-03-20: bankrupt",
+        ),
+        (
+            life_event("k6", "death"),
+            3,
+            "death",
+            "回访记录 2026-03-20: 死亡",
+            "follow-up 2026-03-20: deceased",
+        ),
+        (
+            life_event("k7", "serious_illness"),
+            3,
+            "serious_illness",
+            "回访记录 2026-03-20: 重大疾病",
+            "follow-up 2026-03-20: serious illness",
+        ),
+        (
+            life_event("k8", "imprisonment"),
+            3,
+            "imprisonment",
+            "回访记录 2026-03-20: 被羁押或服刑",
+            "follow-up 2026-03-20: imprisoned",
+        ),
+        (
+            vehicle("k9", "sold"),
+            3,
+            "vehicle_sold",
+            "回访记录 2026-03-20: 车辆已出售",
+            "follow-up 2026-03-20: vehicle sold",
+        ),
+        (
+            vehicle("k10", "pledged"),
+            3,
+            "vehicle_pledged",
+            "回访记录 2026-03-20: 车辆已质押",
+            "follow-up 2026-03-20: vehicle pledged",
+        ),
+        (
+            vehicle("k11", "lost"),
+            3,
+            "vehicle_lost",
+            "回访记录 2026-03-20: 车辆下落不明",
+            "follow-up 2026-03-20: vehicle lost",
+        ),
+    ];
+    current_book(&store, cases.len() + 1).await;
+    for (i, (input, want_level, rule, zh, en)) in cases.iter().enumerate() {
+        let loan = i + 1;
+        let t = task(&store, loan, "welcome", "followup", "2026-03-20").await;
+        let size = ledger_size(&store).await;
+        // Weighed in the outcome's own transaction: no close in between.
+        let got = record(&store, "a1", t, input).await;
+        assert_eq!(got, Some(*want_level), "{rule}: the outcome's answer");
+        assert_eq!(level(&store, loan).await, *want_level, "{rule}: status");
+        let (level, stored_rule, facts) = open_facts(&store, loan).await;
+        assert_eq!((level, stored_rule.as_str()), (*want_level, *rule));
+        assert_eq!(facts["rule_version"], "1", "{rule}");
+        assert_eq!(facts["text_zh"], *zh, "{rule}");
+        assert_eq!(facts["text_en"], *en, "{rule}");
+        assert_eq!(facts["signal_on"], "2026-03-20", "{rule}");
+        // the interaction and the warning are both in the tamper-evident log
+        assert_eq!(ledger_size(&store).await, size + 2, "{rule}");
+    }
+    // Income down 29 %: the signal is recorded, but no rule fires.
+    let loan = cases.len() + 1;
+    let t = task(&store, loan, "welcome", "followup", "2026-03-20").await;
+    assert_eq!(
+        record(&store, "a1", t, &hardship("k-mild", -29, "changed")).await,
+        Some(0)
+    );
+    assert!(
+        warnings(&store, loan)
+            .await
+            .iter()
+            .all(|w| w.cleared_on.is_some())
+    );
+}
+
+/// A rule set whose job-loss rule counts a signal for 5 days only.
+fn short_job_loss_window(store_doc: &Value) -> String {
+    let mut doc = store_doc.clone();
+    for rule in doc["rules"].as_array_mut().unwrap() {
+        if rule["id"] == "job_loss" {
+            rule["when"]["within_days"] = json!(5);
+        }
+    }
+    doc.to_string()
+}
+
+async fn a_signal_warning_clears_when_its_window_ends(dbs: &mut Dbs) {
+    let store = dbs.fresh().await;
+    current_book(&store, 1).await;
+    rules::seed_default(&store).await.unwrap();
+    let shown = serde_json::to_value(rules::show(&store).await.unwrap()).unwrap();
+    rules::set(&store, &short_job_loss_window(&shown))
+        .await
+        .unwrap();
+    let policy = policy::load(&store).await.unwrap();
+    let t = task(&store, 1, "welcome", "followup", "2026-03-20").await;
+    assert_eq!(
+        record(&store, "a1", t, &hardship("k", -10, "lost")).await,
+        Some(2)
+    );
+    let (_, rule, facts) = open_facts(&store, 1).await;
+    assert_eq!((rule.as_str(), &facts["rule_version"]), ("job_loss", &json!("2")));
+    // Observed on 03-20, counted for 5 days: through 03-24, gone on 03-25.
+    close::run_daily(&store, &policy, d("2026-03-24"), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(level(&store, 1).await, 2);
+    let mut visited = Vec::new();
+    close::run_daily(&store, &policy, d("2026-03-25"), |r| visited.push(r.loans))
+        .await
+        .unwrap();
+    assert_eq!(visited, [1], "the close visits the loan the day its signal expires");
+    assert_eq!(level(&store, 1).await, 0);
+    // (the book's loans were imported overdue, warned, then cured: newest first)
+    let w = warnings(&store, 1).await;
+    assert_eq!(
+        (w[0].rule.as_str(), w[0].cleared_on),
+        ("job_loss", Some(d("2026-03-25")))
+    );
+}
+
+async fn broken_promises_within_the_window_raise_level_two(dbs: &mut Dbs) {
+    let store = dbs.fresh().await;
+    current_book(&store, 1).await;
+    let policy = Policy::default();
+    let promise = |key: &str, due: &str| OutcomeInput {
+        amount: Some("500".into()),
+        date: Some(d(due)),
+        ..contact(key, "promise_to_pay")
+    };
+    let t1 = task(&store, 1, "first", "followup", "2026-03-20").await;
+    record(&store, "a1", t1, &promise("p1", "2026-03-23")).await;
+    // Nothing paid by 03-23: broken in the close of 03-24, one broken promise, no warning.
+    close::run_daily(&store, &policy, d("2026-03-24"), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(level(&store, 1).await, 0);
+    let t2 = task(&store, 1, "second", "followup", "2026-03-24").await;
+    record(&store, "a1", t2, &promise("p2", "2026-03-27")).await;
+    close::run_daily(&store, &policy, d("2026-03-28"), |_| {})
+        .await
+        .unwrap();
+    // The second broken on 03-28: two within 90 days, raised by that close.
+    assert_eq!(level(&store, 1).await, 2);
+    let (_, rule, facts) = open_facts(&store, 1).await;
+    assert_eq!(rule, "two_broken_promises_90d");
+    assert_eq!(facts["text_zh"], "90 天内 2 次承诺还款未兑现: 2026-03-24、2026-03-28");
+    assert_eq!(
+        facts["text_en"],
+        "2 promises to pay broken within 90 days: 2026-03-24, 2026-03-28"
+    );
+    assert_eq!(warnings(&store, 1).await[0].raised_on, d("2026-03-28"));
+}
+
+async fn an_overdue_borrower_nobody_reaches_is_level_three(dbs: &mut Dbs) {
+    let store = dbs.fresh().await;
+    // Nothing paid: both loans overdue since 02-15 (DPD 33 on 03-20), at level 2 (dpd_31).
+    book(&store, 2).await;
+    assert_eq!((level(&store, 1).await, level(&store, 2).await), (2, 2));
+    // L2's borrower is reached today; nobody reaches L1's.
+    let t = task(&store, 2, "call", "early_collection", "2026-03-20").await;
+    record(&store, "c1", t, &contact("r", "reached")).await;
+    close::run_daily(&store, &Policy::default(), d("2026-03-21"), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(level(&store, 1).await, 3);
+    let (_, rule, facts) = open_facts(&store, 1).await;
+    assert_eq!(rule, "unreachable_30d_overdue");
+    let days = facts["days"].as_str().unwrap().to_string();
+    assert!(days.parse::<u32>().unwrap() >= 30, "{facts}");
+    assert_eq!(
+        facts["text_zh"],
+        format!("逾期期间 {days} 天未能联系上借款人（2026-03-21 记录）")
+    );
+    assert_eq!(
+        facts["text_en"],
+        format!("unreachable for {days} days while overdue (recorded 2026-03-21)")
+    );
+    // the level-2 warning it escalates from is cleared the same day
+    let w = warnings(&store, 1).await;
+    assert_eq!(
+        w.iter()
+            .map(|w| (w.level, w.rule.as_str(), w.cleared_on))
+            .collect::<Vec<_>>(),
+        [
+            (3, "unreachable_30d_overdue", None),
+            (2, "dpd_31", Some(d("2026-03-21")))
+        ]
+    );
+    assert_eq!(level(&store, 2).await, 2, "reached: still dpd_31 only");
+}
+
+/// The rule set as `rules show` prints it, edited by `edit`.
+async fn edited_rules(store: &Store, edit: impl Fn(&mut Value)) -> String {
+    let mut doc = serde_json::to_value(rules::show(store).await.unwrap()).unwrap();
+    edit(&mut doc);
+    doc.to_string()
+}
+
+fn rule_mut<'a>(doc: &'a mut Value, id: &str) -> &'a mut Value {
+    doc["rules"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|r| r["id"] == id)
+        .unwrap()
+}
+
+async fn rules_set_from_a_document_change_the_next_close(dbs: &mut Dbs) {
+    let store = dbs.fresh().await;
+    current_book(&store, 2).await;
+    rules::seed_default(&store).await.unwrap();
+    // Before: income down 25 % and a plain hardship raise nothing.
+    let t1 = task(&store, 1, "welcome", "followup", "2026-03-20").await;
+    assert_eq!(
+        record(&store, "a1", t1, &hardship("h1", -25, "changed")).await,
+        Some(0)
+    );
+    // A new threshold (income down 20 %) and a new signal rule (any hardship, level 1).
+    let text = edited_rules(&store, |doc| {
+        rule_mut(doc, "income_down_30")["when"]["pct"] = json!(20);
+        doc["rules"].as_array_mut().unwrap().push(json!({
+            "id": "hardship_reported",
+            "level": 1,
+            "when": {"kind": "signal", "signal": "hardship", "within_days": 30}
+        }));
+    })
+    .await;
+    let change = rules::set(&store, &text).await.unwrap();
+    assert_eq!(
+        (change.version, change.changed, change.business_date),
+        (2, true, d("2026-03-20"))
+    );
+    let shown = serde_json::to_value(rules::show(&store).await.unwrap()).unwrap();
+    assert_eq!(shown["version"], 2);
+    assert_eq!(rule_mut(&mut shown.clone(), "income_down_30")["version"], 2);
+    assert_eq!(rule_mut(&mut shown.clone(), "hardship_reported")["version"], 2);
+    assert_eq!(rule_mut(&mut shown.clone(), "dpd_31")["version"], 1);
+    // Applies from the next close, without a rebuild: L1 is at level 2 under version 2.
+    assert_eq!(level(&store, 1).await, 0);
+    let policy = policy::load(&store).await.unwrap();
+    close::run_daily(&store, &policy, d("2026-03-21"), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(level(&store, 1).await, 2);
+    let (_, rule, facts) = open_facts(&store, 1).await;
+    assert_eq!((rule.as_str(), &facts["rule_version"]), ("income_down_30", &json!("2")));
+    assert_eq!(facts["text_en"], "follow-up 2026-03-20: income down 25%");
+    // and a plain hardship outcome now raises level 1 at once
+    let t2 = task(&store, 2, "welcome", "followup", "2026-03-21").await;
+    assert_eq!(
+        record(&store, "a1", t2, &hardship("h2", 0, "unchanged")).await,
+        Some(1)
+    );
+    assert_eq!(open_facts(&store, 2).await.1, "hardship_reported");
+    // The same document again changes nothing.
+    let again = rules::set(&store, &text).await.unwrap();
+    assert_eq!((again.version, again.changed), (2, false));
+}
+
+async fn a_malformed_rule_set_is_refused_and_changes_nothing(dbs: &mut Dbs) {
+    let store = dbs.fresh().await;
+    current_book(&store, 1).await;
+    rules::seed_default(&store).await.unwrap();
+    let before = rules::show(&store).await.unwrap();
+    let next_before = {
+        let mut tx = store.begin().await.unwrap();
+        let l = tx.loans_by_external_id(&["L1".into()]).await.unwrap();
+        tx.rollback().await.unwrap();
+        l["L1"].loan.evaluation.next_event_on
+    };
+    let cases: Vec<(String, &str)> = vec![
+        (
+            edited_rules(&store, |d| rule_mut(d, "dpd_91")["level"] = json!(4)).await,
+            "rules[15].level (rule dpd_91): must be 1, 2 or 3, not 4",
+        ),
+        (
+            edited_rules(&store, |d| rule_mut(d, "death")["id"] = json!("bankruptcy")).await,
+            "rules[8].id (rule bankruptcy): \"bankruptcy\" is used by an earlier rule",
+        ),
+        (
+            edited_rules(&store, |d| {
+                rule_mut(d, "job_loss")["when"]["within_days"] = json!(0)
+            })
+            .await,
+            "rules[2].when.within_days (rule job_loss): must be 1 to 3650, not 0",
+        ),
+        (
+            edited_rules(&store, |d| {
+                rule_mut(d, "job_loss")["when"]["signal"] = json!("income_drop")
+            })
+            .await,
+            "rules[2].when.signal (rule job_loss): income_drop has a condition of its own: use income_down",
+        ),
+        (
+            edited_rules(&store, |d| {
+                rule_mut(d, "job_loss")["when"]["signal"] = json!("Job Loss")
+            })
+            .await,
+            "rules[2].when.signal (rule job_loss): must be a signal name",
+        ),
+        (
+            edited_rules(&store, |d| {
+                rule_mut(d, "dpd_31")["when"] = json!({"kind": "dpd_over", "days": 31})
+            })
+            .await,
+            "rules[5].when.kind (rule dpd_31): unknown variant `dpd_over`",
+        ),
+        (
+            edited_rules(&store, |d| {
+                rule_mut(d, "two_broken_promises_90d")["when"]["count"] = json!(0)
+            })
+            .await,
+            "rules[4].when.count (rule two_broken_promises_90d): must be 1 to 20, not 0",
+        ),
+        (
+            edited_rules(&store, |d| rule_mut(d, "dpd_31")["colour"] = json!("red")).await,
+            "rules[5].colour (rule dpd_31): unknown field `colour`",
+        ),
+        ("{\"rules\": [".to_string(), "rules document"),
+    ];
+    for (text, want) in cases {
+        let err = rules::set(&store, &text).await.unwrap_err().to_string();
+        assert!(err.contains(want), "want {want:?} in: {err}");
+    }
+    assert_eq!(rules::show(&store).await.unwrap(), before, "nothing changed");
+    let mut tx = store.begin().await.unwrap();
+    let l = tx.loans_by_external_id(&["L1".into()]).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(l["L1"].loan.evaluation.next_event_on, next_before);
+    let _: Option<Date> = next_before;
+}
