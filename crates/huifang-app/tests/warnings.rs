@@ -491,7 +491,7 @@ async fn a_malformed_rule_set_is_refused_and_changes_nothing(dbs: &mut Dbs) {
             edited_rules(&store, |d| rule_mut(d, "dpd_31")["colour"] = json!("red")).await,
             "rules[5].colour (rule dpd_31): unknown field `colour`",
         ),
-        ("{\"rules\": [".to_string(), "rules document"),
+        ("{\"rules\": [".to_string(), "rules: EOF while parsing a list at line 1"),
     ];
     for (text, want) in cases {
         let err = rules::set(&store, &text).await.unwrap_err().to_string();
