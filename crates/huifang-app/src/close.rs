@@ -109,6 +109,7 @@ pub async fn run_daily_in_batches(
         let weighed = engine::weigh_signals(&mut tx, &policy, &plans, day, signalled).await?;
         report.events += weighed.events;
         report.status_changes += weighed.status_changes;
+        crate::warnings::auto_resolve(&mut tx, policy.warning_auto_resolve_days, day).await?;
         crate::ledger::checkpoint(&mut tx, day).await?; // the day's signed checkpoint
         tx.record_closed_day(day, report.loans, report.events)
             .await?;

@@ -60,7 +60,8 @@ pub fn evaluate(input: &ReplayInput, policy: &Policy, date: Date) -> Result<Eval
     let status = status::evaluate_with(&state, policy, &input.signals, date);
     let mut evaluation = evaluation_of(&state, &status, policy);
     if !input.signals.is_empty() {
-        evaluation.next_event_on = status::next_event_date_with(&state, policy, &input.signals, date);
+        evaluation.next_event_on =
+            status::next_event_date_with(&state, policy, &input.signals, date);
     }
     Ok(Evaluated {
         state,
@@ -178,8 +179,14 @@ pub async fn reevaluate(
     let plans = crate::followup::Plans::load(tx).await?;
     let planned = plan(policy, &plans, date, batch, cause, dated_events)?;
     let mut written = planned.write(tx, &plans, date).await?;
-    let again = weigh_signals(tx, policy, &plans, date, std::mem::take(&mut written.signalled))
-        .await?;
+    let again = weigh_signals(
+        tx,
+        policy,
+        &plans,
+        date,
+        std::mem::take(&mut written.signalled),
+    )
+    .await?;
     written.events += again.events;
     written.status_changes += again.status_changes;
     Ok(written)
@@ -218,6 +225,7 @@ pub struct Planned {
     history: Vec<HistoryRecord>,
     opened: Vec<WarningRecord>,
     cleared: Vec<LoanId>,
+    auto_resolve_days: u32,
     followup: crate::followup::FollowupPlanned,
 }
 
@@ -306,6 +314,7 @@ pub fn plan(
         history,
         opened,
         cleared,
+        auto_resolve_days: policy.warning_auto_resolve_days,
         followup,
     })
 }
@@ -325,8 +334,15 @@ impl Planned {
         tx.refresh_open_task_keys(&untracked).await?;
         tx.insert_events(&self.events).await?;
         tx.insert_history(&self.history).await?;
-        tx.clear_warnings(&self.cleared, date).await?;
-        crate::ledger::open_warnings(tx, &self.opened).await?; // logged in the same transaction
+        // the open warnings follow the levels; new ones logged in the same transaction
+        crate::warnings::follow_levels(
+            tx,
+            &self.opened,
+            &self.cleared,
+            self.auto_resolve_days,
+            date,
+        )
+        .await?;
         Ok(Written {
             loans: to_u64(self.evaluations.len()),
             events: to_u64(self.events.len()),

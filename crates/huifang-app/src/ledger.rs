@@ -30,7 +30,7 @@ use huifang_ledger::{
 };
 use huifang_store::{
     CheckpointRecord, Document, DocumentRecord, Leaf, LeafRecord, LoggedTable, NewOp, RawRecord,
-    Store, Tx, WarningRecord,
+    Store, Tx, WarningRecord, WarningStep,
 };
 use rand::RngCore;
 
@@ -58,6 +58,24 @@ pub const WARNING: LoggedTable = LoggedTable {
         ("rule", "rule"),
         ("facts", "facts"),
         ("raised_on", "raised_on"),
+    ],
+};
+
+/// The steps of a warning's life after it was raised: acknowledged, acted on, resolved (by a
+/// user or automatically), escalated, its condition false or holding again.
+pub const WARNING_STEP: LoggedTable = LoggedTable {
+    kind: "warning_action",
+    table: "warning_actions",
+    date_column: "business_date",
+    fields: &[
+        ("warning_id", "warning_id"),
+        ("loan_id", "loan_id"),
+        ("action", "action"),
+        ("user_id", "user_id"),
+        ("task_id", "task_id"),
+        ("note", "note"),
+        ("business_date", "business_date"),
+        ("occurred_at", "occurred_at"),
     ],
 };
 
@@ -120,7 +138,7 @@ pub const INTERACTION: LoggedTable = LoggedTable {
 };
 
 /// Every logged table, audited by [`verify`].
-pub const LOGGED_TABLES: &[LoggedTable] = &[WARNING, DECISION, DOCUMENT, INTERACTION];
+pub const LOGGED_TABLES: &[LoggedTable] = &[WARNING, DECISION, DOCUMENT, INTERACTION, WARNING_STEP];
 
 /// Document kinds that can be registered.
 pub const DOCUMENT_KINDS: &[&str] = &["income_proof", "contract", "id_scan", "other"];
@@ -198,6 +216,21 @@ pub async fn open_warnings(tx: &mut Tx, warnings: &[WarningRecord]) -> Result<Ve
         warnings.iter().map(|w| (w.clone(), new_salt())).collect();
     let ids = tx.open_warnings_salted(&salted).await?;
     log_records(tx, &WARNING, &ids).await?;
+    Ok(ids)
+}
+
+/// Records steps of warnings' lives and logs them; returns their ids.
+pub async fn record_warning_steps(
+    tx: &mut Tx,
+    steps: &[WarningStep],
+) -> Result<Vec<i64>, AppError> {
+    if steps.is_empty() {
+        return Ok(Vec::new());
+    }
+    let salted: Vec<(WarningStep, String)> =
+        steps.iter().map(|s| (s.clone(), new_salt())).collect();
+    let ids = tx.insert_warning_steps_salted(&salted).await?;
+    log_records(tx, &WARNING_STEP, &ids).await?;
     Ok(ids)
 }
 

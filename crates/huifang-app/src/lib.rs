@@ -16,6 +16,7 @@ pub mod rules;
 pub mod status;
 pub mod team;
 pub mod views;
+pub mod warnings;
 
 /// The synthetic portfolio of the demo, the benchmarks and the tests ([`demo::synth`]).
 pub use demo::synth;

@@ -5,7 +5,9 @@
 //! `huifang_core::policy`; this module only maps the document to them and back.
 
 use huifang_core::Date;
-use huifang_core::policy::{Policy, WarningRule};
+use huifang_core::policy::Policy;
+
+use crate::rules::RuleSet;
 use huifang_store::{Store, Tx};
 
 use crate::views::PolicyDoc;
@@ -24,11 +26,11 @@ pub fn parse(text: &str) -> Result<Policy, AppError> {
             "policy.warning_rules: warning rules are a rule set of their own, changed with `huifang rules set`".into(),
         ));
     }
-    with_rules(doc, WarningRule::defaults())
+    with_rules(doc, RuleSet::default())
 }
 
 /// The policy of a document with these warning rules, validated.
-fn with_rules(doc: PolicyDoc, rules: Vec<WarningRule>) -> Result<Policy, AppError> {
+fn with_rules(doc: PolicyDoc, rules: RuleSet) -> Result<Policy, AppError> {
     let policy = doc.into_policy(rules);
     policy
         .validate()

@@ -9,13 +9,30 @@ use huifang_core::policy::{Policy, WarningRule};
 use huifang_store::{RuleSetRecord, Store, Tx};
 
 use crate::team::Actor;
+
+/// The warning rules and how long a warning whose condition is false stays open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleSet {
+    pub rules: Vec<WarningRule>,
+    pub auto_resolve_days: u32,
+}
+
+impl Default for RuleSet {
+    /// The product brief's rules, resolving at once.
+    fn default() -> Self {
+        RuleSet {
+            rules: WarningRule::defaults(),
+            auto_resolve_days: 0,
+        }
+    }
+}
 use crate::views::{PolicyDoc, RuleSetDoc};
 use crate::{AppError, lock_business_date};
 
 /// Parses and validates a rule-set document into rules (their versions as the document gives
 /// them, else 0: [`set`] numbers them). A malformed one is refused with the rule and field named
 /// (`rules[4].when.within_days (rule job_loss): …`).
-pub fn parse(text: &str) -> Result<Vec<WarningRule>, AppError> {
+pub fn parse(text: &str) -> Result<RuleSet, AppError> {
     let mut de = serde_json::Deserializer::from_str(text);
     let doc: RuleSetDoc = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -39,7 +56,11 @@ fn named(path: &str, text: &str) -> String {
         .and_then(|(i, _)| i.parse::<usize>().ok())
         .and_then(|i| {
             let v: serde_json::Value = serde_json::from_str(text).ok()?;
-            v.get("rules")?.get(i)?.get("id")?.as_str().map(String::from)
+            v.get("rules")?
+                .get(i)?
+                .get("id")?
+                .as_str()
+                .map(String::from)
         });
     match rule {
         Some(id) => format!("{path} (rule {id})"),
@@ -47,7 +68,7 @@ fn named(path: &str, text: &str) -> String {
     }
 }
 
-fn rules_of(doc: &RuleSetDoc) -> Result<Vec<WarningRule>, AppError> {
+fn rules_of(doc: &RuleSetDoc) -> Result<RuleSet, AppError> {
     let mut rules = Vec::with_capacity(doc.rules.len());
     for (i, r) in doc.rules.iter().enumerate() {
         let condition = r.when.to_condition().map_err(|e| {
@@ -62,6 +83,7 @@ fn rules_of(doc: &RuleSetDoc) -> Result<Vec<WarningRule>, AppError> {
     }
     let policy = Policy {
         warning_rules: rules,
+        warning_auto_resolve_days: doc.auto_resolve_days,
         ..Policy::default()
     };
     policy.validate().map_err(|e| {
@@ -75,25 +97,36 @@ fn rules_of(doc: &RuleSetDoc) -> Result<Vec<WarningRule>, AppError> {
             .unwrap_or_default();
         AppError::Invalid(format!("{field}{id}: {}", e.reason))
     })?;
-    Ok(policy.warning_rules)
+    Ok(RuleSet {
+        rules: policy.warning_rules,
+        auto_resolve_days: policy.warning_auto_resolve_days,
+    })
 }
 
 /// The rule set as a pretty-printed JSON document.
-pub fn to_text(version: Option<u32>, rules: &[WarningRule]) -> String {
+pub fn to_text(version: Option<u32>, set: &RuleSet) -> String {
     // A document of plain numbers and strings always serialises.
-    serde_json::to_string_pretty(&RuleSetDoc::of(version, rules)).unwrap_or_default()
+    serde_json::to_string_pretty(&RuleSetDoc::of(version, &set.rules, set.auto_resolve_days))
+        .unwrap_or_default()
 }
 
 /// The rule set in force and its version: the latest stored set; before one is stored, the
 /// rules a policy stored earlier carried, else the product brief's defaults (version 1). A
 /// stored set that no longer validates is an error naming the field, not a silent fallback.
-pub async fn load_in(tx: &mut Tx) -> Result<(u32, Vec<WarningRule>), AppError> {
+pub async fn load_in(tx: &mut Tx) -> Result<(u32, RuleSet), AppError> {
     if let Some(set) = tx.latest_rule_set().await? {
         let rules = parse(&set.document)
             .map_err(|e| AppError::Invalid(format!("stored rule set {}: {e}", set.version)))?;
         return Ok((version_of(&set)?, rules));
     }
-    Ok((1, legacy_rules(tx).await?.unwrap_or_else(WarningRule::defaults)))
+    let rules = legacy_rules(tx).await?;
+    Ok((
+        1,
+        rules.map_or_else(RuleSet::default, |rules| RuleSet {
+            rules,
+            auto_resolve_days: 0,
+        }),
+    ))
 }
 
 fn version_of(set: &RuleSetRecord) -> Result<u32, AppError> {
@@ -151,9 +184,13 @@ pub async fn set_as(store: &Store, actor: &Actor, text: &str) -> Result<RuleSetC
 /// The rule set in force, as `huifang rules show` prints it.
 pub async fn show(store: &Store) -> Result<RuleSetDoc, AppError> {
     let mut tx = store.begin().await?;
-    let (version, rules) = load_in(&mut tx).await?;
+    let (version, set) = load_in(&mut tx).await?;
     tx.rollback().await?;
-    Ok(RuleSetDoc::of(Some(version), &rules))
+    Ok(RuleSetDoc::of(
+        Some(version),
+        &set.rules,
+        set.auto_resolve_days,
+    ))
 }
 
 /// Stores the rule set in force as version 1 unless a set is stored already (`huifang init`).
@@ -200,15 +237,16 @@ pub struct RuleSetChange {
 /// date, so the next close re-evaluates each one under the new rules. A document whose rules
 /// equal those in force, or a refused one, changes nothing.
 pub async fn set(store: &Store, text: &str) -> Result<RuleSetChange, AppError> {
-    let rules = parse(text)?;
+    let mut set = parse(text)?;
     let mut tx = store.begin().await?;
     let business_date = lock_business_date(&mut tx).await?;
     let (current, in_force) = load_in(&mut tx).await?;
     let version = current + 1;
-    let rules: Vec<WarningRule> = rules
+    set.rules = std::mem::take(&mut set.rules)
         .into_iter()
         .map(|mut r| {
             r.version = in_force
+                .rules
                 .iter()
                 .find(|old| {
                     old.code == r.code && old.level == r.level && old.condition == r.condition
@@ -217,7 +255,7 @@ pub async fn set(store: &Store, text: &str) -> Result<RuleSetChange, AppError> {
             r
         })
         .collect();
-    if rules == in_force {
+    if set == in_force {
         tx.rollback().await?;
         return Ok(RuleSetChange {
             version: current,
@@ -230,7 +268,7 @@ pub async fn set(store: &Store, text: &str) -> Result<RuleSetChange, AppError> {
     keep_in_force(&mut tx, business_date).await?;
     tx.insert_rule_set(&RuleSetRecord {
         version: i64::from(version),
-        document: to_text(None, &rules),
+        document: to_text(None, &set),
         set_on: business_date,
         set_at: now_text(),
     })

@@ -1399,6 +1399,10 @@ pub struct RuleSetDoc {
     /// The set's version (shown; `set` numbers the new version itself).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<u32>,
+    /// Days a warning stays open once no rule holds for its loan, before it is resolved
+    /// automatically (0, the default: at once).
+    #[serde(default)]
+    pub auto_resolve_days: u32,
     /// The rules; a loan's warning level is the highest level whose rule holds.
     pub rules: Vec<RuleDoc>,
 }
@@ -1512,9 +1516,10 @@ impl From<&crate::rules::RuleSetChange> for RuleSetChangeView {
 
 impl RuleSetDoc {
     /// The document of a rule set.
-    pub fn of(version: Option<u32>, rules: &[WarningRule]) -> RuleSetDoc {
+    pub fn of(version: Option<u32>, rules: &[WarningRule], auto_resolve_days: u32) -> RuleSetDoc {
         RuleSetDoc {
             version,
+            auto_resolve_days,
             rules: rules
                 .iter()
                 .map(|r| RuleDoc {
@@ -1549,7 +1554,7 @@ impl From<&Policy> for PolicyDoc {
 
 impl PolicyDoc {
     /// The policy of this document with these warning rules.
-    pub fn into_policy(self, warning_rules: Vec<WarningRule>) -> Policy {
+    pub fn into_policy(self, warnings: crate::rules::RuleSet) -> Policy {
         let t = self.classification_min_dpd;
         Policy {
             bucket_days: self.bucket_days,
@@ -1561,7 +1566,8 @@ impl PolicyDoc {
                 t.doubtful,
                 t.loss,
             ],
-            warning_rules,
+            warning_rules: warnings.rules,
+            warning_auto_resolve_days: warnings.auto_resolve_days,
             reminder_days_before: self.reminder_days_before,
         }
     }

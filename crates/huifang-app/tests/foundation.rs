@@ -2121,7 +2121,10 @@ async fn a_policy_set_applies_from_the_next_close_and_a_bad_one_changes_nothing(
         ),
         (
             // warning rules are a rule set of their own (`rules set`)
-            edited("\"bucket_days\": 30", "\"warning_rules\": [], \"bucket_days\": 30"),
+            edited(
+                "\"bucket_days\": 30",
+                "\"warning_rules\": [], \"bucket_days\": 30",
+            ),
             "policy.warning_rules",
         ),
     ] {

@@ -273,7 +273,10 @@ async fn a_signal_warning_clears_when_its_window_ends(dbs: &mut Dbs) {
         Some(2)
     );
     let (_, rule, facts) = open_facts(&store, 1).await;
-    assert_eq!((rule.as_str(), &facts["rule_version"]), ("job_loss", &json!("2")));
+    assert_eq!(
+        (rule.as_str(), &facts["rule_version"]),
+        ("job_loss", &json!("2"))
+    );
     // Observed on 03-20, counted for 5 days: through 03-24, gone on 03-25.
     close::run_daily(&store, &policy, d("2026-03-24"), |_| {})
         .await
@@ -283,7 +286,11 @@ async fn a_signal_warning_clears_when_its_window_ends(dbs: &mut Dbs) {
     close::run_daily(&store, &policy, d("2026-03-25"), |r| visited.push(r.loans))
         .await
         .unwrap();
-    assert_eq!(visited, [1], "the close visits the loan the day its signal expires");
+    assert_eq!(
+        visited,
+        [1],
+        "the close visits the loan the day its signal expires"
+    );
     assert_eq!(level(&store, 1).await, 0);
     // (the book's loans were imported overdue, warned, then cured: newest first)
     let w = warnings(&store, 1).await;
@@ -318,7 +325,10 @@ async fn broken_promises_within_the_window_raise_level_two(dbs: &mut Dbs) {
     assert_eq!(level(&store, 1).await, 2);
     let (_, rule, facts) = open_facts(&store, 1).await;
     assert_eq!(rule, "two_broken_promises_90d");
-    assert_eq!(facts["text_zh"], "90 天内 2 次承诺还款未兑现: 2026-03-24、2026-03-28");
+    assert_eq!(
+        facts["text_zh"],
+        "90 天内 2 次承诺还款未兑现: 2026-03-24、2026-03-28"
+    );
     assert_eq!(
         facts["text_en"],
         "2 promises to pay broken within 90 days: 2026-03-24, 2026-03-28"
@@ -408,7 +418,10 @@ async fn rules_set_from_a_document_change_the_next_close(dbs: &mut Dbs) {
     let shown = serde_json::to_value(rules::show(&store).await.unwrap()).unwrap();
     assert_eq!(shown["version"], 2);
     assert_eq!(rule_mut(&mut shown.clone(), "income_down_30")["version"], 2);
-    assert_eq!(rule_mut(&mut shown.clone(), "hardship_reported")["version"], 2);
+    assert_eq!(
+        rule_mut(&mut shown.clone(), "hardship_reported")["version"],
+        2
+    );
     assert_eq!(rule_mut(&mut shown.clone(), "dpd_31")["version"], 1);
     // Applies from the next close, without a rebuild: L1 is at level 2 under version 2.
     assert_eq!(level(&store, 1).await, 0);
@@ -418,7 +431,10 @@ async fn rules_set_from_a_document_change_the_next_close(dbs: &mut Dbs) {
         .unwrap();
     assert_eq!(level(&store, 1).await, 2);
     let (_, rule, facts) = open_facts(&store, 1).await;
-    assert_eq!((rule.as_str(), &facts["rule_version"]), ("income_down_30", &json!("2")));
+    assert_eq!(
+        (rule.as_str(), &facts["rule_version"]),
+        ("income_down_30", &json!("2"))
+    );
     assert_eq!(facts["text_en"], "follow-up 2026-03-20: income down 25%");
     // and a plain hardship outcome now raises level 1 at once
     let t2 = task(&store, 2, "welcome", "followup", "2026-03-21").await;
@@ -491,13 +507,20 @@ async fn a_malformed_rule_set_is_refused_and_changes_nothing(dbs: &mut Dbs) {
             edited_rules(&store, |d| rule_mut(d, "dpd_31")["colour"] = json!("red")).await,
             "rules[5].colour (rule dpd_31): unknown field `colour`",
         ),
-        ("{\"rules\": [".to_string(), "rules: EOF while parsing a list at line 1"),
+        (
+            "{\"rules\": [".to_string(),
+            "rules: EOF while parsing a list at line 1",
+        ),
     ];
     for (text, want) in cases {
         let err = rules::set(&store, &text).await.unwrap_err().to_string();
         assert!(err.contains(want), "want {want:?} in: {err}");
     }
-    assert_eq!(rules::show(&store).await.unwrap(), before, "nothing changed");
+    assert_eq!(
+        rules::show(&store).await.unwrap(),
+        before,
+        "nothing changed"
+    );
     let mut tx = store.begin().await.unwrap();
     let l = tx.loans_by_external_id(&["L1".into()]).await.unwrap();
     tx.rollback().await.unwrap();

@@ -214,6 +214,9 @@ pub struct WarningRule {
     pub condition: WarningCondition,
 }
 
+/// The longest a warning whose condition is false may wait to be resolved automatically.
+pub const MAX_AUTO_RESOLVE_DAYS: u32 = 365;
+
 /// The longest window of days a signal condition may look back.
 pub const MAX_WINDOW_DAYS: u32 = 3_650;
 
@@ -274,7 +277,11 @@ impl WarningRule {
             ),
             WarningRule::new("imprisonment", 3, signal(SignalKind::Imprisonment, 365)),
             WarningRule::new("vehicle_sold", 3, signal(SignalKind::VehicleSold, 365)),
-            WarningRule::new("vehicle_pledged", 3, signal(SignalKind::VehiclePledged, 365)),
+            WarningRule::new(
+                "vehicle_pledged",
+                3,
+                signal(SignalKind::VehiclePledged, 365),
+            ),
             WarningRule::new("vehicle_lost", 3, signal(SignalKind::VehicleLost, 365)),
             WarningRule::new(
                 "unreachable_30d_overdue",
@@ -354,8 +361,7 @@ impl WarningCondition {
 fn is_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
@@ -370,6 +376,9 @@ pub struct Policy {
     pub classification_min_dpd: [u32; 5],
     /// Warning rules; the loan's warning level is the highest level whose rule holds.
     pub warning_rules: Vec<WarningRule>,
+    /// Days a warning stays open once no rule holds for its loan any more, before it is
+    /// resolved automatically (0: at once).
+    pub warning_auto_resolve_days: u32,
     /// Days before a due date on which a repayment reminder is due (3 and 0: on the day).
     pub reminder_days_before: Vec<u32>,
 }
@@ -381,6 +390,7 @@ impl Default for Policy {
             last_bucket: 7,
             classification_min_dpd: [0, 1, 91, 271, 361],
             warning_rules: WarningRule::defaults(),
+            warning_auto_resolve_days: 0,
             reminder_days_before: vec![3, 0],
         }
     }
@@ -476,6 +486,15 @@ impl Policy {
             }
             rule.condition
                 .validate(&|name: &str| field(&format!("when.{name}")))?;
+        }
+        if self.warning_auto_resolve_days > MAX_AUTO_RESOLVE_DAYS {
+            refuse(
+                "auto_resolve_days",
+                format!(
+                    "must be 0 to {MAX_AUTO_RESOLVE_DAYS}, not {}",
+                    self.warning_auto_resolve_days
+                ),
+            )?;
         }
         for (i, days) in self.reminder_days_before.iter().enumerate() {
             let field = format!("reminder_days_before[{i}]");

@@ -273,8 +273,7 @@ impl RuleFacts<'_> {
             WarningCondition::IncomeDown { pct, within_days } => {
                 let floor = -i64::from(pct);
                 self.latest(SignalKind::IncomeDrop.as_str(), within_days, |s| {
-                    s.income_change_pct()
-                        .is_some_and(|p| i64::from(p) <= floor)
+                    s.income_change_pct().is_some_and(|p| i64::from(p) <= floor)
                 })
                 .map(|s| (signal_facts(s), warning::signal_text(s)))
             }

@@ -80,6 +80,11 @@ impl Role {
         )
     }
 
+    /// Acts on warnings: acknowledges them, records what was done, resolves them.
+    pub fn works_warnings(self) -> bool {
+        self == Role::RiskOfficer
+    }
+
     /// May change the early-warning rule set: the risk officers who answer its warnings, and
     /// the administrator.
     pub fn sets_warning_rules(self) -> bool {

@@ -112,6 +112,186 @@ impl FromStr for SignalKind {
     }
 }
 
+/// Where a warning is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WarningState {
+    /// Raised by a rule; nobody has looked at it yet.
+    Raised,
+    /// A risk officer has seen it.
+    Acknowledged,
+    /// A risk officer has recorded what was done about it (a task, a decision).
+    Actioned,
+    /// Closed: by a risk officer with a reason, or automatically once its condition had been
+    /// false for the rule set's number of days.
+    Resolved,
+    /// Closed by a higher level raised on its loan.
+    Escalated,
+}
+
+/// What a user asks of a warning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WarningCommand {
+    Acknowledge,
+    RecordAction,
+    Resolve,
+}
+
+/// A step of a warning's life, as recorded in its history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WarningAction {
+    Acknowledged,
+    ActionTaken,
+    Resolved,
+    AutoResolved,
+    Escalated,
+    ConditionFalse,
+    ConditionHolds,
+}
+
+impl WarningState {
+    pub const ALL: [WarningState; 5] = [
+        WarningState::Raised,
+        WarningState::Acknowledged,
+        WarningState::Actioned,
+        WarningState::Resolved,
+        WarningState::Escalated,
+    ];
+
+    /// The states of a warning still open.
+    pub const OPEN: [WarningState; 3] = [
+        WarningState::Raised,
+        WarningState::Acknowledged,
+        WarningState::Actioned,
+    ];
+
+    /// The name used in storage and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WarningState::Raised => "raised",
+            WarningState::Acknowledged => "acknowledged",
+            WarningState::Actioned => "actioned",
+            WarningState::Resolved => "resolved",
+            WarningState::Escalated => "escalated",
+        }
+    }
+
+    /// Whether the warning is still open.
+    pub fn is_open(self) -> bool {
+        Self::OPEN.contains(&self)
+    }
+
+    /// The state after `command`, or why it is refused: a closed warning takes no command, one
+    /// is acknowledged once, and what was done about it is recorded after it was acknowledged.
+    pub fn after(self, command: WarningCommand) -> Result<WarningState, String> {
+        match (self, command) {
+            (WarningState::Resolved | WarningState::Escalated, _) => {
+                Err(format!("the warning is {self}: it takes no more steps"))
+            }
+            (WarningState::Raised, WarningCommand::Acknowledge) => Ok(WarningState::Acknowledged),
+            (_, WarningCommand::Acknowledge) => Err("the warning is acknowledged already".into()),
+            (WarningState::Raised, WarningCommand::RecordAction) => {
+                Err("acknowledge the warning first".into())
+            }
+            (_, WarningCommand::RecordAction) => Ok(WarningState::Actioned),
+            (_, WarningCommand::Resolve) => Ok(WarningState::Resolved),
+        }
+    }
+}
+
+impl fmt::Display for WarningState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for WarningState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        WarningState::ALL
+            .into_iter()
+            .find(|w| w.as_str() == s)
+            .ok_or_else(|| format!("unknown warning state {s:?}"))
+    }
+}
+
+impl WarningAction {
+    pub const ALL: [WarningAction; 7] = [
+        WarningAction::Acknowledged,
+        WarningAction::ActionTaken,
+        WarningAction::Resolved,
+        WarningAction::AutoResolved,
+        WarningAction::Escalated,
+        WarningAction::ConditionFalse,
+        WarningAction::ConditionHolds,
+    ];
+
+    /// The name used in storage and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WarningAction::Acknowledged => "acknowledged",
+            WarningAction::ActionTaken => "action_taken",
+            WarningAction::Resolved => "resolved",
+            WarningAction::AutoResolved => "auto_resolved",
+            WarningAction::Escalated => "escalated",
+            WarningAction::ConditionFalse => "condition_false",
+            WarningAction::ConditionHolds => "condition_holds",
+        }
+    }
+
+    /// The action a user's command records.
+    pub fn of(command: WarningCommand) -> WarningAction {
+        match command {
+            WarningCommand::Acknowledge => WarningAction::Acknowledged,
+            WarningCommand::RecordAction => WarningAction::ActionTaken,
+            WarningCommand::Resolve => WarningAction::Resolved,
+        }
+    }
+}
+
+impl FromStr for WarningAction {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        WarningAction::ALL
+            .into_iter()
+            .find(|w| w.as_str() == s)
+            .ok_or_else(|| format!("unknown warning action {s:?}"))
+    }
+}
+
+/// What becomes of a loan's open warning when the rules say its level changed. `to` is the
+/// loan's new level (0: no rule holds), `auto_resolve_days` the rule set's grace before a
+/// warning whose condition is false is resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenWarningFate {
+    /// Closed by the higher level raised on the loan.
+    Escalated,
+    /// Closed now: a lower level is raised instead, or the rule set resolves at once.
+    AutoResolved,
+    /// Kept open, its condition false from today, until it has been false for the days.
+    ConditionFalse,
+    /// The same level holds again: kept open, no longer false, and no new warning raised.
+    ConditionHolds,
+}
+
+/// The fate of an open warning at `open_level` (false since some day, or not) when its loan's
+/// level becomes `to`.
+pub fn fate_of_open(
+    open_level: u8,
+    open_is_false: bool,
+    to: u8,
+    auto_resolve_days: u32,
+) -> Option<OpenWarningFate> {
+    if to > open_level {
+        Some(OpenWarningFate::Escalated)
+    } else if to == open_level {
+        open_is_false.then_some(OpenWarningFate::ConditionHolds)
+    } else if to == 0 && auto_resolve_days > 0 {
+        (!open_is_false).then_some(OpenWarningFate::ConditionFalse)
+    } else {
+        Some(OpenWarningFate::AutoResolved)
+    }
+}
+
 /// A risk signal recorded on a loan. Its kind is one of [`SignalKind`]'s, or a name a follow-up
 /// script attaches to an answer (`funds_not_at_dealer`, …): rules may read either.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -262,6 +442,44 @@ mod tests {
 
     fn d(s: &str) -> Date {
         parse_date(s).unwrap()
+    }
+
+    #[test]
+    fn a_warning_lives_raised_acknowledged_actioned_resolved() {
+        use WarningCommand as C;
+        use WarningState as S;
+        assert_eq!(S::Raised.after(C::Acknowledge), Ok(S::Acknowledged));
+        assert!(S::Raised.after(C::RecordAction).is_err());
+        assert_eq!(S::Acknowledged.after(C::RecordAction), Ok(S::Actioned));
+        assert_eq!(S::Actioned.after(C::RecordAction), Ok(S::Actioned));
+        assert!(S::Acknowledged.after(C::Acknowledge).is_err());
+        for open in S::OPEN {
+            assert_eq!(open.after(C::Resolve), Ok(S::Resolved));
+        }
+        for closed in [S::Resolved, S::Escalated] {
+            for c in [C::Acknowledge, C::RecordAction, C::Resolve] {
+                assert!(closed.after(c).is_err());
+            }
+        }
+        for s in S::ALL {
+            assert_eq!(s.as_str().parse::<S>(), Ok(s));
+        }
+        for a in WarningAction::ALL {
+            assert_eq!(a.as_str().parse::<WarningAction>(), Ok(a));
+        }
+    }
+
+    #[test]
+    fn an_open_warning_follows_its_loans_level() {
+        use OpenWarningFate as F;
+        assert_eq!(fate_of_open(2, false, 3, 0), Some(F::Escalated));
+        assert_eq!(fate_of_open(2, true, 3, 7), Some(F::Escalated));
+        assert_eq!(fate_of_open(3, false, 2, 7), Some(F::AutoResolved));
+        assert_eq!(fate_of_open(2, false, 0, 0), Some(F::AutoResolved));
+        assert_eq!(fate_of_open(2, false, 0, 7), Some(F::ConditionFalse));
+        assert_eq!(fate_of_open(2, true, 0, 7), None, "false already");
+        assert_eq!(fate_of_open(2, true, 2, 7), Some(F::ConditionHolds));
+        assert_eq!(fate_of_open(2, false, 2, 7), None);
     }
 
     #[test]

@@ -21,8 +21,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use huifang_core::loan::{DatedOp, Payment};
-use huifang_core::warning::ObservedSignal;
-use huifang_core::{Date, LoanId};
+use huifang_core::warning::{ObservedSignal, WarningState};
+use huifang_core::{Date, LoanId, TaskId, UserId};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migrate, Migrator};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
@@ -38,8 +38,7 @@ pub use ledger::{
 pub use records::{
     Borrower, BorrowerRecord, Evaluation, EventRecord, HistoryRecord, Loan, LoanRecord, NewOp,
     NewPayment, OpRecord, PaymentRecord, Product, ProductRecord, ReplayInput, RuleSetRecord,
-    StatusRow,
-    SummaryRow, WarningRecord,
+    StatusRow, SummaryRow, WarningRecord, WarningRow, WarningStep, WarningStepRecord,
 };
 pub use team::{
     AgentStatsRow, DepthRow, FollowupCounts, Interaction, InteractionRecord, NewPromise, NewReveal,
@@ -977,6 +976,134 @@ impl Tx {
             q.execute(&mut *self.tx).await?;
         }
         Ok(())
+    }
+
+    /// One warning with where it is in its life.
+    pub async fn warning(&mut self, id: i64) -> Result<Option<WarningRow>> {
+        let sql = format!("{} WHERE w.id = $1", records::WARNING_ROW_SELECT);
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.as_ref().map(records::warning_row_from_row).transpose()
+    }
+
+    /// Warnings newest first: only the open ones (`open_only`), of one level, of one loan (by
+    /// external id), at most `limit`.
+    pub async fn warnings_page(
+        &mut self,
+        open_only: bool,
+        level: Option<u8>,
+        loan: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<WarningRow>> {
+        let open = if open_only {
+            " AND w.cleared_on IS NULL"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "{} WHERE ($1 IS NULL OR w.level = $1) AND ($2 IS NULL OR l.external_id = $2){open} ORDER BY w.id DESC LIMIT $3",
+            records::WARNING_ROW_SELECT
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(level.map(i64::from))
+            .bind(loan)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter().map(records::warning_row_from_row).collect()
+    }
+
+    /// The open warnings of these loans.
+    pub async fn open_warnings_of(&mut self, loans: &[LoanId]) -> Result<Vec<WarningRow>> {
+        let keys: Vec<Val> = loans.iter().map(|id| Val::from(*id)).collect();
+        let sql = format!(
+            "{} WHERE w.cleared_on IS NULL AND w.loan_id IN",
+            records::WARNING_ROW_SELECT
+        );
+        self.fetch_in(&sql, "ORDER BY w.id", &keys, records::warning_row_from_row)
+            .await
+    }
+
+    /// Open warnings whose condition has been false since `cutoff` or earlier.
+    pub async fn false_warnings_since(&mut self, cutoff: Date) -> Result<Vec<WarningRow>> {
+        let sql = format!(
+            "{} WHERE w.cleared_on IS NULL AND w.false_since IS NOT NULL AND w.false_since <= $1 ORDER BY w.id",
+            records::WARNING_ROW_SELECT
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(date_text(cutoff))
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter().map(records::warning_row_from_row).collect()
+    }
+
+    /// Sets where a warning is in its life: its state, the date it was closed (resolved or
+    /// escalated) and the date since which its condition is false.
+    pub async fn set_warning(
+        &mut self,
+        id: i64,
+        state: WarningState,
+        cleared_on: Option<Date>,
+        false_since: Option<Date>,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE warnings SET state = $1, cleared_on = $2, false_since = $3 WHERE id = $4",
+        )
+        .bind(state.as_str())
+        .bind(cleared_on.map(date_text))
+        .bind(false_since.map(date_text))
+        .bind(id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Locks a warning row for the rest of the transaction; false if there is no such warning.
+    pub async fn lock_warning(&mut self, id: i64) -> Result<bool> {
+        let done = sqlx::query("UPDATE warnings SET state = state WHERE id = $1")
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Records steps of warnings' lives with their salts; returns their ids.
+    pub async fn insert_warning_steps_salted(
+        &mut self,
+        steps: &[(WarningStep, String)],
+    ) -> Result<Vec<i64>> {
+        let mut ids = Vec::with_capacity(steps.len());
+        for (s, salt) in steps {
+            let row = sqlx::query("INSERT INTO warning_actions (warning_id, loan_id, action, user_id, task_id, note, business_date, occurred_at, salt) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id")
+                .bind(s.warning_id)
+                .bind(s.loan_id.get())
+                .bind(s.action.as_str())
+                .bind(s.user_id.map(UserId::get))
+                .bind(s.task_id.map(TaskId::get))
+                .bind(s.note.as_str())
+                .bind(date_text(s.business_date))
+                .bind(s.occurred_at.as_deref())
+                .bind(salt.as_str())
+                .fetch_one(&mut *self.tx)
+                .await?;
+            ids.push(row.try_get(0)?);
+        }
+        Ok(ids)
+    }
+
+    /// A warning's history, oldest first.
+    pub async fn warning_steps(&mut self, warning_id: i64) -> Result<Vec<WarningStepRecord>> {
+        let sql = format!(
+            "{} WHERE a.warning_id = $1 ORDER BY a.id",
+            records::WARNING_STEP_SELECT
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(warning_id)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter().map(records::warning_step_from_row).collect()
     }
 
     /// A loan's warnings, newest first.

@@ -3,12 +3,12 @@
 use huifang_core::loan::{DatedOp, LoanOp, LoanTerms, Payment};
 use huifang_core::policy::{Bucket, Classification, ProductRules};
 use huifang_core::status::{Lifecycle, StatusSummary};
-use huifang_core::warning::ObservedSignal;
-use huifang_core::{BorrowerId, Date, LoanId, Money, Rate};
+use huifang_core::warning::{ObservedSignal, WarningAction, WarningState};
+use huifang_core::{BorrowerId, Date, LoanId, Money, Rate, TaskId, UserId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::sql::{Val, date_text, opt_date_col, parse_date_col};
+use crate::sql::{Val, date_text, named_col, opt_date_col, parse_date_col};
 use crate::{Result, StoreError, decode_op};
 
 /// A product: what is inserted, and what a [`ProductRecord`] holds besides its key.
@@ -182,6 +182,42 @@ pub struct WarningRecord {
     pub facts: String,
     pub raised_on: Date,
     pub cleared_on: Option<Date>,
+}
+
+/// A warning with where it is in its life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WarningRow {
+    pub id: i64,
+    pub loan_external_id: String,
+    pub state: WarningState,
+    /// The business date since which no rule holds for its loan, while it waits to be resolved.
+    pub false_since: Option<Date>,
+    pub warning: WarningRecord,
+}
+
+/// A step of a warning's life: what is recorded (with its ledger salt), and what a
+/// [`WarningStepRecord`] holds besides its key and its user's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WarningStep {
+    pub warning_id: i64,
+    pub loan_id: LoanId,
+    pub action: WarningAction,
+    /// Who took it; `None` for the system (the close, a re-evaluation).
+    pub user_id: Option<UserId>,
+    /// The task that answers the warning, for an action taken.
+    pub task_id: Option<TaskId>,
+    pub note: String,
+    pub business_date: Date,
+    /// When a user took it (RFC 3339, UTC).
+    pub occurred_at: Option<String>,
+}
+
+/// A recorded step of a warning's life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WarningStepRecord {
+    pub id: i64,
+    pub username: Option<String>,
+    pub step: WarningStep,
 }
 
 /// The stored status of one loan (DPD is derived from `oldest_unpaid_due` and the date asked).
@@ -454,6 +490,44 @@ pub(crate) fn warning_from_row(row: &AnyRow) -> Result<WarningRecord> {
         facts: row.try_get(3)?,
         raised_on: parse_date_col(&row.try_get::<String, _>(4)?)?,
         cleared_on: opt_date_col(row.try_get(5)?)?,
+    })
+}
+
+pub(crate) const WARNING_ROW_SELECT: &str = "SELECT w.id, l.external_id, w.state, w.false_since, w.loan_id, w.level, w.rule, w.facts, w.raised_on, w.cleared_on FROM warnings w JOIN loans l ON l.id = w.loan_id";
+
+pub(crate) fn warning_row_from_row(row: &AnyRow) -> Result<WarningRow> {
+    Ok(WarningRow {
+        id: row.try_get(0)?,
+        loan_external_id: row.try_get(1)?,
+        state: named_col(row, 2, "warnings.state")?,
+        false_since: opt_date_col(row.try_get(3)?)?,
+        warning: WarningRecord {
+            loan_id: LoanId(row.try_get(4)?),
+            level: small(row, 5, "level")?,
+            rule: row.try_get(6)?,
+            facts: row.try_get(7)?,
+            raised_on: parse_date_col(&row.try_get::<String, _>(8)?)?,
+            cleared_on: opt_date_col(row.try_get(9)?)?,
+        },
+    })
+}
+
+pub(crate) const WARNING_STEP_SELECT: &str = "SELECT a.id, u.username, a.warning_id, a.loan_id, a.action, a.user_id, a.task_id, a.note, a.business_date, a.occurred_at FROM warning_actions a LEFT JOIN users u ON u.id = a.user_id";
+
+pub(crate) fn warning_step_from_row(row: &AnyRow) -> Result<WarningStepRecord> {
+    Ok(WarningStepRecord {
+        id: row.try_get(0)?,
+        username: row.try_get(1)?,
+        step: WarningStep {
+            warning_id: row.try_get(2)?,
+            loan_id: LoanId(row.try_get(3)?),
+            action: named_col(row, 4, "warning_actions.action")?,
+            user_id: row.try_get::<Option<i64>, _>(5)?.map(UserId),
+            task_id: row.try_get::<Option<i64>, _>(6)?.map(TaskId),
+            note: row.try_get(7)?,
+            business_date: parse_date_col(&row.try_get::<String, _>(8)?)?,
+            occurred_at: row.try_get(9)?,
+        },
     })
 }
 
