@@ -19,6 +19,7 @@ use huifang_core::{Date, Money};
 use huifang_ledger::Hash;
 use huifang_store::{
     DepthRow, InteractionRecord, LeafRecord, SummaryRow, TaskRecord, UserRecord, WarningRecord,
+    WarningRow, WarningStepRecord,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -138,6 +139,100 @@ impl From<&WarningRecord> for WarningView {
             cleared_on: w.cleared_on.map(|d| d.to_string()),
         }
     }
+}
+
+/// A warning in the risk officers' list: where it is in its life, and what fired it.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct WarningItemView {
+    pub id: i64,
+    pub loan: String,
+    /// raised, acknowledged, actioned, resolved or escalated.
+    pub state: String,
+    /// The business date since which no rule holds for its loan, while it waits to be resolved.
+    pub false_since: Option<String>,
+    /// The facts as a risk officer reads them (Chinese, English).
+    pub text_zh: String,
+    pub text_en: String,
+    #[serde(flatten)]
+    pub warning: WarningView,
+}
+
+impl From<&WarningRow> for WarningItemView {
+    fn from(w: &WarningRow) -> Self {
+        let warning = WarningView::from(&w.warning);
+        let text = |key: &str| warning.facts[key].as_str().unwrap_or_default().to_string();
+        WarningItemView {
+            id: w.id,
+            loan: w.loan_external_id.clone(),
+            state: w.state.as_str().to_string(),
+            false_since: w.false_since.map(|d| d.to_string()),
+            text_zh: text("text_zh"),
+            text_en: text("text_en"),
+            warning,
+        }
+    }
+}
+
+/// Warnings, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct WarningListView {
+    pub warnings: Vec<WarningItemView>,
+}
+
+/// One step of a warning's life.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct WarningStepView {
+    pub action: String,
+    /// Who took it; absent for the system.
+    pub by: Option<String>,
+    pub task_id: Option<i64>,
+    pub note: String,
+    pub business_date: String,
+    pub occurred_at: Option<String>,
+}
+
+impl From<&WarningStepRecord> for WarningStepView {
+    fn from(s: &WarningStepRecord) -> Self {
+        WarningStepView {
+            action: s.step.action.as_str().to_string(),
+            by: s.username.clone(),
+            task_id: s.step.task_id.map(TaskId::get),
+            note: s.step.note.clone(),
+            business_date: s.step.business_date.to_string(),
+            occurred_at: s.step.occurred_at.clone(),
+        }
+    }
+}
+
+/// A warning with its history, oldest step first.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct WarningDetailView {
+    pub warning: WarningItemView,
+    pub history: Vec<WarningStepView>,
+}
+
+/// A note on a step (acknowledging a warning).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WarningNoteRequest {
+    #[serde(default)]
+    pub note: String,
+}
+
+/// What was done about a warning: the task that answers it, and a note.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WarningActionRequest {
+    pub task_id: Option<i64>,
+    #[serde(default)]
+    pub note: String,
+}
+
+/// Why a warning is resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WarningResolveRequest {
+    pub reason: String,
 }
 
 /// A borrower as the caller may see them: ID number and mobile masked unless `revealed`.

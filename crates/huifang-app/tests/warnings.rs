@@ -17,8 +17,10 @@ mod support;
 
 use huifang_app::rows::PaymentRow;
 use huifang_app::team::{self, OutcomeInput};
-use huifang_app::{close, import, policy, rules};
+use huifang_app::warnings::{self as life, WarningFilter};
+use huifang_app::{AppError, close, import, ledger, policy, rules};
 use huifang_core::policy::Policy;
+use huifang_core::warning::{WarningAction, WarningState};
 use huifang_core::{Date, Money, TaskId};
 use huifang_store::{Store, WarningRecord};
 use huifang_testkit::{Dbs, on_both};
@@ -32,6 +34,8 @@ on_both!(
     an_overdue_borrower_nobody_reaches_is_level_three,
     rules_set_from_a_document_change_the_next_close,
     a_malformed_rule_set_is_refused_and_changes_nothing,
+    a_risk_officer_acknowledges_acts_on_and_resolves_a_warning,
+    a_false_warning_resolves_after_the_rule_sets_days,
 );
 
 /// `book(n)` with every loan current: installments 1 and 2 (due 02-15 and 03-15) paid on their
@@ -372,6 +376,28 @@ async fn an_overdue_borrower_nobody_reaches_is_level_three(dbs: &mut Dbs) {
         ]
     );
     assert_eq!(level(&store, 2).await, 2, "reached: still dpd_31 only");
+    // In the risk officers' list: the level-3 warning open, the level-2 one escalated by it.
+    let risk = team::actor(&store, "risk").await.unwrap();
+    let all = WarningFilter {
+        all: true,
+        loan: Some("L1".into()),
+        ..WarningFilter::default()
+    };
+    let rows = life::list(&store, &risk, &all).await.unwrap();
+    assert_eq!(
+        rows.iter()
+            .map(|w| (w.warning.level, w.state))
+            .collect::<Vec<_>>(),
+        [(3, WarningState::Raised), (2, WarningState::Escalated)]
+    );
+    let (_, history) = life::show(&store, &risk, rows[1].id).await.unwrap();
+    assert_eq!(
+        history
+            .iter()
+            .map(|h| (h.step.action, h.username.clone(), h.step.note.as_str()))
+            .collect::<Vec<_>>(),
+        [(WarningAction::Escalated, None, "level 3 raised on the loan")]
+    );
 }
 
 /// The rule set as `rules show` prints it, edited by `edit`.
@@ -526,4 +552,256 @@ async fn a_malformed_rule_set_is_refused_and_changes_nothing(dbs: &mut Dbs) {
     tx.rollback().await.unwrap();
     assert_eq!(l["L1"].loan.evaluation.next_event_on, next_before);
     let _: Option<Date> = next_before;
+}
+
+async fn a_risk_officer_acknowledges_acts_on_and_resolves_a_warning(dbs: &mut Dbs) {
+    let store = dbs.fresh().await;
+    // L1 unpaid since 02-15: level 2 (dpd_31) raised when it was imported. L2 is current.
+    book(&store, 2).await;
+    let rows: Vec<(usize, PaymentRow)> = [("02-15", "a"), ("03-15", "b")]
+        .iter()
+        .enumerate()
+        .map(|(i, (day, tag))| {
+            (
+                i + 2,
+                PaymentRow {
+                    external_id: format!("P2{tag}"),
+                    loan_external_id: "L2".into(),
+                    paid_on: d(&format!("2026-{day}")),
+                    amount: Money::parse("1100.00").unwrap(),
+                    channel: "代扣".into(),
+                },
+            )
+        })
+        .collect();
+    import::import_payments(&store, &Policy::default(), &rows)
+        .await
+        .unwrap();
+    let risk = team::actor(&store, "risk").await.unwrap();
+    let open = life::list(&store, &risk, &WarningFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(open.len(), 1, "{open:?}");
+    let w = &open[0];
+    assert_eq!(
+        (w.loan_external_id.as_str(), w.warning.level, w.state),
+        ("L1", 2, WarningState::Raised)
+    );
+    let id = w.id;
+
+    // Refusals change nothing: other roles may not act; an agent may not even read.
+    let size = ledger_size(&store).await;
+    for who in ["a1", "c1", "lead_col", "audit", "admin"] {
+        let actor = team::actor(&store, who).await.unwrap();
+        let err = life::acknowledge(&store, &actor, id, "").await.unwrap_err();
+        assert!(matches!(err, AppError::Forbidden(_)), "{who}: {err}");
+    }
+    let a1 = team::actor(&store, "a1").await.unwrap();
+    let err = life::list(&store, &a1, &WarningFilter::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppError::Forbidden(_)), "{err}");
+    let audit = team::actor(&store, "audit").await.unwrap();
+    assert_eq!(
+        life::list(&store, &audit, &WarningFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let err = life::record_action(&store, &risk, id, None, "called")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AppError::Conflict(m) if m.contains("acknowledge the warning first")),
+        "{err}"
+    );
+    assert!(matches!(
+        life::acknowledge(&store, &risk, 999_999, "").await,
+        Err(AppError::NotFound { .. })
+    ));
+    assert_eq!(ledger_size(&store).await, size, "nothing logged");
+
+    // Acknowledged, then acted on with a task of its loan, then resolved with a reason.
+    let w = life::acknowledge(&store, &risk, id, "看到了")
+        .await
+        .unwrap();
+    assert_eq!(w.state, WarningState::Acknowledged);
+    let err = life::acknowledge(&store, &risk, id, "").await.unwrap_err();
+    assert!(matches!(err, AppError::Conflict(_)), "{err}");
+    let other = task(&store, 2, "review", "followup", "2026-03-20").await;
+    let err = life::record_action(&store, &risk, id, Some(other), "review")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AppError::Field { field: "task", reason } if reason.contains("of loan L2")),
+        "{err}"
+    );
+    let review = task(&store, 1, "review", "early_collection", "2026-03-20").await;
+    let w = life::record_action(&store, &risk, id, Some(review), "协商延期 hardship review")
+        .await
+        .unwrap();
+    assert_eq!(w.state, WarningState::Actioned);
+    let err = life::resolve(&store, &risk, id, "  ").await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AppError::Field {
+                field: "reason",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let w = life::resolve(&store, &risk, id, "deferral agreed")
+        .await
+        .unwrap();
+    assert_eq!(
+        (w.state, w.warning.cleared_on),
+        (WarningState::Resolved, Some(d("2026-03-20")))
+    );
+    let err = life::resolve(&store, &risk, id, "again").await.unwrap_err();
+    assert!(matches!(err, AppError::Conflict(_)), "{err}");
+    assert!(
+        life::list(&store, &risk, &WarningFilter::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // The history, each step by whom, and each in the tamper-evident log.
+    let (_, history) = life::show(&store, &risk, id).await.unwrap();
+    assert_eq!(
+        history
+            .iter()
+            .map(|h| (
+                h.step.action,
+                h.username.as_deref(),
+                h.step.task_id,
+                h.step.note.as_str()
+            ))
+            .collect::<Vec<_>>(),
+        [
+            (WarningAction::Acknowledged, Some("risk"), None, "看到了"),
+            (
+                WarningAction::ActionTaken,
+                Some("risk"),
+                Some(review),
+                "协商延期 hardship review"
+            ),
+            (
+                WarningAction::Resolved,
+                Some("risk"),
+                None,
+                "deferral agreed"
+            ),
+        ]
+    );
+    assert!(history.iter().all(|h| h.step.occurred_at.is_some()));
+    assert_eq!(ledger_size(&store).await, size + 3);
+    let report = ledger::verify(&store, None).await.unwrap();
+    assert!(report.ok(), "{:?}", report.problems);
+    // Resolved by hand while its level still holds: not raised again by the next close.
+    close::run_daily(&store, &Policy::default(), d("2026-03-21"), |_| {})
+        .await
+        .unwrap();
+    let after = life::list(&store, &risk, &WarningFilter::default())
+        .await
+        .unwrap();
+    assert!(
+        after.iter().all(|w| w.warning.level == 3),
+        "only a higher level is raised: {after:?}"
+    );
+}
+
+async fn a_false_warning_resolves_after_the_rule_sets_days(dbs: &mut Dbs) {
+    let store = dbs.fresh().await;
+    current_book(&store, 1).await;
+    rules::seed_default(&store).await.unwrap();
+    let mut doc: Value = serde_json::from_str(&short_job_loss_window(
+        &serde_json::to_value(rules::show(&store).await.unwrap()).unwrap(),
+    ))
+    .unwrap();
+    doc["auto_resolve_days"] = json!(3);
+    rules::set(&store, &doc.to_string()).await.unwrap();
+    let policy = policy::load(&store).await.unwrap();
+    assert_eq!(policy.warning_auto_resolve_days, 3);
+    let t = task(&store, 1, "welcome", "followup", "2026-03-20").await;
+    record(&store, "a1", t, &hardship("k1", -10, "lost")).await;
+    let risk = team::actor(&store, "risk").await.unwrap();
+    let id = life::list(&store, &risk, &WarningFilter::default())
+        .await
+        .unwrap()[0]
+        .id;
+    // The signal leaves its 5-day window on 03-25: level 0, the warning open, false since then.
+    close::run_daily(&store, &policy, d("2026-03-25"), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(level(&store, 1).await, 0);
+    let (w, _) = life::show(&store, &risk, id).await.unwrap();
+    assert_eq!(
+        (w.state, w.false_since, w.warning.cleared_on),
+        (WarningState::Raised, Some(d("2026-03-25")), None)
+    );
+    // Still open two days later; resolved on the third.
+    close::run_daily(&store, &policy, d("2026-03-27"), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        life::show(&store, &risk, id).await.unwrap().0.state,
+        WarningState::Raised
+    );
+    close::run_daily(&store, &policy, d("2026-03-28"), |_| {})
+        .await
+        .unwrap();
+    let (w, history) = life::show(&store, &risk, id).await.unwrap();
+    assert_eq!(
+        (w.state, w.warning.cleared_on),
+        (WarningState::Resolved, Some(d("2026-03-28")))
+    );
+    assert_eq!(
+        history
+            .iter()
+            .map(|h| (h.step.action, h.step.business_date))
+            .collect::<Vec<_>>(),
+        [
+            (WarningAction::ConditionFalse, d("2026-03-25")),
+            (WarningAction::AutoResolved, d("2026-03-28"))
+        ]
+    );
+
+    // A warning false for a day whose condition holds again stays open, not raised twice.
+    let t2 = task(&store, 1, "again", "followup", "2026-03-28").await;
+    record(&store, "a1", t2, &hardship("k2", -10, "lost")).await;
+    let open = life::list(&store, &risk, &WarningFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(open.len(), 1);
+    let second = open[0].id;
+    close::run_daily(&store, &policy, d("2026-04-02"), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        life::show(&store, &risk, second)
+            .await
+            .unwrap()
+            .0
+            .false_since,
+        Some(d("2026-04-02"))
+    );
+    let t3 = task(&store, 1, "third", "followup", "2026-04-02").await;
+    record(&store, "a1", t3, &hardship("k3", -10, "lost")).await;
+    let (w, history) = life::show(&store, &risk, second).await.unwrap();
+    assert_eq!((w.state, w.false_since), (WarningState::Raised, None));
+    assert_eq!(
+        history.last().map(|h| h.step.action),
+        Some(WarningAction::ConditionHolds)
+    );
+    assert_eq!(
+        life::list(&store, &risk, &WarningFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }

@@ -23,6 +23,7 @@ mod followup_cmd;
 mod ledger_cmd;
 mod output;
 mod team_cmd;
+mod warning_cmd;
 mod workers;
 
 use std::io::{IsTerminal, Write};
@@ -174,6 +175,12 @@ enum Command {
     Rules {
         #[command(subcommand)]
         command: RulesCommand,
+    },
+    /// Early warnings (风险预警): list and show them; a risk officer acknowledges them, records
+    /// what was done and resolves them.
+    Warning {
+        #[command(subcommand)]
+        command: warning_cmd::WarningCommand,
     },
     #[command(flatten)]
     Ledger(ledger_cmd::Commands),
@@ -375,6 +382,11 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Policy { command } => policy_command(&cli, command).await?,
         Command::Rules { command } => rules_command(&cli, command).await?,
+        Command::Warning { command } => {
+            let store = open(&cli).await?;
+            warning_cmd::run(&store, command).await?;
+            store.close().await;
+        }
         Command::Ledger(command) => {
             ledger_cmd::run(&db_url(&cli, "sqlite://huifang.db"), command).await?
         }

@@ -1,7 +1,7 @@
 //! Huifang's HTTP API: `/api/v1`, JSON, described by the OpenAPI document it serves at
 //! `/api/v1/openapi.json`.
 //!
-//! One module per area (`meta`, `ledger`, `documents`, `auth`, `tasks`, `rules`). Every route is
+//! One module per area (`meta`, `ledger`, `documents`, `auth`, `tasks`, `rules`, `warnings`). Every route is
 //! registered through `utoipa_axum::routes!` from a handler annotated with `#[utoipa::path]`, so
 //! the router and the OpenAPI document are built from the same list and cannot disagree; the
 //! request and response bodies are `huifang_app::views` types, whose schemas the document
@@ -18,6 +18,7 @@ mod ledger;
 mod meta;
 mod rules;
 mod tasks;
+mod warnings;
 
 use std::net::SocketAddr;
 
@@ -87,6 +88,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(auth::routes())
         .merge(tasks::routes())
         .merge(rules::routes())
+        .merge(warnings::routes())
 }
 
 /// The OpenAPI document of the API: generated from the same route list the router serves.

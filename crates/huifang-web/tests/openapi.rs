@@ -25,7 +25,7 @@ use serde_json::Value;
 use support::book;
 
 /// Every route of the API: (method, path), as the router registers them.
-const ROUTES: [(&str, &str); 19] = [
+const ROUTES: [(&str, &str); 24] = [
     ("get", "/api/v1/health"),
     ("get", "/api/v1/openapi.json"),
     ("get", "/api/v1/ledger/checkpoint"),
@@ -45,16 +45,24 @@ const ROUTES: [(&str, &str); 19] = [
     ("get", "/api/v1/loans/{external_id}"),
     ("get", "/api/v1/rules"),
     ("put", "/api/v1/rules"),
+    ("get", "/api/v1/warnings"),
+    ("get", "/api/v1/warnings/{id}"),
+    ("post", "/api/v1/warnings/{id}/ack"),
+    ("post", "/api/v1/warnings/{id}/action"),
+    ("post", "/api/v1/warnings/{id}/resolve"),
 ];
 
 /// The routes that take a body, by method and path.
-const WITH_BODY: [(&str, &str); 6] = [
+const WITH_BODY: [(&str, &str); 9] = [
     ("post", "/api/v1/documents"),
     ("post", "/api/v1/documents/check"),
     ("post", "/api/v1/auth/login"),
     ("post", "/api/v1/tasks/{id}/outcome"),
     ("post", "/api/v1/tasks/{id}/reassign"),
     ("put", "/api/v1/rules"),
+    ("post", "/api/v1/warnings/{id}/ack"),
+    ("post", "/api/v1/warnings/{id}/action"),
+    ("post", "/api/v1/warnings/{id}/resolve"),
 ];
 
 fn is_fallback(status: StatusCode, body: &Value) -> bool {
