@@ -231,3 +231,96 @@ fn team_commands_end_to_end() {
     assert!(!stats[0]["agents"].as_array().unwrap().is_empty());
     assert!(fails(d, &["team", "stats", "--as", "wangfang"]).contains("forbidden"));
 }
+
+#[test]
+fn rules_and_warnings_from_the_command_line() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let d = dir.path();
+    ok(
+        d,
+        &[
+            "demo",
+            "--loans",
+            "80",
+            "--today",
+            "2026-11-27",
+            "--seed",
+            "7",
+        ],
+    );
+
+    // The rule set: shown, edited, set as version 2, shown again.
+    let shown = ok(d, &["rules", "show"]);
+    let mut doc: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(doc["version"], 1);
+    doc["rules"][5]["when"]["days"] = serde_json::json!(45);
+    assert_eq!(doc["rules"][5]["id"], "dpd_31");
+    let file = d.join("rules.json");
+    std::fs::write(&file, doc.to_string()).unwrap();
+    let out = ok(d, &["rules", "set", file.to_str().unwrap()]);
+    assert!(out.starts_with("rules v2 set from "), "{out}");
+    let again: serde_json::Value = serde_json::from_str(&ok(d, &["rules", "show"])).unwrap();
+    assert_eq!(again["version"], 2);
+    assert_eq!(
+        (
+            &again["rules"][5]["when"]["days"],
+            &again["rules"][5]["version"]
+        ),
+        (&serde_json::json!(45), &serde_json::json!(2))
+    );
+    // A malformed file is refused, naming the rule and the field; nothing changes.
+    doc["rules"][0]["level"] = serde_json::json!(9);
+    std::fs::write(&file, doc.to_string()).unwrap();
+    let err = fails(d, &["rules", "set", file.to_str().unwrap()]);
+    assert!(err.contains("refused, nothing changed"), "{err}");
+    assert!(
+        err.contains("rules[0].level (rule two_consecutive_late): must be 1, 2 or 3, not 9"),
+        "{err}"
+    );
+    let after: serde_json::Value = serde_json::from_str(&ok(d, &["rules", "show"])).unwrap();
+    assert_eq!(after, again);
+
+    // The demo's warnings, for the risk officer; refused to an agent.
+    let err = fails(d, &["warning", "list", "--as", "wangfang"]);
+    assert!(err.contains("may not read warnings"), "{err}");
+    let list: serde_json::Value =
+        serde_json::from_str(&ok(d, &["warning", "list", "--as", "risk", "--json"])).unwrap();
+    let first = &list.as_array().expect("open warnings")[0];
+    let id = first["id"].as_i64().unwrap().to_string();
+    assert_eq!(first["state"], "raised");
+    assert!(!first["text_zh"].as_str().unwrap().is_empty(), "{first}");
+    let out = ok(
+        d,
+        &["warning", "ack", &id, "--as", "risk", "--note", "seen"],
+    );
+    assert!(out.contains("acknowledged"), "{out}");
+    let out = ok(
+        d,
+        &[
+            "warning",
+            "act",
+            &id,
+            "--as",
+            "risk",
+            "--note",
+            "called the dealer",
+        ],
+    );
+    assert!(out.contains("actioned"), "{out}");
+    let err = fails(
+        d,
+        &["warning", "resolve", &id, "--as", "audit", "--reason", "x"],
+    );
+    assert!(err.contains("may not act on warnings"), "{err}");
+    ok(
+        d,
+        &[
+            "warning", "resolve", &id, "--as", "risk", "--reason", "cured",
+        ],
+    );
+    let shown = ok(d, &["warning", "show", &id, "--as", "audit"]);
+    for step in ["acknowledged", "action_taken", "resolved"] {
+        assert!(shown.contains(step), "{shown}");
+    }
+    assert!(ok(d, &["ledger", "verify"]).contains("ok: every record matches its leaf"));
+}

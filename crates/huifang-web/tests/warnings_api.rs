@@ -1,0 +1,219 @@
+//! Warnings and their rules over a real server on 127.0.0.1: the rule set read by the roles that
+//! read loans and changed by risk officers (a malformed one refused naming the rule and field);
+//! an outcome whose signal raises a warning answers with the loan's new level; the warning's life
+//! taken by a risk officer, refused to other roles.
+
+// Test code: it may panic on a broken fixture.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::as_conversions
+)]
+
+#[path = "../../huifang-app/tests/support/team_fixture.rs"]
+mod support;
+
+mod api;
+
+use api::Api;
+use huifang_testkit::{Dbs, on_both};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::{book, task};
+
+on_both!(warnings_and_rules_over_http);
+
+async fn warnings_and_rules_over_http(dbs: &mut Dbs) {
+    let store = dbs.fresh().await;
+    book(&store, 2).await;
+    huifang_app::rules::seed_default(&store).await.unwrap();
+    let api = Api::start(&store).await;
+    let (a1, risk, audit, admin, lead) = (
+        api.login("a1").await,
+        api.login("risk").await,
+        api.login("audit").await,
+        api.login("admin").await,
+        api.login("lead_fu").await,
+    );
+
+    // The rule set: read by the auditor, refused to an agent; changed by a risk officer only.
+    assert_eq!(
+        api.get("/api/v1/rules", None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        api.get("/api/v1/rules", Some(&a1)).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (s, doc) = api.get("/api/v1/rules", Some(&audit)).await;
+    assert_eq!(s, StatusCode::OK, "{doc}");
+    assert_eq!(doc["version"], 1);
+    assert_eq!(doc["rules"].as_array().unwrap().len(), 16);
+    let mut bad = doc.clone();
+    bad["rules"][3]["when"]["within_days"] = json!(0);
+    let (s, b) = api
+        .call("PUT", "/api/v1/rules", Some(&risk), None, Some(bad))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    let msg = b["message"].as_str().unwrap();
+    assert!(
+        msg.contains("rules[3].when.within_days (rule business_trouble)"),
+        "{msg}"
+    );
+    let mut raised = doc.clone();
+    raised["rules"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": "hardship_reported", "level": 1,
+                     "when": {"kind": "signal", "signal": "hardship", "within_days": 30}}));
+    for who in [&a1, &lead, &audit] {
+        let (s, _) = api
+            .call(
+                "PUT",
+                "/api/v1/rules",
+                Some(who),
+                None,
+                Some(raised.clone()),
+            )
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+    }
+    assert_eq!(api.get("/api/v1/rules", Some(&admin)).await.1["version"], 1);
+    let (s, b) = api
+        .call("PUT", "/api/v1/rules", Some(&risk), None, Some(raised))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        (b["version"].as_u64(), b["changed"].as_bool()),
+        (Some(2), Some(true))
+    );
+    assert_eq!(b["applies_after"], "2026-03-20");
+
+    // An outcome whose signal raises a warning answers with the loan's level, at once.
+    let t = task(&store, 2, "welcome", "followup", "2026-03-19").await;
+    let (s, b) = api
+        .call(
+            "POST",
+            &format!("/api/v1/tasks/{t}/outcome"),
+            Some(&a1),
+            Some("veh-1"),
+            Some(
+                json!({"channel": "visit", "outcome": "vehicle_status", "vehicle_status": "sold"}),
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert_eq!(b["warning_level"], 3);
+    assert_eq!(b["risk_signals"], json!(["vehicle_sold"]));
+
+    // The warning list: open warnings, newest first, with the facts in words.
+    assert_eq!(
+        api.get("/api/v1/warnings", Some(&a1)).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (s, list) = api.get("/api/v1/warnings?loan=L2", Some(&risk)).await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    let w: &Value = &list["warnings"][0];
+    assert_eq!(
+        (&w["level"], &w["rule"], &w["state"], &w["text_zh"]),
+        (
+            &json!(3),
+            &json!("vehicle_sold"),
+            &json!("raised"),
+            &json!("回访记录 2026-03-20: 车辆已出售")
+        )
+    );
+    let id = w["id"].as_i64().unwrap();
+    assert_eq!(
+        api.get("/api/v1/warnings?level=x", Some(&risk)).await.0,
+        StatusCode::BAD_REQUEST
+    );
+
+    // Its life: refused to the auditor, taken by the risk officer.
+    let ack = format!("/api/v1/warnings/{id}/ack");
+    let (s, _) = api
+        .call("POST", &ack, Some(&audit), None, Some(json!({})))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let act = format!("/api/v1/warnings/{id}/action");
+    let (s, _) = api
+        .call("POST", &act, Some(&risk), None, Some(json!({"note": "x"})))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "acknowledged first");
+    let (s, b) = api
+        .call(
+            "POST",
+            &ack,
+            Some(&risk),
+            None,
+            Some(json!({"note": "seen"})),
+        )
+        .await;
+    assert_eq!(
+        (s, &b["state"]),
+        (StatusCode::OK, &json!("acknowledged")),
+        "{b}"
+    );
+    let (s, b) = api
+        .call(
+            "POST",
+            &act,
+            Some(&risk),
+            None,
+            Some(json!({"task_id": t.get(), "note": "repossession review"})),
+        )
+        .await;
+    assert_eq!(
+        (s, &b["state"]),
+        (StatusCode::OK, &json!("actioned")),
+        "{b}"
+    );
+    let resolve = format!("/api/v1/warnings/{id}/resolve");
+    let (s, _) = api
+        .call(
+            "POST",
+            &resolve,
+            Some(&risk),
+            None,
+            Some(json!({"reason": ""})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, b) = api
+        .call(
+            "POST",
+            &resolve,
+            Some(&risk),
+            None,
+            Some(json!({"reason": "vehicle recovered"})),
+        )
+        .await;
+    assert_eq!(
+        (s, &b["state"]),
+        (StatusCode::OK, &json!("resolved")),
+        "{b}"
+    );
+    let (s, b) = api
+        .get(&format!("/api/v1/warnings/{id}"), Some(&audit))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let steps: Vec<(&str, &str)> = b["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["action"].as_str().unwrap(), h["by"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("acknowledged", "risk"),
+            ("action_taken", "risk"),
+            ("resolved", "risk")
+        ]
+    );
+    assert_eq!(
+        api.get("/api/v1/warnings/999999", Some(&risk)).await.0,
+        StatusCode::NOT_FOUND
+    );
+}
