@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use huifang_core::TaskId;
 use huifang_core::followup::{
-    AnswerType, ChoiceOption, EscalationTier, FollowUpPlan, Question, TaskKind,
+    AnswerType, ChoiceOption, EscalationTier, FollowUpPlan, Playbook, Question, TaskKind,
 };
 use huifang_core::policy::{Policy, WarningCondition, WarningRule};
 use huifang_core::schedule::Installment;
@@ -160,7 +160,14 @@ pub struct WarningItemView {
 impl From<&WarningRow> for WarningItemView {
     fn from(w: &WarningRow) -> Self {
         let warning = WarningView::from(&w.warning);
-        let text = |key: &str| warning.facts[key].as_str().unwrap_or_default().to_string();
+        let text = |key: &str| {
+            warning
+                .facts
+                .get(key)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
         WarningItemView {
             id: w.id,
             loan: w.loan_external_id.clone(),
@@ -1210,6 +1217,17 @@ pub struct PlanDoc {
     pub escalation: Vec<EscalationDoc>,
     pub max_attempts: u32,
     pub unreachable_days: u32,
+    /// The task each warning level brings (once per warning raised).
+    pub playbooks: Vec<PlaybookDoc>,
+}
+
+/// The task a warning of `level` brings: in `queue`, due `due_days` after it is raised.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlaybookDoc {
+    pub level: u8,
+    pub queue: String,
+    pub due_days: u32,
 }
 
 impl From<&FollowUpPlan> for PlanDoc {
@@ -1256,6 +1274,15 @@ impl From<&FollowUpPlan> for PlanDoc {
                 .collect(),
             max_attempts: p.max_attempts,
             unreachable_days: p.unreachable_days,
+            playbooks: p
+                .playbooks
+                .iter()
+                .map(|b| PlaybookDoc {
+                    level: b.level,
+                    queue: b.queue.clone(),
+                    due_days: b.due_days,
+                })
+                .collect(),
         }
     }
 }
@@ -1328,6 +1355,18 @@ impl PlanDoc {
             escalation,
             max_attempts: self.max_attempts,
             unreachable_days: self.unreachable_days,
+            playbooks: self
+                .playbooks
+                .into_iter()
+                .enumerate()
+                .map(|(i, b)| {
+                    Ok(Playbook {
+                        level: b.level,
+                        queue: queue(&format!("playbooks[{i}].queue"), b.queue)?,
+                        due_days: b.due_days,
+                    })
+                })
+                .collect::<Result<Vec<_>, String>>()?,
         };
         plan.validate()?;
         Ok(plan)

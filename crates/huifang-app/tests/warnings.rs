@@ -67,7 +67,10 @@ async fn current_book(store: &Store, loans: usize) {
 async fn level(store: &Store, loan: usize) -> u8 {
     let key = format!("L{loan}");
     let mut tx = store.begin().await.unwrap();
-    let found = tx.loans_by_external_id(&[key.clone()]).await.unwrap();
+    let found = tx
+        .loans_by_external_id(std::slice::from_ref(&key))
+        .await
+        .unwrap();
     tx.rollback().await.unwrap();
     found[&key].loan.evaluation.summary.warning_level
 }
@@ -76,7 +79,10 @@ async fn level(store: &Store, loan: usize) -> u8 {
 async fn warnings(store: &Store, loan: usize) -> Vec<WarningRecord> {
     let key = format!("L{loan}");
     let mut tx = store.begin().await.unwrap();
-    let id = tx.loan_ids_by_external_id(&[key.clone()]).await.unwrap()[&key];
+    let id = tx
+        .loan_ids_by_external_id(std::slice::from_ref(&key))
+        .await
+        .unwrap()[&key];
     let w = tx.loan_warnings(id).await.unwrap();
     tx.rollback().await.unwrap();
     w
@@ -96,6 +102,23 @@ async fn open_facts(store: &Store, loan: usize) -> (u8, String, Value) {
         w.rule.clone(),
         serde_json::from_str(&w.facts).unwrap(),
     )
+}
+
+/// The loan's playbook tasks: (reason key, queue, due date).
+async fn playbook_tasks(store: &Store, loan: usize) -> Vec<(String, String, Date)> {
+    let key = format!("L{loan}");
+    let mut tx = store.begin().await.unwrap();
+    let id = tx
+        .loan_ids_by_external_id(std::slice::from_ref(&key))
+        .await
+        .unwrap()[&key];
+    let tasks = tx.followup_tasks(Some(id), None, false).await.unwrap();
+    tx.rollback().await.unwrap();
+    tasks
+        .into_iter()
+        .filter(|t| t.task.kind == "warning_review")
+        .map(|t| (t.task.reason_key, t.task.queue_code, t.task.due_on))
+        .collect()
 }
 
 async fn record(store: &Store, who: &str, t: TaskId, input: &OutcomeInput) -> Option<u8> {
@@ -235,6 +258,21 @@ async fn each_follow_up_signal_raises_its_rule_at_once(dbs: &mut Dbs) {
         assert_eq!(facts["signal_on"], "2026-03-20", "{rule}");
         // the interaction and the warning are both in the tamper-evident log
         assert_eq!(ledger_size(&store).await, size + 2, "{rule}");
+        // the level's playbook task, once: a follow-up call within a day at level 1, a risk
+        // officer's review at levels 2 (within 3 days) and 3 (within a day)
+        let (queue, due) = match want_level {
+            2 => ("risk_review", "2026-03-23"),
+            _ => ("risk_review", "2026-03-21"),
+        };
+        assert_eq!(
+            playbook_tasks(&store, loan).await,
+            [(
+                format!("warning:L{want_level}:2026-03-20"),
+                queue.to_string(),
+                d(due)
+            )],
+            "{rule}"
+        );
     }
     // Income down 29 %: the signal is recorded, but no rule fires.
     let loan = cases.len() + 1;
@@ -338,6 +376,14 @@ async fn broken_promises_within_the_window_raise_level_two(dbs: &mut Dbs) {
         "2 promises to pay broken within 90 days: 2026-03-24, 2026-03-28"
     );
     assert_eq!(warnings(&store, 1).await[0].raised_on, d("2026-03-28"));
+    assert_eq!(
+        playbook_tasks(&store, 1).await,
+        [(
+            "warning:L2:2026-03-28".to_string(),
+            "risk_review".to_string(),
+            d("2026-03-31")
+        )]
+    );
 }
 
 async fn an_overdue_borrower_nobody_reaches_is_level_three(dbs: &mut Dbs) {
@@ -469,6 +515,15 @@ async fn rules_set_from_a_document_change_the_next_close(dbs: &mut Dbs) {
         Some(1)
     );
     assert_eq!(open_facts(&store, 2).await.1, "hardship_reported");
+    // level 1's playbook: a follow-up call within a day
+    assert_eq!(
+        playbook_tasks(&store, 2).await,
+        [(
+            "warning:L1:2026-03-21".to_string(),
+            "followup".to_string(),
+            d("2026-03-22")
+        )]
+    );
     // The same document again changes nothing.
     let again = rules::set(&store, &text).await.unwrap();
     assert_eq!((again.version, again.changed), (2, false));

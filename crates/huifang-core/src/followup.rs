@@ -39,11 +39,14 @@ pub enum TaskKind {
     Escalation,
     /// 上门/外访.
     FieldVisit,
+    /// 预警处置: the playbook task of a warning raised (a call, a hardship review, an
+    /// acceleration / repossession / legal review, by level).
+    WarningReview,
 }
 
 impl TaskKind {
     /// Every kind.
-    pub const ALL: [TaskKind; 8] = [
+    pub const ALL: [TaskKind; 9] = [
         Self::WelcomeCall,
         Self::InitialFollowUp,
         Self::ContinuousFollowUp,
@@ -52,6 +55,7 @@ impl TaskKind {
         Self::CollectionCall,
         Self::Escalation,
         Self::FieldVisit,
+        Self::WarningReview,
     ];
 
     /// The name used in storage and the API.
@@ -65,6 +69,7 @@ impl TaskKind {
             Self::CollectionCall => "collection_call",
             Self::Escalation => "escalation",
             Self::FieldVisit => "field_visit",
+            Self::WarningReview => "warning_review",
         }
     }
 
@@ -79,6 +84,7 @@ impl TaskKind {
             Self::CollectionCall => "催收电话",
             Self::Escalation => "逾期升级",
             Self::FieldVisit => "外访",
+            Self::WarningReview => "预警处置",
         }
     }
 
@@ -93,6 +99,7 @@ impl TaskKind {
             Self::CollectionCall => "collect",
             Self::Escalation => "escalate",
             Self::FieldVisit => "field_visit",
+            Self::WarningReview => "warning",
         }
     }
 
@@ -136,6 +143,15 @@ pub struct EscalationTier {
     pub extra: Vec<(TaskKind, String)>,
 }
 
+/// The task a warning of `level` brings (DOMAIN.md's playbooks): in `queue`, due `due_days`
+/// after the warning is raised, once per warning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Playbook {
+    pub level: u8,
+    pub queue: String,
+    pub due_days: u32,
+}
+
 /// The follow-up plan of a product (or the default, product '*'). Every default of the brief is
 /// a value here.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,6 +179,10 @@ pub struct FollowUpPlan {
     pub max_attempts: u32,
     /// "Unreachable for N days while overdue" (30).
     pub unreachable_days: u32,
+    /// The task each warning level brings: level 1 a follow-up call within a day (its continuous
+    /// follow-up comes sooner too), level 2 a hardship review by a risk officer, level 3 an
+    /// acceleration / repossession / legal review.
+    pub playbooks: Vec<Playbook>,
 }
 
 impl Default for FollowUpPlan {
@@ -198,6 +218,23 @@ impl Default for FollowUpPlan {
             ],
             max_attempts: 3,
             unreachable_days: 30,
+            playbooks: vec![
+                Playbook {
+                    level: 1,
+                    queue: "followup".into(),
+                    due_days: 1,
+                },
+                Playbook {
+                    level: 2,
+                    queue: "risk_review".into(),
+                    due_days: 3,
+                },
+                Playbook {
+                    level: 3,
+                    queue: "risk_review".into(),
+                    due_days: 1,
+                },
+            ],
         }
     }
 }
@@ -249,6 +286,26 @@ impl FollowUpPlan {
         }
         if self.escalation.first().is_some_and(|t| t.min_bucket == 0) {
             return Err("escalation starts at bucket 1 or later".into());
+        }
+        for (i, p) in self.playbooks.iter().enumerate() {
+            if !(1..=3).contains(&p.level) {
+                return Err(format!(
+                    "playbooks[{i}].level must be 1, 2 or 3, not {}",
+                    p.level
+                ));
+            }
+            if self.playbooks.iter().take(i).any(|q| q.level == p.level) {
+                return Err(format!(
+                    "playbooks[{i}]: level {} has a playbook already",
+                    p.level
+                ));
+            }
+            if p.due_days > 30 {
+                return Err(format!(
+                    "playbooks[{i}].due_days must be 0 to 30, not {}",
+                    p.due_days
+                ));
+            }
         }
         Ok(())
     }
@@ -387,6 +444,7 @@ pub fn plan(plan: &FollowUpPlan, policy: &Policy, facts: &LoanFacts<'_>) -> Plan
     let fresh = facts.before.is_none();
     p.out.next_continuous_on = p.first_contact_and_continuous(plan, facts, fresh);
     let next_reminder = p.reminders(plan, facts);
+    p.playbook(plan, facts);
     let cured = p.delinquency(plan, policy, facts, fresh);
     p.cancel_stale(facts, cured);
     let mut out = p.out;
@@ -406,6 +464,26 @@ struct Planner<'a> {
 }
 
 impl Planner<'_> {
+    /// The playbook task of a warning raised today (the loan's level rose): once per warning,
+    /// its reason key naming the level and the day.
+    fn playbook(&mut self, plan: &FollowUpPlan, facts: &LoanFacts<'_>) {
+        let level = facts.status.warning_level();
+        let raised = facts.before.is_some_and(|b| level > b.warning_level);
+        if !raised {
+            return;
+        }
+        if let Some(book) = plan.playbooks.iter().find(|b| b.level == level) {
+            self.create(TaskSpec {
+                kind: TaskKind::WarningReview,
+                reason_key: format!("warning:L{level}:{}", facts.date),
+                queue: book.queue.clone(),
+                due_on: add_days(facts.date, i64::from(book.due_days)),
+                window_end_on: None,
+                late: false,
+            });
+        }
+    }
+
     /// Creates the task unless the loan has it open or it was already planned.
     fn create(&mut self, spec: TaskSpec) {
         if !self.open.contains(spec.reason_key.as_str())
@@ -1006,6 +1084,43 @@ pub fn default_script(kind: TaskKind, lang: &str) -> Script {
             job,
             vehicle_use,
         ],
+        TaskKind::WarningReview => vec![
+            yes_no(
+                "hardship",
+                t(
+                    "是否存在还款困难（需协商）？",
+                    "Is there hardship (needs a negotiated plan)?",
+                ),
+                None,
+            ),
+            income,
+            job,
+            vehicle_use,
+            choice(
+                "life_event",
+                t("重大变故？", "A major life event?"),
+                &[
+                    ("none", t("无", "none"), None),
+                    ("bankruptcy", t("破产", "bankruptcy"), None),
+                    ("death", t("死亡", "death"), None),
+                    ("serious_illness", t("重大疾病", "serious illness"), None),
+                    ("imprisonment", t("被羁押或服刑", "imprisonment"), None),
+                ],
+            ),
+            choice(
+                "proposed_action",
+                t("建议处置", "Proposed action"),
+                &[
+                    ("monitor", t("继续观察", "keep monitoring"), None),
+                    ("deferral", t("展期", "deferral"), None),
+                    ("restructure", t("重组", "restructure"), None),
+                    ("acceleration", t("提前收回", "acceleration"), None),
+                    ("repossession", t("收车", "repossession"), None),
+                    ("legal", t("诉讼", "legal action"), None),
+                ],
+            ),
+            open_question("notes", t("处置说明", "Notes"), AnswerType::Text),
+        ],
     };
     Script {
         kind,
@@ -1262,9 +1377,10 @@ mod tests {
         let a = run(&st, Some(&summary(0)), &[], &[], Some(d("2026-06-30")));
         assert!(a.create.is_empty());
         assert_eq!(a.next_visit_on, Some(d("2026-02-04")));
-        // M2: escalation to senior collection with a field visit; the M1 call gives way
+        // M2: escalation to senior collection with a field visit; the M1 call gives way. The
+        // loan's level rose to 2 today: its playbook's hardship review, due in 3 days.
         let st = status(d("2026-03-04"), Some(d("2026-02-01")), Lifecycle::Active, 2);
-        let a = run(
+        let mut a = run(
             &st,
             Some(&summary(0)),
             &[],
@@ -1273,7 +1389,16 @@ mod tests {
         );
         assert_eq!(
             keys(&a),
-            ["escalate:M2:2026-02-01", "field_visit:2026-02-01"]
+            [
+                "warning:L2:2026-03-04",
+                "escalate:M2:2026-02-01",
+                "field_visit:2026-02-01"
+            ]
+        );
+        let review = a.create.remove(0);
+        assert_eq!(
+            (review.kind, review.queue.as_str(), review.due_on),
+            (TaskKind::WarningReview, "risk_review", d("2026-03-07"))
         );
         assert_eq!(a.create[0].queue, "senior_collection");
         assert_eq!(
@@ -1289,8 +1414,16 @@ mod tests {
             &["escalate:M2:2026-02-01", "field_visit:2026-02-01"],
             Some(d("2026-06-30")),
         );
-        assert_eq!(keys(&a), ["escalate:M4:2026-02-01"]);
-        assert_eq!(a.create[0].queue, "legal");
+        // (and level 3: the acceleration / repossession / legal review, due the next day)
+        assert_eq!(
+            keys(&a),
+            ["warning:L3:2026-05-05", "escalate:M4:2026-02-01"]
+        );
+        assert_eq!(
+            (a.create[0].queue.as_str(), a.create[0].due_on),
+            ("risk_review", d("2026-05-06"))
+        );
+        assert_eq!(a.create[1].queue, "legal");
         assert_eq!(a.cancel.len(), 2);
     }
 

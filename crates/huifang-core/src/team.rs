@@ -62,9 +62,10 @@ impl Role {
         }
     }
 
-    /// Works tasks of its team's queues (and is a candidate for assignment).
+    /// Works tasks of its team's queues (and is a candidate for assignment): agents and
+    /// collectors, and risk officers in a team (its queues hold the warnings' review tasks).
     pub fn works_tasks(self) -> bool {
-        matches!(self, Role::Agent | Role::Collector)
+        matches!(self, Role::Agent | Role::Collector | Role::RiskOfficer)
     }
 
     /// May see a borrower's full ID number and mobile (each reveal is logged).
@@ -106,6 +107,12 @@ impl Role {
     /// takes tasks too, and sees the whole team's).
     pub fn belongs_to_team(self) -> bool {
         matches!(self, Role::Agent | Role::Collector | Role::TeamLead)
+    }
+
+    /// May be a member of a team and work its queues: the roles that belong to one, and a risk
+    /// officer, who may (the team of the warnings' review queues) or may not.
+    pub fn may_join_team(self) -> bool {
+        self.belongs_to_team() || self == Role::RiskOfficer
     }
 
     /// May reassign a task of the team to another member.
@@ -288,7 +295,8 @@ pub struct TaskPlace<'a> {
 /// Auditors view every task and work none; agents, collectors and team leads see only the tasks
 /// of their own team's queues; agents and collectors work a queue only with its skill (unless
 /// the task is assigned to them) and never a task assigned to someone else, which a team lead
-/// may view but not work; risk officers and admins do not work follow-up tasks.
+/// may view but not work; a risk officer works the tasks of their team's queues when they have
+/// a team; admins do not work follow-up tasks.
 pub fn task_access(member: &Member, place: &TaskPlace, access: Access) -> Result<(), String> {
     if member.role == Role::Auditor {
         return match access {
@@ -296,8 +304,11 @@ pub fn task_access(member: &Member, place: &TaskPlace, access: Access) -> Result
             Access::Work => Err("auditors have read-only access".into()),
         };
     }
-    if !member.role.belongs_to_team() {
-        return Err(format!("a {} does not work follow-up tasks", member.role));
+    if !member.role.may_join_team() || member.team_id.is_none() {
+        return Err(format!(
+            "a {} outside a team does not work follow-up tasks",
+            member.role
+        ));
     }
     let team_of_queue = place.queue.and_then(|(team, _)| team);
     if team_of_queue.is_none() || team_of_queue != member.team_id {
@@ -436,7 +447,14 @@ mod tests {
             Ok(())
         );
         assert!(task_access(&member(Role::Auditor, None), &others, w).is_err());
-        assert!(task_access(&member(Role::RiskOfficer, Some(1)), &own, Access::View).is_err());
+        // a risk officer outside a team works no task; in one, its queues' tasks
+        assert!(task_access(&member(Role::RiskOfficer, None), &own, Access::View).is_err());
+        assert_eq!(
+            task_access(&member(Role::RiskOfficer, Some(1)), &own, w),
+            Ok(())
+        );
+        assert!(task_access(&member(Role::RiskOfficer, Some(2)), &own, w).is_err());
+        assert!(task_access(&member(Role::Admin, Some(1)), &own, Access::View).is_err());
     }
 
     #[test]

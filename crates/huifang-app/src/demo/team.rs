@@ -39,6 +39,7 @@ pub async fn demo_team(store: &Store, mut log: impl FnMut(&str)) -> Result<Strin
         ("early", "催收一组"),
         ("senior", "资深催收组"),
         ("legal", "法务组"),
+        ("risk", "风控组"),
     ];
     for (code, name) in teams {
         create_team(store, None, code, name).await?;
@@ -68,6 +69,13 @@ pub async fn demo_team(store: &Store, mut log: impl FnMut(&str)) -> Result<Strin
             "field",
         ),
         ("legal", "法务 / 资产保全", "legal", "round_robin", "legal"),
+        (
+            "risk_review",
+            "预警处置 warning review",
+            "risk",
+            "least_loaded",
+            "",
+        ),
     ];
     for (code, name, team, strategy, skill) in queues {
         create_queue(store, None, code, name, team, strategy, skill).await?;
@@ -101,7 +109,7 @@ pub async fn demo_team(store: &Store, mut log: impl FnMut(&str)) -> Result<Strin
         ("malead", "马主管", Role::TeamLead, Some("early"), &[]),
         ("hulead", "胡主管", Role::TeamLead, Some("senior"), &[]),
         ("gaolead", "高主管", Role::TeamLead, Some("legal"), &[]),
-        ("risk", "风控 林晓", Role::RiskOfficer, None, &[]),
+        ("risk", "风控 林晓", Role::RiskOfficer, Some("risk"), &[]),
         ("audit", "稽核 何静", Role::Auditor, None, &[]),
     ];
     for (username, name, role, team, skills) in people {

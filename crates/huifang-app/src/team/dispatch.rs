@@ -65,7 +65,7 @@ async fn candidates(tx: &mut Tx, queue: &QueueRecord) -> Result<Vec<Candidate>, 
         .into_iter()
         .filter(|u| {
             u.active
-                && matches!(u.user.role.as_str(), "agent" | "collector")
+                && u.user.role.works_tasks()
                 && (queue.skill.is_empty() || u.user.skills.contains(&queue.skill))
         })
         .collect();
@@ -113,7 +113,7 @@ const MAX_DISPATCH: usize = 64;
 /// else the earliest-due unassigned task of their team's queues, each claimed task going to the
 /// agent the queue's strategy picks until one falls to the actor. The task is then in progress.
 pub async fn take_next(store: &Store, actor: &Actor) -> Result<Option<TaskRecord>, AppError> {
-    if !actor.role.belongs_to_team() {
+    if !actor.role.may_join_team() {
         return Err(forbidden(format!(
             "{} does not work follow-up tasks",
             actor.name()
