@@ -1,8 +1,11 @@
 //! The portfolio's status on the business date, one row per loan, read page by page.
 
-use huifang_core::Date;
-use huifang_core::status::dpd_on;
-use huifang_store::{StatusRow, Store, SummaryRow};
+use huifang_core::loan::{DatedOp, LoanState, Payment};
+use huifang_core::policy::Policy;
+use huifang_core::report::{TierMigration, TierOn};
+use huifang_core::status::{Lifecycle, dpd_on};
+use huifang_core::{Date, LoanId};
+use huifang_store::{ReplayInput, StatusRow, Store, SummaryRow};
 
 use crate::{AppError, require_business_date};
 
@@ -77,4 +80,104 @@ pub async fn summary(store: &Store) -> Result<(Date, Vec<SummaryRow>), AppError>
     let rows = tx.portfolio_summary().await?;
     tx.rollback().await?;
     Ok((business_date, rows))
+}
+
+/// [`tiers`] for a user: the roles that read loans.
+pub async fn tiers_as(
+    store: &Store,
+    actor: &crate::team::Actor,
+    policy: &Policy,
+    first: Date,
+    second: Option<Date>,
+) -> Result<(Date, Date, TierMigration), AppError> {
+    if !actor.role.reads_loans() {
+        return Err(AppError::Forbidden(format!(
+            "{} may not read the portfolio's reports",
+            actor.name()
+        )));
+    }
+    let second = match second {
+        Some(d) => d,
+        None => {
+            let mut tx = store.begin().await?;
+            let d = require_business_date(&mut tx).await?;
+            tx.rollback().await?;
+            d
+        }
+    };
+    let (_, report) = tiers(store, policy, first, second).await?;
+    Ok((first, second, report))
+}
+
+/// Loans replayed per read of the tier report.
+const TIER_PAGE: usize = 500;
+
+/// The five-tier classification report between `first` and `second` (both on or before the
+/// business date, `first` before `second`): every loan replayed as of each date with what is
+/// known now (payments and operations value-dated on or before it, a backdated one included),
+/// its tier and outstanding principal counted; paid-off and not yet disbursed loans are off the
+/// book. A read of the whole book, page by page.
+pub async fn tiers(
+    store: &Store,
+    policy: &Policy,
+    first: Date,
+    second: Date,
+) -> Result<(Date, TierMigration), AppError> {
+    let mut tx = store.begin().await?;
+    let business_date = require_business_date(&mut tx).await?;
+    if first >= second {
+        return Err(AppError::Field {
+            field: "from",
+            reason: format!("must be before the second date {second}, not {first}"),
+        });
+    }
+    if second > business_date {
+        return Err(AppError::Field {
+            field: "to",
+            reason: format!("must be on or before the business date {business_date}, not {second}"),
+        });
+    }
+    let mut report = TierMigration::default();
+    let mut after = None;
+    loop {
+        let page = tx.status_page(after, TIER_PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        let ids: Vec<LoanId> = page.iter().map(|r| r.id).collect();
+        for input in tx.replay_inputs(&ids).await? {
+            report.add(
+                tier_on(&input, policy, first)?,
+                tier_on(&input, policy, second)?,
+            );
+        }
+    }
+    tx.rollback().await?;
+    Ok((business_date, report))
+}
+
+/// A loan's tier and outstanding principal on `date`, replayed with the payments and operations
+/// value-dated on or before it; `None` when it was not on the book.
+fn tier_on(input: &ReplayInput, policy: &Policy, date: Date) -> Result<TierOn, AppError> {
+    let loan = &input.loan.loan;
+    if loan.terms.disbursed_on > date {
+        return Ok(None);
+    }
+    let ops: Vec<DatedOp> = input.ops.iter().filter(|o| o.on <= date).cloned().collect();
+    let payments: Vec<Payment> = input
+        .payments
+        .iter()
+        .filter(|p| p.paid_on <= date)
+        .cloned()
+        .collect();
+    let state = LoanState::replay(loan.terms, &input.loan.rules, &ops, &payments).map_err(|e| {
+        AppError::Loan {
+            loan: loan.external_id.clone(),
+            error: e,
+        }
+    })?;
+    let status = huifang_core::status::evaluate(&state, policy, date);
+    Ok(match status.lifecycle {
+        Lifecycle::PaidOff => None,
+        _ => Some((status.classification, status.outstanding_principal)),
+    })
 }

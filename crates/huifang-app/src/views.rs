@@ -12,7 +12,7 @@ use huifang_core::TaskId;
 use huifang_core::followup::{
     AnswerType, ChoiceOption, EscalationTier, FollowUpPlan, Playbook, Question, TaskKind,
 };
-use huifang_core::policy::{Policy, WarningCondition, WarningRule};
+use huifang_core::policy::{Classification, Policy, WarningCondition, WarningRule};
 use huifang_core::schedule::Installment;
 use huifang_core::status::LoanStatus;
 use huifang_core::{Date, Money};
@@ -240,6 +240,83 @@ pub struct WarningActionRequest {
 #[serde(deny_unknown_fields)]
 pub struct WarningResolveRequest {
     pub reason: String,
+}
+
+/// One tier of the five-tier report: loans and outstanding principal on each date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct TierLineView {
+    pub tier: String,
+    /// 正常, 关注, 次级, 可疑, 损失.
+    pub tier_zh: String,
+    pub loans_from: u64,
+    pub balance_from: String,
+    pub loans_to: u64,
+    pub balance_to: String,
+}
+
+/// Loans that moved from one tier to another between the two dates, with their balance on the
+/// first (`from` absent: new to the book; `to` absent: paid off).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct TierMoveView {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub loans: u64,
+    pub balance: String,
+    /// The share of the `from` tier's loans, in percent with two decimals.
+    pub rate_pct: Option<String>,
+}
+
+/// The five-tier classification report (五级分类) between two dates, and its migration matrix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct TierReportView {
+    pub from: String,
+    pub to: String,
+    pub tiers: Vec<TierLineView>,
+    pub moves: Vec<TierMoveView>,
+}
+
+impl TierReportView {
+    pub fn new(from: Date, to: Date, r: &huifang_core::report::TierMigration) -> TierReportView {
+        let total = |m: &BTreeMap<Classification, huifang_core::report::TierTotal>, c| {
+            m.get(&c).copied().unwrap_or_default()
+        };
+        let tiers = Classification::ALL
+            .into_iter()
+            .map(|c| {
+                let (a, b) = (total(&r.from, c), total(&r.to, c));
+                TierLineView {
+                    tier: c.as_str().to_string(),
+                    tier_zh: c.zh().to_string(),
+                    loans_from: a.loans,
+                    balance_from: a.balance.to_string(),
+                    loans_to: b.loans,
+                    balance_to: b.balance.to_string(),
+                }
+            })
+            .collect();
+        let moves = r
+            .cells
+            .iter()
+            .map(|((a, b), t)| TierMoveView {
+                from: a.map(|c| c.as_str().to_string()),
+                to: b.map(|c| c.as_str().to_string()),
+                loans: t.loans,
+                balance: t.balance.to_string(),
+                rate_pct: match (a, b) {
+                    (Some(a), Some(b)) => r
+                        .rate_bp(*a, *b)
+                        .map(|bp| format!("{}.{:02}", bp / 100, bp % 100)),
+                    _ => None,
+                },
+            })
+            .collect();
+        TierReportView {
+            from: from.to_string(),
+            to: to.to_string(),
+            tiers,
+            moves,
+        }
+    }
 }
 
 /// A borrower as the caller may see them: ID number and mobile masked unless `revealed`.

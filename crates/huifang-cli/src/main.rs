@@ -23,6 +23,7 @@ mod followup_cmd;
 mod ledger_cmd;
 mod output;
 mod team_cmd;
+mod tiers_cmd;
 mod warning_cmd;
 mod workers;
 
@@ -133,10 +134,13 @@ enum Command {
         #[arg(long, global = true, value_parser = date_arg)]
         on: Option<Date>,
     },
-    /// Portfolio summary: loans and balances by bucket, classification and warning level.
+    /// Portfolio summary: loans and balances by bucket, classification and warning level; with
+    /// `tiers`, the five-tier classification report between two dates.
     Report {
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
+        #[command(subcommand)]
+        what: Option<ReportCommand>,
     },
     /// Create a fresh demo database with a synthetic portfolio and close its days up to today.
     Demo {
@@ -197,6 +201,24 @@ enum PolicyCommand {
     /// Validate FILE and make it the policy in force from the next close on (every loan is
     /// re-evaluated by that close). A refused file changes nothing.
     Set { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReportCommand {
+    /// 五级分类: loans and outstanding principal per tier on two dates, and the migration
+    /// matrix between them (every loan replayed as of each date).
+    Tiers {
+        #[arg(long, value_parser = date_arg)]
+        from: Date,
+        /// Default: the business date.
+        #[arg(long, value_parser = date_arg)]
+        to: Option<Date>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: tiers_cmd::TierFormat,
+        /// Where to write the .xlsx workbook.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -363,7 +385,32 @@ async fn run(cli: Cli) -> Result<()> {
             )
             .await?
         }
-        Command::Report { format } => {
+        Command::Report {
+            what:
+                Some(ReportCommand::Tiers {
+                    from,
+                    to,
+                    format,
+                    output,
+                }),
+            ..
+        } => {
+            let (store, policy) = open_with_policy(&cli).await?;
+            let to = match to {
+                Some(d) => *d,
+                None => {
+                    let mut tx = store.begin().await?;
+                    let d = huifang_app::require_business_date(&mut tx).await?;
+                    tx.rollback().await?;
+                    d
+                }
+            };
+            let (_, report) = status::tiers(&store, &policy, *from, to).await?;
+            let view = views::TierReportView::new(*from, to, &report);
+            say_text!("{}", tiers_cmd::render(&view, *format, output.as_deref())?);
+            store.close().await;
+        }
+        Command::Report { format, .. } => {
             let store = open(&cli).await?;
             let (date, rows) = status::summary(&store).await?;
             match format {

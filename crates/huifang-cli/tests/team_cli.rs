@@ -323,4 +323,66 @@ fn rules_and_warnings_from_the_command_line() {
         assert!(shown.contains(step), "{shown}");
     }
     assert!(ok(d, &["ledger", "verify"]).contains("ok: every record matches its leaf"));
+
+    // The five-tier report between two dates: as JSON, its tiers on the business date agree
+    // with the portfolio summary; as CSV and as a workbook.
+    let report: serde_json::Value = serde_json::from_str(&ok(
+        d,
+        &[
+            "report",
+            "tiers",
+            "--from",
+            "2026-10-01",
+            "--format",
+            "json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(report["to"], "2026-11-27");
+    let summary: serde_json::Value =
+        serde_json::from_str(&ok(d, &["report", "--format", "json"])).unwrap();
+    let active_loans: u64 = summary["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["lifecycle"] != "paid_off")
+        .map(|g| g["loans"].as_u64().unwrap())
+        .sum();
+    let on_book: u64 = report["tiers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["loans_to"].as_u64().unwrap())
+        .sum();
+    assert_eq!(on_book, active_loans, "{report}");
+    let csv = ok(
+        d,
+        &["report", "tiers", "--from", "2026-10-01", "--format", "csv"],
+    );
+    assert!(
+        csv.starts_with("tier,loans_from,balance_from,loans_to,balance_to\nnormal,"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("\n\nfrom,to,loans,balance,rate_pct\n"),
+        "{csv}"
+    );
+    let book = d.join("tiers.xlsx");
+    let out = ok(
+        d,
+        &[
+            "report",
+            "tiers",
+            "--from",
+            "2026-10-01",
+            "--format",
+            "xlsx",
+            "--output",
+            book.to_str().unwrap(),
+        ],
+    );
+    assert!(out.starts_with("wrote "), "{out}");
+    assert!(std::fs::read(&book).unwrap().starts_with(b"PK\x03\x04"));
+    let err = fails(d, &["report", "tiers", "--from", "2026-12-01"]);
+    assert!(err.contains("from"), "{err}");
 }

@@ -13,6 +13,7 @@ pub mod loan;
 pub mod money;
 pub mod outcome;
 pub mod policy;
+pub mod report;
 pub mod schedule;
 pub mod status;
 pub mod team;

@@ -1,7 +1,7 @@
 //! Huifang's HTTP API: `/api/v1`, JSON, described by the OpenAPI document it serves at
 //! `/api/v1/openapi.json`.
 //!
-//! One module per area (`meta`, `ledger`, `documents`, `auth`, `tasks`, `rules`, `warnings`). Every route is
+//! One module per area (`meta`, `ledger`, `documents`, `auth`, `tasks`, `rules`, `warnings`, `reports`). Every route is
 //! registered through `utoipa_axum::routes!` from a handler annotated with `#[utoipa::path]`, so
 //! the router and the OpenAPI document are built from the same list and cannot disagree; the
 //! request and response bodies are `huifang_app::views` types, whose schemas the document
@@ -16,6 +16,7 @@ mod documents;
 mod error;
 mod ledger;
 mod meta;
+mod reports;
 mod rules;
 mod tasks;
 mod warnings;
@@ -89,6 +90,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(tasks::routes())
         .merge(rules::routes())
         .merge(warnings::routes())
+        .merge(reports::routes())
 }
 
 /// The OpenAPI document of the API: generated from the same route list the router serves.

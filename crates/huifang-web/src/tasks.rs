@@ -38,7 +38,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// The policy in force. A stored policy that no longer validates is the server's fault (503,
 /// logged), not the request's.
-async fn policy_in_force(state: &AppState) -> Result<Policy, ApiError> {
+pub(crate) async fn policy_in_force(state: &AppState) -> Result<Policy, ApiError> {
     policy::load(&state.store).await.map_err(|e| match e {
         AppError::Invalid(message) => ApiError::Unavailable(message),
         other => other.into(),
@@ -68,7 +68,10 @@ fn flag(m: &HashMap<String, String>, name: &str) -> Result<bool, ApiError> {
     }
 }
 
-fn date_param(m: &HashMap<String, String>, name: &str) -> Result<Option<Date>, ApiError> {
+pub(crate) fn date_param(
+    m: &HashMap<String, String>,
+    name: &str,
+) -> Result<Option<Date>, ApiError> {
     m.get(name)
         .map(|s| {
             parse_date(s).ok_or_else(|| {

@@ -25,7 +25,7 @@ use serde_json::Value;
 use support::book;
 
 /// Every route of the API: (method, path), as the router registers them.
-const ROUTES: [(&str, &str); 24] = [
+const ROUTES: [(&str, &str); 25] = [
     ("get", "/api/v1/health"),
     ("get", "/api/v1/openapi.json"),
     ("get", "/api/v1/ledger/checkpoint"),
@@ -50,6 +50,7 @@ const ROUTES: [(&str, &str); 24] = [
     ("post", "/api/v1/warnings/{id}/ack"),
     ("post", "/api/v1/warnings/{id}/action"),
     ("post", "/api/v1/warnings/{id}/resolve"),
+    ("get", "/api/v1/reports/tiers"),
 ];
 
 /// The routes that take a body, by method and path.

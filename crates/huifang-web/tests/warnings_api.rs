@@ -216,4 +216,28 @@ async fn warnings_and_rules_over_http(dbs: &mut Dbs) {
         api.get("/api/v1/warnings/999999", Some(&risk)).await.0,
         StatusCode::NOT_FOUND
     );
+
+    // The five-tier report: two loans, both normal on 02-10 and overdue on 03-20.
+    assert_eq!(
+        api.get("/api/v1/reports/tiers?from=2026-02-10", Some(&a1))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        api.get("/api/v1/reports/tiers", Some(&risk)).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    let (s, b) = api
+        .get("/api/v1/reports/tiers?from=2026-02-10", Some(&audit))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        (&b["from"], &b["to"]),
+        (&json!("2026-02-10"), &json!("2026-03-20"))
+    );
+    assert_eq!(
+        b["moves"],
+        json!([{"from": "normal", "to": "special_mention", "loans": 2, "balance": "24000.00", "rate_pct": "100.00"}])
+    );
 }
