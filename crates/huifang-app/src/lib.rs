@@ -2,6 +2,7 @@
 //! and writes the result through the store in one transaction.
 
 pub mod close;
+pub mod decisions;
 pub mod demo;
 pub mod engine;
 pub mod files;

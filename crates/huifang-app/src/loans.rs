@@ -31,7 +31,7 @@ pub struct LoanView {
     pub warnings: Vec<WarningRecord>,
 }
 
-async fn find(
+pub(crate) async fn find(
     tx: &mut huifang_store::Tx,
     external_id: &str,
 ) -> Result<huifang_store::ReplayInput, AppError> {
@@ -106,12 +106,40 @@ pub async fn operate(
         field: "on",
         reason,
     })?;
-    let mut input = find(&mut tx, external_id).await?;
+    let input = find(&mut tx, external_id).await?;
+    let op = DatedOp { on, op };
+    let (status, _) = operate_in(
+        &mut tx,
+        policy,
+        business_date,
+        input,
+        op,
+        reason,
+        decided_by,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(status)
+}
+
+/// Records a loan operation (logged as a decision) in the caller's transaction and
+/// re-evaluates the loan; an operation the loan cannot take (nothing outstanding) is refused
+/// before anything is written. Returns the loan's status and the operation's id.
+pub(crate) async fn operate_in(
+    tx: &mut huifang_store::Tx,
+    policy: &Policy,
+    business_date: Date,
+    mut input: huifang_store::ReplayInput,
+    dated: DatedOp,
+    reason: &str,
+    decided_by: &str,
+) -> Result<(LoanStatus, i64), AppError> {
+    let external_id = input.loan.loan.external_id.clone();
+    let on = dated.on;
     let skipped_before = engine::evaluate(&input, policy, business_date)?
         .state
         .skipped_ops
         .len();
-    let dated = DatedOp { on, op };
     let kind = dated.op.kind();
     input.ops.push(dated.clone());
     // replaying first refuses an operation the loan cannot take, before anything is written
@@ -122,8 +150,8 @@ pub async fn operate(
             error: huifang_core::loan::LoanError::NothingOutstanding { op: kind, on },
         });
     }
-    crate::ledger::insert_op(
-        &mut tx,
+    let op_id = crate::ledger::insert_op(
+        tx,
         &NewOp {
             loan_id: input.loan.id,
             op: dated,
@@ -134,15 +162,6 @@ pub async fn operate(
     )
     .await?;
     let batch = engine::Batch::of(vec![input]);
-    engine::reevaluate(
-        &mut tx,
-        policy,
-        business_date,
-        &batch,
-        Cause::Operation,
-        false,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(done.status)
+    engine::reevaluate(tx, policy, business_date, &batch, Cause::Operation, false).await?;
+    Ok((done.status, op_id))
 }

@@ -31,7 +31,9 @@ pub fn parse(text: &str) -> Result<Policy, AppError> {
 
 /// The policy of a document with these warning rules, validated.
 fn with_rules(doc: PolicyDoc, rules: RuleSet) -> Result<Policy, AppError> {
-    let policy = doc.into_policy(rules);
+    let policy = doc
+        .into_policy(rules)
+        .map_err(|e| AppError::Invalid(format!("policy.{e}")))?;
     policy
         .validate()
         .map_err(|e| AppError::Invalid(format!("policy.{}: {}", e.field, e.reason)))?;

@@ -9,13 +9,15 @@
 use std::collections::BTreeMap;
 
 use huifang_core::TaskId;
+use huifang_core::decision::DecisionLimits;
 use huifang_core::followup::{
     AnswerType, ChoiceOption, EscalationTier, FollowUpPlan, Playbook, Question, TaskKind,
 };
+use huifang_core::loan::LoanOp;
 use huifang_core::policy::{Classification, Policy, WarningCondition, WarningRule};
 use huifang_core::schedule::Installment;
 use huifang_core::status::LoanStatus;
-use huifang_core::{Date, Money};
+use huifang_core::{Date, Money, Rate};
 use huifang_ledger::Hash;
 use huifang_store::{
     DepthRow, InteractionRecord, LeafRecord, SummaryRow, TaskRecord, UserRecord, WarningRecord,
@@ -25,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use crate::AppError;
 use crate::ledger::{ConsistencyProof, DocumentMatch, InclusionProof};
 use crate::loans::LoanView;
 use crate::status::StatusLine;
@@ -317,6 +320,137 @@ impl TierReportView {
             moves,
         }
     }
+}
+
+/// A decision on a loan, as asked for over the API.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionRequestView {
+    /// defer, restructure, early_settlement, acceleration, write_off or classify.
+    pub kind: String,
+    /// defer: months.
+    pub months: Option<u32>,
+    /// restructure: the new annual rate ("0.06"), term in months and method.
+    pub annual_rate: Option<String>,
+    pub term_months: Option<u32>,
+    pub method: Option<String>,
+    /// classify: the floor tier.
+    pub floor: Option<String>,
+    /// Effective date (YYYY-MM-DD; default the business date).
+    pub on: Option<String>,
+    pub reason: String,
+}
+
+impl DecisionRequestView {
+    /// The request, parsed; a missing or malformed field is named.
+    pub fn to_request(&self) -> Result<crate::decisions::DecisionRequest, AppError> {
+        let need = |field: &'static str| AppError::Field {
+            field,
+            reason: format!("required for a {}", self.kind),
+        };
+        let op = match self.kind.as_str() {
+            "defer" => LoanOp::Defer {
+                months: self.months.ok_or_else(|| need("months"))?,
+            },
+            "restructure" => LoanOp::Restructure {
+                annual_rate: Rate::parse_annual(
+                    self.annual_rate
+                        .as_deref()
+                        .ok_or_else(|| need("annual_rate"))?,
+                )
+                .map_err(|e| AppError::Field {
+                    field: "annual_rate",
+                    reason: e.to_string(),
+                })?,
+                term_months: self.term_months.ok_or_else(|| need("term_months"))?,
+                method: self
+                    .method
+                    .as_deref()
+                    .ok_or_else(|| need("method"))?
+                    .parse()
+                    .map_err(|reason| AppError::Field {
+                        field: "method",
+                        reason,
+                    })?,
+            },
+            "early_settlement" => LoanOp::EarlySettlement,
+            "acceleration" => LoanOp::Acceleration,
+            "write_off" => LoanOp::WriteOff,
+            "classify" => LoanOp::Classify {
+                floor: self
+                    .floor
+                    .as_deref()
+                    .ok_or_else(|| need("floor"))?
+                    .parse()
+                    .map_err(|reason| AppError::Field {
+                        field: "floor",
+                        reason,
+                    })?,
+            },
+            other => {
+                return Err(AppError::Field {
+                    field: "kind",
+                    reason: format!(
+                        "unknown decision {other:?}: defer, restructure, early_settlement, acceleration, write_off or classify"
+                    ),
+                });
+            }
+        };
+        let on = self
+            .on
+            .as_deref()
+            .map(|t| {
+                huifang_core::calendar::parse_date(t).ok_or_else(|| AppError::Field {
+                    field: "on",
+                    reason: format!("{t:?} is not a date (YYYY-MM-DD)"),
+                })
+            })
+            .transpose()?;
+        Ok(crate::decisions::DecisionRequest {
+            op,
+            on,
+            reason: self.reason.clone(),
+        })
+    }
+}
+
+/// A decision on a loan: applied (its operation recorded), or pending a second approver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct DecisionView {
+    pub id: i64,
+    pub loan: String,
+    pub kind: String,
+    pub on: String,
+    pub reason: String,
+    pub requested_by: String,
+    pub requested_at: String,
+    /// applied or pending.
+    pub state: String,
+    pub approved_by: Option<String>,
+    pub approved_at: Option<String>,
+}
+
+impl From<&huifang_store::DecisionRecord> for DecisionView {
+    fn from(r: &huifang_store::DecisionRecord) -> Self {
+        DecisionView {
+            id: r.id,
+            loan: r.loan_external_id.clone(),
+            kind: r.decision.op.op.kind().as_str().to_string(),
+            on: r.decision.op.on.to_string(),
+            reason: r.decision.reason.clone(),
+            requested_by: r.requester.clone(),
+            requested_at: r.decision.requested_at.clone(),
+            state: if r.applied { "applied" } else { "pending" }.to_string(),
+            approved_by: r.approved_by.clone(),
+            approved_at: r.approved_at.clone(),
+        }
+    }
+}
+
+/// Decisions, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct DecisionListView {
+    pub decisions: Vec<DecisionView>,
 }
 
 /// A borrower as the caller may see them: ID number and mobile masked unless `revealed`.
@@ -1581,6 +1715,60 @@ pub struct PolicyDoc {
     pub warning_rules: Option<Vec<LegacyRuleDoc>>,
     /// Days before a due date on which a repayment reminder is due (0: on the day).
     pub reminder_days_before: Vec<u32>,
+    /// The limits on decisions and the four-eyes amount (default: the product brief's).
+    #[serde(default)]
+    pub decisions: DecisionsDoc,
+}
+
+/// The limits on decisions: for every product, and for products with limits of their own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionsDoc {
+    #[serde(flatten)]
+    pub all: LimitsDoc,
+    /// Limits of products of their own, by product code.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub products: BTreeMap<String, LimitsDoc>,
+}
+
+/// Decision limits: above `four_eyes_above` (yuan) of outstanding principal a second approver
+/// is needed; the longest deferral; how many restructures in a loan's life.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsDoc {
+    pub four_eyes_above: String,
+    pub max_deferral_months: u32,
+    pub max_restructures: u32,
+}
+
+impl From<&DecisionLimits> for LimitsDoc {
+    fn from(l: &DecisionLimits) -> Self {
+        LimitsDoc {
+            four_eyes_above: l.four_eyes_above.to_string(),
+            max_deferral_months: l.max_deferral_months,
+            max_restructures: l.max_restructures,
+        }
+    }
+}
+
+impl LimitsDoc {
+    fn to_limits(&self, field: &str) -> Result<DecisionLimits, String> {
+        Ok(DecisionLimits {
+            four_eyes_above: Money::parse(&self.four_eyes_above)
+                .map_err(|e| format!("{field}.four_eyes_above: {e}"))?,
+            max_deferral_months: self.max_deferral_months,
+            max_restructures: self.max_restructures,
+        })
+    }
+}
+
+impl Default for DecisionsDoc {
+    fn default() -> Self {
+        DecisionsDoc {
+            all: LimitsDoc::from(&DecisionLimits::default()),
+            products: BTreeMap::new(),
+        }
+    }
 }
 
 /// The lowest DPD of each tier.
@@ -1759,15 +1947,36 @@ impl From<&Policy> for PolicyDoc {
             },
             warning_rules: None,
             reminder_days_before: p.reminder_days_before.clone(),
+            decisions: DecisionsDoc {
+                all: LimitsDoc::from(&p.decision_limits),
+                products: p
+                    .product_decision_limits
+                    .iter()
+                    .map(|(code, l)| (code.clone(), LimitsDoc::from(l)))
+                    .collect(),
+            },
         }
     }
 }
 
 impl PolicyDoc {
-    /// The policy of this document with these warning rules.
-    pub fn into_policy(self, warnings: crate::rules::RuleSet) -> Policy {
+    /// The policy of this document with these warning rules; an amount that does not parse is
+    /// refused naming its field.
+    pub fn into_policy(self, warnings: crate::rules::RuleSet) -> Result<Policy, String> {
+        let decision_limits = self.decisions.all.to_limits("decisions")?;
+        let product_decision_limits = self
+            .decisions
+            .products
+            .iter()
+            .map(|(code, l)| {
+                Ok((
+                    code.clone(),
+                    l.to_limits(&format!("decisions.products.{code}"))?,
+                ))
+            })
+            .collect::<Result<BTreeMap<_, _>, String>>()?;
         let t = self.classification_min_dpd;
-        Policy {
+        Ok(Policy {
             bucket_days: self.bucket_days,
             last_bucket: self.last_bucket,
             classification_min_dpd: [
@@ -1780,6 +1989,8 @@ impl PolicyDoc {
             warning_rules: warnings.rules,
             warning_auto_resolve_days: warnings.auto_resolve_days,
             reminder_days_before: self.reminder_days_before,
-        }
+            decision_limits,
+            product_decision_limits,
+        })
     }
 }

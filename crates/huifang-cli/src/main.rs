@@ -180,6 +180,12 @@ enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// Decisions on loans by risk officers (展期, 重组, 提前收回, 核销, …), four-eyes above an
+    /// amount, within the product's limits.
+    Decide {
+        #[command(subcommand)]
+        command: DecideCommand,
+    },
     /// Early warnings (风险预警): list and show them; a risk officer acknowledges them, records
     /// what was done and resolves them.
     Warning {
@@ -228,6 +234,39 @@ enum RulesCommand {
     /// Validate FILE and make it the next version of the rule set, in force from the next close
     /// on (every loan is re-evaluated by that close). A refused file changes nothing.
     Set { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+enum DecideCommand {
+    /// Decide on a loan (risk officers): applied at once, or pending a second approver above
+    /// the policy's four-eyes amount.
+    On {
+        external_id: String,
+        #[command(subcommand)]
+        op: OpCommand,
+        /// Why (recorded with the decision; required).
+        #[arg(long, global = true)]
+        reason: Option<String>,
+        /// Who decides (required).
+        #[arg(long = "as", global = true)]
+        user: Option<String>,
+        /// Effective date (default: the business date; earlier re-processes the loan).
+        #[arg(long, global = true, value_parser = date_arg)]
+        on: Option<Date>,
+    },
+    /// Approve a pending decision (a risk officer other than the one who asked).
+    Approve {
+        id: i64,
+        #[arg(long = "as")]
+        user: String,
+    },
+    /// A loan's decisions, or every decision pending approval.
+    List {
+        #[arg(long)]
+        loan: Option<String>,
+        #[arg(long = "as")]
+        user: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -429,6 +468,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Policy { command } => policy_command(&cli, command).await?,
         Command::Rules { command } => rules_command(&cli, command).await?,
+        Command::Decide { command } => decide_command(&cli, command).await?,
         Command::Warning { command } => {
             let store = open(&cli).await?;
             warning_cmd::run(&store, command).await?;
@@ -559,22 +599,7 @@ async fn operate_command(
     on: Option<Date>,
 ) -> Result<()> {
     let (store, policy) = open_with_policy(cli).await?;
-    let op = match op {
-        OpCommand::Defer { months } => LoanOp::Defer { months: *months },
-        OpCommand::Restructure { rate, term, method } => LoanOp::Restructure {
-            annual_rate: Rate::parse_annual(rate).map_err(|e| anyhow::anyhow!("--rate {e}"))?,
-            term_months: *term,
-            method: *method,
-        },
-        OpCommand::Settle => LoanOp::EarlySettlement,
-        OpCommand::Accelerate => LoanOp::Acceleration,
-        OpCommand::WriteOff => LoanOp::WriteOff,
-        OpCommand::Classify { floor } => LoanOp::Classify {
-            floor: floor
-                .parse::<Classification>()
-                .map_err(|e| anyhow::anyhow!("--floor {e}"))?,
-        },
-    };
+    let op = op_of(op)?;
     let kind = op.kind();
     let st = loans::operate(
         &store,
@@ -594,6 +619,80 @@ async fn operate_command(
         st.warning_level(),
         st.overdue_amount
     );
+    Ok(())
+}
+
+/// The loan operation a command names.
+fn op_of(op: &OpCommand) -> Result<LoanOp> {
+    Ok(match op {
+        OpCommand::Defer { months } => LoanOp::Defer { months: *months },
+        OpCommand::Restructure { rate, term, method } => LoanOp::Restructure {
+            annual_rate: Rate::parse_annual(rate).map_err(|e| anyhow::anyhow!("--rate {e}"))?,
+            term_months: *term,
+            method: *method,
+        },
+        OpCommand::Settle => LoanOp::EarlySettlement,
+        OpCommand::Accelerate => LoanOp::Acceleration,
+        OpCommand::WriteOff => LoanOp::WriteOff,
+        OpCommand::Classify { floor } => LoanOp::Classify {
+            floor: floor
+                .parse::<Classification>()
+                .map_err(|e| anyhow::anyhow!("--floor {e}"))?,
+        },
+    })
+}
+
+/// `huifang decide`.
+async fn decide_command(cli: &Cli, command: &DecideCommand) -> Result<()> {
+    let (store, policy) = open_with_policy(cli).await?;
+    let line = |r: &huifang_store::DecisionRecord| {
+        format!(
+            "decision {}: {} {} on {} by {}{} — {}",
+            r.id,
+            r.loan_external_id,
+            r.decision.op.op.kind(),
+            r.decision.op.on,
+            r.requester,
+            match (&r.applied, &r.approved_by) {
+                (true, Some(a)) => format!(", approved by {a}: applied"),
+                (true, None) => ": applied".to_string(),
+                (false, _) => ": pending a second approver".to_string(),
+            },
+            r.decision.reason
+        )
+    };
+    match command {
+        DecideCommand::On {
+            external_id,
+            op,
+            reason,
+            user,
+            on,
+        } => {
+            let user = user.as_deref().context("--as USER is required")?;
+            let actor = huifang_app::team::actor(&store, user).await?;
+            let request = huifang_app::decisions::DecisionRequest {
+                op: op_of(op)?,
+                on: *on,
+                reason: reason.clone().unwrap_or_default(),
+            };
+            let r = huifang_app::decisions::decide(&store, &policy, &actor, external_id, &request)
+                .await?;
+            say!("{}", line(&r));
+        }
+        DecideCommand::Approve { id, user } => {
+            let actor = huifang_app::team::actor(&store, user).await?;
+            let r = huifang_app::decisions::approve(&store, &policy, &actor, *id).await?;
+            say!("{}", line(&r));
+        }
+        DecideCommand::List { loan, user } => {
+            let actor = huifang_app::team::actor(&store, user).await?;
+            for r in huifang_app::decisions::list(&store, &actor, loan.as_deref()).await? {
+                say!("{}", line(&r));
+            }
+        }
+    }
+    store.close().await;
     Ok(())
 }
 

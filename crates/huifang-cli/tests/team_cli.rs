@@ -324,6 +324,49 @@ fn rules_and_warnings_from_the_command_line() {
     }
     assert!(ok(d, &["ledger", "verify"]).contains("ok: every record matches its leaf"));
 
+    // A decision on the warned loan: refused to a collector; pending a second risk officer when
+    // its balance is above the four-eyes amount, then approved by the other one.
+    let loan = first["loan"].as_str().unwrap().to_string();
+    let err = fails(
+        d,
+        &[
+            "decide", "on", &loan, "defer", "--months", "1", "--reason", "hardship", "--as",
+            "chenjing",
+        ],
+    );
+    assert!(err.contains("may not decide on loans"), "{err}");
+    let out = ok(
+        d,
+        &[
+            "decide", "on", &loan, "defer", "--months", "1", "--reason", "hardship", "--as", "risk",
+        ],
+    );
+    assert!(out.starts_with("decision "), "{out}");
+    let id = out
+        .trim_start_matches("decision ")
+        .split(':')
+        .next()
+        .unwrap()
+        .to_string();
+    if out.contains("pending a second approver") {
+        let err = fails(d, &["decide", "approve", &id, "--as", "risk"]);
+        assert!(err.contains("four eyes"), "{err}");
+        let out = ok(d, &["decide", "approve", &id, "--as", "risk2"]);
+        assert!(out.contains("approved by risk2: applied"), "{out}");
+    }
+    let listed = ok(d, &["decide", "list", "--loan", &loan, "--as", "audit"]);
+    assert!(
+        listed.contains("defer") && listed.contains("applied"),
+        "{listed}"
+    );
+    let err = fails(
+        d,
+        &[
+            "decide", "on", &loan, "defer", "--months", "9", "--reason", "x", "--as", "risk",
+        ],
+    );
+    assert!(err.contains("at most 6 month(s)"), "{err}");
+
     // The five-tier report between two dates: as JSON, its tiers on the business date agree
     // with the portfolio summary; as CSV and as a workbook.
     let report: serde_json::Value = serde_json::from_str(&ok(

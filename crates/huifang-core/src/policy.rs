@@ -3,11 +3,13 @@
 //! Every default of the product brief is a value here, not code: a lender changes it without a
 //! rebuild (the application loads overrides from its configuration).
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
 use rust_decimal::Decimal;
 
+use crate::decision::DecisionLimits;
 use crate::money::{Money, Rate};
 use crate::warning::SignalKind;
 
@@ -379,6 +381,11 @@ pub struct Policy {
     /// Days a warning stays open once no rule holds for its loan any more, before it is
     /// resolved automatically (0: at once).
     pub warning_auto_resolve_days: u32,
+    /// The limits on decisions (deferral, restructures) and the four-eyes amount, for every
+    /// product without limits of its own.
+    pub decision_limits: DecisionLimits,
+    /// Limits of products of their own, by product code.
+    pub product_decision_limits: BTreeMap<String, DecisionLimits>,
     /// Days before a due date on which a repayment reminder is due (3 and 0: on the day).
     pub reminder_days_before: Vec<u32>,
 }
@@ -391,6 +398,8 @@ impl Default for Policy {
             classification_min_dpd: [0, 1, 91, 271, 361],
             warning_rules: WarningRule::defaults(),
             warning_auto_resolve_days: 0,
+            decision_limits: DecisionLimits::default(),
+            product_decision_limits: BTreeMap::new(),
             reminder_days_before: vec![3, 0],
         }
     }
@@ -496,6 +505,28 @@ impl Policy {
                 ),
             )?;
         }
+        let limits = std::iter::once(("decisions".to_string(), &self.decision_limits)).chain(
+            self.product_decision_limits
+                .iter()
+                .map(|(code, l)| (format!("decisions.products.{code}"), l)),
+        );
+        for (field, l) in limits {
+            if l.four_eyes_above.fen() < 0 {
+                refuse(format!("{field}.four_eyes_above"), "must not be negative")?;
+            }
+            if l.max_deferral_months > 60 {
+                refuse(
+                    format!("{field}.max_deferral_months"),
+                    format!("must be 0 to 60, not {}", l.max_deferral_months),
+                )?;
+            }
+            if l.max_restructures > 10 {
+                refuse(
+                    format!("{field}.max_restructures"),
+                    format!("must be 0 to 10, not {}", l.max_restructures),
+                )?;
+            }
+        }
         for (i, days) in self.reminder_days_before.iter().enumerate() {
             let field = format!("reminder_days_before[{i}]");
             if *days > MAX_REMINDER_DAYS {
@@ -508,6 +539,13 @@ impl Policy {
             }
         }
         Ok(())
+    }
+
+    /// The decision limits of a product.
+    pub fn limits_for(&self, product_code: &str) -> &DecisionLimits {
+        self.product_decision_limits
+            .get(product_code)
+            .unwrap_or(&self.decision_limits)
     }
 
     /// The bucket of a DPD.

@@ -86,6 +86,12 @@ impl Role {
         self == Role::RiskOfficer
     }
 
+    /// Decides on loans (deferral, restructure, acceleration, write-off, …) and approves the
+    /// decisions of others: risk officers.
+    pub fn decides_loans(self) -> bool {
+        self == Role::RiskOfficer
+    }
+
     /// May change the early-warning rule set: the risk officers who answer its warnings, and
     /// the administrator.
     pub fn sets_warning_rules(self) -> bool {

@@ -36,9 +36,10 @@ pub use ledger::{
     SCAN_CHUNK, ScannedLeaf, ScannedRecord,
 };
 pub use records::{
-    Borrower, BorrowerRecord, Evaluation, EventRecord, HistoryRecord, Loan, LoanRecord, NewOp,
-    NewPayment, OpRecord, PaymentRecord, Product, ProductRecord, ReplayInput, RuleSetRecord,
-    StatusRow, SummaryRow, WarningRecord, WarningRow, WarningStep, WarningStepRecord,
+    Borrower, BorrowerRecord, Decision, DecisionRecord, Evaluation, EventRecord, HistoryRecord,
+    Loan, LoanRecord, NewOp, NewPayment, OpRecord, PaymentRecord, Product, ProductRecord,
+    ReplayInput, RuleSetRecord, StatusRow, SummaryRow, WarningRecord, WarningRow, WarningStep,
+    WarningStepRecord,
 };
 pub use team::{
     AgentStatsRow, DepthRow, FollowupCounts, Interaction, InteractionRecord, NewPromise, NewReveal,
@@ -976,6 +977,72 @@ impl Tx {
             q.execute(&mut *self.tx).await?;
         }
         Ok(())
+    }
+
+    /// Records a decision, pending or applied (with its loan operation); returns its id.
+    pub async fn insert_decision(&mut self, d: &Decision, applied_op: Option<i64>) -> Result<i64> {
+        let (kind, params) = encode_op(&d.op.op);
+        let row = sqlx::query("INSERT INTO decisions (loan_id, kind, params, on_date, reason, requested_by, requested_at, business_date, state, op_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id")
+            .bind(d.loan_id.get())
+            .bind(kind)
+            .bind(params)
+            .bind(date_text(d.op.on))
+            .bind(d.reason.as_str())
+            .bind(d.requested_by.get())
+            .bind(d.requested_at.as_str())
+            .bind(date_text(d.business_date))
+            .bind(if applied_op.is_some() { "applied" } else { "pending" })
+            .bind(applied_op)
+            .fetch_one(&mut *self.tx)
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// Marks a pending decision applied by `approver`, with its loan operation.
+    pub async fn approve_decision(
+        &mut self,
+        id: i64,
+        approver: UserId,
+        at: &str,
+        op_id: i64,
+    ) -> Result<()> {
+        sqlx::query("UPDATE decisions SET state = 'applied', approved_by = $1, approved_at = $2, op_id = $3 WHERE id = $4")
+            .bind(approver.get())
+            .bind(at)
+            .bind(op_id)
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// One decision; locked for the rest of the transaction (`lock`).
+    pub async fn decision(&mut self, id: i64, lock: bool) -> Result<Option<DecisionRecord>> {
+        if lock {
+            sqlx::query("UPDATE decisions SET state = state WHERE id = $1")
+                .bind(id)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        let sql = format!("{} WHERE d.id = $1", records::DECISION_SELECT);
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.as_ref().map(records::decision_from_row).transpose()
+    }
+
+    /// A loan's decisions (or every pending one, for `None`), newest first.
+    pub async fn decisions(&mut self, loan: Option<LoanId>) -> Result<Vec<DecisionRecord>> {
+        let sql = format!(
+            "{} WHERE ($1 IS NULL AND d.state = 'pending') OR d.loan_id = $1 ORDER BY d.id DESC",
+            records::DECISION_SELECT
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(loan.map(LoanId::get))
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter().map(records::decision_from_row).collect()
     }
 
     /// One warning with where it is in its life.

@@ -184,6 +184,64 @@ pub struct WarningRecord {
     pub cleared_on: Option<Date>,
 }
 
+/// A decision on a loan asked for by a person: what is recorded, and what a [`DecisionRecord`]
+/// holds besides its key and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub loan_id: LoanId,
+    pub op: DatedOp,
+    pub reason: String,
+    pub requested_by: UserId,
+    /// When it was asked for (RFC 3339, UTC).
+    pub requested_at: String,
+    pub business_date: Date,
+}
+
+/// A recorded decision: pending a second approver, or applied (its loan operation recorded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecisionRecord {
+    pub id: i64,
+    pub loan_external_id: String,
+    pub requester: String,
+    pub applied: bool,
+    pub approved_by: Option<String>,
+    pub approved_at: Option<String>,
+    pub op_id: Option<i64>,
+    pub decision: Decision,
+}
+
+pub(crate) const DECISION_SELECT: &str = "SELECT d.id, l.external_id, r.username, d.state, a.username, d.approved_at, d.op_id, d.loan_id, d.kind, d.params, d.on_date, d.reason, d.requested_by, d.requested_at, d.business_date FROM decisions d JOIN loans l ON l.id = d.loan_id JOIN users r ON r.id = d.requested_by LEFT JOIN users a ON a.id = d.approved_by";
+
+pub(crate) fn decision_from_row(row: &AnyRow) -> Result<DecisionRecord> {
+    let kind: String = row.try_get(8)?;
+    let params: String = row.try_get(9)?;
+    let state: String = row.try_get(3)?;
+    Ok(DecisionRecord {
+        id: row.try_get(0)?,
+        loan_external_id: row.try_get(1)?,
+        requester: row.try_get(2)?,
+        applied: match state.as_str() {
+            "applied" => true,
+            "pending" => false,
+            _ => return Err(corrupt("decisions.state", &state)),
+        },
+        approved_by: row.try_get(4)?,
+        approved_at: row.try_get(5)?,
+        op_id: row.try_get(6)?,
+        decision: Decision {
+            loan_id: LoanId(row.try_get(7)?),
+            op: DatedOp {
+                on: parse_date_col(&row.try_get::<String, _>(10)?)?,
+                op: decode_op(&kind, &params).map_err(StoreError::Corrupt)?,
+            },
+            reason: row.try_get(11)?,
+            requested_by: UserId(row.try_get(12)?),
+            requested_at: row.try_get(13)?,
+            business_date: parse_date_col(&row.try_get::<String, _>(14)?)?,
+        },
+    })
+}
+
 /// A warning with where it is in its life.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WarningRow {

@@ -1,7 +1,7 @@
 //! Huifang's HTTP API: `/api/v1`, JSON, described by the OpenAPI document it serves at
 //! `/api/v1/openapi.json`.
 //!
-//! One module per area (`meta`, `ledger`, `documents`, `auth`, `tasks`, `rules`, `warnings`, `reports`). Every route is
+//! One module per area (`meta`, `ledger`, `documents`, `auth`, `tasks`, `rules`, `warnings`, `reports`, `decisions`). Every route is
 //! registered through `utoipa_axum::routes!` from a handler annotated with `#[utoipa::path]`, so
 //! the router and the OpenAPI document are built from the same list and cannot disagree; the
 //! request and response bodies are `huifang_app::views` types, whose schemas the document
@@ -12,6 +12,7 @@
 //! calls `huifang_app`.
 
 mod auth;
+mod decisions;
 mod documents;
 mod error;
 mod ledger;
@@ -91,6 +92,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(rules::routes())
         .merge(warnings::routes())
         .merge(reports::routes())
+        .merge(decisions::routes())
 }
 
 /// The OpenAPI document of the API: generated from the same route list the router serves.

@@ -25,7 +25,7 @@ use serde_json::Value;
 use support::book;
 
 /// Every route of the API: (method, path), as the router registers them.
-const ROUTES: [(&str, &str); 25] = [
+const ROUTES: [(&str, &str); 28] = [
     ("get", "/api/v1/health"),
     ("get", "/api/v1/openapi.json"),
     ("get", "/api/v1/ledger/checkpoint"),
@@ -51,10 +51,13 @@ const ROUTES: [(&str, &str); 25] = [
     ("post", "/api/v1/warnings/{id}/action"),
     ("post", "/api/v1/warnings/{id}/resolve"),
     ("get", "/api/v1/reports/tiers"),
+    ("get", "/api/v1/loans/{external_id}/decisions"),
+    ("post", "/api/v1/loans/{external_id}/decisions"),
+    ("post", "/api/v1/decisions/{id}/approve"),
 ];
 
 /// The routes that take a body, by method and path.
-const WITH_BODY: [(&str, &str); 9] = [
+const WITH_BODY: [(&str, &str); 10] = [
     ("post", "/api/v1/documents"),
     ("post", "/api/v1/documents/check"),
     ("post", "/api/v1/auth/login"),
@@ -64,6 +67,7 @@ const WITH_BODY: [(&str, &str); 9] = [
     ("post", "/api/v1/warnings/{id}/ack"),
     ("post", "/api/v1/warnings/{id}/action"),
     ("post", "/api/v1/warnings/{id}/resolve"),
+    ("post", "/api/v1/loans/{external_id}/decisions"),
 ];
 
 fn is_fallback(status: StatusCode, body: &Value) -> bool {

@@ -217,6 +217,67 @@ async fn warnings_and_rules_over_http(dbs: &mut Dbs) {
         StatusCode::NOT_FOUND
     );
 
+    // Decisions over HTTP: a risk officer decides; above the four-eyes amount (100,000.00) not
+    // reached here (12,000.00), it is applied at once; a collector may not; beyond the product's
+    // deferral limit refused naming the field.
+    let body = json!({"kind": "defer", "months": 1, "reason": "协商延期"});
+    let (s, _) = api
+        .call(
+            "POST",
+            "/api/v1/loans/L1/decisions",
+            Some(&a1),
+            None,
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, b) = api
+        .call(
+            "POST",
+            "/api/v1/loans/L1/decisions",
+            Some(&risk),
+            None,
+            Some(json!({"kind": "defer", "months": 9, "reason": "x"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    assert!(b["message"].as_str().unwrap().contains("months"), "{b}");
+    let (s, b) = api
+        .call(
+            "POST",
+            "/api/v1/loans/L1/decisions",
+            Some(&risk),
+            None,
+            Some(body),
+        )
+        .await;
+    assert_eq!(
+        (s, &b["state"]),
+        (StatusCode::CREATED, &json!("applied")),
+        "{b}"
+    );
+    let (s, b) = api.get("/api/v1/loans/L1/decisions", Some(&audit)).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        (
+            &b["decisions"][0]["kind"],
+            &b["decisions"][0]["requested_by"]
+        ),
+        (&json!("defer"), &json!("risk"))
+    );
+    assert_eq!(
+        api.call(
+            "POST",
+            "/api/v1/decisions/999999/approve",
+            Some(&risk),
+            None,
+            None
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+
     // The five-tier report: two loans, both normal on 02-10 and overdue on 03-20.
     assert_eq!(
         api.get("/api/v1/reports/tiers?from=2026-02-10", Some(&a1))

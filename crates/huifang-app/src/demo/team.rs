@@ -80,7 +80,7 @@ pub async fn demo_team(store: &Store, mut log: impl FnMut(&str)) -> Result<Strin
     for (code, name, team, strategy, skill) in queues {
         create_queue(store, None, code, name, team, strategy, skill).await?;
     }
-    let people: [Person; 18] = [
+    let people: [Person; 19] = [
         ("wangfang", "王芳", Role::Agent, Some("followup"), &[]),
         ("lina", "李娜", Role::Agent, Some("followup"), &[]),
         ("zhangwei", "张伟", Role::Agent, Some("followup"), &[]),
@@ -110,6 +110,7 @@ pub async fn demo_team(store: &Store, mut log: impl FnMut(&str)) -> Result<Strin
         ("hulead", "胡主管", Role::TeamLead, Some("senior"), &[]),
         ("gaolead", "高主管", Role::TeamLead, Some("legal"), &[]),
         ("risk", "风控 林晓", Role::RiskOfficer, Some("risk"), &[]),
+        ("risk2", "风控 周敏", Role::RiskOfficer, Some("risk"), &[]),
         ("audit", "稽核 何静", Role::Auditor, None, &[]),
     ];
     for (username, name, role, team, skills) in people {
@@ -141,7 +142,7 @@ pub async fn demo_team(store: &Store, mut log: impl FnMut(&str)) -> Result<Strin
     )
     .await?;
     let logins = format!(
-        "demo users (password {DEMO_PASSWORD}): agents wangfang lina zhangwei liuyang; collectors chenjing yanglei zhaomin huangqiang zhoujie wuting xuming sunli; team leads zhenglead malead hulead gaolead; risk officer risk; auditor audit; admin admin"
+        "demo users (password {DEMO_PASSWORD}): agents wangfang lina zhangwei liuyang; collectors chenjing yanglei zhaomin huangqiang zhoujie wuting xuming sunli; team leads zhenglead malead hulead gaolead; risk officers risk risk2; auditor audit; admin admin"
     );
     let worked = work_demo_tasks(store, &mut log).await?;
     Ok(format!("{logins}; {worked}"))

@@ -44,3 +44,22 @@ CREATE TABLE warning_actions (
     salt          TEXT
 );
 CREATE INDEX warning_actions_warning ON warning_actions (warning_id, id);
+
+-- Decisions on loans asked for by a person: applied at once (its loan operation recorded), or
+-- pending until a second person approves it (the four-eyes rule above an amount).
+CREATE TABLE decisions (
+    id            INTEGER PRIMARY KEY,
+    loan_id       INTEGER NOT NULL REFERENCES loans (id),
+    kind          TEXT NOT NULL,
+    params        TEXT NOT NULL,
+    on_date       TEXT NOT NULL,
+    reason        TEXT NOT NULL,
+    requested_by  INTEGER NOT NULL REFERENCES users (id),
+    requested_at  TEXT NOT NULL,
+    business_date TEXT NOT NULL,
+    state         TEXT NOT NULL CHECK (state IN ('pending', 'applied')),
+    approved_by   INTEGER REFERENCES users (id),
+    approved_at   TEXT,
+    op_id         INTEGER REFERENCES loan_ops (id)
+);
+CREATE INDEX decisions_loan ON decisions (loan_id, id);
