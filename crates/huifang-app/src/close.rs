@@ -93,12 +93,11 @@ pub async fn run_daily_in_batches(
         let mut next = prepare(&mut reader, &policy, &plans, day, batches.next()).await?;
         while let Some(planned) = next.take() {
             let (written, prepared) = tokio::join!(
-                planned.write(&mut tx, &plans, day),
+                planned.write(&mut tx, day),
                 prepare(&mut reader, &policy, &plans, day, batches.next()),
             );
             let written = written?;
             next = prepared?;
-            signalled.extend(written.signalled);
             report.loans += written.loans;
             report.events += written.events;
             report.status_changes += written.status_changes;

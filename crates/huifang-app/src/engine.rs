@@ -141,10 +141,9 @@ impl Batch {
     }
 }
 
-/// Counts of what a batch of re-evaluations wrote, and the loans its follow-up gave a risk signal.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Counts of what a batch of re-evaluations wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Written {
-    pub signalled: Vec<LoanId>,
     pub loans: u64,
     pub events: u64,
     pub status_changes: u64,
@@ -166,8 +165,7 @@ fn changed(before: &StatusSummary, after: &StatusSummary) -> bool {
 }
 
 /// Re-evaluates a batch on `date`, plans their follow-up and writes the results (`plan`, then
-/// `Planned::write`). Loans the follow-up gave a risk signal are then weighed under the warning
-/// rules once more ([`weigh_signals`]).
+/// `Planned::write`).
 pub async fn reevaluate(
     tx: &mut Tx,
     policy: &Policy,
@@ -178,23 +176,11 @@ pub async fn reevaluate(
 ) -> Result<Written, AppError> {
     let plans = crate::followup::Plans::load(tx).await?;
     let planned = plan(policy, &plans, date, batch, cause, dated_events)?;
-    let mut written = planned.write(tx, &plans, date).await?;
-    let again = weigh_signals(
-        tx,
-        policy,
-        &plans,
-        date,
-        std::mem::take(&mut written.signalled),
-    )
-    .await?;
-    written.events += again.events;
-    written.status_changes += again.status_changes;
-    Ok(written)
+    planned.write(tx, date).await
 }
 
-/// Re-evaluates `loans` after risk signals were written for them (an unreachable borrower, a
-/// broken promise), so that a warning the signals raise is the same day's. Their re-evaluation
-/// records no further signal: each is recorded once per delinquency or promise.
+/// Re-evaluates `loans` after risk signals were written for them (the day's broken promises),
+/// so that a warning the signals raise is the same day's.
 pub async fn weigh_signals(
     tx: &mut Tx,
     policy: &Policy,
@@ -208,7 +194,7 @@ pub async fn weigh_signals(
     for chunk in loans.chunks(crate::close::LOANS_PER_CLOSE_BATCH) {
         let batch = Batch::load(tx, chunk).await?;
         let w = plan(policy, plans, date, &batch, Cause::Signal, false)?
-            .write(tx, plans, date)
+            .write(tx, date)
             .await?;
         total.loans += w.loans;
         total.events += w.events;
@@ -226,6 +212,8 @@ pub struct Planned {
     opened: Vec<WarningRecord>,
     cleared: Vec<LoanId>,
     auto_resolve_days: u32,
+    /// Risk signals the day brought (an overdue borrower nobody reached), already weighed.
+    signals: Vec<(LoanId, String, String, Date, Option<i64>)>,
     followup: crate::followup::FollowupPlanned,
 }
 
@@ -247,11 +235,29 @@ pub fn plan(
     let mut history = Vec::new();
     let mut opened = Vec::new();
     let mut cleared = Vec::new();
+    let mut signals = Vec::new();
     let mut evaluated = Vec::with_capacity(inputs.len());
     for input in inputs {
         let loan_id = input.loan.id;
         let before = input.loan.loan.evaluation.summary;
-        let done = evaluate(input, policy, date)?;
+        let mut done = evaluate(input, policy, date)?;
+        // An overdue borrower nobody has reached for the plan's days: the signal is recorded
+        // today and weighed by the rules in this same evaluation.
+        let plan = plans.for_product(&input.loan.product_code);
+        if let Some(s) = crate::followup::unreachable_signal(
+            plan,
+            &done.status,
+            input.last_reached,
+            &input.signals,
+        ) {
+            let mut all = input.signals.clone();
+            signals.push((loan_id, s.kind.clone(), s.value.clone(), date, None));
+            all.push(s);
+            done.status = status::evaluate_with(&done.state, policy, &all, date);
+            done.evaluation = evaluation_of(&done.state, &done.status, policy);
+            done.evaluation.next_event_on =
+                status::next_event_date_with(&done.state, policy, &all, date);
+        }
         let after = done.status.summary();
         let mut day_events = if dated_events {
             status::dated_events(&done.state, policy, date)
@@ -294,7 +300,7 @@ pub fn plan(
         });
         evaluations.push((loan_id, done.evaluation));
     }
-    let (followup, state) = crate::followup::plan_batch(plans, policy, date, &evaluated, false);
+    let (followup, state) = crate::followup::plan_batch(plans, policy, date, &evaluated);
     // Each state row keeps the loan's open task keys as they stand (`Planned::write` applies the
     // batch's task changes) and its follow-up date (moved below where the plan asks): handed over
     // from what the planner read, not copied again.
@@ -315,19 +321,16 @@ pub fn plan(
         opened,
         cleared,
         auto_resolve_days: policy.warning_auto_resolve_days,
+        signals,
         followup,
     })
 }
 
 impl Planned {
     /// Writes the batch in the caller's transaction.
-    pub async fn write(
-        mut self,
-        tx: &mut Tx,
-        plans: &crate::followup::Plans,
-        date: Date,
-    ) -> Result<Written, AppError> {
-        let changes = self.followup.write(tx, plans, date).await?;
+    pub async fn write(mut self, tx: &mut Tx, date: Date) -> Result<Written, AppError> {
+        let changes = self.followup.write(tx, date).await?;
+        tx.insert_risk_signals(&self.signals).await?;
         let followup = changes.written();
         let untracked = apply_task_changes(&mut self.evaluations, &changes);
         tx.save_evaluations(&self.evaluations).await?;
@@ -348,7 +351,6 @@ impl Planned {
             events: to_u64(self.events.len()),
             status_changes: to_u64(self.history.len()),
             followup,
-            signalled: changes.signalled,
         })
     }
 }

@@ -14,6 +14,7 @@ use huifang_core::calendar::add_months;
 use huifang_core::followup::{self, FollowUpPlan, LoanFacts, PromiseOutcome, Script, TaskKind};
 use huifang_core::policy::Policy;
 use huifang_core::status::{LoanEvent, LoanStatus, StatusSummary, WarningHit, dpd_on};
+use huifang_core::warning::{ObservedSignal, SignalKind};
 use huifang_core::{Date, LoanId};
 use huifang_store::{Evaluation, Loan, Store, Task, TaskCancel, Tx};
 use serde::Serialize;
@@ -103,7 +104,6 @@ impl Plans {
 pub struct FollowupPlanned {
     creates: Vec<Task>,
     cancels: Vec<TaskCancel>,
-    unreachable_candidates: Vec<Reevaluated>,
 }
 
 /// The tasks a batch's follow-up created and cancelled, as (loan id, reason key): how the
@@ -112,8 +112,6 @@ pub struct FollowupPlanned {
 pub(crate) struct TaskChanges {
     pub created: Vec<(LoanId, String)>,
     pub cancelled: Vec<(LoanId, String)>,
-    /// Loans given an `unreachable` risk signal (the warning rules weigh it).
-    pub signalled: Vec<LoanId>,
 }
 
 impl TaskChanges {
@@ -128,24 +126,10 @@ impl TaskChanges {
 impl FollowupPlanned {
     /// Writes the plan in the caller's transaction. The caller stores the loans' open task keys
     /// as the returned changes leave them.
-    pub(crate) async fn write(
-        &self,
-        tx: &mut Tx,
-        plans: &Plans,
-        date: Date,
-    ) -> Result<TaskChanges, AppError> {
+    pub(crate) async fn write(&self, tx: &mut Tx, date: Date) -> Result<TaskChanges, AppError> {
         let created = tx.insert_planned_tasks(&self.creates).await?;
         let cancelled = tx.cancel_tasks(&self.cancels, date).await?;
-        let signalled = if self.unreachable_candidates.is_empty() {
-            Vec::new()
-        } else {
-            unreachable_signals(tx, plans, date, &self.unreachable_candidates).await?
-        };
-        Ok(TaskChanges {
-            created,
-            cancelled,
-            signalled,
-        })
+        Ok(TaskChanges { created, cancelled })
     }
 }
 
@@ -192,8 +176,8 @@ pub async fn after_import(
     let mut written = FollowupWritten::default();
     for chunk in items.chunks(batch_loans.max(1)) {
         let ids: Vec<LoanId> = chunk.iter().map(|l| l.loan_id).collect();
-        let (planned, state) = plan_batch(&plans, policy, date, chunk, true);
-        let w = planned.write(tx, &plans, date).await?.written();
+        let (planned, state) = plan_batch(&plans, policy, date, chunk);
+        let w = planned.write(tx, date).await?.written();
         tx.refresh_open_task_keys(&ids).await?;
         tx.set_next_event_on(&state.pulls).await?;
         tx.set_next_continuous(&state.nexts).await?;
@@ -227,7 +211,7 @@ fn status_of_evaluation(e: &Evaluation) -> LoanStatus {
     }
 }
 
-/// Plans the follow-up of a batch of loans (re-evaluated, or `imported`): what to write, and what
+/// Plans the follow-up of a batch of loans (re-evaluated, or just imported): what to write, and what
 /// to change in the loans' state rows. The latter is returned apart: the caller stores it with the
 /// loans' state, in one write.
 pub(crate) fn plan_batch(
@@ -235,12 +219,10 @@ pub(crate) fn plan_batch(
     policy: &Policy,
     date: Date,
     loans: &[Reevaluated],
-    imported: bool,
 ) -> (FollowupPlanned, StateChanges) {
     let mut creates = Vec::new();
     let mut cancels = Vec::new();
     let mut state = StateChanges::default();
-    let mut unreachable_candidates = Vec::new();
     for l in loans {
         let plan = plans.for_product(&l.product_code);
         let next = l.next_continuous_on;
@@ -281,59 +263,39 @@ pub(crate) fn plan_batch(
         {
             state.pulls.push((l.loan_id, visit));
         }
-        if !imported && plan.unreachable_days > 0 && l.status.dpd >= plan.unreachable_days {
-            unreachable_candidates.push(l.clone());
-        }
     }
-    let planned = FollowupPlanned {
-        creates,
-        cancels,
-        unreachable_candidates,
-    };
+    let planned = FollowupPlanned { creates, cancels };
     (planned, state)
 }
 
-/// Records an `unreachable` risk signal for overdue loans nobody has reached for the plan's N
-/// days (once per delinquency episode). Returns the loans signalled.
-async fn unreachable_signals(
-    tx: &mut Tx,
-    plans: &Plans,
-    date: Date,
-    loans: &[Reevaluated],
-) -> Result<Vec<LoanId>, AppError> {
-    let ids: Vec<LoanId> = loans.iter().map(|l| l.loan_id).collect();
-    let reached = tx.last_reached(&ids).await?;
-    let signalled = tx.last_signal_on(&ids, "unreachable").await?;
-    let mut signals = Vec::new();
-    for l in loans {
-        let plan = plans.for_product(&l.product_code);
-        let Some(days) = followup::unreachable_for(
-            &l.status,
-            reached.get(&l.loan_id).copied(),
-            plan.unreachable_days,
-        ) else {
-            continue;
-        };
-        let episode = l.status.oldest_unpaid_due;
-        if signalled
-            .get(&l.loan_id)
-            .is_some_and(|s| episode.is_some_and(|o| *s > o))
-        {
-            continue;
-        }
-        signals.push((
-            l.loan_id,
-            "unreachable".to_string(),
-            signal_details(&UnreachableDetails {
-                days,
-                dpd: l.status.dpd,
-            }),
-            date,
-            None,
-        ));
+/// The `unreachable` risk signal of an overdue loan nobody has reached for the plan's days
+/// (`followup::unreachable_for`), once per delinquency: none when the loan already has an
+/// `unreachable` signal (an unanswered attempt's, or this one) since its oldest unpaid due date.
+pub(crate) fn unreachable_signal(
+    plan: &FollowUpPlan,
+    status: &LoanStatus,
+    last_reached: Option<Date>,
+    signals: &[ObservedSignal],
+) -> Option<ObservedSignal> {
+    if plan.unreachable_days == 0 || status.dpd < plan.unreachable_days {
+        return None;
     }
-    tx.insert_risk_signals(&signals).await?;
-    Ok(signals.into_iter().map(|s| s.0).collect())
+    let days = followup::unreachable_for(status, last_reached, plan.unreachable_days)?;
+    let episode = status.oldest_unpaid_due?;
+    if signals
+        .iter()
+        .any(|s| s.is(SignalKind::Unreachable) && s.observed_on > episode)
+    {
+        return None;
+    }
+    Some(ObservedSignal {
+        kind: SignalKind::Unreachable.as_str().to_string(),
+        observed_on: status.as_of,
+        value: signal_details(&UnreachableDetails {
+            days,
+            dpd: status.dpd,
+        }),
+    })
 }
 
 /// What the day's promise check did.

@@ -748,6 +748,7 @@ impl Tx {
             )
             .await?;
         let mut signals = self.signals_of_loans(&keys).await?;
+        let reached = self.last_reached(loan_ids).await?;
         for (loan_id, on, kind, params) in rows {
             let op = decode_op(&kind, &params).map_err(StoreError::Corrupt)?;
             ops.entry(loan_id).or_default().push(DatedOp {
@@ -763,6 +764,7 @@ impl Tx {
                     payments: payments.remove(&id).unwrap_or_default(),
                     ops: ops.remove(&id).unwrap_or_default(),
                     signals: signals.remove(&id).unwrap_or_default(),
+                    last_reached: reached.get(&id).copied(),
                     loan,
                 }
             })

@@ -97,6 +97,8 @@ pub struct ReplayInput {
     pub payments: Vec<Payment>,
     /// The loan's risk signals, oldest first (the warning rules read them).
     pub signals: Vec<ObservedSignal>,
+    /// The last business date a contact reached the borrower.
+    pub last_reached: Option<Date>,
 }
 
 /// A stored version of the early-warning rule set.
