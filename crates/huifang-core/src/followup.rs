@@ -958,6 +958,14 @@ pub fn default_script(kind: TaskKind, lang: &str) -> Script {
             ),
         ],
     );
+    let hardship = yes_no(
+        "hardship",
+        t(
+            "是否存在还款困难（需协商）？",
+            "Is there hardship (needs a negotiated plan)?",
+        ),
+        None,
+    );
     let questions = match kind {
         TaskKind::WelcomeCall => vec![
             yes_no(
@@ -1072,27 +1080,13 @@ pub fn default_script(kind: TaskKind, lang: &str) -> Script {
                 t("承诺还款日期", "Promised date"),
                 AnswerType::Date,
             ),
-            yes_no(
-                "hardship",
-                t(
-                    "是否存在还款困难（需协商）？",
-                    "Is there hardship (needs a negotiated plan)?",
-                ),
-                None,
-            ),
+            hardship,
             income,
             job,
             vehicle_use,
         ],
         TaskKind::WarningReview => vec![
-            yes_no(
-                "hardship",
-                t(
-                    "是否存在还款困难（需协商）？",
-                    "Is there hardship (needs a negotiated plan)?",
-                ),
-                None,
-            ),
+            hardship,
             income,
             job,
             vehicle_use,

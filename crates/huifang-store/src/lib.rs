@@ -748,7 +748,18 @@ impl Tx {
             )
             .await?;
         let mut signals = self.signals_of_loans(&keys).await?;
-        let reached = self.last_reached(loan_ids).await?;
+        // The last contact matters only to a loan that was overdue when last evaluated: one that
+        // was not can be at most a day overdue now (the day after a due date is an event).
+        let overdue: Vec<LoanId> = loans
+            .iter()
+            .filter(|l| l.loan.evaluation.oldest_unpaid_due.is_some())
+            .map(|l| l.id)
+            .collect();
+        let reached = if overdue.is_empty() {
+            HashMap::new()
+        } else {
+            self.last_reached(&overdue).await?
+        };
         for (loan_id, on, kind, params) in rows {
             let op = decode_op(&kind, &params).map_err(StoreError::Corrupt)?;
             ops.entry(loan_id).or_default().push(DatedOp {
