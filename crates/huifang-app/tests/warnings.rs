@@ -36,6 +36,7 @@ on_both!(
     a_malformed_rule_set_is_refused_and_changes_nothing,
     a_risk_officer_acknowledges_acts_on_and_resolves_a_warning,
     a_false_warning_resolves_after_the_rule_sets_days,
+    repayment_rules_carry_their_facts_and_playbooks,
 );
 
 /// `book(n)` with every loan current: installments 1 and 2 (due 02-15 and 03-15) paid on their
@@ -858,5 +859,96 @@ async fn a_false_warning_resolves_after_the_rule_sets_days(dbs: &mut Dbs) {
             .unwrap()
             .len(),
         1
+    );
+}
+
+async fn repayment_rules_carry_their_facts_and_playbooks(dbs: &mut Dbs) {
+    let store = dbs.fresh().await;
+    // Both loans current on 03-20 (installments 1 and 2 paid on time; grace 3 days).
+    current_book(&store, 2).await;
+    rules::seed_default(&store).await.unwrap();
+    // L2's borrower is never reached, and this book's rules leave that rule out, so that its
+    // level follows DPD alone.
+    let text = edited_rules(&store, |doc| {
+        doc["rules"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|r| r["id"] != "unreachable_30d_overdue");
+    })
+    .await;
+    rules::set(&store, &text).await.unwrap();
+    let policy = policy::load(&store).await.unwrap();
+    // L1 pays installment 3 (due 04-15) ten days late; installment 4 (due 05-15) is unpaid when
+    // its grace ends: the two most recent installments past due + grace were both late.
+    close::run_daily(&store, &policy, d("2026-04-25"), |_| {})
+        .await
+        .unwrap();
+    import::import_payments(
+        &store,
+        &policy,
+        &[(
+            2,
+            PaymentRow {
+                external_id: "P1c".into(),
+                loan_external_id: "L1".into(),
+                paid_on: d("2026-04-25"),
+                amount: Money::parse("1100.00").unwrap(),
+                channel: "代扣".into(),
+            },
+        )],
+    )
+    .await
+    .unwrap();
+    close::run_daily(&store, &policy, d("2026-05-18"), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(level(&store, 1).await, 0, "within installment 4's grace");
+    close::run_daily(&store, &policy, d("2026-05-19"), |_| {})
+        .await
+        .unwrap();
+    let (level1, rule, facts) = open_facts(&store, 1).await;
+    assert_eq!((level1, rule.as_str()), (1, "two_consecutive_late"));
+    assert_eq!(facts["text_zh"], "第 3、4 期分别逾期 10 天、4 天");
+    assert_eq!(
+        facts["text_en"],
+        "installments 3 and 4 late by 10 and 4 days"
+    );
+    assert_eq!(facts["rule_version"], "1");
+    assert_eq!(
+        playbook_tasks(&store, 1).await,
+        [(
+            "warning:L1:2026-05-19".to_string(),
+            "followup".to_string(),
+            d("2026-05-20")
+        )]
+    );
+    // L2 pays nothing from installment 3 (due 04-15): level 2 at DPD 31, level 3 at DPD 91,
+    // each warning with its facts and its playbook task.
+    close::run_daily(&store, &policy, d("2026-07-15"), |_| {})
+        .await
+        .unwrap();
+    let (level2, rule, facts) = open_facts(&store, 2).await;
+    assert_eq!((level2, rule.as_str()), (3, "dpd_91"));
+    assert_eq!(facts["text_zh"], "逾期 91 天（阈值 91 天）");
+    assert_eq!(facts["text_en"], "91 days past due (threshold 91)");
+    let w = warnings(&store, 2).await;
+    assert_eq!(
+        (w[1].rule.as_str(), w[1].raised_on),
+        ("dpd_31", d("2026-05-16"))
+    );
+    assert_eq!(
+        playbook_tasks(&store, 2).await,
+        [
+            (
+                "warning:L2:2026-05-16".to_string(),
+                "risk_review".to_string(),
+                d("2026-05-19")
+            ),
+            (
+                "warning:L3:2026-07-15".to_string(),
+                "risk_review".to_string(),
+                d("2026-07-16")
+            ),
+        ]
     );
 }
