@@ -13,7 +13,7 @@ use huifang_core::policy::Policy;
 use huifang_core::status::Lifecycle;
 use huifang_store::{Decision, DecisionRecord, Store, Tx};
 
-use crate::team::Actor;
+use crate::team::{Actor, Role, now_stamp};
 use crate::{AppError, engine, loans};
 
 /// A decision as asked for.
@@ -26,18 +26,7 @@ pub struct DecisionRequest {
 }
 
 fn require_decider(actor: &Actor) -> Result<(), AppError> {
-    if actor.role.decides_loans() {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden(format!(
-            "{} may not decide on loans (risk officers do)",
-            actor.name()
-        )))
-    }
-}
-
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    actor.require(Role::decides_loans, "decide on loans (risk officers do)")
 }
 
 /// Asks for a decision on a loan: refused (nothing written) for another role, without a reason,
@@ -93,7 +82,7 @@ pub async fn decide(
         },
         reason: reason.to_string(),
         requested_by: actor.id(),
-        requested_at: now(),
+        requested_at: now_stamp(),
         business_date,
     };
     let applied = if limits.needs_second_approver(now_status.outstanding_principal) {
@@ -149,7 +138,8 @@ pub async fn approve(
         &decided_by,
     )
     .await?;
-    tx.approve_decision(id, actor.id(), &now(), op_id).await?;
+    tx.approve_decision(id, actor.id(), &now_stamp(), op_id)
+        .await?;
     let record = load(&mut tx, id, false).await?;
     tx.commit().await?;
     Ok(record)
@@ -162,12 +152,7 @@ pub async fn list(
     actor: &Actor,
     external_id: Option<&str>,
 ) -> Result<Vec<DecisionRecord>, AppError> {
-    if !actor.role.reads_loans() {
-        return Err(AppError::Forbidden(format!(
-            "{} may not read decisions",
-            actor.name()
-        )));
-    }
+    actor.require(Role::reads_loans, "read decisions")?;
     let mut tx = store.begin().await?;
     let loan = match external_id {
         Some(ext) => Some(loans::find(&mut tx, ext).await?.loan.id),

@@ -8,7 +8,7 @@ use huifang_core::Date;
 use huifang_core::policy::{Policy, WarningRule};
 use huifang_store::{RuleSetRecord, Store, Tx};
 
-use crate::team::Actor;
+use crate::team::{Actor, Role, now_stamp};
 
 /// The warning rules and how long a warning whose condition is false stays open.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,23 +161,16 @@ async fn legacy_rules(tx: &mut Tx) -> Result<Option<Vec<WarningRule>>, AppError>
 
 /// [`show`] for a user: every role that reads loans and their warnings.
 pub async fn show_as(store: &Store, actor: &Actor) -> Result<RuleSetDoc, AppError> {
-    if !actor.role.reads_loans() {
-        return Err(AppError::Forbidden(format!(
-            "{} may not read the warning rules",
-            actor.name()
-        )));
-    }
+    actor.require(Role::reads_loans, "read the warning rules")?;
     show(store).await
 }
 
 /// [`set`] by a user: a risk officer or the administrator.
 pub async fn set_as(store: &Store, actor: &Actor, text: &str) -> Result<RuleSetChange, AppError> {
-    if !actor.role.sets_warning_rules() {
-        return Err(AppError::Forbidden(format!(
-            "{} may not change the warning rules (risk officers and the administrator do)",
-            actor.name()
-        )));
-    }
+    actor.require(
+        Role::sets_warning_rules,
+        "change the warning rules (risk officers and the administrator do)",
+    )?;
     set(store, text).await
 }
 
@@ -211,7 +204,7 @@ pub(crate) async fn keep_in_force(tx: &mut Tx, set_on: Date) -> Result<(), AppEr
             version: i64::from(version),
             document: to_text(None, &rules),
             set_on,
-            set_at: now_text(),
+            set_at: now_stamp(),
         })
         .await?;
     }
@@ -270,7 +263,7 @@ pub async fn set(store: &Store, text: &str) -> Result<RuleSetChange, AppError> {
         version: i64::from(version),
         document: to_text(None, &set),
         set_on: business_date,
-        set_at: now_text(),
+        set_at: now_stamp(),
     })
     .await?;
     let loans_to_revisit = tx.revisit_every_loan_after(business_date).await?;
@@ -281,8 +274,4 @@ pub async fn set(store: &Store, text: &str) -> Result<RuleSetChange, AppError> {
         business_date,
         loans_to_revisit,
     })
-}
-
-fn now_text() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }

@@ -90,12 +90,10 @@ pub async fn tiers_as(
     first: Date,
     second: Option<Date>,
 ) -> Result<(Date, Date, TierMigration), AppError> {
-    if !actor.role.reads_loans() {
-        return Err(AppError::Forbidden(format!(
-            "{} may not read the portfolio's reports",
-            actor.name()
-        )));
-    }
+    actor.require(
+        crate::team::Role::reads_loans,
+        "read the portfolio's reports",
+    )?;
     let second = match second {
         Some(d) => d,
         None => {

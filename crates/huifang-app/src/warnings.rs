@@ -13,7 +13,7 @@ use huifang_core::warning::{
 use huifang_core::{Date, LoanId, TaskId};
 use huifang_store::{Store, Tx, WarningRecord, WarningRow, WarningStep, WarningStepRecord};
 
-use crate::team::Actor;
+use crate::team::{Actor, Role, now_stamp};
 use crate::{AppError, ledger, require_business_date};
 
 /// Most warnings one list returns.
@@ -155,14 +155,7 @@ pub struct WarningFilter {
 }
 
 fn require_reader(actor: &Actor) -> Result<(), AppError> {
-    if actor.role.reads_loans() {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden(format!(
-            "{} may not read warnings",
-            actor.name()
-        )))
-    }
+    actor.require(Role::reads_loans, "read warnings")
 }
 
 /// Warnings newest first, for the roles that read loans.
@@ -256,12 +249,7 @@ async fn step(
     task: Option<TaskId>,
     note: &str,
 ) -> Result<WarningRow, AppError> {
-    if !actor.role.works_warnings() {
-        return Err(AppError::Forbidden(format!(
-            "{} may not act on warnings (risk officers do)",
-            actor.name()
-        )));
-    }
+    actor.require(Role::works_warnings, "act on warnings (risk officers do)")?;
     let mut tx = store.begin().await?;
     tx.lock_for_write().await?;
     let date = require_business_date(&mut tx).await?;
@@ -303,9 +291,7 @@ async fn step(
             task_id: task,
             note: note.trim().to_string(),
             business_date: date,
-            occurred_at: Some(
-                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            ),
+            occurred_at: Some(now_stamp()),
         }],
     )
     .await?;

@@ -73,6 +73,15 @@ impl Actor {
         )
     }
 
+    /// Refuses the actor unless their role has the core's `permission`: "NAME may not `what`".
+    pub(crate) fn require(&self, permission: fn(Role) -> bool, what: &str) -> Result<(), AppError> {
+        if permission(self.role) {
+            Ok(())
+        } else {
+            Err(forbidden(format!("{} may not {what}", self.name())))
+        }
+    }
+
     fn has_skill(&self, skill: &str) -> bool {
         self.member().has_skill(skill)
     }
@@ -95,6 +104,11 @@ fn now_utc() -> chrono::DateTime<chrono::Utc> {
 
 fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Now, as stored: RFC 3339, UTC, whole seconds.
+pub(crate) fn now_stamp() -> String {
+    stamp(now_utc())
 }
 
 // ----- authorisation -------------------------------------------------------------------------
