@@ -94,24 +94,14 @@ pub async fn tiers_as(
         crate::team::Role::reads_loans,
         "read the portfolio's reports",
     )?;
-    let second = match second {
-        Some(d) => d,
-        None => {
-            let mut tx = store.begin().await?;
-            let d = require_business_date(&mut tx).await?;
-            tx.rollback().await?;
-            d
-        }
-    };
-    let (_, report) = tiers(store, policy, first, second).await?;
-    Ok((first, second, report))
+    tiers(store, policy, first, second).await
 }
 
 /// Loans replayed per read of the tier report.
 const TIER_PAGE: usize = 500;
 
-/// The five-tier classification report between `first` and `second` (both on or before the
-/// business date, `first` before `second`): every loan replayed as of each date with what is
+/// The five-tier classification report between `first` and `second` (default: the business
+/// date; both on or before it, `first` before `second`): every loan replayed as of each date with what is
 /// known now (payments and operations value-dated on or before it, a backdated one included),
 /// its tier and outstanding principal counted; paid-off and not yet disbursed loans are off the
 /// book. A read of the whole book, page by page.
@@ -119,10 +109,11 @@ pub async fn tiers(
     store: &Store,
     policy: &Policy,
     first: Date,
-    second: Date,
-) -> Result<(Date, TierMigration), AppError> {
+    second: Option<Date>,
+) -> Result<(Date, Date, TierMigration), AppError> {
     let mut tx = store.begin().await?;
     let business_date = require_business_date(&mut tx).await?;
+    let second = second.unwrap_or(business_date);
     if first >= second {
         return Err(AppError::Field {
             field: "from",
@@ -150,7 +141,7 @@ pub async fn tiers(
         }
     }
     tx.rollback().await?;
-    Ok((business_date, report))
+    Ok((first, second, report))
 }
 
 /// A loan's tier and outstanding principal on `date`, replayed with the payments and operations

@@ -50,7 +50,7 @@ async fn the_tier_report_counts_where_loans_were_and_where_they_went(dbs: &mut D
         .await
         .unwrap();
 
-    let (_, r) = status::tiers(&store, &policy, d("2026-02-10"), d("2026-03-20"))
+    let (_, _, r) = status::tiers(&store, &policy, d("2026-02-10"), Some(d("2026-03-20")))
         .await
         .unwrap();
     let view =
@@ -102,14 +102,14 @@ async fn the_tier_report_counts_where_loans_were_and_where_they_went(dbs: &mut D
         ])
     );
     // Refused: dates out of order, a date after the business date.
-    let err = status::tiers(&store, &policy, d("2026-03-20"), d("2026-03-01"))
+    let err = status::tiers(&store, &policy, d("2026-03-20"), Some(d("2026-03-01")))
         .await
         .unwrap_err();
     assert!(
         matches!(err, AppError::Field { field: "from", .. }),
         "{err}"
     );
-    let err = status::tiers(&store, &policy, d("2026-03-01"), d("2026-03-21"))
+    let err = status::tiers(&store, &policy, d("2026-03-01"), Some(d("2026-03-21")))
         .await
         .unwrap_err();
     assert!(matches!(err, AppError::Field { field: "to", .. }), "{err}");

@@ -435,17 +435,8 @@ async fn run(cli: Cli) -> Result<()> {
             ..
         } => {
             let (store, policy) = open_with_policy(&cli).await?;
-            let to = match to {
-                Some(d) => *d,
-                None => {
-                    let mut tx = store.begin().await?;
-                    let d = huifang_app::require_business_date(&mut tx).await?;
-                    tx.rollback().await?;
-                    d
-                }
-            };
-            let (_, report) = status::tiers(&store, &policy, *from, to).await?;
-            let view = views::TierReportView::new(*from, to, &report);
+            let (from, to, report) = status::tiers(&store, &policy, *from, *to).await?;
+            let view = views::TierReportView::new(from, to, &report);
             say_text!("{}", tiers_cmd::render(&view, *format, output.as_deref())?);
             store.close().await;
         }
