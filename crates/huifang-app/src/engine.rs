@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use huifang_core::loan::LoanState;
 use huifang_core::policy::Policy;
 use huifang_core::status::{self, LoanEvent, LoanStatus, StatusSummary};
+use huifang_core::warning::ObservedSignal;
 use huifang_core::{Date, LoanId};
 use huifang_store::{Evaluation, EventRecord, HistoryRecord, ReplayInput, Tx, WarningRecord};
 use serde::Serialize;
@@ -58,11 +59,7 @@ pub fn evaluate(input: &ReplayInput, policy: &Policy, date: Date) -> Result<Eval
             error: e,
         })?;
     let status = status::evaluate_with(&state, policy, &input.signals, date);
-    let mut evaluation = evaluation_of(&state, &status, policy);
-    if !input.signals.is_empty() {
-        evaluation.next_event_on =
-            status::next_event_date_with(&state, policy, &input.signals, date);
-    }
+    let evaluation = evaluation_of(&state, &status, policy, &input.signals);
     Ok(Evaluated {
         state,
         status,
@@ -70,14 +67,19 @@ pub fn evaluate(input: &ReplayInput, policy: &Policy, date: Date) -> Result<Eval
     })
 }
 
-/// The stored form of a status.
-pub fn evaluation_of(state: &LoanState, status: &LoanStatus, policy: &Policy) -> Evaluation {
+/// The stored form of a status, its next event date counting the loan's risk signals.
+pub fn evaluation_of(
+    state: &LoanState,
+    status: &LoanStatus,
+    policy: &Policy,
+    signals: &[ObservedSignal],
+) -> Evaluation {
     Evaluation {
         summary: status.summary(),
         oldest_unpaid_due: status.oldest_unpaid_due,
         outstanding_principal: status.outstanding_principal,
         warning_rule: status.warning.as_ref().map(|w| w.rule.clone()),
-        next_event_on: status::next_event_date(state, policy, status.as_of),
+        next_event_on: status::next_event_date_with(state, policy, signals, status.as_of),
         evaluated_on: status.as_of,
         open_task_keys: Vec::new(),
         next_continuous_on: None,
@@ -254,9 +256,7 @@ pub fn plan(
             signals.push((loan_id, s.kind.clone(), s.value.clone(), date, None));
             all.push(s);
             done.status = status::evaluate_with(&done.state, policy, &all, date);
-            done.evaluation = evaluation_of(&done.state, &done.status, policy);
-            done.evaluation.next_event_on =
-                status::next_event_date_with(&done.state, policy, &all, date);
+            done.evaluation = evaluation_of(&done.state, &done.status, policy, &all);
         }
         let after = done.status.summary();
         let mut day_events = if dated_events {

@@ -366,7 +366,7 @@ async fn loans(
             vehicle_model: row.vehicle_model.clone(),
             vehicle_price: row.vehicle_price,
             dealer: row.dealer.clone(),
-            evaluation: evaluation_of(&state, &st, policy),
+            evaluation: evaluation_of(&state, &st, policy, &[]),
         });
     }
     if !errors.is_empty() {
