@@ -327,6 +327,14 @@ pub fn plan(
 }
 
 impl Planned {
+    /// The warning level a loan of the batch is evaluated at.
+    pub fn warning_level(&self, loan: LoanId) -> Option<u8> {
+        self.evaluations
+            .iter()
+            .find(|(id, _)| *id == loan)
+            .map(|(_, e)| e.summary.warning_level)
+    }
+
     /// Writes the batch in the caller's transaction.
     pub async fn write(mut self, tx: &mut Tx, date: Date) -> Result<Written, AppError> {
         let changes = self.followup.write(tx, date).await?;

@@ -193,12 +193,10 @@ async fn warn_on_signals(
     let today = require_business_date(tx).await?;
     let loan = task.task.loan_id;
     let batch = engine::Batch::load(tx, &[loan]).await?;
-    engine::reevaluate(tx, &policy, today, &batch, engine::Cause::Signal, false).await?;
-    let level = tx
-        .replay_inputs(&[loan])
-        .await?
-        .first()
-        .map(|i| i.loan.loan.evaluation.summary.warning_level);
+    let plans = crate::followup::Plans::load(tx).await?;
+    let planned = engine::plan(&policy, &plans, today, &batch, engine::Cause::Signal, false)?;
+    let level = planned.warning_level(loan);
+    planned.write(tx, today).await?;
     Ok(level)
 }
 
