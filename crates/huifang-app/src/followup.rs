@@ -268,26 +268,14 @@ pub(crate) fn plan_batch(
     (planned, state)
 }
 
-/// The `unreachable` risk signal of an overdue loan nobody has reached for the plan's days
-/// (`followup::unreachable_for`), once per delinquency: none when the loan already has an
-/// `unreachable` signal (an unanswered attempt's, or this one) since its oldest unpaid due date.
+/// The `unreachable` risk signal the core's rule gives the loan today, with its details.
 pub(crate) fn unreachable_signal(
     plan: &FollowUpPlan,
     status: &LoanStatus,
     last_reached: Option<Date>,
     signals: &[ObservedSignal],
 ) -> Option<ObservedSignal> {
-    if plan.unreachable_days == 0 || status.dpd < plan.unreachable_days {
-        return None;
-    }
-    let days = followup::unreachable_for(status, last_reached, plan.unreachable_days)?;
-    let episode = status.oldest_unpaid_due?;
-    if signals
-        .iter()
-        .any(|s| s.is(SignalKind::Unreachable) && s.observed_on > episode)
-    {
-        return None;
-    }
+    let days = followup::unreachable_signal_days(plan, status, last_reached, signals)?;
     Some(ObservedSignal {
         kind: SignalKind::Unreachable.as_str().to_string(),
         observed_on: status.as_of,

@@ -19,6 +19,7 @@ use crate::loan::Payment;
 use crate::money::Money;
 use crate::policy::Policy;
 use crate::status::{Lifecycle, LoanEvent, LoanStatus, StatusSummary};
+use crate::warning::{ObservedSignal, SignalKind};
 
 /// What a follow-up task is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -786,6 +787,27 @@ pub fn evaluate_promise(
     }
 }
 
+/// Whether an overdue loan gets its `unreachable` risk signal today, and for how many days: when
+/// nobody has reached the borrower for the plan's `unreachable_days` (at a DPD of at least as
+/// many), once per delinquency — none when the loan already has an `unreachable` signal (an
+/// unanswered attempt's, or this one) since its oldest unpaid due date.
+pub fn unreachable_signal_days(
+    plan: &FollowUpPlan,
+    status: &LoanStatus,
+    last_reached: Option<Date>,
+    signals: &[ObservedSignal],
+) -> Option<u32> {
+    if plan.unreachable_days == 0 || status.dpd < plan.unreachable_days {
+        return None;
+    }
+    let days = unreachable_for(status, last_reached, plan.unreachable_days)?;
+    let episode = status.oldest_unpaid_due?;
+    let signalled = signals
+        .iter()
+        .any(|s| s.is(SignalKind::Unreachable) && s.observed_on > episode);
+    (!signalled).then_some(days)
+}
+
 /// "Unreachable for N days while overdue": the days since the later of the oldest unpaid due
 /// date and the last contact that reached the borrower, when that is at least `days`.
 pub fn unreachable_for(status: &LoanStatus, last_reached: Option<Date>, days: u32) -> Option<u32> {
@@ -1492,6 +1514,23 @@ mod tests {
         assert_eq!(unreachable_for(&st, Some(d("2026-01-20")), 30), Some(37));
         let current = status(d("2026-03-10"), None, Lifecycle::Active, 0);
         assert_eq!(unreachable_for(&current, None, 30), None);
+        // the signal comes once per delinquency: not again after one observed since its start
+        let plan = FollowUpPlan::default();
+        assert_eq!(unreachable_signal_days(&plan, &st, None, &[]), Some(37));
+        let signal = |on: &str| ObservedSignal {
+            kind: "unreachable".into(),
+            observed_on: d(on),
+            value: "no_answer:1".into(),
+        };
+        assert_eq!(
+            unreachable_signal_days(&plan, &st, None, &[signal("2026-02-05")]),
+            None
+        );
+        assert_eq!(
+            unreachable_signal_days(&plan, &st, None, &[signal("2026-01-05")]),
+            Some(37),
+            "an earlier delinquency's signal does not count"
+        );
     }
 
     #[test]
