@@ -101,6 +101,9 @@ pub async fn decide(
         Some(op_id)
     };
     let id = tx.insert_decision(&decision, applied).await?;
+    if applied.is_some() {
+        answer_warnings(&mut tx, actor, &decision, id, business_date).await?;
+    }
     let record = load(&mut tx, id, false).await?;
     tx.commit().await?;
     Ok(record)
@@ -140,6 +143,7 @@ pub async fn approve(
     .await?;
     tx.approve_decision(id, actor.id(), &now_stamp(), op_id)
         .await?;
+    answer_warnings(&mut tx, actor, &pending.decision, id, business_date).await?;
     let record = load(&mut tx, id, false).await?;
     tx.commit().await?;
     Ok(record)
@@ -161,6 +165,22 @@ pub async fn list(
     let rows = tx.decisions(loan).await?;
     tx.rollback().await?;
     Ok(rows)
+}
+
+/// An applied decision is the action taken on its loan's open warnings.
+async fn answer_warnings(
+    tx: &mut Tx,
+    actor: &Actor,
+    decision: &Decision,
+    id: i64,
+    date: Date,
+) -> Result<(), AppError> {
+    let note = format!(
+        "decision {id} ({}): {}",
+        decision.op.op.kind(),
+        decision.reason
+    );
+    crate::warnings::answered_by(tx, actor, decision.loan_id, &note, date).await
 }
 
 async fn load(tx: &mut Tx, id: i64, lock: bool) -> Result<DecisionRecord, AppError> {

@@ -257,6 +257,15 @@ pub fn plan(
             all.push(s);
             done.status = status::evaluate_with(&done.state, policy, &all, date);
             done.evaluation = evaluation_of(&done.state, &done.status, policy, &all);
+        } else if let Some(on) = huifang_core::followup::unreachable_signal_on(
+            plan,
+            &done.status,
+            input.last_reached,
+            &input.signals,
+        ) {
+            // tried in vain: visited again on the day the borrower counts as unreachable
+            let next = &mut done.evaluation.next_event_on;
+            *next = Some(next.map_or(on, |n| n.min(on)));
         }
         let after = done.status.summary();
         let mut day_events = if dated_events {

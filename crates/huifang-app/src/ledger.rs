@@ -137,8 +137,35 @@ pub const INTERACTION: LoggedTable = LoggedTable {
     ],
 };
 
+/// The steps of repossession and legal cases, their opening included: the stage, who, what a
+/// sale or an enforcement collected and the payment it posted.
+pub const CASE_STEP: LoggedTable = LoggedTable {
+    kind: "case_step",
+    table: "case_steps",
+    date_column: "business_date",
+    fields: &[
+        ("case_id", "case_id"),
+        ("loan_id", "loan_id"),
+        ("kind", "kind"),
+        ("stage", "stage"),
+        ("user_id", "user_id"),
+        ("note", "note"),
+        ("amount_fen", "amount_fen"),
+        ("payment", "payment"),
+        ("business_date", "business_date"),
+        ("occurred_at", "occurred_at"),
+    ],
+};
+
 /// Every logged table, audited by [`verify`].
-pub const LOGGED_TABLES: &[LoggedTable] = &[WARNING, DECISION, DOCUMENT, INTERACTION, WARNING_STEP];
+pub const LOGGED_TABLES: &[LoggedTable] = &[
+    WARNING,
+    DECISION,
+    DOCUMENT,
+    INTERACTION,
+    WARNING_STEP,
+    CASE_STEP,
+];
 
 /// Document kinds that can be registered.
 pub const DOCUMENT_KINDS: &[&str] = &["income_proof", "contract", "id_scan", "other"];

@@ -328,7 +328,7 @@ impl TierReportView {
 pub struct DecisionRequestView {
     /// defer, restructure, early_settlement, acceleration, write_off or classify.
     pub kind: String,
-    /// defer: months.
+    /// defer, payment_holiday: months.
     pub months: Option<u32>,
     /// restructure: the new annual rate ("0.06"), term in months and method.
     pub annual_rate: Option<String>,
@@ -350,6 +350,9 @@ impl DecisionRequestView {
         };
         let op = match self.kind.as_str() {
             "defer" => LoanOp::Defer {
+                months: self.months.ok_or_else(|| need("months"))?,
+            },
+            "payment_holiday" => LoanOp::PaymentHoliday {
                 months: self.months.ok_or_else(|| need("months"))?,
             },
             "restructure" => LoanOp::Restructure {
@@ -1439,6 +1442,9 @@ pub struct PlaybookDoc {
     pub level: u8,
     pub queue: String,
     pub due_days: u32,
+    /// Extra repayment reminders while the loan is at this level: days before each due date.
+    #[serde(default)]
+    pub reminder_days_before: Vec<u32>,
 }
 
 impl From<&FollowUpPlan> for PlanDoc {
@@ -1492,6 +1498,7 @@ impl From<&FollowUpPlan> for PlanDoc {
                     level: b.level,
                     queue: b.queue.clone(),
                     due_days: b.due_days,
+                    reminder_days_before: b.reminder_days_before.clone(),
                 })
                 .collect(),
         }
@@ -1575,6 +1582,7 @@ impl PlanDoc {
                         level: b.level,
                         queue: queue(&format!("playbooks[{i}].queue"), b.queue)?,
                         due_days: b.due_days,
+                        reminder_days_before: b.reminder_days_before,
                     })
                 })
                 .collect::<Result<Vec<_>, String>>()?,
@@ -1718,6 +1726,18 @@ pub struct PolicyDoc {
     /// The limits on decisions and the four-eyes amount (default: the product brief's).
     #[serde(default)]
     pub decisions: DecisionsDoc,
+    /// Days after a restructure during which the loan is classified at least special_mention
+    /// (its watch period; 0: none).
+    #[serde(default = "default_watch_days")]
+    pub restructure_watch_days: u32,
+}
+
+fn default_watch_days() -> u32 {
+    Policy::default().restructure_watch_days
+}
+
+fn default_holiday_months() -> u32 {
+    DecisionLimits::default().max_holiday_months
 }
 
 /// The limits on decisions: for every product, and for products with limits of their own.
@@ -1732,13 +1752,16 @@ pub struct DecisionsDoc {
 }
 
 /// Decision limits: above `four_eyes_above` (yuan) of outstanding principal a second approver
-/// is needed; the longest deferral; how many restructures in a loan's life.
+/// is needed; the longest deferral; how many restructures in a loan's life; the longest payment
+/// holiday.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsDoc {
     pub four_eyes_above: String,
     pub max_deferral_months: u32,
     pub max_restructures: u32,
+    #[serde(default = "default_holiday_months")]
+    pub max_holiday_months: u32,
 }
 
 impl From<&DecisionLimits> for LimitsDoc {
@@ -1747,6 +1770,7 @@ impl From<&DecisionLimits> for LimitsDoc {
             four_eyes_above: l.four_eyes_above.to_string(),
             max_deferral_months: l.max_deferral_months,
             max_restructures: l.max_restructures,
+            max_holiday_months: l.max_holiday_months,
         }
     }
 }
@@ -1758,6 +1782,7 @@ impl LimitsDoc {
                 .map_err(|e| format!("{field}.four_eyes_above: {e}"))?,
             max_deferral_months: self.max_deferral_months,
             max_restructures: self.max_restructures,
+            max_holiday_months: self.max_holiday_months,
         })
     }
 }
@@ -1955,6 +1980,7 @@ impl From<&Policy> for PolicyDoc {
                     .map(|(code, l)| (code.clone(), LimitsDoc::from(l)))
                     .collect(),
             },
+            restructure_watch_days: p.restructure_watch_days,
         }
     }
 }
@@ -1991,6 +2017,139 @@ impl PolicyDoc {
             reminder_days_before: self.reminder_days_before,
             decision_limits,
             product_decision_limits,
+            restructure_watch_days: self.restructure_watch_days,
+        })
+    }
+}
+
+// ----- repossession and legal cases ---------------------------------------------------------
+
+/// A repossession or legal case and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct CaseView {
+    pub id: i64,
+    pub loan: String,
+    /// repossession or legal.
+    pub kind: String,
+    /// assigned, located, recovered, sold (repossession); filed, judgment, enforcement (legal);
+    /// closed.
+    pub stage: String,
+    pub reason: String,
+    pub opened_by: String,
+    pub opened_on: String,
+    pub closed_on: Option<String>,
+}
+
+impl From<&huifang_store::CaseRecord> for CaseView {
+    fn from(c: &huifang_store::CaseRecord) -> Self {
+        CaseView {
+            id: c.id,
+            loan: c.loan_external_id.clone(),
+            kind: c.case.kind.as_str().to_string(),
+            stage: c.stage.as_str().to_string(),
+            reason: c.case.reason.clone(),
+            opened_by: c.opener.clone(),
+            opened_on: c.case.opened_on.to_string(),
+            closed_on: c.closed_on.map(|d| d.to_string()),
+        }
+    }
+}
+
+/// One step of a case (its opening is the first).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct CaseStepView {
+    pub stage: String,
+    pub by: String,
+    pub note: String,
+    /// What the step collected (yuan), posted as the payment `payment`.
+    pub amount: Option<String>,
+    pub payment: Option<String>,
+    pub business_date: String,
+    pub occurred_at: String,
+}
+
+/// A case with its steps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct CaseDetailView {
+    pub case: CaseView,
+    pub steps: Vec<CaseStepView>,
+}
+
+impl From<&crate::cases::CaseWithSteps> for CaseDetailView {
+    fn from(c: &crate::cases::CaseWithSteps) -> Self {
+        CaseDetailView {
+            case: CaseView::from(&c.case),
+            steps: c
+                .steps
+                .iter()
+                .map(|s| CaseStepView {
+                    stage: s.step.stage.as_str().to_string(),
+                    by: s.username.clone(),
+                    note: s.step.note.clone(),
+                    amount: s.step.amount.map(|a| a.to_string()),
+                    payment: s.step.payment.clone(),
+                    business_date: s.step.business_date.to_string(),
+                    occurred_at: s.step.occurred_at.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Cases, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct CaseListView {
+    pub cases: Vec<CaseView>,
+}
+
+/// A case to open on a loan.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CaseOpenRequest {
+    /// repossession or legal.
+    pub kind: String,
+    pub reason: String,
+}
+
+/// A step of a case: the stage it moves to, what it collected (yuan, for a sale or an
+/// enforcement), a note, the payment's value date (YYYY-MM-DD; default the business date).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CaseStepRequest {
+    pub stage: String,
+    pub amount: Option<String>,
+    #[serde(default)]
+    pub note: String,
+    pub on: Option<String>,
+}
+
+impl CaseStepRequest {
+    /// The step, parsed; a malformed amount or date is named.
+    pub fn to_request(&self) -> Result<crate::cases::StepRequest, AppError> {
+        let amount = self
+            .amount
+            .as_deref()
+            .map(Money::parse)
+            .transpose()
+            .map_err(|e| AppError::Field {
+                field: "amount",
+                reason: e.to_string(),
+            })?;
+        let on = self
+            .on
+            .as_deref()
+            .map(|t| {
+                huifang_core::calendar::parse_date(t).ok_or_else(|| AppError::Field {
+                    field: "on",
+                    reason: format!("{t:?} is not a date (YYYY-MM-DD)"),
+                })
+            })
+            .transpose()?;
+        Ok(crate::cases::StepRequest {
+            stage: self.stage.clone(),
+            amount,
+            note: self.note.clone(),
+            on,
         })
     }
 }

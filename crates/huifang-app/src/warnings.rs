@@ -223,6 +223,42 @@ pub async fn record_action(
     step(store, actor, id, WarningCommand::RecordAction, task, note).await
 }
 
+/// A decision applied or a case opened on a loan answers its open warnings: each is actioned in
+/// the caller's transaction, by the actor, the note naming the decision or case (a warning not
+/// yet acknowledged is acknowledged by it first). Every step is logged.
+pub(crate) async fn answered_by(
+    tx: &mut Tx,
+    actor: &Actor,
+    loan: LoanId,
+    note: &str,
+    date: Date,
+) -> Result<(), AppError> {
+    let mut steps = Vec::new();
+    for w in tx.open_warnings_of(&[loan]).await? {
+        let step = |action| WarningStep {
+            warning_id: w.id,
+            loan_id: loan,
+            action,
+            user_id: Some(actor.id()),
+            task_id: None,
+            note: note.to_string(),
+            business_date: date,
+            occurred_at: Some(now_stamp()),
+        };
+        let mut state = w.state;
+        if let Ok(acked) = state.after(WarningCommand::Acknowledge) {
+            steps.push(step(WarningAction::of(WarningCommand::Acknowledge)));
+            state = acked;
+        }
+        if let Ok(actioned) = state.after(WarningCommand::RecordAction) {
+            steps.push(step(WarningAction::of(WarningCommand::RecordAction)));
+            tx.set_warning(w.id, actioned, None, w.false_since).await?;
+        }
+    }
+    ledger::record_warning_steps(tx, &steps).await?;
+    Ok(())
+}
+
 /// Resolves a warning with a reason (a risk officer).
 pub async fn resolve(
     store: &Store,

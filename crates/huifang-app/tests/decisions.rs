@@ -17,9 +17,9 @@ mod support;
 use huifang_app::decisions::{self, DecisionRequest};
 use huifang_app::rows::PaymentRow;
 use huifang_app::team::{self, Actor, Role, UserInput};
-use huifang_app::{AppError, import, loans};
+use huifang_app::{AppError, close, import, loans};
 use huifang_core::loan::LoanOp;
-use huifang_core::policy::Policy;
+use huifang_core::policy::{Classification, Policy};
 use huifang_core::schedule::Method;
 use huifang_core::{Money, Rate};
 use huifang_store::Store;
@@ -201,9 +201,38 @@ async fn decisions_are_exact_four_eyed_and_refused_within_limits(dbs: &mut Dbs) 
         ]
     );
 
+    // A payment holiday (还款假期) of 2 months from 03-20: what is not yet due moves two months
+    // (installment 4: 07-15 → 09-15), and the holiday's interest — the 9,132.95 still owed ×
+    // 12 % × 2 / 12 = 182.659 → 182.66 — is added to installment 4: 91.33 + 182.66 = 273.99.
+    // Installment 5 keeps its figures: interest (9,132.95 − 974.86) × 1 % = 81.5809 → 81.58,
+    // principal 1,066.19 − 81.58 = 984.61. Beyond the product's 3 months it is refused.
+    let holiday = |months| request(LoanOp::PaymentHoliday { months }, "工厂停工，还款假期");
+    let size = ledger_size(&store).await;
+    let err = decisions::decide(&store, &policy, &risk, "L1", &holiday(4))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AppError::Field { field: "months", reason } if reason.contains("payment holiday of at most 3 month(s), not 4")),
+        "{err}"
+    );
+    assert_eq!(ledger_size(&store).await, size, "nothing logged");
+    let r = decisions::decide(&store, &policy, &risk, "L1", &holiday(2))
+        .await
+        .unwrap();
+    assert!(r.applied);
+    assert_eq!(
+        schedule(&store, "L1", 4).await[..2],
+        [
+            ("2026-09-15".into(), "273.99".into(), "974.86".into(), None),
+            ("2026-10-15".into(), "81.58".into(), "984.61".into(), None),
+        ]
+    );
+
     // Four eyes: above 5,000.00 of outstanding principal, a second risk officer approves.
     let mut strict = policy.clone();
     strict.decision_limits.four_eyes_above = m("5000.00");
+    // and a watch period of 10 days after a restructure (checked at the end)
+    strict.restructure_watch_days = 10;
     let restructure = request(
         LoanOp::Restructure {
             annual_rate: Rate::parse_annual("0.06").unwrap(),
@@ -276,4 +305,30 @@ async fn decisions_are_exact_four_eyed_and_refused_within_limits(dbs: &mut Dbs) 
         .await
         .unwrap_err();
     assert!(matches!(err, AppError::Conflict(_)), "{err}");
+
+    // The watch period: a restructured loan is at least special_mention until it ends, though
+    // nothing is overdue — here 10 days, from the restructure on 03-20 to 03-30, when the close
+    // visits it and it is normal again.
+    let watch = &strict;
+    let now = loans::view(&store, watch, "L2").await.unwrap().status;
+    assert_eq!(
+        (now.dpd, now.classification),
+        (0, Classification::SpecialMention)
+    );
+    close::run_daily(&store, watch, d("2026-03-30"), |_| {})
+        .await
+        .unwrap();
+    let view = loans::view(&store, watch, "L2").await.unwrap();
+    assert_eq!(view.status.classification, Classification::Normal);
+    let moves: Vec<_> = view
+        .history
+        .iter()
+        .filter(|h| h.business_date > d("2026-03-20"))
+        .map(|h| (h.business_date, h.summary.classification, h.cause.as_str()))
+        .collect();
+    assert_eq!(
+        moves,
+        [(d("2026-03-30"), Classification::Normal, "close")],
+        "the close visited the loan the day its watch period ended"
+    );
 }

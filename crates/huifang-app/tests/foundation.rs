@@ -552,9 +552,8 @@ async fn not_initialised_is_reported(dbs: &mut Dbs) {
 // ---------------------------------------------------------------------------------------------
 // Backdated payments
 
-/// The default policy with its repayment rules only, for the tests that follow repayment: nobody
-/// calls their borrowers, and under the default rules an overdue borrower nobody has reached
-/// for 30 days is at level 3 (`unreachable_30d_overdue`, covered by the warning tests).
+/// The default policy with its repayment rules only, for the tests that follow repayment (the
+/// follow-up signals' rules are covered by the warning tests).
 fn repayment_policy() -> Policy {
     let mut policy = Policy::default();
     policy.warning_rules.retain(|r| {

@@ -122,6 +122,23 @@ async fn playbook_tasks(store: &Store, loan: usize) -> Vec<(String, String, Date
         .collect()
 }
 
+/// The reason keys of a loan's repayment reminder tasks.
+async fn reminder_keys(store: &Store, loan: usize) -> Vec<String> {
+    let key = format!("L{loan}");
+    let mut tx = store.begin().await.unwrap();
+    let id = tx
+        .loan_ids_by_external_id(std::slice::from_ref(&key))
+        .await
+        .unwrap()[&key];
+    let tasks = tx.followup_tasks(Some(id), None, false).await.unwrap();
+    tx.rollback().await.unwrap();
+    tasks
+        .into_iter()
+        .filter(|t| t.task.kind == "repayment_reminder")
+        .map(|t| t.task.reason_key)
+        .collect()
+}
+
 async fn record(store: &Store, who: &str, t: TaskId, input: &OutcomeInput) -> Option<u8> {
     let actor = team::actor(store, who).await.unwrap();
     team::record_outcome(store, &actor, t, input)
@@ -392,12 +409,20 @@ async fn an_overdue_borrower_nobody_reaches_is_level_three(dbs: &mut Dbs) {
     // Nothing paid: both loans overdue since 02-15 (DPD 33 on 03-20), at level 2 (dpd_31).
     book(&store, 2).await;
     assert_eq!((level(&store, 1).await, level(&store, 2).await), (2, 2));
-    // L2's borrower is reached today; nobody reaches L1's.
-    let t = task(&store, 2, "call", "early_collection", "2026-03-20").await;
-    record(&store, "c1", t, &contact("r", "reached")).await;
+    // Nobody has tried to call either borrower yet: neither is unreachable, however overdue.
     close::run_daily(&store, &Policy::default(), d("2026-03-21"), |_| {})
         .await
         .unwrap();
+    assert_eq!((level(&store, 1).await, level(&store, 2).await), (2, 2));
+    // L2's borrower is reached today; L1's does not answer: 34 days overdue, tried in vain,
+    // level 3 in the attempt's own transaction.
+    let t = task(&store, 2, "call", "early_collection", "2026-03-20").await;
+    record(&store, "c1", t, &contact("r", "reached")).await;
+    let t = task(&store, 1, "call", "early_collection", "2026-03-20").await;
+    assert_eq!(
+        record(&store, "c1", t, &contact("n", "no_answer")).await,
+        Some(3)
+    );
     assert_eq!(level(&store, 1).await, 3);
     let (_, rule, facts) = open_facts(&store, 1).await;
     assert_eq!(rule, "unreachable_30d_overdue");
@@ -867,16 +892,8 @@ async fn repayment_rules_carry_their_facts_and_playbooks(dbs: &mut Dbs) {
     // Both loans current on 03-20 (installments 1 and 2 paid on time; grace 3 days).
     current_book(&store, 2).await;
     rules::seed_default(&store).await.unwrap();
-    // L2's borrower is never reached, and this book's rules leave that rule out, so that its
-    // level follows DPD alone.
-    let text = edited_rules(&store, |doc| {
-        doc["rules"]
-            .as_array_mut()
-            .unwrap()
-            .retain(|r| r["id"] != "unreachable_30d_overdue");
-    })
-    .await;
-    rules::set(&store, &text).await.unwrap();
+    // Nobody tries to call L2's borrower: however long overdue, not unreachable, so its level
+    // follows DPD.
     let policy = policy::load(&store).await.unwrap();
     // L1 pays installment 3 (due 04-15) ten days late; installment 4 (due 05-15) is unpaid when
     // its grace ends: the two most recent installments past due + grace were both late.
@@ -950,5 +967,22 @@ async fn repayment_rules_carry_their_facts_and_playbooks(dbs: &mut Dbs) {
                 d("2026-07-16")
             ),
         ]
+    );
+    // Level 1's playbook also sends extra reminders (7 and 1 days before a due date): L1 was at
+    // level 1 from 05-19 to 06-14 (DPD 31 on 06-15), so installment 5 (due 06-15) had them on
+    // 06-08 and 06-14 besides the plan's 3 days before; L2, at level 2 then, had the plan's only.
+    let l1 = reminder_keys(&store, 1).await;
+    for days in [7, 3, 1] {
+        let key = format!("reminder:5:2026-06-15:{days}");
+        assert!(l1.contains(&key), "{key} in {l1:?}");
+    }
+    let l2 = reminder_keys(&store, 2).await;
+    assert!(
+        l2.contains(&"reminder:5:2026-06-15:3".to_string()),
+        "{l2:?}"
+    );
+    assert!(
+        !l2.iter().any(|k| k.ends_with(":7") || k.ends_with(":1")),
+        "{l2:?}"
     );
 }

@@ -19,6 +19,7 @@ macro_rules! say_text {
 
 mod adapters;
 mod bench;
+mod case_cmd;
 mod followup_cmd;
 mod ledger_cmd;
 mod output;
@@ -192,6 +193,12 @@ enum Command {
         #[command(subcommand)]
         command: warning_cmd::WarningCommand,
     },
+    /// Repossession (收车) and legal (诉讼) cases: a risk officer opens one on a loan; risk
+    /// officers and collectors record its steps; a sale is posted as a payment.
+    Case {
+        #[command(subcommand)]
+        command: case_cmd::CaseCommand,
+    },
     #[command(flatten)]
     Ledger(ledger_cmd::Commands),
     #[command(flatten)]
@@ -273,6 +280,12 @@ enum DecideCommand {
 enum OpCommand {
     /// 展期: move every unpaid installment N months later.
     Defer {
+        #[arg(long)]
+        months: u32,
+    },
+    /// 还款假期: nothing falls due for N months; the holiday's interest is added to the first
+    /// installment after it.
+    Holiday {
         #[arg(long)]
         months: u32,
     },
@@ -465,6 +478,11 @@ async fn run(cli: Cli) -> Result<()> {
             warning_cmd::run(&store, command).await?;
             store.close().await;
         }
+        Command::Case { command } => {
+            let (store, policy) = open_with_policy(&cli).await?;
+            case_cmd::run(&store, &policy, command).await?;
+            store.close().await;
+        }
         Command::Ledger(command) => {
             ledger_cmd::run(&db_url(&cli, "sqlite://huifang.db"), command).await?
         }
@@ -617,6 +635,7 @@ async fn operate_command(
 fn op_of(op: &OpCommand) -> Result<LoanOp> {
     Ok(match op {
         OpCommand::Defer { months } => LoanOp::Defer { months: *months },
+        OpCommand::Holiday { months } => LoanOp::PaymentHoliday { months: *months },
         OpCommand::Restructure { rate, term, method } => LoanOp::Restructure {
             annual_rate: Rate::parse_annual(rate).map_err(|e| anyhow::anyhow!("--rate {e}"))?,
             term_months: *term,

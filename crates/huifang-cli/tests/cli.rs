@@ -595,8 +595,7 @@ fn policy_show_and_set_change_the_next_close_without_a_rebuild() {
     assert_eq!(ok(dir, &["--db", &db, "policy", "show"]), shown);
 
     // Buckets of 15 days and substandard from DPD 31: L1 (DPD 34 on 03-21) is M3 substandard.
-    // Its warning is level 3: overdue since 02-15 and nobody has reached its borrower for 30
-    // days (the default rule unreachable_30d_overdue).
+    // Its warning is level 2 (dpd_31).
     let mut narrow = doc.clone();
     narrow["bucket_days"] = json!(15);
     narrow["classification_min_dpd"]["substandard"] = json!(31);
@@ -607,7 +606,7 @@ fn policy_show_and_set_change_the_next_close_without_a_rebuild() {
     ok(dir, &["--db", &db, "run-daily", "--through", "2026-03-21"]);
     let status = status_csv(dir, &db);
     assert!(
-        status.contains("\nL1,2026-03-21,34,M3,substandard,2,12000.00,3\n"),
+        status.contains("\nL1,2026-03-21,34,M3,substandard,2,12000.00,2\n"),
         "{status}"
     );
     let out = ok(dir, &["--db", &db, "policy", "set", &file]);

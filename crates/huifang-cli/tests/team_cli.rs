@@ -366,6 +366,79 @@ fn rules_and_warnings_from_the_command_line() {
         ],
     );
     assert!(err.contains("at most 6 month(s)"), "{err}");
+    let err = fails(
+        d,
+        &[
+            "decide", "on", &loan, "holiday", "--months", "4", "--reason", "x", "--as", "risk",
+        ],
+    );
+    assert!(
+        err.contains("payment holiday of at most 3 month(s)"),
+        "{err}"
+    );
+
+    // A repossession case on the warned loan: opened by the risk officer, moved by a collector,
+    // refused out of order, the sale posted as a payment on the loan.
+    let err = fails(
+        d,
+        &[
+            "case",
+            "open",
+            &loan,
+            "repossession",
+            "--reason",
+            "失联",
+            "--as",
+            "chenjing",
+        ],
+    );
+    assert!(err.contains("may not open a case"), "{err}");
+    let out = ok(
+        d,
+        &[
+            "case",
+            "open",
+            &loan,
+            "repossession",
+            "--reason",
+            "失联",
+            "--as",
+            "risk",
+        ],
+    );
+    let case_id = out.split_whitespace().next().unwrap().to_string();
+    assert!(out.contains("assigned"), "{out}");
+    let err = fails(d, &["case", "step", &case_id, "sold", "--as", "chenjing"]);
+    assert!(
+        err.contains("moves to located (or closed), not sold"),
+        "{err}"
+    );
+    for stage in ["located", "recovered"] {
+        ok(d, &["case", "step", &case_id, stage, "--as", "chenjing"]);
+    }
+    let out = ok(
+        d,
+        &[
+            "case", "step", &case_id, "sold", "--amount", "1000.00", "--as", "chenjing",
+        ],
+    );
+    assert!(
+        out.contains(&format!("1000.00 posted as payment case-{case_id}-sold")),
+        "{out}"
+    );
+    let shown: serde_json::Value = serde_json::from_str(&ok(
+        d,
+        &["case", "show", &case_id, "--as", "audit", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(shown["case"]["stage"], "sold");
+    assert_eq!(shown["steps"].as_array().unwrap().len(), 4);
+    let loan_view = ok(d, &["loan", &loan, "--format", "json"]);
+    assert!(
+        loan_view.contains(&format!("case-{case_id}-sold")),
+        "{loan_view}"
+    );
+    assert!(ok(d, &["ledger", "verify"]).contains("ok: every record matches its leaf"));
 
     // The five-tier report between two dates: as JSON, its tiers on the business date agree
     // with the portfolio summary; as CSV and as a workbook.

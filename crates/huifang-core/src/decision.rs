@@ -15,6 +15,8 @@ pub struct DecisionLimits {
     pub max_deferral_months: u32,
     /// How many restructures a loan may have in its life.
     pub max_restructures: u32,
+    /// The longest payment holiday, in months (one decision).
+    pub max_holiday_months: u32,
 }
 
 impl Default for DecisionLimits {
@@ -23,6 +25,7 @@ impl Default for DecisionLimits {
             four_eyes_above: Money::from_fen(10_000_000),
             max_deferral_months: 6,
             max_restructures: 1,
+            max_holiday_months: 3,
         }
     }
 }
@@ -45,6 +48,15 @@ impl DecisionLimits {
                     self.max_deferral_months
                 ),
             }),
+            LoanOp::PaymentHoliday { months } if *months > self.max_holiday_months => {
+                Err(Refusal {
+                    field: "months",
+                    reason: format!(
+                        "the product allows a payment holiday of at most {} month(s), not {months}",
+                        self.max_holiday_months
+                    ),
+                })
+            }
             LoanOp::Restructure { .. } if restructures >= self.max_restructures => Err(Refusal {
                 field: "kind",
                 reason: format!(
@@ -92,6 +104,12 @@ mod tests {
             method: Method::Annuity,
         };
         assert!(l.check(&r, 0).is_ok());
+        assert!(l.check(&LoanOp::PaymentHoliday { months: 3 }, 0).is_ok());
+        assert_eq!(
+            l.check(&LoanOp::PaymentHoliday { months: 4 }, 0)
+                .map_err(|r| r.field),
+            Err("months")
+        );
         assert_eq!(l.check(&r, 1).map_err(|r| r.field), Err("kind"));
         assert!(!l.needs_second_approver(Money::from_fen(10_000_000)));
         assert!(l.needs_second_approver(Money::from_fen(10_000_001)));

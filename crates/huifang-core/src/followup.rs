@@ -151,6 +151,9 @@ pub struct Playbook {
     pub level: u8,
     pub queue: String,
     pub due_days: u32,
+    /// Extra repayment reminders while the loan is at this level, in days before each due date
+    /// (level 1: 7 and 1, besides the plan's 3 and 0).
+    pub reminder_days_before: Vec<u32>,
 }
 
 /// The follow-up plan of a product (or the default, product '*'). Every default of the brief is
@@ -224,16 +227,19 @@ impl Default for FollowUpPlan {
                     level: 1,
                     queue: "followup".into(),
                     due_days: 1,
+                    reminder_days_before: vec![7, 1],
                 },
                 Playbook {
                     level: 2,
                     queue: "risk_review".into(),
                     due_days: 3,
+                    reminder_days_before: vec![],
                 },
                 Playbook {
                     level: 3,
                     queue: "risk_review".into(),
                     due_days: 1,
+                    reminder_days_before: vec![],
                 },
             ],
         }
@@ -306,6 +312,13 @@ impl FollowUpPlan {
                     "playbooks[{i}].due_days must be 0 to 30, not {}",
                     p.due_days
                 ));
+            }
+            for (j, days) in p.reminder_days_before.iter().enumerate() {
+                if *days > 30 || p.reminder_days_before.iter().take(j).any(|d| d == days) {
+                    return Err(format!(
+                        "playbooks[{i}].reminder_days_before[{j}] must be 0 to 30 and not repeated, not {days}"
+                    ));
+                }
             }
         }
         Ok(())
@@ -595,8 +608,17 @@ impl Planner<'_> {
     fn reminders(&mut self, plan: &FollowUpPlan, facts: &LoanFacts<'_>) -> Option<Date> {
         let date = facts.date;
         let mut next_reminder: Option<Date> = None;
+        // the level's playbook adds reminders of its own (a day the plan has already is one)
+        let level = facts.status.warning_level();
+        let extra: &[u32] = plan
+            .playbooks
+            .iter()
+            .find(|b| b.level == level)
+            .map_or(&[], |b| &b.reminder_days_before);
+        let plan_days = &plan.reminder_days_before;
         for &(n, due) in facts.open_installments {
-            for &days in &plan.reminder_days_before {
+            let extra_days = extra.iter().filter(|d| !plan_days.contains(d));
+            for &days in plan_days.iter().chain(extra_days) {
                 let on = add_days(due, -i64::from(days));
                 if on == date {
                     self.create(TaskSpec {
@@ -788,24 +810,77 @@ pub fn evaluate_promise(
 }
 
 /// Whether an overdue loan gets its `unreachable` risk signal today, and for how many days: when
-/// nobody has reached the borrower for the plan's `unreachable_days` (at a DPD of at least as
-/// many), once per delinquency — none when the loan already has an `unreachable` signal (an
-/// unanswered attempt's, or this one) since its oldest unpaid due date.
+/// the team tried to reach the borrower during this delinquency and failed (an unanswered or
+/// wrong-number attempt's `unreachable` signal after the oldest unpaid due date and after the
+/// last contact that reached the borrower), and nobody has reached the borrower for the plan's
+/// `unreachable_days` (at a DPD of at least as many). A borrower nobody tried to call is not
+/// unreachable. Once per delinquency: none when the loan already has this signal (one with its
+/// days) since its oldest unpaid due date.
 pub fn unreachable_signal_days(
     plan: &FollowUpPlan,
     status: &LoanStatus,
     last_reached: Option<Date>,
     signals: &[ObservedSignal],
 ) -> Option<u32> {
-    if plan.unreachable_days == 0 || status.dpd < plan.unreachable_days {
+    if plan.unreachable_days == 0
+        || status.dpd < plan.unreachable_days
+        || !may_become_unreachable(status, last_reached, signals)
+    {
         return None;
     }
-    let days = unreachable_for(status, last_reached, plan.unreachable_days)?;
-    let episode = status.oldest_unpaid_due?;
-    let signalled = signals
+    unreachable_for(status, last_reached, plan.unreachable_days)
+}
+
+/// The date on which an overdue loan tried in vain gets its `unreachable` signal if nobody
+/// reaches the borrower before (a visit of the daily close), when that is after the status's
+/// date.
+pub fn unreachable_signal_on(
+    plan: &FollowUpPlan,
+    status: &LoanStatus,
+    last_reached: Option<Date>,
+    signals: &[ObservedSignal],
+) -> Option<Date> {
+    if plan.unreachable_days == 0
+        || status.lifecycle != Lifecycle::Active
+        || !may_become_unreachable(status, last_reached, signals)
+    {
+        return None;
+    }
+    let oldest = status.oldest_unpaid_due?;
+    let since = last_reached.map_or(oldest, |r| r.max(oldest));
+    let on = add_days(since, i64::from(plan.unreachable_days));
+    (on > status.as_of).then_some(on)
+}
+
+/// A failed attempt after the oldest unpaid due date and the last contact, and no `unreachable`
+/// signal of the engine (with its days) yet in this delinquency.
+fn may_become_unreachable(
+    status: &LoanStatus,
+    last_reached: Option<Date>,
+    signals: &[ObservedSignal],
+) -> bool {
+    let Some(episode) = status.oldest_unpaid_due else {
+        return false;
+    };
+    let in_episode = |s: &&ObservedSignal| s.is(SignalKind::Unreachable) && s.observed_on > episode;
+    let tried = signals
         .iter()
-        .any(|s| s.is(SignalKind::Unreachable) && s.observed_on > episode);
-    (!signalled).then_some(days)
+        .filter(in_episode)
+        .any(|s| s.unreachable_days().is_none() && last_reached.is_none_or(|r| s.observed_on >= r));
+    tried
+        && !signals
+            .iter()
+            .filter(in_episode)
+            .any(|s| s.unreachable_days().is_some())
+}
+
+/// Whether a loan's signals hold a failed contact attempt (an `unreachable` signal without its
+/// days) after `since`: only such a loan can become unreachable (see
+/// [`unreachable_signal_days`]), so only its last contact needs reading.
+pub fn tried_in_vain_after(signals: &[ObservedSignal], since: Date) -> bool {
+    signals.iter().any(|s| {
+        s.is(SignalKind::Unreachable) && s.observed_on > since && s.unreachable_days().is_none()
+    })
 }
 
 /// "Unreachable for N days while overdue": the days since the later of the oldest unpaid due
@@ -1514,23 +1589,84 @@ mod tests {
         assert_eq!(unreachable_for(&st, Some(d("2026-01-20")), 30), Some(37));
         let current = status(d("2026-03-10"), None, Lifecycle::Active, 0);
         assert_eq!(unreachable_for(&current, None, 30), None);
-        // the signal comes once per delinquency: not again after one observed since its start
         let plan = FollowUpPlan::default();
-        assert_eq!(unreachable_signal_days(&plan, &st, None, &[]), Some(37));
-        let signal = |on: &str| ObservedSignal {
+        let signal = |on: &str, value: &str| ObservedSignal {
             kind: "unreachable".into(),
             observed_on: d(on),
-            value: "no_answer:1".into(),
+            value: value.into(),
         };
+        let attempt = |on: &str| signal(on, "no_answer:1");
+        let engine = |on: &str| signal(on, "{\"days\":30}");
+        // nobody tried: the borrower is not unreachable, however long the loan is overdue
+        assert_eq!(unreachable_signal_days(&plan, &st, None, &[]), None);
+        // an unanswered attempt during this delinquency, nobody reached since: 37 days
         assert_eq!(
-            unreachable_signal_days(&plan, &st, None, &[signal("2026-02-05")]),
+            unreachable_signal_days(&plan, &st, None, &[attempt("2026-02-05")]),
+            Some(37)
+        );
+        assert_eq!(
+            unreachable_signal_days(&plan, &st, None, &[attempt("2026-01-05")]),
+            None,
+            "an earlier delinquency's attempt does not count"
+        );
+        assert_eq!(
+            unreachable_signal_days(&plan, &st, Some(d("2026-02-06")), &[attempt("2026-02-05")]),
+            None,
+            "reached after the attempt (and less than 30 days ago)"
+        );
+        // once per delinquency: not again after the signal with its days
+        assert_eq!(
+            unreachable_signal_days(
+                &plan,
+                &st,
+                None,
+                &[attempt("2026-02-05"), engine("2026-03-03")]
+            ),
             None
         );
         assert_eq!(
-            unreachable_signal_days(&plan, &st, None, &[signal("2026-01-05")]),
+            unreachable_signal_days(
+                &plan,
+                &st,
+                None,
+                &[engine("2026-01-03"), attempt("2026-02-05")]
+            ),
             Some(37),
             "an earlier delinquency's signal does not count"
         );
+        // the visit it asks for: 30 days after the due date (or the last contact), if later
+        let early = status(d("2026-02-20"), Some(d("2026-02-01")), Lifecycle::Active, 1);
+        assert_eq!(
+            unreachable_signal_on(&plan, &early, None, &[attempt("2026-02-05")]),
+            Some(d("2026-03-03"))
+        );
+        assert_eq!(
+            unreachable_signal_on(
+                &plan,
+                &early,
+                Some(d("2026-02-04")),
+                &[attempt("2026-02-05")]
+            ),
+            Some(d("2026-03-06"))
+        );
+        assert_eq!(unreachable_signal_on(&plan, &early, None, &[]), None);
+        assert_eq!(
+            unreachable_signal_on(&plan, &st, None, &[attempt("2026-02-05")]),
+            None,
+            "already due: today's evaluation records it"
+        );
+        assert!(tried_in_vain_after(
+            &[attempt("2026-02-05")],
+            d("2026-02-01")
+        ));
+        assert!(!tried_in_vain_after(
+            &[engine("2026-02-05")],
+            d("2026-02-01")
+        ));
+        assert!(!tried_in_vain_after(
+            &[attempt("2026-01-05")],
+            d("2026-02-01")
+        ));
     }
 
     #[test]

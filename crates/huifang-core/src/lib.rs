@@ -6,6 +6,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod calendar;
+pub mod case;
 pub mod decision;
 pub mod followup;
 pub mod ids;

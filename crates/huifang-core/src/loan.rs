@@ -40,6 +40,11 @@ impl LoanTerms {
 pub enum LoanOp {
     /// 展期/延期: every installment not yet paid moves `months` months later.
     Defer { months: u32 },
+    /// 还款假期: nothing falls due for `months` months from the date. The installments not yet
+    /// due move `months` months later (what is already overdue stays due), and the interest of
+    /// the holiday — their principal × the loan's annual rate × months / 12, rounded half-up
+    /// from its exact value — is added to the first installment after it.
+    PaymentHoliday { months: u32 },
     /// 重组: everything unpaid (principal, overdue interest, penalty) becomes the principal of a
     /// new schedule starting on the operation date.
     Restructure {
@@ -62,6 +67,7 @@ impl LoanOp {
     pub fn kind(&self) -> OpKind {
         match self {
             LoanOp::Defer { .. } => OpKind::Defer,
+            LoanOp::PaymentHoliday { .. } => OpKind::PaymentHoliday,
             LoanOp::Restructure { .. } => OpKind::Restructure,
             LoanOp::EarlySettlement => OpKind::EarlySettlement,
             LoanOp::Acceleration => OpKind::Acceleration,
@@ -75,6 +81,7 @@ impl LoanOp {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OpKind {
     Defer,
+    PaymentHoliday,
     Restructure,
     EarlySettlement,
     Acceleration,
@@ -87,6 +94,7 @@ impl OpKind {
     pub fn as_str(self) -> &'static str {
         match self {
             OpKind::Defer => "defer",
+            OpKind::PaymentHoliday => "payment_holiday",
             OpKind::Restructure => "restructure",
             OpKind::EarlySettlement => "early_settlement",
             OpKind::Acceleration => "acceleration",
@@ -107,6 +115,7 @@ impl FromStr for OpKind {
     fn from_str(s: &str) -> Result<Self, String> {
         [
             OpKind::Defer,
+            OpKind::PaymentHoliday,
             OpKind::Restructure,
             OpKind::EarlySettlement,
             OpKind::Acceleration,
@@ -243,6 +252,8 @@ pub enum LoanError {
     PaymentBeforeDisbursement(Date),
     #[error("deferral must be 1 to 120 months")]
     DeferralMonths,
+    #[error("a payment holiday must be 1 to 12 months")]
+    HolidayMonths,
 }
 
 /// The replayed state of a loan.
@@ -257,6 +268,11 @@ pub struct LoanState {
     pub unapplied: Money,
     pub written_off_on: Option<Date>,
     pub classification_floor: Option<Classification>,
+    /// The annual rate the loan's interest runs at now (the contract's, or its last
+    /// restructure's).
+    pub annual_rate: Rate,
+    /// The date of the loan's last restructure (the start of its watch period).
+    pub restructured_on: Option<Date>,
     /// Operations the replay passed over because, with the payments as they now stand, the loan
     /// had nothing unpaid on their date (a backdated payoff before a recorded write-off, say).
     pub skipped_ops: Vec<(Date, OpKind)>,
@@ -295,6 +311,8 @@ impl LoanState {
             unapplied: Money::ZERO,
             written_off_on: None,
             classification_floor: None,
+            annual_rate: terms.annual_rate,
+            restructured_on: None,
             skipped_ops: Vec::new(),
         };
 
@@ -400,6 +418,31 @@ impl LoanState {
                     inst.penalty_through = inst.penalty_through.max(inst.due_date);
                 }
             }
+            LoanOp::PaymentHoliday { months } => {
+                if *months == 0 || *months > 12 {
+                    return Err(LoanError::HolidayMonths);
+                }
+                let mut principal = Money::ZERO;
+                let mut first = None;
+                for (i, inst) in self.installments.iter_mut().enumerate() {
+                    if inst.paid_off_on.is_some() || inst.due_date <= on {
+                        continue;
+                    }
+                    principal += inst.principal_left();
+                    inst.months += months;
+                    inst.due_date = add_months(inst.anchor, inst.months);
+                    inst.penalty_through = inst.penalty_through.max(inst.due_date);
+                    first.get_or_insert(i);
+                }
+                let Some(first) = first else {
+                    return Err(LoanError::NothingOutstanding { op: kind, on });
+                };
+                let (num, den) = self.annual_rate.fraction();
+                let interest = principal.mul_ratio_half_up(num * i128::from(*months), den * 12);
+                if let Some(inst) = self.installments.get_mut(first) {
+                    inst.interest += interest;
+                }
+            }
             LoanOp::Restructure {
                 annual_rate,
                 term_months,
@@ -422,6 +465,8 @@ impl LoanState {
                     return Err(LoanError::NothingOutstanding { op: kind, on });
                 }
                 let penalty_rate = rules.penalty_rate(*annual_rate);
+                self.annual_rate = *annual_rate;
+                self.restructured_on = Some(on);
                 let first_n = self.installments.last().map_or(1, |i| i.n + 1);
                 let terms = ScheduleTerms {
                     principal: capital,

@@ -388,6 +388,9 @@ pub struct Policy {
     pub product_decision_limits: BTreeMap<String, DecisionLimits>,
     /// Days before a due date on which a repayment reminder is due (3 and 0: on the day).
     pub reminder_days_before: Vec<u32>,
+    /// Days after a restructure during which the loan is classified at least special_mention,
+    /// its watch period (365: the 2023 classification rules' observation period of a year).
+    pub restructure_watch_days: u32,
 }
 
 impl Default for Policy {
@@ -401,6 +404,7 @@ impl Default for Policy {
             decision_limits: DecisionLimits::default(),
             product_decision_limits: BTreeMap::new(),
             reminder_days_before: vec![3, 0],
+            restructure_watch_days: 365,
         }
     }
 }
@@ -520,12 +524,24 @@ impl Policy {
                     format!("must be 0 to 60, not {}", l.max_deferral_months),
                 )?;
             }
+            if l.max_holiday_months > 12 {
+                refuse(
+                    format!("{field}.max_holiday_months"),
+                    format!("must be 0 to 12, not {}", l.max_holiday_months),
+                )?;
+            }
             if l.max_restructures > 10 {
                 refuse(
                     format!("{field}.max_restructures"),
                     format!("must be 0 to 10, not {}", l.max_restructures),
                 )?;
             }
+        }
+        if self.restructure_watch_days > 3650 {
+            refuse(
+                "restructure_watch_days",
+                format!("must be 0 to 3650, not {}", self.restructure_watch_days),
+            )?;
         }
         for (i, days) in self.reminder_days_before.iter().enumerate() {
             let field = format!("reminder_days_before[{i}]");

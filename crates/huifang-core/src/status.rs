@@ -142,6 +142,9 @@ pub fn evaluate_with(
     if let Some(floor) = state.classification_floor {
         classification = classification.max(floor);
     }
+    if watch_ends(state, policy).is_some_and(|end| date < end) {
+        classification = classification.max(Classification::SpecialMention);
+    }
     if lifecycle == Lifecycle::WrittenOff {
         classification = Classification::Loss;
     }
@@ -526,6 +529,14 @@ pub fn dated_events(state: &LoanState, policy: &Policy, date: Date) -> Vec<LoanE
     out
 }
 
+/// The first day after a restructured loan's watch period (during it the loan is at least
+/// special_mention).
+pub fn watch_ends(state: &LoanState, policy: &Policy) -> Option<Date> {
+    let on = state.restructured_on?;
+    (policy.restructure_watch_days > 0)
+        .then(|| add_days(on, i64::from(policy.restructure_watch_days)))
+}
+
 /// The first date after `date` on which the loan's status can change or a dated event falls, if
 /// nothing else (a payment, an operation) happens first. `None` once nothing more can happen.
 ///
@@ -551,6 +562,9 @@ pub fn next_event_date_with(
             next = Some(d);
         }
     };
+    if let Some(end) = watch_ends(state, policy) {
+        consider(end);
+    }
     let mut oldest = None;
     for inst in state.open_installments() {
         oldest.get_or_insert(inst.due_date);

@@ -92,6 +92,12 @@ impl Role {
         self == Role::RiskOfficer
     }
 
+    /// May record the steps of a repossession or legal case opened by a risk officer: the risk
+    /// officers and the collectors who work the field (收车) and the legal queue.
+    pub fn works_cases(self) -> bool {
+        matches!(self, Role::RiskOfficer | Role::Collector)
+    }
+
     /// May change the early-warning rule set: the risk officers who answer its warnings, and
     /// the administrator.
     pub fn sets_warning_rules(self) -> bool {

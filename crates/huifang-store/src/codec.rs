@@ -6,7 +6,9 @@ use huifang_core::loan::{LoanOp, OpKind};
 /// Encodes an operation as (kind, params).
 pub fn encode_op(op: &LoanOp) -> (&'static str, String) {
     let params = match op {
-        LoanOp::Defer { months } => format!("months={months}"),
+        LoanOp::Defer { months } | LoanOp::PaymentHoliday { months } => {
+            format!("months={months}")
+        }
         LoanOp::Restructure {
             annual_rate,
             term_months,
@@ -29,6 +31,11 @@ pub fn decode_op(kind: &str, params: &str) -> Result<LoanOp, String> {
     };
     Ok(match kind {
         OpKind::Defer => LoanOp::Defer {
+            months: get("months")?
+                .parse()
+                .map_err(|_| "bad months".to_string())?,
+        },
+        OpKind::PaymentHoliday => LoanOp::PaymentHoliday {
             months: get("months")?
                 .parse()
                 .map_err(|_| "bad months".to_string())?,

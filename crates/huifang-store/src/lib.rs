@@ -7,6 +7,7 @@
 //! The store holds no business rules: it moves core values in and out, and every write happens
 //! inside a [`Tx`].
 
+mod cases;
 mod checkpoint;
 mod codec;
 mod followup;
@@ -29,6 +30,7 @@ use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
 
 use sql::{MAX_PARAMS, Val, date_text, param, param_list, parse_date_col};
 
+pub use cases::{Case, CaseRecord, CaseStep, CaseStepRecord};
 pub use codec::{decode_op, encode_op};
 pub use followup::{OpenPromise, PromiseState, TaskCancel};
 pub use ledger::{
@@ -748,11 +750,19 @@ impl Tx {
             )
             .await?;
         let mut signals = self.signals_of_loans(&keys).await?;
-        // The last contact matters only to a loan that was overdue when last evaluated: one that
-        // was not can be at most a day overdue now (the day after a due date is an event).
+        // The last contact matters only to a loan that was overdue when last evaluated (one that
+        // was not can be at most a day overdue now: the day after a due date is an event) and
+        // that the team has tried to reach in vain since (a borrower nobody tried to call is not
+        // unreachable), so a book without failed attempts reads no contacts.
         let overdue: Vec<LoanId> = loans
             .iter()
-            .filter(|l| l.loan.evaluation.oldest_unpaid_due.is_some())
+            .filter(|l| {
+                l.loan.evaluation.oldest_unpaid_due.is_some_and(|since| {
+                    signals
+                        .get(&l.id)
+                        .is_some_and(|s| huifang_core::followup::tried_in_vain_after(s, since))
+                })
+            })
             .map(|l| l.id)
             .collect();
         let reached = if overdue.is_empty() {

@@ -12,6 +12,7 @@
 //! calls `huifang_app`.
 
 mod auth;
+mod cases;
 mod decisions;
 mod documents;
 mod error;
@@ -56,7 +57,8 @@ pub struct AppState {
         (name = "auth", description = "Sessions and the caller"),
         (name = "tasks", description = "Follow-up tasks, outcomes and the team's figures"),
         (name = "loans", description = "Loans, for the roles that read them"),
-        (name = "warnings", description = "Early warnings and the rule set that raises them")
+        (name = "warnings", description = "Early warnings and the rule set that raises them"),
+        (name = "cases", description = "Repossession and legal cases and their steps")
     )
 )]
 struct ApiDoc;
@@ -93,6 +95,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(warnings::routes())
         .merge(reports::routes())
         .merge(decisions::routes())
+        .merge(cases::routes())
 }
 
 /// The OpenAPI document of the API: generated from the same route list the router serves.

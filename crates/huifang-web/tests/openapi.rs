@@ -25,7 +25,7 @@ use serde_json::Value;
 use support::book;
 
 /// Every route of the API: (method, path), as the router registers them.
-const ROUTES: [(&str, &str); 28] = [
+const ROUTES: [(&str, &str); 33] = [
     ("get", "/api/v1/health"),
     ("get", "/api/v1/openapi.json"),
     ("get", "/api/v1/ledger/checkpoint"),
@@ -54,10 +54,15 @@ const ROUTES: [(&str, &str); 28] = [
     ("get", "/api/v1/loans/{external_id}/decisions"),
     ("post", "/api/v1/loans/{external_id}/decisions"),
     ("post", "/api/v1/decisions/{id}/approve"),
+    ("get", "/api/v1/loans/{external_id}/cases"),
+    ("post", "/api/v1/loans/{external_id}/cases"),
+    ("get", "/api/v1/cases"),
+    ("get", "/api/v1/cases/{id}"),
+    ("post", "/api/v1/cases/{id}/steps"),
 ];
 
 /// The routes that take a body, by method and path.
-const WITH_BODY: [(&str, &str); 10] = [
+const WITH_BODY: [(&str, &str); 12] = [
     ("post", "/api/v1/documents"),
     ("post", "/api/v1/documents/check"),
     ("post", "/api/v1/auth/login"),
@@ -68,6 +73,8 @@ const WITH_BODY: [(&str, &str); 10] = [
     ("post", "/api/v1/warnings/{id}/action"),
     ("post", "/api/v1/warnings/{id}/resolve"),
     ("post", "/api/v1/loans/{external_id}/decisions"),
+    ("post", "/api/v1/loans/{external_id}/cases"),
+    ("post", "/api/v1/cases/{id}/steps"),
 ];
 
 fn is_fallback(status: StatusCode, body: &Value) -> bool {

@@ -301,4 +301,72 @@ async fn warnings_and_rules_over_http(dbs: &mut Dbs) {
         b["moves"],
         json!([{"from": "normal", "to": "special_mention", "loans": 2, "balance": "24000.00", "rate_pct": "100.00"}])
     );
+
+    // A legal case on L2 over HTTP: opened by a risk officer (refused to an agent), moved in
+    // order by a collector, refused out of order naming the field; enforcement posts what it
+    // recovered as a payment.
+    let c1 = api.login("c1").await;
+    let open = json!({"kind": "legal", "reason": "协商无果，起诉"});
+    let (s, _) = api
+        .call(
+            "POST",
+            "/api/v1/loans/L2/cases",
+            Some(&a1),
+            None,
+            Some(open.clone()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, b) = api
+        .call(
+            "POST",
+            "/api/v1/loans/L2/cases",
+            Some(&risk),
+            None,
+            Some(open),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert_eq!(b["case"]["stage"], "filed");
+    let id = b["case"]["id"].as_i64().unwrap();
+    let steps = format!("/api/v1/cases/{id}/steps");
+    let (s, b) = api
+        .call(
+            "POST",
+            &steps,
+            Some(&c1),
+            None,
+            Some(json!({"stage": "enforcement"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    assert!(b["message"].as_str().unwrap().contains("stage"), "{b}");
+    for body in [
+        json!({"stage": "judgment", "note": "判决胜诉"}),
+        json!({"stage": "enforcement", "amount": "800.00"}),
+    ] {
+        let (s, b) = api.call("POST", &steps, Some(&c1), None, Some(body)).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+    let (s, b) = api.get(&format!("/api/v1/cases/{id}"), Some(&audit)).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        (
+            &b["case"]["stage"],
+            &b["steps"][2]["amount"],
+            &b["steps"][2]["payment"]
+        ),
+        (
+            &json!("enforcement"),
+            &json!("800.00"),
+            &json!(format!("case-{id}-enforcement"))
+        )
+    );
+    let (s, b) = api.get("/api/v1/cases", Some(&risk)).await;
+    assert_eq!(
+        (s, b["cases"][0]["id"].as_i64()),
+        (StatusCode::OK, Some(id))
+    );
+    let (s, b) = api.get("/api/v1/loans/L2/cases", Some(&a1)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
 }
