@@ -541,7 +541,7 @@ async fn lived_portfolio_has_the_follow_ups_of_an_independent_recomputation(dbs:
         day = add_days(day, 1);
     }
     // The plan's reminders (3 days before and on the day); the extra ones of level 1's playbook
-    // (7 days and 1 day before) only on a day its loan stood at level 1, by its status history.
+    // (a week before) only on a day its loan stood at level 1, by its status history.
     let is_plan_day = |key: &str| key.ends_with(":3") || key.ends_with(":0");
     let got: BTreeSet<(String, String)> = tasks
         .iter()

@@ -968,11 +968,11 @@ async fn repayment_rules_carry_their_facts_and_playbooks(dbs: &mut Dbs) {
             ),
         ]
     );
-    // Level 1's playbook also sends extra reminders (7 and 1 days before a due date): L1 was at
-    // level 1 from 05-19 to 06-14 (DPD 31 on 06-15), so installment 5 (due 06-15) had them on
-    // 06-08 and 06-14 besides the plan's 3 days before; L2, at level 2 then, had the plan's only.
+    // Level 1's playbook also sends an extra reminder a week before a due date: L1 was at level 1
+    // from 05-19 to 06-14 (DPD 31 on 06-15), so installment 5 (due 06-15) had one on 06-08
+    // besides the plan's 3 days before; L2, at level 2 then, had the plan's only.
     let l1 = reminder_keys(&store, 1).await;
-    for days in [7, 3, 1] {
+    for days in [7, 3] {
         let key = format!("reminder:5:2026-06-15:{days}");
         assert!(l1.contains(&key), "{key} in {l1:?}");
     }
@@ -982,7 +982,7 @@ async fn repayment_rules_carry_their_facts_and_playbooks(dbs: &mut Dbs) {
         "{l2:?}"
     );
     assert!(
-        !l2.iter().any(|k| k.ends_with(":7") || k.ends_with(":1")),
+        !l2.iter().any(|k| k.ends_with(":7")),
         "{l2:?}"
     );
 }

@@ -152,7 +152,7 @@ pub struct Playbook {
     pub queue: String,
     pub due_days: u32,
     /// Extra repayment reminders while the loan is at this level, in days before each due date
-    /// (level 1: 7 and 1, besides the plan's 3 and 0).
+    /// (level 1: a week before, besides the plan's 3 days before and the day itself).
     pub reminder_days_before: Vec<u32>,
 }
 
@@ -227,7 +227,7 @@ impl Default for FollowUpPlan {
                     level: 1,
                     queue: "followup".into(),
                     due_days: 1,
-                    reminder_days_before: vec![7, 1],
+                    reminder_days_before: vec![7],
                 },
                 Playbook {
                     level: 2,
