@@ -981,8 +981,5 @@ async fn repayment_rules_carry_their_facts_and_playbooks(dbs: &mut Dbs) {
         l2.contains(&"reminder:5:2026-06-15:3".to_string()),
         "{l2:?}"
     );
-    assert!(
-        !l2.iter().any(|k| k.ends_with(":7")),
-        "{l2:?}"
-    );
+    assert!(!l2.iter().any(|k| k.ends_with(":7")), "{l2:?}");
 }

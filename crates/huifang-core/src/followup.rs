@@ -350,6 +350,8 @@ pub enum CancelReason {
     Escalated,
     /// The installment the reminder was for is paid, or no longer due then.
     NoLongerDue,
+    /// The loan's warning level no longer asks for the playbook's extra reminder.
+    LevelChanged,
 }
 
 impl CancelReason {
@@ -360,6 +362,7 @@ impl CancelReason {
             Self::Cured => "cured",
             Self::Escalated => "escalated",
             Self::NoLongerDue => "no_longer_due",
+            Self::LevelChanged => "level_changed",
         }
     }
 }
@@ -410,6 +413,27 @@ fn overdue_key(n: u32, due: Date) -> String {
 }
 
 /// (number, due date) a reminder or overdue key is about.
+/// The extra reminder days (before a due date) the playbook of the loan's level adds to the
+/// plan's.
+fn extra_reminder_days<'p>(
+    plan: &'p FollowUpPlan,
+    facts: &LoanFacts<'_>,
+) -> impl Iterator<Item = &'p u32> {
+    let level = facts.status.warning_level();
+    plan.playbooks
+        .iter()
+        .filter(move |b| b.level == level)
+        .flat_map(|b| &b.reminder_days_before)
+        .filter(|d| !plan.reminder_days_before.contains(d))
+}
+
+/// (days before, the day) of a repayment reminder's key.
+fn reminder_day_of_key(key: &str) -> Option<(u32, Date)> {
+    let (_, due) = installment_of_key(key)?;
+    let days: u32 = key.rsplit(':').next()?.parse().ok()?;
+    Some((days, add_days(due, -i64::from(days))))
+}
+
 fn installment_of_key(key: &str) -> Option<(u32, Date)> {
     let mut parts = key.split(':').skip(1);
     let n = parts.next()?.parse().ok()?;
@@ -460,7 +484,7 @@ pub fn plan(plan: &FollowUpPlan, policy: &Policy, facts: &LoanFacts<'_>) -> Plan
     let next_reminder = p.reminders(plan, facts);
     p.playbook(plan, facts);
     let cured = p.delinquency(plan, policy, facts, fresh);
-    p.cancel_stale(facts, cured);
+    p.cancel_stale(plan, facts, cured);
     let mut out = p.out;
     out.next_visit_on = [out.next_visit_on, out.next_continuous_on, next_reminder]
         .into_iter()
@@ -605,31 +629,34 @@ impl Planner<'_> {
 
     /// Repayment reminders on the plan's days before each unpaid installment's due date;
     /// overdue reminders from the day's events. Returns the next reminder day (a visit).
+    ///
+    /// The loan's level's playbook adds reminders of its own. They are scheduled ahead, not
+    /// visited for: created (due on their day) by a visit whose next status event comes after
+    /// their day, and cancelled by a later visit if the loan's level no longer asks for them (or
+    /// the installment is paid), so they cost the close no visits.
     fn reminders(&mut self, plan: &FollowUpPlan, facts: &LoanFacts<'_>) -> Option<Date> {
         let date = facts.date;
         let mut next_reminder: Option<Date> = None;
-        // the level's playbook adds reminders of its own (a day the plan has already is one)
-        let level = facts.status.warning_level();
-        let extra: &[u32] = plan
-            .playbooks
-            .iter()
-            .find(|b| b.level == level)
-            .map_or(&[], |b| &b.reminder_days_before);
         let plan_days = &plan.reminder_days_before;
         for &(n, due) in facts.open_installments {
-            let extra_days = extra.iter().filter(|d| !plan_days.contains(d));
-            for &days in plan_days.iter().chain(extra_days) {
+            for &days in plan_days.iter().chain(extra_reminder_days(plan, facts)) {
                 let on = add_days(due, -i64::from(days));
-                if on == date {
+                let ahead = !plan_days.contains(&days)
+                    && on > date
+                    && facts.next_event_on.is_none_or(|next| on < next);
+                if on == date || ahead {
                     self.create(TaskSpec {
                         kind: TaskKind::RepaymentReminder,
                         reason_key: reminder_key(n, due, days),
                         queue: plan.reminder_queue.clone(),
-                        due_on: date,
+                        due_on: on,
                         window_end_on: Some(due),
                         late: false,
                     });
-                } else if on > date && next_reminder.is_none_or(|r| on < r) {
+                } else if plan_days.contains(&days)
+                    && on > date
+                    && next_reminder.is_none_or(|r| on < r)
+                {
                     next_reminder = Some(on);
                 }
             }
@@ -739,7 +766,7 @@ impl Planner<'_> {
 
     /// Cancels a cured loan's delinquency tasks and the reminders of installments no longer
     /// unpaid; sorts the cancellations and keeps one per key.
-    fn cancel_stale(&mut self, facts: &LoanFacts<'_>, cured: bool) {
+    fn cancel_stale(&mut self, plan: &FollowUpPlan, facts: &LoanFacts<'_>, cured: bool) {
         let installments: BTreeSet<(u32, Date)> = facts.open_installments.iter().copied().collect();
         for key in &self.open {
             let Some(kind) = TaskKind::of_key(key) else {
@@ -747,6 +774,15 @@ impl Planner<'_> {
             };
             if cured && kind.is_delinquency() {
                 self.out.cancel.push((key.to_string(), CancelReason::Cured));
+            } else if kind == TaskKind::RepaymentReminder
+                && let Some((days, on)) = reminder_day_of_key(key)
+                && on > facts.date
+                && !plan.reminder_days_before.contains(&days)
+                && !extra_reminder_days(plan, facts).any(|d| *d == days)
+            {
+                self.out
+                    .cancel
+                    .push((key.to_string(), CancelReason::LevelChanged));
             } else if matches!(
                 kind,
                 TaskKind::RepaymentReminder | TaskKind::OverdueReminder
@@ -1443,6 +1479,73 @@ mod tests {
             ]
         );
         assert_eq!(a.next_continuous_on, Some(d("2026-07-10")));
+    }
+
+    #[test]
+    fn the_level_one_playbook_schedules_its_extra_reminder_ahead() {
+        let plan = FollowUpPlan::default();
+        let inst = [(2, d("2026-03-01"))];
+        let at = |st: &LoanStatus, open: &[String], next: &str| {
+            plan_for(&plan, st, &inst, open, Some(d(next)))
+        };
+        // Level 1 on 02-02, next status event 02-26 (the plan's reminder 3 days before 03-01):
+        // the week-before reminder (02-22) is created now, due on its day; no visit is asked
+        // for it.
+        let l1 = status(d("2026-02-02"), None, Lifecycle::Active, 1);
+        let a = at(&l1, &[], "2026-02-26");
+        let r = a
+            .create
+            .iter()
+            .find(|t| t.reason_key == "reminder:2:2026-03-01:7")
+            .expect("scheduled");
+        assert_eq!(
+            (r.due_on, r.window_end_on),
+            (d("2026-02-22"), Some(d("2026-03-01")))
+        );
+        assert_ne!(a.next_visit_on, Some(d("2026-02-22")));
+        // A next event before its day: created by that later visit, not now.
+        let a = at(&l1, &[], "2026-02-10");
+        assert!(
+            a.create.iter().all(|t| !t.reason_key.ends_with(":7")),
+            "{a:?}"
+        );
+        // The level fell to 0 before its day: cancelled; at level 1 it stays.
+        let open = vec!["reminder:2:2026-03-01:7".to_string()];
+        let l0 = status(d("2026-02-10"), None, Lifecycle::Active, 0);
+        assert_eq!(
+            at(&l0, &open, "2026-02-26").cancel,
+            [(open[0].clone(), CancelReason::LevelChanged)]
+        );
+        let l1 = status(d("2026-02-10"), None, Lifecycle::Active, 1);
+        assert!(at(&l1, &open, "2026-02-26").cancel.is_empty());
+        // Its day passed: the task lives its own life.
+        let l0 = status(d("2026-02-23"), None, Lifecycle::Active, 0);
+        assert!(at(&l0, &open, "2026-02-26").cancel.is_empty());
+    }
+
+    fn plan_for(
+        plan: &FollowUpPlan,
+        st: &LoanStatus,
+        inst: &[(u32, Date)],
+        open: &[String],
+        next_event_on: Option<Date>,
+    ) -> PlanActions {
+        let before = summary(st.warning_level());
+        crate::followup::plan(
+            plan,
+            &Policy::default(),
+            &LoanFacts {
+                date: st.as_of,
+                disbursed_on: d("2025-12-01"),
+                status: st,
+                before: Some(&before),
+                events: &[],
+                open_installments: inst,
+                open_keys: open,
+                next_continuous_on: Some(d("2026-06-30")),
+                next_event_on,
+            },
+        )
     }
 
     #[test]
