@@ -31,7 +31,7 @@ on_both!(
     each_follow_up_signal_raises_its_rule_at_once,
     a_signal_warning_clears_when_its_window_ends,
     broken_promises_within_the_window_raise_level_two,
-    an_overdue_borrower_nobody_reaches_is_level_three,
+    an_overdue_borrower_tried_in_vain_is_level_three,
     rules_set_from_a_document_change_the_next_close,
     a_malformed_rule_set_is_refused_and_changes_nothing,
     a_risk_officer_acknowledges_acts_on_and_resolves_a_warning,
@@ -404,7 +404,7 @@ async fn broken_promises_within_the_window_raise_level_two(dbs: &mut Dbs) {
     );
 }
 
-async fn an_overdue_borrower_nobody_reaches_is_level_three(dbs: &mut Dbs) {
+async fn an_overdue_borrower_tried_in_vain_is_level_three(dbs: &mut Dbs) {
     let store = dbs.fresh().await;
     // Nothing paid: both loans overdue since 02-15 (DPD 33 on 03-20), at level 2 (dpd_31).
     book(&store, 2).await;
@@ -469,6 +469,47 @@ async fn an_overdue_borrower_nobody_reaches_is_level_three(dbs: &mut Dbs) {
             .map(|h| (h.step.action, h.username.clone(), h.step.note.as_str()))
             .collect::<Vec<_>>(),
         [(WarningAction::Escalated, None, "level 3 raised on the loan")]
+    );
+    // Its playbook: an acceleration / repossession / legal review within a day.
+    assert!(
+        playbook_tasks(&store, 1).await.contains(&(
+            "warning:L3:2026-03-21".to_string(),
+            "risk_review".to_string(),
+            d("2026-03-22")
+        )),
+        "{:?}",
+        playbook_tasks(&store, 1).await
+    );
+    // The borrower pays what is overdue: the delinquency is over, and with it the rule (its
+    // signal was of that delinquency). Installments 1 and 2 were both paid late: level 1, and
+    // the level-3 warning resolved automatically.
+    import::import_payments(
+        &store,
+        &Policy::default(),
+        &[(
+            2,
+            PaymentRow {
+                external_id: "L1-cure".into(),
+                loan_external_id: "L1".into(),
+                paid_on: d("2026-03-21"),
+                amount: Money::parse("2300.00").unwrap(),
+                channel: "代扣".into(),
+            },
+        )],
+    )
+    .await
+    .unwrap();
+    assert_eq!(level(&store, 1).await, 1);
+    let rows = life::list(&store, &risk, &all).await.unwrap();
+    assert_eq!(
+        rows.iter()
+            .map(|w| (w.warning.level, w.warning.rule.as_str(), w.state))
+            .collect::<Vec<_>>(),
+        [
+            (1, "two_consecutive_late", WarningState::Raised),
+            (3, "unreachable_30d_overdue", WarningState::Resolved),
+            (2, "dpd_31", WarningState::Escalated)
+        ]
     );
 }
 
