@@ -5,12 +5,13 @@
 //! transaction, and the loan is re-evaluated from the payment's date. Every step, the opening
 //! included, is logged in the tamper-evident record (`case_step`).
 
+use huifang_core::Date;
 use huifang_core::Money;
 use huifang_core::calendar::check_value_date;
 use huifang_core::case::{CaseKind, CaseStage, check_step};
+use huifang_core::loan::Payment;
 use huifang_core::policy::Policy;
 use huifang_core::status::Lifecycle;
-use huifang_core::{Date, LoanId};
 use huifang_store::{Case, CaseRecord, CaseStep, CaseStepRecord, NewPayment, Store, Tx};
 
 use crate::engine::{self, Cause};
@@ -190,7 +191,7 @@ async fn post(
     case: &CaseRecord,
     payment: NewPayment,
 ) -> Result<(), AppError> {
-    let input = loans::find(tx, &case.loan_external_id).await?;
+    let mut input = loans::find(tx, &case.loan_external_id).await?;
     if payment.paid_on < input.loan.loan.terms.disbursed_on {
         return Err(field(
             "on",
@@ -201,8 +202,12 @@ async fn post(
         ));
     }
     tx.insert_payments(std::slice::from_ref(&payment)).await?;
-    let loan: LoanId = payment.loan_id;
-    let batch = engine::Batch::load(tx, &[loan]).await?;
+    // the loan as read, with the new payment (a replay orders payments by date itself)
+    input.payments.push(Payment {
+        paid_on: payment.paid_on,
+        amount: payment.amount,
+    });
+    let batch = engine::Batch::of(vec![input]);
     engine::reevaluate(tx, policy, business_date, &batch, Cause::Payment, false).await?;
     Ok(())
 }

@@ -394,21 +394,12 @@ impl DecisionRequestView {
                 return Err(AppError::Field {
                     field: "kind",
                     reason: format!(
-                        "unknown decision {other:?}: defer, restructure, early_settlement, acceleration, write_off or classify"
+                        "unknown decision {other:?}: defer, payment_holiday, restructure, early_settlement, acceleration, write_off or classify"
                     ),
                 });
             }
         };
-        let on = self
-            .on
-            .as_deref()
-            .map(|t| {
-                huifang_core::calendar::parse_date(t).ok_or_else(|| AppError::Field {
-                    field: "on",
-                    reason: format!("{t:?} is not a date (YYYY-MM-DD)"),
-                })
-            })
-            .transpose()?;
+        let on = optional_date("on", self.on.as_deref())?;
         Ok(crate::decisions::DecisionRequest {
             op,
             on,
@@ -2123,6 +2114,17 @@ pub struct CaseStepRequest {
     pub on: Option<String>,
 }
 
+/// An optional date field of a request (YYYY-MM-DD), refused naming the field.
+fn optional_date(field: &'static str, text: Option<&str>) -> Result<Option<Date>, AppError> {
+    text.map(|t| {
+        huifang_core::calendar::parse_date(t).ok_or_else(|| AppError::Field {
+            field,
+            reason: format!("{t:?} is not a date (YYYY-MM-DD)"),
+        })
+    })
+    .transpose()
+}
+
 impl CaseStepRequest {
     /// The step, parsed; a malformed amount or date is named.
     pub fn to_request(&self) -> Result<crate::cases::StepRequest, AppError> {
@@ -2135,16 +2137,7 @@ impl CaseStepRequest {
                 field: "amount",
                 reason: e.to_string(),
             })?;
-        let on = self
-            .on
-            .as_deref()
-            .map(|t| {
-                huifang_core::calendar::parse_date(t).ok_or_else(|| AppError::Field {
-                    field: "on",
-                    reason: format!("{t:?} is not a date (YYYY-MM-DD)"),
-                })
-            })
-            .transpose()?;
+        let on = optional_date("on", self.on.as_deref())?;
         Ok(crate::cases::StepRequest {
             stage: self.stage.clone(),
             amount,

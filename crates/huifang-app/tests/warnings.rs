@@ -105,8 +105,8 @@ async fn open_facts(store: &Store, loan: usize) -> (u8, String, Value) {
     )
 }
 
-/// The loan's playbook tasks: (reason key, queue, due date).
-async fn playbook_tasks(store: &Store, loan: usize) -> Vec<(String, String, Date)> {
+/// The loan's tasks of `kind`: (reason key, queue, due date).
+async fn tasks_of(store: &Store, loan: usize, kind: &str) -> Vec<(String, String, Date)> {
     let key = format!("L{loan}");
     let mut tx = store.begin().await.unwrap();
     let id = tx
@@ -117,25 +117,22 @@ async fn playbook_tasks(store: &Store, loan: usize) -> Vec<(String, String, Date
     tx.rollback().await.unwrap();
     tasks
         .into_iter()
-        .filter(|t| t.task.kind == "warning_review")
+        .filter(|t| t.task.kind == kind)
         .map(|t| (t.task.reason_key, t.task.queue_code, t.task.due_on))
         .collect()
 }
 
+/// The loan's playbook tasks: (reason key, queue, due date).
+async fn playbook_tasks(store: &Store, loan: usize) -> Vec<(String, String, Date)> {
+    tasks_of(store, loan, "warning_review").await
+}
+
 /// The reason keys of a loan's repayment reminder tasks.
 async fn reminder_keys(store: &Store, loan: usize) -> Vec<String> {
-    let key = format!("L{loan}");
-    let mut tx = store.begin().await.unwrap();
-    let id = tx
-        .loan_ids_by_external_id(std::slice::from_ref(&key))
+    tasks_of(store, loan, "repayment_reminder")
         .await
-        .unwrap()[&key];
-    let tasks = tx.followup_tasks(Some(id), None, false).await.unwrap();
-    tx.rollback().await.unwrap();
-    tasks
         .into_iter()
-        .filter(|t| t.task.kind == "repayment_reminder")
-        .map(|t| t.task.reason_key)
+        .map(|(key, _, _)| key)
         .collect()
 }
 

@@ -132,13 +132,7 @@ pub async fn run(store: &Store, policy: &Policy, command: &CaseCommand) -> Resul
             let actor = team::actor(store, user).await?;
             let rows = cases::list(store, &actor, loan.as_deref()).await?;
             let items: Vec<CaseView> = rows.iter().map(CaseView::from).collect();
-            if *json {
-                say!("{}", serde_json::to_string_pretty(&items)?);
-            } else {
-                for c in &items {
-                    say!("{}", line(c));
-                }
-            }
+            crate::output::list(&items, *json, line)?;
         }
         CaseCommand::Show { id, user, json } => {
             let actor = team::actor(store, user).await?;

@@ -317,3 +317,19 @@ pub fn summary_text(date: Date, rows: &[SummaryRow]) -> String {
     section("warning level", &|r| r.warning_level.to_string());
     s
 }
+
+/// A list of views: pretty JSON (`json`), or one line each.
+pub fn list<T: serde::Serialize>(
+    items: &[T],
+    json: bool,
+    line: impl Fn(&T) -> String,
+) -> Result<()> {
+    if json {
+        say!("{}", serde_json::to_string_pretty(items)?);
+    } else {
+        for item in items {
+            say!("{}", line(item));
+        }
+    }
+    Ok(())
+}

@@ -97,13 +97,7 @@ pub async fn run(store: &Store, command: &WarningCommand) -> Result<()> {
             };
             let rows = warnings::list(store, &actor, &filter).await?;
             let items: Vec<WarningItemView> = rows.iter().map(WarningItemView::from).collect();
-            if *json {
-                say!("{}", serde_json::to_string_pretty(&items)?);
-            } else {
-                for w in &items {
-                    say!("{}", line(w));
-                }
-            }
+            crate::output::list(&items, *json, line)?;
         }
         WarningCommand::Show { id, user, json } => {
             let actor = team::actor(store, user).await?;

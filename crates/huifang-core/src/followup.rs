@@ -902,7 +902,7 @@ fn may_become_unreachable(
     let tried = signals
         .iter()
         .filter(in_episode)
-        .any(|s| s.unreachable_days().is_none() && last_reached.is_none_or(|r| s.observed_on >= r));
+        .any(|s| is_failed_attempt(s) && last_reached.is_none_or(|r| s.observed_on >= r));
     tried
         && !signals
             .iter()
@@ -914,9 +914,15 @@ fn may_become_unreachable(
 /// days) after `since`: only such a loan can become unreachable (see
 /// [`unreachable_signal_days`]), so only its last contact needs reading.
 pub fn tried_in_vain_after(signals: &[ObservedSignal], since: Date) -> bool {
-    signals.iter().any(|s| {
-        s.is(SignalKind::Unreachable) && s.observed_on > since && s.unreachable_days().is_none()
-    })
+    signals
+        .iter()
+        .any(|s| s.observed_on > since && is_failed_attempt(s))
+}
+
+/// An unanswered or wrong-number attempt's `unreachable` signal (the engine's own carries the
+/// days the borrower has been unreachable).
+fn is_failed_attempt(s: &ObservedSignal) -> bool {
+    s.is(SignalKind::Unreachable) && s.unreachable_days().is_none()
 }
 
 /// "Unreachable for N days while overdue": the days since the later of the oldest unpaid due
