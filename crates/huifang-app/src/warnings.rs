@@ -40,7 +40,7 @@ pub async fn follow_levels(
     }
     let touched: Vec<LoanId> = touched.into_iter().collect();
     let open = tx.open_warnings_of(&touched).await?;
-    let mut steps = Vec::new();
+    let (mut changes, mut steps) = (Vec::new(), Vec::new());
     let mut to_raise = Vec::with_capacity(raised.len());
     for loan in &touched {
         let new = raised.iter().find(|w| w.loan_id == *loan);
@@ -93,13 +93,14 @@ pub async fn follow_levels(
                     )
                 }
             };
-            tx.set_warning(w.id, state, cleared, false_since).await?;
+            changes.push((w.id, state, cleared, false_since));
             steps.push(system_step(w, action, note, date));
         }
         if let (true, Some(w)) = (raise, new) {
             to_raise.push(w.clone());
         }
     }
+    tx.set_warnings(&changes).await?;
     ledger::open_warnings(tx, &to_raise).await?;
     ledger::record_warning_steps(tx, &steps).await?;
     Ok(())
@@ -114,9 +115,12 @@ pub async fn auto_resolve(tx: &mut Tx, days: u32, date: Date) -> Result<u64, App
     let cutoff = huifang_core::calendar::add_days(date, -i64::from(days));
     let due = tx.false_warnings_since(cutoff).await?;
     let mut steps = Vec::with_capacity(due.len());
+    let changes: Vec<_> = due
+        .iter()
+        .map(|w| (w.id, WarningState::Resolved, Some(date), w.false_since))
+        .collect();
+    tx.set_warnings(&changes).await?;
     for w in &due {
-        tx.set_warning(w.id, WarningState::Resolved, Some(date), w.false_since)
-            .await?;
         let since = w.false_since.map(|d| d.to_string()).unwrap_or_default();
         steps.push(system_step(
             w,

@@ -13,13 +13,13 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use huifang_core::{BorrowerId, Date};
+use huifang_core::{BorrowerId, Date, TaskId, UserId};
 use huifang_ledger::{Hash, HashSource, LedgerError, leaf_hash, node_hash};
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::codec::encode_op;
-use crate::sql::{MAX_PARAMS, Val, bind_vals, date_text, param, parse_date_col};
-use crate::{NewOp, Result, StoreError, Tx, WarningRecord};
+use crate::sql::{MAX_PARAMS, Val, bind_vals, date_text, param, parse_date_col, row_lists};
+use crate::{NewOp, Result, StoreError, Tx, WarningRecord, WarningStep};
 
 /// A leaf: the record it logs and its canonical bytes (what is appended, and what a
 /// [`LeafRecord`] holds besides its index and hash).
@@ -172,6 +172,26 @@ fn leaf_from_row(row: &sqlx::any::AnyRow) -> Result<LeafRecord> {
                 .map_err(|_| StoreError::Corrupt(format!("bad leaf bytes {bytes_hex:?}")))?,
         },
     })
+}
+
+/// The ids of rows returned as (id, salt), in the order of `salts` (each unique).
+fn ids_by_salt<'s>(
+    returned: Vec<sqlx::any::AnyRow>,
+    salts: impl Iterator<Item = &'s String>,
+    what: &str,
+) -> Result<Vec<i64>> {
+    let mut by_salt: HashMap<String, i64> = HashMap::with_capacity(returned.len());
+    for r in returned {
+        by_salt.insert(r.try_get(1)?, r.try_get(0)?);
+    }
+    salts
+        .map(|salt| {
+            by_salt
+                .get(salt)
+                .copied()
+                .ok_or_else(|| StoreError::Corrupt(format!("{what} salts must be unique")))
+        })
+        .collect()
 }
 
 fn checkpoint_from_row(row: &sqlx::any::AnyRow) -> Result<CheckpointRecord> {
@@ -759,23 +779,46 @@ impl Tx {
                 ]
             })
             .collect();
-        let mut by_salt: HashMap<String, i64> = HashMap::with_capacity(warnings.len());
         let cols = ["loan_id", "level", "rule", "facts", "raised_on", "salt"];
-        for r in self
+        let returned = self
             .upsert_rows_returning("warnings", &cols, rows, "", "RETURNING id, salt")
-            .await?
-        {
-            by_salt.insert(r.try_get(1)?, r.try_get(0)?);
-        }
-        warnings
+            .await?;
+        ids_by_salt(returned, warnings.iter().map(|(_, salt)| salt), "warning")
+    }
+
+    /// Records steps of warnings' lives, each with its salt (unique), in statements of many rows
+    /// each; returns their ids in input order.
+    pub async fn insert_warning_steps_salted(
+        &mut self,
+        steps: &[(WarningStep, String)],
+    ) -> Result<Vec<i64>> {
+        // optional ids travel as text, cast back (Val has no optional int)
+        let opt_id = |id: Option<i64>| Val::OptText(id.map(|i| i.to_string()));
+        let rows: Vec<Vec<Val>> = steps
             .iter()
-            .map(|(_, salt)| {
-                by_salt
-                    .get(salt)
-                    .copied()
-                    .ok_or_else(|| StoreError::Corrupt("warning salts must be unique".into()))
+            .map(|(s, salt)| {
+                vec![
+                    Val::Int(s.warning_id),
+                    Val::from(s.loan_id),
+                    Val::Text(s.action.as_str().to_string()),
+                    opt_id(s.user_id.map(UserId::get)),
+                    opt_id(s.task_id.map(TaskId::get)),
+                    Val::Text(s.note.clone()),
+                    Val::Text(date_text(s.business_date)),
+                    Val::OptText(s.occurred_at.clone()),
+                    Val::Text(salt.clone()),
+                ]
             })
-            .collect()
+            .collect();
+        let casts = ["", "", "", "BIGINT", "BIGINT", "", "", "", ""];
+        let mut returned = Vec::with_capacity(steps.len());
+        for (list, vals) in row_lists(self.dialect, 9, &rows, &casts, 0) {
+            let sql = format!(
+                "INSERT INTO warning_actions (warning_id, loan_id, action, user_id, task_id, note, business_date, occurred_at, salt) {list} RETURNING id, salt"
+            );
+            returned.extend(self.bulk_query(sql, &vals).fetch_all(&mut *self.tx).await?);
+        }
+        ids_by_salt(returned, steps.iter().map(|(_, salt)| salt), "warning step")
     }
 
     /// Records a loan operation with its salt and returns its id.

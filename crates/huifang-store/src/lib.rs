@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use huifang_core::loan::{DatedOp, Payment};
 use huifang_core::warning::{ObservedSignal, WarningState};
-use huifang_core::{Date, LoanId, TaskId, UserId};
+use huifang_core::{Date, LoanId, UserId};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migrate, Migrator};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
@@ -1138,15 +1138,35 @@ impl Tx {
         cleared_on: Option<Date>,
         false_since: Option<Date>,
     ) -> Result<()> {
-        sqlx::query(
-            "UPDATE warnings SET state = $1, cleared_on = $2, false_since = $3 WHERE id = $4",
-        )
-        .bind(state.as_str())
-        .bind(cleared_on.map(date_text))
-        .bind(false_since.map(date_text))
-        .bind(id)
-        .execute(&mut *self.tx)
-        .await?;
+        self.set_warnings(&[(id, state, cleared_on, false_since)])
+            .await
+    }
+
+    /// [`Tx::set_warning`] for many warnings (id, state, cleared on, false since), in
+    /// statements of many rows each.
+    pub async fn set_warnings(
+        &mut self,
+        changes: &[(i64, WarningState, Option<Date>, Option<Date>)],
+    ) -> Result<()> {
+        let rows: Vec<Vec<Val>> = changes
+            .iter()
+            .map(|(id, state, cleared_on, false_since)| {
+                vec![
+                    Val::Int(*id),
+                    Val::Text(state.as_str().to_string()),
+                    Val::OptText(cleared_on.map(date_text)),
+                    Val::OptText(false_since.map(date_text)),
+                ]
+            })
+            .collect();
+        let casts = ["BIGINT", "TEXT", "TEXT", "TEXT"];
+        for (list, vals) in sql::row_lists(self.dialect, 4, &rows, &casts, 0) {
+            let sql = format!(
+                "WITH v (id, state, cleared_on, false_since) AS ({list}) UPDATE warnings SET state = v.state, cleared_on = v.cleared_on, false_since = v.false_since FROM v WHERE {}",
+                sql::keyed_by_list("warnings", &[("id", "id")], &[])
+            );
+            self.bulk_query(sql, &vals).execute(&mut *self.tx).await?;
+        }
         Ok(())
     }
 
@@ -1157,30 +1177,6 @@ impl Tx {
             .execute(&mut *self.tx)
             .await?;
         Ok(done.rows_affected() > 0)
-    }
-
-    /// Records steps of warnings' lives with their salts; returns their ids.
-    pub async fn insert_warning_steps_salted(
-        &mut self,
-        steps: &[(WarningStep, String)],
-    ) -> Result<Vec<i64>> {
-        let mut ids = Vec::with_capacity(steps.len());
-        for (s, salt) in steps {
-            let row = sqlx::query("INSERT INTO warning_actions (warning_id, loan_id, action, user_id, task_id, note, business_date, occurred_at, salt) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id")
-                .bind(s.warning_id)
-                .bind(s.loan_id.get())
-                .bind(s.action.as_str())
-                .bind(s.user_id.map(UserId::get))
-                .bind(s.task_id.map(TaskId::get))
-                .bind(s.note.as_str())
-                .bind(date_text(s.business_date))
-                .bind(s.occurred_at.as_deref())
-                .bind(salt.as_str())
-                .fetch_one(&mut *self.tx)
-                .await?;
-            ids.push(row.try_get(0)?);
-        }
-        Ok(ids)
     }
 
     /// A warning's history, oldest first.
