@@ -3,6 +3,7 @@
 
 pub mod cases;
 pub mod close;
+pub mod contact;
 pub mod decisions;
 pub mod demo;
 pub mod engine;
@@ -56,6 +57,14 @@ pub enum AppError {
     Forbidden(String),
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A contact the contact rules refuse: the rule's name, the reason, and the record of the
+    /// refused contact (kept by [`contact::keep_refusal`]).
+    #[error("refused by the contact rule {rule}: {reason}")]
+    Blocked {
+        rule: &'static str,
+        reason: String,
+        record: Box<huifang_store::BlockedContact>,
+    },
 }
 
 /// A count or index as a `u64`: lossless wherever `usize` is at most 64 bits (every target we

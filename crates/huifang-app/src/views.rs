@@ -2013,6 +2013,93 @@ impl PolicyDoc {
     }
 }
 
+// ----- the contact rules and opt-outs --------------------------------------------------------
+
+/// The contact rules as a document (`huifang contact rules`, `/api/v1/contact-rules`): every
+/// field required, no other allowed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactRulesDoc {
+    /// The lender's local time, minutes east of UTC (480: Asia/Shanghai).
+    pub utc_offset_minutes: i32,
+    /// Contact hours in local time.
+    pub hours: HoursDoc,
+    /// Connected collection calls per borrower and local day.
+    pub max_connected_collection_calls: u32,
+    /// Contacts per borrower, channel (phone, sms, email, wechat, visit) and local day; channels
+    /// without a cap are left out.
+    pub channel_caps: BTreeMap<String, u32>,
+}
+
+/// Contact hours: from (HH:MM) until (HH:MM, excluded; 24:00 for midnight).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoursDoc {
+    pub from: String,
+    pub until: String,
+}
+
+/// A borrower's opt-out of a channel, or of every contact (`all`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct OptOutView {
+    /// phone, sms, email, wechat, visit, or all.
+    pub channel: String,
+    pub since_on: String,
+    pub note: String,
+}
+
+impl From<&huifang_store::OptOut> for OptOutView {
+    fn from(o: &huifang_store::OptOut) -> Self {
+        OptOutView {
+            channel: o.channel.clone(),
+            since_on: o.since_on.to_string(),
+            note: o.note.clone(),
+        }
+    }
+}
+
+/// An opt-out to record.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OptOutRequest {
+    /// phone, sms, email, wechat, visit, or all (not to be contacted at all).
+    pub channel: String,
+    #[serde(default)]
+    pub note: String,
+}
+
+/// A contact the contact rules refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct BlockedContactView {
+    pub id: i64,
+    pub loan: String,
+    pub task_id: Option<i64>,
+    pub user: Option<String>,
+    pub channel: String,
+    /// contact_hours, collection_call_cap, channel_cap, opted_out or do_not_contact.
+    pub rule: String,
+    pub reason: String,
+    /// RFC 3339, UTC.
+    pub attempted_at: String,
+    pub business_date: String,
+}
+
+impl From<&huifang_store::BlockedContactRecord> for BlockedContactView {
+    fn from(b: &huifang_store::BlockedContactRecord) -> Self {
+        BlockedContactView {
+            id: b.id,
+            loan: b.loan_external_id.clone(),
+            task_id: b.contact.task_id.map(TaskId::get),
+            user: b.username.clone(),
+            channel: b.contact.channel.clone(),
+            rule: b.contact.rule.clone(),
+            reason: b.contact.reason.clone(),
+            attempted_at: b.contact.attempted_at.clone(),
+            business_date: b.contact.business_date.to_string(),
+        }
+    }
+}
+
 // ----- repossession and legal cases ---------------------------------------------------------
 
 /// A repossession or legal case and where it stands.

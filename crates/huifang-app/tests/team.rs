@@ -22,6 +22,9 @@ use huifang_store::{Store, TaskRecord};
 use huifang_testkit::{Dbs, on_both};
 use support::{book, counts, d, ledger_size, task};
 
+/// A moment inside the contact hours (10:00 in Asia/Shanghai), for contacts recorded by the tests.
+const DAYTIME: &str = "2026-03-20T02:00:00Z";
+
 on_both!(
     outsiders_cannot_work_a_task,
     same_idempotency_key_records_once,
@@ -57,6 +60,7 @@ fn promise(key: &str) -> OutcomeInput {
         amount: Some("3000".into()),
         date: Some(d("2026-03-25")),
         idempotency_key: key.into(),
+        occurred_at: Some(DAYTIME.into()),
         notes: "客户承诺月底前还款".into(),
         duration_seconds: 95,
         ..OutcomeInput::default()
@@ -68,6 +72,7 @@ fn no_answer(key: &str) -> OutcomeInput {
         channel: "phone".into(),
         outcome: "no_answer".into(),
         idempotency_key: key.into(),
+        occurred_at: Some(DAYTIME.into()),
         ..OutcomeInput::default()
     }
 }
@@ -345,6 +350,7 @@ async fn interaction_is_in_the_ledger(dbs: &mut Dbs) {
         income_change_pct: Some(-45),
         job_status: Some("lost".into()),
         idempotency_key: "visit-1".into(),
+        occurred_at: Some(DAYTIME.into()),
         answers: Some(answers(
             serde_json::json!({"vehicle_use": "pledged", "note": "line\nbreak"}),
         )),
@@ -417,6 +423,7 @@ async fn login_tokens_masking_and_reveals(dbs: &mut Dbs) {
             channel: "phone".into(),
             outcome: "reached".into(),
             idempotency_key: "welcome-1".into(),
+            occurred_at: Some(DAYTIME.into()),
             answers: Some(answers(serde_json::json!({
                 "funds_reached_dealer": "no",
                 "vehicle_delivered": true,

@@ -27,6 +27,9 @@ use huifang_testkit::{Dbs, on_both};
 use serde_json::{Value, json};
 use support::{book, d, ledger_size, task};
 
+/// A moment inside the contact hours (10:00 in Asia/Shanghai), for contacts recorded by the tests.
+const DAYTIME: &str = "2026-03-20T02:00:00Z";
+
 on_both!(
     each_follow_up_signal_raises_its_rule_at_once,
     a_signal_warning_clears_when_its_window_ends,
@@ -149,6 +152,7 @@ fn contact(key: &str, outcome: &str) -> OutcomeInput {
         channel: "phone".into(),
         outcome: outcome.into(),
         idempotency_key: key.into(),
+        occurred_at: Some(DAYTIME.into()),
         ..OutcomeInput::default()
     }
 }

@@ -20,6 +20,7 @@ macro_rules! say_text {
 mod adapters;
 mod bench;
 mod case_cmd;
+mod contact_cmd;
 mod followup_cmd;
 mod ledger_cmd;
 mod output;
@@ -198,6 +199,12 @@ enum Command {
     Case {
         #[command(subcommand)]
         command: case_cmd::CaseCommand,
+    },
+    /// The contact rules (08:00–21:00 local time, call and channel caps) and the borrowers'
+    /// opt-outs; the contacts the rules refused.
+    Contact {
+        #[command(subcommand)]
+        command: contact_cmd::ContactCommand,
     },
     #[command(flatten)]
     Ledger(ledger_cmd::Commands),
@@ -481,6 +488,11 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Case { command } => {
             let (store, policy) = open_with_policy(&cli).await?;
             case_cmd::run(&store, &policy, command).await?;
+            store.close().await;
+        }
+        Command::Contact { command } => {
+            let store = open(&cli).await?;
+            contact_cmd::run(&store, command).await?;
             store.close().await;
         }
         Command::Ledger(command) => {

@@ -95,6 +95,8 @@ pub enum QueueCommand {
     },
 }
 
+// Parsed once per process: the size of its largest variant (recording an outcome) costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum TaskCommand {
     /// The tasks I may work (a team lead: the team's; an auditor: all).
@@ -162,6 +164,10 @@ pub enum TaskCommand {
         /// Recording twice with the same key records once.
         #[arg(long)]
         idempotency_key: String,
+        /// When the contact happened (RFC 3339, e.g. 2026-12-05T10:30:00+08:00); default now.
+        /// The contact rules (hours, caps) are checked at this moment.
+        #[arg(long)]
+        at: Option<String>,
     },
     /// Move a task to another member of the team (team leads).
     Reassign {
@@ -408,6 +414,7 @@ async fn task(store: &Store, policy: &Policy, command: &TaskCommand) -> Result<(
             notes,
             duration_seconds,
             idempotency_key,
+            at,
         } => {
             let actor = who(store, user).await?;
             let answers = answers
@@ -431,7 +438,7 @@ async fn task(store: &Store, policy: &Policy, command: &TaskCommand) -> Result<(
                     notes: notes.clone(),
                     duration_seconds: *duration_seconds,
                     idempotency_key: idempotency_key.clone(),
-                    occurred_at: None,
+                    occurred_at: at.clone(),
                 },
             )
             .await?;

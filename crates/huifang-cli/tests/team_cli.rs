@@ -16,14 +16,20 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-fn huifang(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+/// `huifang --db <dir>/demo.db ARGS`, run in `dir`.
+fn command(dir: &Path, args: &[&str]) -> Command {
     let db = format!("sqlite://{}", dir.join("demo.db").display());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_huifang"))
-        .arg("--db")
+    let mut c = Command::new(env!("CARGO_BIN_EXE_huifang"));
+    c.arg("--db")
         .arg(&db)
         .args(args)
         .current_dir(dir)
-        .env_remove("HUIFANG_DATABASE_URL")
+        .env_remove("HUIFANG_DATABASE_URL");
+    c
+}
+
+fn huifang(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = command(dir, args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -175,6 +181,8 @@ fn team_commands_end_to_end() {
         "2026-12-05",
         "--idempotency-key",
         "K1",
+        "--at",
+        "2026-12-05T10:30:00+08:00",
         "--notes",
         "客户承诺月初还款",
         "--duration-seconds",
@@ -501,4 +509,158 @@ fn rules_and_warnings_from_the_command_line() {
     assert!(std::fs::read(&book).unwrap().starts_with(b"PK\x03\x04"));
     let err = fails(d, &["report", "tiers", "--from", "2026-12-01"]);
     assert!(err.contains("from"), "{err}");
+}
+
+/// `huifang` run with the machine's time zone set to `tz`: the contact rules read the hours in
+/// the lender's time (Asia/Shanghai), never the machine's.
+fn huifang_in(dir: &Path, tz: &str, args: &[&str]) -> Output {
+    command(dir, args)
+        .env("TZ", tz)
+        .stdin(Stdio::null())
+        .output()
+        .expect("spawn huifang")
+}
+
+#[test]
+fn contact_rules_from_the_command_line() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let d = dir.path();
+    ok(
+        d,
+        &[
+            "demo",
+            "--loans",
+            "60",
+            "--today",
+            "2026-11-27",
+            "--seed",
+            "5",
+        ],
+    );
+    let next: Value =
+        serde_json::from_str(&ok(d, &["task", "next", "--as", "wangfang", "--json"])).unwrap();
+    let id = next["id"]
+        .as_i64()
+        .expect("a task for wangfang")
+        .to_string();
+    let shown: Value =
+        serde_json::from_str(&ok(d, &["task", "show", &id, "--as", "wangfang", "--json"])).unwrap();
+    let borrower = shown["borrower"]["external_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let record = |at: &str, key: &str, tz: &str| {
+        huifang_in(
+            d,
+            tz,
+            &[
+                "task",
+                "record",
+                &id,
+                "--as",
+                "wangfang",
+                "--channel",
+                "phone",
+                "--outcome",
+                "reached",
+                "--idempotency-key",
+                key,
+                "--at",
+                at,
+            ],
+        )
+    };
+    // 21:00 in Shanghai is refused whatever the machine's zone; 20:59 is recorded
+    for tz in ["America/New_York", "UTC", "Asia/Shanghai"] {
+        let out = record("2026-12-05T21:00:00+08:00", "late", tz);
+        assert!(!out.status.success(), "recorded at 21:00 under TZ={tz}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("contact rule contact_hours")
+                && err.contains("allowed again from 2026-12-06 08:00"),
+            "{err}"
+        );
+    }
+    let out = record("2026-12-05T12:59:00Z", "in-time", "America/New_York");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // opt-outs, and the refusals on record
+    assert!(
+        ok(
+            d,
+            &[
+                "contact",
+                "opt-out",
+                &borrower,
+                "--channel",
+                "sms",
+                "--as",
+                "wangfang"
+            ]
+        )
+        .contains("opted out of sms")
+    );
+    assert!(ok(d, &["contact", "opt-outs", &borrower, "--as", "wangfang"]).starts_with("sms"));
+    assert!(
+        fails(
+            d,
+            &[
+                "contact",
+                "opt-out",
+                &borrower,
+                "--channel",
+                "fax",
+                "--as",
+                "wangfang"
+            ]
+        )
+        .contains("channel")
+    );
+    let blocked = ok(d, &["contact", "blocked", "--as", "audit"]);
+    assert_eq!(blocked.lines().count(), 3, "{blocked}");
+    assert!(
+        blocked.contains("contact_hours") && blocked.contains("wangfang"),
+        "{blocked}"
+    );
+
+    // the rules as a document: shown, replaced by the administrator, a bad one refused
+    let rules: Value = serde_json::from_str(&ok(d, &["contact", "rules"])).unwrap();
+    assert_eq!(rules["hours"]["until"], "21:00");
+    let mut earlier = rules.clone();
+    earlier["hours"]["until"] = "20:00".into();
+    std::fs::write(d.join("rules.json"), earlier.to_string()).unwrap();
+    assert!(
+        fails(
+            d,
+            &[
+                "contact",
+                "rules",
+                "--set",
+                "rules.json",
+                "--as",
+                "wangfang"
+            ]
+        )
+        .contains("may not change the contact rules")
+    );
+    ok(
+        d,
+        &["contact", "rules", "--set", "rules.json", "--as", "admin"],
+    );
+    let mut bad = earlier.clone();
+    bad["max_connected_collection_calls"] = 0.into();
+    std::fs::write(d.join("bad.json"), bad.to_string()).unwrap();
+    assert!(
+        fails(
+            d,
+            &["contact", "rules", "--set", "bad.json", "--as", "admin"]
+        )
+        .contains("max_connected_collection_calls")
+    );
+    let rules: Value = serde_json::from_str(&ok(d, &["contact", "rules"])).unwrap();
+    assert_eq!(rules["hours"]["until"], "20:00");
 }

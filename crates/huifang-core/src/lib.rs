@@ -7,6 +7,7 @@
 
 pub mod calendar;
 pub mod case;
+pub mod contact;
 pub mod decision;
 pub mod followup;
 pub mod ids;

@@ -13,7 +13,7 @@ use crate::warning::SignalKind;
 use crate::{Date, Money, TaskId, UserId};
 
 /// How the borrower was contacted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Channel {
     Phone,
     Sms,

@@ -127,6 +127,20 @@ impl Role {
         self.belongs_to_team() || self == Role::RiskOfficer
     }
 
+    /// May record that a borrower opted out of a channel, or is not to be contacted at all, and
+    /// lift it: whoever talks to borrowers or answers for those who do.
+    pub fn records_opt_outs(self) -> bool {
+        matches!(
+            self,
+            Role::Agent | Role::Collector | Role::TeamLead | Role::RiskOfficer
+        )
+    }
+
+    /// May change the contact rules (hours, caps): the administrator, who keeps the settings.
+    pub fn sets_contact_rules(self) -> bool {
+        self == Role::Admin
+    }
+
     /// May reassign a task of the team to another member.
     pub fn reassigns_tasks(self) -> bool {
         self == Role::TeamLead

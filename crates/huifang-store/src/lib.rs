@@ -10,6 +10,7 @@
 mod cases;
 mod checkpoint;
 mod codec;
+mod contact;
 mod followup;
 mod ledger;
 mod records;
@@ -32,6 +33,7 @@ use sql::{MAX_PARAMS, Val, date_text, param, param_list, parse_date_col};
 
 pub use cases::{Case, CaseRecord, CaseStep, CaseStepRecord};
 pub use codec::{decode_op, encode_op};
+pub use contact::{BlockedContact, BlockedContactRecord, OptOut, PastContact};
 pub use followup::{OpenPromise, PromiseState, TaskCancel};
 pub use ledger::{
     CheckpointRecord, Document, DocumentRecord, Leaf, LeafRecord, LoggedTable, RawRecord,

@@ -50,6 +50,7 @@ impl From<AppError> for ApiError {
             AppError::NotInitialised => ApiError::Unavailable(e.to_string()),
             AppError::Unauthenticated(m) => ApiError::Unauthorized(m),
             AppError::Forbidden(m) => ApiError::Forbidden(m),
+            AppError::Blocked { .. } => ApiError::Forbidden(e.to_string()),
             AppError::Conflict(m) => ApiError::Conflict(m),
             other => ApiError::Internal(other.to_string()),
         }

@@ -13,6 +13,7 @@
 
 mod auth;
 mod cases;
+mod contact;
 mod decisions;
 mod documents;
 mod error;
@@ -58,7 +59,8 @@ pub struct AppState {
         (name = "tasks", description = "Follow-up tasks, outcomes and the team's figures"),
         (name = "loans", description = "Loans, for the roles that read them"),
         (name = "warnings", description = "Early warnings and the rule set that raises them"),
-        (name = "cases", description = "Repossession and legal cases and their steps")
+        (name = "cases", description = "Repossession and legal cases and their steps"),
+        (name = "contact", description = "The contact rules, borrowers' opt-outs and the contacts the rules refused")
     )
 )]
 struct ApiDoc;
@@ -96,6 +98,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(reports::routes())
         .merge(decisions::routes())
         .merge(cases::routes())
+        .merge(contact::routes())
 }
 
 /// The OpenAPI document of the API: generated from the same route list the router serves.

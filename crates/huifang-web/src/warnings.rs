@@ -34,7 +34,10 @@ fn warning_id(p: Result<Path<i64>, PathRejection>) -> Result<i64, ApiError> {
         .map_err(|_| ApiError::bad_request("the warning id must be an integer"))
 }
 
-fn number<T: std::str::FromStr>(value: Option<&String>, name: &str) -> Result<Option<T>, ApiError> {
+pub(crate) fn number<T: std::str::FromStr>(
+    value: Option<&String>,
+    name: &str,
+) -> Result<Option<T>, ApiError> {
     value
         .map(|v| {
             v.parse()

@@ -25,7 +25,7 @@ use serde_json::Value;
 use support::book;
 
 /// Every route of the API: (method, path), as the router registers them.
-const ROUTES: [(&str, &str); 33] = [
+const ROUTES: [(&str, &str); 39] = [
     ("get", "/api/v1/health"),
     ("get", "/api/v1/openapi.json"),
     ("get", "/api/v1/ledger/checkpoint"),
@@ -59,10 +59,19 @@ const ROUTES: [(&str, &str); 33] = [
     ("get", "/api/v1/cases"),
     ("get", "/api/v1/cases/{id}"),
     ("post", "/api/v1/cases/{id}/steps"),
+    ("get", "/api/v1/contact-rules"),
+    ("put", "/api/v1/contact-rules"),
+    ("get", "/api/v1/borrowers/{external_id}/opt-outs"),
+    ("post", "/api/v1/borrowers/{external_id}/opt-outs"),
+    (
+        "delete",
+        "/api/v1/borrowers/{external_id}/opt-outs/{channel}",
+    ),
+    ("get", "/api/v1/contacts/blocked"),
 ];
 
 /// The routes that take a body, by method and path.
-const WITH_BODY: [(&str, &str); 12] = [
+const WITH_BODY: [(&str, &str); 14] = [
     ("post", "/api/v1/documents"),
     ("post", "/api/v1/documents/check"),
     ("post", "/api/v1/auth/login"),
@@ -75,6 +84,8 @@ const WITH_BODY: [(&str, &str); 12] = [
     ("post", "/api/v1/loans/{external_id}/decisions"),
     ("post", "/api/v1/loans/{external_id}/cases"),
     ("post", "/api/v1/cases/{id}/steps"),
+    ("put", "/api/v1/contact-rules"),
+    ("post", "/api/v1/borrowers/{external_id}/opt-outs"),
 ];
 
 fn is_fallback(status: StatusCode, body: &Value) -> bool {

@@ -150,7 +150,7 @@ async fn roles_tokens_and_outcomes_over_http(dbs: &mut Dbs) {
     );
 
     // outcome: Idempotency-Key required; another team refused with nothing recorded
-    let body = json!({"channel": "phone", "outcome": "promise_to_pay", "amount": "3000", "date": "2026-03-25", "notes": "月底前还款", "duration_seconds": 80});
+    let body = json!({"channel": "phone", "outcome": "promise_to_pay", "amount": "3000", "date": "2026-03-25", "notes": "月底前还款", "duration_seconds": 80, "occurred_at": "2026-03-20T02:00:00Z"});
     let path = format!("/api/v1/tasks/{t}/outcome");
     let (s, b) = api
         .call("POST", &path, Some(&a1), None, Some(body.clone()))

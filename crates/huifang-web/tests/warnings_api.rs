@@ -99,7 +99,7 @@ async fn warnings_and_rules_over_http(dbs: &mut Dbs) {
             Some(&a1),
             Some("veh-1"),
             Some(
-                json!({"channel": "visit", "outcome": "vehicle_status", "vehicle_status": "sold"}),
+                json!({"channel": "visit", "outcome": "vehicle_status", "vehicle_status": "sold", "occurred_at": "2026-12-05T02:00:00Z"}),
             ),
         )
         .await;

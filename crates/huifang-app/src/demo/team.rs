@@ -203,7 +203,12 @@ async fn work_demo_tasks(store: &Store, log: &mut impl FnMut(&str)) -> Result<St
                     tx.commit().await?;
                     interactions += 1;
                 }
-                Err(AppError::Field { .. } | AppError::Conflict(_) | AppError::Forbidden(_)) => {
+                Err(
+                    AppError::Field { .. }
+                    | AppError::Conflict(_)
+                    | AppError::Forbidden(_)
+                    | AppError::Blocked { .. },
+                ) => {
                     break;
                 }
                 Err(e) => return Err(e),

@@ -126,9 +126,16 @@ pub async fn record_outcome(
     let mut tx = store.begin().await?;
     tx.lock_for_write().await?;
     let date = require_business_date(&mut tx).await?;
-    let r = record_in(&mut tx, actor, task_id, input, date).await?;
-    tx.commit().await?;
-    Ok(r)
+    match record_in(&mut tx, actor, task_id, input, date).await {
+        Ok(r) => {
+            tx.commit().await?;
+            Ok(r)
+        }
+        Err(e) => {
+            tx.rollback().await?;
+            Err(crate::contact::keep_refusal(store, e).await)
+        }
+    }
 }
 
 /// [`record_outcome`] in the caller's transaction, as of `date` (the demo team records each
@@ -155,6 +162,7 @@ pub(crate) async fn record_in(
         )));
     }
     let contact = read_contact(tx, &task, input, date).await?;
+    crate::contact::guard(tx, actor, &task, contact.channel, contact.occurred_at, date).await?;
     let interaction_id = insert_interaction(tx, actor, &task, key, input, &contact, date).await?;
     let leaf_index = ledger::log_records(tx, &ledger::INTERACTION, &[interaction_id]).await?;
     tx.set_last_agent(task.task.loan_id, actor.id()).await?;

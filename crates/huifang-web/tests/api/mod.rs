@@ -40,6 +40,7 @@ impl Api {
         let mut req = match method {
             "GET" => self.client.get(url),
             "PUT" => self.client.put(url),
+            "DELETE" => self.client.delete(url),
             _ => self.client.post(url),
         };
         if let Some(t) = token {

@@ -1,0 +1,294 @@
+//! The contact rules in use (DOMAIN.md capability 6): the rules document (stored in the
+//! settings, DOMAIN.md's defaults until one is set), the guard every recorded contact passes
+//! (the core's `contact::check` on what the store knows of the borrower), borrowers' opt-outs,
+//! and the report of refused contacts.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use huifang_core::Date;
+use huifang_core::contact::{self, Attempt, Blocked, ContactRules, Purpose, Standing};
+use huifang_core::followup::TaskKind;
+use huifang_core::outcome::Channel;
+use huifang_store::{BlockedContact, BlockedContactRecord, OptOut, Store, TaskRecord, Tx};
+
+use crate::team::{Actor, Role};
+use crate::views::{ContactRulesDoc, HoursDoc};
+use crate::{AppError, require_business_date};
+
+/// The settings key of the contact rules document.
+const SETTING: &str = "contact_rules";
+
+/// Most refused contacts one report lists.
+pub const MAX_LIST: usize = 500;
+
+fn hm(minute: u32) -> String {
+    format!("{:02}:{:02}", minute / 60, minute % 60)
+}
+
+fn minute_of(field: &str, s: &str) -> Result<u32, AppError> {
+    let bad = || {
+        AppError::Invalid(format!(
+            "{field}: must be a time HH:MM (00:00 to 24:00), not {s:?}"
+        ))
+    };
+    let (h, m) = s.split_once(':').ok_or_else(bad)?;
+    let (h, m): (u32, u32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    if h.to_string().len() > 2 || m >= 60 || h > 24 || (h == 24 && m > 0) {
+        return Err(bad());
+    }
+    Ok(h * 60 + m)
+}
+
+impl From<&ContactRules> for ContactRulesDoc {
+    fn from(r: &ContactRules) -> Self {
+        ContactRulesDoc {
+            utc_offset_minutes: r.utc_offset_minutes,
+            hours: HoursDoc {
+                from: hm(r.from_minute),
+                until: hm(r.until_minute),
+            },
+            max_connected_collection_calls: r.max_connected_collection_calls,
+            channel_caps: r
+                .channel_caps
+                .iter()
+                .map(|(c, n)| (c.as_str().to_string(), *n))
+                .collect(),
+        }
+    }
+}
+
+impl ContactRulesDoc {
+    /// The rules of this document, checked; a refusal names the field.
+    pub fn to_rules(&self) -> Result<ContactRules, AppError> {
+        let channel_caps = self
+            .channel_caps
+            .iter()
+            .map(|(c, n)| {
+                Channel::from_str(c)
+                    .map(|c| (c, *n))
+                    .map_err(|e| AppError::Invalid(format!("channel_caps.{c}: {e}")))
+            })
+            .collect::<Result<_, _>>()?;
+        let rules = ContactRules {
+            utc_offset_minutes: self.utc_offset_minutes,
+            from_minute: minute_of("hours.from", &self.hours.from)?,
+            until_minute: minute_of("hours.until", &self.hours.until)?,
+            max_connected_collection_calls: self.max_connected_collection_calls,
+            channel_caps,
+        };
+        rules
+            .validate()
+            .map_err(|e| AppError::Invalid(format!("{}: {}", e.field, e.reason)))?;
+        Ok(rules)
+    }
+}
+
+/// The contact rules in force: the stored document, or the defaults.
+pub async fn rules_in(tx: &mut Tx) -> Result<ContactRules, AppError> {
+    match tx.setting(SETTING).await? {
+        None => Ok(ContactRules::default()),
+        Some(text) => serde_json::from_str::<ContactRulesDoc>(&text)
+            .map_err(|e| {
+                AppError::Store(huifang_store::StoreError::Corrupt(format!(
+                    "the stored contact rules: {e}"
+                )))
+            })?
+            .to_rules(),
+    }
+}
+
+/// The contact rules in force, as a document.
+pub async fn show_rules(store: &Store) -> Result<ContactRulesDoc, AppError> {
+    let mut tx = store.begin().await?;
+    let rules = rules_in(&mut tx).await?;
+    tx.rollback().await?;
+    Ok(ContactRulesDoc::from(&rules))
+}
+
+/// Replaces the contact rules with a document (JSON); they apply to the next contact. A
+/// refused document names the field and changes nothing.
+pub async fn set_rules(
+    store: &Store,
+    actor: &Actor,
+    document: &str,
+) -> Result<ContactRulesDoc, AppError> {
+    actor.require(Role::sets_contact_rules, "change the contact rules")?;
+    let doc: ContactRulesDoc = serde_json::from_str(document)
+        .map_err(|e| AppError::Invalid(format!("contact rules: {e}")))?;
+    let rules = doc.to_rules()?;
+    let doc = ContactRulesDoc::from(&rules);
+    let text = serde_json::to_string_pretty(&doc)
+        .map_err(|e| AppError::Invalid(format!("contact rules: {e}")))?;
+    let mut tx = store.begin().await?;
+    tx.set_setting(SETTING, &text).await?;
+    tx.commit().await?;
+    Ok(doc)
+}
+
+/// Whether a contact counts as connected (the borrower answered).
+fn connected(outcome: &str) -> bool {
+    !matches!(outcome, "no_answer" | "wrong_number")
+}
+
+fn purpose_of(task_kind: Option<&str>) -> Purpose {
+    task_kind
+        .and_then(|k| TaskKind::ALL.into_iter().find(|t| t.as_str() == k))
+        .map_or(Purpose::Service, Purpose::of_task)
+}
+
+fn utc_text(t: NaiveDateTime) -> String {
+    t.and_utc()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Checks a contact with the task's borrower at `at` on `channel` against the rules, in the
+/// caller's transaction. A refusal is [`AppError::Blocked`], carrying the record of the refused
+/// contact for the caller to keep once its own transaction is rolled back.
+pub async fn guard(
+    tx: &mut Tx,
+    actor: &Actor,
+    task: &TaskRecord,
+    channel: Channel,
+    at: DateTime<Utc>,
+    date: Date,
+) -> Result<(), AppError> {
+    let rules = rules_in(tx).await?;
+    let Some(borrower) = tx.borrower_of_loan(task.task.loan_id).await? else {
+        return Ok(());
+    };
+    let mut standing = Standing::default();
+    for o in tx.opt_outs(borrower).await? {
+        if o.channel == "all" {
+            standing.do_not_contact = true;
+        } else if let Ok(c) = Channel::from_str(&o.channel) {
+            standing.opted_out.push(c);
+        }
+    }
+    let at = at.naive_utc();
+    let (from, until) = rules.day_bounds(rules.local(at).date());
+    for c in tx
+        .borrower_contacts_between(borrower, &utc_text(from), &utc_text(until))
+        .await?
+    {
+        if let Ok(channel) = Channel::from_str(&c.channel) {
+            standing.today.push((
+                channel,
+                purpose_of(c.task_kind.as_deref()),
+                connected(&c.outcome),
+            ));
+        }
+    }
+    let attempt = Attempt {
+        at,
+        channel,
+        purpose: purpose_of(Some(&task.task.kind)),
+    };
+    contact::check(&rules, &attempt, &standing).map_err(|b: Blocked| AppError::Blocked {
+        rule: b.rule(),
+        reason: b.reason(&rules),
+        record: Box::new(BlockedContact {
+            loan_id: task.task.loan_id,
+            task_id: Some(task.id),
+            user_id: Some(actor.id()),
+            channel: channel.as_str().to_string(),
+            rule: b.rule().to_string(),
+            reason: b.reason(&rules),
+            attempted_at: utc_text(at),
+            business_date: date,
+        }),
+    })
+}
+
+/// Keeps the record of a refused contact in a transaction of its own (the refused work's was
+/// rolled back); returns the error to answer with.
+pub async fn keep_refusal(store: &Store, e: AppError) -> AppError {
+    if let AppError::Blocked { record, .. } = &e {
+        let kept = async {
+            let mut tx = store.begin().await?;
+            tx.insert_blocked_contact(record).await?;
+            tx.commit().await?;
+            Ok::<(), AppError>(())
+        }
+        .await;
+        if let Err(failed) = kept {
+            return failed;
+        }
+    }
+    e
+}
+
+/// Records that a borrower (by external id) opted out of `channel` ("all": not to be contacted
+/// at all) from the business date, or lifts it (`opted_out` false). Returns whether anything
+/// changed.
+pub async fn set_opt_out(
+    store: &Store,
+    actor: &Actor,
+    borrower: &str,
+    channel: &str,
+    opted_out: bool,
+    note: &str,
+) -> Result<bool, AppError> {
+    actor.require(Role::records_opt_outs, "record a borrower's opt-out")?;
+    if channel != "all" {
+        Channel::from_str(channel).map_err(|e| AppError::Field {
+            field: "channel",
+            reason: format!("{e}, or all"),
+        })?;
+    }
+    let user = actor.id();
+    let mut tx = store.begin().await?;
+    let date = require_business_date(&mut tx).await?;
+    let Some(borrower_id) = tx.borrower_id_by_external_id(borrower).await? else {
+        return Err(AppError::NotFound {
+            what: "borrower",
+            id: borrower.to_string(),
+        });
+    };
+    let changed = if opted_out {
+        tx.insert_opt_out(&OptOut {
+            borrower_id,
+            channel: channel.to_string(),
+            since_on: date,
+            recorded_by: user,
+            note: note.trim().to_string(),
+        })
+        .await?
+    } else {
+        tx.delete_opt_out(borrower_id, channel).await?
+    };
+    tx.commit().await?;
+    Ok(changed)
+}
+
+/// A borrower's opt-outs (channels, 'all' for not to be contacted).
+pub async fn opt_outs(
+    store: &Store,
+    actor: &Actor,
+    borrower: &str,
+) -> Result<Vec<OptOut>, AppError> {
+    actor.require(Role::records_opt_outs, "read a borrower's opt-outs")?;
+    let mut tx = store.begin().await?;
+    let Some(borrower_id) = tx.borrower_id_by_external_id(borrower).await? else {
+        return Err(AppError::NotFound {
+            what: "borrower",
+            id: borrower.to_string(),
+        });
+    };
+    let list = tx.opt_outs(borrower_id).await?;
+    tx.rollback().await?;
+    Ok(list)
+}
+
+/// The refused contacts, newest first (at most [`MAX_LIST`]).
+pub async fn blocked(
+    store: &Store,
+    actor: &Actor,
+    limit: usize,
+) -> Result<Vec<BlockedContactRecord>, AppError> {
+    actor.require(Role::reads_loans, "read the refused contacts")?;
+    let mut tx = store.begin().await?;
+    let list = tx.blocked_contacts(limit.clamp(1, MAX_LIST)).await?;
+    tx.rollback().await?;
+    Ok(list)
+}

@@ -1,0 +1,124 @@
+//! `huifang contact rules|opt-out|opt-in|opt-outs|blocked`: the contact rules and the
+//! borrowers' opt-outs (`huifang_app::contact`).
+
+use anyhow::Result;
+use clap::Subcommand;
+use huifang_app::{contact, team};
+use huifang_store::{BlockedContactRecord, Store};
+
+#[derive(Debug, Subcommand)]
+pub enum ContactCommand {
+    /// Show the contact rules (hours, caps) as a document, or replace them from one (--set
+    /// FILE, the administrator); a new document applies to the next contact.
+    Rules {
+        #[arg(long)]
+        set: Option<std::path::PathBuf>,
+        #[arg(long = "as")]
+        user: Option<String>,
+    },
+    /// Record that a borrower opted out of a channel (phone, sms, email, wechat, visit), or is
+    /// not to be contacted at all (all).
+    OptOut {
+        borrower: String,
+        #[arg(long)]
+        channel: String,
+        #[arg(long, default_value = "")]
+        note: String,
+        #[arg(long = "as")]
+        user: String,
+    },
+    /// Lift a borrower's opt-out of a channel (or all).
+    OptIn {
+        borrower: String,
+        #[arg(long)]
+        channel: String,
+        #[arg(long = "as")]
+        user: String,
+    },
+    /// A borrower's opt-outs.
+    OptOuts {
+        borrower: String,
+        #[arg(long = "as")]
+        user: String,
+    },
+    /// The contacts the rules refused, newest first.
+    Blocked {
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long = "as")]
+        user: String,
+    },
+}
+
+fn blocked_line(b: &BlockedContactRecord) -> String {
+    format!(
+        "{:>6}  {}  {:<10} {:<7} {:<20} by {}  {}",
+        b.id,
+        b.contact.attempted_at,
+        b.loan_external_id,
+        b.contact.channel,
+        b.contact.rule,
+        b.username.as_deref().unwrap_or("-"),
+        b.contact.reason
+    )
+}
+
+pub async fn run(store: &Store, command: &ContactCommand) -> Result<()> {
+    match command {
+        ContactCommand::Rules { set, user } => {
+            let doc = match (set, user) {
+                (Some(path), Some(user)) => {
+                    let actor = team::actor(store, user).await?;
+                    let text = std::fs::read_to_string(path)?;
+                    contact::set_rules(store, &actor, &text).await?
+                }
+                (Some(_), None) => anyhow::bail!("--set needs --as USER (the administrator)"),
+                (None, _) => contact::show_rules(store).await?,
+            };
+            say!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+        ContactCommand::OptOut {
+            borrower,
+            channel,
+            note,
+            user,
+        } => {
+            let actor = team::actor(store, user).await?;
+            let changed =
+                contact::set_opt_out(store, &actor, borrower, channel, true, note).await?;
+            say!(
+                "{borrower}: opted out of {channel}{}",
+                if changed { "" } else { " (already)" }
+            );
+        }
+        ContactCommand::OptIn {
+            borrower,
+            channel,
+            user,
+        } => {
+            let actor = team::actor(store, user).await?;
+            let changed = contact::set_opt_out(store, &actor, borrower, channel, false, "").await?;
+            say!(
+                "{borrower}: {}",
+                if changed {
+                    format!("opt-out of {channel} lifted")
+                } else {
+                    format!("had not opted out of {channel}")
+                }
+            );
+        }
+        ContactCommand::OptOuts { borrower, user } => {
+            let actor = team::actor(store, user).await?;
+            for o in contact::opt_outs(store, &actor, borrower).await? {
+                say!("{:<7} since {}  {}", o.channel, o.since_on, o.note);
+            }
+        }
+        ContactCommand::Blocked { limit, user } => {
+            let actor = team::actor(store, user).await?;
+            for b in contact::blocked(store, &actor, *limit).await? {
+                say!("{}", blocked_line(&b));
+            }
+        }
+    }
+    Ok(())
+}
