@@ -18,6 +18,7 @@ pub mod rows;
 pub mod rules;
 pub mod status;
 pub mod team;
+pub mod templates;
 pub mod views;
 pub mod warnings;
 

@@ -2100,6 +2100,45 @@ impl From<&huifang_store::BlockedContactRecord> for BlockedContactView {
     }
 }
 
+// ----- message templates -------------------------------------------------------------------
+
+/// A message template of an event, language and channel: the lender's, or the default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct TemplateView {
+    /// reminder_before, reminder_due, overdue_notice, promise_confirmation or welcome.
+    pub event: String,
+    /// zh or en.
+    pub lang: String,
+    /// sms, wechat or email.
+    pub channel: String,
+    /// Email only; empty on other channels.
+    pub subject: String,
+    pub body: String,
+    /// The fields the event fills: {name}, {loan} (masked), {amount}, ….
+    pub fields: Vec<String>,
+    /// The business date the lender set it; none for the default.
+    pub set_on: Option<String>,
+}
+
+/// A template to set: the subject (email only) and the body.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateRequest {
+    #[serde(default)]
+    pub subject: String,
+    pub body: String,
+}
+
+/// A message as it would be sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct RenderedView {
+    pub event: String,
+    pub lang: String,
+    pub channel: String,
+    pub subject: String,
+    pub body: String,
+}
+
 // ----- repossession and legal cases ---------------------------------------------------------
 
 /// A repossession or legal case and where it stands.

@@ -25,6 +25,7 @@ mod followup_cmd;
 mod ledger_cmd;
 mod output;
 mod team_cmd;
+mod template_cmd;
 mod tiers_cmd;
 mod warning_cmd;
 mod workers;
@@ -205,6 +206,12 @@ enum Command {
     Contact {
         #[command(subcommand)]
         command: contact_cmd::ContactCommand,
+    },
+    /// Message templates per event, language and channel: list, show, set (the administrator),
+    /// preview with a loan's facts.
+    Template {
+        #[command(subcommand)]
+        command: template_cmd::TemplateCommand,
     },
     #[command(flatten)]
     Ledger(ledger_cmd::Commands),
@@ -488,6 +495,11 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Case { command } => {
             let (store, policy) = open_with_policy(&cli).await?;
             case_cmd::run(&store, &policy, command).await?;
+            store.close().await;
+        }
+        Command::Template { command } => {
+            let (store, policy) = open_with_policy(&cli).await?;
+            template_cmd::run(&store, &policy, command).await?;
             store.close().await;
         }
         Command::Contact { command } => {

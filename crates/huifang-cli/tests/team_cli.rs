@@ -511,6 +511,23 @@ fn rules_and_warnings_from_the_command_line() {
     assert!(err.contains("from"), "{err}");
 }
 
+/// A small demo in `d` (60 loans on 2026-11-27) and the task wangfang takes next, as JSON.
+fn demo_and_next_task(d: &Path) -> Value {
+    ok(
+        d,
+        &[
+            "demo",
+            "--loans",
+            "60",
+            "--today",
+            "2026-11-27",
+            "--seed",
+            "5",
+        ],
+    );
+    serde_json::from_str(&ok(d, &["task", "next", "--as", "wangfang", "--json"])).unwrap()
+}
+
 /// `huifang` run with the machine's time zone set to `tz`: the contact rules read the hours in
 /// the lender's time (Asia/Shanghai), never the machine's.
 fn huifang_in(dir: &Path, tz: &str, args: &[&str]) -> Output {
@@ -525,20 +542,7 @@ fn huifang_in(dir: &Path, tz: &str, args: &[&str]) -> Output {
 fn contact_rules_from_the_command_line() {
     let dir = tempfile::TempDir::new().unwrap();
     let d = dir.path();
-    ok(
-        d,
-        &[
-            "demo",
-            "--loans",
-            "60",
-            "--today",
-            "2026-11-27",
-            "--seed",
-            "5",
-        ],
-    );
-    let next: Value =
-        serde_json::from_str(&ok(d, &["task", "next", "--as", "wangfang", "--json"])).unwrap();
+    let next = demo_and_next_task(d);
     let id = next["id"]
         .as_i64()
         .expect("a task for wangfang")
@@ -663,4 +667,81 @@ fn contact_rules_from_the_command_line() {
     );
     let rules: Value = serde_json::from_str(&ok(d, &["contact", "rules"])).unwrap();
     assert_eq!(rules["hours"]["until"], "20:00");
+}
+
+#[test]
+fn message_templates_from_the_command_line() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let d = dir.path();
+    let next = demo_and_next_task(d);
+    assert_eq!(ok(d, &["template", "list"]).lines().count(), 30);
+    let shown: Value = serde_json::from_str(&ok(
+        d,
+        &[
+            "template",
+            "show",
+            "welcome",
+            "--lang",
+            "en",
+            "--channel",
+            "email",
+            "--json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(shown["subject"], "Welcome");
+    assert_eq!(shown["set_on"], Value::Null);
+    assert!(fails(d, &["template", "show", "birthday"]).contains("event"));
+
+    std::fs::write(d.join("bad.txt"), "{name}，请还 {promise_amount} 元").unwrap();
+    let args = |file: &'static str, user: &'static str| {
+        vec![
+            "template",
+            "set",
+            "reminder_due",
+            "--body-file",
+            file,
+            "--as",
+            user,
+        ]
+    };
+    assert!(fails(d, &args("bad.txt", "admin")).contains("{promise_amount} is not a field"));
+    std::fs::write(
+        d.join("good.txt"),
+        "{name}您好，合同{loan}今天（{due_date}）请还 {amount} 元。",
+    )
+    .unwrap();
+    assert!(
+        fails(d, &args("good.txt", "wangfang")).contains("may not change the message templates")
+    );
+    assert!(ok(d, &args("good.txt", "admin")).contains("set 2026-11-27"));
+
+    let loan = next["loan"].as_str().expect("the task's loan").to_string();
+    let preview = ok(
+        d,
+        &[
+            "template",
+            "preview",
+            "reminder_due",
+            "--loan",
+            &loan,
+            "--as",
+            "risk",
+        ],
+    );
+    let n = loan.chars().count();
+    let masked: String = loan
+        .chars()
+        .enumerate()
+        .map(|(i, c)| if i + 4 >= n { c } else { '*' })
+        .collect();
+    assert!(n > 4 && masked.starts_with('*'), "{loan}");
+    assert!(
+        preview.contains(&format!("您好，合同{masked}今天（20")) && preview.contains("）请还 "),
+        "{preview}"
+    );
+    assert!(
+        !preview.contains(&loan),
+        "the loan number is masked: {preview}"
+    );
 }

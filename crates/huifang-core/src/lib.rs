@@ -20,6 +20,7 @@ pub mod report;
 pub mod schedule;
 pub mod status;
 pub mod team;
+pub mod template;
 pub mod warning;
 
 pub use calendar::Date;

@@ -141,6 +141,11 @@ impl Role {
         self == Role::Admin
     }
 
+    /// May change the message templates: the administrator, who keeps the settings.
+    pub fn sets_templates(self) -> bool {
+        self == Role::Admin
+    }
+
     /// May reassign a task of the team to another member.
     pub fn reassigns_tasks(self) -> bool {
         self == Role::TeamLead

@@ -16,6 +16,7 @@ mod ledger;
 mod records;
 mod sql;
 mod team;
+mod templates;
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -49,6 +50,7 @@ pub use team::{
     AgentStatsRow, DepthRow, FollowupCounts, Interaction, InteractionRecord, NewPromise, NewReveal,
     NewSignal, QueueRecord, Task, TaskRecord, TaskUpdate, TeamRecord, User, UserRecord,
 };
+pub use templates::StoredTemplate;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");

@@ -22,6 +22,7 @@ mod meta;
 mod reports;
 mod rules;
 mod tasks;
+mod templates;
 mod warnings;
 
 use std::net::SocketAddr;
@@ -60,7 +61,7 @@ pub struct AppState {
         (name = "loans", description = "Loans, for the roles that read them"),
         (name = "warnings", description = "Early warnings and the rule set that raises them"),
         (name = "cases", description = "Repossession and legal cases and their steps"),
-        (name = "contact", description = "The contact rules, borrowers' opt-outs and the contacts the rules refused")
+        (name = "contact", description = "The contact rules, borrowers' opt-outs, the contacts the rules refused, and message templates")
     )
 )]
 struct ApiDoc;
@@ -99,6 +100,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(decisions::routes())
         .merge(cases::routes())
         .merge(contact::routes())
+        .merge(templates::routes())
 }
 
 /// The OpenAPI document of the API: generated from the same route list the router serves.

@@ -1,7 +1,8 @@
 //! The contact rules over a real server on 127.0.0.1: an outcome recorded at 21:00 in Shanghai
 //! refused with 403 naming the rule (and kept in the refusals), an opt-out recorded and honoured
 //! at once and lifted, the rules document read by any user and changed by the administrator
-//! only, a malformed one refused naming the field.
+//! only, a malformed one refused naming the field; message templates listed, set by the
+//! administrator (a field outside the event refused) and previewed with a loan's facts.
 
 // Test code: it may panic on a broken fixture.
 #![allow(
@@ -188,4 +189,63 @@ async fn contact_rules_over_http(dbs: &mut Dbs) {
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["hours"]["until"], "22:00");
+
+    // message templates: read by any user, set by the administrator, previewed with a loan
+    let (s, b) = api.get("/api/v1/templates", Some(&a1)).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b.as_array().unwrap().len(), 30);
+    let path = "/api/v1/templates/reminder_due/zh/sms";
+    let good = json!({"body": "{name}：今天（{due_date}）请还 {amount} 元。"});
+    assert_eq!(
+        api.call("PUT", path, Some(&a1), None, Some(good.clone()))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    let (s, b) = api
+        .call(
+            "PUT",
+            path,
+            Some(&admin),
+            None,
+            Some(json!({"body": "{promise_date}"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    assert!(
+        b["message"]
+            .as_str()
+            .unwrap()
+            .contains("{promise_date} is not a field"),
+        "{b}"
+    );
+    let (s, b) = api.call("PUT", path, Some(&admin), None, Some(good)).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["set_on"], "2026-03-20");
+    assert_eq!(
+        api.get("/api/v1/templates/birthday/zh/sms", Some(&a1))
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+    let (s, b) = api
+        .get(
+            "/api/v1/templates/overdue_notice/zh/sms/preview?loan=L1",
+            Some(&audit),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        b["body"],
+        "张1您好，您的车贷（合同L1）自 2026-02-15 起已逾期 33 天，应还 2150.38 元，请尽快还款，以免产生更多罚息并影响您的信用记录。"
+    );
+    assert_eq!(
+        api.get(
+            "/api/v1/templates/overdue_notice/zh/sms/preview",
+            Some(&audit)
+        )
+        .await
+        .0,
+        StatusCode::BAD_REQUEST
+    );
 }

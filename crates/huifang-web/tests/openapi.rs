@@ -25,7 +25,7 @@ use serde_json::Value;
 use support::book;
 
 /// Every route of the API: (method, path), as the router registers them.
-const ROUTES: [(&str, &str); 39] = [
+const ROUTES: [(&str, &str); 43] = [
     ("get", "/api/v1/health"),
     ("get", "/api/v1/openapi.json"),
     ("get", "/api/v1/ledger/checkpoint"),
@@ -68,10 +68,14 @@ const ROUTES: [(&str, &str); 39] = [
         "/api/v1/borrowers/{external_id}/opt-outs/{channel}",
     ),
     ("get", "/api/v1/contacts/blocked"),
+    ("get", "/api/v1/templates"),
+    ("get", "/api/v1/templates/{event}/{lang}/{channel}"),
+    ("put", "/api/v1/templates/{event}/{lang}/{channel}"),
+    ("get", "/api/v1/templates/{event}/{lang}/{channel}/preview"),
 ];
 
 /// The routes that take a body, by method and path.
-const WITH_BODY: [(&str, &str); 14] = [
+const WITH_BODY: [(&str, &str); 15] = [
     ("post", "/api/v1/documents"),
     ("post", "/api/v1/documents/check"),
     ("post", "/api/v1/auth/login"),
@@ -86,6 +90,7 @@ const WITH_BODY: [(&str, &str); 14] = [
     ("post", "/api/v1/cases/{id}/steps"),
     ("put", "/api/v1/contact-rules"),
     ("post", "/api/v1/borrowers/{external_id}/opt-outs"),
+    ("put", "/api/v1/templates/{event}/{lang}/{channel}"),
 ];
 
 fn is_fallback(status: StatusCode, body: &Value) -> bool {
