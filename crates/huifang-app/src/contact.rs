@@ -13,7 +13,7 @@ use huifang_core::outcome::Channel;
 use huifang_store::{BlockedContact, BlockedContactRecord, OptOut, Store, TaskRecord, Tx};
 
 use crate::team::{Actor, Role};
-use crate::views::{ContactRulesDoc, HoursDoc};
+use crate::views::{ContactRulesDoc, HoursDoc, RetentionView, RetentionYearView};
 use crate::{AppError, require_business_date};
 
 /// The settings key of the contact rules document.
@@ -291,4 +291,25 @@ pub async fn blocked(
     let list = tx.blocked_contacts(limit.clamp(1, MAX_LIST)).await?;
     tx.rollback().await?;
     Ok(list)
+}
+
+/// How long contacts are kept and what is kept, by year (the roles that read loans).
+pub async fn retention(store: &Store, actor: &Actor) -> Result<RetentionView, AppError> {
+    actor.require(Role::reads_loans, "read the contacts' retention")?;
+    let mut tx = store.begin().await?;
+    let (years, oldest) = tx.contacts_by_year().await?;
+    tx.rollback().await?;
+    Ok(RetentionView {
+        retention_years: contact::RETENTION_YEARS,
+        oldest: oldest.map(|d| d.to_string()),
+        oldest_kept_until: oldest.map(|d| contact::kept_until(d).to_string()),
+        years: years
+            .into_iter()
+            .map(|(year, contacts, refused)| RetentionYearView {
+                year,
+                contacts,
+                refused,
+            })
+            .collect(),
+    })
 }

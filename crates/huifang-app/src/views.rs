@@ -2039,6 +2039,28 @@ pub struct HoursDoc {
     pub until: String,
 }
 
+/// How long contacts are kept, and what is kept: recorded and refused contacts by year.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct RetentionView {
+    /// Years every contact is kept at least (nothing deletes one).
+    pub retention_years: u32,
+    /// The business date of the oldest recorded contact.
+    pub oldest: Option<String>,
+    /// The first day the oldest may be let go.
+    pub oldest_kept_until: Option<String>,
+    pub years: Vec<RetentionYearView>,
+}
+
+/// One year's contacts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct RetentionYearView {
+    pub year: String,
+    /// Contacts recorded (interactions).
+    pub contacts: i64,
+    /// Contacts the contact rules refused.
+    pub refused: i64,
+}
+
 /// A borrower's opt-out of a channel, or of every contact (`all`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct OptOutView {

@@ -310,4 +310,20 @@ async fn the_contact_rules_hold_when_a_contact_is_recorded(dbs: &mut Dbs) {
         4,
         "a refused document changes nothing"
     );
+
+    // every contact is kept five years: what is kept, by year of its business date
+    assert!(matches!(
+        contact::retention(&store, &a1).await,
+        Err(AppError::Forbidden(_))
+    ));
+    let kept = contact::retention(&store, &audit).await.unwrap();
+    assert_eq!(kept.retention_years, 5);
+    assert_eq!(kept.oldest.as_deref(), Some("2026-03-20"));
+    assert_eq!(kept.oldest_kept_until.as_deref(), Some("2031-03-20"));
+    let years: Vec<(&str, i64, i64)> = kept
+        .years
+        .iter()
+        .map(|y| (y.year.as_str(), y.contacts, y.refused))
+        .collect();
+    assert_eq!(years, [("2026", 6, 5)]);
 }

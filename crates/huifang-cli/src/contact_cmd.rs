@@ -41,6 +41,14 @@ pub enum ContactCommand {
         #[arg(long = "as")]
         user: String,
     },
+    /// How long contacts are kept (5 years at least; nothing deletes one), and the recorded and
+    /// refused contacts by year.
+    Retention {
+        #[arg(long = "as")]
+        user: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// The contacts the rules refused, newest first.
     Blocked {
         #[arg(long, default_value_t = 50)]
@@ -111,6 +119,28 @@ pub async fn run(store: &Store, command: &ContactCommand) -> Result<()> {
             let actor = team::actor(store, user).await?;
             for o in contact::opt_outs(store, &actor, borrower).await? {
                 say!("{:<7} since {}  {}", o.channel, o.since_on, o.note);
+            }
+        }
+        ContactCommand::Retention { user, json } => {
+            let actor = team::actor(store, user).await?;
+            let r = contact::retention(store, &actor).await?;
+            if *json {
+                say!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                say!(
+                    "contacts are kept {} years at least; nothing deletes one. Oldest: {} (kept until {})",
+                    r.retention_years,
+                    r.oldest.as_deref().unwrap_or("none"),
+                    r.oldest_kept_until.as_deref().unwrap_or("-")
+                );
+                for y in &r.years {
+                    say!(
+                        "{}  {:>9} recorded {:>7} refused",
+                        y.year,
+                        y.contacts,
+                        y.refused
+                    );
+                }
             }
         }
         ContactCommand::Blocked { limit, user } => {

@@ -13,6 +13,16 @@ use crate::followup::TaskKind;
 use crate::outcome::Channel;
 use crate::policy::PolicyError;
 
+/// Years every contact is kept (DOMAIN.md: at least 5); nothing deletes one.
+pub const RETENTION_YEARS: u32 = 5;
+
+/// The first day a contact recorded on `day` may be let go: `RETENTION_YEARS` later (29
+/// February falls back to the 28th).
+pub fn kept_until(day: NaiveDate) -> NaiveDate {
+    day.checked_add_months(chrono::Months::new(RETENTION_YEARS * 12))
+        .unwrap_or(NaiveDate::MAX)
+}
+
 /// Asia/Shanghai: UTC+8 all year (no daylight saving since 1991).
 pub const SHANGHAI_OFFSET_MINUTES: i32 = 8 * 60;
 
@@ -418,6 +428,13 @@ mod tests {
                 cap: 3
             })
         );
+    }
+
+    #[test]
+    fn contacts_are_kept_five_years() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(kept_until(d("2026-03-20")), d("2031-03-20"));
+        assert_eq!(kept_until(d("2028-02-29")), d("2033-02-28"));
     }
 
     #[test]

@@ -127,6 +127,23 @@ impl Tx {
             .collect()
     }
 
+    /// The recorded contacts and the refused ones, by year of their business date: (year,
+    /// contacts, refusals), oldest first; and the earliest business date of a contact.
+    pub async fn contacts_by_year(&mut self) -> Result<(Vec<(String, i64, i64)>, Option<Date>)> {
+        let rows = sqlx::query("SELECT y, SUM(c), SUM(b) FROM (SELECT substr(business_date, 1, 4) AS y, 1 AS c, 0 AS b FROM interactions UNION ALL SELECT substr(business_date, 1, 4), 0, 1 FROM blocked_contacts) t GROUP BY y ORDER BY y")
+            .fetch_all(&mut *self.tx)
+            .await?;
+        let years = rows
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let oldest: Option<String> = sqlx::query("SELECT MIN(business_date) FROM interactions")
+            .fetch_one(&mut *self.tx)
+            .await?
+            .try_get(0)?;
+        Ok((years, oldest.map(|d| parse_date_col(&d)).transpose()?))
+    }
+
     /// Records a contact the rules refused; returns its id.
     pub async fn insert_blocked_contact(&mut self, b: &BlockedContact) -> Result<i64> {
         let row = sqlx::query("INSERT INTO blocked_contacts (loan_id, task_id, user_id, channel, rule, reason, attempted_at, business_date) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")

@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use huifang_app::contact;
 use huifang_app::views::{
-    BlockedContactView, ContactRulesDoc, ErrorView, OptOutRequest, OptOutView,
+    BlockedContactView, ContactRulesDoc, ErrorView, OptOutRequest, OptOutView, RetentionView,
 };
 use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
@@ -24,6 +24,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(opt_outs, opt_out))
         .routes(routes!(opt_in))
         .routes(routes!(blocked))
+        .routes(routes!(retention))
 }
 
 /// The contact rules in force: hours in the lender's local time, daily caps.
@@ -198,4 +199,24 @@ async fn blocked(
     let limit = crate::warnings::number(m.get("limit"), "limit")?.unwrap_or(50);
     let list = contact::blocked(&state.store, &actor, limit).await?;
     Ok(Json(list.iter().map(BlockedContactView::from).collect()))
+}
+
+/// How long contacts are kept (5 years at least; nothing deletes one), and the recorded and
+/// refused contacts by year.
+#[utoipa::path(
+    get,
+    path = "/api/v1/contacts/retention",
+    tag = "contact",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The retention report", body = RetentionView),
+        (status = 401, description = "No valid token", body = ErrorView),
+        (status = 403, description = "The caller's role does not read loans", body = ErrorView)
+    )
+)]
+async fn retention(
+    State(state): State<AppState>,
+    Authed(actor): Authed,
+) -> Result<Json<RetentionView>, ApiError> {
+    Ok(Json(contact::retention(&state.store, &actor).await?))
 }

@@ -190,6 +190,18 @@ async fn contact_rules_over_http(dbs: &mut Dbs) {
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["hours"]["until"], "22:00");
 
+    let (s, b) = api.get("/api/v1/contacts/retention", Some(&audit)).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["retention_years"], 5);
+    assert_eq!(
+        b["years"],
+        json!([{"year": "2026", "contacts": 1, "refused": 2}])
+    );
+    assert_eq!(
+        api.get("/api/v1/contacts/retention", Some(&a1)).await.0,
+        StatusCode::FORBIDDEN
+    );
+
     // message templates: read by any user, set by the administrator, previewed with a loan
     let (s, b) = api.get("/api/v1/templates", Some(&a1)).await;
     assert_eq!(s, StatusCode::OK, "{b}");

@@ -25,7 +25,7 @@ use serde_json::Value;
 use support::book;
 
 /// Every route of the API: (method, path), as the router registers them.
-const ROUTES: [(&str, &str); 43] = [
+const ROUTES: [(&str, &str); 44] = [
     ("get", "/api/v1/health"),
     ("get", "/api/v1/openapi.json"),
     ("get", "/api/v1/ledger/checkpoint"),
@@ -68,6 +68,7 @@ const ROUTES: [(&str, &str); 43] = [
         "/api/v1/borrowers/{external_id}/opt-outs/{channel}",
     ),
     ("get", "/api/v1/contacts/blocked"),
+    ("get", "/api/v1/contacts/retention"),
     ("get", "/api/v1/templates"),
     ("get", "/api/v1/templates/{event}/{lang}/{channel}"),
     ("put", "/api/v1/templates/{event}/{lang}/{channel}"),
