@@ -6,13 +6,13 @@
 use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use huifang_core::Date;
 use huifang_core::contact::{self, Attempt, Blocked, ContactRules, Purpose, Standing};
 use huifang_core::followup::TaskKind;
-use huifang_core::outcome::Channel;
+use huifang_core::outcome::{self, Channel};
+use huifang_core::{BorrowerId, Date};
 use huifang_store::{BlockedContact, BlockedContactRecord, OptOut, Store, TaskRecord, Tx};
 
-use crate::team::{Actor, Role};
+use crate::team::{Actor, Role, stamp};
 use crate::views::{ContactRulesDoc, HoursDoc, RetentionView, RetentionYearView};
 use crate::{AppError, require_business_date};
 
@@ -126,20 +126,24 @@ pub async fn set_rules(
     Ok(doc)
 }
 
-/// Whether a contact counts as connected (the borrower answered).
-fn connected(outcome: &str) -> bool {
-    !matches!(outcome, "no_answer" | "wrong_number")
-}
-
 fn purpose_of(task_kind: Option<&str>) -> Purpose {
     task_kind
-        .and_then(|k| TaskKind::ALL.into_iter().find(|t| t.as_str() == k))
+        .and_then(TaskKind::parse)
         .map_or(Purpose::Service, Purpose::of_task)
 }
 
 fn utc_text(t: NaiveDateTime) -> String {
-    t.and_utc()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    stamp(t.and_utc())
+}
+
+/// The id of the borrower with this external id.
+async fn borrower_id(tx: &mut Tx, borrower: &str) -> Result<BorrowerId, AppError> {
+    tx.borrower_id_by_external_id(borrower)
+        .await?
+        .ok_or_else(|| AppError::NotFound {
+            what: "borrower",
+            id: borrower.to_string(),
+        })
 }
 
 /// Checks a contact with the task's borrower at `at` on `channel` against the rules, in the
@@ -154,9 +158,7 @@ pub async fn guard(
     date: Date,
 ) -> Result<(), AppError> {
     let rules = rules_in(tx).await?;
-    let Some(borrower) = tx.borrower_of_loan(task.task.loan_id).await? else {
-        return Ok(());
-    };
+    let borrower = borrower_id(tx, &task.borrower_external_id).await?;
     let mut standing = Standing::default();
     for o in tx.opt_outs(borrower).await? {
         if o.channel == "all" {
@@ -175,7 +177,7 @@ pub async fn guard(
             standing.today.push((
                 channel,
                 purpose_of(c.task_kind.as_deref()),
-                connected(&c.outcome),
+                outcome::reaches(&c.outcome),
             ));
         }
     }
@@ -185,8 +187,6 @@ pub async fn guard(
         purpose: purpose_of(Some(&task.task.kind)),
     };
     contact::check(&rules, &attempt, &standing).map_err(|b: Blocked| AppError::Blocked {
-        rule: b.rule(),
-        reason: b.reason(&rules),
         record: Box::new(BlockedContact {
             loan_id: task.task.loan_id,
             task_id: Some(task.id),
@@ -239,12 +239,7 @@ pub async fn set_opt_out(
     let user = actor.id();
     let mut tx = store.begin().await?;
     let date = require_business_date(&mut tx).await?;
-    let Some(borrower_id) = tx.borrower_id_by_external_id(borrower).await? else {
-        return Err(AppError::NotFound {
-            what: "borrower",
-            id: borrower.to_string(),
-        });
-    };
+    let borrower_id = borrower_id(&mut tx, borrower).await?;
     let changed = if opted_out {
         tx.insert_opt_out(&OptOut {
             borrower_id,
@@ -269,12 +264,7 @@ pub async fn opt_outs(
 ) -> Result<Vec<OptOut>, AppError> {
     actor.require(Role::records_opt_outs, "read a borrower's opt-outs")?;
     let mut tx = store.begin().await?;
-    let Some(borrower_id) = tx.borrower_id_by_external_id(borrower).await? else {
-        return Err(AppError::NotFound {
-            what: "borrower",
-            id: borrower.to_string(),
-        });
-    };
+    let borrower_id = borrower_id(&mut tx, borrower).await?;
     let list = tx.opt_outs(borrower_id).await?;
     tx.rollback().await?;
     Ok(list)

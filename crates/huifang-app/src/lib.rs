@@ -58,12 +58,10 @@ pub enum AppError {
     Forbidden(String),
     #[error("conflict: {0}")]
     Conflict(String),
-    /// A contact the contact rules refuse: the rule's name, the reason, and the record of the
-    /// refused contact (kept by [`contact::keep_refusal`]).
-    #[error("refused by the contact rule {rule}: {reason}")]
+    /// A contact the contact rules refuse: the record of the refused contact, with the rule's
+    /// name and the reason (kept by [`contact::keep_refusal`]).
+    #[error("refused by the contact rule {}: {}", record.rule, record.reason)]
     Blocked {
-        rule: &'static str,
-        reason: String,
         record: Box<huifang_store::BlockedContact>,
     },
 }

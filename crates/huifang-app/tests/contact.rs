@@ -47,7 +47,7 @@ async fn refused(store: &Store, who: &str, t: TaskId, input: &OutcomeInput) -> (
     let e = record(store, who, t, input).await.unwrap_err();
     assert_eq!(ledger_size(store).await, before, "a refusal logs nothing");
     match e {
-        AppError::Blocked { rule, reason, .. } => (rule.to_string(), reason),
+        AppError::Blocked { record } => (record.rule, record.reason),
         other => panic!("expected a contact rule's refusal, got {other}"),
     }
 }

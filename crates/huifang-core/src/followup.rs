@@ -59,6 +59,11 @@ impl TaskKind {
         Self::WarningReview,
     ];
 
+    /// The kind of a stored name, if it is one.
+    pub fn parse(s: &str) -> Option<TaskKind> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
     /// The name used in storage and the API.
     pub fn as_str(self) -> &'static str {
         match self {

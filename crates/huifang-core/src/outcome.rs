@@ -290,8 +290,14 @@ impl Outcome {
 
     /// The borrower could not be reached by this attempt.
     pub fn is_unreachable(&self) -> bool {
-        matches!(self, Outcome::NoAnswer | Outcome::WrongNumber)
+        !reaches(self.kind())
     }
+}
+
+/// Whether a contact with this stored outcome kind reached the borrower (every outcome but no
+/// answer and a wrong number).
+pub fn reaches(kind: &str) -> bool {
+    !matches!(kind, "no_answer" | "wrong_number")
 }
 
 /// A risk signal for the warning rules: a kind and a short value.

@@ -50,15 +50,6 @@ pub struct PastContact {
 }
 
 impl Tx {
-    /// The borrower of a loan.
-    pub async fn borrower_of_loan(&mut self, loan: LoanId) -> Result<Option<BorrowerId>> {
-        let row = sqlx::query("SELECT borrower_id FROM loans WHERE id = $1")
-            .bind(loan.get())
-            .fetch_optional(&mut *self.tx)
-            .await?;
-        Ok(row.map(|r| r.try_get(0).map(BorrowerId)).transpose()?)
-    }
-
     /// The channels a borrower opted out of ('all' among them when not to be contacted).
     pub async fn opt_outs(&mut self, borrower: BorrowerId) -> Result<Vec<OptOut>> {
         let rows = sqlx::query("SELECT channel, since_on, recorded_by, note FROM contact_opt_outs WHERE borrower_id = $1 ORDER BY channel")

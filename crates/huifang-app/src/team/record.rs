@@ -89,7 +89,7 @@ async fn script_signals(
     task_kind: &str,
     answers: &Answers,
 ) -> Result<Vec<(String, String)>, AppError> {
-    let Some(kind) = TaskKind::ALL.into_iter().find(|k| k.as_str() == task_kind) else {
+    let Some(kind) = TaskKind::parse(task_kind) else {
         return Ok(Vec::new());
     };
     if answers.is_empty() {
