@@ -87,13 +87,18 @@ pub async fn run_daily_in_batches(
             Arc::new(policy.clone()),
             Arc::new(Plans::load(&mut tx).await?),
         );
+        let outgoing = crate::notify::Outgoing::load(&mut tx, day).await?;
         let mut signalled = Vec::new();
         let mut reader = store.begin().await?;
         let mut batches = due.chunks(batch_loans.max(1));
         let mut next = prepare(&mut reader, &policy, &plans, day, batches.next()).await?;
-        while let Some(planned) = next.take() {
+        while let Some(mut planned) = next.take() {
+            let notices = planned.take_notices();
             let (written, prepared) = tokio::join!(
-                planned.write(&mut tx, day),
+                async {
+                    outgoing.write(&mut tx, &notices).await?;
+                    planned.write(&mut tx, day).await
+                },
                 prepare(&mut reader, &policy, &plans, day, batches.next()),
             );
             let written = written?;

@@ -6,14 +6,21 @@
 use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use huifang_core::contact::{self, Attempt, Blocked, ContactRules, Purpose, Standing};
+use huifang_core::contact::{
+    self, Attempt, Blocked, ContactRules, Purpose, Standing, ThirdPartyRefusal,
+};
 use huifang_core::followup::TaskKind;
 use huifang_core::outcome::{self, Channel};
 use huifang_core::{BorrowerId, Date};
-use huifang_store::{BlockedContact, BlockedContactRecord, OptOut, Store, TaskRecord, Tx};
+use huifang_store::{
+    BlockedContact, BlockedContactRecord, EmergencyContact, OptOut, Store, TaskRecord, Tx,
+};
 
 use crate::team::{Actor, Role, stamp};
-use crate::views::{ContactRulesDoc, HoursDoc, RetentionView, RetentionYearView};
+use crate::views::{
+    AddressRequest, ContactRulesDoc, EmergencyContactRequest, EmergencyContactView, HoursDoc,
+    RetentionView, RetentionYearView,
+};
 use crate::{AppError, require_business_date};
 
 /// The settings key of the contact rules document.
@@ -302,4 +309,179 @@ pub async fn retention(store: &Store, actor: &Actor) -> Result<RetentionView, Ap
             })
             .collect(),
     })
+}
+
+/// Checks a contact with one of the task's borrower's emergency contacts (`contact`): theirs,
+/// consented, by phone or visit, only to locate the borrower (the core's
+/// `contact::check_third_party`). No consent is a refusal kept with its rule; the rest are
+/// field errors.
+pub(crate) async fn third_party(
+    tx: &mut Tx,
+    actor: &Actor,
+    task: &TaskRecord,
+    contact: i64,
+    recorded: &crate::team::ContactFacts,
+    date: Date,
+) -> Result<(), AppError> {
+    let borrower = borrower_id(tx, &task.borrower_external_id).await?;
+    let c = tx
+        .emergency_contact(contact)
+        .await?
+        .filter(|c| c.borrower_id == borrower)
+        .ok_or_else(|| AppError::Field {
+            field: "emergency_contact",
+            reason: format!("no emergency contact {contact} of this task's borrower"),
+        })?;
+    match contact::check_third_party(c.consent_on.is_some(), recorded.channel, &recorded.outcome)
+    {
+        Ok(()) => Ok(()),
+        Err(ThirdPartyRefusal::Blocked(b)) => {
+            let rules = rules_in(tx).await?;
+            Err(AppError::Blocked {
+                record: Box::new(BlockedContact {
+                    loan_id: task.task.loan_id,
+                    task_id: Some(task.id),
+                    user_id: Some(actor.id()),
+                    channel: recorded.channel.as_str().to_string(),
+                    rule: b.rule().to_string(),
+                    reason: b.reason(&rules),
+                    attempted_at: stamp(recorded.occurred_at),
+                    business_date: date,
+                }),
+            })
+        }
+        Err(ThirdPartyRefusal::Channel) => Err(AppError::Field {
+            field: "channel",
+            reason: "an emergency contact is called or visited, never messaged".into(),
+        }),
+        Err(ThirdPartyRefusal::Content) => Err(AppError::Field {
+            field: "outcome",
+            reason: "a contact with an emergency contact only locates the borrower: reached, no_answer, wrong_number or refused".into(),
+        }),
+    }
+}
+
+/// Sets a borrower's address on a channel the borrower file does not carry (email, wechat).
+pub async fn set_address(
+    store: &Store,
+    actor: &Actor,
+    borrower: &str,
+    request: &AddressRequest,
+) -> Result<(), AppError> {
+    actor.require(Role::records_opt_outs, "set a borrower's contact address")?;
+    let address = request.address.trim();
+    match request.channel.as_str() {
+        "email" if address.contains('@') && address.len() <= 254 => {}
+        "email" => {
+            return Err(AppError::Field {
+                field: "address",
+                reason: format!("{address:?} is not an email address"),
+            });
+        }
+        "wechat" if !address.is_empty() && address.len() <= 128 => {}
+        "wechat" => {
+            return Err(AppError::Field {
+                field: "address",
+                reason: "a WeChat open id of 1 to 128 characters".into(),
+            });
+        }
+        other => {
+            return Err(AppError::Field {
+                field: "channel",
+                reason: format!("{other:?} is not email or wechat"),
+            });
+        }
+    }
+    let mut tx = store.begin().await?;
+    let id = borrower_id(&mut tx, borrower).await?;
+    tx.set_contact_address(id, &request.channel, address)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+fn emergency_view(borrower: &str, id: i64, c: &EmergencyContact) -> EmergencyContactView {
+    EmergencyContactView {
+        id,
+        borrower: borrower.to_string(),
+        name: c.name.clone(),
+        relation: c.relation.clone(),
+        mobile: huifang_core::team::mask_mobile(&c.mobile),
+        consent_on: c.consent_on.map(|d| d.to_string()),
+    }
+}
+
+/// A borrower's emergency contacts, mobiles masked.
+pub async fn emergency_contacts(
+    store: &Store,
+    actor: &Actor,
+    borrower: &str,
+) -> Result<Vec<EmergencyContactView>, AppError> {
+    actor.require(
+        Role::records_opt_outs,
+        "read a borrower's emergency contacts",
+    )?;
+    let mut tx = store.begin().await?;
+    let id = borrower_id(&mut tx, borrower).await?;
+    let list = tx.emergency_contacts(id).await?;
+    tx.rollback().await?;
+    Ok(list
+        .iter()
+        .map(|(i, c)| emergency_view(borrower, *i, c))
+        .collect())
+}
+
+/// Adds a borrower's emergency contact, or updates the one with the same mobile (its consent
+/// given or withdrawn).
+pub async fn set_emergency_contact(
+    store: &Store,
+    actor: &Actor,
+    borrower: &str,
+    request: &EmergencyContactRequest,
+) -> Result<EmergencyContactView, AppError> {
+    actor.require(
+        Role::records_opt_outs,
+        "record a borrower's emergency contact",
+    )?;
+    let text = |field: &'static str, v: &str| {
+        let v = v.trim();
+        if v.is_empty() || v.chars().count() > 100 {
+            Err(AppError::Field {
+                field,
+                reason: "required, at most 100 characters".into(),
+            })
+        } else {
+            Ok(v.to_string())
+        }
+    };
+    let contact = EmergencyContact {
+        borrower_id: BorrowerId(0),
+        name: text("name", &request.name)?,
+        relation: text("relation", &request.relation)?,
+        mobile: huifang_core::ids::Mobile::parse(request.mobile.trim())
+            .map_err(|e| AppError::Field {
+                field: "mobile",
+                reason: e.to_string(),
+            })?
+            .as_str()
+            .to_string(),
+        consent_on: request
+            .consent_on
+            .as_deref()
+            .map(|d| {
+                huifang_core::calendar::parse_date(d).ok_or_else(|| AppError::Field {
+                    field: "consent_on",
+                    reason: format!("{d:?} is not a date YYYY-MM-DD"),
+                })
+            })
+            .transpose()?,
+    };
+    let mut tx = store.begin().await?;
+    let contact = EmergencyContact {
+        borrower_id: borrower_id(&mut tx, borrower).await?,
+        ..contact
+    };
+    let id = tx.upsert_emergency_contact(&contact).await?;
+    tx.commit().await?;
+    Ok(emergency_view(borrower, id, &contact))
 }

@@ -217,6 +217,8 @@ pub struct Planned {
     /// Risk signals the day brought (an overdue borrower nobody reached), already weighed.
     signals: Vec<(LoanId, String, String, Date, Option<i64>)>,
     followup: crate::followup::FollowupPlanned,
+    /// The messages the day's events call for (the close only), by loan.
+    notices: Vec<crate::notify::Notice>,
 }
 
 /// Re-evaluates a batch on `date` and plans its follow-up. With `dated_events` (the daily close)
@@ -238,6 +240,7 @@ pub fn plan(
     let mut opened = Vec::new();
     let mut cleared = Vec::new();
     let mut signals = Vec::new();
+    let mut notices = Vec::new();
     let mut evaluated = Vec::with_capacity(inputs.len());
     for input in inputs {
         let loan_id = input.loan.id;
@@ -273,6 +276,11 @@ pub fn plan(
         } else {
             Vec::new()
         };
+        notices.extend(
+            day_events
+                .iter()
+                .filter_map(|e| crate::notify::Notice::of_event(loan_id, date, e)),
+        );
         day_events.extend(status::transition_events(&before, &done.status));
         events.extend(day_events.iter().map(|e| event_record(loan_id, date, e)));
         if changed(&before, &after) {
@@ -332,10 +340,16 @@ pub fn plan(
         auto_resolve_days: policy.warning_auto_resolve_days,
         signals,
         followup,
+        notices,
     })
 }
 
 impl Planned {
+    /// The messages the day's events call for, taken out to be written with them.
+    pub fn take_notices(&mut self) -> Vec<crate::notify::Notice> {
+        std::mem::take(&mut self.notices)
+    }
+
     /// The warning level a loan of the batch is evaluated at.
     pub fn warning_level(&self, loan: LoanId) -> Option<u8> {
         self.evaluations

@@ -1317,7 +1317,9 @@ pub async fn witness_once(
         .transpose()
         .map_err(WitnessError::Kept)?;
     let asked = |e: PortError| match e.failure {
-        Failure::Malformed => WitnessError::Refused(WitnessRefusal::Malformed(e.to_string())),
+        Failure::Malformed | Failure::Rejected => {
+            WitnessError::Refused(WitnessRefusal::Malformed(e.to_string()))
+        }
         Failure::Unreachable => WitnessError::Unreachable(e),
     };
     let note = source.checkpoint().await.map_err(asked)?;

@@ -12,6 +12,7 @@ pub mod followup;
 pub mod import;
 pub mod ledger;
 pub mod loans;
+pub mod notify;
 pub mod policy;
 pub mod ports;
 pub mod rows;

@@ -31,17 +31,27 @@ pub struct LoanView {
     pub warnings: Vec<WarningRecord>,
 }
 
+/// The id of the loan with this external id.
+pub(crate) async fn loan_id(
+    tx: &mut huifang_store::Tx,
+    external_id: &str,
+) -> Result<huifang_core::LoanId, AppError> {
+    let ids = tx
+        .loan_ids_by_external_id(&[external_id.to_string()])
+        .await?;
+    ids.get(external_id)
+        .copied()
+        .ok_or_else(|| AppError::NotFound {
+            what: "loan",
+            id: external_id.to_string(),
+        })
+}
+
 pub(crate) async fn find(
     tx: &mut huifang_store::Tx,
     external_id: &str,
 ) -> Result<huifang_store::ReplayInput, AppError> {
-    let ids = tx
-        .loan_ids_by_external_id(&[external_id.to_string()])
-        .await?;
-    let id = *ids.get(external_id).ok_or_else(|| AppError::NotFound {
-        what: "loan",
-        id: external_id.to_string(),
-    })?;
+    let id = loan_id(tx, external_id).await?;
     tx.replay_inputs(&[id])
         .await?
         .pop()

@@ -12,10 +12,14 @@
 //!   schedule.
 //!
 //! Systems today: another Huifang server's tamper-evident log ([`LogSource`], followed by the
-//! witness). The channels (SMTP, SMS and WeChat gateways, telephony), webhook subscribers and
-//! GPS vendors take the same shape.
+//! witness); the channels' providers ([`Courier`]: an SMTP server, SMS and WeChat gateways, a
+//! telephony provider), driven by the outbox's worker (`notify::deliver_once`). Webhook
+//! subscribers and GPS vendors take the same shape.
 
+use std::collections::BTreeMap;
 use std::future::Future;
+
+use huifang_core::outcome::Channel;
 
 use huifang_ledger::Hash;
 
@@ -37,6 +41,9 @@ pub enum Failure {
     /// It answered, but not with what the port promises (a body that does not parse): a fault of
     /// the system to report, not to retry.
     Malformed,
+    /// It refused this request for good (a client error: a bad number, a template unknown):
+    /// asking again would be refused again.
+    Rejected,
 }
 
 /// Another Huifang server's log, as a witness reads it (`GET /api/v1/ledger/checkpoint` and
@@ -51,4 +58,36 @@ pub trait LogSource {
         first: u64,
         second: u64,
     ) -> impl Future<Output = Result<Vec<Hash>, PortError>> + Send;
+}
+
+/// A message ready for its provider: rendered and addressed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// The outbox's id.
+    pub id: i64,
+    /// The provider sends a message once however often it is handed over with this key.
+    pub idempotency_key: String,
+    pub channel: Channel,
+    /// The event (`reminder_before`, …, `call`).
+    pub event: String,
+    /// The mobile (SMS, phone), email address or WeChat open id.
+    pub to: String,
+    /// Email only.
+    pub subject: String,
+    pub body: String,
+    /// The template's fields and their values (WeChat template messages are sent as these).
+    pub fields: BTreeMap<String, String>,
+    /// A call's task and the agent who asked for it.
+    pub task_id: Option<i64>,
+    pub agent: Option<String>,
+}
+
+/// The providers of the message channels.
+pub trait Courier: Sync {
+    /// The channels it delivers (the worker claims only these).
+    fn channels(&self) -> Vec<Channel>;
+
+    /// Hands a message to its channel's provider; returns the provider's id of it (a message
+    /// id, a call id).
+    fn send(&self, message: &Outgoing) -> impl Future<Output = Result<String, PortError>> + Send;
 }

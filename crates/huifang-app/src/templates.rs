@@ -2,12 +2,11 @@
 //! channel, or the core's default; set by the administrator (checked by the core: the event's
 //! fields only, a subject on email only); previewed with a loan's facts, its number masked.
 
-use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use huifang_core::outcome::Channel;
 use huifang_core::policy::Policy;
-use huifang_core::template::{Lang, MESSAGE_CHANNELS, MessageEvent, Template, mask_loan_number};
+use huifang_core::template::{Figures, Lang, MESSAGE_CHANNELS, MessageEvent, Template};
 use huifang_store::{Store, StoredTemplate};
 
 use crate::team::{Actor, Role};
@@ -77,7 +76,7 @@ impl TemplateKey {
 
 /// The template in force for `key` among the stored ones, and the date the lender set it
 /// (none: the default).
-fn in_force(stored: &[StoredTemplate], key: TemplateKey) -> (Template, Option<String>) {
+pub(crate) fn in_force(stored: &[StoredTemplate], key: TemplateKey) -> (Template, Option<String>) {
     match stored.iter().find(|s| key.is(s)) {
         Some(s) => (
             Template {
@@ -182,9 +181,6 @@ pub async fn preview(
     let promises = tx.promise_states(Some(view.loan.id)).await?;
     tx.rollback().await?;
     let today = view.business_date;
-    let mut values: BTreeMap<&str, String> = BTreeMap::new();
-    values.insert("name", name);
-    values.insert("loan", mask_loan_number(&view.loan.loan.external_id));
     let unpaid = |due: huifang_core::Date| due >= today;
     let next = view
         .installments
@@ -192,35 +188,42 @@ pub async fn preview(
         .filter(|i| i.paid_off_on.is_none())
         .find(|i| unpaid(i.due_date))
         .or_else(|| view.installments.iter().find(|i| i.paid_off_on.is_none()));
-    match key.event {
+    let figures = match key.event {
         MessageEvent::OverdueNotice => {
             let since = view
                 .status
                 .oldest_unpaid_due
                 .ok_or_else(|| AppError::Conflict(format!("loan {loan} is not overdue")))?;
-            values.insert("amount", view.status.overdue_amount.to_string());
-            values.insert("due_date", since.to_string());
-            values.insert("days_overdue", view.status.dpd.to_string());
+            Figures {
+                amount: Some(view.status.overdue_amount),
+                date: Some(since),
+                days: Some(i64::from(view.status.dpd)),
+            }
         }
         MessageEvent::PromiseConfirmation => {
             let p = promises
                 .last()
                 .ok_or_else(|| AppError::Conflict(format!("loan {loan} has no promise to pay")))?;
-            values.insert("promise_amount", p.amount.to_string());
-            values.insert("promise_date", p.due_on.to_string());
+            Figures {
+                amount: Some(p.amount),
+                date: Some(p.due_on),
+                days: None,
+            }
         }
         MessageEvent::ReminderBefore | MessageEvent::ReminderDue | MessageEvent::Welcome => {
             let i = next.ok_or_else(|| {
                 AppError::Conflict(format!("loan {loan} has no installment left to pay"))
             })?;
-            values.insert(
-                "amount",
-                (i.principal_left() + i.interest_left()).to_string(),
-            );
-            values.insert("due_date", i.due_date.to_string());
-            values.insert("days", (i.due_date - today).num_days().max(0).to_string());
+            Figures {
+                amount: Some(i.principal_left() + i.interest_left()),
+                date: Some(i.due_date),
+                days: Some((i.due_date - today).num_days().max(0)),
+            }
         }
-    }
+    };
+    let values = key
+        .event
+        .values(&name, &view.loan.loan.external_id, &figures);
     let m = template
         .render(&values)
         .map_err(|e| AppError::Invalid(format!("template {}: {e}", key.event.as_str())))?;

@@ -845,6 +845,9 @@ pub struct OutcomeRequest {
     pub duration_seconds: Option<i64>,
     /// When the contact happened (RFC 3339; default now).
     pub occurred_at: Option<String>,
+    /// The id of the borrower's emergency contact called instead (only to locate the borrower,
+    /// only with their consent): recorded, the task left as it was.
+    pub emergency_contact: Option<i64>,
 }
 
 /// Reassigning a task.
@@ -2293,4 +2296,201 @@ impl CaseStepRequest {
             on,
         })
     }
+}
+
+// ----- messages (the outbox) and channels ----------------------------------------------------
+
+/// The notification rules: the channels each event is sent on, the language of messages and the
+/// retry policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyRulesDoc {
+    /// Per event (reminder_before, reminder_due, overdue_notice, promise_confirmation,
+    /// welcome): the channels it is sent on (sms, wechat, email); an event left out sends none.
+    pub events: BTreeMap<String, Vec<String>>,
+    /// zh (default) or en.
+    pub lang: String,
+    /// Attempts before a message is dead-lettered.
+    pub max_attempts: u32,
+    /// The wait after the first failed attempt, doubled after each (seconds).
+    pub backoff_seconds: u32,
+    /// The longest wait between two attempts (seconds).
+    pub max_backoff_seconds: u32,
+}
+
+/// An HTTP gateway (SMS, WeChat template messages, telephony). The token is never shown:
+/// `"********"` stands for the one kept, and keeps it when sent back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayDoc {
+    /// Base URL (http or https); messages go to `{url}/messages`, calls to `{url}/calls`.
+    pub url: String,
+    /// Bearer token.
+    pub token: String,
+    /// The provider's template id per event (WeChat template messages; SMS templates filed
+    /// with the carrier).
+    #[serde(default)]
+    pub templates: BTreeMap<String, String>,
+    /// Seconds a request may take before it counts as failed.
+    #[serde(default = "default_timeout")]
+    pub timeout_seconds: u32,
+}
+
+fn default_timeout() -> u32 {
+    10
+}
+
+/// An SMTP server for email. The password is never shown (see [`GatewayDoc`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpDoc {
+    pub host: String,
+    pub port: u16,
+    /// none (loopback only), starttls or tls.
+    pub tls: String,
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub password: String,
+    /// The sender, e.g. `"回访中心 <huifang@lender.example>"`.
+    pub from: String,
+    #[serde(default = "default_timeout")]
+    pub timeout_seconds: u32,
+}
+
+/// The channels' connections: each configured channel is delivered by the worker; the webhook
+/// secret signs providers' callbacks. Secrets are never shown.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelsDoc {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms: Option<GatewayDoc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wechat: Option<GatewayDoc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<GatewayDoc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<SmtpDoc>,
+    /// The shared secret of the providers' signed callbacks (HMAC-SHA256).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
+}
+
+/// A message in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct MessageView {
+    pub id: i64,
+    /// The key the provider knows the message by (it sends it once, however often asked).
+    pub idempotency_key: String,
+    /// The event (reminder_before, …, or call).
+    pub event: String,
+    pub channel: String,
+    pub loan: String,
+    pub task_id: Option<i64>,
+    /// Who asked for it (a call), if anyone.
+    pub user: Option<String>,
+    /// queued, sent, delivered, failed, dead or blocked.
+    pub state: String,
+    pub attempts: i64,
+    /// Not sent before (RFC 3339, UTC): the next attempt of a failed message.
+    pub due_at: String,
+    pub provider_id: Option<String>,
+    pub last_error: String,
+    pub business_date: String,
+    pub created_at: String,
+    pub sent_at: Option<String>,
+    pub finished_at: Option<String>,
+}
+
+/// A page of messages, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct MessagePage {
+    pub messages: Vec<MessageView>,
+    /// The `before` of the next page, when there may be one.
+    pub next_before: Option<i64>,
+}
+
+/// Messages of a channel and event by state, with the contacts the rules refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct NotifyReportRow {
+    pub channel: String,
+    pub event: String,
+    pub queued: i64,
+    pub sent: i64,
+    pub delivered: i64,
+    pub failed: i64,
+    pub dead: i64,
+    pub blocked: i64,
+}
+
+/// What one pass of the delivery worker did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct DeliveryView {
+    /// Messages claimed.
+    pub claimed: u64,
+    /// Accepted by their provider.
+    pub sent: u64,
+    /// Failed, to be tried again.
+    pub failed: u64,
+    /// Dead-lettered (attempts run out, or refused by the provider).
+    pub dead: u64,
+    /// Refused by the contact rules.
+    pub blocked: u64,
+    /// Held until the contact hours open.
+    pub held: u64,
+}
+
+/// What a provider's callback recorded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct CallbackView {
+    pub receipts: u64,
+    /// Interactions recorded from call events.
+    pub interactions: u64,
+    /// Borrowers opted out by their reply.
+    pub opt_outs: u64,
+    /// Events about messages Huifang does not know (ignored).
+    pub unknown: u64,
+}
+
+/// A call placed through the telephony provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct CallView {
+    pub message_id: i64,
+    pub task_id: i64,
+    pub idempotency_key: String,
+}
+
+/// A borrower's emergency contact (紧急联系人); the mobile is masked unless revealed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct EmergencyContactView {
+    pub id: i64,
+    pub borrower: String,
+    pub name: String,
+    pub relation: String,
+    pub mobile: String,
+    /// The day the contact consented to be called to locate the borrower; none: no consent.
+    pub consent_on: Option<String>,
+}
+
+/// An emergency contact to add (or update, by mobile).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmergencyContactRequest {
+    pub name: String,
+    /// 配偶, 父母, 子女, 朋友, 同事, ….
+    pub relation: String,
+    pub mobile: String,
+    /// The day consent was given (YYYY-MM-DD); none: not given.
+    #[serde(default)]
+    pub consent_on: Option<String>,
+}
+
+/// A borrower's address on a channel the borrower file does not carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddressRequest {
+    /// email or wechat.
+    pub channel: String,
+    /// An email address, or a WeChat open id.
+    pub address: String,
 }

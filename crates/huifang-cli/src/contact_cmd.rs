@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 use clap::Subcommand;
-use huifang_app::{contact, team};
+use huifang_app::{contact, team, views};
 use huifang_store::{BlockedContactRecord, Store};
 
 #[derive(Debug, Subcommand)]
@@ -48,6 +48,34 @@ pub enum ContactCommand {
         user: String,
         #[arg(long)]
         json: bool,
+    },
+    /// Set a borrower's email address or WeChat open id (the channels the borrower file does
+    /// not carry).
+    Address {
+        borrower: String,
+        /// email or wechat.
+        #[arg(long)]
+        channel: String,
+        #[arg(long)]
+        address: String,
+        #[arg(long = "as")]
+        user: String,
+    },
+    /// A borrower's emergency contacts; with --name, --relation and --mobile, add one (or update
+    /// the one with that mobile). They are called only to locate the borrower, only with their
+    /// consent (--consent-on DATE).
+    Emergency {
+        borrower: String,
+        #[arg(long, requires_all = ["relation", "mobile"])]
+        name: Option<String>,
+        #[arg(long)]
+        relation: Option<String>,
+        #[arg(long)]
+        mobile: Option<String>,
+        #[arg(long)]
+        consent_on: Option<String>,
+        #[arg(long = "as")]
+        user: String,
     },
     /// The contacts the rules refused, newest first.
     Blocked {
@@ -141,6 +169,49 @@ pub async fn run(store: &Store, command: &ContactCommand) -> Result<()> {
                         y.refused
                     );
                 }
+            }
+        }
+        ContactCommand::Address {
+            borrower,
+            channel,
+            address,
+            user,
+        } => {
+            let actor = team::actor(store, user).await?;
+            let request = views::AddressRequest {
+                channel: channel.clone(),
+                address: address.clone(),
+            };
+            contact::set_address(store, &actor, borrower, &request).await?;
+            say!("{borrower}: {channel} address set");
+        }
+        ContactCommand::Emergency {
+            borrower,
+            name,
+            relation,
+            mobile,
+            consent_on,
+            user,
+        } => {
+            let actor = team::actor(store, user).await?;
+            if let (Some(name), Some(relation), Some(mobile)) = (name, relation, mobile) {
+                let request = views::EmergencyContactRequest {
+                    name: name.clone(),
+                    relation: relation.clone(),
+                    mobile: mobile.clone(),
+                    consent_on: consent_on.clone(),
+                };
+                contact::set_emergency_contact(store, &actor, borrower, &request).await?;
+            }
+            for c in contact::emergency_contacts(store, &actor, borrower).await? {
+                say!(
+                    "{:>5}  {:<10} {:<6} {}  consent: {}",
+                    c.id,
+                    c.name,
+                    c.relation,
+                    c.mobile,
+                    c.consent_on.as_deref().unwrap_or("none")
+                );
             }
         }
         ContactCommand::Blocked { limit, user } => {

@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::adapters::HttpLogSource;
 use crate::workers::{self, Next};
+use huifang_adapters::HttpLogSource;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Subcommand, ValueEnum};
@@ -37,6 +37,10 @@ pub enum Commands {
         /// Address to listen on (port 0: any free port; the address is printed).
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// Do not run the outbox's delivery worker in this server (run `huifang notify run`
+        /// elsewhere).
+        #[arg(long)]
+        no_worker: bool,
     },
     /// Benchmark the ledger: appends in daily-close-sized transactions, proofs, full audit.
     BenchLedger {
@@ -167,7 +171,7 @@ pub async fn run(url: &str, command: &Commands) -> Result<()> {
     match command {
         Commands::Ledger { command } => ledger(url, command).await,
         Commands::Document { command } => document(url, command).await,
-        Commands::Serve { listen } => {
+        Commands::Serve { listen, no_worker } => {
             let store = open(url).await?;
             crate::init_tracing();
             let listener = tokio::net::TcpListener::bind(listen)
@@ -179,6 +183,22 @@ pub async fn run(url: &str, command: &Commands) -> Result<()> {
                 use std::io::Write as _;
                 let mut out = std::io::stdout().lock();
                 let _ = writeln!(out, "listening on http://{addr}").and_then(|()| out.flush());
+            }
+            if !*no_worker {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    // a failing pass is logged and tried again; the API keeps serving. The
+                    // worker ends on Ctrl-C, and so does the server.
+                    loop {
+                        let options = huifang_app::notify::DeliveryOptions::default();
+                        let every = Duration::from_secs(1);
+                        match crate::notify_cmd::work(&store, false, every, options, true).await {
+                            Ok(_) => std::process::exit(0),
+                            Err(e) => tracing::warn!("outbox worker: {e:#}"),
+                        }
+                        tokio::time::sleep(Duration::from_secs(5)).await;
+                    }
+                });
             }
             huifang_web::serve_listener(store, listener).await?;
             Ok(())

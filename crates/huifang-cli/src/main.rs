@@ -17,12 +17,12 @@ macro_rules! say_text {
     }};
 }
 
-mod adapters;
 mod bench;
 mod case_cmd;
 mod contact_cmd;
 mod followup_cmd;
 mod ledger_cmd;
+mod notify_cmd;
 mod output;
 mod team_cmd;
 mod template_cmd;
@@ -207,6 +207,12 @@ enum Command {
         #[command(subcommand)]
         command: contact_cmd::ContactCommand,
     },
+    /// Messages to borrowers through the outbox: the delivery worker, the messages and their
+    /// report, the notification rules and the channels' connections, calls placed for agents.
+    Notify {
+        #[command(subcommand)]
+        command: notify_cmd::NotifyCommand,
+    },
     /// Message templates per event, language and channel: list, show, set (the administrator),
     /// preview with a loan's facts.
     Template {
@@ -371,6 +377,7 @@ pub(crate) fn init_tracing() {
 
 #[tokio::main]
 async fn main() {
+    huifang_adapters::install_tls();
     let cli = Cli::parse();
     if std::env::var_os("HUIFANG_LOG").is_some() {
         init_tracing(); // e.g. HUIFANG_LOG=sqlx::query=debug logs every statement
@@ -505,6 +512,11 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Contact { command } => {
             let store = open(&cli).await?;
             contact_cmd::run(&store, command).await?;
+            store.close().await;
+        }
+        Command::Notify { command } => {
+            let store = open(&cli).await?;
+            notify_cmd::run(&store, command).await?;
             store.close().await;
         }
         Command::Ledger(command) => {

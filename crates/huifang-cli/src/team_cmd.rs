@@ -168,6 +168,10 @@ pub enum TaskCommand {
         /// The contact rules (hours, caps) are checked at this moment.
         #[arg(long)]
         at: Option<String>,
+        /// The id of the borrower's emergency contact called instead (only to locate the
+        /// borrower, only with their consent; see `huifang contact emergency`).
+        #[arg(long)]
+        emergency_contact: Option<i64>,
     },
     /// Move a task to another member of the team (team leads).
     Reassign {
@@ -415,6 +419,7 @@ async fn task(store: &Store, policy: &Policy, command: &TaskCommand) -> Result<(
             duration_seconds,
             idempotency_key,
             at,
+            emergency_contact,
         } => {
             let actor = who(store, user).await?;
             let answers = answers
@@ -439,6 +444,7 @@ async fn task(store: &Store, policy: &Policy, command: &TaskCommand) -> Result<(
                     duration_seconds: *duration_seconds,
                     idempotency_key: idempotency_key.clone(),
                     occurred_at: at.clone(),
+                    emergency_contact: *emergency_contact,
                 },
             )
             .await?;

@@ -215,6 +215,8 @@ pub enum Blocked {
         channel: Channel,
         cap: u32,
     },
+    /// An emergency contact (a third party) who has not consented to be called.
+    NoConsent,
 }
 
 impl Blocked {
@@ -226,6 +228,7 @@ impl Blocked {
             Blocked::OutsideHours { .. } => "contact_hours",
             Blocked::CollectionCallCap { .. } => "collection_call_cap",
             Blocked::ChannelCap { .. } => "channel_cap",
+            Blocked::NoConsent => "third_party_consent",
         }
     }
 
@@ -248,8 +251,45 @@ impl Blocked {
                 "{cap} {} contact(s) with the borrower today already",
                 channel.as_str()
             ),
+            Blocked::NoConsent => {
+                "the emergency contact has not consented to be called".to_string()
+            }
         }
     }
+}
+
+/// Whether an emergency contact (a third party, DOMAIN.md capability 6) may be contacted: only
+/// with their consent, only by phone or in person, and only to locate the borrower: the outcome
+/// may say whether they were reached, never carry collection content (a promise, a dispute, the
+/// borrower's hardship or vehicle). The hours and the borrower's do-not-contact flag apply as to
+/// any contact ([`check`]).
+pub fn check_third_party(
+    consented: bool,
+    channel: Channel,
+    outcome: &crate::outcome::Outcome,
+) -> Result<(), ThirdPartyRefusal> {
+    use crate::outcome::Outcome;
+    if !consented {
+        return Err(ThirdPartyRefusal::Blocked(Blocked::NoConsent));
+    }
+    if !matches!(channel, Channel::Phone | Channel::Visit) {
+        return Err(ThirdPartyRefusal::Channel);
+    }
+    match outcome {
+        Outcome::Reached | Outcome::NoAnswer | Outcome::WrongNumber | Outcome::Refused => Ok(()),
+        _ => Err(ThirdPartyRefusal::Content),
+    }
+}
+
+/// Why a contact with an emergency contact is not made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ThirdPartyRefusal {
+    /// A contact rule refuses it (no consent): kept as a refused contact.
+    Blocked(Blocked),
+    /// Not by phone or visit.
+    Channel,
+    /// Collection content.
+    Content,
 }
 
 /// Whether the borrower may be contacted so: the do-not-contact flag, the channel's opt-out,
@@ -294,6 +334,32 @@ pub fn check(rules: &ContactRules, attempt: &Attempt, standing: &Standing) -> Re
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod third_party_tests {
+    use super::*;
+    use crate::outcome::Outcome;
+
+    #[test]
+    fn an_emergency_contact_is_called_only_with_consent_and_only_to_locate() {
+        assert_eq!(
+            check_third_party(false, Channel::Phone, &Outcome::Reached),
+            Err(ThirdPartyRefusal::Blocked(Blocked::NoConsent))
+        );
+        assert_eq!(Blocked::NoConsent.rule(), "third_party_consent");
+        for ok in [Outcome::Reached, Outcome::NoAnswer, Outcome::WrongNumber] {
+            assert_eq!(check_third_party(true, Channel::Phone, &ok), Ok(()));
+        }
+        assert_eq!(
+            check_third_party(true, Channel::Sms, &Outcome::Reached),
+            Err(ThirdPartyRefusal::Channel)
+        );
+        assert_eq!(
+            check_third_party(true, Channel::Phone, &Outcome::Dispute),
+            Err(ThirdPartyRefusal::Content)
+        );
+    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub mod ids;
 pub mod keys;
 pub mod loan;
 pub mod money;
+pub mod notify;
 pub mod outcome;
 pub mod policy;
 pub mod report;

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::outcome::Channel;
+use crate::{Date, Money};
 
 /// What a message is sent for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -57,6 +58,48 @@ impl MessageEvent {
                 &["name", "loan", "promise_amount", "promise_date"]
             }
         }
+    }
+}
+
+/// The figures a message carries besides the borrower's name and the loan's number: an amount
+/// (the installment, what is overdue, or the promise), a date (the due date or the promise's
+/// date) and a number of days (before the due date, or overdue).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Figures {
+    pub amount: Option<Money>,
+    pub date: Option<Date>,
+    pub days: Option<i64>,
+}
+
+impl MessageEvent {
+    /// The values of a template's fields: the borrower's name, the loan's number (masked
+    /// here), and the figures under the event's names. A figure the event has no field for is
+    /// left out; a field with no figure is refused when the template is rendered.
+    pub fn values(
+        self,
+        name: &str,
+        loan_number: &str,
+        f: &Figures,
+    ) -> BTreeMap<&'static str, String> {
+        let (amount, date, days) = match self {
+            MessageEvent::PromiseConfirmation => ("promise_amount", "promise_date", ""),
+            MessageEvent::OverdueNotice => ("amount", "due_date", "days_overdue"),
+            MessageEvent::ReminderBefore => ("amount", "due_date", "days"),
+            MessageEvent::ReminderDue | MessageEvent::Welcome => ("amount", "due_date", ""),
+        };
+        let mut out = BTreeMap::new();
+        out.insert("name", name.to_string());
+        out.insert("loan", mask_loan_number(loan_number));
+        if let Some(a) = f.amount {
+            out.insert(amount, a.to_string());
+        }
+        if let Some(d) = f.date {
+            out.insert(date, d.to_string());
+        }
+        if let (Some(n), false) = (f.days, days.is_empty()) {
+            out.insert(days, n.to_string());
+        }
+        out
     }
 }
 

@@ -13,6 +13,7 @@ mod codec;
 mod contact;
 mod followup;
 mod ledger;
+mod outbox;
 mod records;
 mod sql;
 mod team;
@@ -40,6 +41,7 @@ pub use ledger::{
     CheckpointRecord, Document, DocumentRecord, Leaf, LeafRecord, LoggedTable, RawRecord,
     SCAN_CHUNK, ScannedLeaf, ScannedRecord,
 };
+pub use outbox::{EmergencyContact, MessageFilter, MessageRecord, MessageUpdate, NewMessage};
 pub use records::{
     Borrower, BorrowerRecord, Decision, DecisionRecord, Evaluation, EventRecord, HistoryRecord,
     Loan, LoanRecord, NewOp, NewPayment, OpRecord, PaymentRecord, Product, ProductRecord,

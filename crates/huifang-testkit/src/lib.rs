@@ -20,6 +20,8 @@
     clippy::as_conversions
 )]
 
+pub mod gateway;
+
 use std::path::PathBuf;
 
 use huifang_store::{Dialect, Store};

@@ -19,6 +19,7 @@ mod documents;
 mod error;
 mod ledger;
 mod meta;
+mod notify;
 mod reports;
 mod rules;
 mod tasks;
@@ -61,7 +62,8 @@ pub struct AppState {
         (name = "loans", description = "Loans, for the roles that read them"),
         (name = "warnings", description = "Early warnings and the rule set that raises them"),
         (name = "cases", description = "Repossession and legal cases and their steps"),
-        (name = "contact", description = "The contact rules, borrowers' opt-outs, the contacts the rules refused, and message templates")
+        (name = "contact", description = "The contact rules, borrowers' opt-outs, addresses and emergency contacts, the contacts the rules refused, and message templates"),
+        (name = "messages", description = "Messages to borrowers through the outbox: the messages and their report, the notification rules, the channels' connections, calls placed for agents, providers' signed callbacks")
     )
 )]
 struct ApiDoc;
@@ -101,6 +103,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(cases::routes())
         .merge(contact::routes())
         .merge(templates::routes())
+        .merge(notify::routes())
 }
 
 /// The OpenAPI document of the API: generated from the same route list the router serves.

@@ -53,7 +53,7 @@ pub(crate) fn params(p: Params) -> Result<HashMap<String, String>, ApiError> {
         .map_err(|_| ApiError::bad_request("the query string is malformed"))
 }
 
-fn task_id(p: Result<Path<i64>, PathRejection>) -> Result<TaskId, ApiError> {
+pub(crate) fn task_id(p: Result<Path<i64>, PathRejection>) -> Result<TaskId, ApiError> {
     p.map(|Path(id)| TaskId(id))
         .map_err(|_| ApiError::bad_request("the task id must be an integer"))
 }
@@ -232,6 +232,7 @@ async fn outcome(
         duration_seconds: req.duration_seconds.unwrap_or(0),
         idempotency_key: key,
         occurred_at: req.occurred_at,
+        emergency_contact: req.emergency_contact,
     };
     let r = team::record_outcome(&state.store, &actor, id, &input).await?;
     let status = if r.new {

@@ -29,7 +29,7 @@ pub use admin::{UserInput, create_queue, create_team, create_user, issue_api_tok
 pub use auth::{SESSION_HOURS, actor, authenticate, hash_password, login, new_token, token_hash};
 pub use dispatch::{auto_assign, my_queue, take_next};
 pub use huifang_core::team::Role;
-pub(crate) use record::record_in;
+pub(crate) use record::{ContactFacts, record_call_in, record_in};
 pub use record::{OutcomeInput, Recorded, reassign, record_outcome};
 pub use show::{
     BorrowerContext, TaskView, authorize_document_registration, register_document, show_loan,
@@ -118,7 +118,7 @@ async fn task_queue(tx: &mut Tx, task: &TaskRecord) -> Result<Option<QueueRecord
 }
 
 /// Checks, by the core's rule, that `actor` may view or work `task`; returns the task's queue.
-async fn authorize_task(
+pub(crate) async fn authorize_task(
     tx: &mut Tx,
     actor: &Actor,
     task: &TaskRecord,
@@ -145,7 +145,7 @@ async fn authorize_task(
     Ok(queue)
 }
 
-async fn load_task(tx: &mut Tx, id: TaskId) -> Result<TaskRecord, AppError> {
+pub(crate) async fn load_task(tx: &mut Tx, id: TaskId) -> Result<TaskRecord, AppError> {
     tx.task(id).await?.ok_or_else(|| AppError::NotFound {
         what: "task",
         id: id.to_string(),

@@ -38,6 +38,9 @@ pub struct OutcomeInput {
     pub idempotency_key: String,
     /// When the contact happened (RFC 3339); default now.
     pub occurred_at: Option<String>,
+    /// The borrower's emergency contact called instead of the borrower (to locate them): the
+    /// contact is recorded, the task is left as it was.
+    pub emergency_contact: Option<i64>,
 }
 
 /// What recording did.
@@ -150,6 +153,29 @@ pub(crate) async fn record_in(
     input: &OutcomeInput,
     date: Date,
 ) -> Result<Recorded, AppError> {
+    record_checked(tx, actor, task_id, input, date, true).await
+}
+
+/// [`record_in`] for a call the telephony provider reports ended: the contact rules were
+/// checked when the agent placed it, and a call made is recorded whatever came since.
+pub(crate) async fn record_call_in(
+    tx: &mut Tx,
+    actor: &Actor,
+    task_id: TaskId,
+    input: &OutcomeInput,
+    date: Date,
+) -> Result<Recorded, AppError> {
+    record_checked(tx, actor, task_id, input, date, false).await
+}
+
+async fn record_checked(
+    tx: &mut Tx,
+    actor: &Actor,
+    task_id: TaskId,
+    input: &OutcomeInput,
+    date: Date,
+    guarded: bool,
+) -> Result<Recorded, AppError> {
     let key = idempotency_key(input)?;
     let task = lock_task_to_work(tx, actor, task_id).await?;
     if let Some(first) = tx.interaction_by_key(key).await? {
@@ -162,11 +188,40 @@ pub(crate) async fn record_in(
         )));
     }
     let contact = read_contact(tx, &task, input, date).await?;
-    crate::contact::guard(tx, actor, &task, contact.channel, contact.occurred_at, date).await?;
+    if let Some(id) = input.emergency_contact {
+        crate::contact::third_party(tx, actor, &task, id, &contact, date).await?;
+    }
+    if guarded {
+        crate::contact::guard(tx, actor, &task, contact.channel, contact.occurred_at, date).await?;
+    }
     let interaction_id = insert_interaction(tx, actor, &task, key, input, &contact, date).await?;
+    if let Some(id) = input.emergency_contact {
+        // a third party located the borrower (or not): nothing of the borrower's own is recorded
+        tx.set_interaction_emergency_contact(interaction_id, id)
+            .await?;
+        let leaf_index = ledger::log_records(tx, &ledger::INTERACTION, &[interaction_id]).await?;
+        return Ok(Recorded {
+            interaction_id,
+            new: true,
+            warning_level: None,
+            task: load_task(tx, task_id).await?,
+            signals: Vec::new(),
+            promise_id: None,
+            escalation_task: None,
+            leaf_index: Some(leaf_index),
+        });
+    }
     let leaf_index = ledger::log_records(tx, &ledger::INTERACTION, &[interaction_id]).await?;
     tx.set_last_agent(task.task.loan_id, actor.id()).await?;
-    let promise_id = insert_promise(tx, &task, contact.outcome, interaction_id, date).await?;
+    let promise_id = insert_promise(
+        tx,
+        &task,
+        contact.outcome,
+        interaction_id,
+        contact.occurred_at,
+        date,
+    )
+    .await?;
     insert_signals(tx, &task, &contact.signal_rows, interaction_id, date).await?;
     let escalation_task = advance_task(tx, actor, &task, &contact, date).await?;
     let warning_level = warn_on_signals(tx, &task, &contact).await?;
@@ -192,7 +247,7 @@ pub(crate) async fn record_in(
 async fn warn_on_signals(
     tx: &mut Tx,
     task: &TaskRecord,
-    contact: &Contact,
+    contact: &ContactFacts,
 ) -> Result<Option<u8>, AppError> {
     if contact.signal_rows.is_empty() {
         return Ok(None);
@@ -260,9 +315,9 @@ fn repeated(
 }
 
 /// A contact as entered, parsed and read against its task: what recording it writes.
-struct Contact {
-    channel: Channel,
-    outcome: Outcome,
+pub(crate) struct ContactFacts {
+    pub(crate) channel: Channel,
+    pub(crate) outcome: Outcome,
     /// The script answers as stored (a JSON object).
     answers_json: String,
     /// The task's attempts before this contact.
@@ -270,7 +325,7 @@ struct Contact {
     transition: Transition,
     /// (kind, value) of each risk signal: the core's, then those the script adds.
     signal_rows: Vec<(String, String)>,
-    occurred_at: chrono::DateTime<chrono::Utc>,
+    pub(crate) occurred_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Parses the contact and reads it against the task: its outcome and answers, the task's next
@@ -280,7 +335,7 @@ async fn read_contact(
     task: &TaskRecord,
     input: &OutcomeInput,
     date: Date,
-) -> Result<Contact, AppError> {
+) -> Result<ContactFacts, AppError> {
     let (channel, outcome) = parse_outcome(input, date)?;
     let (answers, answers_json) = parse_answers(input.answers.as_ref())?;
     let attempts = u32::try_from(task.attempts).unwrap_or(0);
@@ -302,7 +357,7 @@ async fn read_contact(
             .with_timezone(&chrono::Utc),
         None => now_utc(),
     };
-    Ok(Contact {
+    Ok(ContactFacts {
         channel,
         outcome,
         answers_json,
@@ -381,7 +436,7 @@ async fn insert_interaction(
     task: &TaskRecord,
     key: &str,
     input: &OutcomeInput,
-    contact: &Contact,
+    contact: &ContactFacts,
     date: Date,
 ) -> Result<i64, AppError> {
     let (promise_amount, promise_date) = match contact.outcome {
@@ -439,11 +494,21 @@ async fn insert_promise(
     task: &TaskRecord,
     outcome: Outcome,
     interaction_id: i64,
+    at: chrono::DateTime<chrono::Utc>,
     date: Date,
 ) -> Result<Option<i64>, AppError> {
     let Outcome::PromiseToPay { amount, date: due } = outcome else {
         return Ok(None);
     };
+    crate::notify::confirm_promise(
+        tx,
+        task.task.loan_id,
+        interaction_id,
+        (amount, due),
+        at,
+        date,
+    )
+    .await?;
     let paid_before_fen = tx.loan_paid_fen(task.task.loan_id).await?;
     let id = tx
         .insert_promise(&NewPromise {
@@ -488,7 +553,7 @@ async fn advance_task(
     tx: &mut Tx,
     actor: &Actor,
     task: &TaskRecord,
-    contact: &Contact,
+    contact: &ContactFacts,
     date: Date,
 ) -> Result<Option<TaskId>, AppError> {
     if task.task.assignee_id.is_none() {
