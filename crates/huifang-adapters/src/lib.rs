@@ -125,7 +125,6 @@ pub struct HttpGateway {
 
 impl HttpGateway {
     pub fn new(name: &'static str, doc: &GatewayDoc) -> Result<Self, PortError> {
-        install_tls();
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(u64::from(doc.timeout_seconds.max(1))))
             .build()
@@ -198,7 +197,7 @@ impl HttpGateway {
     }
 }
 
-/// Email over SMTP (lettre, TLS by rustls). The message's idempotency key is its Message-ID,
+/// Email over SMTP (lettre; TLS by the system's OpenSSL). The message's idempotency key is its Message-ID,
 /// which is also what Huifang keeps as the provider's id: SMTP has no receipts.
 pub struct SmtpCourier {
     transport: AsyncSmtpTransport<Tokio1Executor>,
@@ -207,7 +206,6 @@ pub struct SmtpCourier {
 
 impl SmtpCourier {
     pub fn new(doc: &SmtpDoc) -> Result<Self, PortError> {
-        install_tls();
         let failed = |e: String| PortError {
             system: "smtp".into(),
             message: e,
@@ -343,11 +341,4 @@ impl Courier for Couriers {
             )),
         }
     }
-}
-
-/// Makes ring the process's TLS cryptography (HTTPS gateways, SMTP over TLS): the one provider
-/// built in. Its post-quantum key exchange is not needed to reach a gateway or a mail server.
-pub fn install_tls() {
-    #[allow(deprecated)]
-    let _ = rustls::crypto::ring::default_provider().install_default();
 }

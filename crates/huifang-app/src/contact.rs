@@ -400,6 +400,26 @@ pub async fn set_address(
     Ok(())
 }
 
+/// A borrower's addresses on the channels the borrower file does not carry.
+pub async fn addresses(
+    store: &Store,
+    actor: &Actor,
+    borrower: &str,
+) -> Result<Vec<AddressRequest>, AppError> {
+    actor.require(
+        Role::records_opt_outs,
+        "read a borrower's contact addresses",
+    )?;
+    let mut tx = store.begin().await?;
+    let id = borrower_id(&mut tx, borrower).await?;
+    let list = tx.contact_addresses(id).await?;
+    tx.rollback().await?;
+    Ok(list
+        .into_iter()
+        .map(|(channel, address)| AddressRequest { channel, address })
+        .collect())
+}
+
 fn emergency_view(borrower: &str, id: i64, c: &EmergencyContact) -> EmergencyContactView {
     EmergencyContactView {
         id,

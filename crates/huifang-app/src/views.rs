@@ -586,6 +586,10 @@ pub struct InteractionView {
     pub outcome: String,
     pub occurred_at: String,
     pub business_date: String,
+    pub duration_seconds: i64,
+    pub notes: String,
+    /// The user who made (or placed) the contact.
+    pub user_id: i64,
 }
 
 impl From<&InteractionRecord> for InteractionView {
@@ -596,6 +600,9 @@ impl From<&InteractionRecord> for InteractionView {
             outcome: i.interaction.outcome.clone(),
             occurred_at: i.interaction.occurred_at.clone(),
             business_date: i.interaction.business_date.to_string(),
+            duration_seconds: i.interaction.duration_seconds,
+            notes: i.interaction.notes.clone(),
+            user_id: i.interaction.user_id.get(),
         }
     }
 }

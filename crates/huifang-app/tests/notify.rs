@@ -320,7 +320,7 @@ async fn messages_keep_the_contact_hours_caps_and_opt_outs(dbs: &mut Dbs) {
     channels(&store, &gateway, None).await;
     let c1 = team::actor(&store, "c1").await.unwrap();
     // confirmations of promises recorded in the day (14:00 to 20:40 in Shanghai)
-    let mut promise = async |loan: usize, n: u32, when: &str| -> TaskId {
+    let promise = async |loan: usize, n: u32, when: &str| -> TaskId {
         let t = task(
             &store,
             loan,

@@ -377,7 +377,6 @@ pub(crate) fn init_tracing() {
 
 #[tokio::main]
 async fn main() {
-    huifang_adapters::install_tls();
     let cli = Cli::parse();
     if std::env::var_os("HUIFANG_LOG").is_some() {
         init_tracing(); // e.g. HUIFANG_LOG=sqlx::query=debug logs every statement

@@ -355,7 +355,7 @@ async fn add_emergency_contact(
     params(("external_id" = String, Path, description = "The borrower's external id")),
     request_body = AddressRequest,
     responses(
-        (status = 204, description = "Stored"),
+        (status = 200, description = "Stored: the borrower's addresses", body = [AddressRequest]),
         (status = 400, description = "A malformed body: the field is named", body = ErrorView),
         (status = 401, description = "No valid token", body = ErrorView),
         (status = 403, description = "The caller's role does not talk to borrowers", body = ErrorView),
@@ -367,8 +367,10 @@ async fn set_address(
     Authed(actor): Authed,
     Path(external_id): Path<String>,
     body: Result<Json<Value>, JsonRejection>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Json<Vec<AddressRequest>>, ApiError> {
     let req: AddressRequest = request(body)?;
     contact::set_address(&state.store, &actor, &external_id, &req).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(Json(
+        contact::addresses(&state.store, &actor, &external_id).await?,
+    ))
 }

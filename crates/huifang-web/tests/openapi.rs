@@ -25,7 +25,7 @@ use serde_json::Value;
 use support::book;
 
 /// Every route of the API: (method, path), as the router registers them.
-const ROUTES: [(&str, &str); 44] = [
+const ROUTES: [(&str, &str); 56] = [
     ("get", "/api/v1/health"),
     ("get", "/api/v1/openapi.json"),
     ("get", "/api/v1/ledger/checkpoint"),
@@ -73,10 +73,22 @@ const ROUTES: [(&str, &str); 44] = [
     ("get", "/api/v1/templates/{event}/{lang}/{channel}"),
     ("put", "/api/v1/templates/{event}/{lang}/{channel}"),
     ("get", "/api/v1/templates/{event}/{lang}/{channel}/preview"),
+    ("get", "/api/v1/messages"),
+    ("get", "/api/v1/messages/report"),
+    ("post", "/api/v1/messages/{id}/retry"),
+    ("get", "/api/v1/notify-rules"),
+    ("put", "/api/v1/notify-rules"),
+    ("get", "/api/v1/channels"),
+    ("put", "/api/v1/channels"),
+    ("post", "/api/v1/channels/{channel}/callbacks"),
+    ("post", "/api/v1/tasks/{id}/call"),
+    ("get", "/api/v1/borrowers/{external_id}/emergency-contacts"),
+    ("post", "/api/v1/borrowers/{external_id}/emergency-contacts"),
+    ("put", "/api/v1/borrowers/{external_id}/addresses"),
 ];
 
 /// The routes that take a body, by method and path.
-const WITH_BODY: [(&str, &str); 15] = [
+const WITH_BODY: [(&str, &str); 20] = [
     ("post", "/api/v1/documents"),
     ("post", "/api/v1/documents/check"),
     ("post", "/api/v1/auth/login"),
@@ -92,6 +104,11 @@ const WITH_BODY: [(&str, &str); 15] = [
     ("put", "/api/v1/contact-rules"),
     ("post", "/api/v1/borrowers/{external_id}/opt-outs"),
     ("put", "/api/v1/templates/{event}/{lang}/{channel}"),
+    ("put", "/api/v1/notify-rules"),
+    ("put", "/api/v1/channels"),
+    ("post", "/api/v1/channels/{channel}/callbacks"),
+    ("post", "/api/v1/borrowers/{external_id}/emergency-contacts"),
+    ("put", "/api/v1/borrowers/{external_id}/addresses"),
 ];
 
 fn is_fallback(status: StatusCode, body: &Value) -> bool {
