@@ -10,58 +10,11 @@
     clippy::as_conversions
 )]
 
-use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+#[path = "support/demo_cli.rs"]
+mod support;
 
 use serde_json::Value;
-
-/// `huifang --db <dir>/demo.db ARGS`, run in `dir`.
-fn command(dir: &Path, args: &[&str]) -> Command {
-    let db = format!("sqlite://{}", dir.join("demo.db").display());
-    let mut c = Command::new(env!("CARGO_BIN_EXE_huifang"));
-    c.arg("--db")
-        .arg(&db)
-        .args(args)
-        .current_dir(dir)
-        .env_remove("HUIFANG_DATABASE_URL");
-    c
-}
-
-fn huifang(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = command(dir, args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn huifang");
-    if let Some(text) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(text.as_bytes())
-            .unwrap();
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().unwrap()
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = huifang(dir, args, None);
-    assert!(
-        out.status.success(),
-        "huifang {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn fails(dir: &Path, args: &[&str]) -> String {
-    let out = huifang(dir, args, None);
-    assert!(!out.status.success(), "huifang {args:?} should fail");
-    String::from_utf8(out.stderr).unwrap()
-}
+use support::{command, demo_and_next_task, fails, huifang, huifang_in, ok};
 
 #[test]
 fn team_commands_end_to_end() {
@@ -512,32 +465,6 @@ fn rules_and_warnings_from_the_command_line() {
 }
 
 /// A small demo in `d` (60 loans on 2026-11-27) and the task wangfang takes next, as JSON.
-fn demo_and_next_task(d: &Path) -> Value {
-    ok(
-        d,
-        &[
-            "demo",
-            "--loans",
-            "60",
-            "--today",
-            "2026-11-27",
-            "--seed",
-            "5",
-        ],
-    );
-    serde_json::from_str(&ok(d, &["task", "next", "--as", "wangfang", "--json"])).unwrap()
-}
-
-/// `huifang` run with the machine's time zone set to `tz`: the contact rules read the hours in
-/// the lender's time (Asia/Shanghai), never the machine's.
-fn huifang_in(dir: &Path, tz: &str, args: &[&str]) -> Output {
-    command(dir, args)
-        .env("TZ", tz)
-        .stdin(Stdio::null())
-        .output()
-        .expect("spawn huifang")
-}
-
 #[test]
 fn contact_rules_from_the_command_line() {
     let dir = tempfile::TempDir::new().unwrap();
