@@ -61,7 +61,10 @@ impl Smtpd {
                     .unwrap();
                 panic!("aiosmtpd ended ({status}): {err} (pip install aiosmtpd)");
             }
-            assert!(start.elapsed() < Duration::from_secs(20), "aiosmtpd did not start");
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "aiosmtpd did not start"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         server
@@ -84,7 +87,11 @@ print(json.dumps(out, ensure_ascii=False))
             .arg(&self.mbox)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).unwrap()
     }
 }
@@ -117,7 +124,9 @@ fn any_hour(d: &Path) {
 fn messages(d: &Path, state: &str) -> Vec<Value> {
     let page: Value = serde_json::from_str(&ok(
         d,
-        &["notify", "list", "--state", state, "--limit", "500", "--json", "--as", "risk"],
+        &[
+            "notify", "list", "--state", state, "--limit", "500", "--json", "--as", "risk",
+        ],
     ))
     .unwrap();
     page["messages"].as_array().unwrap().clone()
@@ -128,10 +137,16 @@ fn a_promise_confirmed_by_email_through_a_real_smtp_server() {
     let dir = tempfile::TempDir::new().unwrap();
     let d = dir.path();
     let next = demo_and_next_task(d);
-    let id = next["id"].as_i64().expect("a task for wangfang").to_string();
+    let id = next["id"]
+        .as_i64()
+        .expect("a task for wangfang")
+        .to_string();
     let shown: Value =
         serde_json::from_str(&ok(d, &["task", "show", &id, "--as", "wangfang", "--json"])).unwrap();
-    let borrower = shown["borrower"]["external_id"].as_str().unwrap().to_string();
+    let borrower = shown["borrower"]["external_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let name = shown["borrower"]["name"].as_str().unwrap().to_string();
     let loan = shown["task"]["loan"].as_str().unwrap().to_string();
 
@@ -153,15 +168,34 @@ fn a_promise_confirmed_by_email_through_a_real_smtp_server() {
     ok(
         d,
         &[
-            "contact", "address", &borrower, "--channel", "email", "--address",
-            "borrower@example.com", "--as", "wangfang",
+            "contact",
+            "address",
+            &borrower,
+            "--channel",
+            "email",
+            "--address",
+            "borrower@example.com",
+            "--as",
+            "wangfang",
         ],
     );
     ok(
         d,
         &[
-            "task", "record", &id, "--as", "wangfang", "--channel", "phone", "--outcome",
-            "promise_to_pay", "--amount", "3000", "--date", "2026-12-01", "--idempotency-key",
+            "task",
+            "record",
+            &id,
+            "--as",
+            "wangfang",
+            "--channel",
+            "phone",
+            "--outcome",
+            "promise_to_pay",
+            "--amount",
+            "3000",
+            "--date",
+            "2026-12-01",
+            "--idempotency-key",
             "promise-1",
         ],
     );
@@ -183,8 +217,14 @@ fn a_promise_confirmed_by_email_through_a_real_smtp_server() {
         body.starts_with(&format!("{name}您好")) && body.contains("2026-12-01"),
         "{body}"
     );
-    assert!(body.contains(&format!("合同{masked}")) && !body.contains(&loan), "{body}");
-    assert!(body.contains("3,000.00") || body.contains("3000.00"), "{body}");
+    assert!(
+        body.contains(&format!("合同{masked}")) && !body.contains(&loan),
+        "{body}"
+    );
+    assert!(
+        body.contains("3,000.00") || body.contains("3000.00"),
+        "{body}"
+    );
     let message_id = m["message_id"].as_str().unwrap();
     assert!(message_id.contains("promise_confirmation:"), "{message_id}");
     let sent = messages(d, "sent");
@@ -203,7 +243,11 @@ fn the_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice() {
     let d = dir.path();
     demo_and_next_task(d);
     let queued = messages(d, "queued");
-    assert!(queued.len() >= 40, "the demo's close queued its reminders: {}", queued.len());
+    assert!(
+        queued.len() >= 40,
+        "the demo's close queued its reminders: {}",
+        queued.len()
+    );
     assert!(queued.iter().all(|m| m["channel"] == "sms"));
 
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -234,7 +278,16 @@ fn the_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice() {
     // a worker taking small batches, killed once the gateway has seen a share of them
     let mut worker = command(
         d,
-        &["notify", "run", "--batch", "20", "--concurrency", "4", "--lease", "2"],
+        &[
+            "notify",
+            "run",
+            "--batch",
+            "20",
+            "--concurrency",
+            "4",
+            "--lease",
+            "2",
+        ],
     )
     .stdout(Stdio::null())
     .stderr(Stdio::null())
@@ -242,13 +295,20 @@ fn the_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice() {
     .unwrap();
     let start = Instant::now();
     while gateway.log().requests.values().sum::<u32>() < 15 {
-        assert!(start.elapsed() < Duration::from_secs(60), "the worker sent nothing");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the worker sent nothing"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     worker.kill().unwrap(); // SIGKILL
     worker.wait().unwrap();
     let taken = gateway.log().delivered.len();
-    assert!(taken < queued.len(), "killed mid-way: {taken} of {}", queued.len());
+    assert!(
+        taken < queued.len(),
+        "killed mid-way: {taken} of {}",
+        queued.len()
+    );
 
     // restarted once its lease is over, until nothing is pending
     std::thread::sleep(Duration::from_millis(2100));
@@ -259,7 +319,10 @@ fn the_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice() {
         if pending == 0 {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(120), "{pending} still pending");
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "{pending} still pending"
+        );
         std::thread::sleep(Duration::from_millis(1100));
     }
     let log = gateway.log();
@@ -280,7 +343,10 @@ fn the_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice() {
     // no message reached its borrower twice under another key: one per loan, event and date
     let mut effects: HashMap<String, u32> = HashMap::new();
     for (key, (_, body, _)) in &log.delivered {
-        assert!(keys.contains_key(key.as_str()), "a key the outbox never had: {key}");
+        assert!(
+            keys.contains_key(key.as_str()),
+            "a key the outbox never had: {key}"
+        );
         let what = format!(
             "{} {} {} {}",
             body["to"], body["event"], body["params"]["loan"], body["params"]["due_date"]

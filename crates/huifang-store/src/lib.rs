@@ -311,6 +311,16 @@ impl Store {
         })
     }
 
+    /// On PostgreSQL, refreshes the planner's statistics (`ANALYZE`), as the server's autovacuum
+    /// does within a minute of a bulk load; SQLite keeps none. For measurements that start from
+    /// tables a benchmark has just filled.
+    pub async fn analyze(&self) -> Result<()> {
+        if self.dialect == Dialect::Postgres {
+            sqlx::query("ANALYZE").execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
     /// Waits until a SQLite file's write-ahead log holds nothing the background checkpoints have
     /// not yet copied (as far as open readers allow); on PostgreSQL, runs the `CHECKPOINT` that
     /// the server's own timed checkpoints would have completed during a quiet night (a role

@@ -383,27 +383,64 @@ impl Tx {
         from: &str,
         until: &str,
     ) -> Result<Vec<(BorrowerId, String)>> {
+        if borrowers.is_empty() {
+            return Ok(Vec::new());
+        }
         let keys: Vec<Val> = borrowers.iter().copied().map(Val::from).collect();
-        let pair = |r: &AnyRow| Ok((BorrowerId(r.try_get(0)?), r.try_get(1)?));
-        let from = from.replace('\'', "");
-        let until = until.replace('\'', "");
-        let mut out = self
-            .fetch_in(
-                "SELECT l.borrower_id, o.channel FROM outbox o JOIN loans l ON l.id = o.loan_id WHERE l.borrower_id IN",
-                &format!("AND o.state IN ('sent', 'delivered') AND o.sent_at >= '{from}' AND o.sent_at < '{until}'"),
-                &keys,
-                pair,
-            )
-            .await?;
-        out.extend(
-            self.fetch_in(
-                "SELECT l.borrower_id, i.channel FROM interactions i JOIN loans l ON l.id = i.loan_id WHERE l.borrower_id IN",
-                &format!("AND i.occurred_at >= '{from}' AND i.occurred_at < '{until}'"),
-                &keys,
-                pair,
-            )
-            .await?,
-        );
+        // Each borrower's loans, then each loan's contacts of the span by index (a lateral
+        // subquery: a planner whose statistics predate the day's sending, sent_at all empty, would
+        // otherwise scan the span once per borrower of the list).
+        let spans = [
+            "SELECT c.channel FROM outbox c WHERE c.loan_id = l.id AND c.state IN ('sent', 'delivered') AND c.sent_at >= {from} AND c.sent_at < {until}",
+            "SELECT c.channel FROM interactions c WHERE c.loan_id = l.id AND c.occurred_at >= {from} AND c.occurred_at < {until}",
+        ];
+        let statements: Vec<(String, Vec<Val>)> = match self.dialect {
+            Dialect::Postgres => {
+                let list = Val::Text(crate::sql::pg_array(keys.iter()));
+                spans
+                    .iter()
+                    .map(|span| {
+                        let span = span.replace("{from}", "$2").replace("{until}", "$3");
+                        (
+                            // OFFSET 0 keeps the subquery from being pulled up into the join
+                            format!("SELECT l.borrower_id, c.channel FROM loans l CROSS JOIN LATERAL ({span} OFFSET 0) c WHERE l.borrower_id IN (SELECT unnest(CAST($1 AS BIGINT[])))"),
+                            vec![list.clone(), Val::Text(from.into()), Val::Text(until.into())],
+                        )
+                    })
+                    .collect()
+            }
+            Dialect::Sqlite => {
+                let mut out = Vec::new();
+                for chunk in keys.chunks(crate::sql::MAX_PARAMS / 2) {
+                    let list = crate::sql::param_list(self.dialect, 3, chunk.len());
+                    for span in spans {
+                        let span = span.replace("{from}", "?").replace("{until}", "?");
+                        // the span's two parameters come first in the statement
+                        let mut vals = vec![Val::Text(from.into()), Val::Text(until.into())];
+                        vals.extend_from_slice(chunk);
+                        // SQLite has no LATERAL; its planner walks the list, then the indexes
+                        let (table, cond) = span
+                            .trim_start_matches("SELECT c.channel FROM ")
+                            .split_once(" WHERE ")
+                            .unwrap_or_default();
+                        out.push((
+                            format!("SELECT l.borrower_id, c.channel FROM loans l JOIN {table} ON {cond} WHERE l.borrower_id IN ({list})"),
+                            vals,
+                        ));
+                    }
+                }
+                out
+            }
+        };
+        let mut out = Vec::new();
+        for (sql, vals) in statements {
+            let rows = crate::sql::bind_vals(sqlx::query(sqlx::AssertSqlSafe(sql)), &vals)
+                .fetch_all(&mut *self.tx)
+                .await?;
+            for r in &rows {
+                out.push((BorrowerId(r.try_get(0)?), r.try_get(1)?));
+            }
+        }
         Ok(out)
     }
 

@@ -190,7 +190,7 @@ fn pg_type(first: Option<&Val>) -> &'static str {
 }
 
 /// One PostgreSQL array literal of these values.
-fn pg_array<'v>(vals: impl Iterator<Item = &'v Val>) -> String {
+pub(crate) fn pg_array<'v>(vals: impl Iterator<Item = &'v Val>) -> String {
     let mut out = String::from("{");
     for (i, v) in vals.enumerate() {
         if i > 0 {

@@ -79,4 +79,3 @@ pub fn huifang_in(dir: &Path, tz: &str, args: &[&str]) -> Output {
         .output()
         .expect("spawn huifang")
 }
-

@@ -29,7 +29,7 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_pending ON outbox (due_at, id) WHERE state IN ('queued', 'failed');
 CREATE INDEX outbox_provider ON outbox (provider_id) WHERE provider_id IS NOT NULL;
-CREATE INDEX outbox_loan ON outbox (loan_id, id);
+CREATE INDEX outbox_loan ON outbox (loan_id, sent_at);
 
 -- What providers reported about a message: delivery receipts, and a call's events (ringing,
 -- answered, hangup with its duration and recording reference).
