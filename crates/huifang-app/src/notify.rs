@@ -162,10 +162,10 @@ impl ChannelsDoc {
         {
             g.token = HIDDEN.to_string();
         }
-        if let Some(e) = &mut out.email {
-            if !e.password.is_empty() {
-                e.password = HIDDEN.to_string();
-            }
+        if let Some(e) = &mut out.email
+            && !e.password.is_empty()
+        {
+            e.password = HIDDEN.to_string();
         }
         if out.webhook_secret.is_some() {
             out.webhook_secret = Some(HIDDEN.to_string());

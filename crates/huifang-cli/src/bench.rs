@@ -107,14 +107,19 @@ async fn import_chunk(
 /// With `keep_book` the database must hold the book an earlier `--days 0` run imported (same
 /// `loans` and `seed`): nothing is emptied or imported, the portfolio is generated again only for
 /// what arrives on the days closed, and the days are timed as usual.
-pub async fn run(
-    url: &str,
-    loans: usize,
-    days: u32,
-    seed: u64,
-    keep_book: bool,
-    policy: &Policy,
-) -> Result<()> {
+/// The book a benchmark closes days of.
+pub struct Book {
+    pub loans: usize,
+    pub seed: u64,
+    /// On the book an earlier `--days 0` run imported (not emptied, not imported again).
+    pub keep_book: bool,
+    /// Whether the days' events write their messages to the outbox (the default rules: every
+    /// event by SMS), or none (the notification rules emptied).
+    pub messages: bool,
+}
+
+pub async fn run(url: &str, book: &Book, days: u32, policy: &Policy) -> Result<()> {
+    let (loans, seed, keep_book) = (book.loans, book.seed, book.keep_book);
     let machine = format!(
         "{} cores",
         std::thread::available_parallelism()
@@ -230,6 +235,15 @@ pub async fn run(
         return Ok(());
     }
     reset_peak_rss();
+    if !book.messages {
+        let mut tx = store.begin().await?;
+        tx.set_setting(
+            "notify_rules",
+            r#"{"events":{},"lang":"zh","max_attempts":5,"backoff_seconds":30,"max_backoff_seconds":3600}"#,
+        )
+        .await?;
+        tx.commit().await?;
+    }
     say!("each day: close it, then post the loans disbursed and the payments value-dated that day");
     say!(
         "{:<12} {:>9} {:>7} {:>9} {:>9} {:>9} | {:>8} {:>9}",
@@ -277,8 +291,11 @@ pub async fn run(
             );
         }
     }
+    let mut tx = store.begin().await?;
+    let messages: i64 = tx.message_counts().await?.iter().map(|c| c.3).sum();
+    tx.rollback().await?;
     say!(
-        "closed {days} day(s) in {total:.2} s; peak RSS during the days {} MiB",
+        "closed {days} day(s) in {total:.2} s, {messages} message(s) in the outbox; peak RSS during the days {} MiB",
         peak_rss_mib().unwrap_or(0)
     );
     store.close().await;

@@ -170,6 +170,10 @@ enum Command {
         /// --loans and --seed) instead of emptying it and importing again.
         #[arg(long)]
         keep_book: bool,
+        /// Close the days with no event sending a message (the notification rules emptied), to
+        /// measure what writing the day's messages to the outbox costs.
+        #[arg(long)]
+        no_messages: bool,
     },
     /// The servicing policy: bucket width, classification thresholds, reminder days (a JSON
     /// document stored in the database).
@@ -526,11 +530,18 @@ async fn run(cli: Cli) -> Result<()> {
             days,
             seed,
             keep_book,
+            no_messages,
         } => {
             let url = cli.db.clone().context(
                 "bench needs --db (a scratch SQLite file or PostgreSQL database: it is emptied)",
             )?;
-            bench::run(&url, *loans, *days, *seed, *keep_book, &Policy::default()).await?;
+            let book = bench::Book {
+                loans: *loans,
+                seed: *seed,
+                keep_book: *keep_book,
+                messages: !*no_messages,
+            };
+            bench::run(&url, &book, *days, &Policy::default()).await?;
         }
     }
     Ok(())

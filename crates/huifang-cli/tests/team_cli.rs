@@ -14,7 +14,7 @@
 mod support;
 
 use serde_json::Value;
-use support::{command, demo_and_next_task, fails, huifang, huifang_in, ok};
+use support::{demo_and_next_task, fails, huifang, huifang_in, ok};
 
 #[test]
 fn team_commands_end_to_end() {
