@@ -173,22 +173,6 @@ impl ChannelsDoc {
         out
     }
 
-    /// The channels with a connection.
-    pub fn configured(&self) -> Vec<Channel> {
-        let mut out = Vec::new();
-        for (c, set) in [
-            (Channel::Sms, self.sms.is_some()),
-            (Channel::Wechat, self.wechat.is_some()),
-            (Channel::Email, self.email.is_some()),
-            (Channel::Phone, self.phone.is_some()),
-        ] {
-            if set {
-                out.push(c);
-            }
-        }
-        out
-    }
-
     /// Checks the document, naming the field at fault; a secret given as [`HIDDEN`] takes the
     /// one kept in `old`.
     fn checked(mut self, old: &ChannelsDoc) -> Result<ChannelsDoc, AppError> {
