@@ -25,7 +25,9 @@ use huifang_core::schedule::{MAX_TERM_MONTHS, Method};
 use huifang_core::{Money, Rate};
 use rust_decimal::Decimal;
 
-use crate::rows::{BorrowerRow, LoanRow, PaymentRow, ProductRow, RowError};
+use crate::rows::{
+    BorrowerContacts, BorrowerRow, EmergencyRow, LoanRow, PaymentRow, ProductRow, RowError,
+};
 
 /// The header of `products.csv`.
 pub const PRODUCT_COLUMNS: [&str; 4] = ["code", "name", "grace_days", "penalty_rate_markup"];
@@ -39,6 +41,18 @@ pub const BORROWER_COLUMNS: [&str; 7] = [
     "employer",
     "monthly_income",
     "city",
+];
+
+/// Columns `borrowers.csv` may add, each optional (empty cells too): the borrower's email and
+/// WeChat open id, and one emergency contact (name, relation and mobile together; the day they
+/// consented to be called).
+pub const BORROWER_OPTIONAL_COLUMNS: [&str; 6] = [
+    "email",
+    "wechat_id",
+    "emergency_name",
+    "emergency_relation",
+    "emergency_mobile",
+    "emergency_consent_on",
 ];
 
 /// The header of `loans.csv`.
@@ -101,6 +115,14 @@ impl ImportFormat {
             ImportFormat::Borrowers => &BORROWER_COLUMNS,
             ImportFormat::Loans => &LOAN_COLUMNS,
             ImportFormat::Payments => &PAYMENT_COLUMNS,
+        }
+    }
+
+    /// The columns a file of the format may add.
+    pub const fn optional_columns(self) -> &'static [&'static str] {
+        match self {
+            ImportFormat::Borrowers => &BORROWER_OPTIONAL_COLUMNS,
+            _ => &[],
         }
     }
 
@@ -568,10 +590,12 @@ fn read_table<T>(
     Ok(Parsed { rows: out, errors })
 }
 
-/// For each column of the format (in format order), the index of its cell in a row.
-fn map_header(format: ImportFormat, header: &RawRow) -> Result<Vec<usize>, FileError> {
+/// For each column of the format (in format order), then each of its optional columns, the index
+/// of its cell in a row (none: an optional column the file does not have).
+fn map_header(format: ImportFormat, header: &RawRow) -> Result<Vec<Option<usize>>, FileError> {
     let columns = format.columns();
-    let mut map: Vec<Option<usize>> = vec![None; columns.len()];
+    let optional = format.optional_columns();
+    let mut map: Vec<Option<usize>> = vec![None; columns.len() + optional.len()];
     let mut extra = Vec::new();
     let mut duplicated = Vec::new();
     for (index, cell) in header.cells.iter().enumerate() {
@@ -579,7 +603,7 @@ fn map_header(format: ImportFormat, header: &RawRow) -> Result<Vec<usize>, FileE
             Ok(text) => text.clone(),
             Err(reason) => reason.clone(),
         };
-        let slot = columns.iter().position(|c| *c == name);
+        let slot = columns.iter().chain(optional).position(|c| *c == name);
         match slot.and_then(|slot| map.get_mut(slot)) {
             Some(Some(_)) => {
                 if !duplicated.contains(&name) {
@@ -604,7 +628,7 @@ fn map_header(format: ImportFormat, header: &RawRow) -> Result<Vec<usize>, FileE
             duplicated,
         });
     }
-    Ok(map.into_iter().flatten().collect())
+    Ok(map)
 }
 
 /// One data row being validated; collects every field error.
@@ -612,14 +636,37 @@ struct Fields<'a> {
     line: usize,
     format: ImportFormat,
     cells: &'a [Cell],
-    map: &'a [usize],
+    map: &'a [Option<usize>],
     errors: Vec<RowError>,
 }
 
 impl<'a> Fields<'a> {
     fn cell(&self, column: &str) -> Option<&'a Cell> {
-        let slot = self.format.columns().iter().position(|c| *c == column)?;
-        self.map.get(slot).and_then(|&index| self.cells.get(index))
+        let format = self.format;
+        let slot = format
+            .columns()
+            .iter()
+            .chain(format.optional_columns())
+            .position(|c| *c == column)?;
+        self.map
+            .get(slot)
+            .copied()
+            .flatten()
+            .and_then(|index| self.cells.get(index))
+    }
+
+    /// Parses an optional field: none when the file has no such column or the cell is empty; on
+    /// failure records the error and returns `None`.
+    fn optional<T>(
+        &mut self,
+        column: &'static str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<Option<T>> {
+        match self.cell(column) {
+            None => Some(None),
+            Some(Ok(text)) if text.trim().is_empty() => Some(None),
+            Some(_) => self.field(column, parse).map(Some),
+        }
     }
 
     fn fail(&mut self, column: &str, reason: String) {
@@ -795,6 +842,7 @@ fn parse_borrower(f: &mut Fields<'_>) -> Option<BorrowerRow> {
     let employer = f.field("employer", |t| bounded_text(t, MAX_TEXT_CHARS, false));
     let monthly_income = f.field("monthly_income", money_non_negative);
     let city = f.field("city", name_text);
+    let contacts = borrower_contacts(f);
     Some(BorrowerRow {
         external_id: external_id?,
         name: name?,
@@ -803,6 +851,55 @@ fn parse_borrower(f: &mut Fields<'_>) -> Option<BorrowerRow> {
         employer: employer?,
         monthly_income: monthly_income?,
         city: city?,
+        contacts: contacts?,
+    })
+}
+
+/// The optional contact columns of a borrower's row: an emergency contact needs its name,
+/// relation and mobile together.
+fn borrower_contacts(f: &mut Fields<'_>) -> Option<BorrowerContacts> {
+    let email = f.optional("email", |t| {
+        let t = t.trim();
+        if t.contains('@') && !t.starts_with('@') && !t.ends_with('@') {
+            bounded_text(t, 254, true)
+        } else {
+            Err(format!("{t:?} is not an email address"))
+        }
+    });
+    let wechat_id = f.optional("wechat_id", |t| bounded_text(t.trim(), 128, true));
+    let name = f.optional("emergency_name", name_text);
+    let relation = f.optional("emergency_relation", |t| bounded_text(t, 20, true));
+    let mobile = f.optional("emergency_mobile", mobile);
+    let consent_on = f.optional("emergency_consent_on", date);
+    let emergency = match (name?, relation?, mobile?, consent_on?) {
+        (None, None, None, None) => None,
+        (Some(name), Some(relation), Some(mobile), consent_on) => Some(EmergencyRow {
+            name,
+            relation,
+            mobile,
+            consent_on,
+        }),
+        (name, relation, mobile, _) => {
+            for (column, given) in [
+                ("emergency_name", name.is_some()),
+                ("emergency_relation", relation.is_some()),
+                ("emergency_mobile", mobile.is_some()),
+            ] {
+                if !given {
+                    f.fail(
+                        column,
+                        "is empty: an emergency contact needs a name, a relation and a mobile"
+                            .into(),
+                    );
+                }
+            }
+            return None;
+        }
+    };
+    Some(BorrowerContacts {
+        email: email?,
+        wechat_id: wechat_id?,
+        emergency,
     })
 }
 

@@ -14,12 +14,12 @@ use huifang_core::policy::{Policy, ProductRules};
 use huifang_core::status;
 use huifang_store::{
     Borrower, BorrowerRecord, HistoryRecord, Loan, LoanRecord, NewPayment, PaymentRecord, Product,
-    Store, WarningRecord,
+    Store, Tx, WarningRecord,
 };
 
 use crate::engine::{self, Cause, evaluation_of};
 use crate::files::{self, ImportFormat};
-use crate::rows::{BorrowerRow, LoanRow, PaymentRow, ProductRow, RowError};
+use crate::rows::{BorrowerContacts, BorrowerRow, LoanRow, PaymentRow, ProductRow, RowError};
 use crate::{AppError, require_business_date};
 
 /// Rows written by one import above which the database's planner statistics are refreshed.
@@ -229,12 +229,51 @@ async fn borrowers(
         return Err(refusal(errors));
     }
     tx.insert_borrowers(&new).await?;
+    write_contacts(&mut tx, rows).await?;
     tx.commit().await?;
     report.inserted = new.len();
     if report.inserted >= BULK_ROWS {
         store.refresh_statistics().await?;
     }
     Ok(report)
+}
+
+/// The contacts of the optional columns, set on their borrowers (new or already there): the
+/// email and WeChat addresses, the emergency contact added or updated by its mobile. A file
+/// imported again sets the same.
+async fn write_contacts(tx: &mut Tx, rows: &[(usize, BorrowerRow)]) -> Result<(), AppError> {
+    let with: Vec<&BorrowerRow> = rows
+        .iter()
+        .map(|(_, r)| r)
+        .filter(|r| r.contacts != BorrowerContacts::default())
+        .collect();
+    if with.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = with.iter().map(|r| r.external_id.clone()).collect();
+    let found = tx.borrowers_by_external_id(&ids).await?;
+    for r in with {
+        let Some(b) = found.get(&r.external_id) else {
+            continue;
+        };
+        let c = &r.contacts;
+        for (channel, address) in [("email", &c.email), ("wechat", &c.wechat_id)] {
+            if let Some(a) = address {
+                tx.set_contact_address(b.id, channel, a).await?;
+            }
+        }
+        if let Some(e) = &c.emergency {
+            tx.upsert_emergency_contact(&huifang_store::EmergencyContact {
+                borrower_id: b.id,
+                name: e.name.clone(),
+                relation: e.relation.clone(),
+                mobile: e.mobile.as_str().to_string(),
+                consent_on: e.consent_on,
+            })
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 fn loan_differs(line: usize, l: &LoanRecord, row: &LoanRow) -> Option<RowError> {
@@ -302,6 +341,7 @@ async fn loans(
     let mut errors = refused;
     let mut new = Vec::new();
     let mut hits = Vec::new();
+    let mut welcomes = Vec::new();
     let mut report = ImportReport::default();
     for (line, row) in rows {
         if let Some(l) = existing.get(&row.external_id) {
@@ -356,6 +396,18 @@ async fn loans(
         };
         let st = status::evaluate(&state, policy, business_date);
         hits.push(st.warning.clone());
+        if huifang_core::notify::welcomes(row.disbursed_on, business_date)
+            && let Some(first) = state.installments.first()
+        {
+            welcomes.push((
+                row.external_id.clone(),
+                huifang_core::template::Figures {
+                    amount: Some(first.principal + first.interest),
+                    date: Some(first.due_date),
+                    days: None,
+                },
+            ));
+        }
         new.push(Loan {
             external_id: row.external_id.clone(),
             borrower_id: borrower.id,
@@ -400,6 +452,23 @@ async fn loans(
         })
         .collect();
     crate::ledger::open_warnings(&mut tx, &warnings).await?;
+    // a loan disbursed within the week gets its welcome message, written with it
+    let notices: Vec<crate::notify::Notice> = welcomes
+        .into_iter()
+        .filter_map(|(loan, figures)| {
+            Some(crate::notify::Notice {
+                loan_id: *ids.get(&loan)?,
+                event: huifang_core::template::MessageEvent::Welcome,
+                figures,
+            })
+        })
+        .collect();
+    if !notices.is_empty() {
+        crate::notify::Outgoing::load(&mut tx, business_date)
+            .await?
+            .write(&mut tx, &notices)
+            .await?;
+    }
     crate::followup::after_import(
         &mut tx,
         policy,

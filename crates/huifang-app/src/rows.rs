@@ -14,7 +14,8 @@ pub struct ProductRow {
     pub penalty_rate_markup: Rate,
 }
 
-/// `borrowers.csv`: external_id,name,id_number,mobile,employer,monthly_income,city
+/// `borrowers.csv`: external_id,name,id_number,mobile,employer,monthly_income,city, and the
+/// optional columns of its contacts (`files::BORROWER_OPTIONAL_COLUMNS`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BorrowerRow {
     pub external_id: String,
@@ -24,6 +25,25 @@ pub struct BorrowerRow {
     pub employer: String,
     pub monthly_income: Money,
     pub city: String,
+    /// From the optional columns; none when the file has none.
+    pub contacts: BorrowerContacts,
+}
+
+/// A borrower's contacts beyond the mobile, from the optional columns of `borrowers.csv`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BorrowerContacts {
+    pub email: Option<String>,
+    pub wechat_id: Option<String>,
+    pub emergency: Option<EmergencyRow>,
+}
+
+/// An emergency contact: name, relation, mobile and the day they consented (none: no consent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmergencyRow {
+    pub name: String,
+    pub relation: String,
+    pub mobile: Mobile,
+    pub consent_on: Option<Date>,
 }
 
 /// `loans.csv`: external_id,borrower_external_id,product_code,principal,annual_rate,term_months,

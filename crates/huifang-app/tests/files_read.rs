@@ -160,6 +160,7 @@ fn utf8_csv_reads_every_format() {
                     employer: String::new(),
                     monthly_income: money("12000"),
                     city: "Beijing".into(),
+                    contacts: Default::default(),
                 }
             ),
             (
@@ -172,6 +173,7 @@ fn utf8_csv_reads_every_format() {
                     employer: "ACME".into(),
                     monthly_income: Money::ZERO,
                     city: "Shanghai".into(),
+                    contacts: Default::default(),
                 }
             ),
         ]
@@ -748,6 +750,7 @@ fn write_then_read_gives_back_the_same_rows() {
             employer: String::new(),
             monthly_income: money("12000.5"),
             city: "北京".into(),
+            contacts: Default::default(),
         },
         BorrowerRow {
             external_id: "B002".into(),
@@ -757,6 +760,7 @@ fn write_then_read_gives_back_the_same_rows() {
             employer: "ACME".into(),
             monthly_income: Money::ZERO,
             city: "Qingdao".into(),
+            contacts: Default::default(),
         },
     ];
     let path = written(&dir, "borrowers.csv", |f| {
@@ -905,6 +909,7 @@ fn xlsx_borrowers_with_numbers_text_and_a_header_below_blank_rows() {
                 employer: String::new(),
                 monthly_income: money("12000.50"),
                 city: "北京".into(),
+                contacts: Default::default(),
             }
         )]
     );

@@ -113,6 +113,7 @@ fn borrower(external_id: &str, n: usize) -> BorrowerRow {
         employer: "上海某科技有限公司".into(),
         monthly_income: money("15000"),
         city: "上海市".into(),
+        contacts: Default::default(),
     }
 }
 

@@ -36,7 +36,9 @@ on_both!(
     the_close_writes_its_messages_and_each_is_delivered_once_in_effect,
     a_promise_is_confirmed_with_its_contact_and_nothing_is_sent_for_one_rolled_back,
     messages_keep_the_contact_hours_caps_and_opt_outs,
-    emergency_contacts_are_called_only_with_consent_and_only_to_locate
+    emergency_contacts_are_called_only_with_consent_and_only_to_locate,
+    a_loan_disbursed_within_the_week_is_welcomed_with_its_import,
+    contacts_come_with_the_borrower_file
 );
 
 fn at(s: &str) -> DateTime<Utc> {
@@ -304,7 +306,7 @@ async fn a_promise_is_confirmed_with_its_contact_and_nothing_is_sent_for_one_rol
     let (_, body, _) = log.delivered.values().next().unwrap();
     let text = body["text"].as_str().unwrap();
     assert!(
-        text.contains("3,000.00") || text.contains("3000.00"),
+        text.contains("承诺于 2026-03-25 前") && text.contains("3000.00 元"),
         "{text}"
     );
     assert!(
@@ -479,4 +481,137 @@ async fn emergency_contacts_are_called_only_with_consent_and_only_to_locate(dbs:
         "reaching a third party does not work the task"
     );
     assert!(r.promise_id.is_none() && r.signals.is_empty());
+}
+
+async fn a_loan_disbursed_within_the_week_is_welcomed_with_its_import(dbs: &mut Dbs) {
+    use huifang_app::rows::LoanRow;
+    use huifang_core::ids::Vin;
+    use huifang_core::schedule::Method;
+    use huifang_core::{Money, Rate};
+    let store = dbs.fresh().await;
+    book(&store, 1).await; // L1, disbursed 2026-01-15: too old to be welcomed
+    assert!(all_messages(&store).await.is_empty());
+    let loan = |id: &str, on: &str| LoanRow {
+        external_id: id.into(),
+        borrower_external_id: "B1".into(),
+        product_code: "P3".into(),
+        principal: Money::parse("12000.00").unwrap(),
+        annual_rate: Rate::parse_annual("0.12").unwrap(),
+        term_months: 12,
+        method: Method::Annuity,
+        disbursed_on: d(on),
+        vin: Vin::parse("LVSN4BKM0R1944736").unwrap(),
+        vehicle_model: "大众 朗逸".into(),
+        vehicle_price: Money::parse("150000").unwrap(),
+        dealer: "上海大众4S店".into(),
+    };
+    let policy = policy::load(&store).await.unwrap();
+    let rows = vec![
+        (2, loan("NEW1", "2026-03-13")),
+        (3, loan("OLD1", "2026-03-12")),
+    ];
+    huifang_app::import::import_loans(&store, &policy, &rows)
+        .await
+        .unwrap();
+    let written = all_messages(&store).await;
+    assert_eq!(written.len(), 1, "{written:#?}");
+    let m = &written[0];
+    assert_eq!((m.event.as_str(), m.loan.as_str()), ("welcome", "NEW1"));
+    let key = &m.idempotency_key;
+    assert!(
+        key.starts_with("welcome:") && key.ends_with(":2026-04-13:sms"),
+        "{key}"
+    );
+    // the same file again writes nothing more
+    huifang_app::import::import_loans(&store, &policy, &rows)
+        .await
+        .unwrap();
+    assert_eq!(all_messages(&store).await.len(), 1);
+    // rendered with the first installment (12,000 at 12 % over 12 months: 1066.19)
+    let gateway = FakeGateway::start("sms-token", Flaky::RELIABLE).await;
+    channels(&store, &gateway, None).await;
+    let r = deliver(&store, "2026-03-20T02:00:00Z").await;
+    assert_eq!(r.sent, 1);
+    let log = gateway.log();
+    let (_, body, _) = log.delivered.values().next().unwrap();
+    assert_eq!(body["params"]["due_date"], "2026-04-13");
+    assert_eq!(body["params"]["amount"], "1066.19");
+}
+
+async fn contacts_come_with_the_borrower_file(dbs: &mut Dbs) {
+    use huifang_app::files::ImportFormat;
+    let store = dbs.fresh().await;
+    book(&store, 1).await;
+    let policy = policy::load(&store).await.unwrap();
+    let dir = tempfile::TempDir::new().unwrap();
+    let file = dir.path().join("borrowers.csv");
+    let header = "external_id,name,id_number,mobile,employer,monthly_income,city,email,wechat_id,emergency_name,emergency_relation,emergency_mobile,emergency_consent_on";
+    let good = [
+        "B7,王七,11010519491231002X,13800138007,某公司,9000,北京市,wang7@example.com,oWx-7,王妻,配偶,13900139007,2026-01-15",
+        "B8,李八,11010519491231002X,13800138008,某公司,9000,北京市,,,李父,父母,13900139008,",
+        "B9,赵九,11010519491231002X,13800138009,某公司,9000,北京市,,,,,,",
+    ];
+    // an emergency contact without its mobile: the file is refused, naming line and column
+    let bad = format!(
+        "{header}\n{}\nB10,钱十,11010519491231002X,13800138010,某公司,9000,北京市,not-an-email,,钱母,父母,,\n",
+        good[0]
+    );
+    std::fs::write(&file, bad).unwrap();
+    let e = huifang_app::import::import_file(&store, &policy, ImportFormat::Borrowers, &file)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("line 3") && e.contains("emergency_mobile") && e.contains("email"),
+        "{e}"
+    );
+    let c1 = team::actor(&store, "c1").await.unwrap();
+    assert!(
+        contact::emergency_contacts(&store, &c1, "B7")
+            .await
+            .is_err(),
+        "nothing imported"
+    );
+
+    std::fs::write(&file, format!("{header}\n{}\n", good.join("\n"))).unwrap();
+    for _ in 0..2 {
+        // the same file twice: the same contacts
+        huifang_app::import::import_file(&store, &policy, ImportFormat::Borrowers, &file)
+            .await
+            .unwrap();
+    }
+    let seven = contact::emergency_contacts(&store, &c1, "B7")
+        .await
+        .unwrap();
+    assert_eq!(seven.len(), 1);
+    assert_eq!(
+        (
+            seven[0].name.as_str(),
+            seven[0].relation.as_str(),
+            seven[0].consent_on.as_deref()
+        ),
+        ("王妻", "配偶", Some("2026-01-15"))
+    );
+    let eight = contact::emergency_contacts(&store, &c1, "B8")
+        .await
+        .unwrap();
+    assert_eq!(eight[0].consent_on, None, "no consent given");
+    assert!(
+        contact::emergency_contacts(&store, &c1, "B9")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let addresses = contact::addresses(&store, &c1, "B7").await.unwrap();
+    assert_eq!(addresses.len(), 2);
+    assert_eq!(addresses[0].address, "wang7@example.com");
+    // a file with the seven columns only still imports
+    std::fs::write(
+        &file,
+        "external_id,name,id_number,mobile,employer,monthly_income,city\nB11,孙十一,11010519491231002X,13800138011,某公司,9000,北京市\n",
+    )
+    .unwrap();
+    huifang_app::import::import_file(&store, &policy, ImportFormat::Borrowers, &file)
+        .await
+        .unwrap();
 }

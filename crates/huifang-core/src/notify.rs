@@ -200,6 +200,16 @@ impl NotifyRules {
     }
 }
 
+/// Days after disbursement within which a loan's welcome message is sent: a loan imported later
+/// (a book taken over, history loaded) is not welcomed.
+pub const WELCOME_WITHIN_DAYS: i64 = 7;
+
+/// Whether a loan disbursed on `disbursed_on` gets its welcome message on `today`.
+pub fn welcomes(disbursed_on: crate::Date, today: crate::Date) -> bool {
+    let days = (today - disbursed_on).num_days();
+    (0..=WELCOME_WITHIN_DAYS).contains(&days)
+}
+
 /// Whether a borrower's reply to a message asks to stop messages on its channel: "TD", "T",
 /// "退订", "取消订阅", "STOP" or "UNSUBSCRIBE", alone (any case, spaces and punctuation around).
 pub fn is_opt_out_reply(text: &str) -> bool {
@@ -271,6 +281,15 @@ mod tests {
         r.max_attempts = 3;
         r.max_backoff_seconds = 10;
         assert_eq!(r.validate().unwrap_err().field, "max_backoff_seconds");
+    }
+
+    #[test]
+    fn only_recent_loans_are_welcomed() {
+        let d = |s| crate::calendar::parse_date(s).unwrap();
+        assert!(welcomes(d("2026-05-01"), d("2026-05-01")));
+        assert!(welcomes(d("2026-05-01"), d("2026-05-08")));
+        assert!(!welcomes(d("2026-05-01"), d("2026-05-09")));
+        assert!(!welcomes(d("2026-05-02"), d("2026-05-01")));
     }
 
     #[test]

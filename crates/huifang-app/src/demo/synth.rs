@@ -1122,6 +1122,7 @@ fn make_borrower(
         employer,
         monthly_income,
         city: city_entry.name.to_string(),
+        contacts: Default::default(),
     })
 }
 

@@ -63,6 +63,7 @@ pub async fn book(store: &Store, loans: usize) {
             employer: "上海某科技有限公司".into(),
             monthly_income: Money::parse("15000").unwrap(),
             city: "上海市".into(),
+            contacts: Default::default(),
         })
         .collect();
     import::import_borrowers(store, &lines(&borrowers))
