@@ -103,6 +103,15 @@ pub async fn decide(
     let id = tx.insert_decision(&decision, applied).await?;
     if applied.is_some() {
         answer_warnings(&mut tx, actor, &decision, id, business_date).await?;
+        let op = &decision.op;
+        crate::notify::notify_decision(
+            &mut tx,
+            decision.loan_id,
+            op.op.kind(),
+            op.on,
+            business_date,
+        )
+        .await?;
     }
     let record = load(&mut tx, id, false).await?;
     tx.commit().await?;
@@ -144,6 +153,15 @@ pub async fn approve(
     tx.approve_decision(id, actor.id(), &now_stamp(), op_id)
         .await?;
     answer_warnings(&mut tx, actor, &pending.decision, id, business_date).await?;
+    let op = &pending.decision.op;
+    crate::notify::notify_decision(
+        &mut tx,
+        pending.decision.loan_id,
+        op.op.kind(),
+        op.on,
+        business_date,
+    )
+    .await?;
     let record = load(&mut tx, id, false).await?;
     tx.commit().await?;
     Ok(record)

@@ -405,6 +405,7 @@ async fn loans(
                     amount: Some(first.principal + first.interest),
                     date: Some(first.due_date),
                     days: None,
+                    decision: None,
                 },
             ));
         }

@@ -307,6 +307,7 @@ impl Notice {
                     amount: Some(amount),
                     date: Some(due_date),
                     days: Some(i64::from(days_before)),
+                    decision: None,
                 },
             ),
             LoanEvent::InstallmentOverdue {
@@ -317,6 +318,7 @@ impl Notice {
                     amount: Some(amount),
                     date: Some(due_date),
                     days: Some((date - due_date).num_days()),
+                    decision: None,
                 },
             ),
             _ => return None,
@@ -369,6 +371,7 @@ impl Outgoing {
                     amount_fen: n.figures.amount.map(Money::fen),
                     on_date: n.figures.date,
                     days: n.figures.days,
+                    detail: n.figures.decision.map(|k| k.as_str().to_string()),
                     due_at: self.due_at.clone(),
                     business_date: self.day,
                     created_at: self.created_at.clone(),
@@ -406,12 +409,38 @@ pub(crate) async fn confirm_promise(
             amount_fen: Some(amount.fen()),
             on_date: Some(due_on),
             days: None,
+            detail: None,
             due_at: now.clone(),
             business_date: date,
             created_at: now.clone(),
         })
         .collect();
     tx.insert_messages(&messages).await?;
+    Ok(())
+}
+
+/// Writes the notice of a decision applied to a loan (`kind` effective `on`), in the decision's
+/// transaction: for the operations a borrower is told of.
+pub(crate) async fn notify_decision(
+    tx: &mut Tx,
+    loan_id: LoanId,
+    kind: huifang_core::loan::OpKind,
+    on: Date,
+    date: Date,
+) -> Result<(), AppError> {
+    if huifang_core::template::decision_words(kind, Lang::Zh).is_none() {
+        return Ok(());
+    }
+    let notice = Notice {
+        loan_id,
+        event: MessageEvent::DecisionNotice,
+        figures: Figures {
+            date: Some(on),
+            decision: Some(kind),
+            ..Figures::default()
+        },
+    };
+    Outgoing::load(tx, date).await?.write(tx, &[notice]).await?;
     Ok(())
 }
 
@@ -456,6 +485,7 @@ pub async fn place_call(
             amount_fen: None,
             on_date: None,
             days: None,
+            detail: None,
             due_at: stamp(now),
             business_date: date,
             created_at: stamp(now),
@@ -772,8 +802,9 @@ fn judge(
                 amount: m.message.amount_fen.map(Money::from_fen),
                 date: m.message.on_date,
                 days: m.message.days,
+                decision: m.message.detail.as_deref().and_then(|d| d.parse().ok()),
             };
-            let values = event.values(&m.borrower_name, &m.loan_external_id, &figures);
+            let values = event.values(&m.borrower_name, &m.loan_external_id, &figures, rules.lang);
             let key = TemplateKey {
                 event,
                 lang: rules.lang,

@@ -6,7 +6,9 @@ use std::str::FromStr;
 
 use huifang_core::outcome::Channel;
 use huifang_core::policy::Policy;
-use huifang_core::template::{Figures, Lang, MESSAGE_CHANNELS, MessageEvent, Template};
+use huifang_core::template::{
+    Figures, Lang, MESSAGE_CHANNELS, MessageEvent, Template, decision_words,
+};
 use huifang_store::{Store, StoredTemplate};
 
 use crate::team::{Actor, Role};
@@ -159,7 +161,8 @@ pub async fn set(
 }
 
 /// The message `key` would send about a loan today: its borrower's name, its number masked,
-/// and the event's facts (the next installment, what is overdue, the latest promise).
+/// and the event's facts (the next installment, what is overdue, the latest promise, the latest
+/// decision a borrower is told of).
 pub async fn preview(
     store: &Store,
     policy: &Policy,
@@ -198,6 +201,7 @@ pub async fn preview(
                 amount: Some(view.status.overdue_amount),
                 date: Some(since),
                 days: Some(i64::from(view.status.dpd)),
+                decision: None,
             }
         }
         MessageEvent::PromiseConfirmation => {
@@ -208,6 +212,20 @@ pub async fn preview(
                 amount: Some(p.amount),
                 date: Some(p.due_on),
                 days: None,
+                decision: None,
+            }
+        }
+        MessageEvent::DecisionNotice => {
+            let op = view
+                .ops
+                .iter()
+                .rev()
+                .find(|o| decision_words(o.op.op.kind(), key.lang).is_some())
+                .ok_or_else(|| AppError::Conflict(format!("loan {loan} has no decision")))?;
+            Figures {
+                date: Some(op.op.on),
+                decision: Some(op.op.op.kind()),
+                ..Figures::default()
             }
         }
         MessageEvent::ReminderBefore | MessageEvent::ReminderDue | MessageEvent::Welcome => {
@@ -218,12 +236,13 @@ pub async fn preview(
                 amount: Some(i.principal_left() + i.interest_left()),
                 date: Some(i.due_date),
                 days: Some((i.due_date - today).num_days().max(0)),
+                decision: None,
             }
         }
     };
     let values = key
         .event
-        .values(&name, &view.loan.loan.external_id, &figures);
+        .values(&name, &view.loan.loan.external_id, &figures, key.lang);
     let m = template
         .render(&values)
         .map_err(|e| AppError::Invalid(format!("template {}: {e}", key.event.as_str())))?;

@@ -38,7 +38,8 @@ on_both!(
     messages_keep_the_contact_hours_caps_and_opt_outs,
     emergency_contacts_are_called_only_with_consent_and_only_to_locate,
     a_loan_disbursed_within_the_week_is_welcomed_with_its_import,
-    contacts_come_with_the_borrower_file
+    contacts_come_with_the_borrower_file,
+    a_decision_is_announced_to_the_borrower
 );
 
 fn at(s: &str) -> DateTime<Utc> {
@@ -614,4 +615,34 @@ async fn contacts_come_with_the_borrower_file(dbs: &mut Dbs) {
     huifang_app::import::import_file(&store, &policy, ImportFormat::Borrowers, &file)
         .await
         .unwrap();
+}
+
+async fn a_decision_is_announced_to_the_borrower(dbs: &mut Dbs) {
+    use huifang_app::decisions::{self, DecisionRequest};
+    use huifang_core::loan::LoanOp;
+    let store = dbs.fresh().await;
+    book(&store, 1).await;
+    let policy = policy::load(&store).await.unwrap();
+    let risk = team::actor(&store, "risk").await.unwrap();
+    let request = DecisionRequest {
+        op: LoanOp::Defer { months: 2 },
+        on: None,
+        reason: "客户失业，申请展期".into(),
+    };
+    decisions::decide(&store, &policy, &risk, "L1", &request)
+        .await
+        .unwrap();
+    let written = all_messages(&store).await;
+    assert_eq!(written.len(), 1, "{written:#?}");
+    assert_eq!(written[0].event, "decision_notice");
+    let gateway = FakeGateway::start("sms-token", Flaky::RELIABLE).await;
+    channels(&store, &gateway, None).await;
+    assert_eq!(deliver(&store, "2026-03-20T02:00:00Z").await.sent, 1);
+    let log = gateway.log();
+    let (_, body, _) = log.delivered.values().next().unwrap();
+    let text = body["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("张1您好") && text.contains("已办理展期，自 2026-03-20 起生效"),
+        "{text}"
+    );
 }

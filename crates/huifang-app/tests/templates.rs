@@ -39,7 +39,7 @@ async fn templates_are_set_checked_and_previewed(dbs: &mut Dbs) {
 
     // five events × two languages × three channels, all defaults at first
     let all = templates::list(&store).await.unwrap();
-    assert_eq!(all.len(), 30);
+    assert_eq!(all.len(), 36);
     assert!(all.iter().all(|t| t.set_on.is_none()));
     assert!(matches!(
         TemplateKey::parse("birthday", "zh", "sms"),

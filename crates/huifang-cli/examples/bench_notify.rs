@@ -102,6 +102,7 @@ async fn main() {
             amount_fen: Some(Money::parse("3120.50").unwrap().fen()),
             on_date: Some(today),
             days: Some(0),
+            detail: None,
             due_at: "2026-12-01T00:00:00Z".into(),
             business_date: today,
             created_at: "2026-12-01T00:00:00Z".into(),

@@ -601,7 +601,7 @@ fn message_templates_from_the_command_line() {
     let dir = tempfile::TempDir::new().unwrap();
     let d = dir.path();
     let next = demo_and_next_task(d);
-    assert_eq!(ok(d, &["template", "list"]).lines().count(), 30);
+    assert_eq!(ok(d, &["template", "list"]).lines().count(), 36);
     let shown: Value = serde_json::from_str(&ok(
         d,
         &[

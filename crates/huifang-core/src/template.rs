@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::loan::OpKind;
 use crate::outcome::Channel;
 use crate::{Date, Money};
 
@@ -20,15 +21,19 @@ pub enum MessageEvent {
     PromiseConfirmation,
     /// 欢迎: the loan was disbursed.
     Welcome,
+    /// 还款安排变更: a decision changed the loan (a deferral, a payment holiday, a restructure,
+    /// early settlement, acceleration).
+    DecisionNotice,
 }
 
 impl MessageEvent {
-    pub const ALL: [MessageEvent; 5] = [
+    pub const ALL: [MessageEvent; 6] = [
         MessageEvent::ReminderBefore,
         MessageEvent::ReminderDue,
         MessageEvent::OverdueNotice,
         MessageEvent::PromiseConfirmation,
         MessageEvent::Welcome,
+        MessageEvent::DecisionNotice,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -38,6 +43,7 @@ impl MessageEvent {
             MessageEvent::OverdueNotice => "overdue_notice",
             MessageEvent::PromiseConfirmation => "promise_confirmation",
             MessageEvent::Welcome => "welcome",
+            MessageEvent::DecisionNotice => "decision_notice",
         }
     }
 
@@ -57,6 +63,7 @@ impl MessageEvent {
             MessageEvent::PromiseConfirmation => {
                 &["name", "loan", "promise_amount", "promise_date"]
             }
+            MessageEvent::DecisionNotice => &["name", "loan", "decision", "due_date"],
         }
     }
 }
@@ -69,23 +76,47 @@ pub struct Figures {
     pub amount: Option<Money>,
     pub date: Option<Date>,
     pub days: Option<i64>,
+    /// The operation a decision applied (a decision notice).
+    pub decision: Option<OpKind>,
+}
+
+/// A decision as a borrower reads it, in the message's language; none for the operations a
+/// borrower is not told of (a write-off, a classification).
+pub fn decision_words(kind: OpKind, lang: Lang) -> Option<&'static str> {
+    Some(match (kind, lang) {
+        (OpKind::Defer, Lang::Zh) => "展期",
+        (OpKind::Defer, Lang::En) => "a deferral",
+        (OpKind::PaymentHoliday, Lang::Zh) => "还款假期",
+        (OpKind::PaymentHoliday, Lang::En) => "a payment holiday",
+        (OpKind::Restructure, Lang::Zh) => "贷款重组",
+        (OpKind::Restructure, Lang::En) => "a restructure",
+        (OpKind::EarlySettlement, Lang::Zh) => "提前结清",
+        (OpKind::EarlySettlement, Lang::En) => "early settlement",
+        (OpKind::Acceleration, Lang::Zh) => "提前收回（全部余额立即到期）",
+        (OpKind::Acceleration, Lang::En) => "acceleration (the whole balance is due now)",
+        (OpKind::WriteOff | OpKind::Classify, _) => return None,
+    })
 }
 
 impl MessageEvent {
     /// The values of a template's fields: the borrower's name, the loan's number (masked
     /// here), and the figures under the event's names. A figure the event has no field for is
-    /// left out; a field with no figure is refused when the template is rendered.
+    /// left out; a field with no figure is refused when the template is rendered. A decision
+    /// is put in words of the message's language.
     pub fn values(
         self,
         name: &str,
         loan_number: &str,
         f: &Figures,
+        lang: Lang,
     ) -> BTreeMap<&'static str, String> {
         let (amount, date, days) = match self {
             MessageEvent::PromiseConfirmation => ("promise_amount", "promise_date", ""),
             MessageEvent::OverdueNotice => ("amount", "due_date", "days_overdue"),
             MessageEvent::ReminderBefore => ("amount", "due_date", "days"),
-            MessageEvent::ReminderDue | MessageEvent::Welcome => ("amount", "due_date", ""),
+            MessageEvent::ReminderDue | MessageEvent::Welcome | MessageEvent::DecisionNotice => {
+                ("amount", "due_date", "")
+            }
         };
         let mut out = BTreeMap::new();
         out.insert("name", name.to_string());
@@ -98,6 +129,9 @@ impl MessageEvent {
         }
         if let (Some(n), false) = (f.days, days.is_empty()) {
             out.insert(days, n.to_string());
+        }
+        if let Some(words) = f.decision.and_then(|k| decision_words(k, lang)) {
+            out.insert("decision", words.to_string());
         }
         out
     }
@@ -302,6 +336,14 @@ impl Template {
             (MessageEvent::Welcome, Lang::En) => (
                 "Welcome",
                 "Dear {name}, your car loan {loan} has been disbursed. The first installment of {amount} yuan is due on {due_date}. Contact us with any question.",
+            ),
+            (MessageEvent::DecisionNotice, Lang::Zh) => (
+                "还款安排变更通知",
+                "{name}您好，您的车贷（合同{loan}）已办理{decision}，自 {due_date} 起生效，新的还款计划以合同变更为准。如有疑问请联系我们。",
+            ),
+            (MessageEvent::DecisionNotice, Lang::En) => (
+                "Change to your repayment plan",
+                "Dear {name}, {decision} has been applied to your car loan {loan}, effective {due_date}. Contact us with any question.",
             ),
         };
         Template {

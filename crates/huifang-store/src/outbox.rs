@@ -27,6 +27,8 @@ pub struct NewMessage {
     pub amount_fen: Option<i64>,
     pub on_date: Option<Date>,
     pub days: Option<i64>,
+    /// The operation a decision applied (a decision notice).
+    pub detail: Option<String>,
     /// Not sent before (RFC 3339, UTC).
     pub due_at: String,
     pub business_date: Date,
@@ -92,7 +94,7 @@ pub struct MessageFilter {
     pub limit: usize,
 }
 
-const MESSAGE_COLUMNS: &str = "o.id, o.idempotency_key, o.event, o.channel, o.loan_id, o.task_id, o.user_id, o.amount_fen, o.on_date, o.days, o.due_at, o.business_date, o.created_at, o.state, o.attempts, o.provider_id, o.last_error, o.sent_at, o.finished_at, l.external_id, b.id, b.name, b.mobile, a.address, u.username";
+const MESSAGE_COLUMNS: &str = "o.id, o.idempotency_key, o.event, o.channel, o.loan_id, o.task_id, o.user_id, o.amount_fen, o.on_date, o.days, o.detail, o.due_at, o.business_date, o.created_at, o.state, o.attempts, o.provider_id, o.last_error, o.sent_at, o.finished_at, l.external_id, b.id, b.name, b.mobile, a.address, u.username";
 const MESSAGE_JOINS: &str = "FROM outbox o JOIN loans l ON l.id = o.loan_id JOIN borrowers b ON b.id = l.borrower_id LEFT JOIN contact_addresses a ON a.borrower_id = b.id AND a.channel = o.channel LEFT JOIN users u ON u.id = o.user_id";
 
 fn message_record(r: &AnyRow) -> Result<MessageRecord> {
@@ -108,22 +110,23 @@ fn message_record(r: &AnyRow) -> Result<MessageRecord> {
             amount_fen: r.try_get(7)?,
             on_date: opt_date_col(r.try_get(8)?)?,
             days: r.try_get(9)?,
-            due_at: r.try_get(10)?,
-            business_date: parse_date_col(&r.try_get::<String, _>(11)?)?,
-            created_at: r.try_get(12)?,
+            detail: r.try_get(10)?,
+            due_at: r.try_get(11)?,
+            business_date: parse_date_col(&r.try_get::<String, _>(12)?)?,
+            created_at: r.try_get(13)?,
         },
-        state: named_col(r, 13, "outbox.state")?,
-        attempts: r.try_get(14)?,
-        provider_id: r.try_get(15)?,
-        last_error: r.try_get(16)?,
-        sent_at: r.try_get(17)?,
-        finished_at: r.try_get(18)?,
-        loan_external_id: r.try_get(19)?,
-        borrower_id: BorrowerId(r.try_get(20)?),
-        borrower_name: r.try_get(21)?,
-        mobile: r.try_get(22)?,
-        address: r.try_get(23)?,
-        username: r.try_get(24)?,
+        state: named_col(r, 14, "outbox.state")?,
+        attempts: r.try_get(15)?,
+        provider_id: r.try_get(16)?,
+        last_error: r.try_get(17)?,
+        sent_at: r.try_get(18)?,
+        finished_at: r.try_get(19)?,
+        loan_external_id: r.try_get(20)?,
+        borrower_id: BorrowerId(r.try_get(21)?),
+        borrower_name: r.try_get(22)?,
+        mobile: r.try_get(23)?,
+        address: r.try_get(24)?,
+        username: r.try_get(25)?,
     })
 }
 
@@ -148,6 +151,7 @@ impl Tx {
                     opt_int(m.amount_fen),
                     Val::OptText(m.on_date.map(date_text)),
                     opt_int(m.days),
+                    Val::OptText(m.detail.clone()),
                     Val::Text(m.due_at.clone()),
                     Val::Text(date_text(m.business_date)),
                     Val::Text(m.created_at.clone()),
@@ -155,12 +159,12 @@ impl Tx {
             })
             .collect();
         let casts = [
-            "", "", "", "", "BIGINT", "BIGINT", "BIGINT", "", "BIGINT", "", "", "",
+            "", "", "", "", "BIGINT", "BIGINT", "BIGINT", "", "BIGINT", "", "", "", "",
         ];
         let mut written = 0;
-        for (list, vals) in row_lists(self.dialect, 12, &rows, &casts, 0) {
+        for (list, vals) in row_lists(self.dialect, 13, &rows, &casts, 0) {
             let sql = format!(
-                "INSERT INTO outbox (idempotency_key, event, channel, loan_id, task_id, user_id, amount_fen, on_date, days, due_at, business_date, created_at) {list} ON CONFLICT (idempotency_key) DO NOTHING"
+                "INSERT INTO outbox (idempotency_key, event, channel, loan_id, task_id, user_id, amount_fen, on_date, days, detail, due_at, business_date, created_at) {list} ON CONFLICT (idempotency_key) DO NOTHING"
             );
             written += self
                 .bulk_query(sql, &vals)

@@ -205,7 +205,7 @@ async fn contact_rules_over_http(dbs: &mut Dbs) {
     // message templates: read by any user, set by the administrator, previewed with a loan
     let (s, b) = api.get("/api/v1/templates", Some(&a1)).await;
     assert_eq!(s, StatusCode::OK, "{b}");
-    assert_eq!(b.as_array().unwrap().len(), 30);
+    assert_eq!(b.as_array().unwrap().len(), 36);
     let path = "/api/v1/templates/reminder_due/zh/sms";
     let good = json!({"body": "{name}：今天（{due_date}）请还 {amount} 元。"});
     assert_eq!(

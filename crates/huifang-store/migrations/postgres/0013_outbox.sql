@@ -2,7 +2,8 @@
 -- that causes it (a reminder or overdue day of the close, a recorded promise, a decision, a call
 -- an agent asked for) and delivered by a worker. `idempotency_key` names the message to the
 -- provider, so that a message sent again after a crash is not delivered twice; the event's
--- figures (`amount_fen`, `on_date`, `days`) fill the template when it is sent. A worker holds the
+-- figures (`amount_fen`, `on_date`, `days`, and `detail`: the operation a decision applied) fill
+-- the template when it is sent. A worker holds the
 -- messages it claimed until `leased_until`; one that dies lets them go when the lease ends.
 CREATE TABLE outbox (
     id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -15,6 +16,7 @@ CREATE TABLE outbox (
     amount_fen      BIGINT,
     on_date         TEXT,
     days            BIGINT,
+    detail          TEXT,
     state           TEXT NOT NULL DEFAULT 'queued'
                     CHECK (state IN ('queued', 'sent', 'delivered', 'failed', 'dead', 'blocked')),
     attempts        BIGINT NOT NULL DEFAULT 0,
