@@ -576,6 +576,9 @@ pub async fn deliver_once<C: Courier>(
     mut jitter: impl FnMut() -> u32,
 ) -> Result<DeliveryView, AppError> {
     let channels: Vec<&str> = courier.channels().iter().map(|c| c.as_str()).collect();
+    if channels.is_empty() {
+        return Ok(DeliveryView::default()); // nothing configured: nothing to claim
+    }
     let now_text = stamp(now);
     let mut tx = store.begin().await?;
     let claimed = tx

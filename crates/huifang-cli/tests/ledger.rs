@@ -1050,6 +1050,16 @@ fn witness_every_follows_a_growing_log_and_waits_out_an_unreachable_one() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start the witness");
+    // grown once the witness has kept its first checkpoint (its start, TLS set-up included,
+    // may take longer than growing the log)
+    let start = std::time::Instant::now();
+    while !state.exists() {
+        assert!(
+            start.elapsed().as_secs() < 30,
+            "the witness kept no checkpoint"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     grow(&a, 2, "while-followed");
     let out = child.wait_with_output().expect("the witness ends");
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -2,7 +2,7 @@
 //! (Python's aiosmtpd), read back from its mailbox (subject and body in Chinese, the loan number
 //! masked); and the worker killed with SIGKILL in the middle of a batch to a gateway that fails
 //! 30% of requests and hangs past the timeout on 10%, restarted, losing nothing and sending
-//! nothing twice in effect.
+//! nothing twice in effect; and `huifang serve` delivering the outbox with its own worker.
 
 // Test code: it may panic on a broken fixture.
 #![allow(
@@ -352,5 +352,42 @@ fn the_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice() {
     }
     assert!(effects.values().all(|n| *n == 1), "{effects:?}");
     assert!(log.requests.values().sum::<u32>() as usize > log.delivered.len());
+    drop(rt);
+}
+
+#[test]
+fn the_server_delivers_the_outbox_as_well() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let d = dir.path();
+    demo_and_next_task(d);
+    let queued = messages(d, "queued").len();
+    assert!(queued > 0);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let gateway = rt.block_on(FakeGateway::start("sms-token", Flaky::RELIABLE));
+    any_hour(d);
+    set_doc(
+        d,
+        &["notify", "channels"],
+        "channels.json",
+        &json!({"sms": {"url": gateway.url(), "token": gateway.token}}),
+    );
+    let mut server = command(d, &["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while gateway.log().delivered.len() < queued {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the server's worker sent nothing"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert_eq!(messages(d, "sent").len(), queued);
+    assert!(messages(d, "queued").is_empty());
+    // --no-worker leaves the outbox alone
     drop(rt);
 }
