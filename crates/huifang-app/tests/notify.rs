@@ -39,7 +39,8 @@ on_both!(
     emergency_contacts_are_called_only_with_consent_and_only_to_locate,
     a_loan_disbursed_within_the_week_is_welcomed_with_its_import,
     contacts_come_with_the_borrower_file,
-    a_decision_is_announced_to_the_borrower
+    a_decision_is_announced_to_the_borrower,
+    wechat_messages_and_calls_through_flaky_gateways_arrive_once
 );
 
 fn at(s: &str) -> DateTime<Utc> {
@@ -645,4 +646,137 @@ async fn a_decision_is_announced_to_the_borrower(dbs: &mut Dbs) {
         text.starts_with("张1您好") && text.contains("已办理展期，自 2026-03-20 起生效"),
         "{text}"
     );
+}
+
+async fn wechat_messages_and_calls_through_flaky_gateways_arrive_once(dbs: &mut Dbs) {
+    let store = dbs.fresh().await;
+    book(&store, 3).await;
+    let flaky = Flaky {
+        fail_permille: 300,
+        hang_permille: 100,
+        hang: Duration::from_millis(1500),
+    };
+    let (sms, wechat, phone) = (
+        FakeGateway::start("sms-token", Flaky::RELIABLE).await,
+        FakeGateway::start("wechat-token", flaky).await,
+        FakeGateway::start("phone-token", flaky).await,
+    );
+    channels(&store, &sms, Some(&wechat)).await;
+    // calls at any hour here (they are placed now, whenever the test runs)
+    let admin = admin(&store).await;
+    contact::set_rules(
+        &store,
+        &admin,
+        r#"{"utc_offset_minutes":480,"hours":{"from":"00:00","until":"24:00"},"max_connected_collection_calls":3,"channel_caps":{"wechat":100}}"#,
+    )
+    .await
+    .unwrap();
+    let mut doc = serde_json::to_value(notify::load_channels(&store).await.unwrap()).unwrap();
+    doc["phone"] =
+        serde_json::json!({"url": phone.url(), "token": phone.token, "timeout_seconds": 1});
+    notify::set_channels(&store, &admin, &doc.to_string())
+        .await
+        .unwrap();
+    rules(
+        &store,
+        serde_json::json!({"promise_confirmation": ["wechat"]}),
+    )
+    .await;
+    let c1 = team::actor(&store, "c1").await.unwrap();
+    let mut promised = 0;
+    for loan in 1..=3usize {
+        contact::set_address(
+            &store,
+            &c1,
+            &format!("B{loan}"),
+            &AddressRequest {
+                channel: "wechat".into(),
+                address: format!("openid-{loan}"),
+            },
+        )
+        .await
+        .unwrap();
+        for n in 0..4 {
+            let t = task(
+                &store,
+                loan,
+                &format!("w{loan}-{n}"),
+                "early_collection",
+                "2026-03-20",
+            )
+            .await;
+            // promised in a WeChat chat: no connected call counts against the calls' cap
+            let input = OutcomeInput {
+                channel: "wechat".into(),
+                outcome: "promise_to_pay".into(),
+                amount: Some(format!("{}", 100 * (n + 1))),
+                date: Some(d("2026-03-25")),
+                idempotency_key: format!("p{loan}-{n}"),
+                ..OutcomeInput::default()
+            };
+            team::record_outcome(&store, &c1, t, &input).await.unwrap();
+            promised += 1;
+            let call = task(
+                &store,
+                loan,
+                &format!("c{loan}-{n}"),
+                "early_collection",
+                "2026-03-20",
+            )
+            .await;
+            notify::place_call(&store, &c1, call, "once").await.unwrap();
+            // the same request again places nothing more
+            notify::place_call(&store, &c1, call, "once").await.unwrap();
+        }
+    }
+    let written = all_messages(&store).await;
+    assert_eq!(
+        written.len(),
+        promised * 2,
+        "a confirmation and a call each"
+    );
+    let mut now = Utc::now();
+    let mut passes = 0;
+    loop {
+        let r = deliver(&store, &now.to_rfc3339()).await;
+        passes += 1;
+        if r.claimed == 0 {
+            break;
+        }
+        assert!(passes < 60, "the outbox does not drain");
+        now += chrono::Duration::seconds(10);
+    }
+    let after = all_messages(&store).await;
+    for (gateway, channel) in [(&wechat, "wechat"), (&phone, "phone")] {
+        let log = gateway.log();
+        let asked: u32 = log.requests.values().sum();
+        let mine: Vec<&MessageView> = after.iter().filter(|m| m.channel == channel).collect();
+        assert!(
+            asked as usize > mine.len(),
+            "{channel}: failures made retries"
+        );
+        for m in &mine {
+            match m.state.as_str() {
+                "sent" => assert_eq!(log.delivered[&m.idempotency_key].2, 1),
+                "dead" => assert_eq!(m.attempts, 4, "{m:?}"),
+                other => panic!("{channel} message {} left {other}", m.id),
+            }
+        }
+        // every key the gateway took is one message's; one delivery per confirmation (borrower
+        // and amount) and per call (task): never two keys for one message
+        let mut effects: HashMap<String, u32> = HashMap::new();
+        for (key, (_, body, _)) in &log.delivered {
+            assert!(by_key_exists(&after, key), "{key}");
+            let what = format!(
+                "{} {} {}",
+                body["to"], body["task_id"], body["params"]["promise_amount"]
+            );
+            *effects.entry(what).or_default() += 1;
+        }
+        assert!(effects.values().all(|n| *n == 1), "{channel}: {effects:?}");
+    }
+}
+
+fn by_key_exists(all: &[MessageView], key: &str) -> bool {
+    all.iter().any(|m| m.idempotency_key == key)
 }
