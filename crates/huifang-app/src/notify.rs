@@ -492,15 +492,8 @@ pub async fn place_call(
         }])
         .await?;
         let id = tx
-            .messages(&MessageFilter {
-                loan_id: Some(task.task.loan_id),
-                channel: Some("phone".into()),
-                limit: 50,
-                ..MessageFilter::default()
-            })
+            .message_by_key(&key)
             .await?
-            .into_iter()
-            .find(|m| m.message.key == key)
             .map(|m| m.id)
             .ok_or_else(|| AppError::Conflict(format!("call {key} was not written")))?;
         Ok(CallView {
@@ -1082,7 +1075,6 @@ pub async fn callback(
     }
     let date = require_business_date(&mut tx).await?;
     let mut view = CallbackView::default();
-    let mut answered: HashMap<String, bool> = HashMap::new();
     for (i, event) in parsed.events.into_iter().enumerate() {
         match event {
             CallbackEvent::Receipt { id, status, detail } => {
@@ -1141,9 +1133,8 @@ pub async fn callback(
                     .await?
                     .iter()
                     .any(|(s, _, _)| s == "answered");
-                answered.insert(id.clone(), was_answered);
-                if event == "hangup" {
-                    record_call(
+                if event == "hangup"
+                    && record_call(
                         &mut tx,
                         &m,
                         was_answered,
@@ -1152,7 +1143,8 @@ pub async fn callback(
                         at,
                         date,
                     )
-                    .await?;
+                    .await?
+                {
                     view.interactions += 1;
                 }
             }
@@ -1190,7 +1182,9 @@ pub async fn callback(
 
 /// A call's hangup as an interaction on its task, by the agent who placed it: reached when it
 /// was answered, no answer otherwise, with its duration and recording. The call's key records it
-/// once.
+/// once. A task closed meanwhile, or no longer the agent's to work, takes no interaction (the
+/// call's events stay with the call): the provider's report is not refused for what happened
+/// since. Returns whether an interaction was recorded.
 async fn record_call(
     tx: &mut Tx,
     m: &MessageRecord,
@@ -1199,7 +1193,7 @@ async fn record_call(
     recording: &str,
     at: Option<String>,
     date: Date,
-) -> Result<(), AppError> {
+) -> Result<bool, AppError> {
     let (Some(task), Some(user)) = (m.message.task_id, m.message.user_id) else {
         return Err(AppError::Invalid(format!(
             "call {} has no task or agent",
@@ -1226,8 +1220,12 @@ async fn record_call(
         occurred_at: at,
         ..crate::team::OutcomeInput::default()
     };
-    crate::team::record_call_in(tx, &actor, task, &input, date).await?;
-    Ok(())
+    // the checks come before anything is written: a refusal leaves the transaction as it was
+    match crate::team::record_call_in(tx, &actor, task, &input, date).await {
+        Ok(r) => Ok(r.new),
+        Err(AppError::Conflict(_) | AppError::Forbidden(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]

@@ -301,6 +301,16 @@ impl Tx {
         row.as_ref().map(message_record).transpose()
     }
 
+    /// The message with this idempotency key.
+    pub async fn message_by_key(&mut self, key: &str) -> Result<Option<MessageRecord>> {
+        let sql = format!("SELECT {MESSAGE_COLUMNS} {MESSAGE_JOINS} WHERE o.idempotency_key = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(key)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.as_ref().map(message_record).transpose()
+    }
+
     /// The message a provider knows by `provider_id` on `channel`.
     pub async fn message_by_provider_id(
         &mut self,

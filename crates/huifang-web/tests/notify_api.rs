@@ -199,6 +199,58 @@ async fn messages_calls_and_callbacks_over_http(dbs: &mut Dbs) {
     assert!(b["message"].as_str().unwrap().contains("replayed"), "{b}");
     assert_eq!(interactions().await.len(), 1);
 
+    // a call whose task was closed before its hangup arrived: the events are kept with the
+    // call, no interaction is recorded, the provider's report is taken
+    let t3 = task(&store, 1, "closed", "early_collection", "2026-03-20").await;
+    let (s, b) = api
+        .call(
+            "POST",
+            &format!("/api/v1/tasks/{t3}/call"),
+            Some(&c1),
+            Some("call-3"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert_eq!(deliver(&store).await.sent, 1);
+    let (_, page) = api.get("/api/v1/messages?channel=phone", Some(&risk)).await;
+    let late_call = page["messages"][0]["provider_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let done = json!({"channel": "phone", "outcome": "refused"});
+    let (s, b) = api
+        .call(
+            "POST",
+            &format!("/api/v1/tasks/{t3}/outcome"),
+            Some(&c1),
+            Some("t3-done"),
+            Some(done),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let hangup = json!({"events": [
+        {"type": "call", "id": late_call, "event": "hangup", "duration_seconds": 12, "recording": "rec-0003"}
+    ]});
+    let (s, b) = callback(&api, "phone", &hangup, now + 3, SECRET).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        (b["receipts"].as_u64(), b["interactions"].as_u64()),
+        (Some(1), Some(0))
+    );
+    let (_, shown) = api.get(&format!("/api/v1/tasks/{t3}"), Some(&c1)).await;
+    let loan_contacts = shown["interactions"].as_array().unwrap();
+    assert_eq!(
+        loan_contacts.len(),
+        2,
+        "the first call and the refusal: {shown}"
+    );
+    assert!(
+        loan_contacts
+            .iter()
+            .all(|i| !i["notes"].as_str().unwrap().contains("rec-0003"))
+    );
+
     // a promise's confirmation by SMS, delivered, and its receipt
     let t2 = task(&store, 1, "promise", "early_collection", "2026-03-20").await;
     let promise = json!({"channel": "phone", "outcome": "promise_to_pay", "amount": "500",
