@@ -168,11 +168,7 @@ pub async fn guard(
     let borrower = borrower_id(tx, &task.borrower_external_id).await?;
     let mut standing = Standing::default();
     for o in tx.opt_outs(borrower).await? {
-        if o.channel == "all" {
-            standing.do_not_contact = true;
-        } else if let Ok(c) = Channel::from_str(&o.channel) {
-            standing.opted_out.push(c);
-        }
+        standing.add_opt_out(&o.channel);
     }
     let at = at.naive_utc();
     let (from, until) = rules.day_bounds(rules.local(at).date());
@@ -237,7 +233,7 @@ pub async fn set_opt_out(
     note: &str,
 ) -> Result<bool, AppError> {
     actor.require(Role::records_opt_outs, "record a borrower's opt-out")?;
-    if channel != "all" {
+    if channel != contact::ALL_CHANNELS {
         Channel::from_str(channel).map_err(|e| AppError::Field {
             field: "channel",
             reason: format!("{e}, or all"),
@@ -369,32 +365,21 @@ pub async fn set_address(
     request: &AddressRequest,
 ) -> Result<(), AppError> {
     actor.require(Role::records_opt_outs, "set a borrower's contact address")?;
-    let address = request.address.trim();
-    match request.channel.as_str() {
-        "email" if address.contains('@') && address.len() <= 254 => {}
-        "email" => {
-            return Err(AppError::Field {
-                field: "address",
-                reason: format!("{address:?} is not an email address"),
-            });
-        }
-        "wechat" if !address.is_empty() && address.len() <= 128 => {}
-        "wechat" => {
-            return Err(AppError::Field {
-                field: "address",
-                reason: "a WeChat open id of 1 to 128 characters".into(),
-            });
-        }
-        other => {
-            return Err(AppError::Field {
-                field: "channel",
-                reason: format!("{other:?} is not email or wechat"),
-            });
-        }
-    }
+    let channel = Channel::from_str(&request.channel)
+        .ok()
+        .filter(|c| contact::ADDRESS_CHANNELS.contains(c))
+        .ok_or_else(|| AppError::Field {
+            field: "channel",
+            reason: format!("{:?} is not email or wechat", request.channel),
+        })?;
+    let address =
+        contact::check_address(channel, &request.address).map_err(|reason| AppError::Field {
+            field: "address",
+            reason,
+        })?;
     let mut tx = store.begin().await?;
     let id = borrower_id(&mut tx, borrower).await?;
-    tx.set_contact_address(id, &request.channel, address)
+    tx.set_contact_address(id, channel.as_str(), &address)
         .await?;
     tx.commit().await?;
     Ok(())

@@ -20,7 +20,9 @@ use std::str::FromStr;
 use calamine::{Data, ExcelDateTime, Reader, Xlsx};
 use chrono::NaiveDate;
 use huifang_core::calendar::{self, Date};
+use huifang_core::contact;
 use huifang_core::ids::{Mobile, ResidentId, Vin};
+use huifang_core::outcome::Channel;
 use huifang_core::schedule::{MAX_TERM_MONTHS, Method};
 use huifang_core::{Money, Rate};
 use rust_decimal::Decimal;
@@ -858,15 +860,8 @@ fn parse_borrower(f: &mut Fields<'_>) -> Option<BorrowerRow> {
 /// The optional contact columns of a borrower's row: an emergency contact needs its name,
 /// relation and mobile together.
 fn borrower_contacts(f: &mut Fields<'_>) -> Option<BorrowerContacts> {
-    let email = f.optional("email", |t| {
-        let t = t.trim();
-        if t.contains('@') && !t.starts_with('@') && !t.ends_with('@') {
-            bounded_text(t, 254, true)
-        } else {
-            Err(format!("{t:?} is not an email address"))
-        }
-    });
-    let wechat_id = f.optional("wechat_id", |t| bounded_text(t.trim(), 128, true));
+    let email = f.optional("email", |t| contact::check_address(Channel::Email, t));
+    let wechat_id = f.optional("wechat_id", |t| contact::check_address(Channel::Wechat, t));
     let name = f.optional("emergency_name", name_text);
     let relation = f.optional("emergency_relation", |t| bounded_text(t, 20, true));
     let mobile = f.optional("emergency_mobile", mobile);

@@ -726,12 +726,7 @@ async fn standings(
     borrowers.dedup();
     let mut out: HashMap<BorrowerId, Standing> = HashMap::new();
     for (b, channel) in tx.opt_outs_of(&borrowers).await? {
-        let s = out.entry(b).or_default();
-        if channel == "all" {
-            s.do_not_contact = true;
-        } else if let Ok(c) = Channel::from_str(&channel) {
-            s.opted_out.push(c);
-        }
+        out.entry(b).or_default().add_opt_out(&channel);
     }
     let (from, until) = rules.day_bounds(rules.local(now).date());
     for (b, channel) in tx

@@ -197,6 +197,45 @@ pub struct Standing {
     pub today: Vec<(Channel, Purpose, bool)>,
 }
 
+/// The name of an opt-out of every channel: the borrower is not to be contacted at all.
+pub const ALL_CHANNELS: &str = "all";
+
+impl Standing {
+    /// Adds a stored opt-out: a channel's name, or [`ALL_CHANNELS`] (do not contact). A name that
+    /// is neither is ignored.
+    pub fn add_opt_out(&mut self, channel: &str) {
+        if channel == ALL_CHANNELS {
+            self.do_not_contact = true;
+        } else if let Ok(c) = channel.parse::<Channel>() {
+            self.opted_out.push(c);
+        }
+    }
+}
+
+/// The channels a borrower has an address on besides the mobile.
+pub const ADDRESS_CHANNELS: [Channel; 2] = [Channel::Email, Channel::Wechat];
+
+/// A borrower's address on a channel the borrower file does not carry, checked and trimmed: an
+/// email address (something@something, at most 254 characters) or a WeChat open id (1 to 128
+/// characters); no control characters. The error is the reason, for the caller to name its field.
+pub fn check_address(channel: Channel, address: &str) -> Result<String, String> {
+    let a = address.trim();
+    if a.chars().any(char::is_control) {
+        return Err("contains a control character".into());
+    }
+    match channel {
+        Channel::Email
+            if a.contains('@') && !a.starts_with('@') && !a.ends_with('@') && a.len() <= 254 =>
+        {
+            Ok(a.to_string())
+        }
+        Channel::Email => Err(format!("{a:?} is not an email address")),
+        Channel::Wechat if !a.is_empty() && a.chars().count() <= 128 => Ok(a.to_string()),
+        Channel::Wechat => Err("a WeChat open id is 1 to 128 characters".into()),
+        other => Err(format!("{} has no address but the mobile", other.as_str())),
+    }
+}
+
 /// Why a contact is not made: the rule, by name, and its particulars.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Blocked {
@@ -340,6 +379,29 @@ pub fn check(rules: &ContactRules, attempt: &Attempt, standing: &Standing) -> Re
 mod third_party_tests {
     use super::*;
     use crate::outcome::Outcome;
+
+    #[test]
+    fn opt_outs_and_addresses() {
+        let mut s = Standing::default();
+        s.add_opt_out("sms");
+        s.add_opt_out("carrier pigeon");
+        assert_eq!(
+            (s.do_not_contact, s.opted_out.clone()),
+            (false, vec![Channel::Sms])
+        );
+        s.add_opt_out(ALL_CHANNELS);
+        assert!(s.do_not_contact);
+        assert_eq!(
+            check_address(Channel::Email, " a@b.cn "),
+            Ok("a@b.cn".into())
+        );
+        for bad in ["a.b.cn", "@b.cn", "a@", "a@b\u{7}"] {
+            assert!(check_address(Channel::Email, bad).is_err(), "{bad}");
+        }
+        assert!(check_address(Channel::Wechat, "").is_err());
+        assert!(check_address(Channel::Wechat, &"o".repeat(129)).is_err());
+        assert!(check_address(Channel::Sms, "13800138000").is_err());
+    }
 
     #[test]
     fn an_emergency_contact_is_called_only_with_consent_and_only_to_locate() {

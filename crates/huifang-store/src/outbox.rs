@@ -404,48 +404,48 @@ impl Tx {
         // Each borrower's loans, then each loan's contacts of the span by index (a lateral
         // subquery: a planner whose statistics predate the day's sending, sent_at all empty, would
         // otherwise scan the span once per borrower of the list).
+        // (table, condition): a loan's messages sent, and its contacts recorded, in the span
         let spans = [
-            "SELECT c.channel FROM outbox c WHERE c.loan_id = l.id AND c.state IN ('sent', 'delivered') AND c.sent_at >= {from} AND c.sent_at < {until}",
-            "SELECT c.channel FROM interactions c WHERE c.loan_id = l.id AND c.occurred_at >= {from} AND c.occurred_at < {until}",
+            (
+                "outbox c",
+                "c.loan_id = l.id AND c.state IN ('sent', 'delivered') AND c.sent_at >= {from} AND c.sent_at < {until}",
+            ),
+            (
+                "interactions c",
+                "c.loan_id = l.id AND c.occurred_at >= {from} AND c.occurred_at < {until}",
+            ),
         ];
-        let statements: Vec<(String, Vec<Val>)> = match self.dialect {
-            Dialect::Postgres => {
-                let list = Val::Text(crate::sql::pg_array(keys.iter()));
-                spans
-                    .iter()
-                    .map(|span| {
-                        let span = span.replace("{from}", "$2").replace("{until}", "$3");
-                        (
-                            // OFFSET 0 keeps the subquery from being pulled up into the join
-                            format!("SELECT l.borrower_id, c.channel FROM loans l CROSS JOIN LATERAL ({span} OFFSET 0) c WHERE l.borrower_id IN (SELECT unnest(CAST($1 AS BIGINT[])))"),
-                            vec![list.clone(), Val::Text(from.into()), Val::Text(until.into())],
-                        )
-                    })
-                    .collect()
-            }
-            Dialect::Sqlite => {
-                let mut out = Vec::new();
-                for chunk in keys.chunks(crate::sql::MAX_PARAMS / 2) {
-                    let list = crate::sql::param_list(self.dialect, 3, chunk.len());
-                    for span in spans {
-                        let span = span.replace("{from}", "?").replace("{until}", "?");
-                        // the span's two parameters come first in the statement
+        let mut statements: Vec<(String, Vec<Val>)> = Vec::new();
+        for (table, cond) in spans {
+            match self.dialect {
+                Dialect::Postgres => {
+                    let cond = cond.replace("{from}", "$2").replace("{until}", "$3");
+                    statements.push((
+                        // OFFSET 0 keeps the subquery from being pulled up into the join
+                        format!("SELECT l.borrower_id, c.channel FROM loans l CROSS JOIN LATERAL (SELECT c.channel FROM {table} WHERE {cond} OFFSET 0) c WHERE l.borrower_id IN (SELECT unnest(CAST($1 AS BIGINT[])))"),
+                        vec![
+                            Val::Text(crate::sql::pg_array(keys.iter())),
+                            Val::Text(from.into()),
+                            Val::Text(until.into()),
+                        ],
+                    ));
+                }
+                Dialect::Sqlite => {
+                    // no LATERAL here; SQLite's planner walks the list, then the indexes
+                    let cond = cond.replace("{from}", "?").replace("{until}", "?");
+                    for chunk in keys.chunks(crate::sql::MAX_PARAMS / 2) {
+                        let list = crate::sql::param_list(self.dialect, 3, chunk.len());
+                        // the condition's two parameters come first in the statement
                         let mut vals = vec![Val::Text(from.into()), Val::Text(until.into())];
                         vals.extend_from_slice(chunk);
-                        // SQLite has no LATERAL; its planner walks the list, then the indexes
-                        let (table, cond) = span
-                            .trim_start_matches("SELECT c.channel FROM ")
-                            .split_once(" WHERE ")
-                            .unwrap_or_default();
-                        out.push((
+                        statements.push((
                             format!("SELECT l.borrower_id, c.channel FROM loans l JOIN {table} ON {cond} WHERE l.borrower_id IN ({list})"),
                             vals,
                         ));
                     }
                 }
-                out
             }
-        };
+        }
         let mut out = Vec::new();
         for (sql, vals) in statements {
             let rows = crate::sql::bind_vals(sqlx::query(sqlx::AssertSqlSafe(sql)), &vals)
