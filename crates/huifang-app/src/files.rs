@@ -138,6 +138,16 @@ impl ImportFormat {
         }
     }
 
+    /// What one row is: `product`, `borrower`, `loan`, `payment`.
+    pub const fn record_name(self) -> &'static str {
+        match self {
+            ImportFormat::Products => "product",
+            ImportFormat::Borrowers => "borrower",
+            ImportFormat::Loans => "loan",
+            ImportFormat::Payments => "payment",
+        }
+    }
+
     /// The column that must be unique within a file (`code` or `external_id`).
     pub const fn key_column(self) -> &'static str {
         match self {
@@ -334,28 +344,115 @@ impl<T> Parsed<T> {
     }
 }
 
-/// Reads a `products.csv` (or `.xlsx`), keeping the good rows of a file with bad ones.
-pub(crate) fn parse_products(path: &Path) -> Result<Parsed<ProductRow>, FileError> {
-    let (bytes, kind) = load(path)?;
-    read_table(ImportFormat::Products, &bytes, kind, parse_product)
+/// Where an import's table comes from: a file on disk, uploaded bytes, or the JSON objects of an
+/// intake request (one per row, keyed by the format's column names).
+#[derive(Debug, Clone, Copy)]
+pub enum Source<'a> {
+    /// A CSV or `.xlsx` file, its kind told by its name and bytes.
+    File(&'a Path),
+    /// Uploaded CSV or `.xlsx` bytes.
+    Bytes(&'a [u8], FileKind),
+    /// JSON objects, one per row.
+    Records(&'a [serde_json::Value]),
 }
 
-/// Reads a `borrowers.csv` (or `.xlsx`), keeping the good rows of a file with bad ones.
-pub(crate) fn parse_borrowers(path: &Path) -> Result<Parsed<BorrowerRow>, FileError> {
-    let (bytes, kind) = load(path)?;
-    read_table(ImportFormat::Borrowers, &bytes, kind, parse_borrower)
+/// Reads a table of `format` from `source` with `parse`, keeping the good rows of a table with
+/// bad ones.
+fn parse_source<T>(
+    format: ImportFormat,
+    source: Source<'_>,
+    parse: fn(&mut Fields<'_>) -> Option<T>,
+) -> Result<Parsed<T>, FileError> {
+    match source {
+        Source::File(path) => {
+            let (bytes, kind) = load(path)?;
+            read_table(format, &bytes, kind, parse)
+        }
+        Source::Bytes(bytes, kind) => read_table(format, bytes, kind, parse),
+        Source::Records(records) => {
+            let (header, rows, refused) = record_rows(format, records);
+            let mut parsed = parse_rows(format, header, rows, FileKind::Csv, parse)?;
+            parsed.errors.extend(refused);
+            parsed.errors.sort_by_key(|e| e.line);
+            Ok(parsed)
+        }
+    }
 }
 
-/// Reads a `loans.csv` (or `.xlsx`), keeping the good rows of a file with bad ones.
-pub(crate) fn parse_loans(path: &Path) -> Result<Parsed<LoanRow>, FileError> {
-    let (bytes, kind) = load(path)?;
-    read_table(ImportFormat::Loans, &bytes, kind, parse_loan)
+/// Reads products, keeping the good rows of a table with bad ones.
+pub(crate) fn parse_products(source: Source<'_>) -> Result<Parsed<ProductRow>, FileError> {
+    parse_source(ImportFormat::Products, source, parse_product)
 }
 
-/// Reads a `payments.csv` (or `.xlsx`), keeping the good rows of a file with bad ones.
-pub(crate) fn parse_payments(path: &Path) -> Result<Parsed<PaymentRow>, FileError> {
-    let (bytes, kind) = load(path)?;
-    read_table(ImportFormat::Payments, &bytes, kind, parse_payment)
+/// Reads borrowers, keeping the good rows of a table with bad ones.
+pub(crate) fn parse_borrowers(source: Source<'_>) -> Result<Parsed<BorrowerRow>, FileError> {
+    parse_source(ImportFormat::Borrowers, source, parse_borrower)
+}
+
+/// Reads loans, keeping the good rows of a table with bad ones.
+pub(crate) fn parse_loans(source: Source<'_>) -> Result<Parsed<LoanRow>, FileError> {
+    parse_source(ImportFormat::Loans, source, parse_loan)
+}
+
+/// Reads payments, keeping the good rows of a table with bad ones.
+pub(crate) fn parse_payments(source: Source<'_>) -> Result<Parsed<PaymentRow>, FileError> {
+    parse_source(ImportFormat::Payments, source, parse_payment)
+}
+
+/// The grid of an intake's JSON objects: a header of every column of the format (its optional
+/// ones too) and a row per object, numbered from 0 as the request's items are. A string is the
+/// cell's text, an integer its digits, a missing field or null an empty cell; any other value
+/// (a fraction: write money as a string, `"1234.50"`) is the cell's error. An item that is not
+/// an object, or has a field the format does not have, is refused whole (the third part).
+fn record_rows(
+    format: ImportFormat,
+    records: &[serde_json::Value],
+) -> (RawRow, Vec<RawRow>, Vec<RowError>) {
+    use serde_json::Value;
+    let names: Vec<&str> = format
+        .columns()
+        .iter()
+        .chain(format.optional_columns())
+        .copied()
+        .collect();
+    let header = RawRow {
+        line: 0,
+        cells: names.iter().map(|n| Ok((*n).to_string())).collect(),
+    };
+    let mut refused = Vec::new();
+    let mut rows = Vec::with_capacity(records.len());
+    for (index, record) in records.iter().enumerate() {
+        let Value::Object(fields) = record else {
+            refused.push(RowError {
+                line: index,
+                column: String::new(),
+                reason: "the item must be a JSON object".to_string(),
+            });
+            continue;
+        };
+        if let Some(unknown) = fields.keys().find(|k| !names.contains(&k.as_str())) {
+            refused.push(RowError {
+                line: index,
+                column: unknown.clone(),
+                reason: format!("is not a field of a {} record", format.record_name()),
+            });
+            continue;
+        }
+        let cells: Vec<Cell> = names
+            .iter()
+            .map(|name| match fields.get(*name) {
+                None | Some(Value::Null) => Ok(String::new()),
+                Some(Value::String(text)) => Ok(clean(text)),
+                Some(Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(n.to_string()),
+                Some(Value::Number(_)) => Err(
+                    "a fraction must be written as a decimal string, e.g. \"1234.50\"".to_string(),
+                ),
+                Some(_) => Err("must be a string".to_string()),
+            })
+            .collect();
+        rows.push(RawRow { line: index, cells });
+    }
+    (header, rows, refused)
 }
 
 fn load(path: &Path) -> Result<(Vec<u8>, FileKind), FileError> {
@@ -541,6 +638,17 @@ fn read_table<T>(
     };
     let mut rows = rows.into_iter().filter(|row| !row.is_blank());
     let header = rows.next().ok_or(FileError::Empty)?;
+    parse_rows(format, header, rows.collect(), kind, parse)
+}
+
+/// Parses the rows under `header`: every field of every row, and the duplicated keys.
+fn parse_rows<T>(
+    format: ImportFormat,
+    header: RawRow,
+    rows: Vec<RawRow>,
+    kind: FileKind,
+    parse: fn(&mut Fields<'_>) -> Option<T>,
+) -> Result<Parsed<T>, FileError> {
     let map = map_header(format, &header)?;
     let width = header.cells.len();
     let key_column = format.key_column();

@@ -18,7 +18,7 @@ use huifang_store::{
 };
 
 use crate::engine::{self, Cause, evaluation_of};
-use crate::files::{self, ImportFormat};
+use crate::files::{self, ImportFormat, Source};
 use crate::rows::{BorrowerContacts, BorrowerRow, LoanRow, PaymentRow, ProductRow, RowError};
 use crate::{AppError, require_business_date};
 
@@ -57,23 +57,39 @@ pub async fn import_file(
     format: ImportFormat,
     path: &Path,
 ) -> Result<ImportReport, AppError> {
-    match format {
+    import_from(store, policy, format, Source::File(path)).await
+}
+
+/// Imports a table of `format` from `source` (a file, uploaded bytes, or an intake's JSON
+/// objects) as [`import_file`] does: all or nothing, every bad row listed in one refusal
+/// (for JSON objects, `AppError::Items`, numbered from 0 as the request's items are).
+pub async fn import_from(
+    store: &Store,
+    policy: &Policy,
+    format: ImportFormat,
+    source: Source<'_>,
+) -> Result<ImportReport, AppError> {
+    let done = match format {
         ImportFormat::Products => {
-            let read = files::parse_products(path)?;
+            let read = files::parse_products(source)?;
             products(store, &read.rows, read.errors).await
         }
         ImportFormat::Borrowers => {
-            let read = files::parse_borrowers(path)?;
+            let read = files::parse_borrowers(source)?;
             borrowers(store, &read.rows, read.errors).await
         }
         ImportFormat::Loans => {
-            let read = files::parse_loans(path)?;
+            let read = files::parse_loans(source)?;
             loans(store, policy, &read.rows, read.errors).await
         }
         ImportFormat::Payments => {
-            let read = files::parse_payments(path)?;
+            let read = files::parse_payments(source)?;
             payments(store, policy, &read.rows, read.errors).await
         }
+    };
+    match (done, source) {
+        (Err(AppError::Rows(errors)), Source::Records(_)) => Err(AppError::Items(errors)),
+        (done, _) => done,
     }
 }
 

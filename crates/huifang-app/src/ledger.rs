@@ -421,37 +421,22 @@ pub async fn latest_checkpoint(store: &Store) -> Result<Option<CheckpointRecord>
 
 // ----- reading the log ----------------------------------------------------------------------
 
-/// Leaves `start..end` (end exclusive) and the tree size; at most [`MAX_ENTRIES`], all within
-/// the tree.
+/// The leaves from `start` up to `end` (exclusive) and the tree size. As RFC 6962's
+/// get-entries, fewer may be answered than asked: at most [`MAX_ENTRIES`], none beyond the tree,
+/// none when `end` is not after `start`; the caller asks again from the last one answered.
 pub async fn entries(
     store: &Store,
     start: u64,
     end: u64,
 ) -> Result<(u64, Vec<LeafRecord>), AppError> {
-    if end <= start {
-        return Err(AppError::Field {
-            field: "end",
-            reason: format!("end ({end}) must be greater than start ({start})"),
-        });
-    }
-    if end - start > MAX_ENTRIES {
-        return Err(AppError::Field {
-            field: "end",
-            reason: format!(
-                "at most {MAX_ENTRIES} entries per call (asked for {})",
-                end - start
-            ),
-        });
-    }
     let mut tx = store.begin().await?;
     let size = tx.ledger_size().await?;
-    if end > size {
-        return Err(AppError::Field {
-            field: "end",
-            reason: format!("end ({end}) is beyond the tree size ({size})"),
-        });
-    }
-    let leaves = tx.ledger_leaves(start, end).await?;
+    let end = end.min(start.saturating_add(MAX_ENTRIES)).min(size);
+    let leaves = if end > start {
+        tx.ledger_leaves(start, end).await?
+    } else {
+        Vec::new()
+    };
     tx.rollback().await?;
     Ok((size, leaves))
 }
@@ -481,19 +466,21 @@ fn root_of(source: &dyn HashSource, size: u64) -> Result<Hash, LedgerError> {
     Ok(Frontier::from_source(source, size)?.root())
 }
 
-fn size_field(field: &'static str, e: LedgerError) -> AppError {
-    AppError::Field {
-        field,
-        reason: e.to_string(),
+/// A proof the log cannot give (a tree larger than the log, a leaf outside its tree): there is
+/// no such proof.
+fn no_proof(what: &str, e: impl std::fmt::Display) -> AppError {
+    AppError::NotFound {
+        what: "proof",
+        id: format!("{what}: {e}"),
     }
 }
 
 async fn inclusion_in(tx: &mut Tx, index: u64, size: u64) -> Result<InclusionProof, AppError> {
     if index >= size {
-        return Err(AppError::Field {
-            field: "index",
-            reason: format!("index ({index}) must be smaller than size ({size})"),
-        });
+        return Err(no_proof(
+            "index",
+            format!("index ({index}) must be smaller than size ({size})"),
+        ));
     }
     let (hashes, root, leaf) = tx
         .ledger_prove(size, |source| {
@@ -504,7 +491,7 @@ async fn inclusion_in(tx: &mut Tx, index: u64, size: u64) -> Result<InclusionPro
             ))
         })
         .await?
-        .map_err(|e| size_field("size", e))?;
+        .map_err(|e| no_proof("size", e))?;
     Ok(InclusionProof {
         index,
         size,
@@ -533,10 +520,10 @@ pub async fn consistency_proof(
     second: u64,
 ) -> Result<ConsistencyProof, AppError> {
     if first > second {
-        return Err(AppError::Field {
-            field: "first",
-            reason: format!("first ({first}) must not be greater than second ({second})"),
-        });
+        return Err(no_proof(
+            "first",
+            format!("first ({first}) must not be greater than second ({second})"),
+        ));
     }
     let mut tx = store.begin().await?;
     let (hashes, first_root, second_root) = tx
@@ -548,7 +535,7 @@ pub async fn consistency_proof(
             ))
         })
         .await?
-        .map_err(|e| size_field("second", e))?;
+        .map_err(|e| no_proof("second", e))?;
     tx.rollback().await?;
     Ok(ConsistencyProof {
         first,

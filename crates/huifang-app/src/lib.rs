@@ -41,12 +41,19 @@ pub enum AppError {
     Store(#[from] StoreError),
     #[error("{} row error(s):\n{}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     Rows(Vec<RowError>),
+    /// The refused items of an intake request (`line` is the item's index, from 0).
+    #[error("{} item error(s): {}", .0.len(), .0.iter().map(|e| format!("items[{}]{}{}: {}", e.line, if e.column.is_empty() { "" } else { "." }, e.column, e.reason)).collect::<Vec<_>>().join("; "))]
+    Items(Vec<RowError>),
     #[error(transparent)]
     File(#[from] files::FileError),
     #[error("loan {loan}: {error}")]
     Loan { loan: String, error: LoanError },
     #[error("{field}: {reason}")]
     Field { field: &'static str, reason: String },
+    /// A well-formed value the request may not ask for (a date after the business date, a
+    /// range the wrong way round): answered 422 over HTTP, where 400 means malformed.
+    #[error("{field}: {reason}")]
+    Refused { field: &'static str, reason: String },
     #[error("no {what} {id:?}")]
     NotFound { what: &'static str, id: String },
     #[error("{0}")]
@@ -59,6 +66,9 @@ pub enum AppError {
     Forbidden(String),
     #[error("conflict: {0}")]
     Conflict(String),
+    /// Too many attempts (failed sign-ins of one username): refused until later.
+    #[error("locked: {0}")]
+    Locked(String),
     /// A contact the contact rules refuse: the record of the refused contact, with the rule's
     /// name and the reason (kept by [`contact::keep_refusal`]).
     #[error("refused by the contact rule {}: {}", record.rule, record.reason)]

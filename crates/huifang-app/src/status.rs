@@ -115,13 +115,13 @@ pub async fn tiers(
     let business_date = require_business_date(&mut tx).await?;
     let second = second.unwrap_or(business_date);
     if first >= second {
-        return Err(AppError::Field {
+        return Err(AppError::Refused {
             field: "from",
             reason: format!("must be before the second date {second}, not {first}"),
         });
     }
     if second > business_date {
-        return Err(AppError::Field {
+        return Err(AppError::Refused {
             field: "to",
             reason: format!("must be on or before the business date {business_date}, not {second}"),
         });

@@ -613,7 +613,7 @@ pub struct TaskDetail {
     pub task: TaskSummary,
     /// The task kind's script in the language asked (questions and their answer types), if
     /// the kind has one.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Vec<Object>>)]
     pub script: Option<Value>,
     pub borrower: BorrowerView,
     pub loan: TaskLoanView,
@@ -809,6 +809,178 @@ pub struct SessionView {
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
+}
+
+/// A user as an admin sees them: with whether they may sign in and their API token's expiry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct AccountView {
+    #[serde(flatten)]
+    pub user: UserView,
+    /// False: disabled, every sign-in and token refused.
+    pub active: bool,
+    /// When the API token expires (RFC 3339, UTC); none: no token.
+    pub api_token_expires_at: Option<String>,
+}
+
+/// Every user, for an admin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct AccountList {
+    pub users: Vec<AccountView>,
+}
+
+impl AccountList {
+    pub fn new(all: &[(UserRecord, Option<String>)]) -> Self {
+        AccountList {
+            users: all
+                .iter()
+                .map(|(u, expiry)| AccountView {
+                    user: UserView::from(u),
+                    active: u.active,
+                    api_token_expires_at: expiry.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A user to create (an admin).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserRequest {
+    #[schema(min_length = 1, max_length = 64)]
+    pub username: String,
+    /// agent, collector, team_lead, risk_officer, auditor or admin.
+    pub role: String,
+    /// The team's code (agents, collectors and team leads belong to one).
+    #[serde(default)]
+    pub team: Option<String>,
+    #[serde(default)]
+    pub skills: Vec<String>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// At least 8 characters.
+    #[schema(min_length = 8)]
+    pub password: String,
+}
+
+/// A change to a user's account (an admin).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountRequest {
+    /// disable (sessions end, API token revoked), enable, end_sessions, revoke_token or
+    /// set_password.
+    pub action: String,
+    /// The new password (set_password only; at least 8 characters).
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// What an account change did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub struct AccountChangeView {
+    pub sessions_ended: u64,
+    pub token_revoked: bool,
+}
+
+/// Issuing an API token (an admin).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    /// How many days it lasts: 1 to 366 (default 90).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 366)]
+    pub days: Option<u32>,
+}
+
+/// A new API token: shown once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct TokenView {
+    pub token: String,
+    /// RFC 3339, UTC.
+    pub expires_at: String,
+}
+
+/// The end of a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub struct LogoutView {
+    /// False when the token was not a session (an API token is revoked by an admin).
+    pub ended: bool,
+}
+
+/// A reveal of a borrower's personal data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct RevealView {
+    pub id: i64,
+    pub username: String,
+    pub borrower: String,
+    pub loan: Option<String>,
+    pub task_id: Option<i64>,
+    /// The fields shown in full.
+    pub fields: String,
+    pub revealed_at: String,
+    pub business_date: String,
+}
+
+/// Reveals, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct RevealList {
+    pub reveals: Vec<RevealView>,
+}
+
+impl RevealList {
+    pub fn new(rows: &[huifang_store::RevealRecord]) -> Self {
+        RevealList {
+            reveals: rows
+                .iter()
+                .map(|r| RevealView {
+                    id: r.id,
+                    username: r.username.clone(),
+                    borrower: r.borrower_external_id.clone(),
+                    loan: r.loan_external_id.clone(),
+                    task_id: r.task_id,
+                    fields: r.fields.clone(),
+                    revealed_at: r.revealed_at.clone(),
+                    business_date: r.business_date.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A request refused for the caller's role or team.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct DenialView {
+    pub id: i64,
+    pub username: String,
+    /// What was asked: the method and path, or the command.
+    pub action: String,
+    pub reason: String,
+    pub denied_at: String,
+    pub business_date: Option<String>,
+}
+
+/// Denials, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct DenialList {
+    pub denials: Vec<DenialView>,
+}
+
+impl DenialList {
+    pub fn new(rows: &[huifang_store::DenialRecord]) -> Self {
+        DenialList {
+            denials: rows
+                .iter()
+                .map(|d| DenialView {
+                    id: d.id,
+                    username: d.username.clone(),
+                    action: d.action.clone(),
+                    reason: d.reason.clone(),
+                    denied_at: d.denied_at.clone(),
+                    business_date: d.business_date.clone(),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// An amount given as a decimal string (`"1500.00"`) or a number (`1500`).
@@ -1823,6 +1995,7 @@ pub struct LegacyRuleDoc {
 pub struct RuleSetDoc {
     /// The set's version (shown; `set` numbers the new version itself).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 4294967295_i64)]
     pub version: Option<u32>,
     /// Days a warning stays open once no rule holds for its loan, before it is resolved
     /// automatically (0, the default: at once).
@@ -1842,6 +2015,7 @@ pub struct RuleDoc {
     pub level: u8,
     /// The set version in which the rule last changed (shown; `set` works it out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 4294967295_i64)]
     pub version: Option<u32>,
     pub when: ConditionDoc,
 }

@@ -396,7 +396,10 @@ async fn login_tokens_masking_and_reveals(dbs: &mut Dbs) {
         team::authenticate(&store, "nope").await,
         Err(AppError::Unauthenticated(_))
     ));
-    let api = team::issue_api_token(&store, None, "risk").await.unwrap();
+    let api = team::issue_api_token(&store, None, "risk", None)
+        .await
+        .unwrap()
+        .0;
     assert_eq!(api.len(), 64);
     let risk = team::authenticate(&store, &api).await.unwrap();
     assert_eq!(risk.user.user.username, "risk");

@@ -106,11 +106,14 @@ async fn the_tier_report_counts_where_loans_were_and_where_they_went(dbs: &mut D
         .await
         .unwrap_err();
     assert!(
-        matches!(err, AppError::Field { field: "from", .. }),
+        matches!(err, AppError::Refused { field: "from", .. }),
         "{err}"
     );
     let err = status::tiers(&store, &policy, d("2026-03-01"), Some(d("2026-03-21")))
         .await
         .unwrap_err();
-    assert!(matches!(err, AppError::Field { field: "to", .. }), "{err}");
+    assert!(
+        matches!(err, AppError::Refused { field: "to", .. }),
+        "{err}"
+    );
 }

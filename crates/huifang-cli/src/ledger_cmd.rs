@@ -41,6 +41,19 @@ pub enum Commands {
         /// elsewhere).
         #[arg(long)]
         no_worker: bool,
+        /// Longest a request may take, in seconds, before it is answered 503 and abandoned.
+        #[arg(long, default_value_t = 60)]
+        request_timeout: u64,
+        /// Requests handled at once; more are answered 503 at once.
+        #[arg(long, default_value_t = 512)]
+        max_in_flight: usize,
+        /// Public document checks a minute from one address.
+        #[arg(long, default_value_t = 30)]
+        public_checks_per_minute: u32,
+        /// An origin (e.g. https://console.example.com) allowed to call the API from a browser;
+        /// repeat for several. None by default: CORS is closed.
+        #[arg(long = "cors-origin")]
+        cors_origins: Vec<String>,
     },
     /// Benchmark the ledger: appends in daily-close-sized transactions, proofs, full audit.
     BenchLedger {
@@ -171,7 +184,20 @@ pub async fn run(url: &str, command: &Commands) -> Result<()> {
     match command {
         Commands::Ledger { command } => ledger(url, command).await,
         Commands::Document { command } => document(url, command).await,
-        Commands::Serve { listen, no_worker } => {
+        Commands::Serve {
+            listen,
+            no_worker,
+            request_timeout,
+            max_in_flight,
+            public_checks_per_minute,
+            cors_origins,
+        } => {
+            let config = huifang_web::HttpConfig {
+                request_timeout: Duration::from_secs((*request_timeout).max(1)),
+                max_in_flight: *max_in_flight,
+                public_checks_per_minute: *public_checks_per_minute,
+                cors_origins: cors_origins.clone(),
+            };
             let store = open(url).await?;
             crate::init_tracing();
             let listener = tokio::net::TcpListener::bind(listen)
@@ -200,7 +226,7 @@ pub async fn run(url: &str, command: &Commands) -> Result<()> {
                     }
                 });
             }
-            huifang_web::serve_listener(store, listener).await?;
+            huifang_web::serve_with(store, listener, config).await?;
             Ok(())
         }
         Commands::BenchLedger {

@@ -6,7 +6,7 @@ use std::io::Read;
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
-use huifang_app::team::{self, Actor, OutcomeInput, Role, UserInput};
+use huifang_app::team::{self, Account, Actor, OutcomeInput, Role, UserInput};
 use huifang_app::views;
 use huifang_core::calendar::parse_date;
 use huifang_core::policy::Policy;
@@ -16,7 +16,7 @@ use huifang_store::{Store, TaskRecord};
 /// The commands of this module, flattened into the top-level command list.
 #[derive(Debug, Subcommand)]
 pub enum Commands {
-    /// Users: add one, issue an API token.
+    /// Users: add, list, disable or enable, end sessions, passwords, API tokens.
     User {
         #[command(subcommand)]
         command: UserCommand,
@@ -35,6 +35,11 @@ pub enum Commands {
     Task {
         #[command(subcommand)]
         command: TaskCommand,
+    },
+    /// The security record: reveals of personal data, refused requests.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
     },
 }
 
@@ -59,7 +64,51 @@ pub enum UserCommand {
         password_stdin: bool,
     },
     /// Issue a new API token for a user (replaces the old one); it is printed once.
-    Token { username: String },
+    Token {
+        username: String,
+        /// How many days it lasts (1 to 366).
+        #[arg(long, default_value_t = huifang_core::team::API_TOKEN_DAYS)]
+        days: u32,
+    },
+    /// Every user: role, team, whether they may sign in, their API token's expiry.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Refuse a user: their sessions end and their API token is revoked.
+    Disable { username: String },
+    /// Let a disabled user sign in again.
+    Enable { username: String },
+    /// End every session of a user (they sign in again).
+    EndSessions { username: String },
+    /// Revoke a user's API token.
+    RevokeToken { username: String },
+    /// Set a user's password, read from standard input (first line); their sessions end.
+    Password { username: String },
+}
+
+/// The security record, for auditors and the machine's operator.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Every reveal of a borrower's personal data, newest first.
+    Reveals {
+        /// Only this user's.
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every request refused for the caller's role or team, newest first.
+    Denials {
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -206,6 +255,34 @@ fn task_line(t: &TaskRecord) -> String {
     )
 }
 
+/// The first line of standard input: a password, never an argument (it would show in `ps`).
+fn first_line_of_stdin(what: &str) -> Result<String> {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .with_context(|| format!("reading {what} from standard input"))?;
+    let line = text.lines().next().unwrap_or("").to_string();
+    if line.is_empty() {
+        bail!("standard input holds no {what}");
+    }
+    Ok(line)
+}
+
+/// An account change by the machine's operator, and what it did.
+async fn account(store: &Store, username: &str, change: Account) -> Result<()> {
+    let done = team::change_account(store, None, username, change).await?;
+    say!(
+        "{username}: {} session(s) ended{}",
+        done.sessions_ended,
+        if done.token_revoked {
+            ", API token revoked"
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}
+
 fn print_json(v: &impl serde::Serialize) -> Result<()> {
     say!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
@@ -224,15 +301,7 @@ pub async fn run(store: &Store, policy: &Policy, command: &Commands) -> Result<(
                 password_stdin,
             } => {
                 let password = if *password_stdin {
-                    let mut text = String::new();
-                    std::io::stdin()
-                        .read_to_string(&mut text)
-                        .context("reading the password from standard input")?;
-                    let line = text.lines().next().unwrap_or("").to_string();
-                    if line.is_empty() {
-                        bail!("--password-stdin: standard input holds no password");
-                    }
-                    Some(line)
+                    Some(first_line_of_stdin("the password")?)
                 } else {
                     None
                 };
@@ -252,12 +321,82 @@ pub async fn run(store: &Store, policy: &Policy, command: &Commands) -> Result<(
                 .await?;
                 say!("user {username} ({role}) added, id {id}");
             }
-            UserCommand::Token { username } => {
-                let token = team::issue_api_token(store, None, username).await?;
+            UserCommand::Token { username, days } => {
+                let (token, expires) =
+                    team::issue_api_token(store, None, username, Some(*days)).await?;
                 say!("{token}");
                 eprintln!(
-                    "API token of {username}: shown once, only its SHA-256 is kept; send it as `Authorization: Bearer <token>`"
+                    "API token of {username}, valid until {expires}: shown once, only its SHA-256 is kept; send it as `Authorization: Bearer <token>`"
                 );
+            }
+            UserCommand::List { json } => {
+                let all = team::users(store, None).await?;
+                let list = views::AccountList::new(&all);
+                if *json {
+                    return print_json(&list);
+                }
+                for u in &list.users {
+                    say!(
+                        "{:<16} {:<13} {:<12} {:<8} token {}",
+                        u.user.username,
+                        u.user.role,
+                        u.user.team.as_deref().unwrap_or("-"),
+                        if u.active { "active" } else { "disabled" },
+                        u.api_token_expires_at.as_deref().unwrap_or("none")
+                    );
+                }
+            }
+            UserCommand::Disable { username } => {
+                account(store, username, Account::Disable).await?;
+            }
+            UserCommand::Enable { username } => {
+                account(store, username, Account::Enable).await?;
+            }
+            UserCommand::EndSessions { username } => {
+                account(store, username, Account::EndSessions).await?;
+            }
+            UserCommand::RevokeToken { username } => {
+                account(store, username, Account::RevokeToken).await?;
+            }
+            UserCommand::Password { username } => {
+                let password = first_line_of_stdin("the new password")?;
+                account(store, username, Account::SetPassword(password)).await?;
+            }
+        },
+        Commands::Audit { command } => match command {
+            AuditCommand::Reveals { user, limit, json } => {
+                let rows = team::reveals(store, None, user.as_deref(), *limit).await?;
+                let list = views::RevealList::new(&rows);
+                if *json {
+                    return print_json(&list);
+                }
+                for r in &list.reveals {
+                    say!(
+                        "{} {:<16} borrower {} loan {} task {} fields {}",
+                        r.revealed_at,
+                        r.username,
+                        r.borrower,
+                        r.loan.as_deref().unwrap_or("-"),
+                        r.task_id.map_or("-".to_string(), |t| t.to_string()),
+                        r.fields
+                    );
+                }
+            }
+            AuditCommand::Denials { user, limit, json } => {
+                let rows = team::denials(store, None, user.as_deref(), *limit).await?;
+                let list = views::DenialList::new(&rows);
+                if *json {
+                    return print_json(&list);
+                }
+                for d in &list.denials {
+                    say!(
+                        "{} {:<16} {}: {}",
+                        d.denied_at,
+                        d.username,
+                        d.action,
+                        d.reason
+                    );
+                }
             }
         },
         Commands::Team { command } => match command {

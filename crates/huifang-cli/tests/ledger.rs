@@ -253,8 +253,17 @@ fn hashes_of(v: &Value) -> Vec<Hash> {
 }
 
 fn bad_request(server: &Server, target: &str, mentions: &str) {
+    refused(server, target, 400, mentions);
+}
+
+/// A proof the log does not hold: 404, saying why.
+fn no_proof(server: &Server, target: &str, mentions: &str) {
+    refused(server, target, 404, mentions);
+}
+
+fn refused(server: &Server, target: &str, status: u16, mentions: &str) {
     let r = get(server, target);
-    assert_eq!(r.status, 400, "{target}: {}", r.text());
+    assert_eq!(r.status, status, "{target}: {}", r.text());
     let body = r.json();
     assert!(body["error"].is_string(), "{target}: {body}");
     let message = body["message"].as_str().unwrap();
@@ -656,9 +665,10 @@ fn documents_are_registered_and_checked_by_command_and_over_http() {
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["registered"], false);
     assert_eq!(r.json()["documents"].as_array().unwrap().len(), 0);
+    // an empty body is no file to check
     let r = http(&server, "POST", "/api/v1/documents/check", b"");
-    assert_eq!(r.status, 200);
-    assert_eq!(r.json()["registered"], false);
+    assert_eq!(r.status, 400);
+    assert!(r.json()["message"].as_str().unwrap().contains("empty"));
     let clean = ok(&db, &["ledger", "verify"]);
     assert!(clean.contains("ok:"), "{clean}");
 }
@@ -738,31 +748,43 @@ fn every_ledger_route_over_http() {
     let web = get(&server, "/api/v1/ledger/entries?start=10&end=20").json();
     assert_eq!(cli["entries"], web["entries"]);
 
-    bad_request(
-        &server,
-        "/api/v1/ledger/entries?start=0&end=1001",
-        "at most 1000",
-    );
-    bad_request(
-        &server,
-        "/api/v1/ledger/entries?start=100&end=1101",
-        "at most 1000",
-    );
-    bad_request(
-        &server,
-        "/api/v1/ledger/entries?start=5&end=5",
-        "greater than start",
-    );
-    bad_request(
-        &server,
-        "/api/v1/ledger/entries?start=7&end=3",
-        "greater than start",
-    );
-    bad_request(
-        &server,
-        &format!("/api/v1/ledger/entries?start={size}&end={}", size + 1),
-        "beyond the tree size",
-    );
+    // as RFC 6962's get-entries: fewer than asked, never beyond the tree, none for an empty range
+    for (target, start, end) in [
+        (
+            "/api/v1/ledger/entries?start=0&end=1001".to_string(),
+            0,
+            1000,
+        ),
+        (
+            "/api/v1/ledger/entries?start=100&end=1101".to_string(),
+            100,
+            1100,
+        ),
+        ("/api/v1/ledger/entries?start=5&end=5".to_string(), 5, 5),
+        ("/api/v1/ledger/entries?start=7&end=3".to_string(), 7, 7),
+        (
+            format!("/api/v1/ledger/entries?start={}&end={}", size - 2, size + 5),
+            size - 2,
+            size,
+        ),
+        (
+            format!("/api/v1/ledger/entries?start={size}&end={}", size + 1),
+            size,
+            size,
+        ),
+    ] {
+        let r = get(&server, &target);
+        assert_eq!(r.status, 200, "{target}: {}", r.text());
+        let body = r.json();
+        assert_eq!(body["start"], start, "{target}");
+        assert_eq!(body["end"], end, "{target}");
+        assert_eq!(body["tree_size"], size, "{target}");
+        let leaves = body["entries"].as_array().unwrap();
+        assert_eq!(leaves.len() as u64, end - start, "{target}");
+        if let Some(first) = leaves.first() {
+            assert_eq!(first["index"], start, "{target}");
+        }
+    }
     bad_request(&server, "/api/v1/ledger/entries?start=0", "\"end\"");
     bad_request(&server, "/api/v1/ledger/entries", "\"start\"");
     bad_request(
@@ -824,12 +846,12 @@ fn every_ledger_route_over_http() {
         .unwrap();
         assert_eq!(cli["hashes"], p["hashes"]);
     }
-    bad_request(
+    no_proof(
         &server,
         &format!("/api/v1/ledger/proof/inclusion?index={size}&size={size}"),
         "smaller than size",
     );
-    bad_request(
+    no_proof(
         &server,
         &format!("/api/v1/ledger/proof/inclusion?index=0&size={}", size + 1),
         "larger than tree size",
@@ -885,12 +907,12 @@ fn every_ledger_route_over_http() {
         .unwrap();
         assert_eq!(cli["hashes"], p["hashes"]);
     }
-    bad_request(
+    no_proof(
         &server,
         "/api/v1/ledger/proof/consistency?first=5&second=4",
         "greater than second",
     );
-    bad_request(
+    no_proof(
         &server,
         &format!(
             "/api/v1/ledger/proof/consistency?first=1&second={}",

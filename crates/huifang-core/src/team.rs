@@ -28,6 +28,18 @@ pub enum Role {
     Admin,
 }
 
+/// Failed sign-ins of one username within [`LOCKOUT_MINUTES`] after which its sign-ins are refused
+/// until the window has passed (whether or not the user exists).
+pub const LOCKOUT_FAILURES: i64 = 5;
+/// The window of [`LOCKOUT_FAILURES`], in minutes.
+pub const LOCKOUT_MINUTES: i64 = 15;
+/// How long a login session lasts, from sign-in, in hours (absolute expiry).
+pub const SESSION_HOURS: i64 = 12;
+/// How long an API token lasts unless issued for fewer days.
+pub const API_TOKEN_DAYS: u32 = 90;
+/// The longest an API token may be issued for, in days.
+pub const MAX_API_TOKEN_DAYS: u32 = 366;
+
 impl Role {
     pub const ALL: [Role; 6] = [
         Role::Agent,
@@ -108,6 +120,11 @@ impl Role {
     /// nothing.
     pub fn registers_documents(self) -> bool {
         !matches!(self, Role::Auditor)
+    }
+
+    /// Reads the security record: who revealed personal data, which requests were refused.
+    pub fn audits(self) -> bool {
+        self == Role::Auditor
     }
 
     /// May create teams, users, queues and API tokens.

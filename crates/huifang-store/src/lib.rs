@@ -15,6 +15,7 @@ mod followup;
 mod ledger;
 mod outbox;
 mod records;
+mod security;
 mod sql;
 mod team;
 mod templates;
@@ -48,6 +49,7 @@ pub use records::{
     ReplayInput, RuleSetRecord, StatusRow, SummaryRow, WarningRecord, WarningRow, WarningStep,
     WarningStepRecord,
 };
+pub use security::{DenialRecord, KeyClaim, NewDenial, RevealRecord};
 pub use team::{
     AgentStatsRow, DepthRow, FollowupCounts, Interaction, InteractionRecord, NewPromise, NewReveal,
     NewSignal, QueueRecord, Task, TaskRecord, TaskUpdate, TeamRecord, User, UserRecord,

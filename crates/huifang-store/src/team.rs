@@ -375,11 +375,19 @@ impl Tx {
         row.as_ref().map(user_from_row).transpose()
     }
 
-    /// The active user whose API token hashes to `token_hash`.
-    pub async fn user_by_api_token(&mut self, token_hash: &str) -> Result<Option<UserRecord>> {
-        let sql = format!("{USER_SELECT} WHERE u.api_token_hash = $1 AND u.active = 1");
+    /// The active user whose unexpired API token (at `now`, RFC 3339 UTC) hashes to
+    /// `token_hash`.
+    pub async fn user_by_api_token(
+        &mut self,
+        token_hash: &str,
+        now: &str,
+    ) -> Result<Option<UserRecord>> {
+        let sql = format!(
+            "{USER_SELECT} WHERE u.api_token_hash = $1 AND u.api_token_expires_at > $2 AND u.active = 1"
+        );
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(token_hash)
+            .bind(now)
             .fetch_optional(&mut *self.tx)
             .await?;
         row.as_ref().map(user_from_row).transpose()
@@ -402,13 +410,20 @@ impl Tx {
         row.as_ref().map(user_from_row).transpose()
     }
 
-    /// Replaces a user's API token hash.
-    pub async fn set_api_token_hash(&mut self, user_id: UserId, token_hash: &str) -> Result<()> {
-        sqlx::query("UPDATE users SET api_token_hash = $1 WHERE id = $2")
-            .bind(token_hash)
-            .bind(user_id.get())
-            .execute(&mut *self.tx)
-            .await?;
+    /// Replaces a user's API token (its hash and expiry); none revokes it.
+    pub async fn set_api_token_hash(
+        &mut self,
+        user_id: UserId,
+        token: Option<(&str, &str)>,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE users SET api_token_hash = $1, api_token_expires_at = $2 WHERE id = $3",
+        )
+        .bind(token.map(|t| t.0))
+        .bind(token.map(|t| t.1))
+        .bind(user_id.get())
+        .execute(&mut *self.tx)
+        .await?;
         Ok(())
     }
 
@@ -426,6 +441,15 @@ impl Tx {
             .execute(&mut *self.tx)
             .await?;
         Ok(())
+    }
+
+    /// Every user, by id.
+    pub async fn users(&mut self) -> Result<Vec<UserRecord>> {
+        let sql = format!("{USER_SELECT} ORDER BY u.id");
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter().map(user_from_row).collect()
     }
 
     /// The users of a team, by id.

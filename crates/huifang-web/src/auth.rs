@@ -15,6 +15,7 @@ use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::guard::Seen;
 use crate::{ApiError, AppState};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -26,10 +27,13 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// The authenticated caller of a request.
 pub struct Authed(pub Actor);
 
-impl FromRequestParts<AppState> for Authed {
+/// The bearer token of a request, as sent (`Authorization: Bearer <token>`); 401 when missing.
+pub struct BearerToken(pub String);
+
+impl FromRequestParts<AppState> for BearerToken {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, ApiError> {
         let value = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -40,15 +44,49 @@ impl FromRequestParts<AppState> for Authed {
             })?
             .to_str()
             .map_err(|_| ApiError::Unauthorized("the Authorization header is not text".into()))?;
-        let token = value
+        value
             .strip_prefix("Bearer ")
             .or_else(|| value.strip_prefix("bearer "))
             .map(str::trim)
             .filter(|t| !t.is_empty())
+            .map(|t| BearerToken(t.to_string()))
             .ok_or_else(|| {
                 ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into())
-            })?;
-        Ok(Authed(team::authenticate(&state.store, token).await?))
+            })
+    }
+}
+
+impl FromRequestParts<AppState> for Authed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let BearerToken(token) = BearerToken::from_request_parts(parts, state).await?;
+        let actor = team::authenticate(&state.store, &token).await?;
+        if let Some(seen) = parts.extensions.get::<Seen>() {
+            seen.caller(&actor);
+        }
+        Ok(Authed(actor))
+    }
+}
+
+/// A JSON body that must be an object (a document the application validates), as text: not
+/// JSON or not an object is a 400.
+pub(crate) fn object_text(body: Result<Json<Value>, JsonRejection>) -> Result<String, ApiError> {
+    let value = request_object(body)?;
+    Ok(value.to_string())
+}
+
+/// The body as a JSON object, or the 400 (413 when too large) of the API's format.
+fn request_object(body: Result<Json<Value>, JsonRejection>) -> Result<Value, ApiError> {
+    match body {
+        Ok(Json(v @ Value::Object(_))) => Ok(v),
+        Ok(_) => Err(ApiError::bad_request("the body must be a JSON object")),
+        Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+            Err(ApiError::TooLarge(format!("the body is too large: {e}")))
+        }
+        Err(e) => Err(ApiError::bad_request(format!(
+            "the body is not valid JSON: {e}"
+        ))),
     }
 }
 
@@ -57,15 +95,7 @@ impl FromRequestParts<AppState> for Authed {
 pub(crate) fn request<T: DeserializeOwned>(
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<T, ApiError> {
-    let value = match body {
-        Ok(Json(v @ Value::Object(_))) => v,
-        Ok(_) => return Err(ApiError::bad_request("the body must be a JSON object")),
-        Err(e) => {
-            return Err(ApiError::bad_request(format!(
-                "the body is not valid JSON: {e}"
-            )));
-        }
-    };
+    let value = request_object(body)?;
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
@@ -87,6 +117,7 @@ pub(crate) fn request<T: DeserializeOwned>(
         (status = 200, description = "A new session", body = SessionView),
         (status = 400, description = "The body is not a login", body = ErrorView),
         (status = 401, description = "Wrong username or password, or a disabled user", body = ErrorView),
+        (status = 429, description = "Too many failed sign-ins of this username lately: try again later", body = ErrorView),
         (status = 503, description = "The database is not initialised", body = ErrorView)
     )
 )]

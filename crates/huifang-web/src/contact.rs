@@ -64,11 +64,8 @@ async fn set_rules(
     Authed(actor): Authed,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<ContactRulesDoc>, ApiError> {
-    let Json(doc) =
-        body.map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))?;
-    Ok(Json(
-        contact::set_rules(&state.store, &actor, &doc.to_string()).await?,
-    ))
+    let text = crate::auth::object_text(body)?;
+    Ok(Json(contact::set_rules(&state.store, &actor, &text).await?))
 }
 
 /// A borrower's opt-outs, as answered.
@@ -153,7 +150,7 @@ async fn opt_out(
     security(("bearer" = [])),
     params(
         ("external_id" = String, Path, description = "The borrower's external id"),
-        ("channel" = String, Path, description = "phone, sms, email, wechat, visit, or all")
+        ("channel" = String, Path, pattern = "^(phone|sms|email|wechat|visit|all)$", description = "phone, sms, email, wechat, visit, or all")
     ),
     responses(
         (status = 200, description = "The borrower's opt-outs after", body = [OptOutView]),
@@ -182,7 +179,7 @@ async fn opt_in(
     path = "/api/v1/contacts/blocked",
     tag = "contact",
     security(("bearer" = [])),
-    params(("limit" = Option<usize>, Query, description = "At most this many (500 at most; 50 by default)")),
+    params(("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "At most this many (500 at most; 50 by default)")),
     responses(
         (status = 200, description = "The refused contacts", body = [BlockedContactView]),
         (status = 400, description = "A malformed query string", body = ErrorView),
@@ -196,7 +193,7 @@ async fn blocked(
     p: Params,
 ) -> Result<Json<Vec<BlockedContactView>>, ApiError> {
     let m = params(p)?;
-    let limit = crate::warnings::number(m.get("limit"), "limit")?.unwrap_or(50);
+    let limit = crate::warnings::limit_param(m.get("limit"), 50, 500)?;
     let list = contact::blocked(&state.store, &actor, limit).await?;
     Ok(Json(list.iter().map(BlockedContactView::from).collect()))
 }

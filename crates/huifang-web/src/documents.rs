@@ -54,7 +54,7 @@ struct FileBytes(Vec<u8>);
     params(
         ("loan" = Option<String>, Query, description = "The loan's external id (or borrower)"),
         ("borrower" = Option<String>, Query, description = "The borrower's external id (or loan)"),
-        ("kind" = String, Query, description = "income_proof, contract, id_scan or other"),
+        ("kind" = String, Query, pattern = "^(income_proof|contract|id_scan|other)$", description = "income_proof, contract, id_scan or other"),
         ("file_name" = Option<String>, Query, description = "The file's name (kept, never logged)")
     ),
     request_body(content = FileBytes, content_type = "application/octet-stream", description = "The document's bytes"),
@@ -149,6 +149,8 @@ async fn register(
     responses(
         (status = 200, description = "The check", body = DocumentCheckView),
         (status = 413, description = "The body is larger than 64 MiB"),
+        (status = 400, description = "An empty body", body = ErrorView),
+        (status = 429, description = "Too many checks from this address in the last minute (see Retry-After)", body = ErrorView),
         (status = 503, description = "The database is not initialised", body = ErrorView)
     )
 )]
@@ -156,6 +158,11 @@ async fn check(
     State(state): State<AppState>,
     body: Bytes,
 ) -> Result<Json<DocumentCheckView>, ApiError> {
+    if body.is_empty() {
+        return Err(ApiError::bad_request(
+            "the body is empty: send the file's bytes",
+        ));
+    }
     let sha256 = hex::encode(Sha256::digest(&body));
     let result = ledger::check_document(&state.store, &sha256).await?;
     Ok(Json(DocumentCheckView {

@@ -1,10 +1,12 @@
 //! The one error type of the API.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use huifang_app::AppError;
 use huifang_app::views::ErrorView;
+
+use crate::guard::Denied;
 
 /// An API failure: a status, a stable code the console translates, and a message.
 #[derive(Debug)]
@@ -17,8 +19,19 @@ pub enum ApiError {
     Forbidden(String),
     /// 404.
     NotFound(String),
+    /// 403 for a contact the contact rules refuse (kept in `blocked_contacts`, not a denial).
+    Refused(String),
     /// 409: the request conflicts with the current state.
     Conflict(String),
+    /// 413: the body is larger than the route takes.
+    TooLarge(String),
+    /// 422: the body is well-formed but its content is refused (an intake's rows, a key
+    /// reused with another body).
+    Unprocessable { code: &'static str, message: String },
+    /// 429: too many attempts; `retry_after` in seconds when known.
+    TooMany { message: String, retry_after: u64 },
+    /// 503 because the server is at its limits (requests in flight, a request's time).
+    Busy(String),
     /// 503: the database is not initialised or unreachable.
     Unavailable(String),
     /// 500: logged with its cause, answered without it.
@@ -42,6 +55,10 @@ impl From<AppError> for ApiError {
                 code: "invalid_parameter",
                 message: format!("{field}: {reason}"),
             },
+            AppError::Refused { field, reason } => ApiError::Unprocessable {
+                code: "refused",
+                message: format!("{field}: {reason}"),
+            },
             AppError::Invalid(message) => ApiError::BadRequest {
                 code: "invalid",
                 message,
@@ -50,8 +67,16 @@ impl From<AppError> for ApiError {
             AppError::NotInitialised => ApiError::Unavailable(e.to_string()),
             AppError::Unauthenticated(m) => ApiError::Unauthorized(m),
             AppError::Forbidden(m) => ApiError::Forbidden(m),
-            AppError::Blocked { .. } => ApiError::Forbidden(e.to_string()),
+            AppError::Blocked { .. } => ApiError::Refused(e.to_string()),
             AppError::Conflict(m) => ApiError::Conflict(m),
+            AppError::Locked(message) => ApiError::TooMany {
+                message,
+                retry_after: 0,
+            },
+            AppError::Rows(_) | AppError::Items(_) | AppError::File(_) => ApiError::Unprocessable {
+                code: "rows_refused",
+                message: e.to_string(),
+            },
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -65,12 +90,33 @@ impl From<huifang_store::StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let mut denied = None;
+        let mut retry = None;
         let (status, code, message) = match self {
             ApiError::BadRequest { code, message } => (StatusCode::BAD_REQUEST, code, message),
             ApiError::NotFound(message) => (StatusCode::NOT_FOUND, "not_found", message),
             ApiError::Unauthorized(message) => (StatusCode::UNAUTHORIZED, "unauthorized", message),
-            ApiError::Forbidden(message) => (StatusCode::FORBIDDEN, "forbidden", message),
+            ApiError::Forbidden(message) => {
+                denied = Some(Denied(message.clone()));
+                (StatusCode::FORBIDDEN, "forbidden", message)
+            }
+            ApiError::Refused(message) => (StatusCode::FORBIDDEN, "forbidden", message),
             ApiError::Conflict(message) => (StatusCode::CONFLICT, "conflict", message),
+            ApiError::TooLarge(message) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large", message),
+            ApiError::Unprocessable { code, message } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, code, message)
+            }
+            ApiError::TooMany {
+                message,
+                retry_after,
+            } => {
+                retry = (retry_after > 0).then_some(retry_after);
+                (StatusCode::TOO_MANY_REQUESTS, "too_many", message)
+            }
+            ApiError::Busy(message) => {
+                tracing::warn!(%message, "busy");
+                (StatusCode::SERVICE_UNAVAILABLE, "busy", message)
+            }
             ApiError::Unavailable(message) => {
                 tracing::warn!(%message, "service unavailable");
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
@@ -88,6 +134,15 @@ impl IntoResponse for ApiError {
             error: code.to_string(),
             message,
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let Some(d) = denied {
+            response.extensions_mut().insert(d);
+        }
+        if let Some(seconds) = retry {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }

@@ -70,19 +70,20 @@ async fn checkpoint(State(state): State<AppState>) -> Result<Response, ApiError>
         .into_response())
 }
 
-/// Leaves `start` (inclusive) to `end` (exclusive), at most 1,000, with the kind and id of the
-/// record each logs.
+/// Leaves `start` (inclusive) to `end` (exclusive) with the kind and id of the record each
+/// logs. As RFC 6962's get-entries, fewer may be answered than asked: at most 1,000, none beyond
+/// the tree; the answer's `end` is one past the last leaf answered (ask again from there).
 #[utoipa::path(
     get,
     path = "/api/v1/ledger/entries",
     tag = "ledger",
     params(
         ("start" = u64, Query, description = "The first leaf's index"),
-        ("end" = u64, Query, description = "One past the last leaf's index (at most start + 1,000 and the tree size)")
+        ("end" = u64, Query, description = "One past the last leaf's index wanted (answered up to start + 1,000 and the tree size)")
     ),
     responses(
-        (status = 200, description = "The leaves", body = EntriesView),
-        (status = 400, description = "A missing or invalid parameter, or a range the log does not hold", body = ErrorView),
+        (status = 200, description = "The leaves (none when the range holds none)", body = EntriesView),
+        (status = 400, description = "A missing or malformed parameter", body = ErrorView),
         (status = 503, description = "The database is not initialised", body = ErrorView)
     )
 )]
@@ -95,7 +96,7 @@ async fn entries(
     let (tree_size, leaves) = ledger::entries(&state.store, start, end).await?;
     Ok(Json(EntriesView {
         start,
-        end,
+        end: start.saturating_add(u64::try_from(leaves.len()).unwrap_or(u64::MAX)),
         tree_size,
         entries: leaves.iter().map(EntryView::from).collect(),
     }))
@@ -112,7 +113,8 @@ async fn entries(
     ),
     responses(
         (status = 200, description = "The proof", body = InclusionProofView),
-        (status = 400, description = "A missing or invalid parameter, or an index outside the tree", body = ErrorView),
+        (status = 400, description = "A missing or malformed parameter", body = ErrorView),
+        (status = 404, description = "No such proof: the index is outside the tree, or the tree is larger than the log", body = ErrorView),
         (status = 503, description = "The database is not initialised", body = ErrorView)
     )
 )]
@@ -137,7 +139,8 @@ async fn inclusion(
     ),
     responses(
         (status = 200, description = "The proof", body = ConsistencyProofView),
-        (status = 400, description = "A missing or invalid parameter, or sizes the log does not hold", body = ErrorView),
+        (status = 400, description = "A missing or malformed parameter", body = ErrorView),
+        (status = 404, description = "No such proof: first is greater than second, or second is larger than the log", body = ErrorView),
         (status = 503, description = "The database is not initialised", body = ErrorView)
     )
 )]

@@ -17,6 +17,7 @@ mod contact;
 mod decisions;
 mod documents;
 mod error;
+mod guard;
 mod ledger;
 mod meta;
 mod notify;
@@ -24,11 +25,14 @@ mod reports;
 mod rules;
 mod tasks;
 mod templates;
+mod users;
 mod warnings;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
+use axum::http::{HeaderValue, Method, header};
 use huifang_app::views::ErrorView;
 use huifang_store::Store;
 use tokio::net::TcpListener;
@@ -37,11 +41,13 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
 pub use error::ApiError;
+pub use guard::HttpConfig;
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub store: Store,
+    guard: Arc<guard::Guard>,
 }
 
 #[derive(OpenApi)]
@@ -104,6 +110,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(contact::routes())
         .merge(templates::routes())
         .merge(notify::routes())
+        .merge(users::routes())
 }
 
 /// The OpenAPI document of the API: generated from the same route list the router serves.
@@ -111,21 +118,76 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     api().into_openapi()
 }
 
-/// The whole API.
+/// The whole API, with the default limits.
 pub fn router(store: Store) -> Router {
+    router_with(store, HttpConfig::default())
+}
+
+/// The whole API behind the guard (`guard.rs`: limits, security headers, access log, denial
+/// record) and, when origins are configured, CORS for them alone.
+pub fn router_with(store: Store, config: HttpConfig) -> Router {
+    let cors = cors(&config.cors_origins);
+    let state = AppState {
+        store,
+        guard: Arc::new(guard::Guard::new(config)),
+    };
     let (routes, _) = api().split_for_parts();
-    routes
+    let app = routes
+        .route_layer(axum::middleware::from_fn(guard::route_seen))
         .fallback(meta::not_found)
-        .with_state(AppState { store })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::guard,
+        ))
+        .with_state(state);
+    match cors {
+        Some(layer) => app.layer(layer),
+        None => app,
+    }
+}
+
+/// CORS for the configured origins; none: closed (a browser on another origin may not call the
+/// API).
+fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    let allowed: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o.trim()).ok())
+        .collect();
+    if allowed.is_empty() {
+        return None;
+    }
+    Some(
+        tower_http::cors::CorsLayer::new()
+            .allow_origin(allowed)
+            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::HeaderName::from_static("idempotency-key"),
+            ]),
+    )
 }
 
 /// Binds `addr` and serves the API until the process ends.
-pub async fn serve(store: Store, addr: SocketAddr) -> std::io::Result<()> {
+pub async fn serve(store: Store, addr: SocketAddr, config: HttpConfig) -> std::io::Result<()> {
     let listener = TcpListener::bind(addr).await?;
-    serve_listener(store, listener).await
+    serve_with(store, listener, config).await
 }
 
-/// Serves the API on a bound listener (bind `127.0.0.1:0` to get a free port).
+/// Serves the API on a bound listener (bind `127.0.0.1:0` to get a free port), default limits.
 pub async fn serve_listener(store: Store, listener: TcpListener) -> std::io::Result<()> {
-    axum::serve(listener, router(store)).await
+    serve_with(store, listener, HttpConfig::default()).await
+}
+
+/// Serves the API on a bound listener with `config`'s limits.
+pub async fn serve_with(
+    store: Store,
+    listener: TcpListener,
+    config: HttpConfig,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router_with(store, config).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await
 }

@@ -19,7 +19,6 @@ use utoipa_axum::routes;
 
 use crate::auth::{Authed, request};
 use crate::tasks::{Params, params, task_id};
-use crate::warnings::number;
 use crate::{ApiError, AppState};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -35,12 +34,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(set_address))
 }
 
-fn body_text(body: Result<Json<Value>, JsonRejection>) -> Result<String, ApiError> {
-    let Json(doc) =
-        body.map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))?;
-    Ok(doc.to_string())
-}
-
 /// The outbox's messages, newest first, filtered; a page at a time.
 #[utoipa::path(
     get,
@@ -48,11 +41,11 @@ fn body_text(body: Result<Json<Value>, JsonRejection>) -> Result<String, ApiErro
     tag = "messages",
     security(("bearer" = [])),
     params(
-        ("state" = Option<String>, Query, description = "queued, sent, delivered, failed, dead or blocked"),
-        ("channel" = Option<String>, Query, description = "sms, wechat, email or phone"),
-        ("loan" = Option<String>, Query, description = "A loan's external id"),
-        ("before" = Option<i64>, Query, description = "Messages with a smaller id (the previous page's next_before)"),
-        ("limit" = Option<usize>, Query, description = "At most this many (500 at most; 50 by default)")
+        ("state" = Option<String>, Query, pattern = "^(queued|sent|delivered|failed|dead|blocked)$", description = "queued, sent, delivered, failed, dead or blocked"),
+        ("channel" = Option<String>, Query, pattern = "^(sms|wechat|email|phone)$", description = "sms, wechat, email or phone"),
+        ("loan" = Option<String>, Query, min_length = 1, max_length = 64, description = "A loan's external id"),
+        ("before" = Option<i64>, Query, minimum = 1, description = "Messages with a smaller id (the previous page's next_before)"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "At most this many (500 at most; 50 by default)")
     ),
     responses(
         (status = 200, description = "A page of messages", body = MessagePage),
@@ -74,8 +67,8 @@ async fn messages(
         m.get("state").map(String::as_str),
         m.get("channel").map(String::as_str),
         m.get("loan").map(String::as_str),
-        number(m.get("before"), "before")?,
-        number(m.get("limit"), "limit")?.unwrap_or(50),
+        crate::warnings::positive(m.get("before"), "before")?,
+        crate::warnings::limit_param(m.get("limit"), 50, 500)?,
     )
     .await?;
     Ok(Json(page))
@@ -162,7 +155,7 @@ async fn set_rules(
     Authed(actor): Authed,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<NotifyRulesDoc>, ApiError> {
-    let text = body_text(body)?;
+    let text = crate::auth::object_text(body)?;
     Ok(Json(notify::set_rules(&state.store, &actor, &text).await?))
 }
 
@@ -205,7 +198,7 @@ async fn set_channels(
     Authed(actor): Authed,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<ChannelsDoc>, ApiError> {
-    let text = body_text(body)?;
+    let text = crate::auth::object_text(body)?;
     Ok(Json(
         notify::set_channels(&state.store, &actor, &text).await?,
     ))
@@ -220,7 +213,7 @@ async fn set_channels(
     path = "/api/v1/channels/{channel}/callbacks",
     tag = "messages",
     params(
-        ("channel" = String, Path, description = "sms, wechat, email or phone"),
+        ("channel" = String, Path, pattern = "^(sms|wechat|email|phone)$", description = "sms, wechat, email or phone"),
         ("X-Huifang-Timestamp" = String, Header, description = "Unix seconds"),
         ("X-Huifang-Signature" = String, Header, description = "hex HMAC-SHA256")
     ),

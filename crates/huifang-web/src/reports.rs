@@ -24,12 +24,13 @@ pub fn routes() -> OpenApiRouter<AppState> {
     tag = "loans",
     security(("bearer" = [])),
     params(
-        ("from" = String, Query, description = "The first date (YYYY-MM-DD)"),
-        ("to" = Option<String>, Query, description = "The second date (default: the business date)")
+        ("from" = String, Query, format = Date, description = "The first date (YYYY-MM-DD)"),
+        ("to" = Option<String>, Query, format = Date, description = "The second date (default: the business date)")
     ),
     responses(
         (status = 200, description = "The report", body = TierReportView),
-        (status = 400, description = "A missing or malformed date, or dates out of order", body = ErrorView),
+        (status = 400, description = "A missing or malformed date", body = ErrorView),
+        (status = 422, description = "Dates out of order, after the business date, or before 1900", body = ErrorView),
         (status = 401, description = "No valid token", body = ErrorView),
         (status = 403, description = "The caller's role does not read loans", body = ErrorView)
     )

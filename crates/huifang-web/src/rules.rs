@@ -58,8 +58,7 @@ async fn set(
     Authed(actor): Authed,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<RuleSetChangeView>, ApiError> {
-    let Json(doc) =
-        body.map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))?;
-    let change = rules::set_as(&state.store, &actor, &doc.to_string()).await?;
+    let text = crate::auth::object_text(body)?;
+    let change = rules::set_as(&state.store, &actor, &text).await?;
     Ok(Json(RuleSetChangeView::from(&change)))
 }

@@ -75,7 +75,17 @@ pub(crate) fn date_param(
     m.get(name)
         .map(|s| {
             parse_date(s).ok_or_else(|| {
-                ApiError::bad_request(format!("{name} must be a date (YYYY-MM-DD), got {s:?}"))
+                let shaped = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok();
+                let message = format!("{name} must be a date (YYYY-MM-DD) from 1900, got {s:?}");
+                if shaped {
+                    // a real calendar date Huifang does not take: well-formed, refused
+                    ApiError::Unprocessable {
+                        code: "refused",
+                        message,
+                    }
+                } else {
+                    ApiError::bad_request(message)
+                }
             })
         })
         .transpose()
@@ -137,7 +147,7 @@ async fn next(
     security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The task's id"),
-        ("lang" = Option<String>, Query, description = "The script's language: zh (default) or en"),
+        ("lang" = Option<String>, Query, pattern = "^(zh|en)$", description = "The script's language: zh (default) or en"),
         ("reveal" = Option<bool>, Query, description = "Show the full ID number and mobile (team leads and risk officers; logged)")
     ),
     responses(
@@ -281,12 +291,13 @@ async fn reassign(
     tag = "tasks",
     security(("bearer" = [])),
     params(
-        ("from" = Option<String>, Query, description = "First day (YYYY-MM-DD; default: 30 days before the business date)"),
-        ("to" = Option<String>, Query, description = "Last day (YYYY-MM-DD; default: the business date)")
+        ("from" = Option<String>, Query, format = Date, description = "First day (YYYY-MM-DD; default: 30 days before the business date)"),
+        ("to" = Option<String>, Query, format = Date, description = "Last day (YYYY-MM-DD; default: the business date)")
     ),
     responses(
         (status = 200, description = "The teams' statistics", body = TeamStatsList),
         (status = 400, description = "A malformed date", body = ErrorView),
+        (status = 422, description = "A date before 1900", body = ErrorView),
         (status = 401, description = "No valid token", body = ErrorView),
         (status = 403, description = "The caller's role may not see team statistics", body = ErrorView),
         (status = 503, description = "The database is not initialised", body = ErrorView)

@@ -27,11 +27,17 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
 struct KeyParams {
-    /// reminder_before, reminder_due, overdue_notice, promise_confirmation or welcome.
+    /// reminder_before, reminder_due, overdue_notice, promise_confirmation, welcome or
+    /// decision_notice.
+    #[param(
+        pattern = "^(reminder_before|reminder_due|overdue_notice|promise_confirmation|welcome|decision_notice)$"
+    )]
     event: String,
     /// zh or en.
+    #[param(pattern = "^(zh|en)$")]
     lang: String,
     /// sms, wechat or email.
+    #[param(pattern = "^(sms|wechat|email)$")]
     channel: String,
 }
 
@@ -115,7 +121,7 @@ async fn set(
     path = "/api/v1/templates/{event}/{lang}/{channel}/preview",
     tag = "contact",
     security(("bearer" = [])),
-    params(KeyParams, ("loan" = String, Query, description = "The loan's external id")),
+    params(KeyParams, ("loan" = String, Query, min_length = 1, max_length = 64, description = "The loan's external id")),
     responses(
         (status = 200, description = "The message", body = RenderedView),
         (status = 400, description = "An unknown event, language or channel, or no loan given", body = ErrorView),

@@ -34,6 +34,31 @@ fn warning_id(p: Result<Path<i64>, PathRejection>) -> Result<i64, ApiError> {
         .map_err(|_| ApiError::bad_request("the warning id must be an integer"))
 }
 
+/// An optional `limit` query parameter: 1 to `max`, `default` when absent.
+pub(crate) fn limit_param(
+    value: Option<&String>,
+    default: usize,
+    max: usize,
+) -> Result<usize, ApiError> {
+    match number::<usize>(value, "limit")? {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(n) => Err(ApiError::bad_request(format!(
+            "limit must be 1 to {max}, got {n}"
+        ))),
+    }
+}
+
+/// An optional query parameter that must be a whole number from 1.
+pub(crate) fn positive(value: Option<&String>, name: &str) -> Result<Option<i64>, ApiError> {
+    match number::<i64>(value, name)? {
+        Some(n) if n < 1 => Err(ApiError::bad_request(format!(
+            "{name} must be 1 or more, got {n}"
+        ))),
+        n => Ok(n),
+    }
+}
+
 pub(crate) fn number<T: std::str::FromStr>(
     value: Option<&String>,
     name: &str,
@@ -53,10 +78,10 @@ pub(crate) fn number<T: std::str::FromStr>(
     tag = "warnings",
     security(("bearer" = [])),
     params(
-        ("state" = Option<String>, Query, description = "open (the default) or all"),
-        ("level" = Option<u8>, Query, description = "Only this level (1, 2, 3)"),
+        ("state" = Option<String>, Query, pattern = "^(open|all)$", description = "open (the default) or all"),
+        ("level" = Option<u8>, Query, minimum = 1, maximum = 3, description = "Only this level (1, 2, 3)"),
         ("loan" = Option<String>, Query, description = "Only this loan's (external id)"),
-        ("limit" = Option<usize>, Query, description = "At most this many (500 at most)")
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "At most this many (500 at most)")
     ),
     responses(
         (status = 200, description = "The warnings", body = WarningListView),
@@ -82,9 +107,16 @@ async fn list(
     };
     let filter = WarningFilter {
         all,
-        level: number(m.get("level"), "level")?,
+        level: match number::<u8>(m.get("level"), "level")? {
+            Some(other @ (0 | 4..)) => {
+                return Err(ApiError::bad_request(format!(
+                    "level must be 1, 2 or 3, got {other}"
+                )));
+            }
+            level => level,
+        },
         loan: m.get("loan").cloned(),
-        limit: number(m.get("limit"), "limit")?,
+        limit: Some(limit_param(m.get("limit"), 500, 500)?),
     };
     let rows = warnings::list(&state.store, &actor, &filter).await?;
     Ok(Json(WarningListView {

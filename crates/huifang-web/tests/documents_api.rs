@@ -126,7 +126,10 @@ async fn documents_are_registered_over_http_then_checked(dbs: &mut Dbs) {
     assert_eq!(ledger_size(&store).await, size + 1);
 
     // the other roles that may: collector, team lead, risk officer (API token), admin
-    let risk = team::issue_api_token(&store, None, "risk").await.unwrap();
+    let risk = team::issue_api_token(&store, None, "risk", None)
+        .await
+        .unwrap()
+        .0;
     let mut tokens = Vec::new();
     for user in ["c1", "lead_fu", "admin"] {
         tokens.push((user, api.login(user).await));

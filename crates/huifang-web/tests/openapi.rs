@@ -25,7 +25,7 @@ use serde_json::Value;
 use support::book;
 
 /// Every route of the API: (method, path), as the router registers them.
-const ROUTES: [(&str, &str); 56] = [
+const ROUTES: [(&str, &str); 63] = [
     ("get", "/api/v1/health"),
     ("get", "/api/v1/openapi.json"),
     ("get", "/api/v1/ledger/checkpoint"),
@@ -85,10 +85,17 @@ const ROUTES: [(&str, &str); 56] = [
     ("get", "/api/v1/borrowers/{external_id}/emergency-contacts"),
     ("post", "/api/v1/borrowers/{external_id}/emergency-contacts"),
     ("put", "/api/v1/borrowers/{external_id}/addresses"),
+    ("post", "/api/v1/auth/logout"),
+    ("get", "/api/v1/users"),
+    ("post", "/api/v1/users"),
+    ("post", "/api/v1/users/{username}/account"),
+    ("post", "/api/v1/users/{username}/token"),
+    ("get", "/api/v1/audit/reveals"),
+    ("get", "/api/v1/audit/denials"),
 ];
 
 /// The routes that take a body, by method and path.
-const WITH_BODY: [(&str, &str); 20] = [
+const WITH_BODY: [(&str, &str); 23] = [
     ("post", "/api/v1/documents"),
     ("post", "/api/v1/documents/check"),
     ("post", "/api/v1/auth/login"),
@@ -109,6 +116,9 @@ const WITH_BODY: [(&str, &str); 20] = [
     ("post", "/api/v1/channels/{channel}/callbacks"),
     ("post", "/api/v1/borrowers/{external_id}/emergency-contacts"),
     ("put", "/api/v1/borrowers/{external_id}/addresses"),
+    ("post", "/api/v1/users"),
+    ("post", "/api/v1/users/{username}/account"),
+    ("post", "/api/v1/users/{username}/token"),
 ];
 
 fn is_fallback(status: StatusCode, body: &Value) -> bool {

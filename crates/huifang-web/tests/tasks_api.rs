@@ -79,7 +79,10 @@ async fn roles_tokens_and_outcomes_over_http(dbs: &mut Dbs) {
     let c1 = api.login("c1").await;
     let lead = api.login("lead_fu").await;
     let audit = api.login("audit").await;
-    let risk = team::issue_api_token(&store, None, "risk").await.unwrap();
+    let risk = team::issue_api_token(&store, None, "risk", None)
+        .await
+        .unwrap()
+        .0;
     let (s, me) = api.get("/api/v1/me", Some(&risk)).await;
     assert_eq!(
         (s, me["role"].as_str()),

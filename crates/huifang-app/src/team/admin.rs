@@ -3,9 +3,12 @@
 
 use huifang_core::UserId;
 use huifang_core::outcome::{self, Strategy};
-use huifang_store::{Store, User};
+use huifang_core::team::{API_TOKEN_DAYS, MAX_API_TOKEN_DAYS};
+use huifang_store::{Store, Tx, User, UserRecord};
 
-use super::{Actor, Role, forbidden, hash_password, invalid, new_token, token_hash};
+use super::{
+    Actor, Role, forbidden, hash_password, invalid, new_token, now_utc, stamp, token_hash,
+};
 use crate::AppError;
 
 fn require_admin(by: Option<&Actor>) -> Result<(), AppError> {
@@ -123,27 +126,163 @@ pub async fn create_user(
     Ok(id)
 }
 
-/// Issues a new API token for a user (replacing any earlier one) and returns it: it is shown
-/// once, only its SHA-256 is kept.
+/// Issues a new API token for a user (replacing any earlier one), valid for `days` (1 to
+/// [`MAX_API_TOKEN_DAYS`]; none: [`API_TOKEN_DAYS`]), and returns it with its expiry: it is
+/// shown once, only its SHA-256 is kept.
 pub async fn issue_api_token(
     store: &Store,
     by: Option<&Actor>,
     username: &str,
-) -> Result<String, AppError> {
+    days: Option<u32>,
+) -> Result<(String, String), AppError> {
     require_admin(by)?;
+    let days = days.unwrap_or(API_TOKEN_DAYS);
+    if !(1..=MAX_API_TOKEN_DAYS).contains(&days) {
+        return Err(invalid(
+            "days",
+            format!("an API token lasts 1 to {MAX_API_TOKEN_DAYS} days, not {days}"),
+        ));
+    }
     let mut tx = store.begin().await?;
     tx.lock_for_write().await?;
-    let user = tx
-        .user_by_username(username)
+    let user = user_named(&mut tx, username).await?;
+    let token = new_token();
+    let expires = stamp(now_utc() + chrono::Duration::days(i64::from(days)));
+    tx.set_api_token_hash(user.id, Some((&token_hash(&token), &expires)))
+        .await?;
+    tx.commit().await?;
+    Ok((token, expires))
+}
+
+async fn user_named(tx: &mut Tx, username: &str) -> Result<UserRecord, AppError> {
+    tx.user_by_username(username)
         .await?
         .ok_or_else(|| AppError::NotFound {
             what: "user",
             id: username.to_string(),
-        })?;
-    let token = new_token();
-    tx.set_api_token_hash(user.id, &token_hash(&token)).await?;
+        })
+}
+
+/// What an account change did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountChange {
+    /// The user's sessions that were ended.
+    pub sessions_ended: u64,
+    /// Whether an API token was revoked.
+    pub token_revoked: bool,
+}
+
+/// A change to a user's account by an admin (or the command line's operator).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Account {
+    /// Refuse every sign-in and token of the user: their sessions end, their API token is
+    /// revoked.
+    Disable,
+    /// Let the user sign in again (a new API token must be issued).
+    Enable,
+    /// End every session of the user (they sign in again).
+    EndSessions,
+    /// Revoke the user's API token.
+    RevokeToken,
+    /// Set a new password; the user's sessions end.
+    SetPassword(String),
+}
+
+impl Account {
+    /// The change an action names (`disable`, `enable`, `end_sessions`, `revoke_token`,
+    /// `set_password` with its password).
+    pub fn parse(action: &str, password: Option<String>) -> Result<Account, AppError> {
+        let change = match action {
+            "disable" => Account::Disable,
+            "enable" => Account::Enable,
+            "end_sessions" => Account::EndSessions,
+            "revoke_token" => Account::RevokeToken,
+            "set_password" => Account::SetPassword(
+                password
+                    .clone()
+                    .ok_or_else(|| invalid("password", "set_password needs the new password"))?,
+            ),
+            other => {
+                return Err(invalid(
+                    "action",
+                    format!(
+                        "{other:?} is not disable, enable, end_sessions, revoke_token or set_password"
+                    ),
+                ));
+            }
+        };
+        if password.is_some() && !matches!(change, Account::SetPassword(_)) {
+            return Err(invalid("password", "only set_password takes a password"));
+        }
+        Ok(change)
+    }
+}
+
+/// Applies an account change to `username`. An admin cannot disable themself (the last way in
+/// would be lost).
+pub async fn change_account(
+    store: &Store,
+    by: Option<&Actor>,
+    username: &str,
+    change: Account,
+) -> Result<AccountChange, AppError> {
+    require_admin(by)?;
+    let hash = match &change {
+        Account::SetPassword(p) => Some(hash_password(p).await?),
+        _ => None,
+    };
+    let mut tx = store.begin().await?;
+    tx.lock_for_write().await?;
+    let user = user_named(&mut tx, username).await?;
+    if change == Account::Disable && by.is_some_and(|a| a.id() == user.id) {
+        return Err(AppError::Conflict(format!(
+            "{username} may not disable themself"
+        )));
+    }
+    let had_token = tx.api_token_expiry(user.id).await?.is_some();
+    let mut done = AccountChange {
+        sessions_ended: 0,
+        token_revoked: false,
+    };
+    match change {
+        Account::Disable => {
+            tx.set_user_active(user.id, false).await?;
+            done.sessions_ended = tx.delete_sessions_of(user.id).await?;
+            tx.set_api_token_hash(user.id, None).await?;
+            done.token_revoked = had_token;
+        }
+        Account::Enable => tx.set_user_active(user.id, true).await?,
+        Account::EndSessions => done.sessions_ended = tx.delete_sessions_of(user.id).await?,
+        Account::RevokeToken => {
+            tx.set_api_token_hash(user.id, None).await?;
+            done.token_revoked = had_token;
+        }
+        Account::SetPassword(_) => {
+            if let Some(hash) = &hash {
+                tx.set_password_hash(user.id, hash).await?;
+            }
+            done.sessions_ended = tx.delete_sessions_of(user.id).await?;
+        }
+    }
     tx.commit().await?;
-    Ok(token)
+    Ok(done)
+}
+
+/// Every user, by id, with the expiry of their API token (none: no token): for an admin.
+pub async fn users(
+    store: &Store,
+    by: Option<&Actor>,
+) -> Result<Vec<(UserRecord, Option<String>)>, AppError> {
+    require_admin(by)?;
+    let mut tx = store.begin().await?;
+    let all = tx.users().await?;
+    let mut out = Vec::with_capacity(all.len());
+    for u in all {
+        let expiry = tx.api_token_expiry(u.id).await?;
+        out.push((u, expiry));
+    }
+    tx.rollback().await?;
+    Ok(out)
 }
 
 /// Creates a queue of a team; returns its id.

@@ -15,8 +15,8 @@ use tokio::sync::Semaphore;
 use super::{Actor, invalid, now_utc, stamp};
 use crate::AppError;
 
-/// How long a login session lasts.
-pub const SESSION_HOURS: i64 = 12;
+pub use huifang_core::team::SESSION_HOURS;
+use huifang_core::team::{LOCKOUT_FAILURES, LOCKOUT_MINUTES};
 
 /// SHA-256 of a token, lowercase hex: what the database keeps.
 pub fn token_hash(token: &str) -> String {
@@ -97,41 +97,74 @@ async fn off_the_runtime<T: Send + 'static>(
     .map_err(|e| AppError::Invalid(format!("password hashing failed: {e}")))
 }
 
-/// Logs in with a password; returns a new session token (shown once) and the user.
+/// The name a sign-in's failures are counted under: trimmed, lowercase, at most 64 characters
+/// (a longer one cannot be a user's).
+fn failure_key(username: &str) -> String {
+    username.trim().to_lowercase().chars().take(64).collect()
+}
+
+/// Logs in with a password; returns a new session token (shown once) and the user. After
+/// [`LOCKOUT_FAILURES`] failed sign-ins of a username within [`LOCKOUT_MINUTES`], its sign-ins
+/// are refused ([`AppError::Locked`]) until the window has passed, whether or not the user
+/// exists; a successful sign-in forgets the failures.
 pub async fn login(
     store: &Store,
     username: &str,
     password: &str,
 ) -> Result<(String, Actor), AppError> {
+    let now = now_utc();
+    let key = failure_key(username);
+    let window_start = stamp(now - chrono::Duration::minutes(LOCKOUT_MINUTES));
     let mut tx = store.begin().await?;
+    let failures = tx.login_failures_since(&key, &window_start).await?;
     let user = tx.user_by_username(username).await?;
     tx.rollback().await?;
+    if failures >= LOCKOUT_FAILURES {
+        return Err(AppError::Locked(format!(
+            "{failures} failed sign-ins of this username in the last {LOCKOUT_MINUTES} minutes: try again later"
+        )));
+    }
     // the password is checked outside any transaction, off the async threads: argon2 is slow
     // on purpose; an unknown or disabled user is checked too, so every refusal takes as long
     let hash = user.as_ref().and_then(|u| u.user.password_hash.clone());
     let matches = verify_password(password, hash).await?;
     let ok = matches && user.as_ref().is_some_and(|u| u.active);
+    let mut tx = store.begin().await?;
     let Some(user) = user.filter(|_| ok) else {
+        tx.purge_login_failures(&window_start).await?;
+        tx.insert_login_failure(&key, &stamp(now)).await?;
+        tx.commit().await?;
         return Err(AppError::Unauthenticated(
             "wrong username or password".into(),
         ));
     };
     let token = new_token();
-    let expires = stamp(now_utc() + chrono::Duration::hours(SESSION_HOURS));
-    let mut tx = store.begin().await?;
+    let expires = stamp(now + chrono::Duration::hours(SESSION_HOURS));
+    tx.clear_login_failures(&key).await?;
     tx.insert_session(&token_hash(&token), user.id, &expires)
         .await?;
     tx.commit().await?;
     Ok((token, Actor::from_user(user)?))
 }
 
+/// Ends the session of `token` (a sign-out); false when it was not a session (an API token is
+/// revoked by an admin, not signed out).
+pub async fn logout(store: &Store, token: &str) -> Result<bool, AppError> {
+    let mut tx = store.begin().await?;
+    let ended = tx.delete_session(&token_hash(token.trim())).await?;
+    tx.delete_expired_sessions(&stamp(now_utc())).await?;
+    tx.commit().await?;
+    Ok(ended)
+}
+
 /// The user of a bearer token: an API token or an unexpired session token.
 pub async fn authenticate(store: &Store, token: &str) -> Result<Actor, AppError> {
     let hash = token_hash(token.trim());
     let mut tx = store.begin().await?;
-    let user = match tx.user_by_api_token(&hash).await? {
+    let now = stamp(now_utc());
+    let user = match tx.user_by_api_token(&hash, &now).await? {
         Some(u) => Some(u),
-        None => tx.user_by_session(&hash, &stamp(now_utc())).await?,
+        None => tx.user_by_session(&hash, &now).await?,
     };
     tx.rollback().await?;
     let user = user.ok_or_else(|| {

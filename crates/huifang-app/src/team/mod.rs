@@ -13,6 +13,7 @@
 //! lead's views). This module holds the [`Actor`] and the checks they share.
 
 mod admin;
+mod audit;
 mod auth;
 mod dispatch;
 mod record;
@@ -25,8 +26,14 @@ use huifang_store::{QueueRecord, TaskRecord, Tx, UserRecord};
 
 use crate::AppError;
 
-pub use admin::{UserInput, create_queue, create_team, create_user, issue_api_token};
-pub use auth::{SESSION_HOURS, actor, authenticate, hash_password, login, new_token, token_hash};
+pub use admin::{
+    Account, AccountChange, UserInput, change_account, create_queue, create_team, create_user,
+    issue_api_token, users,
+};
+pub use audit::{MAX_REPORT_ROWS, denials, record_denial, reveals};
+pub use auth::{
+    SESSION_HOURS, actor, authenticate, hash_password, login, logout, new_token, token_hash,
+};
 pub use dispatch::{auto_assign, my_queue, take_next};
 pub use huifang_core::team::Role;
 pub(crate) use record::{ContactFacts, record_call_in, record_in};

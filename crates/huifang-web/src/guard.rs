@@ -1,0 +1,225 @@
+//! What every request passes through: a bound on requests in flight and on each one's time
+//! (503 when exceeded, in the API's error format), a per-address rate on the public document
+//! check, the security headers, the access log (method, route template, status, time, user id:
+//! no query string, no body, no personal data) and the record of every request refused for the
+//! caller's role or team (`huifang_app::team::record_denial`).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use huifang_app::team::{self, Actor};
+use tokio::sync::Semaphore;
+
+use crate::{ApiError, AppState};
+
+/// The limits of the HTTP server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpConfig {
+    /// Longest a request may take before it is answered 503 (its work is dropped: every write
+    /// is one transaction, so nothing half-done remains).
+    pub request_timeout: Duration,
+    /// Requests handled at once; more are answered 503 at once rather than queued.
+    pub max_in_flight: usize,
+    /// Public document checks per minute from one address (each hashes an upload).
+    pub public_checks_per_minute: u32,
+    /// Origins allowed to call the API from a browser (CORS); none by default.
+    pub cors_origins: Vec<String>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            request_timeout: Duration::from_secs(60),
+            max_in_flight: 512,
+            public_checks_per_minute: 30,
+            cors_origins: Vec::new(),
+        }
+    }
+}
+
+/// The routes without login that do work per request, rate-limited per address.
+const RATE_LIMITED: [&str; 1] = ["/api/v1/documents/check"];
+
+/// The headers every answer carries: the API serves JSON only, never to be framed, sniffed,
+/// cached or sent on as a referrer.
+const SECURITY_HEADERS: [(HeaderName, &str); 5] = [
+    (
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; frame-ancestors 'none'",
+    ),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::REFERRER_POLICY, "no-referrer"),
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (header::CACHE_CONTROL, "no-store"),
+];
+
+/// Shared by every request of one server.
+#[derive(Debug)]
+pub struct Guard {
+    config: HttpConfig,
+    in_flight: Arc<Semaphore>,
+    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+}
+
+impl Guard {
+    pub fn new(config: HttpConfig) -> Guard {
+        Guard {
+            in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
+            config,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one of `addr`'s public checks; how long to wait when there is none left.
+    fn take(&self, addr: IpAddr, now: Instant) -> Result<(), Duration> {
+        let per_minute = f64::from(self.config.public_checks_per_minute.max(1));
+        let Ok(mut buckets) = self.buckets.lock() else {
+            return Ok(());
+        };
+        if buckets.len() > 10_000 {
+            // forget the addresses whose bucket has filled up again
+            buckets.retain(|_, b| b.level(now, per_minute) < per_minute);
+        }
+        let bucket = buckets.entry(addr).or_insert(Bucket {
+            tokens: per_minute,
+            at: now,
+        });
+        let level = bucket.level(now, per_minute);
+        if level >= 1.0 {
+            *bucket = Bucket {
+                tokens: level - 1.0,
+                at: now,
+            };
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - level) * 60.0 / per_minute))
+        }
+    }
+}
+
+/// A token bucket: `tokens` at `at`, refilled at the rate per minute up to it.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn level(&self, now: Instant, per_minute: f64) -> f64 {
+        let refill = now.saturating_duration_since(self.at).as_secs_f64() * per_minute / 60.0;
+        (self.tokens + refill).min(per_minute)
+    }
+}
+
+/// What routing and authentication learn of a request, for the guard to log and record: the
+/// route's template (filled by [`route_seen`]) and the caller (filled by `auth::Authed`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Seen(Arc<Mutex<(Option<String>, Option<Actor>)>>);
+
+impl Seen {
+    pub(crate) fn caller(&self, actor: &Actor) {
+        if let Ok(mut seen) = self.0.lock() {
+            seen.1 = Some(actor.clone());
+        }
+    }
+
+    fn route(&self, template: &str) {
+        if let Ok(mut seen) = self.0.lock() {
+            seen.0 = Some(template.to_string());
+        }
+    }
+
+    fn get(&self) -> (Option<String>, Option<Actor>) {
+        self.0.lock().map(|seen| seen.clone()).unwrap_or_default()
+    }
+}
+
+/// Notes the matched route's template (a route layer: it runs after routing).
+pub async fn route_seen(req: Request, next: Next) -> Response {
+    if let (Some(seen), Some(path)) = (
+        req.extensions().get::<Seen>(),
+        req.extensions().get::<MatchedPath>(),
+    ) {
+        seen.route(path.as_str());
+    }
+    next.run(req).await
+}
+
+/// Set on a 403 answered for the caller's role or team: the reason, for the denial record.
+#[derive(Debug, Clone)]
+pub(crate) struct Denied(pub String);
+
+/// The middleware: see the module's description.
+pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let guard = Arc::clone(&state.guard);
+    let seen = Seen::default();
+
+    let mut response = 'answer: {
+        let Ok(_permit) = Arc::clone(&guard.in_flight).try_acquire_owned() else {
+            break 'answer ApiError::Busy(
+                "the server is handling as many requests as it may: retry shortly".into(),
+            )
+            .into_response();
+        };
+        if RATE_LIMITED.contains(&path.as_str()) {
+            let addr = req
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+            if let Err(wait) = guard.take(addr, started) {
+                break 'answer ApiError::TooMany {
+                    message: format!(
+                        "at most {} checks a minute from one address",
+                        guard.config.public_checks_per_minute
+                    ),
+                    retry_after: wait.as_secs().saturating_add(1),
+                }
+                .into_response();
+            }
+        }
+        req.extensions_mut().insert(seen.clone());
+        let answer = tokio::time::timeout(guard.config.request_timeout, next.run(req)).await;
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(_) => ApiError::Busy(format!(
+                "the request took longer than {} s and was abandoned: nothing of it was written",
+                guard.config.request_timeout.as_secs()
+            ))
+            .into_response(),
+        };
+        if let (Some(Denied(reason)), (_, Some(actor))) =
+            (answer.extensions().get::<Denied>(), seen.get())
+        {
+            let action = format!("{method} {path}");
+            if let Err(e) = team::record_denial(&state.store, &actor, &action, reason).await {
+                tracing::error!(error = %e, "cannot record a denial");
+            }
+        }
+        answer
+    };
+    let headers = response.headers_mut();
+    for (name, value) in &SECURITY_HEADERS {
+        if !headers.contains_key(name) {
+            headers.insert(name.clone(), HeaderValue::from_static(value));
+        }
+    }
+    let (route, actor) = seen.get();
+    tracing::info!(
+        target: "huifang::access",
+        %method,
+        route = route.as_deref().unwrap_or("(no route)"),
+        user = actor.map(|a| a.id().get()),
+        status = response.status().as_u16(),
+        ms = started.elapsed().as_millis(),
+    );
+    response
+}
