@@ -401,8 +401,9 @@ pub(crate) fn parse_payments(source: Source<'_>) -> Result<Parsed<PaymentRow>, F
 
 /// The grid of an intake's JSON objects: a header of every column of the format (its optional
 /// ones too) and a row per object, numbered from 0 as the request's items are. A string is the
-/// cell's text, an integer its digits, a missing field or null an empty cell; any other value
-/// (a fraction: write money as a string, `"1234.50"`) is the cell's error. An item that is not
+/// cell's text, a missing field or null an empty cell; any other value (a number: every field
+/// is written as in the file, `"36"`, `"1234.50"`, so money is never a float) is the cell's
+/// error. An item that is not
 /// an object, or has a field the format does not have, is refused whole (the third part).
 fn record_rows(
     format: ImportFormat,
@@ -443,11 +444,9 @@ fn record_rows(
             .map(|name| match fields.get(*name) {
                 None | Some(Value::Null) => Ok(String::new()),
                 Some(Value::String(text)) => Ok(clean(text)),
-                Some(Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(n.to_string()),
-                Some(Value::Number(_)) => Err(
-                    "a fraction must be written as a decimal string, e.g. \"1234.50\"".to_string(),
+                Some(_) => Err(
+                    "must be a string, written as in the file (\"36\", \"1234.50\")".to_string(),
                 ),
-                Some(_) => Err("must be a string".to_string()),
             })
             .collect();
         rows.push(RawRow { line: index, cells });

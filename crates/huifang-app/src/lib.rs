@@ -10,6 +10,7 @@ pub mod engine;
 pub mod files;
 pub mod followup;
 pub mod import;
+pub mod intake;
 pub mod ledger;
 pub mod loans;
 pub mod notify;

@@ -73,6 +73,39 @@ pub async fn each_status(
     Ok(business_date)
 }
 
+/// The most loans one page of [`page`] holds.
+pub const MAX_PAGE: usize = 500;
+
+/// One page of the loans' status lines that pass `filter`, in loan order after the loan
+/// `after` (a previous page's cursor), for the roles that read loans; with the cursor of the
+/// next page when there may be one.
+pub async fn page(
+    store: &Store,
+    actor: &crate::team::Actor,
+    filter: &huifang_store::StatusFilter,
+    after: Option<huifang_core::LoanId>,
+    limit: usize,
+) -> Result<(Vec<StatusLine>, Option<huifang_core::LoanId>), AppError> {
+    actor.require(crate::team::Role::reads_loans, "list loans")?;
+    let limit = limit.clamp(1, MAX_PAGE);
+    let mut tx = store.begin().await?;
+    let business_date = require_business_date(&mut tx).await?;
+    let rows = tx.status_page_where(after, limit, filter).await?;
+    tx.rollback().await?;
+    let next = (rows.len() == limit)
+        .then(|| rows.last().map(|r| r.id))
+        .flatten();
+    let lines = rows
+        .into_iter()
+        .map(|row| StatusLine {
+            business_date,
+            dpd: dpd_on(row.oldest_unpaid_due, business_date),
+            row,
+        })
+        .collect();
+    Ok((lines, next))
+}
+
 /// The portfolio summary (loans and balances by lifecycle, bucket, classification and warning level).
 pub async fn summary(store: &Store) -> Result<(Date, Vec<SummaryRow>), AppError> {
     let mut tx = store.begin().await?;

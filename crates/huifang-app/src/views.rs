@@ -1262,6 +1262,14 @@ impl From<&StatusLine> for StatusLineView {
     }
 }
 
+/// A page of loans' status lines, with the cursor of the next page (none: the last page).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct LoanPageView {
+    pub loans: Vec<StatusLineView>,
+    /// Pass as `after` for the next page.
+    pub next_after: Option<i64>,
+}
+
 /// Loans and balance of one group of the portfolio.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct SummaryGroupView {
@@ -2674,4 +2682,127 @@ pub struct AddressRequest {
     pub channel: String,
     /// An email address, or a WeChat open id.
     pub address: String,
+}
+
+// ----- intake ---------------------------------------------------------------------------------
+
+/// A borrower pushed by core banking: the columns of `borrowers.csv`, each a string written as
+/// in the file (money `"8500.00"`, dates `"2026-12-05"`), checked as the file import checks
+/// them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "external_id": "B90000001", "name": "王小明", "id_number": "11010519491231002X",
+    "mobile": "13912345678", "employer": "杭州某科技有限公司", "monthly_income": "9000.00",
+    "city": "杭州市", "email": "wxm@example.com"
+}))]
+pub struct BorrowerIn {
+    #[schema(min_length = 1, max_length = 64)]
+    pub external_id: String,
+    pub name: String,
+    /// The 18-character resident ID number.
+    pub id_number: String,
+    /// An 11-digit mainland mobile.
+    pub mobile: String,
+    pub employer: String,
+    /// Monthly income, yuan with two places.
+    pub monthly_income: String,
+    pub city: String,
+    pub email: Option<String>,
+    pub wechat_id: Option<String>,
+    pub emergency_name: Option<String>,
+    pub emergency_relation: Option<String>,
+    pub emergency_mobile: Option<String>,
+    /// The day the emergency contact consented to be called (none: not called).
+    pub emergency_consent_on: Option<String>,
+}
+
+/// A loan pushed by core banking: the columns of `loans.csv`, as strings.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "external_id": "L90000001", "borrower_external_id": "B00000001", "product_code": "LEASE36",
+    "principal": "80000.00", "annual_rate": "0.0588", "term_months": "36",
+    "repayment_method": "annuity", "disbursed_on": "2026-11-02", "vin": "LVSN4BKM0R1944736",
+    "vehicle_model": "比亚迪 秦", "vehicle_price": "120000.00", "dealer": "杭州比亚迪4S店"
+}))]
+pub struct LoanIn {
+    #[schema(min_length = 1, max_length = 64)]
+    pub external_id: String,
+    pub borrower_external_id: String,
+    pub product_code: String,
+    pub principal: String,
+    /// An annual rate, e.g. `"0.0588"`.
+    pub annual_rate: String,
+    pub term_months: String,
+    /// `annuity` (等额本息), `equal_principal` (等额本金) or `flat` (等本等息).
+    pub repayment_method: String,
+    pub disbursed_on: String,
+    pub vin: String,
+    pub vehicle_model: String,
+    pub vehicle_price: String,
+    pub dealer: String,
+}
+
+/// A payment pushed by core banking: the columns of `payments.csv`, as strings.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "external_id": "P90000001", "loan_external_id": "L00000001", "paid_on": "2026-11-30",
+    "amount": "2500.00", "channel": "bank_transfer"
+}))]
+pub struct PaymentIn {
+    #[schema(min_length = 1, max_length = 64)]
+    pub external_id: String,
+    pub loan_external_id: String,
+    /// The value date.
+    pub paid_on: String,
+    pub amount: String,
+    pub channel: String,
+}
+
+/// One borrower or a batch of 1 to 1,000.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum BorrowersIn {
+    One(Box<BorrowerIn>),
+    Many(Vec<BorrowerIn>),
+}
+
+/// One loan or a batch of 1 to 1,000.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum LoansIn {
+    One(Box<LoanIn>),
+    Many(Vec<LoanIn>),
+}
+
+/// One payment or a batch of 1 to 1,000.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum PaymentsIn {
+    One(Box<PaymentIn>),
+    Many(Vec<PaymentIn>),
+}
+
+/// What an intake did: rows written, rows already there with the same content, loans
+/// re-evaluated (payments), and the external ids of the records in request order (none for a
+/// file).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct IntakeView {
+    pub inserted: usize,
+    pub unchanged: usize,
+    pub loans_reprocessed: usize,
+    pub external_ids: Vec<String>,
+}
+
+impl From<&crate::intake::Intake> for IntakeView {
+    fn from(i: &crate::intake::Intake) -> Self {
+        IntakeView {
+            inserted: i.report.inserted,
+            unchanged: i.report.unchanged,
+            loans_reprocessed: i.report.loans_reprocessed,
+            external_ids: i.external_ids.clone(),
+        }
+    }
 }

@@ -122,6 +122,12 @@ impl Role {
         !matches!(self, Role::Auditor)
     }
 
+    /// Feeds the book from core banking: pushes borrowers, loans and payments and imports files
+    /// over the API (the administrator's service users; the command line's operator imports).
+    pub fn feeds_book(self) -> bool {
+        self == Role::Admin
+    }
+
     /// Reads the security record: who revealed personal data, which requests were refused.
     pub fn audits(self) -> bool {
         self == Role::Auditor

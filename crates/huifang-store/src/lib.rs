@@ -59,6 +59,15 @@ pub use templates::StoredTemplate;
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// Which loans a status page holds: those of one bucket, classification and warning level, each
+/// when given.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatusFilter {
+    pub bucket: Option<huifang_core::policy::Bucket>,
+    pub classification: Option<huifang_core::policy::Classification>,
+    pub warning_level: Option<u8>,
+}
+
 /// Which database a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -1251,13 +1260,45 @@ impl Tx {
         after_id: Option<LoanId>,
         limit: usize,
     ) -> Result<Vec<StatusRow>> {
-        let rows = sqlx::query(
-            "SELECT l.id, l.external_id, s.lifecycle, s.oldest_unpaid_due, s.bucket, s.classification, s.overdue_installments, s.outstanding_principal_fen, s.warning_level FROM loans l JOIN loan_state s ON s.loan_id = l.id WHERE l.id > $1 ORDER BY l.id LIMIT $2",
-        )
-        .bind(after_id.map_or(0, LoanId::get))
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&mut *self.tx)
-        .await?;
+        self.status_page_where(after_id, limit, &StatusFilter::default())
+            .await
+    }
+
+    /// [`Tx::status_page`] of the loans that pass `filter`.
+    pub async fn status_page_where(
+        &mut self,
+        after_id: Option<LoanId>,
+        limit: usize,
+        filter: &StatusFilter,
+    ) -> Result<Vec<StatusRow>> {
+        let mut sql = String::from(
+            "SELECT l.id, l.external_id, s.lifecycle, s.oldest_unpaid_due, s.bucket, s.classification, s.overdue_installments, s.outstanding_principal_fen, s.warning_level FROM loans l JOIN loan_state s ON s.loan_id = l.id WHERE l.id > $1",
+        );
+        let mut next = 3;
+        for (column, given) in [
+            ("s.bucket", filter.bucket.is_some()),
+            ("s.classification", filter.classification.is_some()),
+            ("s.warning_level", filter.warning_level.is_some()),
+        ] {
+            if given {
+                sql.push_str(&format!(" AND {column} = ${next}"));
+                next += 1;
+            }
+        }
+        sql.push_str(" ORDER BY l.id LIMIT $2");
+        let mut query = sqlx::query(AssertSqlSafe(sql))
+            .bind(after_id.map_or(0, LoanId::get))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        if let Some(bucket) = filter.bucket {
+            query = query.bind(i64::from(bucket.0));
+        }
+        if let Some(c) = filter.classification {
+            query = query.bind(c.as_str());
+        }
+        if let Some(level) = filter.warning_level {
+            query = query.bind(i64::from(level));
+        }
+        let rows = query.fetch_all(&mut *self.tx).await?;
         rows.iter().map(records::status_from_row).collect()
     }
 

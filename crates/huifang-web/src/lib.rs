@@ -18,6 +18,7 @@ mod decisions;
 mod documents;
 mod error;
 mod guard;
+mod intake;
 mod ledger;
 mod meta;
 mod notify;
@@ -69,6 +70,7 @@ pub struct AppState {
         (name = "warnings", description = "Early warnings and the rule set that raises them"),
         (name = "cases", description = "Repossession and legal cases and their steps"),
         (name = "contact", description = "The contact rules, borrowers' opt-outs, addresses and emergency contacts, the contacts the rules refused, and message templates"),
+        (name = "intake", description = "Core banking pushes borrowers, loans and payments (one or a batch of up to 1,000, all or nothing) and import files; idempotent by external id and by Idempotency-Key"),
         (name = "messages", description = "Messages to borrowers through the outbox: the messages and their report, the notification rules, the channels' connections, calls placed for agents, providers' signed callbacks")
     )
 )]
@@ -111,12 +113,20 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(templates::routes())
         .merge(notify::routes())
         .merge(users::routes())
+        .merge(intake::routes())
 }
 
-/// The OpenAPI document of the API: generated from the same route list the router serves.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    api().into_openapi()
+/// The OpenAPI document of the API, as JSON: generated from the same route list the router serves,
+/// with the intake routes' links.
+pub fn openapi() -> serde_json::Value {
+    let mut doc = serde_json::to_value(api().into_openapi()).unwrap_or_default();
+    intake::link(&mut doc);
+    doc
 }
+
+/// The largest body a route takes unless it says otherwise (documents, imports and intake
+/// batches take more).
+pub const MAX_JSON_BYTES: usize = 256 * 1024;
 
 /// The whole API, with the default limits.
 pub fn router(store: Store) -> Router {
@@ -135,6 +145,7 @@ pub fn router_with(store: Store, config: HttpConfig) -> Router {
     let app = routes
         .route_layer(axum::middleware::from_fn(guard::route_seen))
         .fallback(meta::not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             guard::guard,

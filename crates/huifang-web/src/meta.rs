@@ -42,8 +42,7 @@ async fn health(State(state): State<AppState>) -> Result<Json<HealthView>, ApiEr
 
 /// The document, generated once from the routes.
 static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
-    crate::openapi()
-        .to_pretty_json()
+    serde_json::to_string_pretty(&crate::openapi())
         .unwrap_or_else(|e| format!("{{\"error\": \"internal\", \"message\": \"{e}\"}}"))
 });
 

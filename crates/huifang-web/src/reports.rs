@@ -1,10 +1,14 @@
-//! Reports of the portfolio for the roles that read loans: the five-tier classification report
-//! (五级分类) between two dates with its migration matrix (`huifang_app::status::tiers`).
+//! The portfolio for the roles that read loans: its loans page by page, filtered by bucket,
+//! classification and warning level (`huifang_app::status::page`), and the five-tier
+//! classification report (五级分类) between two dates with its migration matrix
+//! (`huifang_app::status::tiers`).
 
 use axum::Json;
 use axum::extract::State;
 use huifang_app::status;
-use huifang_app::views::{ErrorView, TierReportView};
+use huifang_app::views::{ErrorView, LoanPageView, StatusLineView, TierReportView};
+use huifang_core::LoanId;
+use huifang_store::StatusFilter;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -13,7 +17,77 @@ use crate::tasks::{Params, date_param, params, policy_in_force};
 use crate::{ApiError, AppState};
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(tiers))
+    OpenApiRouter::new()
+        .routes(routes!(tiers))
+        .routes(routes!(loans))
+}
+
+/// The loans' status lines in loan order, a page at a time (pass `next_after` as `after`),
+/// filtered by bucket, classification and warning level.
+#[utoipa::path(
+    get,
+    path = "/api/v1/loans",
+    tag = "loans",
+    security(("bearer" = [])),
+    params(
+        ("bucket" = Option<String>, Query, pattern = "^M[0-9]{1,2}\\+?$", description = "Only this bucket: M0, M1, … M7+"),
+        ("classification" = Option<String>, Query, pattern = "^(normal|special_mention|substandard|doubtful|loss)$", description = "Only this tier"),
+        ("warning_level" = Option<u8>, Query, minimum = 0, maximum = 3, description = "Only this warning level (0: none)"),
+        ("after" = Option<i64>, Query, minimum = 0, description = "The previous page's next_after"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "At most this many (500 at most; 100 by default)")
+    ),
+    responses(
+        (status = 200, description = "A page of loans", body = LoanPageView),
+        (status = 400, description = "A malformed parameter", body = ErrorView),
+        (status = 401, description = "No valid token", body = ErrorView),
+        (status = 403, description = "The caller's role does not read loans", body = ErrorView),
+        (status = 503, description = "The database is not initialised", body = ErrorView)
+    )
+)]
+async fn loans(
+    State(state): State<AppState>,
+    Authed(actor): Authed,
+    p: Params,
+) -> Result<Json<LoanPageView>, ApiError> {
+    let m = params(p)?;
+    let parsed = |name: &str| -> Result<Option<String>, ApiError> { Ok(m.get(name).cloned()) };
+    let bucket = parsed("bucket")?
+        .map(|b| {
+            b.parse()
+                .map_err(|e: String| ApiError::bad_request(format!("bucket: {e}")))
+        })
+        .transpose()?;
+    let classification = parsed("classification")?
+        .map(|c| {
+            c.parse()
+                .map_err(|e: String| ApiError::bad_request(format!("classification: {e}")))
+        })
+        .transpose()?;
+    let warning_level =
+        match crate::warnings::number::<u8>(m.get("warning_level"), "warning_level")? {
+            Some(level @ 4..) => {
+                return Err(ApiError::bad_request(format!(
+                    "warning_level must be 0 to 3, got {level}"
+                )));
+            }
+            level => level,
+        };
+    let after = crate::warnings::number::<i64>(m.get("after"), "after")?;
+    if after.is_some_and(|a| a < 0) {
+        return Err(ApiError::bad_request("after must be 0 or more"));
+    }
+    let limit = crate::warnings::limit_param(m.get("limit"), 100, status::MAX_PAGE)?;
+    let filter = StatusFilter {
+        bucket,
+        classification,
+        warning_level,
+    };
+    let (lines, next) =
+        status::page(&state.store, &actor, &filter, after.map(LoanId), limit).await?;
+    Ok(Json(LoanPageView {
+        loans: lines.iter().map(StatusLineView::from).collect(),
+        next_after: next.map(LoanId::get),
+    }))
 }
 
 /// Loans and outstanding principal per tier on two dates, and the loans (with their balance on

@@ -25,7 +25,7 @@ use serde_json::Value;
 use support::book;
 
 /// Every route of the API: (method, path), as the router registers them.
-const ROUTES: [(&str, &str); 63] = [
+const ROUTES: [(&str, &str); 68] = [
     ("get", "/api/v1/health"),
     ("get", "/api/v1/openapi.json"),
     ("get", "/api/v1/ledger/checkpoint"),
@@ -92,10 +92,15 @@ const ROUTES: [(&str, &str); 63] = [
     ("post", "/api/v1/users/{username}/token"),
     ("get", "/api/v1/audit/reveals"),
     ("get", "/api/v1/audit/denials"),
+    ("post", "/api/v1/borrowers"),
+    ("post", "/api/v1/loans"),
+    ("post", "/api/v1/payments"),
+    ("post", "/api/v1/imports/{kind}"),
+    ("get", "/api/v1/loans"),
 ];
 
 /// The routes that take a body, by method and path.
-const WITH_BODY: [(&str, &str); 23] = [
+const WITH_BODY: [(&str, &str); 27] = [
     ("post", "/api/v1/documents"),
     ("post", "/api/v1/documents/check"),
     ("post", "/api/v1/auth/login"),
@@ -119,6 +124,10 @@ const WITH_BODY: [(&str, &str); 23] = [
     ("post", "/api/v1/users"),
     ("post", "/api/v1/users/{username}/account"),
     ("post", "/api/v1/users/{username}/token"),
+    ("post", "/api/v1/borrowers"),
+    ("post", "/api/v1/loans"),
+    ("post", "/api/v1/payments"),
+    ("post", "/api/v1/imports/{kind}"),
 ];
 
 fn is_fallback(status: StatusCode, body: &Value) -> bool {
