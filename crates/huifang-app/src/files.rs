@@ -326,6 +326,21 @@ pub fn read_payments_bytes(
     read_table(ImportFormat::Payments, bytes, kind, parse_payment).and_then(Parsed::into_rows)
 }
 
+/// Reads intake records (JSON objects) of `format` as the intake does, without importing them:
+/// how many are good, or every error (numbered from 0 as the request's items are).
+pub fn read_records(
+    format: ImportFormat,
+    records: &[serde_json::Value],
+) -> Result<usize, FileError> {
+    let source = Source::Records(records);
+    match format {
+        ImportFormat::Products => parse_products(source)?.into_rows().map(|r| r.len()),
+        ImportFormat::Borrowers => parse_borrowers(source)?.into_rows().map(|r| r.len()),
+        ImportFormat::Loans => parse_loans(source)?.into_rows().map(|r| r.len()),
+        ImportFormat::Payments => parse_payments(source)?.into_rows().map(|r| r.len()),
+    }
+}
+
 /// The rows of an import file as read: the good ones, and every error of the bad ones in file
 /// order. The import checks the good rows too, so that one refusal lists every bad row
 /// (`import::import_file`).
