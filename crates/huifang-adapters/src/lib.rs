@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use huifang_app::ports::{Courier, Failure, LogSource, Outgoing, PortError};
+use huifang_app::ports::{Courier, Failure, LogSource, Outgoing, PortError, WebhookPoster};
 use huifang_app::views::{ChannelsDoc, ConsistencyProofView, GatewayDoc, SmtpDoc};
 use huifang_core::outcome::Channel;
 use huifang_ledger::Hash;
@@ -340,5 +340,45 @@ impl Courier for Couriers {
                 "not configured".into(),
             )),
         }
+    }
+}
+
+/// Webhook subscribers over HTTP: a JSON POST with the delivery's signed headers; whatever
+/// status the subscriber answers is the application's to judge.
+pub struct HttpWebhooks {
+    client: reqwest::Client,
+}
+
+impl HttpWebhooks {
+    /// A poster that waits at most `timeout` for each answer.
+    pub fn new(timeout: Duration) -> Result<Self, PortError> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|e| http_failure("webhooks", None, e.to_string()))?;
+        Ok(HttpWebhooks { client })
+    }
+}
+
+impl WebhookPoster for HttpWebhooks {
+    async fn post(
+        &self,
+        url: &str,
+        headers: &[(&'static str, String)],
+        body: &str,
+    ) -> Result<u16, PortError> {
+        let mut req = self
+            .client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_string());
+        for (name, value) in headers {
+            req = req.header(*name, value.as_str());
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| http_failure(url, e.status(), e.to_string()))?;
+        Ok(resp.status().as_u16())
     }
 }

@@ -23,6 +23,7 @@ pub mod team;
 pub mod templates;
 pub mod views;
 pub mod warnings;
+pub mod webhooks;
 
 /// The synthetic portfolio of the demo, the benchmarks and the tests ([`demo::synth`]).
 pub use demo::synth;

@@ -91,3 +91,15 @@ pub trait Courier: Sync {
     /// id, a call id).
     fn send(&self, message: &Outgoing) -> impl Future<Output = Result<String, PortError>> + Send;
 }
+
+/// Webhook subscribers' endpoints (an HTTP POST of JSON in the real adapter).
+pub trait WebhookPoster: Sync {
+    /// Posts a signed delivery to `url` with `headers`; the status the subscriber answered, or
+    /// why no answer came.
+    fn post(
+        &self,
+        url: &str,
+        headers: &[(&'static str, String)],
+        body: &str,
+    ) -> impl Future<Output = Result<u16, PortError>> + Send;
+}

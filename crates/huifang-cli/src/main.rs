@@ -217,6 +217,12 @@ enum Command {
         #[command(subcommand)]
         command: notify_cmd::NotifyCommand,
     },
+    /// Events out to subscribers (webhooks): add, list, send a test, the delivery log; the
+    /// deliveries are made by `huifang notify run` and `huifang serve`.
+    Webhook {
+        #[command(subcommand)]
+        command: notify_cmd::WebhookCommand,
+    },
     /// Message templates per event, language and channel: list, show, set (the administrator),
     /// preview with a loan's facts.
     Template {
@@ -520,6 +526,11 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Notify { command } => {
             let store = open(&cli).await?;
             notify_cmd::run(&store, command).await?;
+            store.close().await;
+        }
+        Command::Webhook { command } => {
+            let store = open(&cli).await?;
+            notify_cmd::webhook(&store, command).await?;
             store.close().await;
         }
         Command::Ledger(command) => {

@@ -1,5 +1,6 @@
 //! `huifang notify run|list|retry|report|rules|channels|call`: the outbox's worker and what it
-//! sent (`huifang_app::notify`), with the channels' real providers (`adapters::Couriers`).
+//! sent (`huifang_app::notify`), with the channels' real providers (`adapters::Couriers`); the
+//! same worker delivers the webhooks' events (`huifang webhook …`, `huifang_app::webhooks`).
 
 use std::time::Duration;
 
@@ -12,7 +13,113 @@ use huifang_core::TaskId;
 use huifang_store::Store;
 use rand::{Rng, SeedableRng};
 
-use huifang_adapters::Couriers;
+use huifang_adapters::{Couriers, HttpWebhooks};
+use huifang_app::webhooks::{self, WebhookPass};
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Add a subscriber: its events are POSTed to URL, signed with a secret (generated and
+    /// printed once unless --secret-stdin).
+    Add {
+        name: String,
+        #[arg(long)]
+        url: String,
+        /// Event kinds, comma-separated, or all: installment_overdue, bucket_changed,
+        /// classification_changed, warning_raised, warning_resolved, paid_off, payment_posted,
+        /// decision_made.
+        #[arg(long)]
+        events: String,
+        /// Read the secret from standard input (first line; at least 16 characters).
+        #[arg(long)]
+        secret_stdin: bool,
+    },
+    /// Every subscriber.
+    List,
+    /// Queue a test delivery (kind ping) to a subscriber.
+    Test { name: String },
+    /// The delivery log, newest first.
+    Log {
+        #[arg(long)]
+        name: Option<String>,
+        /// queued, delivered, failed or dead.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+}
+
+/// Runs a `huifang webhook` command (the machine's operator).
+pub async fn webhook(store: &Store, command: &WebhookCommand) -> Result<()> {
+    match command {
+        WebhookCommand::Add {
+            name,
+            url,
+            events,
+            secret_stdin,
+        } => {
+            let secret = if *secret_stdin {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                Some(line.trim().to_string())
+            } else {
+                None
+            };
+            let given = secret.is_some();
+            let (hook, secret) = webhooks::add(store, None, name, url, events, secret).await?;
+            say!(
+                "webhook {} added: {} <- {}",
+                hook.name,
+                hook.url,
+                hook.kinds
+            );
+            if !given {
+                say!("secret (shown once): {secret}");
+            }
+        }
+        WebhookCommand::List => {
+            for h in webhooks::list(store, None).await? {
+                say!(
+                    "{:<16} {:<8} {} <- {}",
+                    h.name,
+                    if h.active { "active" } else { "off" },
+                    h.url,
+                    h.kinds
+                );
+            }
+        }
+        WebhookCommand::Test { name } => {
+            let id = webhooks::test(store, None, name).await?;
+            say!("queued {id}: `huifang notify run --once` or `huifang serve` delivers it");
+        }
+        WebhookCommand::Log { name, state, limit } => {
+            for d in webhooks::log(store, None, name.as_deref(), state.as_deref(), *limit).await? {
+                say!(
+                    "{:>6} {:<16} {:<22} {:<24} {:<9} attempts {} {}{}",
+                    d.id,
+                    d.webhook,
+                    d.kind,
+                    d.event_id,
+                    d.state,
+                    d.attempts,
+                    d.last_status
+                        .map_or(String::new(), |s| format!("status {s} ")),
+                    d.last_error
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One pass of the webhooks' worker: new events relayed, due deliveries posted.
+async fn webhook_pass(store: &Store, poster: &HttpWebhooks) -> Result<WebhookPass> {
+    let mut rng = rand::rngs::StdRng::from_entropy();
+    Ok(
+        webhooks::deliver_once(store, poster, chrono::Utc::now(), || rng.gen_range(0..1000))
+            .await?,
+    )
+}
 
 #[derive(Debug, Subcommand)]
 pub enum NotifyCommand {
@@ -151,14 +258,25 @@ pub async fn work(
 ) -> Result<DeliveryView> {
     let mut kept = None;
     let mut total = DeliveryView::default();
+    let poster = HttpWebhooks::new(Duration::from_secs(10))?;
     loop {
         let r = pass(store, &mut kept, options).await?;
         add(&mut total, &r);
         if r.claimed > 0 && !quiet {
             say!("{}", line(&r));
         }
+        let w = webhook_pass(store, &poster).await?;
+        if w.claimed > 0 && !quiet {
+            say!(
+                "webhooks: {} claimed: {} delivered, {} failed (to retry), {} dead-lettered",
+                w.claimed,
+                w.delivered,
+                w.failed,
+                w.dead
+            );
+        }
         // a pass that held every message it claimed has nothing more to do now
-        let idle = r.claimed == 0 || r.held == r.claimed;
+        let idle = (r.claimed == 0 || r.held == r.claimed) && w.claimed == 0;
         if idle && once {
             return Ok(total);
         }

@@ -391,3 +391,61 @@ fn the_server_delivers_the_outbox_as_well() {
     // --no-worker leaves the outbox alone
     drop(rt);
 }
+
+#[test]
+fn a_webhook_added_on_the_command_line_gets_its_test_delivery() {
+    let tmp = tempfile::TempDir::new().unwrap();
+    let d = tmp.path();
+    ok(
+        d,
+        &[
+            "demo",
+            "--loans",
+            "40",
+            "--today",
+            "2026-11-27",
+            "--seed",
+            "5",
+        ],
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let receiver = runtime.block_on(huifang_testkit::receiver::WebhookReceiver::start(0));
+    let added = ok(
+        d,
+        &[
+            "webhook",
+            "add",
+            "core",
+            "--url",
+            &receiver.url(),
+            "--events",
+            "payment_posted,installment_overdue",
+        ],
+    );
+    assert!(added.contains("webhook core added"), "{added}");
+    assert!(added.contains("secret (shown once): "), "{added}");
+    let bad = support::fails(
+        d,
+        &["webhook", "add", "x", "--url", "ftp://h", "--events", "all"],
+    );
+    assert!(bad.contains("url"), "{bad}");
+    let listed = ok(d, &["webhook", "list"]);
+    assert!(
+        listed.contains("installment_overdue,payment_posted"),
+        "{listed}"
+    );
+    let queued = ok(d, &["webhook", "test", "core"]);
+    let id = queued
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .trim_end_matches(':')
+        .to_string();
+    assert!(id.starts_with("ping:"), "{queued}");
+    ok(d, &["notify", "run", "--once"]);
+    let log = ok(d, &["webhook", "log", "--name", "core"]);
+    assert!(log.contains(&id) && log.contains("delivered"), "{log}");
+    let seen = receiver.log();
+    assert_eq!(seen.applied.get(&id), Some(&1), "{:?}", seen.applied);
+    drop(runtime);
+}

@@ -23,6 +23,7 @@ pub mod status;
 pub mod team;
 pub mod template;
 pub mod warning;
+pub mod webhook;
 
 pub use calendar::Date;
 pub use keys::{BorrowerId, LoanId, TaskId, UserId};

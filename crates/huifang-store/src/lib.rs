@@ -19,6 +19,7 @@ mod security;
 mod sql;
 mod team;
 mod templates;
+mod webhooks;
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -55,6 +56,9 @@ pub use team::{
     NewSignal, QueueRecord, Task, TaskRecord, TaskUpdate, TeamRecord, User, UserRecord,
 };
 pub use templates::StoredTemplate;
+pub use webhooks::{
+    DeliveryRecord, DeliveryUpdate, NewDelivery, NewWebhook, SourceEvent, WebhookRecord,
+};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");

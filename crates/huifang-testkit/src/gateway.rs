@@ -105,7 +105,7 @@ impl Drop for FakeGateway {
     }
 }
 
-fn roll(key: &str, n: u32) -> u64 {
+pub(crate) fn roll(key: &str, n: u32) -> u64 {
     // FNV-1a of the key and the request's number: reproducible, spread evenly
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in key.bytes().chain(n.to_le_bytes()) {

@@ -21,6 +21,7 @@
 )]
 
 pub mod gateway;
+pub mod receiver;
 
 use std::path::PathBuf;
 

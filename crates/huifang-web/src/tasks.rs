@@ -167,7 +167,15 @@ async fn show(
 ) -> Result<Json<TaskDetail>, ApiError> {
     let id = task_id(id)?;
     let m = params(p)?;
-    let lang = m.get("lang").map_or("zh", String::as_str);
+    let lang = match m.get("lang").map(String::as_str) {
+        None => "zh",
+        Some(lang @ ("zh" | "en")) => lang,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "lang must be zh or en, got {other:?}"
+            )));
+        }
+    };
     let view = team::show_task(
         &state.store,
         &policy_in_force(&state).await?,
