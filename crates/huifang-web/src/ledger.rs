@@ -37,9 +37,10 @@ pub(crate) fn param(params: &Params, name: &str) -> Result<u64, ApiError> {
         .get(name)
         .ok_or_else(|| ApiError::bad_request(format!("missing query parameter {name:?}")))?;
     let canonical = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    // at most i64::MAX: the int64 of the document (and of every tree size the log can hold)
     text.parse::<u64>()
         .ok()
-        .filter(|_| canonical)
+        .filter(|n| canonical && i64::try_from(*n).is_ok())
         .ok_or_else(|| {
             ApiError::bad_request(format!(
                 "query parameter {name:?} must be a non-negative integer, got {text:?}"
