@@ -2806,3 +2806,129 @@ impl From<&crate::intake::Intake> for IntakeView {
         }
     }
 }
+
+// ----- webhooks -------------------------------------------------------------------------------
+
+/// A webhook subscriber (its secret is never shown again after it is added).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct WebhookView {
+    pub name: String,
+    pub url: String,
+    /// The event kinds it takes.
+    pub events: Vec<String>,
+    pub active: bool,
+    pub created_at: String,
+}
+
+impl From<&huifang_store::WebhookRecord> for WebhookView {
+    fn from(w: &huifang_store::WebhookRecord) -> Self {
+        WebhookView {
+            name: w.name.clone(),
+            url: w.url.clone(),
+            events: w.kinds.split(',').map(str::to_string).collect(),
+            active: w.active,
+            created_at: w.created_at.clone(),
+        }
+    }
+}
+
+/// Every subscriber.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct WebhookList {
+    pub webhooks: Vec<WebhookView>,
+}
+
+impl WebhookList {
+    pub fn new(all: &[huifang_store::WebhookRecord]) -> Self {
+        WebhookList {
+            webhooks: all.iter().map(WebhookView::from).collect(),
+        }
+    }
+}
+
+/// A subscriber to add.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewWebhookRequest {
+    /// 1 to 64 letters, digits, _ or -.
+    pub name: String,
+    /// http:// or https://.
+    pub url: String,
+    /// Event kinds (installment_overdue, bucket_changed, classification_changed,
+    /// warning_raised, warning_resolved, paid_off, payment_posted, decision_made) or all.
+    pub events: Vec<String>,
+    /// At least 16 characters; generated when absent.
+    #[serde(default)]
+    pub secret: Option<String>,
+}
+
+/// A subscriber just added, with its secret: shown this once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct NewWebhookView {
+    #[serde(flatten)]
+    pub webhook: WebhookView,
+    pub secret: String,
+}
+
+impl NewWebhookView {
+    pub fn new(w: &huifang_store::WebhookRecord, secret: String) -> Self {
+        NewWebhookView {
+            webhook: WebhookView::from(w),
+            secret,
+        }
+    }
+}
+
+/// A test delivery queued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct WebhookTestView {
+    pub event_id: String,
+}
+
+/// One delivery of the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct WebhookDeliveryView {
+    pub id: i64,
+    pub webhook: String,
+    pub event_id: String,
+    pub kind: String,
+    /// queued, delivered, failed or dead.
+    pub state: String,
+    pub attempts: i64,
+    /// When it is (or was last) due.
+    pub due_at: String,
+    /// The subscriber's last HTTP status, if it answered.
+    pub last_status: Option<i64>,
+    pub last_error: String,
+    pub created_at: String,
+    pub delivered_at: Option<String>,
+}
+
+/// Deliveries, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct DeliveryList {
+    pub deliveries: Vec<WebhookDeliveryView>,
+}
+
+impl DeliveryList {
+    pub fn new(rows: &[huifang_store::DeliveryRecord]) -> Self {
+        DeliveryList {
+            deliveries: rows
+                .iter()
+                .map(|d| WebhookDeliveryView {
+                    id: d.id,
+                    webhook: d.webhook.clone(),
+                    event_id: d.event_id.clone(),
+                    kind: d.kind.clone(),
+                    state: d.state.clone(),
+                    attempts: d.attempts,
+                    due_at: d.due_at.clone(),
+                    last_status: d.last_status,
+                    last_error: d.last_error.clone(),
+                    created_at: d.created_at.clone(),
+                    delivered_at: d.delivered_at.clone(),
+                })
+                .collect(),
+        }
+    }
+}

@@ -28,6 +28,7 @@ mod tasks;
 mod templates;
 mod users;
 mod warnings;
+mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -114,6 +115,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(notify::routes())
         .merge(users::routes())
         .merge(intake::routes())
+        .merge(webhooks::routes())
 }
 
 /// The OpenAPI document of the API, as JSON: generated from the same route list the router serves,

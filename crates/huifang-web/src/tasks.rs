@@ -305,7 +305,7 @@ async fn reassign(
     responses(
         (status = 200, description = "The teams' statistics", body = TeamStatsList),
         (status = 400, description = "A malformed date", body = ErrorView),
-        (status = 422, description = "A date before 1900", body = ErrorView),
+        (status = 422, description = "A date before 1900, or from after to", body = ErrorView),
         (status = 401, description = "No valid token", body = ErrorView),
         (status = 403, description = "The caller's role may not see team statistics", body = ErrorView),
         (status = 503, description = "The database is not initialised", body = ErrorView)

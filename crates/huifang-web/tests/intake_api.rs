@@ -304,6 +304,59 @@ async fn core_banking_pushes_borrowers_loans_and_payments(dbs: &mut Dbs) {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 
+    // events out: the administrator adds a subscriber (its secret shown once), tests it, reads
+    // the delivery log; others may not
+    let hook = json!({"name": "core", "url": "http://127.0.0.1:9/hook", "events": ["payment_posted", "bucket_changed"]});
+    let (status, _) = api
+        .call(
+            "POST",
+            "/api/v1/webhooks",
+            Some(&agent),
+            None,
+            Some(hook.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, added) = api
+        .call(
+            "POST",
+            "/api/v1/webhooks",
+            Some(&admin),
+            None,
+            Some(hook.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{added}");
+    assert_eq!(added["secret"].as_str().unwrap().len(), 64);
+    let (status, _) = api
+        .call("POST", "/api/v1/webhooks", Some(&admin), None, Some(hook))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (_, listed) = api.get("/api/v1/webhooks", Some(&admin)).await;
+    assert_eq!(
+        listed["webhooks"][0]["events"],
+        json!(["bucket_changed", "payment_posted"])
+    );
+    assert!(listed["webhooks"][0].get("secret").is_none(), "{listed}");
+    let (status, ping) = api
+        .call(
+            "POST",
+            "/api/v1/webhooks/core/test",
+            Some(&admin),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{ping}");
+    let (status, log) = api
+        .get(
+            "/api/v1/webhooks/deliveries?name=core&state=queued",
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    assert_eq!(log["deliveries"][0]["event_id"], ping["event_id"]);
+
     // an import file over HTTP, as `huifang import` reads it
     let csv =
         "external_id,loan_external_id,paid_on,amount,channel\nNP4,NL1,2026-03-17,200.00,bank\n";

@@ -25,7 +25,7 @@ use serde_json::Value;
 use support::book;
 
 /// Every route of the API: (method, path), as the router registers them.
-const ROUTES: [(&str, &str); 68] = [
+const ROUTES: [(&str, &str); 72] = [
     ("get", "/api/v1/health"),
     ("get", "/api/v1/openapi.json"),
     ("get", "/api/v1/ledger/checkpoint"),
@@ -97,10 +97,14 @@ const ROUTES: [(&str, &str); 68] = [
     ("post", "/api/v1/payments"),
     ("post", "/api/v1/imports/{kind}"),
     ("get", "/api/v1/loans"),
+    ("get", "/api/v1/webhooks"),
+    ("post", "/api/v1/webhooks"),
+    ("post", "/api/v1/webhooks/{name}/test"),
+    ("get", "/api/v1/webhooks/deliveries"),
 ];
 
 /// The routes that take a body, by method and path.
-const WITH_BODY: [(&str, &str); 27] = [
+const WITH_BODY: [(&str, &str); 28] = [
     ("post", "/api/v1/documents"),
     ("post", "/api/v1/documents/check"),
     ("post", "/api/v1/auth/login"),
@@ -128,6 +132,7 @@ const WITH_BODY: [(&str, &str); 27] = [
     ("post", "/api/v1/loans"),
     ("post", "/api/v1/payments"),
     ("post", "/api/v1/imports/{kind}"),
+    ("post", "/api/v1/webhooks"),
 ];
 
 fn is_fallback(status: StatusCode, body: &Value) -> bool {

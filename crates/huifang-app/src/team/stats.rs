@@ -4,7 +4,7 @@ use huifang_core::Date;
 use huifang_core::calendar::add_days;
 use huifang_store::{AgentStatsRow, DepthRow, Store, TaskRecord, TeamRecord};
 
-use super::{Actor, Role, forbidden, invalid, require_team};
+use super::{Actor, Role, forbidden, require_team};
 use crate::{AppError, require_business_date};
 
 /// One team's queues and people.
@@ -51,7 +51,10 @@ pub async fn team_stats(
     let to = to.unwrap_or(date);
     let from = from.unwrap_or_else(|| add_days(to, -29));
     if from > to {
-        return Err(invalid("from", format!("{from} is after {to}")));
+        return Err(AppError::Refused {
+            field: "from",
+            reason: format!("{from} is after {to}"),
+        });
     }
     let mut out = Vec::new();
     for team in teams {
