@@ -17,6 +17,8 @@ pub enum CaseCommand {
         kind: String,
         #[arg(long)]
         reason: String,
+        /// The user to act as (for the machine's operator, who holds the database): their role and
+        /// team apply, and what is done is recorded as theirs.
         #[arg(long = "as")]
         user: String,
     },
@@ -35,6 +37,8 @@ pub enum CaseCommand {
         on: Option<String>,
         #[arg(long, default_value = "")]
         note: String,
+        /// The user to act as (for the machine's operator, who holds the database): their role and
+        /// team apply, and what is done is recorded as theirs.
         #[arg(long = "as")]
         user: String,
     },
@@ -42,6 +46,8 @@ pub enum CaseCommand {
     List {
         #[arg(long)]
         loan: Option<String>,
+        /// The user to act as (for the machine's operator, who holds the database): their role and
+        /// team apply, and what is done is recorded as theirs.
         #[arg(long = "as")]
         user: String,
         #[arg(long)]
@@ -50,6 +56,8 @@ pub enum CaseCommand {
     /// One case with its steps.
     Show {
         id: i64,
+        /// The user to act as (for the machine's operator, who holds the database): their role and
+        /// team apply, and what is done is recorded as theirs.
         #[arg(long = "as")]
         user: String,
         #[arg(long)]

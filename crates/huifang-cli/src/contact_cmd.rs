@@ -13,6 +13,8 @@ pub enum ContactCommand {
     Rules {
         #[arg(long)]
         set: Option<std::path::PathBuf>,
+        /// The user to act as (for the machine's operator, who holds the database): their role and
+        /// team apply, and what is done is recorded as theirs.
         #[arg(long = "as")]
         user: Option<String>,
     },
@@ -24,6 +26,8 @@ pub enum ContactCommand {
         channel: String,
         #[arg(long, default_value = "")]
         note: String,
+        /// The user to act as (for the machine's operator, who holds the database): their role and
+        /// team apply, and what is done is recorded as theirs.
         #[arg(long = "as")]
         user: String,
     },
@@ -32,18 +36,24 @@ pub enum ContactCommand {
         borrower: String,
         #[arg(long)]
         channel: String,
+        /// The user to act as (for the machine's operator, who holds the database): their role and
+        /// team apply, and what is done is recorded as theirs.
         #[arg(long = "as")]
         user: String,
     },
     /// A borrower's opt-outs.
     OptOuts {
         borrower: String,
+        /// The user to act as (for the machine's operator, who holds the database): their role and
+        /// team apply, and what is done is recorded as theirs.
         #[arg(long = "as")]
         user: String,
     },
     /// How long contacts are kept (5 years at least; nothing deletes one), and the recorded and
     /// refused contacts by year.
     Retention {
+        /// The user to act as (for the machine's operator, who holds the database): their role and
+        /// team apply, and what is done is recorded as theirs.
         #[arg(long = "as")]
         user: String,
         #[arg(long)]
@@ -58,6 +68,8 @@ pub enum ContactCommand {
         channel: String,
         #[arg(long)]
         address: String,
+        /// The user to act as (for the machine's operator, who holds the database): their role and
+        /// team apply, and what is done is recorded as theirs.
         #[arg(long = "as")]
         user: String,
     },
@@ -74,6 +86,8 @@ pub enum ContactCommand {
         mobile: Option<String>,
         #[arg(long)]
         consent_on: Option<String>,
+        /// The user to act as (for the machine's operator, who holds the database): their role and
+        /// team apply, and what is done is recorded as theirs.
         #[arg(long = "as")]
         user: String,
     },
@@ -81,6 +95,8 @@ pub enum ContactCommand {
     Blocked {
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        /// The user to act as (for the machine's operator, who holds the database): their role and
+        /// team apply, and what is done is recorded as theirs.
         #[arg(long = "as")]
         user: String,
     },

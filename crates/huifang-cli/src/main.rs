@@ -284,7 +284,8 @@ enum DecideCommand {
         /// Why (recorded with the decision; required).
         #[arg(long, global = true)]
         reason: Option<String>,
-        /// Who decides (required).
+        /// Who decides (required; for the machine's operator, who holds the database: the user's
+        /// role applies and the decision is recorded as theirs).
         #[arg(long = "as", global = true)]
         user: Option<String>,
         /// Effective date (default: the business date; earlier re-processes the loan).
@@ -294,6 +295,8 @@ enum DecideCommand {
     /// Approve a pending decision (a risk officer other than the one who asked).
     Approve {
         id: i64,
+        /// The user to act as (for the machine's operator, who holds the database): their role and
+        /// team apply, and what is done is recorded as theirs.
         #[arg(long = "as")]
         user: String,
     },
@@ -301,6 +304,8 @@ enum DecideCommand {
     List {
         #[arg(long)]
         loan: Option<String>,
+        /// The user to act as (for the machine's operator, who holds the database): their role and
+        /// team apply, and what is done is recorded as theirs.
         #[arg(long = "as")]
         user: String,
     },

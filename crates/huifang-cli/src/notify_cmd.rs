@@ -158,12 +158,16 @@ pub enum NotifyCommand {
         limit: usize,
         #[arg(long)]
         json: bool,
+        /// The user to act as (for the machine's operator, who holds the database): their role and
+        /// team apply, and what is done is recorded as theirs.
         #[arg(long = "as")]
         user: String,
     },
     /// Send a failed, dead-lettered or refused message again (same idempotency key).
     Retry {
         id: i64,
+        /// The user to act as (for the machine's operator, who holds the database): their role and
+        /// team apply, and what is done is recorded as theirs.
         #[arg(long = "as")]
         user: String,
     },
@@ -171,6 +175,8 @@ pub enum NotifyCommand {
     Report {
         #[arg(long)]
         json: bool,
+        /// The user to act as (for the machine's operator, who holds the database): their role and
+        /// team apply, and what is done is recorded as theirs.
         #[arg(long = "as")]
         user: String,
     },
@@ -179,6 +185,8 @@ pub enum NotifyCommand {
     Rules {
         #[arg(long)]
         set: Option<std::path::PathBuf>,
+        /// The user to act as (for the machine's operator, who holds the database): their role and
+        /// team apply, and what is done is recorded as theirs.
         #[arg(long = "as")]
         user: Option<String>,
     },
@@ -186,6 +194,8 @@ pub enum NotifyCommand {
     Channels {
         #[arg(long)]
         set: Option<std::path::PathBuf>,
+        /// The user to act as (for the machine's operator, who holds the database): their role and
+        /// team apply, and what is done is recorded as theirs.
         #[arg(long = "as")]
         user: String,
     },
@@ -195,6 +205,8 @@ pub enum NotifyCommand {
         /// Names this request: the same key places one call.
         #[arg(long)]
         key: Option<String>,
+        /// The user to act as (for the machine's operator, who holds the database): their role and
+        /// team apply, and what is done is recorded as theirs.
         #[arg(long = "as")]
         user: String,
     },

@@ -117,6 +117,8 @@ pub enum TeamCommand {
     Add { code: String, name: String },
     /// Queue depth, SLA breaches and per-agent productivity (team leads; auditors: all teams).
     Stats {
+        /// The user to act as (for the machine's operator, who holds the database): their role and
+        /// team apply, and what is done is recorded as theirs.
         #[arg(long = "as")]
         user: String,
         #[arg(long, value_parser = date_arg)]
@@ -150,6 +152,8 @@ pub enum QueueCommand {
 pub enum TaskCommand {
     /// The tasks I may work (a team lead: the team's; an auditor: all).
     List {
+        /// The user to act as (for the machine's operator, who holds the database): their role and
+        /// team apply, and what is done is recorded as theirs.
         #[arg(long = "as")]
         user: String,
         #[arg(long)]
@@ -159,6 +163,8 @@ pub enum TaskCommand {
     },
     /// Take the next task (assigned by the queue's strategy); it is then in progress.
     Next {
+        /// The user to act as (for the machine's operator, who holds the database): their role and
+        /// team apply, and what is done is recorded as theirs.
         #[arg(long = "as")]
         user: String,
         #[arg(long)]
@@ -167,6 +173,8 @@ pub enum TaskCommand {
     /// A task with its script and the borrower's context (masked unless --reveal).
     Show {
         id: i64,
+        /// The user to act as (for the machine's operator, who holds the database): their role and
+        /// team apply, and what is done is recorded as theirs.
         #[arg(long = "as")]
         user: String,
         #[arg(long, default_value = "zh")]
@@ -180,6 +188,8 @@ pub enum TaskCommand {
     /// Record the outcome of a contact.
     Record {
         id: i64,
+        /// The user to act as (for the machine's operator, who holds the database): their role and
+        /// team apply, and what is done is recorded as theirs.
         #[arg(long = "as")]
         user: String,
         /// phone, sms, email, wechat, visit
@@ -227,6 +237,8 @@ pub enum TaskCommand {
         id: i64,
         #[arg(long)]
         to: String,
+        /// The user to act as (for the machine's operator, who holds the database): their role and
+        /// team apply, and what is done is recorded as theirs.
         #[arg(long = "as")]
         user: String,
     },

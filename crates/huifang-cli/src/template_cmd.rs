@@ -40,6 +40,8 @@ pub enum TemplateCommand {
         subject: String,
         #[arg(long)]
         body_file: std::path::PathBuf,
+        /// The user to act as (for the machine's operator, who holds the database): their role and
+        /// team apply, and what is done is recorded as theirs.
         #[arg(long = "as")]
         user: String,
     },
@@ -52,6 +54,8 @@ pub enum TemplateCommand {
         lang: String,
         #[arg(long, default_value = "sms")]
         channel: String,
+        /// The user to act as (for the machine's operator, who holds the database): their role and
+        /// team apply, and what is done is recorded as theirs.
         #[arg(long = "as")]
         user: String,
     },

@@ -13,6 +13,8 @@ use huifang_store::Store;
 pub enum WarningCommand {
     /// Warnings newest first: the open ones (or --all), of one level or loan.
     List {
+        /// The user to act as (for the machine's operator, who holds the database): their role and
+        /// team apply, and what is done is recorded as theirs.
         #[arg(long = "as")]
         user: String,
         #[arg(long)]
@@ -28,6 +30,8 @@ pub enum WarningCommand {
     /// One warning with its history.
     Show {
         id: i64,
+        /// The user to act as (for the machine's operator, who holds the database): their role and
+        /// team apply, and what is done is recorded as theirs.
         #[arg(long = "as")]
         user: String,
         #[arg(long)]
@@ -36,6 +40,8 @@ pub enum WarningCommand {
     /// Acknowledge a warning (risk officers).
     Ack {
         id: i64,
+        /// The user to act as (for the machine's operator, who holds the database): their role and
+        /// team apply, and what is done is recorded as theirs.
         #[arg(long = "as")]
         user: String,
         #[arg(long, default_value = "")]
@@ -44,6 +50,8 @@ pub enum WarningCommand {
     /// Record what was done about an acknowledged warning: the task that answers it, a note.
     Act {
         id: i64,
+        /// The user to act as (for the machine's operator, who holds the database): their role and
+        /// team apply, and what is done is recorded as theirs.
         #[arg(long = "as")]
         user: String,
         #[arg(long)]
@@ -54,6 +62,8 @@ pub enum WarningCommand {
     /// Resolve a warning, with the reason.
     Resolve {
         id: i64,
+        /// The user to act as (for the machine's operator, who holds the database): their role and
+        /// team apply, and what is done is recorded as theirs.
         #[arg(long = "as")]
         user: String,
         #[arg(long)]
