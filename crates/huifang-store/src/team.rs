@@ -443,13 +443,22 @@ impl Tx {
         Ok(())
     }
 
-    /// Every user, by id.
-    pub async fn users(&mut self) -> Result<Vec<UserRecord>> {
-        let sql = format!("{USER_SELECT} ORDER BY u.id");
+    /// Every user, by id, with the expiry of their API token (none: no token), in one read.
+    pub async fn users(&mut self) -> Result<Vec<(UserRecord, Option<String>)>> {
+        let sql = format!(
+            "{} ORDER BY u.id",
+            USER_SELECT.replacen(
+                " FROM users u",
+                ", CASE WHEN u.api_token_hash IS NULL THEN NULL ELSE u.api_token_expires_at END FROM users u",
+                1
+            )
+        );
         let rows = sqlx::query(AssertSqlSafe(sql))
             .fetch_all(&mut *self.tx)
             .await?;
-        rows.iter().map(user_from_row).collect()
+        rows.iter()
+            .map(|r| Ok((user_from_row(r)?, r.try_get(9)?)))
+            .collect()
     }
 
     /// The users of a team, by id.
