@@ -121,17 +121,6 @@ fn stamp(t: chrono::DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// Checks a key: 1 to 200 printable ASCII characters.
-fn check_key(key: &str) -> Result<(), AppError> {
-    if key.is_empty() || key.len() > 200 || !key.bytes().all(|b| (0x21..0x7f).contains(&b)) {
-        return Err(AppError::Field {
-            field: "Idempotency-Key",
-            reason: "1 to 200 printable ASCII characters, no spaces".into(),
-        });
-    }
-    Ok(())
-}
-
 /// Claims `key` for `actor`'s request to `route` with `body` (committed at once, so that a
 /// concurrent request with the key finds it). The same key with another route or body is
 /// [`AppError::Refused`]; one still being handled is [`AppError::Conflict`].
@@ -142,7 +131,7 @@ pub async fn claim_key(
     route: &str,
     body: &[u8],
 ) -> Result<Keyed, AppError> {
-    check_key(key)?;
+    let key = crate::team::checked_idempotency_key("Idempotency-Key", key)?;
     let now = Utc::now();
     let stale = stamp(now - chrono::Duration::minutes(ABANDONED_AFTER_MINUTES));
     let mut tx = store.begin().await?;

@@ -36,7 +36,7 @@ pub use auth::{
 };
 pub use dispatch::{auto_assign, my_queue, take_next};
 pub use huifang_core::team::Role;
-pub(crate) use record::{ContactFacts, record_call_in, record_in};
+pub(crate) use record::{ContactFacts, checked_idempotency_key, record_call_in, record_in};
 pub use record::{OutcomeInput, Recorded, reassign, record_outcome};
 pub use show::{
     BorrowerContext, TaskView, authorize_document_registration, register_document, show_loan,

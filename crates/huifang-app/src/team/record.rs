@@ -265,9 +265,21 @@ async fn warn_on_signals(
 
 /// The idempotency key, trimmed: 1 to 200 characters.
 fn idempotency_key(input: &OutcomeInput) -> Result<&str, AppError> {
-    let key = input.idempotency_key.trim();
-    if key.is_empty() || key.len() > 200 {
-        return Err(invalid("idempotency_key", "required, 1 to 200 characters"));
+    checked_idempotency_key("idempotency_key", &input.idempotency_key)
+}
+
+/// An idempotency key as every use case takes it (an outcome's, an intake request's): trimmed,
+/// 1 to 200 characters, no control characters; refused naming `field`.
+pub(crate) fn checked_idempotency_key<'a>(
+    field: &'static str,
+    key: &'a str,
+) -> Result<&'a str, AppError> {
+    let key = key.trim();
+    if key.is_empty() || key.chars().count() > 200 || key.chars().any(char::is_control) {
+        return Err(invalid(
+            field,
+            "required, 1 to 200 characters without control characters",
+        ));
     }
     Ok(key)
 }
