@@ -153,6 +153,17 @@ async fn borrower_id(tx: &mut Tx, borrower: &str) -> Result<BorrowerId, AppError
         })
 }
 
+/// The id of the borrower with this external id, whose personal data `actor` may read.
+async fn actor_borrower(
+    tx: &mut Tx,
+    actor: &Actor,
+    borrower: &str,
+) -> Result<BorrowerId, AppError> {
+    let id = borrower_id(tx, borrower).await?;
+    crate::team::authorize_borrower(tx, actor, id, borrower).await?;
+    Ok(id)
+}
+
 /// Checks a contact with the task's borrower at `at` on `channel` against the rules, in the
 /// caller's transaction. A refusal is [`AppError::Blocked`], carrying the record of the refused
 /// contact for the caller to keep once its own transaction is rolled back.
@@ -242,7 +253,7 @@ pub async fn set_opt_out(
     let user = actor.id();
     let mut tx = store.begin().await?;
     let date = require_business_date(&mut tx).await?;
-    let borrower_id = borrower_id(&mut tx, borrower).await?;
+    let borrower_id = actor_borrower(&mut tx, actor, borrower).await?;
     let changed = if opted_out {
         tx.insert_opt_out(&OptOut {
             borrower_id,
@@ -267,7 +278,7 @@ pub async fn opt_outs(
 ) -> Result<Vec<OptOut>, AppError> {
     actor.require(Role::records_opt_outs, "read a borrower's opt-outs")?;
     let mut tx = store.begin().await?;
-    let borrower_id = borrower_id(&mut tx, borrower).await?;
+    let borrower_id = actor_borrower(&mut tx, actor, borrower).await?;
     let list = tx.opt_outs(borrower_id).await?;
     tx.rollback().await?;
     Ok(list)
@@ -378,7 +389,7 @@ pub async fn set_address(
             reason,
         })?;
     let mut tx = store.begin().await?;
-    let id = borrower_id(&mut tx, borrower).await?;
+    let id = actor_borrower(&mut tx, actor, borrower).await?;
     tx.set_contact_address(id, channel.as_str(), &address)
         .await?;
     tx.commit().await?;
@@ -396,7 +407,7 @@ pub async fn addresses(
         "read a borrower's contact addresses",
     )?;
     let mut tx = store.begin().await?;
-    let id = borrower_id(&mut tx, borrower).await?;
+    let id = actor_borrower(&mut tx, actor, borrower).await?;
     let list = tx.contact_addresses(id).await?;
     tx.rollback().await?;
     Ok(list
@@ -427,7 +438,7 @@ pub async fn emergency_contacts(
         "read a borrower's emergency contacts",
     )?;
     let mut tx = store.begin().await?;
-    let id = borrower_id(&mut tx, borrower).await?;
+    let id = actor_borrower(&mut tx, actor, borrower).await?;
     let list = tx.emergency_contacts(id).await?;
     tx.rollback().await?;
     Ok(list
@@ -483,7 +494,7 @@ pub async fn set_emergency_contact(
     };
     let mut tx = store.begin().await?;
     let contact = EmergencyContact {
-        borrower_id: borrower_id(&mut tx, borrower).await?,
+        borrower_id: actor_borrower(&mut tx, actor, borrower).await?,
         ..contact
     };
     let id = tx.upsert_emergency_contact(&contact).await?;

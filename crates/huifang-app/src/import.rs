@@ -267,20 +267,20 @@ async fn write_contacts(tx: &mut Tx, rows: &[(usize, BorrowerRow)]) -> Result<()
         return Ok(());
     }
     let ids: Vec<String> = with.iter().map(|r| r.external_id.clone()).collect();
-    let found = tx.borrowers_by_external_id(&ids).await?;
+    let found = tx.borrower_ids_by_external_id(&ids).await?;
     for r in with {
-        let Some(b) = found.get(&r.external_id) else {
+        let Some(&id) = found.get(&r.external_id) else {
             continue;
         };
         let c = &r.contacts;
         for (channel, address) in [("email", &c.email), ("wechat", &c.wechat_id)] {
             if let Some(a) = address {
-                tx.set_contact_address(b.id, channel, a).await?;
+                tx.set_contact_address(id, channel, a).await?;
             }
         }
         if let Some(e) = &c.emergency {
             tx.upsert_emergency_contact(&huifang_store::EmergencyContact {
-                borrower_id: b.id,
+                borrower_id: id,
                 name: e.name.clone(),
                 relation: e.relation.clone(),
                 mobile: e.mobile.as_str().to_string(),
@@ -353,7 +353,7 @@ async fn loans(
         .collect();
     borrower_ids.sort_unstable();
     borrower_ids.dedup();
-    let borrowers = tx.borrowers_by_external_id(&borrower_ids).await?;
+    let borrowers = tx.borrower_ids_by_external_id(&borrower_ids).await?;
     let mut errors = refused;
     let mut new = Vec::new();
     let mut hits = Vec::new();
@@ -427,8 +427,8 @@ async fn loans(
         }
         new.push(Loan {
             external_id: row.external_id.clone(),
-            borrower_id: borrower.id,
-            borrower_external_id: borrower.borrower.external_id.clone(),
+            borrower_id: *borrower,
+            borrower_external_id: row.borrower_external_id.clone(),
             product_id: product.id,
             terms,
             vin: row.vin.as_str().to_string(),

@@ -11,6 +11,7 @@ pub mod files;
 pub mod followup;
 pub mod import;
 pub mod intake;
+pub mod keys;
 pub mod ledger;
 pub mod loans;
 pub mod notify;

@@ -175,12 +175,16 @@ pub async fn preview(
     let (template, _) = in_force(&stored(store).await?, key);
     let mut tx = store.begin().await?;
     let borrower_id = view.loan.loan.borrower_external_id.clone();
-    let name = tx
-        .borrowers_by_external_id(std::slice::from_ref(&borrower_id))
-        .await?
-        .remove(&borrower_id)
-        .map(|b| b.borrower.name)
-        .unwrap_or_default();
+    // the name only for those who may read the borrower's personal data
+    let name = match tx.borrower_card(&borrower_id).await? {
+        Some(b) => {
+            match crate::team::authorize_borrower(&mut tx, actor, b.id, &b.external_id).await {
+                Ok(()) => b.name,
+                Err(_) => "***".to_string(),
+            }
+        }
+        None => String::new(),
+    };
     let promises = tx.promise_states(Some(view.loan.id)).await?;
     tx.rollback().await?;
     let today = view.business_date;

@@ -153,6 +153,8 @@ async fn the_contact_rules_hold_when_a_contact_is_recorded(dbs: &mut Dbs) {
     // opt-outs, honoured at once, by channel; do-not-contact on every channel
     let a1 = team::actor(&store, "a1").await.unwrap();
     let audit = team::actor(&store, "audit").await.unwrap();
+    // a1's team follows B2 up: a1 may read and record the borrower's opt-outs
+    let follow = task(&store, 2, "f1", "followup", "2026-03-20").await;
     assert!(matches!(
         contact::set_opt_out(&store, &audit, "B2", "sms", true, "").await,
         Err(AppError::Forbidden(_))
@@ -174,7 +176,6 @@ async fn the_contact_rules_hold_when_a_contact_is_recorded(dbs: &mut Dbs) {
             .await
             .unwrap()
     );
-    let follow = task(&store, 2, "f1", "followup", "2026-03-20").await;
     let (rule, reason) = refused(
         &store,
         "a1",

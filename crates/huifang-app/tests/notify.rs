@@ -135,13 +135,13 @@ async fn the_close_writes_its_messages_and_each_is_delivered_once_in_effect(dbs:
     )
     .await;
     let admin = admin(&store).await;
-    let c1 = team::actor(&store, "c1").await.unwrap();
+    let risk = team::actor(&store, "risk").await.unwrap();
     for b in ["B1", "B2"] {
         let address = AddressRequest {
             channel: "wechat".into(),
             address: format!("openid-{b}"),
         };
-        contact::set_address(&store, &c1, b, &address)
+        contact::set_address(&store, &risk, b, &address)
             .await
             .unwrap();
     }
@@ -323,6 +323,7 @@ async fn messages_keep_the_contact_hours_caps_and_opt_outs(dbs: &mut Dbs) {
     let gateway = FakeGateway::start("sms-token", Flaky::RELIABLE).await;
     channels(&store, &gateway, None).await;
     let c1 = team::actor(&store, "c1").await.unwrap();
+    let risk = team::actor(&store, "risk").await.unwrap();
     // confirmations of promises recorded in the day (14:00 to 20:40 in Shanghai)
     let promise = async |loan: usize, n: u32, when: &str| -> TaskId {
         let t = task(
@@ -385,7 +386,7 @@ async fn messages_keep_the_contact_hours_caps_and_opt_outs(dbs: &mut Dbs) {
     assert_eq!(kept[0].contact.rule, "channel_cap");
 
     // an opted-out borrower is never messaged, and the refusal is kept
-    contact::set_opt_out(&store, &c1, "B2", "sms", true, "asked on the phone")
+    contact::set_opt_out(&store, &risk, "B2", "sms", true, "asked on the phone")
         .await
         .unwrap();
     promise(2, 1, "2026-03-21T03:00:00Z").await;
@@ -407,6 +408,8 @@ async fn emergency_contacts_are_called_only_with_consent_and_only_to_locate(dbs:
     let store = dbs.fresh().await;
     book(&store, 1).await;
     let c1 = team::actor(&store, "c1").await.unwrap();
+    // c1's team works B1's loan: c1 may read and record the borrower's contacts
+    let t = task(&store, 1, "locate", "early_collection", "2026-03-20").await;
     let add = |name: &str, mobile: &str, consent: Option<&str>| EmergencyContactRequest {
         name: name.into(),
         relation: "配偶".into(),
@@ -439,7 +442,6 @@ async fn emergency_contacts_are_called_only_with_consent_and_only_to_locate(dbs:
         .unwrap();
     assert_eq!(listed.len(), 2);
 
-    let t = task(&store, 1, "locate", "early_collection", "2026-03-20").await;
     let call = |key: &str, outcome: &str, who: i64| OutcomeInput {
         channel: "phone".into(),
         outcome: outcome.into(),
@@ -567,7 +569,8 @@ async fn contacts_come_with_the_borrower_file(dbs: &mut Dbs) {
         e.contains("line 3") && e.contains("emergency_mobile") && e.contains("email"),
         "{e}"
     );
-    let c1 = team::actor(&store, "c1").await.unwrap();
+    // a risk officer reads every borrower's contacts
+    let c1 = team::actor(&store, "risk").await.unwrap();
     assert!(
         contact::emergency_contacts(&store, &c1, "B7")
             .await
@@ -683,11 +686,12 @@ async fn wechat_messages_and_calls_through_flaky_gateways_arrive_once(dbs: &mut 
     )
     .await;
     let c1 = team::actor(&store, "c1").await.unwrap();
+    let risk = team::actor(&store, "risk").await.unwrap();
     let mut promised = 0;
     for loan in 1..=3usize {
         contact::set_address(
             &store,
-            &c1,
+            &risk,
             &format!("B{loan}"),
             &AddressRequest {
                 channel: "wechat".into(),

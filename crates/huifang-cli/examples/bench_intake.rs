@@ -107,7 +107,10 @@ async fn main() {
     let (loans, batches, singles, clients) = (next(20_000), next(20), next(3_000), next(4));
     let dir = tempfile::TempDir::new().unwrap();
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let store = Store::connect(&url).await.unwrap();
+    let store = Store::connect(&url)
+        .await
+        .unwrap()
+        .with_keys(Some(huifang_app::keys::ephemeral()));
     store.migrate().await.unwrap();
     let today: Date = parse_date("2026-12-01").unwrap();
     let mut tx = store.begin().await.unwrap();

@@ -49,7 +49,10 @@ async fn main() {
     let url = args
         .next()
         .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
-    let store = Store::connect(&url).await.unwrap();
+    let store = Store::connect(&url)
+        .await
+        .unwrap()
+        .with_keys(Some(huifang_app::keys::ephemeral()));
     store.wipe().await.unwrap();
     store.migrate().await.unwrap();
     let today: Date = parse_date("2026-12-01").unwrap();

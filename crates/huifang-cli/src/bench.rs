@@ -127,9 +127,11 @@ pub async fn run(url: &str, book: &Book, days: u32, policy: &Policy) -> Result<(
             .unwrap_or(1)
     );
     say!("bench: {loans} loans, {url}, {machine}");
+    // the scratch book's personal data is sealed under a key that ends with the run
     let store = Store::connect(url)
         .await
-        .with_context(|| format!("opening {url}"))?;
+        .with_context(|| format!("opening {url}"))?
+        .with_keys(Some(huifang_app::keys::ephemeral()));
     let history_through: Date = parse_date(HISTORY_THROUGH).context("bench date")?;
     if keep_book {
         let needs = format!(

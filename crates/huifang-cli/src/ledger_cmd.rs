@@ -17,6 +17,7 @@ use huifang_ledger::Verifier;
 use huifang_store::Store;
 use sha2::{Digest, Sha256};
 
+use crate::Db;
 use crate::bench::approx_f64;
 
 /// The commands of this module, flattened into the top-level command list.
@@ -171,19 +172,12 @@ pub enum DocumentCommand {
     Check { file: PathBuf },
 }
 
-async fn open(url: &str) -> Result<Store> {
-    let store = Store::connect(url)
-        .await
-        .with_context(|| format!("opening {url}"))?;
-    store.check_schema().await?;
-    Ok(store)
-}
-
-/// Runs one of this module's commands against the database at `url`.
-pub async fn run(url: &str, command: &Commands) -> Result<()> {
+/// Runs one of this module's commands against the database `db`.
+pub async fn run(db: &Db, command: &Commands) -> Result<()> {
+    let url = db.url.as_str();
     match command {
-        Commands::Ledger { command } => ledger(url, command).await,
-        Commands::Document { command } => document(url, command).await,
+        Commands::Ledger { command } => ledger(db, command).await,
+        Commands::Document { command } => document(db, command).await,
         Commands::Serve {
             listen,
             no_worker,
@@ -198,7 +192,7 @@ pub async fn run(url: &str, command: &Commands) -> Result<()> {
                 public_checks_per_minute: *public_checks_per_minute,
                 cors_origins: cors_origins.clone(),
             };
-            let store = open(url).await?;
+            let store = db.open().await?;
             crate::init_tracing();
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
@@ -237,8 +231,8 @@ pub async fn run(url: &str, command: &Commands) -> Result<()> {
     }
 }
 
-async fn ledger(url: &str, command: &LedgerCommand) -> Result<()> {
-    let store = open(url).await?;
+async fn ledger(db: &Db, command: &LedgerCommand) -> Result<()> {
+    let store = db.open().await?;
     match command {
         LedgerCommand::Key => say!("{}", ledger::verifier_key(&store).await?),
         LedgerCommand::Checkpoint { new } => {
@@ -359,8 +353,8 @@ fn sha256_file(path: &Path) -> Result<(String, u64)> {
     Ok((hex::encode(hasher.finalize()), size))
 }
 
-async fn document(url: &str, command: &DocumentCommand) -> Result<()> {
-    let store = open(url).await?;
+async fn document(db: &Db, command: &DocumentCommand) -> Result<()> {
+    let store = db.open().await?;
     match command {
         DocumentCommand::Register {
             loan,
@@ -537,7 +531,9 @@ async fn bench(url: &str, entries: u64, batch: usize, proofs: u32) -> Result<()>
 
     let policy = huifang_core::policy::Policy::default();
     let date = parse_date("2026-11-27").context("date")?;
-    let store = Store::connect(url).await?;
+    let store = Store::connect(url)
+        .await?
+        .with_keys(Some(huifang_app::keys::ephemeral()));
     store.wipe().await?;
     store.migrate().await?;
     {

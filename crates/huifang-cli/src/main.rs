@@ -58,8 +58,25 @@ struct Cli {
     /// Database: sqlite://PATH (default sqlite://huifang.db in the current folder) or postgres://…
     #[arg(long, global = true, env = "HUIFANG_DATABASE_URL")]
     db: Option<String>,
+    /// The key file that seals personal data (ID numbers, mobiles); never inside the database.
+    /// Default: PATH.keys beside a SQLite file PATH, huifang.keys in the current folder for
+    /// PostgreSQL. Without it the book still opens for everything but personal data.
+    #[arg(long, global = true, env = huifang_app::keys::KEY_FILE_ENV)]
+    data_key_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Put a new random key first in the key file (made if missing): it seals from now on;
+    /// the older keys stay to open what they sealed until `keys rotate` has re-sealed it.
+    New,
+    /// Re-seal every ID number and mobile under the current key (and seal any stored in clear),
+    /// in short transactions while servers and the close keep working.
+    Rotate,
+    /// The key file, its keys and how many rows are not yet sealed under the current key.
+    Status,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -136,6 +153,11 @@ enum Command {
         /// Effective date (default: the business date; earlier re-processes the loan).
         #[arg(long, global = true, value_parser = date_arg)]
         on: Option<Date>,
+    },
+    /// The data keys that seal personal data at rest: a new key, re-sealing under it, status.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
     },
     /// Portfolio summary: loans and balances by bucket, classification and warning level; with
     /// `tiers`, the five-tier classification report between two dates.
@@ -363,13 +385,51 @@ fn db_url(cli: &Cli, default: &str) -> String {
     cli.db.clone().unwrap_or_else(|| default.to_string())
 }
 
+/// A database and the key file of its personal data.
+pub(crate) struct Db {
+    pub url: String,
+    pub key_file: PathBuf,
+}
+
+impl Db {
+    fn of(cli: &Cli, default: &str) -> Db {
+        let url = db_url(cli, default);
+        let key_file = cli
+            .data_key_file
+            .clone()
+            .unwrap_or_else(|| huifang_app::keys::default_key_file(&url));
+        Db { url, key_file }
+    }
+
+    /// Connects (without checking the schema), with the data keys if the key file exists.
+    pub async fn connect(&self) -> Result<Store> {
+        let keys = huifang_app::keys::load(&self.key_file)?;
+        Ok(Store::connect(&self.url)
+            .await
+            .with_context(|| format!("opening {}", self.url))?
+            .with_keys(keys))
+    }
+
+    /// Connects to an initialised database.
+    pub async fn open(&self) -> Result<Store> {
+        let store = self.connect().await?;
+        store.check_schema().await?;
+        Ok(store)
+    }
+
+    /// Makes the key file if there is none; what to say about it when it was made.
+    fn ensure_key_file(&self) -> Result<Option<String>> {
+        Ok(huifang_app::keys::ensure(&self.key_file)?.then(|| {
+            format!(
+                "made the data key file {} (it seals ID numbers and mobiles): keep it apart from the database and its backups",
+                self.key_file.display()
+            )
+        }))
+    }
+}
+
 async fn open(cli: &Cli) -> Result<Store> {
-    let url = db_url(cli, "sqlite://huifang.db");
-    let store = Store::connect(&url)
-        .await
-        .with_context(|| format!("opening {url}"))?;
-    store.check_schema().await?;
-    Ok(store)
+    Db::of(cli, "sqlite://huifang.db").open().await
 }
 
 /// The database and the policy in force in it (loaded once per command).
@@ -539,8 +599,9 @@ async fn run(cli: Cli) -> Result<()> {
             store.close().await;
         }
         Command::Ledger(command) => {
-            ledger_cmd::run(&db_url(&cli, "sqlite://huifang.db"), command).await?
+            ledger_cmd::run(&Db::of(&cli, "sqlite://huifang.db"), command).await?
         }
+        Command::Keys { command } => keys_command(&cli, command).await?,
         Command::Bench {
             loans,
             days,
@@ -569,11 +630,11 @@ async fn init_command(
     business_date: Option<Date>,
     ledger_origin: Option<&str>,
 ) -> Result<()> {
-    let url = db_url(cli, "sqlite://huifang.db");
-    let store = Store::connect(&url)
-        .await
-        .with_context(|| format!("opening {url}"))?;
+    let db = Db::of(cli, "sqlite://huifang.db");
+    let url = db.url.clone();
+    let store = db.connect().await?;
     store.migrate().await?;
+    let made_key = db.ensure_key_file()?;
     let mut tx = store.begin().await?;
     let date = match tx.business_date().await? {
         Some(existing) => {
@@ -598,6 +659,9 @@ async fn init_command(
     // said once everything is done: a reader that stops early cannot cut the work short
     say!("initialised {url}: business date {date}");
     say!("ledger key {key} ({backfilled} earlier record(s) logged)");
+    if let Some(made) = made_key {
+        say!("{made}");
+    }
     Ok(())
 }
 
@@ -770,9 +834,14 @@ async fn decide_command(cli: &Cli, command: &DecideCommand) -> Result<()> {
 
 /// `huifang demo`.
 async fn demo_command(cli: &Cli, loans: usize, seed: u64, today: Option<Date>) -> Result<()> {
-    let url = db_url(cli, "sqlite://huifang-demo.db");
+    let db = Db::of(cli, "sqlite://huifang-demo.db");
+    let url = db.url.clone();
     let today = today.unwrap_or_else(today_shanghai);
     let store = huifang_app::demo::fresh_store(&url).await?;
+    if let Some(made) = db.ensure_key_file()? {
+        eprintln!("{made}");
+    }
+    let store = store.with_keys(huifang_app::keys::load(&db.key_file)?);
     let policy = huifang_app::policy::load(&store).await?;
     let summary = huifang_app::demo::run(&store, &policy, loans, seed, today, |msg| {
         eprintln!("{msg}")
@@ -783,6 +852,62 @@ async fn demo_command(cli: &Cli, loans: usize, seed: u64, today: Option<Date>) -
     say_text!("{}", output::summary_text(date, &rows));
     say!("\ntry: huifang --db {url} status | head; huifang --db {url} loan L00000001");
     store.close().await;
+    Ok(())
+}
+
+/// `huifang keys`.
+async fn keys_command(cli: &Cli, command: &KeysCommand) -> Result<()> {
+    let db = Db::of(cli, "sqlite://huifang.db");
+    let path = db.key_file.display();
+    match command {
+        KeysCommand::New => {
+            let id = huifang_app::keys::add_key(&db.key_file)?;
+            say!("key {id} put first in {path}: it seals from now on");
+            say!(
+                "run `huifang keys rotate` (with every server given the new file) to re-seal what older keys sealed"
+            );
+        }
+        KeysCommand::Rotate => {
+            let store = db.open().await?;
+            let current = store
+                .keys()
+                .map(|k| k.current_id().to_string())
+                .ok_or(huifang_store::StoreError::NoDataKey)?;
+            let done = huifang_app::keys::rotate(&store, |d| {
+                eprint!(
+                    "\rre-sealed {} borrower(s), {} emergency contact(s)",
+                    d.borrowers, d.emergency_contacts
+                )
+            })
+            .await?;
+            eprintln!();
+            say!(
+                "re-sealed under key {current}: {} borrower(s), {} emergency contact(s)",
+                done.borrowers,
+                done.emergency_contacts
+            );
+            store.close().await;
+        }
+        KeysCommand::Status => {
+            let store = db.open().await?;
+            let Some(keys) = store.keys() else {
+                say!("no key file at {path}: personal data can be neither read nor written");
+                return Ok(());
+            };
+            say!(
+                "key file {path}: current key {}, keys {}",
+                keys.current_id(),
+                keys.ids().join(", ")
+            );
+            let left = huifang_app::keys::backlog(&store).await?;
+            say!(
+                "not sealed under the current key: {} borrower(s), {} emergency contact(s)",
+                left.borrowers,
+                left.emergency_contacts
+            );
+            store.close().await;
+        }
+    }
     Ok(())
 }
 

@@ -174,10 +174,47 @@ impl Role {
         self == Role::TeamLead
     }
 
+    /// Whose borrowers' personal data (name, ID number, mobile, contacts, opt-outs) the role
+    /// reads: see [`BorrowerScope`].
+    pub fn borrower_scope(self) -> BorrowerScope {
+        match self {
+            Role::Agent | Role::Collector | Role::TeamLead => BorrowerScope::TeamTasks,
+            Role::RiskOfficer | Role::Auditor => BorrowerScope::Every,
+            Role::Admin => BorrowerScope::NoBorrowers,
+        }
+    }
+
     /// May see the queues' depth, SLA breaches and agents' work: a team lead their own team's,
     /// an auditor every team's.
     pub fn reads_team_stats(self) -> bool {
         matches!(self, Role::TeamLead | Role::Auditor)
+    }
+}
+
+/// Least privilege over borrowers' personal data: a team's members (agents, collectors, the
+/// team lead) read only the borrowers of their team's tasks; risk officers, who answer every
+/// warning, and auditors, who read everything (masked, never revealed), read every borrower's;
+/// the administrator manages users and settings and reads no borrower's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BorrowerScope {
+    NoBorrowers,
+    TeamTasks,
+    Every,
+}
+
+/// Whether `member` may read a borrower's personal data, given the teams whose queues hold a
+/// task of one of the borrower's loans (open, or worked before it closed).
+pub fn borrower_access(member: &Member, borrower_teams: &[i64]) -> Result<(), String> {
+    match member.role.borrower_scope() {
+        BorrowerScope::Every => Ok(()),
+        BorrowerScope::NoBorrowers => Err(format!(
+            "a {} manages users and settings and reads no borrower's personal data",
+            member.role
+        )),
+        BorrowerScope::TeamTasks => match member.team_id {
+            Some(team) if borrower_teams.contains(&team) => Ok(()),
+            _ => Err("no task of the borrower's loans is in the user's team's queues".into()),
+        },
     }
 }
 

@@ -14,6 +14,7 @@ mod contact;
 mod followup;
 mod ledger;
 mod outbox;
+pub mod pii;
 mod records;
 mod security;
 mod sql;
@@ -28,7 +29,7 @@ use std::time::Duration;
 
 use huifang_core::loan::{DatedOp, Payment};
 use huifang_core::warning::{ObservedSignal, WarningState};
-use huifang_core::{Date, LoanId, UserId};
+use huifang_core::{BorrowerId, Date, LoanId, UserId};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migrate, Migrator};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
@@ -45,11 +46,16 @@ pub use ledger::{
 };
 pub use outbox::{EmergencyContact, MessageFilter, MessageRecord, MessageUpdate, NewMessage};
 pub use records::{
-    Borrower, BorrowerRecord, Decision, DecisionRecord, Evaluation, EventRecord, HistoryRecord,
-    Loan, LoanRecord, NewOp, NewPayment, OpRecord, PaymentRecord, Product, ProductRecord,
-    ReplayInput, RuleSetRecord, StatusRow, SummaryRow, WarningRecord, WarningRow, WarningStep,
-    WarningStepRecord,
+    Borrower, BorrowerCard, BorrowerRecord, Decision, DecisionRecord, Evaluation, EventRecord,
+    HistoryRecord, Loan, LoanRecord, NewOp, NewPayment, OpRecord, PaymentRecord, Product,
+    ProductRecord, ReplayInput, RuleSetRecord, StatusRow, SummaryRow, WarningRecord, WarningRow,
+    WarningStep, WarningStepRecord,
 };
+/// The sealed columns' names, bound to their values (see [`pii`]).
+pub(crate) const BORROWER_ID_NUMBER: &str = "borrowers.id_number";
+pub(crate) const BORROWER_MOBILE: &str = "borrowers.mobile";
+pub(crate) const EMERGENCY_MOBILE: &str = "emergency_contacts.mobile";
+
 pub use security::{DenialRecord, KeyClaim, NewDenial, RevealRecord};
 pub use team::{
     AgentStatsRow, DepthRow, FollowupCounts, Interaction, InteractionRecord, NewPromise, NewReveal,
@@ -98,6 +104,14 @@ pub enum StoreError {
     SchemaAhead(i64),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error(
+        "personal data cannot be read or written: no data key is configured (a key file: --data-key-file or HUIFANG_DATA_KEY_FILE; `huifang keys new` makes one)"
+    )]
+    NoDataKey,
+    #[error(
+        "personal data sealed under data key {0} cannot be opened: that key is not in the key file"
+    )]
+    MissingDataKey(String),
     #[error("the database stayed busy with other writes for 30 s: try again")]
     Busy,
     #[error("stored data is corrupt: column {column} holds {value:?}: {reason}")]
@@ -120,6 +134,8 @@ pub struct Store {
     checkpointer: Option<Arc<checkpoint::Checkpointer>>,
     /// SQLite: the turn of the process's writers (`Tx::lock_business_date`), taken in order.
     writers: Arc<tokio::sync::Mutex<()>>,
+    /// The data keys that seal and open personal data; none: personal data stays closed.
+    keys: Option<Arc<pii::Keyring>>,
 }
 
 /// How long a SQLite writer waits for its turn before giving up (as the busy timeout).
@@ -188,12 +204,24 @@ impl Store {
             dialect,
             checkpointer,
             writers: Arc::new(tokio::sync::Mutex::new(())),
+            keys: None,
         })
     }
 
     /// The backend in use.
     pub fn dialect(&self) -> Dialect {
         self.dialect
+    }
+
+    /// This store with the data keys that seal and open personal data.
+    pub fn with_keys(mut self, keys: Option<pii::Keyring>) -> Store {
+        self.keys = keys.map(Arc::new);
+        self
+    }
+
+    /// The data keys at hand.
+    pub fn keys(&self) -> Option<&pii::Keyring> {
+        self.keys.as_deref()
     }
 
     fn migrator(&self) -> &'static Migrator {
@@ -333,6 +361,7 @@ impl Store {
             checkpointer: self.checkpointer.clone(),
             writers: Arc::clone(&self.writers),
             turn: None,
+            keys: self.keys.clone(),
         })
     }
 
@@ -392,6 +421,7 @@ pub struct Tx {
     writers: Arc<tokio::sync::Mutex<()>>,
     /// SQLite: this transaction's turn among the process's writers, held until it ends.
     turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+    keys: Option<Arc<pii::Keyring>>,
 }
 
 impl Tx {
@@ -580,29 +610,87 @@ impl Tx {
 
     // ----- borrowers --------------------------------------------------------------------------
 
-    /// Borrowers with these external ids.
+    /// Borrowers with these external ids, their ID numbers and mobiles opened (the data key is
+    /// needed for any sealed under one).
     pub async fn borrowers_by_external_id(
         &mut self,
         ids: &[String],
     ) -> Result<HashMap<String, BorrowerRecord>> {
         let keys: Vec<Val> = ids.iter().cloned().map(Val::Text).collect();
         let found = self.fetch_in("SELECT id, external_id, name, id_number, mobile, employer, monthly_income_fen, city FROM borrowers WHERE external_id IN", "", &keys, records::borrower_from_row).await?;
-        Ok(found
+        found
             .into_iter()
-            .map(|b| (b.borrower.external_id.clone(), b))
-            .collect())
+            .map(|mut b| {
+                let owner = b.borrower.external_id.clone();
+                b.borrower.id_number =
+                    self.open_personal(BORROWER_ID_NUMBER, &owner, &b.borrower.id_number)?;
+                b.borrower.mobile =
+                    self.open_personal(BORROWER_MOBILE, &owner, &b.borrower.mobile)?;
+                Ok((owner, b))
+            })
+            .collect()
     }
 
-    /// Inserts borrowers (external ids must be new).
+    /// The keys of the borrowers with these external ids (no personal data read).
+    pub async fn borrower_ids_by_external_id(
+        &mut self,
+        ids: &[String],
+    ) -> Result<HashMap<String, BorrowerId>> {
+        let keys: Vec<Val> = ids.iter().cloned().map(Val::Text).collect();
+        let found = self
+            .fetch_in(
+                "SELECT external_id, id FROM borrowers WHERE external_id IN",
+                "",
+                &keys,
+                |r| Ok((r.try_get(0)?, BorrowerId(r.try_get(1)?))),
+            )
+            .await?;
+        Ok(found.into_iter().collect())
+    }
+
+    /// A borrower as shown without a reveal: ID number and mobile masked (no data key needed).
+    pub async fn borrower_card(&mut self, external_id: &str) -> Result<Option<BorrowerCard>> {
+        let row = sqlx::query("SELECT id, external_id, name, id_number, id_number_masked, mobile, mobile_masked, city FROM borrowers WHERE external_id = $1")
+            .bind(external_id)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.map(|r| {
+            Ok(BorrowerCard {
+                id: BorrowerId(r.try_get(0)?),
+                external_id: r.try_get(1)?,
+                name: r.try_get(2)?,
+                id_number_masked: outbox::shown_masked(
+                    r.try_get(3)?,
+                    r.try_get(4)?,
+                    huifang_core::team::mask_id_number,
+                ),
+                mobile_masked: outbox::shown_masked(
+                    r.try_get(5)?,
+                    r.try_get(6)?,
+                    huifang_core::team::mask_mobile,
+                ),
+                city: r.try_get(7)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Inserts borrowers (external ids must be new), their ID numbers and mobiles sealed.
     pub async fn insert_borrowers(&mut self, borrowers: &[Borrower]) -> Result<()> {
+        let keys = self.keyring()?;
         let rows = borrowers
             .iter()
             .map(|b| {
+                let owner = b.external_id.as_str();
                 vec![
                     Val::Text(b.external_id.clone()),
                     Val::Text(b.name.clone()),
-                    Val::Text(b.id_number.clone()),
-                    Val::Text(b.mobile.clone()),
+                    Val::Text(keys.seal(BORROWER_ID_NUMBER, owner, &b.id_number)),
+                    Val::Text(keys.lookup(pii::ID_NUMBER, &b.id_number)),
+                    Val::Text(huifang_core::team::mask_id_number(&b.id_number)),
+                    Val::Text(keys.seal(BORROWER_MOBILE, owner, &b.mobile)),
+                    Val::Text(keys.lookup(pii::MOBILE, &b.mobile)),
+                    Val::Text(huifang_core::team::mask_mobile(&b.mobile)),
                     Val::Text(b.employer.clone()),
                     Val::Int(b.monthly_income.fen()),
                     Val::Text(b.city.clone()),
@@ -615,7 +703,11 @@ impl Tx {
                 "external_id",
                 "name",
                 "id_number",
+                "id_number_lookup",
+                "id_number_masked",
                 "mobile",
+                "mobile_lookup",
+                "mobile_masked",
                 "employer",
                 "monthly_income_fen",
                 "city",
@@ -623,6 +715,19 @@ impl Tx {
             rows,
         )
         .await
+    }
+
+    /// The data keys, required: personal data is about to be sealed or opened.
+    pub(crate) fn keyring(&self) -> Result<Arc<pii::Keyring>> {
+        self.keys.clone().ok_or(StoreError::NoDataKey)
+    }
+
+    /// A stored personal datum opened: one stored in clear as it is, a sealed one with the keys.
+    pub(crate) fn open_personal(&self, what: &str, owner: &str, stored: &str) -> Result<String> {
+        if pii::sealed_under(stored).is_none() {
+            return Ok(stored.to_string());
+        }
+        self.keyring()?.open(what, owner, stored)
     }
 
     // ----- loans ------------------------------------------------------------------------------

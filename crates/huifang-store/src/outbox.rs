@@ -8,9 +8,10 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::sql::{
-    Val, date_text, keyed_by_list, named_col, opt_date_col, parse_date_col, row_lists,
+    Val, date_text, keyed_by_list, named_col, opt_date_col, param, param_list, parse_date_col,
+    row_lists,
 };
-use crate::{Dialect, Result, Tx};
+use crate::{BORROWER_MOBILE, Dialect, EMERGENCY_MOBILE, Result, Tx, pii};
 
 /// A message to write with its event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +51,8 @@ pub struct MessageRecord {
     pub loan_external_id: String,
     pub borrower_id: BorrowerId,
     pub borrower_name: String,
+    /// The borrower's mobile: opened in the messages a worker claims ([`Tx::claim_messages`]),
+    /// masked everywhere else.
     pub mobile: String,
     /// The borrower's address on the message's channel when it is not the mobile (email,
     /// WeChat), if known.
@@ -94,7 +97,7 @@ pub struct MessageFilter {
     pub limit: usize,
 }
 
-const MESSAGE_COLUMNS: &str = "o.id, o.idempotency_key, o.event, o.channel, o.loan_id, o.task_id, o.user_id, o.amount_fen, o.on_date, o.days, o.detail, o.due_at, o.business_date, o.created_at, o.state, o.attempts, o.provider_id, o.last_error, o.sent_at, o.finished_at, l.external_id, b.id, b.name, b.mobile, a.address, u.username";
+const MESSAGE_COLUMNS: &str = "o.id, o.idempotency_key, o.event, o.channel, o.loan_id, o.task_id, o.user_id, o.amount_fen, o.on_date, o.days, o.detail, o.due_at, o.business_date, o.created_at, o.state, o.attempts, o.provider_id, o.last_error, o.sent_at, o.finished_at, l.external_id, b.id, b.name, b.mobile, a.address, u.username, b.mobile_masked, b.external_id";
 const MESSAGE_JOINS: &str = "FROM outbox o JOIN loans l ON l.id = o.loan_id JOIN borrowers b ON b.id = l.borrower_id LEFT JOIN contact_addresses a ON a.borrower_id = b.id AND a.channel = o.channel LEFT JOIN users u ON u.id = o.user_id";
 
 fn message_record(r: &AnyRow) -> Result<MessageRecord> {
@@ -124,7 +127,11 @@ fn message_record(r: &AnyRow) -> Result<MessageRecord> {
         loan_external_id: r.try_get(20)?,
         borrower_id: BorrowerId(r.try_get(21)?),
         borrower_name: r.try_get(22)?,
-        mobile: r.try_get(23)?,
+        mobile: shown_masked(
+            r.try_get(23)?,
+            r.try_get(26)?,
+            huifang_core::team::mask_mobile,
+        ),
         address: r.try_get(24)?,
         username: r.try_get(25)?,
     })
@@ -188,6 +195,8 @@ impl Tx {
         if channels.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
+        // nothing is claimed that could not be sent
+        let keys = self.keyring()?;
         let list = channels
             .iter()
             .map(|c| format!("'{}'", c.replace('\'', "")))
@@ -213,7 +222,16 @@ impl Tx {
             &format!("SELECT {MESSAGE_COLUMNS} {MESSAGE_JOINS} WHERE o.id IN"),
             "ORDER BY o.due_at, o.id",
             &ids,
-            message_record,
+            |r| {
+                let mut m = message_record(r)?;
+                let stored: String = r.try_get(23)?;
+                let owner: String = r.try_get(27)?;
+                m.mobile = match pii::sealed_under(&stored) {
+                    None => stored,
+                    Some(_) => keys.open(BORROWER_MOBILE, &owner, &stored)?,
+                };
+                Ok(m)
+            },
         )
         .await
     }
@@ -485,12 +503,21 @@ impl Tx {
         Ok(UserId(row.try_get(0)?))
     }
 
-    /// The borrower whose mobile this is (the first, when several share it).
+    /// The borrower whose mobile this is (the first, when several share it), found by its lookup
+    /// hash under every data key (or, for a row stored before sealing, by the clear value).
     pub async fn borrower_by_mobile(&mut self, mobile: &str) -> Result<Option<BorrowerId>> {
-        let row = sqlx::query("SELECT id FROM borrowers WHERE mobile = $1 ORDER BY id LIMIT 1")
-            .bind(mobile)
-            .fetch_optional(&mut *self.tx)
-            .await?;
+        let mut keys = self.keyring()?.lookups(pii::MOBILE, mobile);
+        keys.push(mobile.to_string());
+        let list = param_list(self.dialect, 1, keys.len() - 1);
+        let clear = param(self.dialect, keys.len());
+        let sql = format!(
+            "SELECT id FROM borrowers WHERE mobile_lookup IN ({list}) OR (mobile_lookup IS NULL AND mobile = {clear}) ORDER BY id LIMIT 1"
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for k in keys {
+            q = q.bind(k);
+        }
+        let row = q.fetch_optional(&mut *self.tx).await?;
         Ok(row.map(|r| r.try_get(0).map(BorrowerId)).transpose()?)
     }
 
@@ -524,42 +551,73 @@ impl Tx {
             .collect()
     }
 
-    /// Adds or updates (by borrower and mobile) an emergency contact; returns its id.
+    /// Adds or updates (by borrower and mobile) an emergency contact, the mobile sealed; returns
+    /// its id.
     pub async fn upsert_emergency_contact(&mut self, c: &EmergencyContact) -> Result<i64> {
-        let row = sqlx::query("INSERT INTO emergency_contacts (borrower_id, name, relation, mobile, consent_on) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (borrower_id, mobile) DO UPDATE SET name = excluded.name, relation = excluded.relation, consent_on = excluded.consent_on RETURNING id")
-            .bind(c.borrower_id.get())
-            .bind(c.name.as_str())
-            .bind(c.relation.as_str())
-            .bind(c.mobile.as_str())
-            .bind(c.consent_on.map(date_text))
-            .fetch_one(&mut *self.tx)
-            .await?;
+        let keys = self.keyring()?;
+        let owner = c.borrower_id.get().to_string();
+        let sealed = keys.seal(EMERGENCY_MOBILE, &owner, &c.mobile);
+        let lookup = keys.lookup(pii::MOBILE, &c.mobile);
+        let masked = huifang_core::team::mask_mobile(&c.mobile);
+        let existing = self
+            .emergency_contacts(c.borrower_id)
+            .await?
+            .into_iter()
+            .find(|(_, e)| e.mobile == c.mobile)
+            .map(|(id, _)| id);
+        let row = match existing {
+            Some(id) => sqlx::query("UPDATE emergency_contacts SET name = $1, relation = $2, consent_on = $3, mobile = $4, mobile_lookup = $5, mobile_masked = $6 WHERE id = $7 RETURNING id")
+                .bind(c.name.as_str())
+                .bind(c.relation.as_str())
+                .bind(c.consent_on.map(date_text))
+                .bind(sealed)
+                .bind(lookup)
+                .bind(masked)
+                .bind(id)
+                .fetch_one(&mut *self.tx)
+                .await?,
+            None => sqlx::query("INSERT INTO emergency_contacts (borrower_id, name, relation, mobile, mobile_lookup, mobile_masked, consent_on) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")
+                .bind(c.borrower_id.get())
+                .bind(c.name.as_str())
+                .bind(c.relation.as_str())
+                .bind(sealed)
+                .bind(lookup)
+                .bind(masked)
+                .bind(c.consent_on.map(date_text))
+                .fetch_one(&mut *self.tx)
+                .await?,
+        };
         Ok(row.try_get(0)?)
     }
 
-    /// A borrower's emergency contacts, with their ids.
+    /// A borrower's emergency contacts, with their ids, mobiles opened.
     pub async fn emergency_contacts(
         &mut self,
         borrower: BorrowerId,
     ) -> Result<Vec<(i64, EmergencyContact)>> {
-        let rows = sqlx::query("SELECT id, name, relation, mobile, consent_on FROM emergency_contacts WHERE borrower_id = $1 ORDER BY id")
+        let rows = sqlx::query("SELECT id, borrower_id, name, relation, mobile, consent_on FROM emergency_contacts WHERE borrower_id = $1 ORDER BY id")
             .bind(borrower.get())
             .fetch_all(&mut *self.tx)
             .await?;
         rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get(0)?,
-                    EmergencyContact {
-                        borrower_id: borrower,
-                        name: r.try_get(1)?,
-                        relation: r.try_get(2)?,
-                        mobile: r.try_get(3)?,
-                        consent_on: opt_date_col(r.try_get(4)?)?,
-                    },
-                ))
-            })
+            .map(|r| Ok((r.try_get(0)?, self.emergency_contact_from(r)?)))
             .collect()
+    }
+
+    fn emergency_contact_from(&self, r: &AnyRow) -> Result<EmergencyContact> {
+        let borrower_id = BorrowerId(r.try_get(1)?);
+        let stored: String = r.try_get(4)?;
+        Ok(EmergencyContact {
+            borrower_id,
+            name: r.try_get(2)?,
+            relation: r.try_get(3)?,
+            mobile: self.open_personal(
+                EMERGENCY_MOBILE,
+                &borrower_id.get().to_string(),
+                &stored,
+            )?,
+            consent_on: opt_date_col(r.try_get(5)?)?,
+        })
     }
 
     /// Marks an interaction as a contact with an emergency contact.
@@ -576,21 +634,22 @@ impl Tx {
         Ok(())
     }
 
-    /// One emergency contact.
+    /// One emergency contact, the mobile opened.
     pub async fn emergency_contact(&mut self, id: i64) -> Result<Option<EmergencyContact>> {
-        let row = sqlx::query("SELECT borrower_id, name, relation, mobile, consent_on FROM emergency_contacts WHERE id = $1")
+        let row = sqlx::query("SELECT id, borrower_id, name, relation, mobile, consent_on FROM emergency_contacts WHERE id = $1")
             .bind(id)
             .fetch_optional(&mut *self.tx)
             .await?;
-        row.map(|r| {
-            Ok(EmergencyContact {
-                borrower_id: BorrowerId(r.try_get(0)?),
-                name: r.try_get(1)?,
-                relation: r.try_get(2)?,
-                mobile: r.try_get(3)?,
-                consent_on: opt_date_col(r.try_get(4)?)?,
-            })
-        })
-        .transpose()
+        row.map(|r| self.emergency_contact_from(&r)).transpose()
+    }
+}
+
+/// What pages show of a stored personal datum: its stored masked form, or the clear value
+/// masked for a value stored before sealing.
+pub(crate) fn shown_masked(stored: String, masked: String, mask: fn(&str) -> String) -> String {
+    if pii::sealed_under(&stored).is_none() {
+        mask(&stored)
+    } else {
+        masked
     }
 }

@@ -33,6 +33,17 @@ pub struct BorrowerRecord {
     pub borrower: Borrower,
 }
 
+/// A borrower as pages show them without a reveal: ID number and mobile masked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BorrowerCard {
+    pub id: BorrowerId,
+    pub external_id: String,
+    pub name: String,
+    pub id_number_masked: String,
+    pub mobile_masked: String,
+    pub city: String,
+}
+
 /// A borrower: what is inserted, and what a [`BorrowerRecord`] holds besides its key.
 /// `id_number` and `mobile` are the full values: mask them before display.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -308,6 +308,16 @@ fn list(dialect: Dialect, first: usize, n: usize) -> String {
 }
 
 impl Tx {
+    /// The teams whose queues hold a task of one of this borrower's loans, open or worked (a
+    /// task cancelled before anyone worked it gives no team the borrower).
+    pub async fn borrower_teams(&mut self, borrower: BorrowerId) -> Result<Vec<i64>> {
+        let rows = sqlx::query("SELECT DISTINCT q.team_id FROM loans l JOIN tasks t ON t.loan_id = l.id JOIN queues q ON q.code = t.queue_code WHERE l.borrower_id = $1 AND q.team_id IS NOT NULL AND (t.state <> 'cancelled' OR t.attempts > 0)")
+            .bind(borrower.get())
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+
     // ----- teams and users --------------------------------------------------------------------
 
     /// Creates a team; returns its id.

@@ -30,6 +30,15 @@ use sqlx::{AssertSqlSafe, Connection};
 use tempfile::TempDir;
 
 /// The folder of the reference vectors: `HUIFANG_VECTORS_DIR`, or `shared/vectors` beside the
+/// The data key of the tests' databases (a key file line, `ID HEX`).
+pub const TEST_KEY_LINE: &str =
+    "ktest 5f2b9c1e7a3d4086b1e2f3a4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8";
+
+/// The tests' data keys.
+pub fn test_keys() -> huifang_store::pii::Keyring {
+    huifang_store::pii::Keyring::parse(TEST_KEY_LINE).expect("the test key")
+}
+
 /// repository.
 pub fn vectors_dir() -> PathBuf {
     match std::env::var_os("HUIFANG_VECTORS_DIR") {
@@ -83,7 +92,7 @@ impl Dbs {
         }
     }
 
-    /// A new, empty database (not migrated).
+    /// A new, empty database (not migrated), with the test data key.
     pub async fn fresh(&mut self) -> Store {
         self.fresh_with_url().await.0
     }
@@ -92,7 +101,15 @@ impl Dbs {
     /// of its own. Panics unless the store is of this backend's dialect.
     pub async fn fresh_with_url(&mut self) -> (Store, String) {
         let url = self.fresh_url().await;
-        let store = Store::connect(&url).await.expect("connect");
+        let store = Store::connect(&url)
+            .await
+            .expect("connect")
+            .with_keys(Some(test_keys()));
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            // where the command line looks for the key file of this database
+            let file = format!("{}.keys", path.split('?').next().unwrap_or(path));
+            std::fs::write(file, format!("{TEST_KEY_LINE}\n")).expect("write the key file");
+        }
         let dialect = if self.postgres {
             Dialect::Postgres
         } else {

@@ -21,7 +21,7 @@ mod show;
 mod stats;
 
 use huifang_core::team::{self, Access, Member, TaskPlace};
-use huifang_core::{TaskId, UserId};
+use huifang_core::{BorrowerId, TaskId, UserId};
 use huifang_store::{QueueRecord, TaskRecord, Tx, UserRecord};
 
 use crate::AppError;
@@ -150,6 +150,26 @@ pub(crate) async fn authorize_task(
         ))
     })?;
     Ok(queue)
+}
+
+/// Checks, by the core's rule ([`team::borrower_access`]), that `actor` may read the personal
+/// data of `borrower` (`external_id` names them in the refusal).
+pub(crate) async fn authorize_borrower(
+    tx: &mut Tx,
+    actor: &Actor,
+    borrower: BorrowerId,
+    external_id: &str,
+) -> Result<(), AppError> {
+    let teams = match actor.role.borrower_scope() {
+        team::BorrowerScope::TeamTasks => tx.borrower_teams(borrower).await?,
+        _ => Vec::new(),
+    };
+    team::borrower_access(&actor.member(), &teams).map_err(|why| {
+        forbidden(format!(
+            "{} may not read borrower {external_id}: {why}",
+            actor.name()
+        ))
+    })
 }
 
 pub(crate) async fn load_task(tx: &mut Tx, id: TaskId) -> Result<TaskRecord, AppError> {

@@ -5,7 +5,7 @@
 use huifang_core::Date;
 use huifang_core::TaskId;
 use huifang_core::policy::Policy;
-use huifang_core::team::{self, Access};
+use huifang_core::team::Access;
 use huifang_store::{NewReveal, QueueRecord, Store, TaskRecord, Tx};
 use serde_json::Value;
 
@@ -46,15 +46,21 @@ async fn borrower_context(
             actor.name()
         )));
     }
-    let b = tx
-        .borrowers_by_external_id(std::slice::from_ref(&loan.loan.borrower_external_id))
+    let not_found = || AppError::NotFound {
+        what: "borrower",
+        id: loan.loan.borrower_external_id.clone(),
+    };
+    let card = tx
+        .borrower_card(&loan.loan.borrower_external_id)
         .await?
-        .remove(&loan.loan.borrower_external_id)
-        .ok_or_else(|| AppError::NotFound {
-            what: "borrower",
-            id: loan.loan.borrower_external_id.clone(),
-        })?;
-    if reveal {
+        .ok_or_else(not_found)?;
+    super::authorize_borrower(tx, actor, card.id, &card.external_id).await?;
+    let (id_number, mobile) = if reveal {
+        let b = tx
+            .borrowers_by_external_id(std::slice::from_ref(&loan.loan.borrower_external_id))
+            .await?
+            .remove(&loan.loan.borrower_external_id)
+            .ok_or_else(not_found)?;
         tx.insert_reveal(&NewReveal {
             user_id: actor.id(),
             borrower_id: b.id,
@@ -65,21 +71,16 @@ async fn borrower_context(
             business_date: date,
         })
         .await?;
-    }
+        (b.borrower.id_number, b.borrower.mobile)
+    } else {
+        (card.id_number_masked, card.mobile_masked)
+    };
     Ok(BorrowerContext {
-        external_id: b.borrower.external_id,
-        name: b.borrower.name,
-        id_number: if reveal {
-            b.borrower.id_number.clone()
-        } else {
-            team::mask_id_number(&b.borrower.id_number)
-        },
-        mobile: if reveal {
-            b.borrower.mobile.clone()
-        } else {
-            team::mask_mobile(&b.borrower.mobile)
-        },
-        city: b.borrower.city,
+        external_id: card.external_id,
+        name: card.name,
+        id_number,
+        mobile,
+        city: card.city,
         revealed: reveal,
     })
 }
