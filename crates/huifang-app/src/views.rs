@@ -983,6 +983,46 @@ impl DenialList {
     }
 }
 
+/// A command the machine's operator ran as a user (`--as`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct OperatorActionView {
+    pub id: i64,
+    /// The operator's login on the machine (`login@host`).
+    pub operator: String,
+    /// The user acted as.
+    pub username: String,
+    pub command: String,
+    pub started_at: String,
+    /// started, done, refused or failed.
+    pub outcome: String,
+    pub finished_at: Option<String>,
+}
+
+/// Operators' commands, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct OperatorActionList {
+    pub actions: Vec<OperatorActionView>,
+}
+
+impl OperatorActionList {
+    pub fn new(rows: &[huifang_store::OperatorActionRecord]) -> Self {
+        OperatorActionList {
+            actions: rows
+                .iter()
+                .map(|a| OperatorActionView {
+                    id: a.id,
+                    operator: a.operator.clone(),
+                    username: a.username.clone(),
+                    command: a.command.clone(),
+                    started_at: a.started_at.clone(),
+                    outcome: a.outcome.clone(),
+                    finished_at: a.finished_at.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// An amount given as a decimal string (`"1500.00"`) or a number (`1500`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(untagged)]
@@ -1266,6 +1306,96 @@ impl From<&StatusLine> for StatusLineView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct LoanPageView {
     pub loans: Vec<StatusLineView>,
+    /// Pass as `after` for the next page.
+    pub next_after: Option<i64>,
+}
+
+/// A borrower as lists show them: ID number and mobile masked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct BorrowerCardView {
+    /// The cursor of the list.
+    pub id: i64,
+    pub external_id: String,
+    pub name: String,
+    #[schema(example = "110105********002X")]
+    pub id_number: String,
+    #[schema(example = "138****8000")]
+    pub mobile: String,
+    pub city: String,
+}
+
+impl From<&huifang_store::BorrowerCard> for BorrowerCardView {
+    fn from(b: &huifang_store::BorrowerCard) -> Self {
+        BorrowerCardView {
+            id: b.id.get(),
+            external_id: b.external_id.clone(),
+            name: b.name.clone(),
+            id_number: b.id_number_masked.clone(),
+            mobile: b.mobile_masked.clone(),
+            city: b.city.clone(),
+        }
+    }
+}
+
+/// A page of borrowers, with the cursor of the next page (none: the last page).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct BorrowerPageView {
+    pub borrowers: Vec<BorrowerCardView>,
+    /// Pass as `after` for the next page.
+    pub next_after: Option<i64>,
+}
+
+/// A payment as stored: when it was paid (its value date) and when it was posted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct PaymentEntryView {
+    /// The cursor of the list.
+    pub id: i64,
+    pub external_id: String,
+    pub loan: String,
+    #[schema(format = Date)]
+    pub paid_on: String,
+    #[schema(example = "2500.00")]
+    pub amount: String,
+    pub channel: String,
+    /// The business date it was posted (after `paid_on` when backdated).
+    #[schema(format = Date)]
+    pub received_on: String,
+}
+
+impl From<&huifang_store::PaymentRecord> for PaymentEntryView {
+    fn from(p: &huifang_store::PaymentRecord) -> Self {
+        PaymentEntryView {
+            id: p.id,
+            external_id: p.external_id.clone(),
+            loan: p.loan_external_id.clone(),
+            paid_on: p.paid_on.to_string(),
+            amount: p.amount.to_string(),
+            channel: p.channel.clone(),
+            received_on: p.received_on.to_string(),
+        }
+    }
+}
+
+/// A page of payments, with the cursor of the next page (none: the last page).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct PaymentPageView {
+    pub payments: Vec<PaymentEntryView>,
+    /// Pass as `after` for the next page.
+    pub next_after: Option<i64>,
+}
+
+/// An interaction with its loan, as the list of interactions shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct InteractionEntryView {
+    pub loan: String,
+    pub task_id: Option<i64>,
+    pub interaction: InteractionView,
+}
+
+/// A page of interactions, with the cursor of the next page (none: the last page).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct InteractionPageView {
+    pub interactions: Vec<InteractionEntryView>,
     /// Pass as `after` for the next page.
     pub next_after: Option<i64>,
 }
@@ -2855,11 +2985,26 @@ pub struct NewWebhookRequest {
     /// http:// or https://.
     pub url: String,
     /// Event kinds (installment_overdue, bucket_changed, classification_changed,
-    /// warning_raised, warning_resolved, paid_off, payment_posted, decision_made) or all.
+    /// warning_raised, warning_resolved, paid_off, payment_posted, decision_made, promise_broken) or all.
     pub events: Vec<String>,
     /// At least 16 characters; generated when absent.
     #[serde(default)]
     pub secret: Option<String>,
+}
+
+/// A change to a subscriber: what is given changes, the rest stays.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookChangeRequest {
+    /// http:// or https://.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Event kinds, or all (as when added).
+    #[serde(default)]
+    pub events: Option<Vec<String>>,
+    /// False: sent nothing until enabled again, which sends the events written meanwhile.
+    #[serde(default)]
+    pub active: Option<bool>,
 }
 
 /// A subscriber just added, with its secret: shown this once.

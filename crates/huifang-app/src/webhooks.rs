@@ -71,10 +71,7 @@ pub async fn add(
     {
         return Err(invalid("name", "1 to 64 letters, digits, _ or -"));
     }
-    let url = url.trim();
-    if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() > 500 {
-        return Err(invalid("url", "an http:// or https:// address"));
-    }
+    let url = checked_url(url)?;
     let kinds = EventKind::parse_list(kinds).map_err(|e| invalid("events", e))?;
     let secret = match secret {
         Some(s) if s.trim().len() >= 16 => s.trim().to_string(),
@@ -93,11 +90,7 @@ pub async fn add(
             name: name.to_string(),
             url: url.to_string(),
             secret: secret.clone(),
-            kinds: kinds
-                .iter()
-                .map(|k| k.as_str())
-                .collect::<Vec<_>>()
-                .join(","),
+            kinds: kinds_text(&kinds),
             created_at: stamp(Utc::now()),
         })
         .await?;
@@ -109,6 +102,62 @@ pub async fn add(
         .ok_or_else(|| AppError::Invalid("the added webhook vanished".into()))?;
     tx.commit().await?;
     Ok((added, secret))
+}
+
+fn checked_url(url: &str) -> Result<&str, AppError> {
+    let url = url.trim();
+    if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() > 500 {
+        return Err(invalid("url", "an http:// or https:// address"));
+    }
+    Ok(url)
+}
+
+fn kinds_text(kinds: &[EventKind]) -> String {
+    kinds
+        .iter()
+        .map(|k| k.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Changes a subscriber: its address, its kinds (comma-separated, or `all`), or whether it is
+/// active. A disabled subscriber is sent nothing; enabled again, it gets the events written
+/// meanwhile (its read positions wait for it). Returns it as it now is.
+pub async fn change(
+    store: &Store,
+    by: Option<&Actor>,
+    name: &str,
+    url: Option<&str>,
+    kinds: Option<&str>,
+    active: Option<bool>,
+) -> Result<WebhookRecord, AppError> {
+    require_admin(by)?;
+    let url = url.map(checked_url).transpose()?;
+    let kinds = kinds
+        .map(|k| EventKind::parse_list(k).map_err(|e| invalid("events", e)))
+        .transpose()?;
+    let mut tx = store.begin().await?;
+    tx.lock_for_write().await?;
+    let hook = tx
+        .webhooks()
+        .await?
+        .into_iter()
+        .find(|w| w.name == name)
+        .ok_or_else(|| AppError::NotFound {
+            what: "webhook",
+            id: name.to_string(),
+        })?;
+    let url = url.unwrap_or(&hook.url).to_string();
+    let kinds = kinds.map_or_else(|| hook.kinds.clone(), |k| kinds_text(&k));
+    let active = active.unwrap_or(hook.active);
+    tx.update_webhook(hook.id, &url, &kinds, active).await?;
+    tx.commit().await?;
+    Ok(WebhookRecord {
+        url,
+        kinds,
+        active,
+        ..hook
+    })
 }
 
 /// Every subscriber (for an admin).
@@ -209,6 +258,18 @@ fn delivery_of(event: &SourceEvent, kinds: &[EventKind], now: &str) -> Option<Ne
             received_on,
             json!({"payment": external_id, "paid_on": paid_on, "amount": amount.to_string(), "channel": channel}),
         ),
+        SourceEvent::PromiseBroken {
+            signal_id,
+            loan,
+            observed_on,
+            details,
+        } => (
+            format!("promise_broken:{signal_id}"),
+            EventKind::PromiseBroken,
+            loan,
+            observed_on,
+            serde_json::from_str(details).unwrap_or_else(|_| Value::String(details.clone())),
+        ),
         SourceEvent::Decision {
             decision_id,
             loan,
@@ -257,10 +318,11 @@ pub async fn relay(store: &Store, now: DateTime<Utc>) -> Result<usize, AppError>
     for hook in hooks.into_iter().filter(|h| h.active) {
         let kinds = EventKind::parse_list(&hook.kinds)
             .map_err(|e| AppError::Invalid(format!("webhook {}: stored kinds: {e}", hook.name)))?;
-        let (mut event, mut payment, mut decision) = (
+        let (mut event, mut payment, mut decision, mut signal) = (
             hook.read_event_id,
             hook.read_payment_id,
             hook.read_decision_op_id,
+            hook.read_signal_id,
         );
         loop {
             let mut tx = store.begin().await?;
@@ -268,6 +330,7 @@ pub async fn relay(store: &Store, now: DateTime<Utc>) -> Result<usize, AppError>
             read.extend(tx.loan_events_after(event, RELAY_BATCH).await?);
             read.extend(tx.payments_after(payment, RELAY_BATCH).await?);
             read.extend(tx.decisions_after(decision, RELAY_BATCH).await?);
+            read.extend(tx.broken_promises_after(signal, RELAY_BATCH).await?);
             if read.is_empty() {
                 break;
             }
@@ -278,11 +341,12 @@ pub async fn relay(store: &Store, now: DateTime<Utc>) -> Result<usize, AppError>
                     SourceEvent::Loan { id, .. } => event = event.max(*id),
                     SourceEvent::Payment { id, .. } => payment = payment.max(*id),
                     SourceEvent::Decision { op_id, .. } => decision = decision.max(*op_id),
+                    SourceEvent::PromiseBroken { signal_id, .. } => signal = signal.max(*signal_id),
                 }
                 rows.extend(delivery_of(e, &kinds, &now));
             }
             tx.insert_deliveries(hook.id, &rows).await?;
-            tx.set_webhook_cursors(hook.id, event, payment, decision)
+            tx.set_webhook_cursors(hook.id, event, payment, decision, signal)
                 .await?;
             tx.commit().await?;
             queued += rows.len();

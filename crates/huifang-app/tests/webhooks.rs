@@ -29,7 +29,10 @@ use serde_json::Value;
 use sha2::Sha256;
 use support::{book, d};
 
-on_both!(a_flaky_subscriber_gets_every_event_once_in_effect);
+on_both!(
+    a_flaky_subscriber_gets_every_event_once_in_effect,
+    a_subscriber_is_changed_disabled_and_enabled_again
+);
 
 async fn a_flaky_subscriber_gets_every_event_once_in_effect(dbs: &mut Dbs) {
     let store = dbs.fresh().await;
@@ -97,6 +100,25 @@ async fn a_flaky_subscriber_gets_every_event_once_in_effect(dbs: &mut Dbs) {
     import::import_payments(&store, &policy, &payments)
         .await
         .unwrap();
+    // a promise to pay that the month's close finds broken
+    let promised = support::task(&store, 4, "promise", "early_collection", "2026-03-20").await;
+    let c1 = team::actor(&store, "c1").await.unwrap();
+    team::record_outcome(
+        &store,
+        &c1,
+        promised,
+        &team::OutcomeInput {
+            channel: "phone".into(),
+            outcome: "promise_to_pay".into(),
+            amount: Some("3000".into()),
+            date: Some(d("2026-03-25")),
+            idempotency_key: "promise-1".into(),
+            occurred_at: Some("2026-03-20T02:00:00Z".into()),
+            ..team::OutcomeInput::default()
+        },
+    )
+    .await
+    .unwrap();
     close::run_daily(&store, &policy, d("2026-07-20"), |_| {})
         .await
         .unwrap();
@@ -152,10 +174,18 @@ async fn a_flaky_subscriber_gets_every_event_once_in_effect(dbs: &mut Dbs) {
         "payment_posted",
         "installment_overdue",
         "bucket_changed",
+        "promise_broken",
         "ping",
     ] {
         assert!(kinds.contains(kind), "{kinds:?}");
     }
+    assert_eq!(
+        log.iter()
+            .filter(|d| d.webhook == "core" && d.kind == "promise_broken")
+            .count(),
+        1,
+        "the one promise broken"
+    );
     assert!(
         !kinds.contains("reminder_due"),
         "reminders go to borrowers only"
@@ -220,4 +250,96 @@ async fn a_flaky_subscriber_gets_every_event_once_in_effect(dbs: &mut Dbs) {
     );
     // a delivery's attempts are in the log
     assert!(log.iter().any(|d| d.attempts > 1));
+}
+
+async fn a_subscriber_is_changed_disabled_and_enabled_again(dbs: &mut Dbs) {
+    let store = dbs.fresh().await;
+    book(&store, 2).await;
+    webhooks::add(
+        &store,
+        None,
+        "erp",
+        "http://127.0.0.1:9/a",
+        "decision_made",
+        None,
+    )
+    .await
+    .unwrap();
+    let agent = team::actor(&store, "a1").await.unwrap();
+    let refused = webhooks::change(&store, Some(&agent), "erp", None, None, Some(false))
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, AppError::Forbidden(_)), "{refused}");
+    let bad = webhooks::change(&store, None, "erp", Some("ftp://x"), None, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(bad, AppError::Field { field: "url", .. }), "{bad}");
+    let bad = webhooks::change(&store, None, "erp", None, Some("nothing"), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            bad,
+            AppError::Field {
+                field: "events",
+                ..
+            }
+        ),
+        "{bad}"
+    );
+    let missing = webhooks::change(&store, None, "nope", None, None, Some(true))
+        .await
+        .unwrap_err();
+    assert!(matches!(missing, AppError::NotFound { .. }), "{missing}");
+
+    // disabled, and taking payments now: a payment posted meanwhile is not queued
+    let off = webhooks::change(
+        &store,
+        None,
+        "erp",
+        Some("http://127.0.0.1:9/b"),
+        Some("payment_posted"),
+        Some(false),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (off.url.as_str(), off.kinds.as_str(), off.active),
+        ("http://127.0.0.1:9/b", "payment_posted", false)
+    );
+    let policy = policy::load(&store).await.unwrap();
+    let pay = |n: usize| {
+        vec![(
+            2,
+            PaymentRow {
+                external_id: format!("Q{n}"),
+                loan_external_id: "L1".into(),
+                paid_on: d("2026-03-19"),
+                amount: Money::parse("100.00").unwrap(),
+                channel: "bank".into(),
+            },
+        )]
+    };
+    import::import_payments(&store, &policy, &pay(1))
+        .await
+        .unwrap();
+    assert_eq!(webhooks::relay(&store, Utc::now()).await.unwrap(), 0);
+    // enabled again: the payment written meanwhile is queued, once
+    let on = webhooks::change(&store, None, "erp", None, None, Some(true))
+        .await
+        .unwrap();
+    assert!(on.active);
+    import::import_payments(&store, &policy, &pay(2))
+        .await
+        .unwrap();
+    assert_eq!(webhooks::relay(&store, Utc::now()).await.unwrap(), 2);
+    assert_eq!(webhooks::relay(&store, Utc::now()).await.unwrap(), 0);
+    let queued: BTreeSet<String> = webhooks::log(&store, None, Some("erp"), None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.event_id)
+        .collect();
+    assert_eq!(queued.len(), 2);
+    assert!(queued.iter().all(|id| id.starts_with("payment:")));
 }

@@ -23,6 +23,7 @@ mod contact_cmd;
 mod followup_cmd;
 mod ledger_cmd;
 mod notify_cmd;
+mod operator;
 mod output;
 mod team_cmd;
 mod template_cmd;
@@ -452,11 +453,37 @@ pub(crate) fn init_tracing() {
 
 #[tokio::main]
 async fn main() {
-    let cli = Cli::parse();
+    let args: Vec<String> = std::env::args().collect();
+    let matches = <Cli as clap::CommandFactory>::command().get_matches_from(&args);
+    let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     if std::env::var_os("HUIFANG_LOG").is_some() {
         init_tracing(); // e.g. HUIFANG_LOG=sqlx::query=debug logs every statement
     }
-    if let Err(e) = run(cli).await {
+    // a command run as a user (--as) is recorded with the operator who ran it
+    let record = match operator::acting_as(&args, &matches) {
+        Some(acting) => match Db::of(&cli, "sqlite://huifang.db").open().await {
+            Ok(store) => operator::begin(store, &acting).await,
+            Err(e) => Err(e),
+        },
+        None => Ok(None),
+    };
+    let result = match record {
+        Ok(record) => {
+            let result = run(cli).await;
+            match record {
+                Some(r) => match r.end(&result).await {
+                    Ok(()) => result,
+                    Err(e) => result.and(Err(e)),
+                },
+                None => result,
+            }
+        }
+        Err(e) => Err(e),
+    };
+    if let Err(e) = result {
         // A closed pipe (`huifang status | head`) is the reader's choice, not a failure.
         let broken_pipe = |io: &std::io::Error| io.kind() == std::io::ErrorKind::BrokenPipe;
         if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(broken_pipe) || matches!(c.downcast_ref::<huifang_app::AppError>(), Some(huifang_app::AppError::Io(io)) if broken_pipe(io))) {

@@ -26,7 +26,7 @@ pub enum WebhookCommand {
         url: String,
         /// Event kinds, comma-separated, or all: installment_overdue, bucket_changed,
         /// classification_changed, warning_raised, warning_resolved, paid_off, payment_posted,
-        /// decision_made.
+        /// decision_made, promise_broken.
         #[arg(long)]
         events: String,
         /// Read the secret from standard input (first line; at least 16 characters).
@@ -35,6 +35,20 @@ pub enum WebhookCommand {
     },
     /// Every subscriber.
     List,
+    /// Change a subscriber's address or kinds, or disable it (sent nothing) and enable it again
+    /// (it then gets the events written meanwhile).
+    Change {
+        name: String,
+        #[arg(long)]
+        url: Option<String>,
+        /// Event kinds, comma-separated, or all.
+        #[arg(long)]
+        events: Option<String>,
+        #[arg(long, conflicts_with = "enable")]
+        disable: bool,
+        #[arg(long)]
+        enable: bool,
+    },
     /// Queue a test delivery (kind ping) to a subscriber.
     Test { name: String },
     /// The delivery log, newest first.
@@ -87,6 +101,28 @@ pub async fn webhook(store: &Store, command: &WebhookCommand) -> Result<()> {
                     h.kinds
                 );
             }
+        }
+        WebhookCommand::Change {
+            name,
+            url,
+            events,
+            disable,
+            enable,
+        } => {
+            let active = match (disable, enable) {
+                (true, _) => Some(false),
+                (_, true) => Some(true),
+                _ => None,
+            };
+            let h = webhooks::change(store, None, name, url.as_deref(), events.as_deref(), active)
+                .await?;
+            say!(
+                "webhook {} {}: {} <- {}",
+                h.name,
+                if h.active { "active" } else { "off" },
+                h.url,
+                h.kinds
+            );
         }
         WebhookCommand::Test { name } => {
             let id = webhooks::test(store, None, name).await?;

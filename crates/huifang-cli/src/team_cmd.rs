@@ -109,6 +109,17 @@ pub enum AuditCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Every command the machine's operators ran as a user (--as), newest first: the operator's
+    /// login on the machine, the user, the command and how it ended.
+    Operators {
+        /// Only those run as this user.
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -407,6 +418,23 @@ pub async fn run(store: &Store, policy: &Policy, command: &Commands) -> Result<(
                         d.username,
                         d.action,
                         d.reason
+                    );
+                }
+            }
+            AuditCommand::Operators { user, limit, json } => {
+                let rows = team::operator_actions(store, None, user.as_deref(), *limit).await?;
+                let list = views::OperatorActionList::new(&rows);
+                if *json {
+                    return print_json(&list);
+                }
+                for a in &list.actions {
+                    say!(
+                        "{} {:<24} as {:<16} {:<8} {}",
+                        a.started_at,
+                        a.operator,
+                        a.username,
+                        a.outcome,
+                        a.command
                     );
                 }
             }

@@ -447,5 +447,27 @@ fn a_webhook_added_on_the_command_line_gets_its_test_delivery() {
     assert!(log.contains(&id) && log.contains("delivered"), "{log}");
     let seen = receiver.log();
     assert_eq!(seen.applied.get(&id), Some(&1), "{:?}", seen.applied);
+
+    // changed and disabled, then enabled again
+    let changed = ok(
+        d,
+        &[
+            "webhook",
+            "change",
+            "core",
+            "--events",
+            "promise_broken",
+            "--disable",
+        ],
+    );
+    assert!(
+        changed.contains("webhook core off") && changed.contains("<- promise_broken"),
+        "{changed}"
+    );
+    assert!(ok(d, &["webhook", "list"]).contains("off"));
+    let bad = support::fails(d, &["webhook", "change", "core", "--url", "ftp://x"]);
+    assert!(bad.contains("url"), "{bad}");
+    let on = ok(d, &["webhook", "change", "core", "--enable"]);
+    assert!(on.contains("webhook core active"), "{on}");
     drop(runtime);
 }

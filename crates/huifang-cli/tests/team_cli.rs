@@ -283,6 +283,37 @@ fn rules_and_warnings_from_the_command_line() {
     for step in ["acknowledged", "action_taken", "resolved"] {
         assert!(shown.contains(step), "{shown}");
     }
+    // every command run --as a user is recorded with the operator who ran it and how it ended;
+    // the refused one is a denial too
+    let ops: Value =
+        serde_json::from_str(&ok(d, &["audit", "operators", "--json", "--limit", "1000"])).unwrap();
+    let actions = ops["actions"].as_array().unwrap();
+    let ran = |user: &str, outcome: &str| {
+        actions.iter().find(|a| {
+            a["command"] == "warning resolve" && a["username"] == user && a["outcome"] == outcome
+        })
+    };
+    let refused = ran("audit", "refused").expect("the refused resolve");
+    assert!(
+        refused["operator"].as_str().unwrap().contains('@'),
+        "{refused}"
+    );
+    assert!(refused["finished_at"].is_string(), "{refused}");
+    assert!(ran("risk", "done").is_some(), "{ops}");
+    assert!(
+        actions.iter().all(|a| a["command"] != "audit operators"),
+        "no --as, no record: {ops}"
+    );
+    let denials: Value =
+        serde_json::from_str(&ok(d, &["audit", "denials", "--json", "--user", "audit"])).unwrap();
+    assert!(
+        denials["denials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["action"] == "command line: warning resolve"),
+        "{denials}"
+    );
     assert!(ok(d, &["ledger", "verify"]).contains("ok: every record matches its leaf"));
 
     // A decision on the warned loan: refused to a collector; pending a second risk officer when

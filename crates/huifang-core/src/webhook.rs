@@ -21,13 +21,15 @@ pub enum EventKind {
     PaymentPosted,
     /// A risk officer's decision was applied to a loan.
     DecisionMade,
+    /// A promise to pay passed its date unkept (found by the close).
+    PromiseBroken,
     /// A test delivery (`huifang webhook test`).
     Ping,
 }
 
 impl EventKind {
     /// The kinds a subscriber may ask for.
-    pub const ALL: [EventKind; 8] = [
+    pub const ALL: [EventKind; 9] = [
         EventKind::InstallmentOverdue,
         EventKind::BucketChanged,
         EventKind::ClassificationChanged,
@@ -36,6 +38,7 @@ impl EventKind {
         EventKind::PaidOff,
         EventKind::PaymentPosted,
         EventKind::DecisionMade,
+        EventKind::PromiseBroken,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -48,6 +51,7 @@ impl EventKind {
             EventKind::PaidOff => "paid_off",
             EventKind::PaymentPosted => "payment_posted",
             EventKind::DecisionMade => "decision_made",
+            EventKind::PromiseBroken => "promise_broken",
             EventKind::Ping => "ping",
         }
     }
@@ -119,7 +123,7 @@ mod tests {
             EventKind::parse_list("payment_posted, bucket_changed,payment_posted"),
             Ok(vec![EventKind::BucketChanged, EventKind::PaymentPosted])
         );
-        assert_eq!(EventKind::parse_list("all").map(|k| k.len()), Ok(8));
+        assert_eq!(EventKind::parse_list("all").map(|k| k.len()), Ok(9));
         assert!(EventKind::parse_list("ping").is_err());
         assert!(EventKind::parse_list("overdue").is_err());
         assert!(EventKind::parse_list(" ,").is_err());

@@ -51,12 +51,34 @@ pub use records::{
     ProductRecord, ReplayInput, RuleSetRecord, StatusRow, SummaryRow, WarningRecord, WarningRow,
     WarningStep, WarningStepRecord,
 };
+const CARD_COLUMNS: &str =
+    "id, external_id, name, id_number, id_number_masked, mobile, mobile_masked, city";
+
+fn card_from_row(r: &sqlx::any::AnyRow) -> Result<BorrowerCard> {
+    Ok(BorrowerCard {
+        id: BorrowerId(r.try_get(0)?),
+        external_id: r.try_get(1)?,
+        name: r.try_get(2)?,
+        id_number_masked: outbox::shown_masked(
+            r.try_get(3)?,
+            r.try_get(4)?,
+            huifang_core::team::mask_id_number,
+        ),
+        mobile_masked: outbox::shown_masked(
+            r.try_get(5)?,
+            r.try_get(6)?,
+            huifang_core::team::mask_mobile,
+        ),
+        city: r.try_get(7)?,
+    })
+}
+
 /// The sealed columns' names, bound to their values (see [`pii`]).
 pub(crate) const BORROWER_ID_NUMBER: &str = "borrowers.id_number";
 pub(crate) const BORROWER_MOBILE: &str = "borrowers.mobile";
 pub(crate) const EMERGENCY_MOBILE: &str = "emergency_contacts.mobile";
 
-pub use security::{DenialRecord, KeyClaim, NewDenial, RevealRecord};
+pub use security::{DenialRecord, KeyClaim, NewDenial, OperatorActionRecord, RevealRecord};
 pub use team::{
     AgentStatsRow, DepthRow, FollowupCounts, Interaction, InteractionRecord, NewPromise, NewReveal,
     NewSignal, QueueRecord, Task, TaskRecord, TaskUpdate, TeamRecord, User, UserRecord,
@@ -650,29 +672,25 @@ impl Tx {
 
     /// A borrower as shown without a reveal: ID number and mobile masked (no data key needed).
     pub async fn borrower_card(&mut self, external_id: &str) -> Result<Option<BorrowerCard>> {
-        let row = sqlx::query("SELECT id, external_id, name, id_number, id_number_masked, mobile, mobile_masked, city FROM borrowers WHERE external_id = $1")
-            .bind(external_id)
-            .fetch_optional(&mut *self.tx)
-            .await?;
-        row.map(|r| {
-            Ok(BorrowerCard {
-                id: BorrowerId(r.try_get(0)?),
-                external_id: r.try_get(1)?,
-                name: r.try_get(2)?,
-                id_number_masked: outbox::shown_masked(
-                    r.try_get(3)?,
-                    r.try_get(4)?,
-                    huifang_core::team::mask_id_number,
-                ),
-                mobile_masked: outbox::shown_masked(
-                    r.try_get(5)?,
-                    r.try_get(6)?,
-                    huifang_core::team::mask_mobile,
-                ),
-                city: r.try_get(7)?,
-            })
-        })
-        .transpose()
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {CARD_COLUMNS} FROM borrowers WHERE external_id = $1"
+        )))
+        .bind(external_id)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        row.as_ref().map(card_from_row).transpose()
+    }
+
+    /// Borrowers as shown without a reveal, in id order after `after`, at most `limit`.
+    pub async fn borrower_cards(&mut self, after: i64, limit: i64) -> Result<Vec<BorrowerCard>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {CARD_COLUMNS} FROM borrowers WHERE id > $1 ORDER BY id LIMIT $2"
+        )))
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter().map(card_from_row).collect()
     }
 
     /// Inserts borrowers (external ids must be new), their ID numbers and mobiles sealed.
@@ -976,6 +994,22 @@ impl Tx {
     // ----- payments and operations --------------------------------------------------------------
 
     /// Payments with these external ids.
+    /// Payments in id order after `after` (of one loan, or all), at most `limit`.
+    pub async fn payments_page(
+        &mut self,
+        loan: Option<LoanId>,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<PaymentRecord>> {
+        let rows = sqlx::query("SELECT p.id, p.external_id, l.external_id, p.paid_on, p.amount_fen, p.channel, p.received_on FROM payments p JOIN loans l ON l.id = p.loan_id WHERE p.id > $1 AND (CAST($2 AS BIGINT) IS NULL OR p.loan_id = $2) ORDER BY p.id LIMIT $3")
+            .bind(after)
+            .bind(loan.map(LoanId::get))
+            .bind(limit)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter().map(records::payment_from_row).collect()
+    }
+
     pub async fn payments_by_external_id(
         &mut self,
         ids: &[String],

@@ -44,6 +44,20 @@ pub struct RevealRecord {
     pub business_date: String,
 }
 
+/// A command the machine's operator ran as a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorActionRecord {
+    pub id: i64,
+    /// The operator's login on the machine (`login@host`).
+    pub operator: String,
+    pub username: String,
+    pub command: String,
+    pub started_at: String,
+    /// started, done, refused or failed.
+    pub outcome: String,
+    pub finished_at: Option<String>,
+}
+
 /// What a claim of an idempotency key found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyClaim {
@@ -164,6 +178,61 @@ impl Tx {
     }
 
     // ----- denials and reveals --------------------------------------------------------------
+
+    /// Records that the operator `operator` starts `command` as `user`; returns its id.
+    pub async fn insert_operator_action(
+        &mut self,
+        operator: &str,
+        user: UserId,
+        command: &str,
+        at: &str,
+    ) -> Result<i64> {
+        let row = sqlx::query("INSERT INTO operator_actions (operator, user_id, command, started_at) VALUES ($1, $2, $3, $4) RETURNING id")
+            .bind(operator)
+            .bind(user.get())
+            .bind(command)
+            .bind(at)
+            .fetch_one(&mut *self.tx)
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// Records how an operator's command ended (done, refused or failed).
+    pub async fn finish_operator_action(&mut self, id: i64, outcome: &str, at: &str) -> Result<()> {
+        sqlx::query("UPDATE operator_actions SET outcome = $1, finished_at = $2 WHERE id = $3")
+            .bind(outcome)
+            .bind(at)
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// The operators' commands, newest first, at most `limit`, as one user or all.
+    pub async fn operator_actions(
+        &mut self,
+        user: Option<UserId>,
+        limit: usize,
+    ) -> Result<Vec<OperatorActionRecord>> {
+        let rows = sqlx::query("SELECT o.id, o.operator, u.username, o.command, o.started_at, o.outcome, o.finished_at FROM operator_actions o JOIN users u ON u.id = o.user_id WHERE (CAST($1 AS BIGINT) IS NULL OR o.user_id = $1) ORDER BY o.id DESC LIMIT $2")
+            .bind(user.map(UserId::get))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(OperatorActionRecord {
+                    id: r.try_get(0)?,
+                    operator: r.try_get(1)?,
+                    username: r.try_get(2)?,
+                    command: r.try_get(3)?,
+                    started_at: r.try_get(4)?,
+                    outcome: r.try_get(5)?,
+                    finished_at: r.try_get(6)?,
+                })
+            })
+            .collect()
+    }
 
     /// Records a refused request.
     pub async fn insert_denial(&mut self, d: &NewDenial) -> Result<()> {

@@ -798,6 +798,27 @@ impl Tx {
     }
 
     /// A loan's interactions, newest first.
+    /// Interactions in id order after `after` (of one loan, or all), at most `limit`, each with
+    /// its loan's external id.
+    pub async fn interactions_page(
+        &mut self,
+        loan: Option<LoanId>,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(String, InteractionRecord)>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {INTERACTION_COLUMNS}, (SELECT l.external_id FROM loans l WHERE l.id = interactions.loan_id) FROM interactions WHERE id > $1 AND (CAST($2 AS BIGINT) IS NULL OR loan_id = $2) ORDER BY id LIMIT $3"
+        )))
+        .bind(after)
+        .bind(loan.map(LoanId::get))
+        .bind(limit)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(18)?, interaction_from_row(r)?)))
+            .collect()
+    }
+
     pub async fn loan_interactions(&mut self, loan_id: LoanId) -> Result<Vec<InteractionRecord>> {
         let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {INTERACTION_COLUMNS} FROM interactions WHERE loan_id = $1 ORDER BY id DESC"

@@ -33,6 +33,7 @@ pub struct WebhookRecord {
     pub read_event_id: i64,
     pub read_payment_id: i64,
     pub read_decision_op_id: i64,
+    pub read_signal_id: i64,
 }
 
 /// One event of a source, as the relay reads it.
@@ -55,6 +56,13 @@ pub enum SourceEvent {
         amount: Money,
         channel: String,
         received_on: String,
+    },
+    /// A promise to pay found broken by the close (its `broken_promise` risk signal).
+    PromiseBroken {
+        signal_id: i64,
+        loan: String,
+        observed_on: String,
+        details: String,
     },
     /// An applied decision, by the id of the operation it made.
     Decision {
@@ -142,15 +150,16 @@ fn webhook(r: &AnyRow) -> Result<WebhookRecord> {
         read_event_id: r.try_get(7)?,
         read_payment_id: r.try_get(8)?,
         read_decision_op_id: r.try_get(9)?,
+        read_signal_id: r.try_get(10)?,
     })
 }
 
-const WEBHOOK_COLUMNS: &str = "id, name, url, secret, kinds, active, created_at, read_event_id, read_payment_id, read_decision_op_id FROM webhooks";
+const WEBHOOK_COLUMNS: &str = "id, name, url, secret, kinds, active, created_at, read_event_id, read_payment_id, read_decision_op_id, read_signal_id FROM webhooks";
 
 impl Tx {
     /// Adds a subscriber, reading every source from the present on; its id.
     pub async fn insert_webhook(&mut self, w: &NewWebhook) -> Result<i64> {
-        let row = sqlx::query("INSERT INTO webhooks (name, url, secret, kinds, created_at, read_event_id, read_payment_id, read_decision_op_id) VALUES ($1, $2, $3, $4, $5, (SELECT COALESCE(MAX(id), 0) FROM loan_events), (SELECT COALESCE(MAX(id), 0) FROM payments), (SELECT COALESCE(MAX(op_id), 0) FROM decisions)) RETURNING id")
+        let row = sqlx::query("INSERT INTO webhooks (name, url, secret, kinds, created_at, read_event_id, read_payment_id, read_decision_op_id, read_signal_id) VALUES ($1, $2, $3, $4, $5, (SELECT COALESCE(MAX(id), 0) FROM loan_events), (SELECT COALESCE(MAX(id), 0) FROM payments), (SELECT COALESCE(MAX(op_id), 0) FROM decisions), (SELECT COALESCE(MAX(id), 0) FROM risk_signals)) RETURNING id")
             .bind(w.name.as_str())
             .bind(w.url.as_str())
             .bind(w.secret.as_str())
@@ -171,9 +180,17 @@ impl Tx {
         rows.iter().map(webhook).collect()
     }
 
-    /// Enables or disables a subscriber.
-    pub async fn set_webhook_active(&mut self, id: i64, active: bool) -> Result<()> {
-        sqlx::query("UPDATE webhooks SET active = $1 WHERE id = $2")
+    /// Changes a subscriber's address, kinds and whether it is active.
+    pub async fn update_webhook(
+        &mut self,
+        id: i64,
+        url: &str,
+        kinds: &str,
+        active: bool,
+    ) -> Result<()> {
+        sqlx::query("UPDATE webhooks SET url = $1, kinds = $2, active = $3 WHERE id = $4")
+            .bind(url)
+            .bind(kinds)
             .bind(i64::from(active))
             .bind(id)
             .execute(&mut *self.tx)
@@ -188,11 +205,13 @@ impl Tx {
         event: i64,
         payment: i64,
         decision_op: i64,
+        signal: i64,
     ) -> Result<()> {
-        sqlx::query("UPDATE webhooks SET read_event_id = $1, read_payment_id = $2, read_decision_op_id = $3 WHERE id = $4")
+        sqlx::query("UPDATE webhooks SET read_event_id = $1, read_payment_id = $2, read_decision_op_id = $3, read_signal_id = $4 WHERE id = $5")
             .bind(event)
             .bind(payment)
             .bind(decision_op)
+            .bind(signal)
             .bind(id)
             .execute(&mut *self.tx)
             .await?;
@@ -240,6 +259,29 @@ impl Tx {
                     amount: Money::from_fen(r.try_get(4)?),
                     channel: r.try_get(5)?,
                     received_on: r.try_get(6)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The promises found broken after the risk signal `after`, in order, at most `limit`.
+    pub async fn broken_promises_after(
+        &mut self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<SourceEvent>> {
+        let rows = sqlx::query("SELECT s.id, l.external_id, s.observed_on, s.value FROM risk_signals s JOIN loans l ON l.id = s.loan_id WHERE s.id > $1 AND s.kind = 'broken_promise' ORDER BY s.id LIMIT $2")
+            .bind(after)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SourceEvent::PromiseBroken {
+                    signal_id: r.try_get(0)?,
+                    loan: r.try_get(1)?,
+                    observed_on: r.try_get(2)?,
+                    details: r.try_get(3)?,
                 })
             })
             .collect()

@@ -12,6 +12,7 @@
 //! calls `huifang_app`.
 
 mod auth;
+mod book;
 mod cases;
 mod contact;
 mod decisions;
@@ -68,6 +69,7 @@ pub struct AppState {
         (name = "auth", description = "Sessions and the caller"),
         (name = "tasks", description = "Follow-up tasks, outcomes and the team's figures"),
         (name = "loans", description = "Loans, for the roles that read them"),
+        (name = "book", description = "The book's borrowers (masked), payments and interactions, a page at a time"),
         (name = "warnings", description = "Early warnings and the rule set that raises them"),
         (name = "cases", description = "Repossession and legal cases and their steps"),
         (name = "contact", description = "The contact rules, borrowers' opt-outs, addresses and emergency contacts, the contacts the rules refused, and message templates"),
@@ -108,6 +110,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(rules::routes())
         .merge(warnings::routes())
         .merge(reports::routes())
+        .merge(book::routes())
         .merge(decisions::routes())
         .merge(cases::routes())
         .merge(contact::routes())

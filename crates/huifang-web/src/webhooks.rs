@@ -6,7 +6,8 @@ use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use huifang_app::views::{
-    DeliveryList, ErrorView, NewWebhookRequest, NewWebhookView, WebhookList, WebhookTestView,
+    DeliveryList, ErrorView, NewWebhookRequest, NewWebhookView, WebhookChangeRequest, WebhookList,
+    WebhookTestView, WebhookView,
 };
 use huifang_app::webhooks;
 use serde_json::Value;
@@ -20,6 +21,7 @@ use crate::{ApiError, AppState};
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, add))
+        .routes(routes!(change))
         .routes(routes!(test))
         .routes(routes!(log))
 }
@@ -79,6 +81,44 @@ async fn add(
         StatusCode::CREATED,
         Json(NewWebhookView::new(&hook, secret)),
     ))
+}
+
+/// Changes a subscriber's address, kinds, or whether it is active (disabled: sent nothing until
+/// enabled again, when it gets the events written meanwhile).
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/{name}",
+    tag = "intake",
+    security(("bearer" = [])),
+    params(("name" = String, Path, description = "The subscriber")),
+    request_body = WebhookChangeRequest,
+    responses(
+        (status = 200, description = "Changed: the subscriber as it now is", body = WebhookView),
+        (status = 400, description = "A malformed body, URL or kind: the field is named", body = ErrorView),
+        (status = 401, description = "No valid token", body = ErrorView),
+        (status = 403, description = "Only the administrator manages webhooks", body = ErrorView),
+        (status = 404, description = "No such subscriber", body = ErrorView)
+    )
+)]
+async fn change(
+    State(state): State<AppState>,
+    Authed(actor): Authed,
+    name: Result<Path<String>, PathRejection>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<Json<WebhookView>, ApiError> {
+    let Path(name) = name.map_err(|_| ApiError::bad_request("the name is malformed"))?;
+    let req: WebhookChangeRequest = request(body)?;
+    let events = req.events.map(|e| e.join(","));
+    let hook = webhooks::change(
+        &state.store,
+        Some(&actor),
+        &name,
+        req.url.as_deref(),
+        events.as_deref(),
+        req.active,
+    )
+    .await?;
+    Ok(Json(WebhookView::from(&hook)))
 }
 
 /// Queues a test delivery (kind `ping`) to a subscriber.

@@ -25,7 +25,7 @@ use serde_json::Value;
 use support::book;
 
 /// Every route of the API: (method, path), as the router registers them.
-const ROUTES: [(&str, &str); 72] = [
+const ROUTES: [(&str, &str); 76] = [
     ("get", "/api/v1/health"),
     ("get", "/api/v1/openapi.json"),
     ("get", "/api/v1/ledger/checkpoint"),
@@ -101,10 +101,14 @@ const ROUTES: [(&str, &str); 72] = [
     ("post", "/api/v1/webhooks"),
     ("post", "/api/v1/webhooks/{name}/test"),
     ("get", "/api/v1/webhooks/deliveries"),
+    ("post", "/api/v1/webhooks/{name}"),
+    ("get", "/api/v1/borrowers"),
+    ("get", "/api/v1/payments"),
+    ("get", "/api/v1/interactions"),
 ];
 
 /// The routes that take a body, by method and path.
-const WITH_BODY: [(&str, &str); 28] = [
+const WITH_BODY: [(&str, &str); 29] = [
     ("post", "/api/v1/documents"),
     ("post", "/api/v1/documents/check"),
     ("post", "/api/v1/auth/login"),
@@ -133,6 +137,7 @@ const WITH_BODY: [(&str, &str); 28] = [
     ("post", "/api/v1/payments"),
     ("post", "/api/v1/imports/{kind}"),
     ("post", "/api/v1/webhooks"),
+    ("post", "/api/v1/webhooks/{name}"),
 ];
 
 fn is_fallback(status: StatusCode, body: &Value) -> bool {
@@ -220,7 +225,7 @@ async fn the_served_document_lists_exactly_the_routes_with_their_schemas() {
     // And nothing else is served.
     for (method, path) in [
         ("GET", "/api/v1/openapi.yaml"),
-        ("GET", "/api/v1/borrowers"),
+        ("GET", "/api/v1/borrowers/B1"),
         ("POST", "/api/v1/tasks"),
         ("GET", "/api/v1/tasks/next"),
         ("POST", "/api/v1/me"),

@@ -30,7 +30,10 @@ pub use admin::{
     Account, AccountChange, UserInput, change_account, create_queue, create_team, create_user,
     issue_api_token, users,
 };
-pub use audit::{MAX_REPORT_ROWS, denials, record_denial, reveals};
+pub use audit::{
+    MAX_REPORT_ROWS, OperatorOutcome, begin_operator_action, denials, end_operator_action,
+    operator_actions, record_denial, reveals,
+};
 pub use auth::{
     SESSION_HOURS, actor, authenticate, hash_password, login, logout, new_token, token_hash,
 };
@@ -94,7 +97,7 @@ impl Actor {
     }
 }
 
-fn forbidden(msg: String) -> AppError {
+pub(crate) fn forbidden(msg: String) -> AppError {
     AppError::Forbidden(msg)
 }
 
