@@ -30,7 +30,7 @@ const BULK_ROWS: usize = 10_000;
 pub(crate) const LOANS_PER_IMPORT_BATCH: usize = 2_000;
 
 /// What an import did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportReport {
     /// Rows written.
     pub inserted: usize,
@@ -38,6 +38,8 @@ pub struct ImportReport {
     pub unchanged: usize,
     /// Loans re-processed (payments only).
     pub loans_reprocessed: usize,
+    /// The keys (external ids; products: codes) of the rows already present.
+    pub unchanged_keys: Vec<String>,
 }
 
 /// A file's refusal: every error, in file order (the reader's and the import's of the same line
@@ -163,7 +165,10 @@ async fn products(
                 ],
             ) {
                 Some(e) => errors.push(e),
-                None => report.unchanged += 1,
+                None => {
+                    report.unchanged += 1;
+                    report.unchanged_keys.push(row.code.clone());
+                }
             },
             None => new.push(Product {
                 code: row.code.clone(),
@@ -228,7 +233,10 @@ async fn borrowers(
         match existing.get(&row.external_id) {
             Some(b) => match borrower_differs(*line, b, row) {
                 Some(e) => errors.push(e),
-                None => report.unchanged += 1,
+                None => {
+                    report.unchanged += 1;
+                    report.unchanged_keys.push(row.external_id.clone());
+                }
             },
             None => new.push(Borrower {
                 external_id: row.external_id.clone(),
@@ -363,7 +371,10 @@ async fn loans(
         if let Some(l) = existing.get(&row.external_id) {
             match loan_differs(*line, l, row) {
                 Some(e) => errors.push(e),
-                None => report.unchanged += 1,
+                None => {
+                    report.unchanged += 1;
+                    report.unchanged_keys.push(row.external_id.clone());
+                }
             }
             continue;
         }
@@ -556,7 +567,10 @@ async fn payments(
         if let Some(p) = existing.get(&row.external_id) {
             match payment_differs(*line, p, row) {
                 Some(e) => errors.push(e),
-                None => report.unchanged += 1,
+                None => {
+                    report.unchanged += 1;
+                    report.unchanged_keys.push(row.external_id.clone());
+                }
             }
             continue;
         }

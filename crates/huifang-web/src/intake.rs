@@ -185,8 +185,7 @@ async fn push(
 ) -> Result<Response, ApiError> {
     keyed(state, actor, headers, route, body, async {
         let records = records_of(body)?;
-        let policy = policy_in_force(state).await?;
-        Ok(intake::records(&state.store, &policy, actor, format, &records).await?)
+        Ok(state.intake.records(actor, format, records).await?)
     })
     .await
 }

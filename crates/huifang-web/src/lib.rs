@@ -51,6 +51,8 @@ pub use guard::HttpConfig;
 pub struct AppState {
     pub store: Store,
     guard: Arc<guard::Guard>,
+    /// The intake's writer: concurrent pushes written together.
+    intake: huifang_app::intake::Coalescer,
 }
 
 #[derive(OpenApi)]
@@ -143,6 +145,7 @@ pub fn router(store: Store) -> Router {
 pub fn router_with(store: Store, config: HttpConfig) -> Router {
     let cors = cors(&config.cors_origins);
     let state = AppState {
+        intake: huifang_app::intake::Coalescer::new(store.clone()),
         store,
         guard: Arc::new(guard::Guard::new(config)),
     };
