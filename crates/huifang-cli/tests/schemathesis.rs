@@ -3,8 +3,10 @@
 //! every operation from the document, authenticated with the API tokens of the demo's risk
 //! officer, admin, a team lead and a collector, and checks every answer: no 5xx, no status code
 //! the document does not list, no body or header outside its schema, the content type it says,
-//! no schema-violating request accepted, every schema-valid read accepted. Runs on a small demo database in a temporary directory; fails when
-//! schemathesis is missing (a skipped check is not a passed one).
+//! no schema-violating request accepted, every schema-valid read accepted; its stateful phase
+//! follows the document's links (from the lists and the intake routes to the records' reads).
+//! Runs on a small demo database in a temporary directory; fails when schemathesis is missing
+//! (a skipped check is not a passed one).
 
 // Test code: it may panic on a broken fixture.
 #![allow(
@@ -86,8 +88,10 @@ const RUNS: [(&str, &[&str]); 2] = [
 ];
 
 /// schemathesis against the server as `user`; its reports are kept under
-/// target/schemathesis/USER-RUN.
-fn run(dir: &Path, base: &str, user: &str) {
+/// target/schemathesis/USER-RUN. Returns how many of the document's links its stateful phase
+/// followed, per run.
+fn run(dir: &Path, base: &str, user: &str) -> Vec<(&'static str, u32)> {
+    let mut links = Vec::new();
     let token = token(dir, user);
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     for (name, checks) in RUNS {
@@ -140,7 +144,16 @@ fn run(dir: &Path, base: &str, user: &str) {
         // it ran and tested operations
         assert!(stdout.contains("Tested:"), "{stdout}");
         assert!(!stdout.contains("Tested: 0"), "{stdout}");
+        // "API Links:    5 covered / 88 selected / …" of the stateful phase
+        let covered = stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("API Links:"))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse::<u32>().ok())
+            .unwrap_or_else(|| panic!("no stateful phase in the report:\n{stdout}"));
+        links.push((name, covered));
     }
+    links
 }
 
 #[test]
@@ -156,6 +169,14 @@ fn every_operation_of_the_served_document_answers_as_it_says() {
     let (_server, addr) = serve(dir);
     let base = format!("http://{addr}");
     for user in ["risk", "admin", "malead", "chenjing"] {
-        run(dir, &base, user);
+        let links = run(dir, &base, user);
+        // the stateful phase follows the document's links from the lists and the intake routes
+        // to the records' reads, for the roles that may read them
+        if user == "risk" {
+            assert!(
+                links.iter().all(|(_, covered)| *covered >= 3),
+                "links followed as {user}: {links:?}"
+            );
+        }
     }
 }

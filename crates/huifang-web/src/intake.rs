@@ -37,46 +37,83 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(import_file).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)))
 }
 
-/// The intake routes' links in the document (JSON): from a pushed record to where it is read
-/// (the loan's view and decisions; the borrower's opt-outs and emergency contacts; a payment's
-/// loan), for clients and for stateful testing.
+/// The intake routes' links in the document (JSON): from a pushed or listed record to where it
+/// is read (a loan's view, decisions, cases, payments and interactions; a borrower's opt-outs
+/// and emergency contacts; a payment's loan), for clients and for stateful testing.
 pub fn link(doc: &mut Value) {
-    /// A pushing route, the reads it links to (by name) and the value of their `external_id`.
-    type Links<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
-    let targets: [Links<'_>; 3] = [
+    /// A route, its method and answer, the reads it links to (by name, with the parameter they
+    /// take) and where the parameter's value is.
+    type Links<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str, &'a str)], &'a str);
+    let loan_reads: &[(&str, &str, &str)] = &[
+        ("ShowLoan", "/api/v1/loans/{external_id}", "external_id"),
+        (
+            "LoanDecisions",
+            "/api/v1/loans/{external_id}/decisions",
+            "external_id",
+        ),
+        (
+            "LoanCases",
+            "/api/v1/loans/{external_id}/cases",
+            "external_id",
+        ),
+        ("LoanPayments", "/api/v1/payments", "loan"),
+        ("LoanInteractions", "/api/v1/interactions", "loan"),
+    ];
+    let borrower_reads: &[(&str, &str, &str)] = &[
+        (
+            "BorrowerOptOuts",
+            "/api/v1/borrowers/{external_id}/opt-outs",
+            "external_id",
+        ),
+        (
+            "BorrowerEmergencyContacts",
+            "/api/v1/borrowers/{external_id}/emergency-contacts",
+            "external_id",
+        ),
+    ];
+    let targets: [Links<'_>; 6] = [
         (
             "/api/v1/loans",
-            &[
-                ("ShowLoan", "/api/v1/loans/{external_id}"),
-                ("LoanDecisions", "/api/v1/loans/{external_id}/decisions"),
-            ],
+            "post",
+            loan_reads,
             "$response.body#/external_ids/0",
         ),
         (
             "/api/v1/borrowers",
-            &[
-                (
-                    "BorrowerOptOuts",
-                    "/api/v1/borrowers/{external_id}/opt-outs",
-                ),
-                (
-                    "BorrowerEmergencyContacts",
-                    "/api/v1/borrowers/{external_id}/emergency-contacts",
-                ),
-            ],
+            "post",
+            borrower_reads,
             "$response.body#/external_ids/0",
         ),
         (
             "/api/v1/payments",
-            &[("PaymentLoan", "/api/v1/loans/{external_id}")],
+            "post",
+            loan_reads,
             "$request.body#/loan_external_id",
         ),
+        (
+            "/api/v1/loans",
+            "get",
+            loan_reads,
+            "$response.body#/loans/0/loan_external_id",
+        ),
+        (
+            "/api/v1/borrowers",
+            "get",
+            borrower_reads,
+            "$response.body#/borrowers/0/external_id",
+        ),
+        (
+            "/api/v1/payments",
+            "get",
+            loan_reads,
+            "$response.body#/payments/0/loan",
+        ),
     ];
-    for (path, links, value) in targets {
+    for (path, method, links, value) in targets {
         for status in ["200", "201"] {
             let Some(response) = doc
                 .pointer_mut(&format!(
-                    "/paths/{}/post/responses/{status}",
+                    "/paths/{}/{method}/responses/{status}",
                     path.replace('/', "~1")
                 ))
                 .and_then(Value::as_object_mut)
@@ -84,12 +121,12 @@ pub fn link(doc: &mut Value) {
                 continue;
             };
             let mut all = serde_json::Map::new();
-            for (name, target) in links {
+            for (name, target, parameter) in links {
                 all.insert(
                     (*name).to_string(),
                     serde_json::json!({
                         "operationRef": format!("#/paths/{}/get", target.replace('/', "~1")),
-                        "parameters": {"external_id": value},
+                        "parameters": {*parameter: value},
                     }),
                 );
             }
