@@ -46,15 +46,16 @@ pub const BORROWER_COLUMNS: [&str; 7] = [
 ];
 
 /// Columns `borrowers.csv` may add, each optional (empty cells too): the borrower's email and
-/// WeChat open id, and one emergency contact (name, relation and mobile together; the day they
-/// consented to be called).
-pub const BORROWER_OPTIONAL_COLUMNS: [&str; 6] = [
+/// WeChat open id, one emergency contact (name, relation and mobile together; the day they
+/// consented to be called), and the repayment account (还款账户).
+pub const BORROWER_OPTIONAL_COLUMNS: [&str; 7] = [
     "email",
     "wechat_id",
     "emergency_name",
     "emergency_relation",
     "emergency_mobile",
     "emergency_consent_on",
+    "bank_account",
 ];
 
 /// The header of `loans.csv`.
@@ -988,6 +989,7 @@ fn borrower_contacts(f: &mut Fields<'_>) -> Option<BorrowerContacts> {
     let relation = f.optional("emergency_relation", |t| bounded_text(t, 20, true));
     let mobile = f.optional("emergency_mobile", mobile);
     let consent_on = f.optional("emergency_consent_on", date);
+    let bank_account = f.optional("bank_account", bank_account);
     let emergency = match (name?, relation?, mobile?, consent_on?) {
         (None, None, None, None) => None,
         (Some(name), Some(relation), Some(mobile), consent_on) => Some(EmergencyRow {
@@ -1017,7 +1019,18 @@ fn borrower_contacts(f: &mut Fields<'_>) -> Option<BorrowerContacts> {
         email: email?,
         wechat_id: wechat_id?,
         emergency,
+        bank_account: bank_account?,
     })
+}
+
+/// A bank account number: 10 to 30 digits (spaces between groups allowed).
+fn bank_account(text: &str) -> Result<String, String> {
+    let digits: String = text.chars().filter(|c| *c != ' ').collect();
+    if (10..=30).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(digits)
+    } else {
+        Err(format!("{text:?} is not a bank account (10 to 30 digits)"))
+    }
 }
 
 fn parse_loan(f: &mut Fields<'_>) -> Option<LoanRow> {

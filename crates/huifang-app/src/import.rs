@@ -281,6 +281,9 @@ async fn write_contacts(tx: &mut Tx, rows: &[(usize, BorrowerRow)]) -> Result<()
             continue;
         };
         let c = &r.contacts;
+        if let Some(account) = &c.bank_account {
+            tx.set_bank_account(id, &r.external_id, account).await?;
+        }
         for (channel, address) in [("email", &c.email), ("wechat", &c.wechat_id)] {
             if let Some(a) = address {
                 tx.set_contact_address(id, channel, a).await?;

@@ -29,12 +29,15 @@ pub struct BorrowerRow {
     pub contacts: BorrowerContacts,
 }
 
-/// A borrower's contacts beyond the mobile, from the optional columns of `borrowers.csv`.
+/// A borrower's contacts beyond the mobile, and the repayment account, from the optional
+/// columns of `borrowers.csv`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BorrowerContacts {
     pub email: Option<String>,
     pub wechat_id: Option<String>,
     pub emergency: Option<EmergencyRow>,
+    /// 还款账户: the account withholding debits, 10 to 30 digits.
+    pub bank_account: Option<String>,
 }
 
 /// An emergency contact: name, relation, mobile and the day they consented (none: no consent).

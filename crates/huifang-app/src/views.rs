@@ -454,6 +454,8 @@ pub struct BorrowerView {
     pub name: String,
     pub id_number: String,
     pub mobile: String,
+    /// 还款账户, when known: its last four digits unless revealed.
+    pub bank_account: Option<String>,
     pub city: String,
     pub revealed: bool,
 }
@@ -1321,6 +1323,8 @@ pub struct BorrowerCardView {
     pub id_number: String,
     #[schema(example = "138****8000")]
     pub mobile: String,
+    /// 还款账户, when known: its last four digits.
+    pub bank_account: Option<String>,
     pub city: String,
 }
 
@@ -1332,6 +1336,7 @@ impl From<&huifang_store::BorrowerCard> for BorrowerCardView {
             name: b.name.clone(),
             id_number: b.id_number_masked.clone(),
             mobile: b.mobile_masked.clone(),
+            bank_account: b.bank_account_masked.clone(),
             city: b.city.clone(),
         }
     }
@@ -2845,6 +2850,8 @@ pub struct BorrowerIn {
     pub emergency_mobile: Option<String>,
     /// The day the emergency contact consented to be called (none: not called).
     pub emergency_consent_on: Option<String>,
+    /// 还款账户: the account withholding debits, 10 to 30 digits.
+    pub bank_account: Option<String>,
 }
 
 /// A loan pushed by core banking: the columns of `loans.csv`, as strings.

@@ -24,6 +24,17 @@ use support::book;
 const ID_NUMBER: &str = "11010519491231002X";
 const MOBILE: &str = "13800138000";
 const CONTACT_MOBILE: &str = "13912345678";
+const ACCOUNT: &str = "6222021234567890123";
+
+async fn set_account(store: &Store, borrower: &str) {
+    let mut tx = store.begin().await.unwrap();
+    let id = tx
+        .borrower_ids_by_external_id(&[borrower.to_string()])
+        .await
+        .unwrap()[borrower];
+    tx.set_bank_account(id, borrower, ACCOUNT).await.unwrap();
+    tx.commit().await.unwrap();
+}
 
 /// Every stored value of `sql`'s one column.
 async fn column(url: &str, sql: &str) -> Vec<String> {
@@ -81,12 +92,21 @@ async fn personal_data_is_sealed_and_still_found(dbs: &mut Dbs) {
     book(&store, 3).await;
     add_contact(&store, "B1", CONTACT_MOBILE).await;
     add_contact(&store, "B1", CONTACT_MOBILE).await; // the same contact again: updated, not added
+    set_account(&store, "B1").await;
 
     // what the database holds: sealed values under the test key, lookups, masked forms
-    for value in column(&url, "SELECT id_number FROM borrowers UNION ALL SELECT mobile FROM borrowers UNION ALL SELECT mobile FROM emergency_contacts").await {
+    for value in column(&url, "SELECT id_number FROM borrowers UNION ALL SELECT mobile FROM borrowers UNION ALL SELECT mobile FROM emergency_contacts UNION ALL SELECT bank_account FROM borrowers WHERE bank_account IS NOT NULL").await {
         assert!(value.starts_with("pii1.ktest."), "{value}");
-        assert!(!value.contains(MOBILE) && !value.contains(CONTACT_MOBILE) && !value.contains(ID_NUMBER));
+        assert!(!value.contains(MOBILE) && !value.contains(CONTACT_MOBILE) && !value.contains(ID_NUMBER) && !value.contains(ACCOUNT));
     }
+    assert_eq!(
+        column(
+            &url,
+            "SELECT bank_account_masked FROM borrowers WHERE external_id = 'B1'"
+        )
+        .await,
+        vec!["***************0123".to_string()]
+    );
     assert_eq!(
         column(&url, "SELECT mobile_masked FROM emergency_contacts").await,
         vec!["139****5678".to_string()]
@@ -120,6 +140,11 @@ async fn personal_data_is_sealed_and_still_found(dbs: &mut Dbs) {
         Some(1)
     );
     assert_eq!(tx.borrower_by_mobile("13700000000").await.unwrap(), None);
+    assert_eq!(
+        tx.bank_account("B1").await.unwrap().as_deref(),
+        Some(ACCOUNT)
+    );
+    assert_eq!(tx.bank_account("B2").await.unwrap(), None);
     let contacts = tx.emergency_contacts(b.id).await.unwrap();
     assert!(contacts.is_empty());
     tx.rollback().await.unwrap();
@@ -170,6 +195,7 @@ async fn a_new_key_seals_and_rotation_reseals_the_rest(dbs: &mut Dbs) {
     let (store, url) = dbs.fresh_with_url().await;
     book(&store, 4).await;
     add_contact(&store, "B1", CONTACT_MOBILE).await;
+    set_account(&store, "B2").await;
     // a row as an older version stored it: in clear, without lookup or masked form
     exec(&url, "UPDATE borrowers SET id_number = $1, mobile = $2, id_number_lookup = NULL, mobile_lookup = NULL, id_number_masked = '', mobile_masked = '' WHERE external_id = 'B4'", &[ID_NUMBER, "13600000004"]).await;
 
@@ -215,7 +241,7 @@ async fn a_new_key_seals_and_rotation_reseals_the_rest(dbs: &mut Dbs) {
     assert_eq!((done.borrowers, done.emergency_contacts), (4, 1));
     assert!(!seen.is_empty());
     assert_eq!(keys::backlog(&store).await.unwrap(), Default::default());
-    for value in column(&url, "SELECT id_number FROM borrowers UNION ALL SELECT mobile FROM borrowers UNION ALL SELECT mobile FROM emergency_contacts").await {
+    for value in column(&url, "SELECT id_number FROM borrowers UNION ALL SELECT mobile FROM borrowers UNION ALL SELECT mobile FROM emergency_contacts UNION ALL SELECT bank_account FROM borrowers WHERE bank_account IS NOT NULL").await {
         assert!(value.starts_with(&format!("pii1.{new_id}.")), "{value}");
     }
     // run again: nothing left to do
@@ -236,6 +262,10 @@ async fn a_new_key_seals_and_rotation_reseals_the_rest(dbs: &mut Dbs) {
         .unwrap();
     assert_eq!(all["B4"].borrower.mobile, "13600000004");
     assert_eq!(all["B1"].borrower.id_number, ID_NUMBER);
+    assert_eq!(
+        tx.bank_account("B2").await.unwrap().as_deref(),
+        Some(ACCOUNT)
+    );
     assert_eq!(
         tx.borrower_by_mobile("13600000004")
             .await

@@ -561,11 +561,12 @@ async fn task(store: &Store, policy: &Policy, command: &TaskCommand) -> Result<(
             say!("{}", task_line(&view.task));
             let b = &view.borrower;
             say!(
-                "borrower {} {}  ID {}  mobile {}  {}",
+                "borrower {} {}  ID {}  mobile {}  account {}  {}",
                 b.external_id,
                 b.name,
                 b.id_number,
                 b.mobile,
+                b.bank_account.as_deref().unwrap_or("-"),
                 b.city
             );
             say!("loan {}", serde_json::to_string(&v.loan)?);

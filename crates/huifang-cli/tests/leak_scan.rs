@@ -28,6 +28,10 @@ const TODAY: &str = "2026-11-27";
 const LOANS: usize = 80;
 const SEED: u64 = 11;
 const CONTACT_MOBILE: &str = "13912345678";
+/// A borrower pushed by core banking with a repayment account.
+const PUSHED_ID_NUMBER: &str = "11010519491231002X";
+const PUSHED_MOBILE: &str = "13700001111";
+const PUSHED_ACCOUNT: &str = "6222021234567890123";
 
 /// The portfolio's ID numbers and mobiles, generated as the demo generates them.
 fn portfolio_secrets() -> Vec<String> {
@@ -54,7 +58,15 @@ fn portfolio_secrets() -> Vec<String> {
             ]
         })
         .collect();
-    secrets.push(CONTACT_MOBILE.to_string());
+    secrets.extend(
+        [
+            CONTACT_MOBILE,
+            PUSHED_ID_NUMBER,
+            PUSHED_MOBILE,
+            PUSHED_ACCOUNT,
+        ]
+        .map(String::from),
+    );
     secrets
 }
 
@@ -190,6 +202,16 @@ fn scan_a_lived_book(db: &str, dump: impl Fn(&Path) -> Vec<u8>) {
         ),
     );
     assert!(added.starts_with("HTTP/1.1 200"), "{added}");
+    let pushed = http(
+        &addr,
+        "POST",
+        "/api/v1/borrowers",
+        &admin,
+        &format!(
+            r#"{{"external_id":"B90000001","name":"王小明","id_number":"{PUSHED_ID_NUMBER}","mobile":"{PUSHED_MOBILE}","employer":"杭州某科技有限公司","monthly_income":"9000.00","city":"杭州市","bank_account":"{PUSHED_ACCOUNT}"}}"#
+        ),
+    );
+    assert!(pushed.starts_with("HTTP/1.1 201"), "{pushed}");
     let next = http(&addr, "POST", "/api/v1/tasks/next", &agent, "");
     let task = next
         .split("\"id\":")
@@ -217,6 +239,8 @@ fn scan_a_lived_book(db: &str, dump: impl Fn(&Path) -> Vec<u8>) {
             "/api/v1/borrowers/B00000001/emergency-contacts".to_string(),
         ),
         ("risk", &risk, "/api/v1/contacts/blocked".to_string()),
+        ("risk", &risk, "/api/v1/borrowers?limit=500".to_string()),
+        ("audit", &audit, "/api/v1/borrowers?after=0".to_string()),
         (
             "risk",
             &risk,

@@ -443,6 +443,15 @@ pub fn mask_mobile(s: &str) -> String {
         .unwrap_or_else(|_| mask_middle(s))
 }
 
+/// A bank account as shown without a reveal: its last four digits (`************1234`).
+pub fn mask_account(s: &str) -> String {
+    let n = s.chars().count();
+    s.chars()
+        .enumerate()
+        .map(|(i, c)| if i + 4 >= n { c } else { '*' })
+        .collect()
+}
+
 fn mask_middle(s: &str) -> String {
     let n = s.chars().count();
     s.chars()

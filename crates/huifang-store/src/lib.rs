@@ -51,8 +51,7 @@ pub use records::{
     ProductRecord, ReplayInput, RuleSetRecord, StatusRow, SummaryRow, WarningRecord, WarningRow,
     WarningStep, WarningStepRecord,
 };
-const CARD_COLUMNS: &str =
-    "id, external_id, name, id_number, id_number_masked, mobile, mobile_masked, city";
+const CARD_COLUMNS: &str = "id, external_id, name, id_number, id_number_masked, mobile, mobile_masked, city, bank_account, bank_account_masked";
 
 fn card_from_row(r: &sqlx::any::AnyRow) -> Result<BorrowerCard> {
     Ok(BorrowerCard {
@@ -70,6 +69,16 @@ fn card_from_row(r: &sqlx::any::AnyRow) -> Result<BorrowerCard> {
             huifang_core::team::mask_mobile,
         ),
         city: r.try_get(7)?,
+        bank_account_masked: r
+            .try_get::<Option<String>, _>(8)?
+            .map(|stored| {
+                Ok::<_, StoreError>(outbox::shown_masked(
+                    stored,
+                    r.try_get::<Option<String>, _>(9)?.unwrap_or_default(),
+                    huifang_core::team::mask_account,
+                ))
+            })
+            .transpose()?,
     })
 }
 
@@ -77,6 +86,7 @@ fn card_from_row(r: &sqlx::any::AnyRow) -> Result<BorrowerCard> {
 pub(crate) const BORROWER_ID_NUMBER: &str = "borrowers.id_number";
 pub(crate) const BORROWER_MOBILE: &str = "borrowers.mobile";
 pub(crate) const EMERGENCY_MOBILE: &str = "emergency_contacts.mobile";
+pub(crate) const BORROWER_BANK_ACCOUNT: &str = "borrowers.bank_account";
 
 pub use security::{DenialRecord, KeyClaim, NewDenial, OperatorActionRecord, RevealRecord};
 pub use team::{
@@ -733,6 +743,42 @@ impl Tx {
             rows,
         )
         .await
+    }
+
+    /// Sets a borrower's repayment account, sealed.
+    pub async fn set_bank_account(
+        &mut self,
+        borrower: BorrowerId,
+        external_id: &str,
+        account: &str,
+    ) -> Result<()> {
+        let keys = self.keyring()?;
+        sqlx::query(
+            "UPDATE borrowers SET bank_account = $1, bank_account_masked = $2 WHERE id = $3",
+        )
+        .bind(keys.seal(BORROWER_BANK_ACCOUNT, external_id, account))
+        .bind(huifang_core::team::mask_account(account))
+        .bind(borrower.get())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// A borrower's repayment account, opened; none when unknown.
+    pub async fn bank_account(&mut self, external_id: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT bank_account FROM borrowers WHERE external_id = $1")
+            .bind(external_id)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        let Some(stored) = row
+            .map(|r| r.try_get::<Option<String>, _>(0))
+            .transpose()?
+            .flatten()
+        else {
+            return Ok(None);
+        };
+        self.open_personal(BORROWER_BANK_ACCOUNT, external_id, &stored)
+            .map(Some)
     }
 
     /// The data keys, required: personal data is about to be sealed or opened.

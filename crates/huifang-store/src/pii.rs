@@ -25,7 +25,10 @@ use sha2::Sha256;
 
 use sqlx::Row;
 
-use crate::{BORROWER_ID_NUMBER, BORROWER_MOBILE, EMERGENCY_MOBILE, Result, StoreError, Tx};
+use crate::{
+    BORROWER_BANK_ACCOUNT, BORROWER_ID_NUMBER, BORROWER_MOBILE, EMERGENCY_MOBILE, Result,
+    StoreError, Tx,
+};
 
 /// The kinds of lookup hash: one kind per kind of datum, whatever its column.
 pub const ID_NUMBER: &str = "id_number";
@@ -249,7 +252,7 @@ impl Tx {
     /// How many rows `reseal_*` still have to re-seal under the current key.
     pub async fn sealing_backlog(&mut self) -> Result<SealingBacklog> {
         let current = format!("{SEALED_PREFIX}{}.%", self.keyring()?.current_id());
-        let row = sqlx::query("SELECT (SELECT COUNT(*) FROM borrowers WHERE id_number NOT LIKE $1 OR mobile NOT LIKE $1), (SELECT COUNT(*) FROM emergency_contacts WHERE mobile NOT LIKE $1)")
+        let row = sqlx::query("SELECT (SELECT COUNT(*) FROM borrowers WHERE id_number NOT LIKE $1 OR mobile NOT LIKE $1 OR bank_account NOT LIKE $1), (SELECT COUNT(*) FROM emergency_contacts WHERE mobile NOT LIKE $1)")
             .bind(current)
             .fetch_one(&mut *self.tx)
             .await?;
@@ -267,7 +270,7 @@ impl Tx {
     pub async fn reseal_borrowers(&mut self, after: i64, limit: i64) -> Result<(Option<i64>, u64)> {
         let keys = self.keyring()?;
         let current = format!("{SEALED_PREFIX}{}.%", keys.current_id());
-        let rows = sqlx::query("SELECT id, external_id, id_number, mobile FROM borrowers WHERE id > $1 AND (id_number NOT LIKE $2 OR mobile NOT LIKE $2) ORDER BY id LIMIT $3")
+        let rows = sqlx::query("SELECT id, external_id, id_number, mobile, bank_account FROM borrowers WHERE id > $1 AND (id_number NOT LIKE $2 OR mobile NOT LIKE $2 OR bank_account NOT LIKE $2) ORDER BY id LIMIT $3")
             .bind(after)
             .bind(current)
             .bind(limit)
@@ -281,6 +284,17 @@ impl Tx {
             let (id_stored, mobile_stored): (String, String) = (r.try_get(2)?, r.try_get(3)?);
             let id_number = keys.open(BORROWER_ID_NUMBER, &owner, &id_stored)?;
             let mobile = keys.open(BORROWER_MOBILE, &owner, &mobile_stored)?;
+            let account_stored: Option<String> = r.try_get(4)?;
+            if let Some(stored) = &account_stored {
+                let account = keys.open(BORROWER_BANK_ACCOUNT, &owner, stored)?;
+                sqlx::query("UPDATE borrowers SET bank_account = $1, bank_account_masked = $2 WHERE id = $3 AND bank_account = $4")
+                    .bind(keys.seal(BORROWER_BANK_ACCOUNT, &owner, &account))
+                    .bind(huifang_core::team::mask_account(&account))
+                    .bind(id)
+                    .bind(stored)
+                    .execute(&mut *self.tx)
+                    .await?;
+            }
             done += sqlx::query("UPDATE borrowers SET id_number = $1, id_number_lookup = $2, id_number_masked = $3, mobile = $4, mobile_lookup = $5, mobile_masked = $6 WHERE id = $7 AND id_number = $8 AND mobile = $9")
                 .bind(keys.seal(BORROWER_ID_NUMBER, &owner, &id_number))
                 .bind(keys.lookup(ID_NUMBER, &id_number))

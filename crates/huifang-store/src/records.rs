@@ -41,6 +41,8 @@ pub struct BorrowerCard {
     pub name: String,
     pub id_number_masked: String,
     pub mobile_masked: String,
+    /// The repayment account's masked form, when known.
+    pub bank_account_masked: Option<String>,
     pub city: String,
 }
 

@@ -55,31 +55,41 @@ async fn borrower_context(
         .await?
         .ok_or_else(not_found)?;
     super::authorize_borrower(tx, actor, card.id, &card.external_id).await?;
-    let (id_number, mobile) = if reveal {
+    let (id_number, mobile, bank_account) = if reveal {
         let b = tx
             .borrowers_by_external_id(std::slice::from_ref(&loan.loan.borrower_external_id))
             .await?
             .remove(&loan.loan.borrower_external_id)
             .ok_or_else(not_found)?;
+        let account = tx.bank_account(&card.external_id).await?;
         tx.insert_reveal(&NewReveal {
             user_id: actor.id(),
             borrower_id: b.id,
             loan_id: Some(loan.id),
             task_id,
-            fields: "id_number,mobile".into(),
+            fields: if account.is_some() {
+                "id_number,mobile,bank_account".into()
+            } else {
+                "id_number,mobile".into()
+            },
             revealed_at: stamp(now_utc()),
             business_date: date,
         })
         .await?;
-        (b.borrower.id_number, b.borrower.mobile)
+        (b.borrower.id_number, b.borrower.mobile, account)
     } else {
-        (card.id_number_masked, card.mobile_masked)
+        (
+            card.id_number_masked,
+            card.mobile_masked,
+            card.bank_account_masked,
+        )
     };
     Ok(BorrowerContext {
         external_id: card.external_id,
         name: card.name,
         id_number,
         mobile,
+        bank_account,
         city: card.city,
         revealed: reveal,
     })

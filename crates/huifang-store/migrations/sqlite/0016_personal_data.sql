@@ -11,3 +11,7 @@ CREATE INDEX borrowers_mobile_lookup ON borrowers (mobile_lookup);
 ALTER TABLE emergency_contacts ADD COLUMN mobile_lookup TEXT;
 ALTER TABLE emergency_contacts ADD COLUMN mobile_masked TEXT NOT NULL DEFAULT '';
 CREATE INDEX emergency_contacts_lookup ON emergency_contacts (borrower_id, mobile_lookup);
+-- The borrower's repayment account (还款账户, the account withholding debits), when the
+-- borrower file gives one: sealed like the ID number, shown masked.
+ALTER TABLE borrowers ADD COLUMN bank_account TEXT;
+ALTER TABLE borrowers ADD COLUMN bank_account_masked TEXT;
