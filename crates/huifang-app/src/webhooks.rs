@@ -138,15 +138,7 @@ pub async fn change(
         .transpose()?;
     let mut tx = store.begin().await?;
     tx.lock_for_write().await?;
-    let hook = tx
-        .webhooks()
-        .await?
-        .into_iter()
-        .find(|w| w.name == name)
-        .ok_or_else(|| AppError::NotFound {
-            what: "webhook",
-            id: name.to_string(),
-        })?;
+    let hook = named(&mut tx, name).await?;
     let url = url.unwrap_or(&hook.url).to_string();
     let kinds = kinds.map_or_else(|| hook.kinds.clone(), |k| kinds_text(&k));
     let active = active.unwrap_or(hook.active);
@@ -158,6 +150,18 @@ pub async fn change(
         active,
         ..hook
     })
+}
+
+/// The subscriber called `name`.
+async fn named(tx: &mut huifang_store::Tx, name: &str) -> Result<WebhookRecord, AppError> {
+    tx.webhooks()
+        .await?
+        .into_iter()
+        .find(|w| w.name == name)
+        .ok_or_else(|| AppError::NotFound {
+            what: "webhook",
+            id: name.to_string(),
+        })
 }
 
 /// Every subscriber (for an admin).
@@ -174,15 +178,7 @@ pub async fn test(store: &Store, by: Option<&Actor>, name: &str) -> Result<Strin
     require_admin(by)?;
     let now = Utc::now();
     let mut tx = store.begin().await?;
-    let hook = tx
-        .webhooks()
-        .await?
-        .into_iter()
-        .find(|w| w.name == name)
-        .ok_or_else(|| AppError::NotFound {
-            what: "webhook",
-            id: name.to_string(),
-        })?;
+    let hook = named(&mut tx, name).await?;
     let event_id = format!("ping:{}", &new_token()[..16]);
     let payload = json!({
         "id": event_id,

@@ -32,6 +32,13 @@ fn page(m: &std::collections::HashMap<String, String>) -> Result<(Option<i64>, u
     Ok((after, limit_param(m.get("limit"), 100, book::MAX_PAGE)?))
 }
 
+/// The loan, the cursor and the page size of a list of one loan's records (or all).
+fn loan_page(p: Params) -> Result<(Option<String>, Option<i64>, usize), ApiError> {
+    let m = params(p)?;
+    let (after, limit) = page(&m)?;
+    Ok((m.get("loan").cloned(), after, limit))
+}
+
 /// Borrowers in id order, ID numbers and mobiles masked, a page at a time (pass `next_after` as
 /// `after`): for risk officers and auditors.
 #[utoipa::path(
@@ -89,16 +96,9 @@ async fn payments(
     Authed(actor): Authed,
     p: Params,
 ) -> Result<Json<PaymentPageView>, ApiError> {
-    let m = params(p)?;
-    let (after, limit) = page(&m)?;
-    let (list, next_after) = book::payments(
-        &state.store,
-        &actor,
-        m.get("loan").map(String::as_str),
-        after,
-        limit,
-    )
-    .await?;
+    let (loan, after, limit) = loan_page(p)?;
+    let (list, next_after) =
+        book::payments(&state.store, &actor, loan.as_deref(), after, limit).await?;
     Ok(Json(PaymentPageView {
         payments: list.iter().map(PaymentEntryView::from).collect(),
         next_after,
@@ -131,16 +131,9 @@ async fn interactions(
     Authed(actor): Authed,
     p: Params,
 ) -> Result<Json<InteractionPageView>, ApiError> {
-    let m = params(p)?;
-    let (after, limit) = page(&m)?;
-    let (list, next_after) = book::interactions(
-        &state.store,
-        &actor,
-        m.get("loan").map(String::as_str),
-        after,
-        limit,
-    )
-    .await?;
+    let (loan, after, limit) = loan_page(p)?;
+    let (list, next_after) =
+        book::interactions(&state.store, &actor, loan.as_deref(), after, limit).await?;
     Ok(Json(InteractionPageView {
         interactions: list
             .iter()
