@@ -286,8 +286,10 @@ pub fn summary_text(date: Date, rows: &[SummaryRow]) -> String {
     let total_loans: i64 = rows.iter().map(|r| r.loans).sum();
     let total: huifang_core::Money = rows.iter().map(|r| r.outstanding_principal).sum();
     let _ = writeln!(s, "  {total_loans} loans, outstanding principal {total}");
-    let mut section = |title: &str, key: &dyn Fn(&SummaryRow) -> String| {
-        let mut groups: std::collections::BTreeMap<String, (i64, huifang_core::Money)> =
+    // each section in its own order: buckets by months overdue, tiers from normal to loss,
+    // warning levels upwards
+    let mut section = |title: &str, key: &dyn Fn(&SummaryRow) -> (u32, String)| {
+        let mut groups: std::collections::BTreeMap<(u32, String), (i64, huifang_core::Money)> =
             std::collections::BTreeMap::new();
         for r in rows {
             let g = groups.entry(key(r)).or_default();
@@ -295,7 +297,7 @@ pub fn summary_text(date: Date, rows: &[SummaryRow]) -> String {
             g.1 += r.outstanding_principal;
         }
         let _ = writeln!(s, "\n{title:<18} {:>8} {:>18}", "loans", "outstanding");
-        for (k, (n, m)) in groups {
+        for ((_, k), (n, m)) in groups {
             // the Chinese name of a tier goes last, where its double width upsets no column
             let zh = k
                 .parse::<huifang_core::policy::Classification>()
@@ -304,17 +306,28 @@ pub fn summary_text(date: Date, rows: &[SummaryRow]) -> String {
             let _ = writeln!(s, "  {k:<16} {n:>8} {m:>18}  {zh}");
         }
     };
-    section("lifecycle", &|r| r.lifecycle.as_str().to_string());
+    section("lifecycle", &|r| (0, r.lifecycle.as_str().to_string()));
     // only active loans have a bucket; the others are counted under their lifecycle, in brackets
     section("bucket", &|r| {
         if r.lifecycle == huifang_core::status::Lifecycle::Active {
-            r.bucket.to_string()
+            (u32::from(r.bucket.0), r.bucket.to_string())
         } else {
-            format!("({})", r.lifecycle.as_str())
+            (u32::MAX, format!("({})", r.lifecycle.as_str()))
         }
     });
-    section("classification", &|r| r.classification.as_str().to_string());
-    section("warning level", &|r| r.warning_level.to_string());
+    section("classification", &|r| {
+        let rank = huifang_core::policy::Classification::ALL
+            .iter()
+            .position(|c| *c == r.classification)
+            .unwrap_or(0);
+        (
+            u32::try_from(rank).unwrap_or(u32::MAX),
+            r.classification.as_str().to_string(),
+        )
+    });
+    section("warning level", &|r| {
+        (u32::from(r.warning_level), r.warning_level.to_string())
+    });
     s
 }
 

@@ -838,6 +838,44 @@ fn demo_builds_a_lived_portfolio() {
     );
     let more = ok(dir, &["--db", &db, "run-daily", "--through", "2026-11-28"]);
     assert!(more.contains("nothing to close"), "{more}");
+    // the report's sections in their own order: tiers from normal to loss, buckets by months
+    let report = ok(dir, &["--db", &db, "report"]);
+    let section = |title: &str| -> Vec<String> {
+        report
+            .split(&format!("\n{title} "))
+            .nth(1)
+            .unwrap_or_else(|| panic!("no {title} section:\n{report}"))
+            .lines()
+            .skip(1)
+            .take_while(|l| !l.trim().is_empty())
+            .map(|l| l.split_whitespace().next().unwrap().to_string())
+            .collect()
+    };
+    let tiers = section("classification");
+    let order = [
+        "normal",
+        "special_mention",
+        "substandard",
+        "doubtful",
+        "loss",
+    ];
+    let ranks: Vec<usize> = tiers
+        .iter()
+        .map(|t| order.iter().position(|o| o == t).unwrap())
+        .collect();
+    assert!(
+        tiers.len() >= 3 && ranks.windows(2).all(|w| w[0] < w[1]),
+        "{report}"
+    );
+    let months: Vec<u32> = section("bucket")
+        .iter()
+        .filter_map(|b| b.strip_prefix('M'))
+        .map(|b| b.trim_end_matches('+').parse().unwrap())
+        .collect();
+    assert!(
+        months.len() >= 2 && months.windows(2).all(|w| w[0] < w[1]),
+        "{report}"
+    );
 
     // The demo refuses a database that holds a real portfolio.
     let real = sqlite_url(dir, "real.db");
