@@ -118,6 +118,8 @@ pub fn ephemeral() -> Keyring {
 pub struct Rotation {
     pub borrowers: u64,
     pub emergency_contacts: u64,
+    /// Webhook subscribers' secrets (not personal data, sealed the same way).
+    pub webhook_secrets: u64,
 }
 
 /// Rows still to re-seal under the current key.
@@ -128,14 +130,19 @@ pub async fn backlog(store: &Store) -> Result<SealingBacklog, AppError> {
     Ok(backlog)
 }
 
-/// Re-seals every borrower's and emergency contact's personal data under the current key (and
-/// seals what an older version stored in clear), [`RESEAL_BATCH`] rows per transaction, so that
-/// servers and the close keep working meanwhile. `progress` hears the rows done so far.
+/// Re-seals every borrower's and emergency contact's personal data, and the webhook
+/// subscribers' secrets, under the current key (and seals what an older version stored in
+/// clear), [`RESEAL_BATCH`] rows per transaction, so that servers and the close keep working
+/// meanwhile. `progress` hears the rows done so far.
 pub async fn rotate(
     store: &Store,
     mut progress: impl FnMut(&Rotation),
 ) -> Result<Rotation, AppError> {
     let mut done = Rotation::default();
+    let mut tx = store.begin().await?;
+    tx.lock_for_write().await?;
+    done.webhook_secrets = tx.reseal_webhook_secrets().await?;
+    tx.commit().await?;
     for table in [Table::Borrowers, Table::EmergencyContacts] {
         let mut after = 0;
         loop {

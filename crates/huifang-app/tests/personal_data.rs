@@ -196,6 +196,16 @@ async fn a_new_key_seals_and_rotation_reseals_the_rest(dbs: &mut Dbs) {
     book(&store, 4).await;
     add_contact(&store, "B1", CONTACT_MOBILE).await;
     set_account(&store, "B2").await;
+    let (_, secret) = huifang_app::webhooks::add(
+        &store,
+        None,
+        "erp",
+        "http://127.0.0.1:9/h",
+        "all",
+        Some("a-subscriber-secret-of-16+".into()),
+    )
+    .await
+    .unwrap();
     // a row as an older version stored it: in clear, without lookup or masked form
     exec(&url, "UPDATE borrowers SET id_number = $1, mobile = $2, id_number_lookup = NULL, mobile_lookup = NULL, id_number_masked = '', mobile_masked = '' WHERE external_id = 'B4'", &[ID_NUMBER, "13600000004"]).await;
 
@@ -238,10 +248,17 @@ async fn a_new_key_seals_and_rotation_reseals_the_rest(dbs: &mut Dbs) {
 
     let mut seen = Vec::new();
     let done = keys::rotate(&store, |d| seen.push(*d)).await.unwrap();
-    assert_eq!((done.borrowers, done.emergency_contacts), (4, 1));
+    assert_eq!(
+        (
+            done.borrowers,
+            done.emergency_contacts,
+            done.webhook_secrets
+        ),
+        (4, 1, 1)
+    );
     assert!(!seen.is_empty());
     assert_eq!(keys::backlog(&store).await.unwrap(), Default::default());
-    for value in column(&url, "SELECT id_number FROM borrowers UNION ALL SELECT mobile FROM borrowers UNION ALL SELECT mobile FROM emergency_contacts UNION ALL SELECT bank_account FROM borrowers WHERE bank_account IS NOT NULL").await {
+    for value in column(&url, "SELECT id_number FROM borrowers UNION ALL SELECT mobile FROM borrowers UNION ALL SELECT mobile FROM emergency_contacts UNION ALL SELECT bank_account FROM borrowers WHERE bank_account IS NOT NULL UNION ALL SELECT secret FROM webhooks").await {
         assert!(value.starts_with(&format!("pii1.{new_id}.")), "{value}");
     }
     // run again: nothing left to do
@@ -266,6 +283,7 @@ async fn a_new_key_seals_and_rotation_reseals_the_rest(dbs: &mut Dbs) {
         tx.bank_account("B2").await.unwrap().as_deref(),
         Some(ACCOUNT)
     );
+    assert_eq!(tx.webhooks().await.unwrap()[0].secret, secret);
     assert_eq!(
         tx.borrower_by_mobile("13600000004")
             .await

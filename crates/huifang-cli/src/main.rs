@@ -909,9 +909,10 @@ async fn keys_command(cli: &Cli, command: &KeysCommand) -> Result<()> {
             .await?;
             eprintln!();
             say!(
-                "re-sealed under key {current}: {} borrower(s), {} emergency contact(s)",
+                "re-sealed under key {current}: {} borrower(s), {} emergency contact(s), {} webhook secret(s)",
                 done.borrowers,
-                done.emergency_contacts
+                done.emergency_contacts,
+                done.webhook_secrets
             );
             store.close().await;
         }

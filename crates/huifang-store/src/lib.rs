@@ -87,6 +87,7 @@ pub(crate) const BORROWER_ID_NUMBER: &str = "borrowers.id_number";
 pub(crate) const BORROWER_MOBILE: &str = "borrowers.mobile";
 pub(crate) const EMERGENCY_MOBILE: &str = "emergency_contacts.mobile";
 pub(crate) const BORROWER_BANK_ACCOUNT: &str = "borrowers.bank_account";
+pub(crate) const WEBHOOK_SECRET: &str = "webhooks.secret";
 
 pub use security::{DenialRecord, KeyClaim, NewDenial, OperatorActionRecord, RevealRecord};
 pub use team::{

@@ -27,7 +27,7 @@ use sqlx::Row;
 
 use crate::{
     BORROWER_BANK_ACCOUNT, BORROWER_ID_NUMBER, BORROWER_MOBILE, EMERGENCY_MOBILE, Result,
-    StoreError, Tx,
+    StoreError, Tx, WEBHOOK_SECRET,
 };
 
 /// The kinds of lookup hash: one kind per kind of datum, whatever its column.
@@ -311,6 +311,31 @@ impl Tx {
             last = Some(id);
         }
         Ok((last, done))
+    }
+
+    /// Re-seals every webhook subscriber's secret not sealed under the current key (a handful
+    /// of rows: all at once); how many were re-sealed.
+    pub async fn reseal_webhook_secrets(&mut self) -> Result<u64> {
+        let keys = self.keyring()?;
+        let current = format!("{SEALED_PREFIX}{}.%", keys.current_id());
+        let rows = sqlx::query("SELECT id, name, secret FROM webhooks WHERE secret NOT LIKE $1")
+            .bind(current)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        let mut done = 0;
+        for r in rows {
+            let (id, name, stored): (i64, String, String) =
+                (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+            let secret = keys.open(WEBHOOK_SECRET, &name, &stored)?;
+            done += sqlx::query("UPDATE webhooks SET secret = $1 WHERE id = $2 AND secret = $3")
+                .bind(keys.seal(WEBHOOK_SECRET, &name, &secret))
+                .bind(id)
+                .bind(stored)
+                .execute(&mut *self.tx)
+                .await?
+                .rows_affected();
+        }
+        Ok(done)
     }
 
     /// [`Tx::reseal_borrowers`] for the emergency contacts' mobiles.

@@ -7,7 +7,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::sql::Val;
-use crate::{Dialect, Result, Tx};
+use crate::{Dialect, Result, Tx, WEBHOOK_SECRET, pii};
 
 /// A subscriber to add.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,10 +159,11 @@ const WEBHOOK_COLUMNS: &str = "id, name, url, secret, kinds, active, created_at,
 impl Tx {
     /// Adds a subscriber, reading every source from the present on; its id.
     pub async fn insert_webhook(&mut self, w: &NewWebhook) -> Result<i64> {
+        let secret = self.keyring()?.seal(WEBHOOK_SECRET, &w.name, &w.secret);
         let row = sqlx::query("INSERT INTO webhooks (name, url, secret, kinds, created_at, read_event_id, read_payment_id, read_decision_op_id, read_signal_id) VALUES ($1, $2, $3, $4, $5, (SELECT COALESCE(MAX(id), 0) FROM loan_events), (SELECT COALESCE(MAX(id), 0) FROM payments), (SELECT COALESCE(MAX(op_id), 0) FROM decisions), (SELECT COALESCE(MAX(id), 0) FROM risk_signals)) RETURNING id")
             .bind(w.name.as_str())
             .bind(w.url.as_str())
-            .bind(w.secret.as_str())
+            .bind(secret)
             .bind(w.kinds.as_str())
             .bind(w.created_at.as_str())
             .fetch_one(&mut *self.tx)
@@ -177,7 +178,22 @@ impl Tx {
         )))
         .fetch_all(&mut *self.tx)
         .await?;
-        rows.iter().map(webhook).collect()
+        rows.iter()
+            .map(|r| {
+                let mut w = webhook(r)?;
+                w.secret = self.shown_secret(&w.name, &w.secret)?;
+                Ok(w)
+            })
+            .collect()
+    }
+
+    /// A subscriber's stored secret opened when the data keys are at hand; empty without them
+    /// (only the delivery worker needs it, and it claims nothing without them).
+    fn shown_secret(&self, name: &str, stored: &str) -> Result<String> {
+        match (pii::sealed_under(stored), &self.keys) {
+            (Some(_), None) => Ok(String::new()),
+            _ => self.open_personal(WEBHOOK_SECRET, name, stored),
+        }
     }
 
     /// Changes a subscriber's address, kinds and whether it is active.
@@ -354,11 +370,18 @@ impl Tx {
             .iter()
             .map(|r| r.try_get::<i64, _>(0).map(Val::Int))
             .collect::<std::result::Result<_, _>>()?;
+        let keys = self.keyring()?;
         self.fetch_in(
             &format!("SELECT {DELIVERY_COLUMNS} WHERE d.id IN"),
             "ORDER BY d.due_at, d.id",
             &ids,
-            delivery,
+            |r| {
+                let mut d = delivery(r)?;
+                if pii::sealed_under(&d.secret).is_some() {
+                    d.secret = keys.open(WEBHOOK_SECRET, &d.webhook, &d.secret)?;
+                }
+                Ok(d)
+            },
         )
         .await
     }
@@ -395,6 +418,12 @@ impl Tx {
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
             .fetch_all(&mut *self.tx)
             .await?;
-        rows.iter().map(delivery).collect()
+        rows.iter()
+            .map(|r| {
+                let mut d = delivery(r)?;
+                d.secret = self.shown_secret(&d.webhook, &d.secret)?;
+                Ok(d)
+            })
+            .collect()
     }
 }
