@@ -989,7 +989,7 @@ fn borrower_contacts(f: &mut Fields<'_>) -> Option<BorrowerContacts> {
     let relation = f.optional("emergency_relation", |t| bounded_text(t, 20, true));
     let mobile = f.optional("emergency_mobile", mobile);
     let consent_on = f.optional("emergency_consent_on", date);
-    let bank_account = f.optional("bank_account", bank_account);
+    let bank_account = f.optional("bank_account", huifang_core::ids::bank_account);
     let emergency = match (name?, relation?, mobile?, consent_on?) {
         (None, None, None, None) => None,
         (Some(name), Some(relation), Some(mobile), consent_on) => Some(EmergencyRow {
@@ -1021,16 +1021,6 @@ fn borrower_contacts(f: &mut Fields<'_>) -> Option<BorrowerContacts> {
         emergency,
         bank_account: bank_account?,
     })
-}
-
-/// A bank account number: 10 to 30 digits (spaces between groups allowed).
-fn bank_account(text: &str) -> Result<String, String> {
-    let digits: String = text.chars().filter(|c| *c != ' ').collect();
-    if (10..=30).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
-        Ok(digits)
-    } else {
-        Err(format!("{text:?} is not a bank account (10 to 30 digits)"))
-    }
 }
 
 fn parse_loan(f: &mut Fields<'_>) -> Option<LoanRow> {

@@ -235,6 +235,16 @@ impl fmt::Display for Vin {
     }
 }
 
+/// A bank account number (还款账户): 10 to 30 digits, spaces between groups allowed; the digits.
+pub fn bank_account(text: &str) -> Result<String, String> {
+    let digits: String = text.chars().filter(|c| *c != ' ').collect();
+    if (10..=30).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(digits)
+    } else {
+        Err(format!("{text:?} is not a bank account (10 to 30 digits)"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

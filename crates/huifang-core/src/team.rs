@@ -202,19 +202,36 @@ pub enum BorrowerScope {
     Every,
 }
 
-/// Whether `member` may read a borrower's personal data, given the teams whose queues hold a
-/// task of one of the borrower's loans (open, or worked before it closed).
-pub fn borrower_access(member: &Member, borrower_teams: &[i64]) -> Result<(), String> {
+/// A task of one of a borrower's loans, as [`borrower_access`] weighs it: the team of its queue,
+/// its state and the attempts made on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BorrowerTask {
+    pub team_id: i64,
+    pub state: TaskState,
+    pub attempts: i64,
+}
+
+/// Whether `member` may read a borrower's personal data, given the tasks of the borrower's
+/// loans in teams' queues: a team follows the borrower up while one of its tasks is open, or
+/// once one was worked; a task cancelled before anyone worked it gives no team the borrower.
+pub fn borrower_access(member: &Member, tasks: &[BorrowerTask]) -> Result<(), String> {
     match member.role.borrower_scope() {
         BorrowerScope::Every => Ok(()),
         BorrowerScope::NoBorrowers => Err(format!(
             "a {} manages users and settings and reads no borrower's personal data",
             member.role
         )),
-        BorrowerScope::TeamTasks => match member.team_id {
-            Some(team) if borrower_teams.contains(&team) => Ok(()),
-            _ => Err("no task of the borrower's loans is in the user's team's queues".into()),
-        },
+        BorrowerScope::TeamTasks => {
+            let follows = |t: &BorrowerTask| {
+                Some(t.team_id) == member.team_id
+                    && (t.state != TaskState::Cancelled || t.attempts > 0)
+            };
+            if tasks.iter().any(follows) {
+                Ok(())
+            } else {
+                Err("no task of the borrower's loans is in the user's team's queues".into())
+            }
+        }
     }
 }
 
@@ -463,6 +480,33 @@ fn mask_middle(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_team_follows_a_borrower_through_open_or_worked_tasks_only() {
+        let member = |role, team_id| Member {
+            user_id: UserId(1),
+            role,
+            team_id,
+            skills: &[],
+        };
+        let task = |team_id, state, attempts| BorrowerTask {
+            team_id,
+            state,
+            attempts,
+        };
+        let lead = member(Role::TeamLead, Some(7));
+        assert!(borrower_access(&lead, &[task(7, TaskState::Open, 0)]).is_ok());
+        assert!(borrower_access(&lead, &[task(7, TaskState::Cancelled, 2)]).is_ok());
+        assert!(borrower_access(&lead, &[task(7, TaskState::Cancelled, 0)]).is_err());
+        assert!(borrower_access(&lead, &[task(8, TaskState::Open, 0)]).is_err());
+        assert!(
+            borrower_access(&member(Role::Agent, None), &[task(7, TaskState::Open, 0)]).is_err()
+        );
+        assert!(borrower_access(&member(Role::RiskOfficer, None), &[]).is_ok());
+        assert!(
+            borrower_access(&member(Role::Admin, None), &[task(7, TaskState::Open, 0)]).is_err()
+        );
+    }
 
     const SKILLS: [String; 0] = [];
 

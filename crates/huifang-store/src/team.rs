@@ -10,7 +10,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use huifang_core::outcome::Strategy;
-use huifang_core::team::{Role, TaskState};
+use huifang_core::team::{BorrowerTask, Role, TaskState};
 
 use crate::sql::{Val, bind_vals, date_text, named_col, opt_date_col, param, parse_date_col};
 use crate::{Dialect, Result, Tx};
@@ -308,14 +308,22 @@ fn list(dialect: Dialect, first: usize, n: usize) -> String {
 }
 
 impl Tx {
-    /// The teams whose queues hold a task of one of this borrower's loans, open or worked (a
-    /// task cancelled before anyone worked it gives no team the borrower).
-    pub async fn borrower_teams(&mut self, borrower: BorrowerId) -> Result<Vec<i64>> {
-        let rows = sqlx::query("SELECT DISTINCT q.team_id FROM loans l JOIN tasks t ON t.loan_id = l.id JOIN queues q ON q.code = t.queue_code WHERE l.borrower_id = $1 AND q.team_id IS NOT NULL AND (t.state <> 'cancelled' OR t.attempts > 0)")
+    /// The tasks of this borrower's loans in teams' queues: team, state, attempts (one row per
+    /// distinct combination).
+    pub async fn borrower_tasks(&mut self, borrower: BorrowerId) -> Result<Vec<BorrowerTask>> {
+        let rows = sqlx::query("SELECT DISTINCT q.team_id, t.state, t.attempts FROM loans l JOIN tasks t ON t.loan_id = l.id JOIN queues q ON q.code = t.queue_code WHERE l.borrower_id = $1 AND q.team_id IS NOT NULL")
             .bind(borrower.get())
             .fetch_all(&mut *self.tx)
             .await?;
-        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+        rows.iter()
+            .map(|r| {
+                Ok(BorrowerTask {
+                    team_id: r.try_get(0)?,
+                    state: named_col(r, 1, "tasks.state")?,
+                    attempts: r.try_get(2)?,
+                })
+            })
+            .collect()
     }
 
     // ----- teams and users --------------------------------------------------------------------

@@ -163,11 +163,11 @@ pub(crate) async fn authorize_borrower(
     borrower: BorrowerId,
     external_id: &str,
 ) -> Result<(), AppError> {
-    let teams = match actor.role.borrower_scope() {
-        team::BorrowerScope::TeamTasks => tx.borrower_teams(borrower).await?,
+    let tasks = match actor.role.borrower_scope() {
+        team::BorrowerScope::TeamTasks => tx.borrower_tasks(borrower).await?,
         _ => Vec::new(),
     };
-    team::borrower_access(&actor.member(), &teams).map_err(|why| {
+    team::borrower_access(&actor.member(), &tasks).map_err(|why| {
         forbidden(format!(
             "{} may not read borrower {external_id}: {why}",
             actor.name()
