@@ -51,6 +51,9 @@ pub use records::{
     ProductRecord, ReplayInput, RuleSetRecord, StatusRow, SummaryRow, WarningRecord, WarningRow,
     WarningStep, WarningStepRecord,
 };
+/// The columns of a payment record (`records::payment_from_row`) and their tables.
+const PAYMENT_FROM: &str = "p.id, p.external_id, l.external_id, p.paid_on, p.amount_fen, p.channel, p.received_on FROM payments p JOIN loans l ON l.id = p.loan_id";
+
 const CARD_COLUMNS: &str = "id, external_id, name, id_number, id_number_masked, mobile, mobile_masked, city, bank_account, bank_account_masked";
 
 fn card_from_row(r: &sqlx::any::AnyRow) -> Result<BorrowerCard> {
@@ -58,12 +61,12 @@ fn card_from_row(r: &sqlx::any::AnyRow) -> Result<BorrowerCard> {
         id: BorrowerId(r.try_get(0)?),
         external_id: r.try_get(1)?,
         name: r.try_get(2)?,
-        id_number_masked: outbox::shown_masked(
+        id_number_masked: pii::shown_masked(
             r.try_get(3)?,
             r.try_get(4)?,
             huifang_core::team::mask_id_number,
         ),
-        mobile_masked: outbox::shown_masked(
+        mobile_masked: pii::shown_masked(
             r.try_get(5)?,
             r.try_get(6)?,
             huifang_core::team::mask_mobile,
@@ -72,7 +75,7 @@ fn card_from_row(r: &sqlx::any::AnyRow) -> Result<BorrowerCard> {
         bank_account_masked: r
             .try_get::<Option<String>, _>(8)?
             .map(|stored| {
-                Ok::<_, StoreError>(outbox::shown_masked(
+                Ok::<_, StoreError>(pii::shown_masked(
                     stored,
                     r.try_get::<Option<String>, _>(9)?.unwrap_or_default(),
                     huifang_core::team::mask_account,
@@ -1048,7 +1051,7 @@ impl Tx {
         after: i64,
         limit: i64,
     ) -> Result<Vec<PaymentRecord>> {
-        let rows = sqlx::query("SELECT p.id, p.external_id, l.external_id, p.paid_on, p.amount_fen, p.channel, p.received_on FROM payments p JOIN loans l ON l.id = p.loan_id WHERE p.id > $1 AND (CAST($2 AS BIGINT) IS NULL OR p.loan_id = $2) ORDER BY p.id LIMIT $3")
+        let rows = sqlx::query(AssertSqlSafe(format!("SELECT {PAYMENT_FROM} WHERE p.id > $1 AND (CAST($2 AS BIGINT) IS NULL OR p.loan_id = $2) ORDER BY p.id LIMIT $3")))
             .bind(after)
             .bind(loan.map(LoanId::get))
             .bind(limit)
@@ -1062,7 +1065,14 @@ impl Tx {
         ids: &[String],
     ) -> Result<HashMap<String, PaymentRecord>> {
         let keys: Vec<Val> = ids.iter().cloned().map(Val::Text).collect();
-        let found = self.fetch_in("SELECT p.id, p.external_id, l.external_id, p.paid_on, p.amount_fen, p.channel, p.received_on FROM payments p JOIN loans l ON l.id = p.loan_id WHERE p.external_id IN", "", &keys, records::payment_from_row).await?;
+        let found = self
+            .fetch_in(
+                &format!("SELECT {PAYMENT_FROM} WHERE p.external_id IN"),
+                "",
+                &keys,
+                records::payment_from_row,
+            )
+            .await?;
         Ok(found
             .into_iter()
             .map(|p| (p.external_id.clone(), p))
@@ -1101,7 +1111,12 @@ impl Tx {
 
     /// A loan's payments, oldest first.
     pub async fn loan_payments(&mut self, loan_id: LoanId) -> Result<Vec<PaymentRecord>> {
-        let rows = sqlx::query("SELECT p.id, p.external_id, l.external_id, p.paid_on, p.amount_fen, p.channel, p.received_on FROM payments p JOIN loans l ON l.id = p.loan_id WHERE p.loan_id = $1 ORDER BY p.paid_on, p.id").bind(loan_id.get()).fetch_all(&mut *self.tx).await?;
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {PAYMENT_FROM} WHERE p.loan_id = $1 ORDER BY p.paid_on, p.id"
+        )))
+        .bind(loan_id.get())
+        .fetch_all(&mut *self.tx)
+        .await?;
         rows.iter().map(records::payment_from_row).collect()
     }
 

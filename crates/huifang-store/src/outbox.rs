@@ -127,7 +127,7 @@ fn message_record(r: &AnyRow) -> Result<MessageRecord> {
         loan_external_id: r.try_get(20)?,
         borrower_id: BorrowerId(r.try_get(21)?),
         borrower_name: r.try_get(22)?,
-        mobile: shown_masked(
+        mobile: pii::shown_masked(
             r.try_get(23)?,
             r.try_get(26)?,
             huifang_core::team::mask_mobile,
@@ -641,15 +641,5 @@ impl Tx {
             .fetch_optional(&mut *self.tx)
             .await?;
         row.map(|r| self.emergency_contact_from(&r)).transpose()
-    }
-}
-
-/// What pages show of a stored personal datum: its stored masked form, or the clear value
-/// masked for a value stored before sealing.
-pub(crate) fn shown_masked(stored: String, masked: String, mask: fn(&str) -> String) -> String {
-    if pii::sealed_under(&stored).is_none() {
-        mask(&stored)
-    } else {
-        masked
     }
 }

@@ -241,6 +241,16 @@ pub fn sealed_under(stored: &str) -> Option<&str> {
     split_sealed(stored).map(|(id, _)| id)
 }
 
+/// What pages show of a stored personal datum: its stored masked form, or the clear value
+/// masked for a value stored before sealing.
+pub(crate) fn shown_masked(stored: String, masked: String, mask: fn(&str) -> String) -> String {
+    if sealed_under(&stored).is_none() {
+        mask(&stored)
+    } else {
+        masked
+    }
+}
+
 /// Rows whose personal data is not sealed under the current key: (borrowers, emergency contacts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SealingBacklog {

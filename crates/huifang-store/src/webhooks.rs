@@ -234,17 +234,27 @@ impl Tx {
         Ok(())
     }
 
+    /// The rows of `sql` (a source read after a cursor: `$1` the cursor, `$2` the limit).
+    async fn rows_after(
+        &mut self,
+        sql: &'static str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<AnyRow>> {
+        Ok(sqlx::query(sql)
+            .bind(after)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&mut *self.tx)
+            .await?)
+    }
+
     /// The loan events after `after`, in order, at most `limit`.
     pub async fn loan_events_after(
         &mut self,
         after: i64,
         limit: usize,
     ) -> Result<Vec<SourceEvent>> {
-        let rows = sqlx::query("SELECT e.id, l.external_id, e.business_date, e.kind, e.details FROM loan_events e JOIN loans l ON l.id = e.loan_id WHERE e.id > $1 ORDER BY e.id LIMIT $2")
-            .bind(after)
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .fetch_all(&mut *self.tx)
-            .await?;
+        let rows = self.rows_after("SELECT e.id, l.external_id, e.business_date, e.kind, e.details FROM loan_events e JOIN loans l ON l.id = e.loan_id WHERE e.id > $1 ORDER BY e.id LIMIT $2", after, limit).await?;
         rows.iter()
             .map(|r| {
                 Ok(SourceEvent::Loan {
@@ -260,24 +270,21 @@ impl Tx {
 
     /// The payments after `after`, in order, at most `limit`.
     pub async fn payments_after(&mut self, after: i64, limit: usize) -> Result<Vec<SourceEvent>> {
-        let rows = sqlx::query("SELECT p.id, p.external_id, l.external_id, p.paid_on, p.amount_fen, p.channel, p.received_on FROM payments p JOIN loans l ON l.id = p.loan_id WHERE p.id > $1 ORDER BY p.id LIMIT $2")
-            .bind(after)
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .fetch_all(&mut *self.tx)
+        let page = self
+            .payments_page(None, after, i64::try_from(limit).unwrap_or(i64::MAX))
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(SourceEvent::Payment {
-                    id: r.try_get(0)?,
-                    external_id: r.try_get(1)?,
-                    loan: r.try_get(2)?,
-                    paid_on: r.try_get(3)?,
-                    amount: Money::from_fen(r.try_get(4)?),
-                    channel: r.try_get(5)?,
-                    received_on: r.try_get(6)?,
-                })
+        Ok(page
+            .into_iter()
+            .map(|p| SourceEvent::Payment {
+                id: p.id,
+                external_id: p.external_id,
+                loan: p.loan_external_id,
+                paid_on: p.paid_on.to_string(),
+                amount: p.amount,
+                channel: p.channel,
+                received_on: p.received_on.to_string(),
             })
-            .collect()
+            .collect())
     }
 
     /// The promises found broken after the risk signal `after`, in order, at most `limit`.
@@ -286,11 +293,7 @@ impl Tx {
         after: i64,
         limit: usize,
     ) -> Result<Vec<SourceEvent>> {
-        let rows = sqlx::query("SELECT s.id, l.external_id, s.observed_on, s.value FROM risk_signals s JOIN loans l ON l.id = s.loan_id WHERE s.id > $1 AND s.kind = 'broken_promise' ORDER BY s.id LIMIT $2")
-            .bind(after)
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .fetch_all(&mut *self.tx)
-            .await?;
+        let rows = self.rows_after("SELECT s.id, l.external_id, s.observed_on, s.value FROM risk_signals s JOIN loans l ON l.id = s.loan_id WHERE s.id > $1 AND s.kind = 'broken_promise' ORDER BY s.id LIMIT $2", after, limit).await?;
         rows.iter()
             .map(|r| {
                 Ok(SourceEvent::PromiseBroken {
@@ -310,11 +313,7 @@ impl Tx {
         after_op: i64,
         limit: usize,
     ) -> Result<Vec<SourceEvent>> {
-        let rows = sqlx::query("SELECT d.op_id, d.id, l.external_id, d.kind, d.on_date, d.business_date FROM decisions d JOIN loans l ON l.id = d.loan_id WHERE d.op_id > $1 ORDER BY d.op_id LIMIT $2")
-            .bind(after_op)
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .fetch_all(&mut *self.tx)
-            .await?;
+        let rows = self.rows_after("SELECT d.op_id, d.id, l.external_id, d.kind, d.on_date, d.business_date FROM decisions d JOIN loans l ON l.id = d.loan_id WHERE d.op_id > $1 ORDER BY d.op_id LIMIT $2", after_op, limit).await?;
         rows.iter()
             .map(|r| {
                 Ok(SourceEvent::Decision {
