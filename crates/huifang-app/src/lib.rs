@@ -32,7 +32,7 @@ pub use demo::synth;
 
 use huifang_core::Date;
 use huifang_core::loan::LoanError;
-use huifang_store::{StoreError, Tx};
+use huifang_store::{Store, StoreError, Tx};
 
 use crate::rows::RowError;
 
@@ -90,6 +90,14 @@ pub(crate) fn to_u64(n: usize) -> u64 {
 /// The business date, or [`AppError::NotInitialised`].
 pub async fn require_business_date(tx: &mut Tx) -> Result<Date, AppError> {
     tx.business_date().await?.ok_or(AppError::NotInitialised)
+}
+
+/// The book's business date, read in a transaction of its own.
+pub async fn business_date(store: &Store) -> Result<Date, AppError> {
+    let mut tx = store.begin().await?;
+    let date = require_business_date(&mut tx).await?;
+    tx.rollback().await?;
+    Ok(date)
 }
 
 /// The business date, locked until `tx` ends: for every use case that evaluates loans (the close,

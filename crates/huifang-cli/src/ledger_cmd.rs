@@ -33,7 +33,8 @@ pub enum Commands {
         #[command(subcommand)]
         command: DocumentCommand,
     },
-    /// Serve the HTTP API (/api/v1, OpenAPI at /api/v1/openapi.json).
+    /// Serve the web console (at /) and the HTTP API (/api/v1, OpenAPI at
+    /// /api/v1/openapi.json).
     Serve {
         /// Address to listen on (port 0: any free port; the address is printed).
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -55,6 +56,15 @@ pub enum Commands {
         /// repeat for several. None by default: CORS is closed.
         #[arg(long = "cors-origin")]
         cors_origins: Vec<String>,
+        /// Mark the console's session cookie Secure: the server is reached over TLS through a
+        /// proxy that does not send `X-Forwarded-Proto: https` (when it does, the cookie is
+        /// Secure anyway).
+        #[arg(long, env = "HUIFANG_SECURE_COOKIES")]
+        secure_cookies: bool,
+        /// Minutes a console session lasts without use (it ends 12 hours after sign-in
+        /// whatever its use).
+        #[arg(long, default_value_t = 30)]
+        console_idle_minutes: u64,
     },
     /// Benchmark the ledger: appends in daily-close-sized transactions, proofs, full audit.
     BenchLedger {
@@ -185,12 +195,16 @@ pub async fn run(db: &Db, command: &Commands) -> Result<()> {
             max_in_flight,
             public_checks_per_minute,
             cors_origins,
+            secure_cookies,
+            console_idle_minutes,
         } => {
             let config = huifang_web::HttpConfig {
                 request_timeout: Duration::from_secs((*request_timeout).max(1)),
                 max_in_flight: *max_in_flight,
                 public_checks_per_minute: *public_checks_per_minute,
                 cors_origins: cors_origins.clone(),
+                secure_cookies: *secure_cookies,
+                console_idle: Duration::from_secs((*console_idle_minutes).max(1) * 60),
             };
             let store = db.open().await?;
             crate::init_tracing();
@@ -202,7 +216,9 @@ pub async fn run(db: &Db, command: &Commands) -> Result<()> {
                 // for whoever started the server; a closed standard output does not stop it
                 use std::io::Write as _;
                 let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "listening on http://{addr}").and_then(|()| out.flush());
+                let _ = writeln!(out, "listening on http://{addr}")
+                    .and_then(|()| writeln!(out, "console: http://{addr}/ (API: /api/v1)"))
+                    .and_then(|()| out.flush());
             }
             if !*no_worker {
                 let store = store.clone();

@@ -178,6 +178,12 @@ enum Command {
         /// The last business date (default: today in Asia/Shanghai).
         #[arg(long, value_parser = date_arg)]
         today: Option<Date>,
+        /// Then serve the web console and the API on the demo (until Ctrl-C).
+        #[arg(long)]
+        serve: bool,
+        /// Where `--serve` listens.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
     },
     /// Benchmark: generate N loans with repayment history, import them and time the daily close.
     Bench {
@@ -586,7 +592,13 @@ async fn run(cli: Cli) -> Result<()> {
                 Format::Table | Format::Csv => say_text!("{}", output::summary_text(date, &rows)),
             }
         }
-        Command::Demo { loans, seed, today } => demo_command(&cli, *loans, *seed, *today).await?,
+        Command::Demo {
+            loans,
+            seed,
+            today,
+            serve,
+            listen,
+        } => demo_command(&cli, *loans, *seed, *today, serve.then_some(*listen)).await?,
         Command::Followup(command) => followup_cmd::run(&open(&cli).await?, command).await?,
         Command::Team(command) => {
             let (store, policy) = open_with_policy(&cli).await?;
@@ -860,7 +872,13 @@ async fn decide_command(cli: &Cli, command: &DecideCommand) -> Result<()> {
 }
 
 /// `huifang demo`.
-async fn demo_command(cli: &Cli, loans: usize, seed: u64, today: Option<Date>) -> Result<()> {
+async fn demo_command(
+    cli: &Cli,
+    loans: usize,
+    seed: u64,
+    today: Option<Date>,
+    serve: Option<std::net::SocketAddr>,
+) -> Result<()> {
     let db = Db::of(cli, "sqlite://huifang-demo.db");
     let url = db.url.clone();
     let today = today.unwrap_or_else(today_shanghai);
@@ -878,8 +896,26 @@ async fn demo_command(cli: &Cli, loans: usize, seed: u64, today: Option<Date>) -
     let (date, rows) = status::summary(&store).await?;
     say_text!("{}", output::summary_text(date, &rows));
     say!("\ntry: huifang --db {url} status | head; huifang --db {url} loan L00000001");
-    store.close().await;
-    Ok(())
+    let logins = "one login per role (password huifang-demo): agent wangfang, collector chenjing, team lead zhenglead, risk officer risk, auditor audit, admin admin";
+    match serve {
+        None => {
+            say!("the web console: huifang --db {url} serve   (then open http://127.0.0.1:8080/)");
+            say!("{logins}");
+            store.close().await;
+            Ok(())
+        }
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding {addr}"))?;
+            let addr = listener.local_addr()?;
+            say!("the web console: http://{addr}/  (API: http://{addr}/api/v1; Ctrl-C ends)");
+            say!("{logins}");
+            init_tracing();
+            huifang_web::serve_with(store, listener, huifang_web::HttpConfig::default()).await?;
+            Ok(())
+        }
+    }
 }
 
 /// `huifang keys`.

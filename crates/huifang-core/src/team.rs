@@ -35,6 +35,10 @@ pub const LOCKOUT_FAILURES: i64 = 5;
 pub const LOCKOUT_MINUTES: i64 = 15;
 /// How long a login session lasts, from sign-in, in hours (absolute expiry).
 pub const SESSION_HOURS: i64 = 12;
+/// How long a console session lasts without use, in minutes (idle expiry).
+pub const CONSOLE_IDLE_MINUTES: i64 = 30;
+/// The languages of the console and of scripts: Chinese (the default) and English.
+pub const LANGUAGES: [&str; 2] = ["zh", "en"];
 /// How long an API token lasts unless issued for fewer days.
 pub const API_TOKEN_DAYS: u32 = 90;
 /// The longest an API token may be issued for, in days.

@@ -136,10 +136,11 @@ impl Tx {
 
     /// Ends the sessions that expired before `now`.
     pub async fn delete_expired_sessions(&mut self, now: &str) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
-            .bind(now)
-            .execute(&mut *self.tx)
-            .await?;
+        let done =
+            sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR idle_expires_at <= $1")
+                .bind(now)
+                .execute(&mut *self.tx)
+                .await?;
         Ok(done.rows_affected())
     }
 

@@ -411,14 +411,15 @@ impl Tx {
         row.as_ref().map(user_from_row).transpose()
     }
 
-    /// The active user of an unexpired session (`now` is an RFC 3339 UTC timestamp).
+    /// The active user of an unexpired session (`now` is an RFC 3339 UTC timestamp): before its
+    /// absolute expiry and, for a console session, before its idle deadline.
     pub async fn user_by_session(
         &mut self,
         token_hash: &str,
         now: &str,
     ) -> Result<Option<UserRecord>> {
         let sql = format!(
-            "{USER_SELECT} JOIN sessions s ON s.user_id = u.id WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.active = 1"
+            "{USER_SELECT} JOIN sessions s ON s.user_id = u.id WHERE s.token_hash = $1 AND s.expires_at > $2 AND (s.idle_expires_at IS NULL OR s.idle_expires_at > $2) AND u.active = 1"
         );
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(token_hash)
@@ -456,6 +457,58 @@ impl Tx {
             .bind(token_hash)
             .bind(user_id.get())
             .bind(expires_at)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Opens a console session: it ends at `expires_at`, or at `idle_expires_at` unless used
+    /// before ([`Tx::extend_session`]).
+    pub async fn insert_console_session(
+        &mut self,
+        token_hash: &str,
+        user_id: UserId,
+        expires_at: &str,
+        idle_expires_at: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, expires_at, idle_expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(user_id.get())
+        .bind(expires_at)
+        .bind(idle_expires_at)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Pushes a console session's idle deadline forward (an API session has none to push).
+    pub async fn extend_session(&mut self, token_hash: &str, idle_expires_at: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE sessions SET idle_expires_at = $1 WHERE token_hash = $2 AND idle_expires_at IS NOT NULL",
+        )
+        .bind(idle_expires_at)
+        .bind(token_hash)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// A user's language: `zh` or `en`.
+    pub async fn user_lang(&mut self, user_id: UserId) -> Result<String> {
+        let lang: Option<String> = sqlx::query_scalar("SELECT lang FROM users WHERE id = $1")
+            .bind(user_id.get())
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        Ok(lang.unwrap_or_else(|| "zh".into()))
+    }
+
+    /// Remembers a user's language (`zh` or `en`; the schema refuses others).
+    pub async fn set_user_lang(&mut self, user_id: UserId, lang: &str) -> Result<()> {
+        sqlx::query("UPDATE users SET lang = $1 WHERE id = $2")
+            .bind(lang)
+            .bind(user_id.get())
             .execute(&mut *self.tx)
             .await?;
         Ok(())

@@ -20,6 +20,7 @@
     clippy::as_conversions
 )]
 
+pub mod browser;
 pub mod gateway;
 pub mod receiver;
 

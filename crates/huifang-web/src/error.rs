@@ -88,8 +88,46 @@ impl From<huifang_store::StoreError> for ApiError {
     }
 }
 
+/// An error as it is answered: the status, a stable code, the message (an internal cause is
+/// logged, never answered), the denial to record and the seconds to wait before trying again.
+pub(crate) struct Answered {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub denied: Option<Denied>,
+    pub retry: Option<u64>,
+}
+
+impl Answered {
+    /// Puts the denial (for the guard to record) and Retry-After on an answer.
+    pub(crate) fn mark(self, mut response: Response) -> Response {
+        if let Some(d) = self.denied {
+            response.extensions_mut().insert(d);
+        }
+        if let Some(seconds) = self.retry {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let answered = self.answered();
+        let body = ErrorView {
+            error: answered.code.to_string(),
+            message: answered.message.clone(),
+        };
+        let response = (answered.status, Json(body)).into_response();
+        answered.mark(response)
+    }
+}
+
+impl ApiError {
+    /// How the error is answered, over the API as JSON and in the console as a page.
+    pub(crate) fn answered(self) -> Answered {
         let mut denied = None;
         let mut retry = None;
         let (status, code, message) = match self {
@@ -130,19 +168,12 @@ impl IntoResponse for ApiError {
                 )
             }
         };
-        let body = ErrorView {
-            error: code.to_string(),
+        Answered {
+            status,
+            code,
             message,
-        };
-        let mut response = (status, Json(body)).into_response();
-        if let Some(d) = denied {
-            response.extensions_mut().insert(d);
+            denied,
+            retry,
         }
-        if let Some(seconds) = retry {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        }
-        response
     }
 }

@@ -30,6 +30,11 @@ pub struct HttpConfig {
     pub public_checks_per_minute: u32,
     /// Origins allowed to call the API from a browser (CORS); none by default.
     pub cors_origins: Vec<String>,
+    /// Mark the console's cookies Secure (the server is reached over TLS, through a proxy that
+    /// does not say so with `X-Forwarded-Proto: https`).
+    pub secure_cookies: bool,
+    /// How long a console session lasts without use.
+    pub console_idle: Duration,
 }
 
 impl Default for HttpConfig {
@@ -39,6 +44,10 @@ impl Default for HttpConfig {
             max_in_flight: 512,
             public_checks_per_minute: 30,
             cors_origins: Vec::new(),
+            secure_cookies: false,
+            console_idle: Duration::from_secs(
+                u64::try_from(huifang_app::team::CONSOLE_IDLE_MINUTES * 60).unwrap_or(1800),
+            ),
         }
     }
 }
@@ -74,6 +83,17 @@ impl Guard {
             config,
             buckets: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Whether the console's cookies are marked Secure whatever the request says.
+    pub fn secure_cookies(&self) -> bool {
+        self.config.secure_cookies
+    }
+
+    /// How long a console session lasts without use.
+    pub fn console_idle(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.config.console_idle)
+            .unwrap_or_else(|_| chrono::Duration::minutes(huifang_app::team::CONSOLE_IDLE_MINUTES))
     }
 
     /// Takes one of `addr`'s public checks; how long to wait when there is none left.

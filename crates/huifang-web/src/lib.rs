@@ -14,6 +14,7 @@
 mod auth;
 mod book;
 mod cases;
+mod console;
 mod contact;
 mod decisions;
 mod documents;
@@ -151,6 +152,7 @@ pub fn router_with(store: Store, config: HttpConfig) -> Router {
     };
     let (routes, _) = api().split_for_parts();
     let app = routes
+        .merge(console::routes())
         .route_layer(axum::middleware::from_fn(guard::route_seen))
         .fallback(meta::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BYTES))

@@ -15,8 +15,9 @@ use tokio::sync::Semaphore;
 use super::{Actor, invalid, now_utc, stamp};
 use crate::AppError;
 
+pub use huifang_core::team::CONSOLE_IDLE_MINUTES;
 pub use huifang_core::team::SESSION_HOURS;
-use huifang_core::team::{LOCKOUT_FAILURES, LOCKOUT_MINUTES};
+use huifang_core::team::{LANGUAGES, LOCKOUT_FAILURES, LOCKOUT_MINUTES};
 
 /// SHA-256 of a token, lowercase hex: what the database keeps.
 pub fn token_hash(token: &str) -> String {
@@ -112,6 +113,26 @@ pub async fn login(
     username: &str,
     password: &str,
 ) -> Result<(String, Actor), AppError> {
+    sign_in(store, username, password, None).await
+}
+
+/// Signs in to the console: as [`login`], but the session also ends after `idle` without use
+/// (by default [`CONSOLE_IDLE_MINUTES`]).
+pub async fn console_login(
+    store: &Store,
+    username: &str,
+    password: &str,
+    idle: chrono::Duration,
+) -> Result<(String, Actor), AppError> {
+    sign_in(store, username, password, Some(idle)).await
+}
+
+async fn sign_in(
+    store: &Store,
+    username: &str,
+    password: &str,
+    idle: Option<chrono::Duration>,
+) -> Result<(String, Actor), AppError> {
     let now = now_utc();
     let key = failure_key(username);
     let window_start = stamp(now - chrono::Duration::minutes(LOCKOUT_MINUTES));
@@ -141,8 +162,17 @@ pub async fn login(
     let token = new_token();
     let expires = stamp(now + chrono::Duration::hours(SESSION_HOURS));
     tx.clear_login_failures(&key).await?;
-    tx.insert_session(&token_hash(&token), user.id, &expires)
-        .await?;
+    match idle {
+        None => {
+            tx.insert_session(&token_hash(&token), user.id, &expires)
+                .await?;
+        }
+        Some(idle) => {
+            let idle = stamp(now + idle);
+            tx.insert_console_session(&token_hash(&token), user.id, &expires, &idle)
+                .await?;
+        }
+    }
     tx.commit().await?;
     Ok((token, Actor::from_user(user)?))
 }
@@ -171,6 +201,40 @@ pub async fn authenticate(store: &Store, token: &str) -> Result<Actor, AppError>
         AppError::Unauthenticated("the token is unknown, revoked or expired".into())
     })?;
     Actor::from_user(user)
+}
+
+/// The user of a console session and their language; the session's idle deadline is pushed
+/// `idle` forward.
+pub async fn console_authenticate(
+    store: &Store,
+    token: &str,
+    idle: chrono::Duration,
+) -> Result<(Actor, String), AppError> {
+    let hash = token_hash(token.trim());
+    let now = now_utc();
+    let mut tx = store.begin().await?;
+    let user = tx.user_by_session(&hash, &stamp(now)).await?;
+    let Some(user) = user else {
+        tx.rollback().await?;
+        return Err(AppError::Unauthenticated(
+            "the session has ended: sign in again".into(),
+        ));
+    };
+    tx.extend_session(&hash, &stamp(now + idle)).await?;
+    let lang = tx.user_lang(user.id).await?;
+    tx.commit().await?;
+    Ok((Actor::from_user(user)?, lang))
+}
+
+/// Remembers the language a user reads the console in: `zh` or `en`.
+pub async fn set_language(store: &Store, actor: &Actor, lang: &str) -> Result<(), AppError> {
+    if !LANGUAGES.contains(&lang) {
+        return Err(invalid("lang", "must be zh or en"));
+    }
+    let mut tx = store.begin().await?;
+    tx.set_user_lang(actor.id(), lang).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// The user named on the command line (`--as`): whoever holds the database acts as them.

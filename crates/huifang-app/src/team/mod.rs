@@ -35,7 +35,8 @@ pub use audit::{
     operator_actions, record_denial, reveals,
 };
 pub use auth::{
-    SESSION_HOURS, actor, authenticate, hash_password, login, logout, new_token, token_hash,
+    CONSOLE_IDLE_MINUTES, SESSION_HOURS, actor, authenticate, console_authenticate, console_login,
+    hash_password, login, logout, new_token, set_language, token_hash,
 };
 pub use dispatch::{auto_assign, my_queue, take_next};
 pub use huifang_core::team::Role;

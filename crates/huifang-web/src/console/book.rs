@@ -1,0 +1,350 @@
+//! The book as the roles that read loans see it: the portfolio dashboard (loans and balance by
+//! bucket, five-tier classification and warning level, the overdue rate), the loan list
+//! (filtered, a page at a time) and the borrower 360° view of a loan (contract, schedule,
+//! payments, operations, status history, warnings, decisions, contacts).
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use axum::routing::get;
+use huifang_app::views::{
+    DecisionView, InteractionView, LoanDetailView, LoanSummaryView, StatusLineView,
+};
+use huifang_app::{book, decisions, status, team};
+use huifang_core::policy::Classification;
+use huifang_core::status::Lifecycle;
+use huifang_core::{LoanId, Money};
+use huifang_store::StatusFilter;
+
+use super::chart::{self, Bar};
+use super::work::number;
+use super::{Chrome, ConsoleError, Viewer, page, query_of, to};
+use crate::AppState;
+use crate::tasks::policy_in_force;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/dashboard", get(dashboard))
+        .route("/loans", get(loans))
+        .route("/loans/{id}", get(loan))
+}
+
+type Params = Query<HashMap<String, String>>;
+
+// ----- the dashboard -------------------------------------------------------------------------
+
+/// One line of a breakdown: a label, loans, balance and share of the balance.
+pub struct Line {
+    pub label: String,
+    pub loans: i64,
+    pub balance: String,
+    pub share: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/dashboard.html")]
+struct DashboardPage {
+    c: Chrome,
+    business_date: String,
+    active: i64,
+    balance: String,
+    overdue_loans: i64,
+    overdue_rate: String,
+    overdue_balance_rate: String,
+    buckets: Vec<Line>,
+    tiers: Vec<Line>,
+    levels: Vec<Line>,
+    bucket_chart: String,
+    tier_chart: String,
+    level_chart: String,
+}
+
+/// A share `part / whole` in percent with one decimal, rounded half up from the exact ratio.
+pub fn percent(part: i128, whole: i128) -> String {
+    if whole <= 0 {
+        return "0.0%".into();
+    }
+    let tenths = (part * 2000 + whole) / (2 * whole);
+    format!("{}.{}%", tenths / 10, tenths % 10)
+}
+
+/// Sums of (loans, balance in fen) per key, in the order of `keys`.
+fn breakdown<K: PartialEq + Copy>(
+    rows: &[(K, i64, i64)],
+    keys: &[K],
+    label: impl Fn(K) -> String,
+    total: i64,
+    c: &Chrome,
+) -> Vec<Line> {
+    keys.iter()
+        .map(|k| {
+            let (loans, fen) = rows
+                .iter()
+                .filter(|(key, _, _)| key == k)
+                .fold((0i64, 0i64), |(n, f), (_, l, b)| (n + l, f + b));
+            Line {
+                label: label(*k),
+                loans,
+                balance: c.money(&Money::from_fen(fen).to_string()),
+                share: percent(i128::from(fen), i128::from(total)),
+            }
+        })
+        .collect()
+}
+
+fn bars(lines: &[Line], fen: &[i64], colors: &[&'static str]) -> Vec<Bar> {
+    lines
+        .iter()
+        .zip(fen)
+        .enumerate()
+        .map(|(i, (l, f))| Bar {
+            label: l.label.clone(),
+            value: i128::from(*f),
+            text: format!("{} · {}", l.balance, l.share),
+            color: colors.get(i).copied().unwrap_or("#5470c6"),
+        })
+        .collect()
+}
+
+async fn dashboard(State(state): State<AppState>, v: Viewer) -> Result<Response, ConsoleError> {
+    super::require(
+        &v,
+        v.actor.role.reads_loans(),
+        "see the portfolio dashboard",
+    )?;
+    let (date, rows) = status::summary(&state.store).await?;
+    let c = v.chrome("Dashboard", "/dashboard");
+    let active: Vec<_> = rows
+        .iter()
+        .filter(|r| r.lifecycle == Lifecycle::Active)
+        .collect();
+    let total_loans: i64 = active.iter().map(|r| r.loans).sum();
+    let total_fen: i64 = active.iter().map(|r| r.outstanding_principal.fen()).sum();
+    let last_bucket = active.iter().map(|r| r.bucket.0).max().unwrap_or(0).max(7);
+    let by_bucket: Vec<(u8, i64, i64)> = active
+        .iter()
+        .map(|r| (r.bucket.0, r.loans, r.outstanding_principal.fen()))
+        .collect();
+    let bucket_keys: Vec<u8> = (0..=last_bucket).collect();
+    let bucket_name = |b: u8| {
+        if b == last_bucket {
+            format!("M{b}+")
+        } else {
+            format!("M{b}")
+        }
+    };
+    let buckets = breakdown(&by_bucket, &bucket_keys, bucket_name, total_fen, &c);
+    let by_tier: Vec<(Classification, i64, i64)> = active
+        .iter()
+        .map(|r| (r.classification, r.loans, r.outstanding_principal.fen()))
+        .collect();
+    let tier_name = |t: Classification| match c.lang {
+        super::Lang::Zh => t.zh().to_string(),
+        super::Lang::En => t.as_str().replace('_', " "),
+    };
+    let tiers = breakdown(&by_tier, &Classification::ALL, tier_name, total_fen, &c);
+    let by_level: Vec<(u8, i64, i64)> = active
+        .iter()
+        .map(|r| (r.warning_level, r.loans, r.outstanding_principal.fen()))
+        .collect();
+    let level_name = |l: u8| format!("{} {l}", c.t("Level"));
+    let levels = breakdown(&by_level, &[0, 1, 2, 3], level_name, total_fen, &c);
+    let overdue: Vec<_> = active.iter().filter(|r| r.bucket.0 > 0).collect();
+    let overdue_loans: i64 = overdue.iter().map(|r| r.loans).sum();
+    let overdue_fen: i64 = overdue.iter().map(|r| r.outstanding_principal.fen()).sum();
+    let fen_of = |keys: &[u8], rows: &[(u8, i64, i64)]| -> Vec<i64> {
+        keys.iter()
+            .map(|k| rows.iter().filter(|r| r.0 == *k).map(|r| r.2).sum())
+            .collect()
+    };
+    let tier_fen: Vec<i64> = Classification::ALL
+        .iter()
+        .map(|t| by_tier.iter().filter(|r| r.0 == *t).map(|r| r.2).sum())
+        .collect();
+    let bucket_chart = chart::bars(
+        &bars(
+            &buckets,
+            &fen_of(&bucket_keys, &by_bucket),
+            &chart::BUCKET_COLORS,
+        ),
+        c.t("Balance by bucket"),
+    );
+    let tier_chart = chart::bars(
+        &bars(&tiers, &tier_fen, &chart::TIER_COLORS),
+        c.t("Balance by classification"),
+    );
+    let level_chart = chart::bars(
+        &bars(
+            &levels,
+            &fen_of(&[0, 1, 2, 3], &by_level),
+            &chart::LEVEL_COLORS,
+        ),
+        c.t("Balance by warning level"),
+    );
+    page(&DashboardPage {
+        business_date: date.to_string(),
+        active: total_loans,
+        balance: c.money(&Money::from_fen(total_fen).to_string()),
+        overdue_loans,
+        overdue_rate: percent(i128::from(overdue_loans), i128::from(total_loans)),
+        overdue_balance_rate: percent(i128::from(overdue_fen), i128::from(total_fen)),
+        buckets,
+        tiers,
+        levels,
+        bucket_chart,
+        tier_chart,
+        level_chart,
+        c,
+    })
+}
+
+// ----- loans ---------------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "console/loans.html")]
+struct LoansPage {
+    c: Chrome,
+    loans: Vec<StatusLineView>,
+    bucket: String,
+    classification: String,
+    level: String,
+    next: Option<String>,
+    buckets: Vec<String>,
+    levels: Vec<String>,
+    tiers: Vec<(String, String)>,
+    error: Option<String>,
+}
+
+async fn loans(
+    State(state): State<AppState>,
+    v: Viewer,
+    Query(q): Params,
+) -> Result<Response, ConsoleError> {
+    if let Some(id) = q.get("q").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        return Ok(to(&format!("/loans/{}", super::encode(id))));
+    }
+    let c = v.chrome("Loans", "/loans");
+    let text = |name: &str| {
+        q.get(name)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
+    let (bucket, classification, level) = (text("bucket"), text("classification"), text("level"));
+    let mut error = None;
+    let mut filter = StatusFilter::default();
+    if !bucket.is_empty() {
+        match bucket.parse() {
+            Ok(b) => filter.bucket = Some(b),
+            Err(e) => error = Some(format!("bucket: {e}")),
+        }
+    }
+    if !classification.is_empty() {
+        match classification.parse() {
+            Ok(t) => filter.classification = Some(t),
+            Err(e) => error = Some(format!("classification: {e}")),
+        }
+    }
+    if !level.is_empty() {
+        match level.parse::<u8>() {
+            Ok(l @ 0..=3) => filter.warning_level = Some(l),
+            _ => error = Some("level: must be 0 to 3".into()),
+        }
+    }
+    let after: Option<i64> = number(&q, "after");
+    let (lines, next) = if error.is_none() {
+        status::page(
+            &state.store,
+            &v.actor,
+            &filter,
+            after.map(LoanId),
+            super::PAGE_ROWS,
+        )
+        .await?
+    } else {
+        (Vec::new(), None)
+    };
+    let next = next.map(|n| {
+        format!(
+            "{}&after={}",
+            query_of(&[
+                ("bucket", Some(&bucket)),
+                ("classification", Some(&classification)),
+                ("level", Some(&level)),
+            ]),
+            n.get()
+        )
+    });
+    let tiers = Classification::ALL
+        .iter()
+        .map(|t| {
+            (
+                t.as_str().to_string(),
+                match c.lang {
+                    super::Lang::Zh => t.zh().to_string(),
+                    super::Lang::En => t.as_str().replace('_', " "),
+                },
+            )
+        })
+        .collect();
+    page(&LoansPage {
+        c,
+        loans: lines.iter().map(StatusLineView::from).collect(),
+        bucket,
+        classification,
+        level,
+        next,
+        buckets: ["M0", "M1", "M2", "M3", "M4", "M5", "M6", "M7+"]
+            .map(String::from)
+            .to_vec(),
+        levels: ["0", "1", "2", "3"].map(String::from).to_vec(),
+        tiers,
+        error,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "console/loan.html")]
+struct LoanPage {
+    c: Chrome,
+    summary: LoanSummaryView,
+    detail: LoanDetailView,
+    interactions: Vec<InteractionView>,
+    decisions: Vec<DecisionView>,
+    can_reveal: bool,
+}
+
+async fn loan(
+    State(state): State<AppState>,
+    v: Viewer,
+    Path(id): Path<String>,
+    Query(q): Params,
+) -> Result<Response, ConsoleError> {
+    let policy = policy_in_force(&state).await?;
+    let reveal = q.get("reveal").map(String::as_str) == Some("1");
+    let (view, borrower) = team::show_loan(&state.store, &policy, &v.actor, &id, reveal).await?;
+    let summary = LoanSummaryView::new(&view, &borrower);
+    let detail = LoanDetailView::from(&view);
+    let (interactions, _) =
+        book::interactions(&state.store, &v.actor, Some(&id), None, 200).await?;
+    let mut interactions: Vec<InteractionView> = interactions
+        .iter()
+        .map(|(_, i)| InteractionView::from(i))
+        .collect();
+    interactions.reverse();
+    let decisions = decisions::list(&state.store, &v.actor, Some(&id))
+        .await?
+        .iter()
+        .map(DecisionView::from)
+        .collect();
+    page(&LoanPage {
+        c: v.chrome("Loan", "/loans"),
+        can_reveal: v.actor.role.may_reveal() && !summary.borrower.revealed,
+        summary,
+        detail,
+        interactions,
+        decisions,
+    })
+}

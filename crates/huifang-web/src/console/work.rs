@@ -1,0 +1,486 @@
+//! The work of agents, collectors and team leads: my queue, take the next task, the task page
+//! (script as a form, the borrower masked, the loan's schedule and payments, earlier
+//! contacts), recording an outcome; the team's queues, SLA breaches and agents, reassigning.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use huifang_app::team::{self, OutcomeInput};
+use huifang_app::views::{
+    AnswerValue, InstallmentView, InteractionView, LoanDetailView, PaymentView, QuestionView,
+    ScriptAnswers, TaskDetail, TaskSummary, TeamStatsList, TeamStatsView,
+};
+use huifang_app::{AppError, business_date};
+use huifang_core::TaskId;
+
+use super::{Chrome, ConsoleError, Fields, Pager, Posted, Viewer, page, page_with, query_of, to};
+use crate::AppState;
+use crate::tasks::policy_in_force;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/queue", get(queue))
+        .route("/queue/next", post(next))
+        .route("/tasks/{id}", get(task))
+        .route("/tasks/{id}/outcome", post(outcome))
+        .route("/tasks/{id}/reassign", post(reassign))
+        .route("/team", get(team_page))
+}
+
+type Params = Query<HashMap<String, String>>;
+
+/// A number from the query string; a malformed one is ignored (the first page, no filter).
+pub fn number<T: std::str::FromStr>(q: &HashMap<String, String>, name: &str) -> Option<T> {
+    q.get(name).and_then(|v| v.trim().parse().ok())
+}
+
+fn param<'a>(q: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
+    q.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+}
+
+// ----- my queue ------------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "console/queue.html")]
+struct QueuePage {
+    c: Chrome,
+    business_date: String,
+    view: String,
+    kind: String,
+    kinds: Vec<(String, i64)>,
+    due_today: i64,
+    overdue: i64,
+    all: i64,
+    sort: String,
+    tasks: Vec<TaskSummary>,
+    pager: Pager,
+}
+
+/// Sorts tasks by a column of the queue: due date (default), kind, loan or state.
+fn sort_tasks(tasks: &mut [TaskSummary], sort: &str) {
+    match sort {
+        "kind" => tasks.sort_by(|a, b| (&a.kind, &a.due_on, a.id).cmp(&(&b.kind, &b.due_on, b.id))),
+        "loan" => tasks.sort_by(|a, b| (&a.loan, a.id).cmp(&(&b.loan, b.id))),
+        "state" => {
+            tasks.sort_by(|a, b| (&a.state, &a.due_on, a.id).cmp(&(&b.state, &b.due_on, b.id)));
+        }
+        "-due" => tasks.sort_by(|a, b| (&b.due_on, b.id).cmp(&(&a.due_on, a.id))),
+        _ => tasks.sort_by(|a, b| (&a.due_on, a.id).cmp(&(&b.due_on, b.id))),
+    }
+}
+
+async fn queue(
+    State(state): State<AppState>,
+    v: Viewer,
+    Query(q): Params,
+) -> Result<Response, ConsoleError> {
+    let date = business_date(&state.store).await?.to_string();
+    let all: Vec<TaskSummary> = team::my_queue(&state.store, &v.actor, param(&q, "queue"))
+        .await?
+        .iter()
+        .map(TaskSummary::from)
+        .collect();
+    let view = param(&q, "view").unwrap_or("all").to_string();
+    let kind = param(&q, "kind").unwrap_or_default().to_string();
+    let sort = param(&q, "sort").unwrap_or("due").to_string();
+    let mut kinds: Vec<(String, i64)> = Vec::new();
+    for t in &all {
+        match kinds.iter_mut().find(|(k, _)| *k == t.kind) {
+            Some((_, n)) => *n += 1,
+            None => kinds.push((t.kind.clone(), 1)),
+        }
+    }
+    kinds.sort();
+    let due_today = all.iter().filter(|t| t.due_on == date).count();
+    let overdue = all.iter().filter(|t| t.due_on < date).count();
+    let total = all.len();
+    let mut shown: Vec<TaskSummary> = all
+        .into_iter()
+        .filter(|t| match view.as_str() {
+            "today" => t.due_on == date,
+            "overdue" => t.due_on < date,
+            _ => true,
+        })
+        .filter(|t| kind.is_empty() || t.kind == kind)
+        .collect();
+    sort_tasks(&mut shown, &sort);
+    let query = query_of(&[
+        ("view", Some(&view)),
+        ("kind", Some(&kind)),
+        ("sort", Some(&sort)),
+    ]);
+    let (tasks, pager) = Pager::slice(shown, number(&q, "page"), query);
+    page(&QueuePage {
+        c: v.chrome_done("My queue", "/queue", param(&q, "done")),
+        business_date: date,
+        view,
+        kind,
+        kinds,
+        due_today: count(due_today),
+        overdue: count(overdue),
+        all: count(total),
+        sort,
+        tasks,
+        pager,
+    })
+}
+
+fn count(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+async fn next(State(state): State<AppState>, posted: Posted) -> Result<Response, ConsoleError> {
+    match team::take_next(&state.store, &posted.viewer.actor).await? {
+        Some(task) => Ok(to(&format!("/tasks/{}", task.id.get()))),
+        None => Ok(to("/queue?done=nothing")),
+    }
+}
+
+// ----- a task --------------------------------------------------------------------------------
+
+/// A script question as the form shows it, with the answer given (when the form comes back).
+pub struct AskedQuestion {
+    pub q: QuestionView,
+    pub given: String,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "console/task.html")]
+struct TaskPage {
+    c: Chrome,
+    detail: TaskDetail,
+    schedule: Vec<InstallmentView>,
+    payments: Vec<PaymentView>,
+    interactions: Vec<InteractionView>,
+    questions: Vec<AskedQuestion>,
+    outcomes: Vec<&'static str>,
+    channels: Vec<&'static str>,
+    /// The form's values and errors when it comes back refused.
+    form: FormState,
+    /// A fresh key for this form: sending it twice records once.
+    key: String,
+    can_reveal: bool,
+    can_work: bool,
+}
+
+/// What a form sent and what was wrong with it, by field.
+#[derive(Default)]
+pub struct FormState {
+    pub values: HashMap<String, String>,
+    pub errors: HashMap<String, String>,
+    /// An error that names no field of the form.
+    pub general: Option<String>,
+}
+
+impl FormState {
+    fn from_fields(fields: &Fields) -> FormState {
+        FormState {
+            values: fields.0.iter().cloned().collect(),
+            ..FormState::default()
+        }
+    }
+
+    pub fn value(&self, name: &str) -> &str {
+        self.values.get(name).map_or("", String::as_str)
+    }
+
+    pub fn error(&self, name: &str) -> Option<&str> {
+        self.errors.get(name).map(String::as_str)
+    }
+
+    /// Whether `name` was sent as `value` (a select's option, a radio button).
+    pub fn is(&self, name: &str, value: &str) -> bool {
+        self.value(name) == value
+    }
+
+    /// Puts a refusal on its field (the application names it), or on the form.
+    pub fn refused(&mut self, e: AppError) -> Result<(), ConsoleError> {
+        match e {
+            AppError::Field { field, reason } | AppError::Refused { field, reason } => {
+                self.errors.insert(field.to_string(), reason);
+                Ok(())
+            }
+            AppError::Invalid(reason) | AppError::Conflict(reason) => {
+                self.general = Some(reason);
+                Ok(())
+            }
+            AppError::Blocked { .. } => {
+                self.general = Some(e.to_string());
+                Ok(())
+            }
+            other => Err(other.into()),
+        }
+    }
+}
+
+const OUTCOMES: [&str; 8] = [
+    "reached",
+    "promise_to_pay",
+    "no_answer",
+    "wrong_number",
+    "refused",
+    "dispute",
+    "hardship",
+    "vehicle_status",
+];
+const CHANNELS: [&str; 5] = ["phone", "sms", "wechat", "email", "visit"];
+
+async fn task(
+    State(state): State<AppState>,
+    v: Viewer,
+    Path(id): Path<String>,
+    Query(q): Params,
+) -> Result<Response, ConsoleError> {
+    let done = param(&q, "done").map(str::to_string);
+    let reveal = param(&q, "reveal") == Some("1");
+    task_page(
+        &state,
+        v,
+        &id,
+        reveal,
+        FormState::default(),
+        done.as_deref(),
+    )
+    .await
+}
+
+fn task_id(id: &str) -> Result<TaskId, ConsoleError> {
+    id.parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .map(TaskId)
+        .ok_or_else(|| ConsoleError::Api(crate::ApiError::NotFound(format!("no task {id:?}"))))
+}
+
+async fn task_page(
+    state: &AppState,
+    v: Viewer,
+    id: &str,
+    reveal: bool,
+    form: FormState,
+    done: Option<&str>,
+) -> Result<Response, ConsoleError> {
+    let id = task_id(id)?;
+    let policy = policy_in_force(state).await?;
+    let view =
+        team::show_task(&state.store, &policy, &v.actor, id, v.lang.as_str(), reveal).await?;
+    let detail = TaskDetail::from(&view);
+    let loan = LoanDetailView::from(&view.loan);
+    let questions: Vec<QuestionView> = detail
+        .script
+        .clone()
+        .and_then(|s| serde_json::from_value(s).ok())
+        .unwrap_or_default();
+    let questions = questions
+        .into_iter()
+        .map(|q| AskedQuestion {
+            given: form.value(&format!("answer.{}", q.id)).to_string(),
+            error: form.error(&format!("answer.{}", q.id)).map(str::to_string),
+            q,
+        })
+        .collect();
+    let refused = !form.errors.is_empty() || form.general.is_some();
+    let mut interactions = detail.interactions.clone();
+    interactions.reverse();
+    let can_work = v.actor.role.works_tasks()
+        && matches!(
+            detail.task.state.as_str(),
+            "open" | "assigned" | "in_progress" | "rescheduled"
+        );
+    let page_view = TaskPage {
+        c: v.chrome_done("Task", "/queue", done),
+        schedule: loan.installments,
+        payments: loan.payments,
+        interactions,
+        questions,
+        outcomes: OUTCOMES.to_vec(),
+        channels: CHANNELS.to_vec(),
+        form,
+        key: team::new_token(),
+        can_reveal: v.actor.role.may_reveal() && !detail.borrower.revealed,
+        can_work,
+        detail,
+    };
+    if refused {
+        page_with(StatusCode::UNPROCESSABLE_ENTITY, &page_view)
+    } else {
+        page(&page_view)
+    }
+}
+
+/// The outcome form as the application's input; a malformed field is put on the form.
+fn outcome_input(fields: &Fields, form: &mut FormState) -> Option<OutcomeInput> {
+    let mut bad = |name: &str, reason: &str| {
+        form.errors.insert(name.to_string(), reason.to_string());
+    };
+    let date = match fields.get("date") {
+        None => None,
+        Some(d) => match huifang_core::calendar::parse_date(d) {
+            Some(d) => Some(d),
+            None => {
+                bad("date", "must be a date YYYY-MM-DD");
+                None
+            }
+        },
+    };
+    let income_change_pct = match fields.get("income_change_pct") {
+        None => None,
+        Some(n) => match n.parse::<i32>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                bad("income_change_pct", "must be a whole number of percent");
+                None
+            }
+        },
+    };
+    let duration_seconds = match fields.get("duration_minutes") {
+        None => 0,
+        Some(n) => match n.parse::<i64>() {
+            Ok(n) if (0..=600).contains(&n) => n * 60,
+            _ => {
+                bad(
+                    "duration_minutes",
+                    "must be a whole number of minutes from 0 to 600",
+                );
+                0
+            }
+        },
+    };
+    let answers: ScriptAnswers = ScriptAnswers(
+        fields
+            .with_prefix("answer.")
+            .map(|(id, value)| (id.to_string(), AnswerValue::Text(value.to_string())))
+            .collect(),
+    );
+    if !form.errors.is_empty() {
+        return None;
+    }
+    Some(OutcomeInput {
+        channel: fields.get("channel").unwrap_or("phone").to_string(),
+        outcome: fields.text("outcome"),
+        amount: fields.get("amount").map(str::to_string),
+        date,
+        income_change_pct,
+        job_status: fields.get("job_status").map(str::to_string),
+        vehicle_status: fields.get("vehicle_status").map(str::to_string),
+        answers: (!answers.0.is_empty()).then_some(answers),
+        notes: fields.text("notes"),
+        duration_seconds,
+        idempotency_key: fields.text("key"),
+        occurred_at: None,
+        emergency_contact: None,
+    })
+}
+
+async fn outcome(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> Result<Response, ConsoleError> {
+    let task = task_id(&id)?;
+    let Posted { viewer, fields } = posted;
+    let mut form = FormState::from_fields(&fields);
+    if let Some(input) = outcome_input(&fields, &mut form) {
+        match team::record_outcome(&state.store, &viewer.actor, task, &input).await {
+            Ok(_) => return Ok(to(&format!("/queue?done=recorded&task={}", task.get()))),
+            Err(e) => form.refused(on_its_field(e))?,
+        }
+    }
+    task_page(&state, viewer, &id, false, form, None).await
+}
+
+/// The fields of an outcome the core names at the start of its refusal of the outcome
+/// ("amount is missing for this outcome"): the refusal is shown on that field.
+const OUTCOME_FIELDS: [&str; 5] = [
+    "amount",
+    "date",
+    "income_change_pct",
+    "job_status",
+    "vehicle_status",
+];
+
+fn on_its_field(e: AppError) -> AppError {
+    match e {
+        AppError::Field {
+            field: "outcome",
+            reason,
+        } => {
+            let first = reason.split_whitespace().next().unwrap_or_default();
+            match OUTCOME_FIELDS.iter().find(|f| **f == first) {
+                Some(field) => AppError::Field { field, reason },
+                None => AppError::Field {
+                    field: "outcome",
+                    reason,
+                },
+            }
+        }
+        other => other,
+    }
+}
+
+// ----- the team ------------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "console/team.html")]
+struct TeamPage {
+    c: Chrome,
+    teams: Vec<TeamStatsView>,
+    tasks: Vec<TaskSummary>,
+    members: Vec<(String, String)>,
+    can_reassign: bool,
+    pager: Pager,
+    assignee: String,
+}
+
+async fn team_page(
+    State(state): State<AppState>,
+    v: Viewer,
+    Query(q): Params,
+) -> Result<Response, ConsoleError> {
+    let stats = team::team_stats(&state.store, &v.actor, None, None).await?;
+    let teams = TeamStatsList::new(&stats).teams;
+    let members: Vec<(String, String)> = teams
+        .iter()
+        .flat_map(|t| {
+            t.agents
+                .iter()
+                .map(|a| (a.username.clone(), a.name.clone()))
+        })
+        .collect();
+    let assignee = param(&q, "assignee").unwrap_or_default().to_string();
+    let mut tasks: Vec<TaskSummary> = team::my_queue(&state.store, &v.actor, None)
+        .await?
+        .iter()
+        .map(TaskSummary::from)
+        .filter(|t| assignee.is_empty() || t.assignee.as_deref() == Some(assignee.as_str()))
+        .collect();
+    sort_tasks(&mut tasks, param(&q, "sort").unwrap_or("due"));
+    let query = query_of(&[("assignee", Some(&assignee)), ("sort", param(&q, "sort"))]);
+    let (tasks, pager) = Pager::slice(tasks, number(&q, "page"), query);
+    page(&TeamPage {
+        c: v.chrome_done("Team", "/team", param(&q, "done")),
+        can_reassign: v.actor.role.reassigns_tasks(),
+        teams,
+        tasks,
+        members,
+        pager,
+        assignee,
+    })
+}
+
+async fn reassign(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> Result<Response, ConsoleError> {
+    let task = task_id(&id)?;
+    let to_user = posted.fields.text("to");
+    team::reassign(&state.store, &posted.viewer.actor, task, &to_user).await?;
+    Ok(to("/team?done=reassigned"))
+}

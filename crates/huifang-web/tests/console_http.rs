@@ -1,0 +1,570 @@
+//! The web console over a real server on 127.0.0.1, as a browser talks to it (forms, cookies,
+//! redirects), on both backends: sign-in with its own CSRF token and the session cookie's flags;
+//! a wrong CSRF token, an expired session and a forged task id each answered with a clear page
+//! and nothing changed; an outcome refused on its field, then recorded; a team lead's reassign;
+//! an admin's disable ending the user's session; the language remembered per user; every form
+//! field of every page labelled; the same role checks as the API (a refusal recorded).
+
+// Test code: it may panic on a broken fixture.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::as_conversions
+)]
+
+#[path = "../../huifang-app/tests/support/team_fixture.rs"]
+mod support;
+
+use std::time::Duration;
+
+use huifang_app::team;
+use huifang_store::Store;
+use huifang_testkit::{Dbs, on_both};
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use support::{PASSWORD, book, counts, task};
+
+/// A browser's view of the console: no redirect followed, the session cookie carried.
+struct Console {
+    base: String,
+    http: reqwest::Client,
+    cookie: Option<String>,
+    /// Sent as X-Forwarded-Proto when set.
+    proto: Option<&'static str>,
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn location(&self) -> &str {
+        self.headers
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    /// The value of a Set-Cookie for `name` (the whole header).
+    fn set_cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with(&format!("{name}=")))
+            .map(str::to_string)
+    }
+
+    /// The page's CSRF token (the first form's).
+    fn csrf(&self) -> String {
+        let at = self
+            .body
+            .find("name=\"csrf\" value=\"")
+            .expect("a form with a CSRF token");
+        let rest = &self.body[at + 19..];
+        rest[..rest.find('"').unwrap()].to_string()
+    }
+}
+
+fn form_body(fields: &[(&str, &str)]) -> String {
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    char::from(b).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+impl Console {
+    async fn start(store: &Store, config: huifang_web::HttpConfig) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(huifang_web::serve_with(store.clone(), listener, config));
+        format!("http://{addr}")
+    }
+
+    fn new(base: &str) -> Console {
+        Console {
+            base: base.to_string(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookie: None,
+            proto: None,
+        }
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder, extra_cookie: Option<&str>) -> Answer {
+        let mut cookies: Vec<String> = self.cookie.iter().cloned().collect();
+        cookies.extend(extra_cookie.map(str::to_string));
+        let mut req = req;
+        if !cookies.is_empty() {
+            req = req.header("Cookie", cookies.join("; "));
+        }
+        if let Some(p) = self.proto {
+            req = req.header("X-Forwarded-Proto", p);
+        }
+        let resp = req.send().await.unwrap();
+        Answer {
+            status: resp.status(),
+            headers: resp.headers().clone(),
+            body: resp.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&self, path: &str) -> Answer {
+        self.send(self.http.get(format!("{}{path}", self.base)), None)
+            .await
+    }
+
+    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Answer {
+        self.post_with(path, fields, None).await
+    }
+
+    async fn post_with(&self, path: &str, fields: &[(&str, &str)], cookie: Option<&str>) -> Answer {
+        let req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(form_body(fields));
+        self.send(req, cookie).await
+    }
+
+    /// Signs in through the sign-in form; the answer to the form.
+    async fn sign_in(&mut self, username: &str, password: &str) -> Answer {
+        let page = self.get("/login").await;
+        assert_eq!(page.status, StatusCode::OK);
+        let login_cookie = page.set_cookie("huifang_login").expect("a sign-in cookie");
+        let pair = login_cookie.split(';').next().unwrap().to_string();
+        let csrf = page.csrf();
+        let answer = self
+            .post_with(
+                "/login",
+                &[
+                    ("csrf", &csrf),
+                    ("username", username),
+                    ("password", password),
+                ],
+                Some(&pair),
+            )
+            .await;
+        if let Some(c) = answer.set_cookie("huifang_session") {
+            self.cookie = Some(c.split(';').next().unwrap().to_string());
+        }
+        answer
+    }
+
+    async fn signed_in(base: &str, username: &str) -> Console {
+        let mut c = Console::new(base);
+        let a = c.sign_in(username, PASSWORD).await;
+        assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+        c
+    }
+}
+
+/// Every visible form field of a page has a label naming its id; how many fields there are.
+fn assert_labelled(page: &str, html: &str) -> usize {
+    let mut rest = html;
+    let mut fields = 0;
+    while let Some(at) = rest.find('<') {
+        rest = &rest[at + 1..];
+        let tag_end = rest.find('>').unwrap_or(rest.len());
+        let tag = &rest[..tag_end];
+        let name = tag.split_whitespace().next().unwrap_or_default();
+        if !matches!(name, "input" | "select" | "textarea") || tag.contains("type=\"hidden\"") {
+            continue;
+        }
+        fields += 1;
+        let id = tag
+            .split("id=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap_or_else(|| panic!("{page}: a field without an id: <{tag}>"));
+        assert!(
+            html.contains(&format!("<label for=\"{id}\"")),
+            "{page}: the field {id:?} has no label"
+        );
+    }
+    fields
+}
+
+on_both!(
+    the_console_signs_in_refuses_forged_forms_and_records_what_the_forms_say,
+    an_idle_session_ends_and_its_forms_change_nothing
+);
+
+async fn the_console_signs_in_refuses_forged_forms_and_records_what_the_forms_say(dbs: &mut Dbs) {
+    let store = dbs.fresh().await;
+    book(&store, 3).await;
+    huifang_app::rules::seed_default(&store).await.unwrap();
+    let ours = task(&store, 1, "welcome", "followup", "2026-03-20").await;
+    let second = task(&store, 2, "welcome", "followup", "2026-03-19").await;
+    let theirs = task(&store, 3, "collect", "early_collection", "2026-03-20").await;
+    let base = Console::start(&store, huifang_web::HttpConfig::default()).await;
+
+    // --- sign-in: a wrong CSRF token is refused before the password is looked at
+    let mut browser = Console::new(&base);
+    let page = browser.get("/login").await;
+    assert_eq!(assert_labelled("/login", &page.body), 2);
+    let pair = page
+        .set_cookie("huifang_login")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let forged = browser
+        .post_with(
+            "/login",
+            &[("csrf", "0000"), ("username", "a1"), ("password", PASSWORD)],
+            Some(&pair),
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert!(forged.body.contains("表单已失效"), "{}", forged.body);
+    assert!(forged.set_cookie("huifang_session").is_none());
+    // a wrong password is said on the form, in the page's language
+    let wrong = browser.sign_in("a1", "not the password").await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.body.contains("用户名或密码错误"), "{}", wrong.body);
+    // the right one: the agent's home, an HttpOnly SameSite=Lax cookie, not Secure over HTTP
+    let ok = browser.sign_in("a1", PASSWORD).await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER);
+    assert_eq!(ok.location(), "/queue");
+    let cookie = ok.set_cookie("huifang_session").unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("Secure"), "{cookie}");
+    let mut tls = Console::new(&base);
+    tls.proto = Some("https");
+    let over_tls = tls.sign_in("a2", PASSWORD).await;
+    assert!(
+        over_tls
+            .set_cookie("huifang_session")
+            .unwrap()
+            .contains("; Secure"),
+        "behind a TLS proxy the cookie is Secure"
+    );
+
+    // --- my queue: the team's open tasks, never another team's; the console's headers
+    let queue = browser.get("/queue").await;
+    assert_eq!(queue.status, StatusCode::OK, "{}", queue.body);
+    assert_eq!(queue.headers["cache-control"], "no-store");
+    let csp = queue.headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("default-src 'none'") && !csp.contains("script-src"),
+        "{csp}"
+    );
+    assert!(
+        queue
+            .body
+            .contains(&format!("data-task=\"{}\"", ours.get()))
+    );
+    assert!(
+        queue
+            .body
+            .contains(&format!("data-task=\"{}\"", second.get()))
+    );
+    assert!(
+        !queue
+            .body
+            .contains(&format!("data-task=\"{}\"", theirs.get()))
+    );
+    assert!(queue.body.contains("我的队列"), "Chinese by default");
+    assert_labelled("/queue", &queue.body);
+    let overdue = browser.get("/queue?view=overdue").await;
+    assert!(
+        overdue
+            .body
+            .contains(&format!("data-task=\"{}\"", second.get()))
+    );
+    assert!(
+        !overdue
+            .body
+            .contains(&format!("data-task=\"{}\"", ours.get()))
+    );
+
+    // --- a forged task id: another team's task is a 403 page, recorded for auditors
+    let forged = browser.get(&format!("/tasks/{}", theirs.get())).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.body);
+    assert!(forged.body.contains("无权访问"), "{}", forged.body);
+    let auditor = team::actor(&store, "audit").await.unwrap();
+    let denials = team::denials(&store, Some(&auditor), Some("a1"), 10)
+        .await
+        .unwrap();
+    assert!(
+        denials
+            .iter()
+            .any(|d| d.action == format!("GET /tasks/{}", theirs.get())),
+        "{denials:?}"
+    );
+
+    // --- the task page: the borrower masked, the script as a form, every field labelled
+    let page = browser.get(&format!("/tasks/{}", ours.get())).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(assert_labelled("/tasks/N", &page.body) >= 10);
+    assert!(
+        page.body.contains("id=\"script\""),
+        "the welcome call's script"
+    );
+    assert!(!page.body.contains("110101"), "the ID number is masked");
+    let csrf = page.csrf();
+    let key = page
+        .body
+        .split("name=\"key\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let before = counts(&store).await;
+    let outcome = format!("/tasks/{}/outcome", ours.get());
+
+    // a wrong CSRF token changes nothing
+    let forged = browser
+        .post(
+            &outcome,
+            &[("csrf", "deadbeef"), ("key", &key), ("outcome", "reached")],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert!(forged.body.contains("表单已失效"));
+    assert_eq!(counts(&store).await, before);
+
+    // a promise without its amount is refused on the amount field, nothing written
+    let refused = browser
+        .post(
+            &outcome,
+            &[
+                ("csrf", &csrf),
+                ("key", &key),
+                ("outcome", "promise_to_pay"),
+                ("date", "2026-03-25"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains("id=\"amount-error\""),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains("value=\"2026-03-25\""),
+        "the form keeps what was typed"
+    );
+    assert_eq!(counts(&store).await, before);
+
+    // the promise with its amount: recorded once, the task leaves the queue
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("key", key.as_str()),
+        ("outcome", "promise_to_pay"),
+        ("amount", "3000"),
+        ("date", "2026-03-25"),
+        ("notes", "下周一还款"),
+    ];
+    let done = browser.post(&outcome, &fields).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert!(done.location().starts_with("/queue?done=recorded"));
+    let after = counts(&store).await;
+    assert_eq!(after.interactions, before.interactions + 1);
+    assert_eq!(after.promises, before.promises + 1);
+    // the same form sent twice records once (its key)
+    let again = browser.post(&outcome, &fields).await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.body);
+    assert_eq!(counts(&store).await, after);
+    let queue = browser.get("/queue?done=recorded").await;
+    assert!(
+        !queue
+            .body
+            .contains(&format!("data-task=\"{}\"", ours.get()))
+    );
+    assert!(queue.body.contains("结果已记录"), "the flash message");
+
+    // --- the language: English when chosen, remembered for the next sign-in
+    let csrf = queue.csrf();
+    let switched = browser
+        .post(
+            "/lang",
+            &[("csrf", &csrf), ("lang", "en"), ("back", "/queue")],
+        )
+        .await;
+    assert_eq!(switched.status, StatusCode::SEE_OTHER);
+    assert_eq!(switched.location(), "/queue");
+    let english = browser.get("/queue").await;
+    assert!(english.body.contains("My queue") && english.body.contains("lang=\"en\""));
+    let later = Console::signed_in(&base, "a1").await;
+    assert!(later.get("/queue").await.body.contains("My queue"));
+    let refused = browser
+        .post(
+            "/lang",
+            &[("csrf", &csrf), ("lang", "fr"), ("back", "/queue")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+
+    // --- a team lead reassigns: the agent's queue changes
+    let lead = Console::signed_in(&base, "lead_fu").await;
+    let team_page = lead.get("/team").await;
+    assert_eq!(team_page.status, StatusCode::OK, "{}", team_page.body);
+    assert_labelled("/team", &team_page.body);
+    let moved = lead
+        .post(
+            &format!("/tasks/{}/reassign", second.get()),
+            &[("csrf", &team_page.csrf()), ("to", "a3")],
+        )
+        .await;
+    assert_eq!(moved.status, StatusCode::SEE_OTHER, "{}", moved.body);
+    let a3 = Console::signed_in(&base, "a3").await;
+    let a3_queue = a3.get("/queue").await;
+    assert!(
+        a3_queue
+            .body
+            .contains(&format!("data-task=\"{}\"", second.get()))
+    );
+    // an agent may not reassign: refused, nothing moved
+    let csrf = a3_queue.csrf();
+    let refused = a3
+        .post(
+            &format!("/tasks/{}/reassign", second.get()),
+            &[("csrf", &csrf), ("to", "a1")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(
+        a3.get("/queue")
+            .await
+            .body
+            .contains(&format!("data-task=\"{}\"", second.get()))
+    );
+
+    // --- pages of other roles: labelled, and refused to roles without the permission
+    let risk = Console::signed_in(&base, "risk").await;
+    for path in ["/warnings", "/dashboard", "/loans", "/loans/L1"] {
+        let p = risk.get(path).await;
+        assert_eq!(p.status, StatusCode::OK, "{path}: {}", p.body);
+        assert_labelled(path, &p.body);
+    }
+    let audit = Console::signed_in(&base, "audit").await;
+    let ledger = audit.get("/ledger").await;
+    assert_eq!(ledger.status, StatusCode::OK, "{}", ledger.body);
+    assert_labelled("/ledger", &ledger.body);
+    let verified = audit
+        .post("/ledger/verify", &[("csrf", &ledger.csrf())])
+        .await;
+    assert_eq!(verified.status, StatusCode::OK, "{}", verified.body);
+    assert!(verified.body.contains("日志完整无误"), "{}", verified.body);
+    assert_eq!(a3.get("/ledger").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(a3.get("/dashboard").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(a3.get("/loans/L1").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(risk.get("/queue").await.status, StatusCode::FORBIDDEN);
+
+    // --- an admin disables a user: their session ends at once, their sign-in is refused
+    let admin = Console::signed_in(&base, "admin").await;
+    let users = admin.get("/admin/users").await;
+    assert_eq!(users.status, StatusCode::OK, "{}", users.body);
+    assert!(assert_labelled("/admin/users", &users.body) >= 6);
+    let disabled = admin
+        .post(
+            "/admin/users/a3",
+            &[("csrf", &users.csrf()), ("action", "disable")],
+        )
+        .await;
+    assert_eq!(disabled.status, StatusCode::SEE_OTHER, "{}", disabled.body);
+    let gone = a3.get("/queue").await;
+    assert_eq!(gone.status, StatusCode::SEE_OTHER);
+    assert_eq!(gone.location(), "/login");
+    let mut again = Console::new(&base);
+    assert_eq!(
+        again.sign_in("a3", PASSWORD).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    // a new user with a short password is refused on the password field
+    let short = admin
+        .post(
+            "/admin/users",
+            &[
+                ("csrf", &users.csrf()),
+                ("username", "newbie"),
+                ("display_name", "新人"),
+                ("role", "agent"),
+                ("team", "fu"),
+                ("password", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        short.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        short.body
+    );
+    assert!(
+        short.body.contains("id=\"password-error\""),
+        "{}",
+        short.body
+    );
+
+    // --- sign-out ends the session
+    let csrf = later.get("/queue").await.csrf();
+    let out = later.post("/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert_eq!(later.get("/queue").await.location(), "/login");
+}
+
+async fn an_idle_session_ends_and_its_forms_change_nothing(dbs: &mut Dbs) {
+    let store = dbs.fresh().await;
+    book(&store, 1).await;
+    let t = task(&store, 1, "welcome", "followup", "2026-03-20").await;
+    let config = huifang_web::HttpConfig {
+        console_idle: Duration::from_secs(3),
+        ..huifang_web::HttpConfig::default()
+    };
+    let base = Console::start(&store, config).await;
+    let agent = Console::signed_in(&base, "a1").await;
+    let page = agent.get(&format!("/tasks/{}", t.get())).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let (csrf, before) = (page.csrf(), counts(&store).await);
+    // used within the idle time, the session goes on
+    // (deadlines are kept in whole seconds: a page pushes the deadline at least 2 s ahead)
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(agent.get("/queue").await.status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(agent.get("/queue").await.status, StatusCode::OK);
+    // then left idle
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    let late = agent
+        .post(
+            &format!("/tasks/{}/outcome", t.get()),
+            &[("csrf", &csrf), ("key", "k1"), ("outcome", "reached")],
+        )
+        .await;
+    assert_eq!(late.status, StatusCode::UNAUTHORIZED, "{}", late.body);
+    assert!(late.body.contains("会话已结束"), "{}", late.body);
+    assert_eq!(counts(&store).await, before);
+    let page = agent.get("/queue").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.location(), "/login");
+}
