@@ -19,39 +19,11 @@
 #[path = "support/demo_cli.rs"]
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-use support::{command, huifang};
+use support::{huifang, serve};
 use tempfile::TempDir;
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(dir: &Path) -> (Server, String) {
-    let mut child = command(dir, &["serve", "--listen", "127.0.0.1:0", "--no-worker"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start huifang serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
-    (Server(child), addr)
-}
 
 fn token(dir: &Path, user: &str) -> String {
     let out = huifang(dir, &["user", "token", user, "--days", "1"], None);

@@ -223,6 +223,41 @@ impl Browser {
         self.find(css).await?.click().await
     }
 
+    /// Clicks a button or link that loads a page (a form's submit), and waits until the new
+    /// page has replaced the old one (at most 20 s).
+    pub async fn submit(&self, css: &str) -> Result<()> {
+        let old = self.find("html").await?;
+        self.find(css).await?.click().await?;
+        let started = Instant::now();
+        loop {
+            match self.call("GET", &old.at("/name"), None).await {
+                // the old page is gone (Chromium says so in one of these ways while it changes)
+                Err(e)
+                    if e.contains("stale element")
+                        || e.contains("does not belong to the document")
+                        || e.contains("no such element") =>
+                {
+                    break;
+                }
+                Err(e) => return Err(e),
+                Ok(_) if started.elapsed() > Duration::from_secs(20) => {
+                    return Err(format!("clicking {css:?} loaded no page in 20 s"));
+                }
+                Ok(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+        // the new document is there; wait for it to be complete
+        loop {
+            if self.find("body").await.is_ok() {
+                return Ok(());
+            }
+            if started.elapsed() > Duration::from_secs(20) {
+                return Err(format!("the page after {css:?} did not load in 20 s"));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// The value of a cookie of the page's site.
     pub async fn cookie(&self, name: &str) -> Result<Option<Value>> {
         match self

@@ -1,9 +1,9 @@
 //! Shared by the command-line tests: `huifang` run on a demo database in a temporary directory.
 #![allow(dead_code)]
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::Value;
 
@@ -78,4 +78,34 @@ pub fn huifang_in(dir: &Path, tz: &str, args: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("spawn huifang")
+}
+
+/// A `huifang serve` process, killed when dropped.
+pub struct Server(pub Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `huifang serve` on the demo database, on a free port of 127.0.0.1, without the outbox's
+/// worker; the server and its address.
+pub fn serve(dir: &Path) -> (Server, String) {
+    let mut child = command(dir, &["serve", "--listen", "127.0.0.1:0", "--no-worker"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start huifang serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    (Server(child), addr)
 }
