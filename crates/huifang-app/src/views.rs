@@ -919,6 +919,8 @@ pub struct RevealView {
     pub task_id: Option<i64>,
     /// The fields shown in full.
     pub fields: String,
+    /// Why, as the revealer gave it (empty when none was asked).
+    pub reason: String,
     pub revealed_at: String,
     pub business_date: String,
 }
@@ -941,6 +943,7 @@ impl RevealList {
                     loan: r.loan_external_id.clone(),
                     task_id: r.task_id,
                     fields: r.fields.clone(),
+                    reason: r.reason.clone(),
                     revealed_at: r.revealed_at.clone(),
                     business_date: r.business_date.clone(),
                 })

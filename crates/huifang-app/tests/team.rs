@@ -108,7 +108,7 @@ async fn outsiders_cannot_work_a_task(dbs: &mut Dbs) {
     assert!(err.to_string().contains("assigned to a1"), "{err}");
     // nor seen by an agent of another team
     let policy = Policy::default();
-    let err = team::show_task(&store, &policy, &actor(&store, "c1").await, t, "zh", false)
+    let err = team::show_task(&store, &policy, &actor(&store, "c1").await, t, "zh", None)
         .await
         .unwrap_err();
     assert!(matches!(err, AppError::Forbidden(_)));
@@ -406,7 +406,7 @@ async fn login_tokens_masking_and_reveals(dbs: &mut Dbs) {
     // an agent sees masked data and may not reveal
     let policy = Policy::default();
     let t = task(&store, 1, "welcome", "followup", "2026-03-19").await;
-    let view = team::show_task(&store, &policy, &who, t, "zh", false)
+    let view = team::show_task(&store, &policy, &who, t, "zh", None)
         .await
         .unwrap();
     assert_eq!(view.borrower.id_number, "110105********002X");
@@ -439,23 +439,30 @@ async fn login_tokens_masking_and_reveals(dbs: &mut Dbs) {
     .unwrap();
     assert_eq!(r.signals, ["income_drop", "funds_not_at_dealer"]);
     assert!(
-        team::show_task(&store, &policy, &who, t, "zh", true)
-            .await
-            .is_err()
+        team::show_task(
+            &store,
+            &policy,
+            &who,
+            t,
+            "zh",
+            Some("the borrower asked for a copy")
+        )
+        .await
+        .is_err()
     );
     assert!(
-        team::show_loan(&store, &policy, &who, "L1", false)
+        team::show_loan(&store, &policy, &who, "L1", None)
             .await
             .is_err()
     );
     // a risk officer reveals, and the reveal is logged
     let before = counts(&store).await.reveals;
-    let (_, b) = team::show_loan(&store, &policy, &risk, "L1", true)
+    let (_, b) = team::show_loan(&store, &policy, &risk, "L1", Some("checking the account"))
         .await
         .unwrap();
     assert_eq!(b.id_number, "11010519491231002X");
     assert_eq!(counts(&store).await.reveals, before + 1);
-    let (_, b) = team::show_loan(&store, &policy, &risk, "L1", false)
+    let (_, b) = team::show_loan(&store, &policy, &risk, "L1", None)
         .await
         .unwrap();
     assert_eq!(b.mobile, "138****8000");

@@ -162,7 +162,10 @@ async fn main() {
     pages.push((&risk, format!("/loans/{loan}")));
     pages.push((&risk, "/dashboard".to_string()));
     pages.push((&risk, "/warnings".to_string()));
-    println!("{:<24} {:>10} {:>10} {:>10}", "page", "median ms", "p95 ms", "max ms");
+    println!(
+        "{:<24} {:>10} {:>10} {:>10}",
+        "page", "median ms", "p95 ms", "max ms"
+    );
     for (client, path) in pages {
         let (p50, p95, max) = time(client, &path, rounds).await;
         println!("{path:<24} {p50:>10.1} {p95:>10.1} {max:>10.1}");

@@ -193,6 +193,9 @@ pub enum TaskCommand {
         /// Show the full ID number and mobile (team leads, risk officers; logged).
         #[arg(long)]
         reveal: bool,
+        /// Why the reveal is needed (logged with it).
+        #[arg(long, requires = "reveal")]
+        reason: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -395,13 +398,14 @@ pub async fn run(store: &Store, policy: &Policy, command: &Commands) -> Result<(
                 }
                 for r in &list.reveals {
                     say!(
-                        "{} {:<16} borrower {} loan {} task {} fields {}",
+                        "{} {:<16} borrower {} loan {} task {} fields {} reason {}",
                         r.revealed_at,
                         r.username,
                         r.borrower,
                         r.loan.as_deref().unwrap_or("-"),
                         r.task_id.map_or("-".to_string(), |t| t.to_string()),
-                        r.fields
+                        r.fields,
+                        if r.reason.is_empty() { "-" } else { &r.reason }
                     );
                 }
             }
@@ -550,10 +554,12 @@ async fn task(store: &Store, policy: &Policy, command: &TaskCommand) -> Result<(
             user,
             lang,
             reveal,
+            reason,
             json,
         } => {
             let actor = who(store, user).await?;
-            let view = team::show_task(store, policy, &actor, TaskId(*id), lang, *reveal).await?;
+            let reveal = reveal.then(|| reason.as_deref().unwrap_or_default());
+            let view = team::show_task(store, policy, &actor, TaskId(*id), lang, reveal).await?;
             let v = views::TaskDetail::from(&view);
             if *json {
                 return print_json(&v);

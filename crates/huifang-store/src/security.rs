@@ -42,6 +42,7 @@ pub struct RevealRecord {
     pub fields: String,
     pub revealed_at: String,
     pub business_date: String,
+    pub reason: String,
 }
 
 /// A command the machine's operator ran as a user.
@@ -279,7 +280,7 @@ impl Tx {
         user: Option<UserId>,
         limit: usize,
     ) -> Result<Vec<RevealRecord>> {
-        let rows = sqlx::query("SELECT r.id, u.username, b.external_id, l.external_id, r.task_id, r.fields, r.revealed_at, r.business_date FROM reveals r JOIN users u ON u.id = r.user_id JOIN borrowers b ON b.id = r.borrower_id LEFT JOIN loans l ON l.id = r.loan_id WHERE (CAST($1 AS BIGINT) IS NULL OR r.user_id = $1) ORDER BY r.id DESC LIMIT $2")
+        let rows = sqlx::query("SELECT r.id, u.username, b.external_id, l.external_id, r.task_id, r.fields, r.revealed_at, r.business_date, r.reason FROM reveals r JOIN users u ON u.id = r.user_id JOIN borrowers b ON b.id = r.borrower_id LEFT JOIN loans l ON l.id = r.loan_id WHERE (CAST($1 AS BIGINT) IS NULL OR r.user_id = $1) ORDER BY r.id DESC LIMIT $2")
             .bind(user.map(UserId::get))
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
             .fetch_all(&mut *self.tx)
@@ -295,6 +296,7 @@ impl Tx {
                     fields: r.try_get(5)?,
                     revealed_at: r.try_get(6)?,
                     business_date: r.try_get(7)?,
+                    reason: r.try_get(8)?,
                 })
             })
             .collect()

@@ -171,6 +171,8 @@ pub struct NewReveal {
     pub loan_id: Option<LoanId>,
     pub task_id: Option<TaskId>,
     pub fields: String,
+    /// Why (asked by the console; may be empty over the API and the command line).
+    pub reason: String,
     pub revealed_at: String,
     pub business_date: Date,
 }
@@ -976,7 +978,7 @@ impl Tx {
 
     /// Logs a reveal of personal data.
     pub async fn insert_reveal(&mut self, r: &NewReveal) -> Result<()> {
-        sqlx::query("INSERT INTO reveals (user_id, borrower_id, loan_id, task_id, fields, revealed_at, business_date) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        sqlx::query("INSERT INTO reveals (user_id, borrower_id, loan_id, task_id, fields, revealed_at, business_date, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
             .bind(r.user_id.get())
             .bind(r.borrower_id.get())
             .bind(r.loan_id.map(LoanId::get))
@@ -984,6 +986,7 @@ impl Tx {
             .bind(r.fields.as_str())
             .bind(r.revealed_at.as_str())
             .bind(date_text(r.business_date))
+            .bind(r.reason.as_str())
             .execute(&mut *self.tx)
             .await?;
         Ok(())

@@ -45,6 +45,11 @@ pub(crate) async fn policy_in_force(state: &AppState) -> Result<Policy, ApiError
     })
 }
 
+/// `reveal=true` with its optional `reason`: the reason the reveal is logged with.
+fn reveal_reason(m: &HashMap<String, String>) -> Result<Option<&str>, ApiError> {
+    Ok(flag(m, "reveal")?.then(|| m.get("reason").map_or("", |r| r.trim())))
+}
+
 /// The query string as a map; a malformed one is a 400 in the API's format.
 pub(crate) type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
 
@@ -148,7 +153,8 @@ async fn next(
     params(
         ("id" = i64, Path, description = "The task's id"),
         ("lang" = Option<String>, Query, pattern = "^(zh|en)$", description = "The script's language: zh (default) or en"),
-        ("reveal" = Option<bool>, Query, description = "Show the full ID number and mobile (team leads and risk officers; logged)")
+        ("reveal" = Option<bool>, Query, description = "Show the full ID number and mobile (team leads and risk officers; logged)"),
+        ("reason" = Option<String>, Query, description = "Why the reveal is needed (logged with it)")
     ),
     responses(
         (status = 200, description = "The task", body = TaskDetail),
@@ -182,7 +188,7 @@ async fn show(
         &actor,
         id,
         lang,
-        flag(&m, "reveal")?,
+        reveal_reason(&m)?,
     )
     .await?;
     Ok(Json(TaskDetail::from(&view)))
@@ -336,7 +342,8 @@ async fn stats(
     security(("bearer" = [])),
     params(
         ("external_id" = String, Path, description = "The loan's external id"),
-        ("reveal" = Option<bool>, Query, description = "Show the full ID number and mobile (team leads and risk officers; logged)")
+        ("reveal" = Option<bool>, Query, description = "Show the full ID number and mobile (team leads and risk officers; logged)"),
+        ("reason" = Option<String>, Query, description = "Why the reveal is needed (logged with it)")
     ),
     responses(
         (status = 200, description = "The loan", body = LoanSummaryView),
@@ -359,7 +366,7 @@ async fn loan(
         &policy_in_force(&state).await?,
         &actor,
         &external_id,
-        flag(&m, "reveal")?,
+        reveal_reason(&m)?,
     )
     .await?;
     Ok(Json(LoanSummaryView::new(&view, &borrower)))

@@ -437,6 +437,38 @@ async fn the_console_signs_in_refuses_forged_forms_and_records_what_the_forms_sa
         )
         .await;
     assert_eq!(moved.status, StatusCode::SEE_OTHER, "{}", moved.body);
+    // the lead reveals a borrower for a reason, logged with it; without a reason, refused
+    let page = lead.get(&format!("/tasks/{}", second.get())).await;
+    assert!(
+        page.body.contains("id=\"reveal-form\""),
+        "a lead may reveal"
+    );
+    let masked = counts(&store).await.reveals;
+    let refused = lead
+        .post(
+            &format!("/tasks/{}/reveal", second.get()),
+            &[("csrf", &page.csrf()), ("reason", " ")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.body.contains("id=\"reveal-reason-error\""));
+    assert_eq!(counts(&store).await.reveals, masked);
+    let revealed = lead
+        .post(
+            &format!("/tasks/{}/reveal", second.get()),
+            &[("csrf", &page.csrf()), ("reason", "核对还款账户")],
+        )
+        .await;
+    assert_eq!(revealed.status, StatusCode::OK, "{}", revealed.body);
+    assert!(
+        !revealed.body.contains("id=\"reveal-form\""),
+        "shown in full"
+    );
+    let logged = team::reveals(&store, Some(&auditor), Some("lead_fu"), 1)
+        .await
+        .unwrap();
+    assert_eq!(logged[0].reason, "核对还款账户");
+    assert_eq!(logged[0].task_id, Some(second.get()));
     let a3 = Console::signed_in(&base, "a3").await;
     let a3_queue = a3.get("/queue").await;
     assert!(

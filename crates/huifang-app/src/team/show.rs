@@ -37,10 +37,10 @@ async fn borrower_context(
     actor: &Actor,
     loan: &huifang_store::LoanRecord,
     task_id: Option<TaskId>,
-    reveal: bool,
+    reveal: Option<&str>,
     date: Date,
 ) -> Result<BorrowerContext, AppError> {
-    if reveal && !actor.role.may_reveal() {
+    if reveal.is_some() && !actor.role.may_reveal() {
         return Err(forbidden(format!(
             "{} may not reveal a borrower's ID number or mobile",
             actor.name()
@@ -54,7 +54,7 @@ async fn borrower_context(
         .borrower_card(&loan.loan.borrower_external_id)
         .await?
         .ok_or_else(not_found)?;
-    let (id_number, mobile, bank_account) = if reveal {
+    let (id_number, mobile, bank_account) = if let Some(reason) = reveal {
         let b = tx
             .borrowers_by_external_id(std::slice::from_ref(&loan.loan.borrower_external_id))
             .await?
@@ -71,6 +71,7 @@ async fn borrower_context(
             } else {
                 "id_number,mobile".into()
             },
+            reason: reason.trim().to_string(),
             revealed_at: stamp(now_utc()),
             business_date: date,
         })
@@ -90,21 +91,22 @@ async fn borrower_context(
         mobile,
         bank_account,
         city: card.city,
-        revealed: reveal,
+        revealed: reveal.is_some(),
     })
 }
 
-/// Shows a task: its script (in `lang`, falling back to zh) and the borrower's context.
+/// Shows a task: its script (in `lang`, falling back to zh) and the borrower's context, masked
+/// unless `reveal` gives the reason to reveal it (logged with the reason).
 pub async fn show_task(
     store: &Store,
     policy: &Policy,
     actor: &Actor,
     task_id: TaskId,
     lang: &str,
-    reveal: bool,
+    reveal: Option<&str>,
 ) -> Result<TaskView, AppError> {
     let mut tx = store.begin().await?;
-    if reveal {
+    if reveal.is_some() {
         tx.lock_for_write().await?;
     }
     let date = require_business_date(&mut tx).await?;
@@ -137,13 +139,14 @@ pub async fn show_task(
     })
 }
 
-/// A loan's full view with its borrower, for the roles that read loans.
+/// A loan's full view with its borrower, for the roles that read loans; revealed as
+/// [`show_task`] reveals.
 pub async fn show_loan(
     store: &Store,
     policy: &Policy,
     actor: &Actor,
     external_id: &str,
-    reveal: bool,
+    reveal: Option<&str>,
 ) -> Result<(LoanView, BorrowerContext), AppError> {
     if !actor.role.reads_loans() {
         return Err(forbidden(format!(
@@ -153,7 +156,7 @@ pub async fn show_loan(
     }
     let view = loans::view(store, policy, external_id).await?;
     let mut tx = store.begin().await?;
-    if reveal {
+    if reveal.is_some() {
         tx.lock_for_write().await?;
     }
     let date = require_business_date(&mut tx).await?;

@@ -9,7 +9,7 @@ use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use huifang_app::views::{
     DecisionView, InteractionView, LoanDetailView, LoanSummaryView, StatusLineView,
 };
@@ -30,6 +30,7 @@ pub fn routes() -> Router<AppState> {
         .route("/dashboard", get(dashboard))
         .route("/loans", get(loans))
         .route("/loans/{id}", get(loan))
+        .route("/loans/{id}/reveal", post(reveal))
 }
 
 type Params = Query<HashMap<String, String>>;
@@ -314,32 +315,57 @@ struct LoanPage {
     interactions: Vec<InteractionView>,
     decisions: Vec<DecisionView>,
     can_reveal: bool,
+    reveal_error: Option<String>,
 }
 
 async fn loan(
     State(state): State<AppState>,
     v: Viewer,
     Path(id): Path<String>,
-    Query(q): Params,
 ) -> Result<Response, ConsoleError> {
-    let policy = policy_in_force(&state).await?;
-    let reveal = q.get("reveal").map(String::as_str) == Some("1");
-    let (view, borrower) = team::show_loan(&state.store, &policy, &v.actor, &id, reveal).await?;
+    loan_page(&state, v, &id, None, None).await
+}
+
+/// The 360° view with the borrower revealed, for the reason the form gives (logged with it).
+async fn reveal(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    posted: super::Posted,
+) -> Result<Response, ConsoleError> {
+    let super::Posted { viewer, fields } = posted;
+    match fields.get("reason") {
+        Some(reason) => loan_page(&state, viewer, &id, Some(reason), None).await,
+        None => {
+            let missing = viewer.lang.t("A reveal needs its reason.").to_string();
+            loan_page(&state, viewer, &id, None, Some(missing)).await
+        }
+    }
+}
+
+async fn loan_page(
+    state: &AppState,
+    v: Viewer,
+    id: &str,
+    reveal: Option<&str>,
+    reveal_error: Option<String>,
+) -> Result<Response, ConsoleError> {
+    let policy = policy_in_force(state).await?;
+    let (view, borrower) = team::show_loan(&state.store, &policy, &v.actor, id, reveal).await?;
     let summary = LoanSummaryView::new(&view, &borrower);
     let detail = LoanDetailView::from(&view);
-    let (interactions, _) =
-        book::interactions(&state.store, &v.actor, Some(&id), None, 200).await?;
+    let (interactions, _) = book::interactions(&state.store, &v.actor, Some(id), None, 200).await?;
     let mut interactions: Vec<InteractionView> = interactions
         .iter()
         .map(|(_, i)| InteractionView::from(i))
         .collect();
     interactions.reverse();
-    let decisions = decisions::list(&state.store, &v.actor, Some(&id))
+    let decisions = decisions::list(&state.store, &v.actor, Some(id))
         .await?
         .iter()
         .map(DecisionView::from)
         .collect();
     page(&LoanPage {
+        reveal_error,
         c: v.chrome("Loan", "/loans"),
         can_reveal: v.actor.role.may_reveal() && !summary.borrower.revealed,
         summary,

@@ -92,6 +92,12 @@ pub fn money(lang: Lang, amount: &str) -> String {
 /// The Chinese of every English text of the console.
 const TABLE: &[(&str, &str)] = &[
     (
+        "Reason to reveal the ID number and mobile (logged)",
+        "查看完整身份证号和手机号的原因（将被记录）",
+    ),
+    ("Reveal", "查看"),
+    ("A reveal needs its reason.", "查看须填写原因。"),
+    (
         "Above the four-eyes amount a decision waits for a second risk officer's approval.",
         "超过双人复核金额的决定须由另一位风控专员批准后生效。",
     ),

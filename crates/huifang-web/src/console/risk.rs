@@ -163,7 +163,7 @@ async fn warning_page(
     let (w, steps) = warnings::show(&state.store, &v.actor, warning_id(id)?).await?;
     let w = WarningItemView::from(&w);
     let policy = policy_in_force(state).await?;
-    let (loan, borrower) = team::show_loan(&state.store, &policy, &v.actor, &w.loan, false).await?;
+    let (loan, borrower) = team::show_loan(&state.store, &policy, &v.actor, &w.loan, None).await?;
     let loan = LoanSummaryView::new(&loan, &borrower);
     let decisions = decisions::list(&state.store, &v.actor, Some(&w.loan))
         .await?

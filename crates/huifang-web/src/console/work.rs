@@ -28,6 +28,7 @@ pub fn routes() -> Router<AppState> {
         .route("/queue/next", post(next))
         .route("/tasks/{id}", get(task))
         .route("/tasks/{id}/outcome", post(outcome))
+        .route("/tasks/{id}/reveal", post(reveal))
         .route("/tasks/{id}/reassign", post(reassign))
         .route("/team", get(team_page))
 }
@@ -238,16 +239,36 @@ async fn task(
     Query(q): Params,
 ) -> Result<Response, ConsoleError> {
     let done = param(&q, "done").map(str::to_string);
-    let reveal = param(&q, "reveal") == Some("1");
-    task_page(
-        &state,
-        v,
-        &id,
-        reveal,
-        FormState::default(),
-        done.as_deref(),
-    )
-    .await
+    task_page(&state, v, &id, None, FormState::default(), done.as_deref()).await
+}
+
+/// The task page with the borrower revealed, for the reason the form gives (logged with it); a
+/// reveal without a reason is refused on its field.
+async fn reveal(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> Result<Response, ConsoleError> {
+    let Posted { viewer, fields } = posted;
+    match fields.get("reason") {
+        Some(reason) => {
+            task_page(
+                &state,
+                viewer,
+                &id,
+                Some(reason),
+                FormState::default(),
+                None,
+            )
+            .await
+        }
+        None => {
+            let mut form = FormState::default();
+            form.errors
+                .insert("reason".into(), "a reveal needs its reason".into());
+            task_page(&state, viewer, &id, None, form, None).await
+        }
+    }
 }
 
 fn task_id(id: &str) -> Result<TaskId, ConsoleError> {
@@ -262,7 +283,7 @@ async fn task_page(
     state: &AppState,
     v: Viewer,
     id: &str,
-    reveal: bool,
+    reveal: Option<&str>,
     form: FormState,
     done: Option<&str>,
 ) -> Result<Response, ConsoleError> {
@@ -392,7 +413,7 @@ async fn outcome(
             Err(e) => form.refused(on_its_field(e))?,
         }
     }
-    task_page(&state, viewer, &id, false, form, None).await
+    task_page(&state, viewer, &id, None, form, None).await
 }
 
 /// The fields of an outcome the core names at the start of its refusal of the outcome
