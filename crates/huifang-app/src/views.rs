@@ -609,6 +609,61 @@ impl From<&InteractionRecord> for InteractionView {
     }
 }
 
+/// A quality review (质检) of a contact: the reviewer's score (0 to 100) and comment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ReviewView {
+    /// The reviewer's username.
+    pub reviewer: String,
+    pub score: i64,
+    pub comment: String,
+    pub reviewed_at: String,
+}
+
+/// A contact made by a member of the reviewer's team, with its review when it has one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ContactReviewView {
+    pub contact: InteractionView,
+    /// The loan's external id.
+    pub loan: String,
+    /// The username of who made the contact.
+    pub agent: String,
+    pub review: Option<ReviewView>,
+}
+
+impl From<&huifang_store::ContactForReview> for ContactReviewView {
+    fn from(c: &huifang_store::ContactForReview) -> Self {
+        ContactReviewView {
+            contact: InteractionView::from(&c.interaction),
+            loan: c.loan_external_id.clone(),
+            agent: c.agent.clone(),
+            review: c.review.as_ref().map(|r| ReviewView {
+                reviewer: r.reviewer.clone(),
+                score: r.score,
+                comment: r.comment.clone(),
+                reviewed_at: r.reviewed_at.clone(),
+            }),
+        }
+    }
+}
+
+/// A page of the team's contacts, newest first, with the cursor of the next (older) page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ContactReviewPage {
+    pub contacts: Vec<ContactReviewView>,
+    /// Pass as `before` for the next page; none on the last.
+    pub next_before: Option<i64>,
+}
+
+/// A review of a contact.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewRequest {
+    /// 0 to 100.
+    pub score: i64,
+    #[serde(default)]
+    pub comment: String,
+}
+
 /// A task with its script (questionnaire), the borrower's context and the loan's status.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct TaskDetail {

@@ -193,6 +193,35 @@ impl Role {
     pub fn reads_team_stats(self) -> bool {
         matches!(self, Role::TeamLead | Role::Auditor)
     }
+
+    /// May review the quality of contacts (质检): a team lead, of their team's members' contacts.
+    pub fn reviews_quality(self) -> bool {
+        self == Role::TeamLead
+    }
+}
+
+/// The highest score of a quality review (质检); scores run from 0.
+pub const REVIEW_SCORE_MAX: i64 = 100;
+
+/// A quality review's score: 0 to [`REVIEW_SCORE_MAX`].
+pub fn check_review_score(score: i64) -> Result<(), String> {
+    if (0..=REVIEW_SCORE_MAX).contains(&score) {
+        Ok(())
+    } else {
+        Err(format!("must be 0 to {REVIEW_SCORE_MAX}, got {score}"))
+    }
+}
+
+/// Whether `member` may review a contact made by a user of team `author_team`: a team lead, of a
+/// contact made by a member of their own team.
+pub fn review_access(member: &Member, author_team: Option<i64>) -> Result<(), String> {
+    if !member.role.reviews_quality() {
+        return Err("only team leads review the quality of contacts".into());
+    }
+    match (member.team_id, author_team) {
+        (Some(mine), Some(theirs)) if mine == theirs => Ok(()),
+        _ => Err("the contact was made by someone outside the reviewer's team".into()),
+    }
 }
 
 /// Least privilege over borrowers' personal data: a team's members (agents, collectors, the
@@ -484,6 +513,33 @@ fn mask_middle(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_team_lead_reviews_the_contacts_of_their_own_team_with_a_score_of_0_to_100() {
+        let member = |role, team_id| Member {
+            user_id: UserId(1),
+            role,
+            team_id,
+            skills: &[],
+        };
+        assert!(review_access(&member(Role::TeamLead, Some(7)), Some(7)).is_ok());
+        assert!(review_access(&member(Role::TeamLead, Some(7)), Some(8)).is_err());
+        assert!(review_access(&member(Role::TeamLead, Some(7)), None).is_err());
+        for role in [
+            Role::Agent,
+            Role::Collector,
+            Role::RiskOfficer,
+            Role::Auditor,
+            Role::Admin,
+        ] {
+            assert!(
+                review_access(&member(role, Some(7)), Some(7)).is_err(),
+                "{role}"
+            );
+        }
+        assert!(check_review_score(0).is_ok() && check_review_score(100).is_ok());
+        assert!(check_review_score(-1).is_err() && check_review_score(101).is_err());
+    }
 
     #[test]
     fn a_team_follows_a_borrower_through_open_or_worked_tasks_only() {

@@ -15,6 +15,7 @@ mod followup;
 mod ledger;
 mod outbox;
 pub mod pii;
+mod quality;
 mod records;
 mod security;
 mod sql;
@@ -92,6 +93,7 @@ pub(crate) const EMERGENCY_MOBILE: &str = "emergency_contacts.mobile";
 pub(crate) const BORROWER_BANK_ACCOUNT: &str = "borrowers.bank_account";
 pub(crate) const WEBHOOK_SECRET: &str = "webhooks.secret";
 
+pub use quality::{ContactForReview, NewReview, ReviewRecord};
 pub use security::{DenialRecord, KeyClaim, NewDenial, OperatorActionRecord, RevealRecord};
 pub use team::{
     AgentStatsRow, DepthRow, FollowupCounts, Interaction, InteractionRecord, NewPromise, NewReveal,

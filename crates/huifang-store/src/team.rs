@@ -274,9 +274,9 @@ pub(crate) fn task_from_row(r: &AnyRow) -> Result<TaskRecord> {
     })
 }
 
-const INTERACTION_COLUMNS: &str = "id, idempotency_key, task_id, loan_id, user_id, channel, occurred_at, duration_seconds, outcome, promise_amount_fen, promise_date, income_change_pct, job_status, vehicle_status, answers, notes, business_date, COALESCE(salt, '')";
+pub(crate) const INTERACTION_COLUMNS: &str = "id, idempotency_key, task_id, loan_id, user_id, channel, occurred_at, duration_seconds, outcome, promise_amount_fen, promise_date, income_change_pct, job_status, vehicle_status, answers, notes, business_date, COALESCE(salt, '')";
 
-fn interaction_from_row(r: &AnyRow) -> Result<InteractionRecord> {
+pub(crate) fn interaction_from_row(r: &AnyRow) -> Result<InteractionRecord> {
     Ok(InteractionRecord {
         id: r.try_get(0)?,
         interaction: Interaction {

@@ -25,6 +25,7 @@ mod ledger;
 mod meta;
 mod notify;
 mod reports;
+mod reviews;
 mod rules;
 mod tasks;
 mod templates;
@@ -113,6 +114,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(rules::routes())
         .merge(warnings::routes())
         .merge(reports::routes())
+        .merge(reviews::routes())
         .merge(book::routes())
         .merge(decisions::routes())
         .merge(cases::routes())

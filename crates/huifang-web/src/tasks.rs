@@ -63,7 +63,7 @@ pub(crate) fn task_id(p: Result<Path<i64>, PathRejection>) -> Result<TaskId, Api
         .map_err(|_| ApiError::bad_request("the task id must be an integer"))
 }
 
-fn flag(m: &HashMap<String, String>, name: &str) -> Result<bool, ApiError> {
+pub(crate) fn flag(m: &HashMap<String, String>, name: &str) -> Result<bool, ApiError> {
     match m.get(name).map(String::as_str) {
         None | Some("false" | "0") => Ok(false),
         Some("true" | "1" | "") => Ok(true),

@@ -87,7 +87,8 @@ fn subjects(user: &str) -> (Subject, Subject) {
 
 /// (method, path, body, cells a1 c1 lead_fu risk audit admin). In the path and body: {b} the
 /// subject's borrower, {l} its loan, {t} a new open task of its team's queue on that loan, {w}
-/// its team's warning, {c} a new legal case on its loan, {d} a new decision on it pending a second
+/// its team's warning, {i} a new contact made by a member of its team (on the team's worked
+/// loan), {c} a new legal case on its loan, {d} a new decision on it pending a second
 /// approver, {m} a message, {n} a number used once.
 type Row = (&'static str, &'static str, &'static str, [&'static str; 6]);
 
@@ -119,6 +120,8 @@ const MATRIX: &[Row] = &[
     ("POST", "/api/v1/tasks/{t}/reassign", r#"{"to":"lead_fu"}"#, ["N", "N", "YN", "N", "N", "N"]),
     ("KEY", "/api/v1/tasks/{t}/call", "", ["YN", "YN", "YN", "N", "N", "N"]),
     ("GET", "/api/v1/team/stats", "", ["N", "N", "Y", "N", "Y", "N"]),
+    ("GET", "/api/v1/reviews", "", ["N", "N", "Y", "N", "N", "N"]),
+    ("POST", "/api/v1/interactions/{i}/review", r#"{"score":80,"comment":"clear"}"#, ["N", "N", "YN", "N", "N", "N"]),
     // loans and their borrowers: a team's members only their team's borrowers; the
     // administrator none
     ("GET", "/api/v1/loans/{l}", "", ["N", "N", "YN", "Y", "Y", "N"]),
@@ -206,6 +209,7 @@ fn route_of(method: &str, path: &str) -> (String, String) {
     let path = path.split('?').next().unwrap();
     let path = path
         .replace("{t}", "{id}")
+        .replace("{i}", "{id}")
         .replace("{w}", "{id}")
         .replace("{c}", "{id}")
         .replace("{d}", "{id}")
@@ -272,6 +276,44 @@ impl World {
             )
             .await;
             out = out.replace("{t}", &t.to_string());
+        }
+        if out.contains("{i}") {
+            // made on the team's worked loan (L1 or L2): a contact on a quiet loan would make it
+            // worked, and its borrower the other team's too
+            let n = self.next();
+            let (member, worked) = if s.queue == FU.queue {
+                ("a1", FU)
+            } else {
+                ("c1", COL)
+            };
+            let t = support::task(
+                &self.store,
+                worked.loan_no,
+                &format!("i{n}"),
+                worked.queue,
+                "2026-03-20",
+            )
+            .await;
+            let actor = team::actor(&self.store, member).await.unwrap();
+            let input = team::OutcomeInput {
+                channel: "phone".into(),
+                outcome: "no_answer".into(),
+                amount: None,
+                date: None,
+                income_change_pct: None,
+                job_status: None,
+                vehicle_status: None,
+                answers: None,
+                notes: String::new(),
+                duration_seconds: 0,
+                idempotency_key: format!("review-{n}"),
+                occurred_at: Some("2026-03-20T02:00:00Z".into()),
+                emergency_contact: None,
+            };
+            let recorded = team::record_outcome(&self.store, &actor, t, &input)
+                .await
+                .unwrap();
+            out = out.replace("{i}", &recorded.interaction_id.to_string());
         }
         if out.contains("{w}") {
             let w = self.warnings.iter().find(|(q, _)| q == s.queue).unwrap().1;
@@ -351,7 +393,7 @@ async fn every_route_answers_every_role_as_the_matrix_says() {
     let (_, doc) = api.get("/api/v1/openapi.json", None).await;
     let covered: BTreeSet<_> = MATRIX.iter().map(|r| route_of(r.0, r.1)).collect();
     assert_eq!(documented_routes(&doc), covered);
-    assert_eq!(covered.len(), 76);
+    assert_eq!(covered.len(), 78);
 
     // the contact hours open all day, so that no contact rule refuses a call of the matrix
     let (s, b) = api

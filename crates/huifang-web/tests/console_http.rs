@@ -437,6 +437,56 @@ async fn the_console_signs_in_refuses_forged_forms_and_records_what_the_forms_sa
         )
         .await;
     assert_eq!(moved.status, StatusCode::SEE_OTHER, "{}", moved.body);
+    // the lead reviews the quality of the agent's contact (质检): a score out of range is
+    // refused on its field, then the review is recorded once
+    let reviews = lead.get("/team/reviews?unreviewed=1").await;
+    assert_eq!(reviews.status, StatusCode::OK, "{}", reviews.body);
+    assert_labelled("/team/reviews", &reviews.body);
+    let contact = reviews
+        .body
+        .split("data-contact=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let path = format!("/reviews/{contact}");
+    let csrf = reviews.csrf();
+    let bad = lead
+        .post(
+            &path,
+            &[("csrf", &csrf), ("score", "120"), ("comment", "好")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    assert!(bad.body.contains("id=\"score-error\""), "{}", bad.body);
+    let good = lead
+        .post(
+            &path,
+            &[("csrf", &csrf), ("score", "85"), ("comment", "话术规范")],
+        )
+        .await;
+    assert_eq!(good.status, StatusCode::SEE_OTHER, "{}", good.body);
+    let after = lead.get("/team/reviews").await;
+    assert!(
+        after.body.contains("<strong>85</strong> · 话术规范"),
+        "{}",
+        after.body
+    );
+    let twice = lead
+        .post(
+            &path,
+            &[("csrf", &csrf), ("score", "60"), ("comment", "again")],
+        )
+        .await;
+    assert_eq!(twice.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(twice.body.contains("reviewed already"), "{}", twice.body);
+    assert_eq!(
+        browser.get("/team/reviews").await.status,
+        StatusCode::FORBIDDEN
+    );
+
     // the lead reveals a borrower for a reason, logged with it; without a reason, refused
     let page = lead.get(&format!("/tasks/{}", second.get())).await;
     assert!(

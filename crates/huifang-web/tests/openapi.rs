@@ -25,8 +25,10 @@ use serde_json::Value;
 use support::book;
 
 /// Every route of the API: (method, path), as the router registers them.
-const ROUTES: [(&str, &str); 76] = [
+const ROUTES: [(&str, &str); 78] = [
     ("get", "/api/v1/health"),
+    ("get", "/api/v1/reviews"),
+    ("post", "/api/v1/interactions/{id}/review"),
     ("get", "/api/v1/openapi.json"),
     ("get", "/api/v1/ledger/checkpoint"),
     ("get", "/api/v1/ledger/entries"),
@@ -108,8 +110,9 @@ const ROUTES: [(&str, &str); 76] = [
 ];
 
 /// The routes that take a body, by method and path.
-const WITH_BODY: [(&str, &str); 29] = [
+const WITH_BODY: [(&str, &str); 30] = [
     ("post", "/api/v1/documents"),
+    ("post", "/api/v1/interactions/{id}/review"),
     ("post", "/api/v1/documents/check"),
     ("post", "/api/v1/auth/login"),
     ("post", "/api/v1/tasks/{id}/outcome"),

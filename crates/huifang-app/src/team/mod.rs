@@ -16,6 +16,7 @@ mod admin;
 mod audit;
 mod auth;
 mod dispatch;
+mod quality;
 mod record;
 mod show;
 mod stats;
@@ -40,6 +41,7 @@ pub use auth::{
 };
 pub use dispatch::{auto_assign, my_queue, take_next};
 pub use huifang_core::team::Role;
+pub use quality::{MAX_REVIEW_PAGE, contacts_to_review, review_contact};
 pub(crate) use record::{ContactFacts, checked_idempotency_key, record_call_in, record_in};
 pub use record::{OutcomeInput, Recorded, reassign, record_outcome};
 pub use show::{

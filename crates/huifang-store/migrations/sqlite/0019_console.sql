@@ -5,3 +5,15 @@
 ALTER TABLE sessions ADD COLUMN idle_expires_at TEXT;
 ALTER TABLE users ADD COLUMN lang TEXT NOT NULL DEFAULT 'zh' CHECK (lang IN ('zh', 'en'));
 ALTER TABLE reveals ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+
+-- Quality reviews of contacts (质检): a team lead's score (0 to 100) and comment on a contact made
+-- by a member of their team; one review per contact.
+CREATE TABLE interaction_reviews (
+    id             INTEGER PRIMARY KEY,
+    interaction_id INTEGER NOT NULL UNIQUE REFERENCES interactions (id),
+    reviewer_id    INTEGER NOT NULL REFERENCES users (id),
+    score          INTEGER NOT NULL CHECK (score BETWEEN 0 AND 100),
+    comment        TEXT NOT NULL DEFAULT '',
+    reviewed_at    TEXT NOT NULL,
+    business_date  TEXT NOT NULL
+);

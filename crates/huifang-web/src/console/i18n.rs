@@ -91,6 +91,15 @@ pub fn money(lang: Lang, amount: &str) -> String {
 
 /// The Chinese of every English text of the console.
 const TABLE: &[(&str, &str)] = &[
+    ("Quality review", "质检"),
+    ("The review is recorded.", "质检结果已记录。"),
+    ("Only contacts without a review", "只看未质检的联系"),
+    ("Score (0–100)", "评分（0–100）"),
+    ("Comment", "评语"),
+    ("Review", "质检"),
+    ("Reviewed by", "质检人"),
+    ("Older", "更早"),
+    ("Duration", "时长"),
     (
         "Reason to reveal the ID number and mobile (logged)",
         "查看完整身份证号和手机号的原因（将被记录）",

@@ -297,6 +297,9 @@ fn menu(role: Role) -> Vec<(&'static str, &'static str)> {
     if role.reads_team_stats() {
         items.push(("/team", "Team"));
     }
+    if role.reviews_quality() {
+        items.push(("/team/reviews", "Quality review"));
+    }
     if role.reads_loans() {
         items.push(("/dashboard", "Dashboard"));
         items.push(("/warnings", "Warnings"));
@@ -335,6 +338,7 @@ fn done_message(done: &str) -> &'static str {
         "created" => "The user is created.",
         "changed" => "The account is changed.",
         "nothing" => "There is no task to take now.",
+        "reviewed" => "The review is recorded.",
         _ => "Done.",
     }
 }

@@ -12,8 +12,8 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use huifang_app::team::{self, OutcomeInput};
 use huifang_app::views::{
-    AnswerValue, InstallmentView, InteractionView, LoanDetailView, PaymentView, QuestionView,
-    ScriptAnswers, TaskDetail, TaskSummary, TeamStatsList, TeamStatsView,
+    AnswerValue, ContactReviewView, InstallmentView, InteractionView, LoanDetailView, PaymentView,
+    QuestionView, ScriptAnswers, TaskDetail, TaskSummary, TeamStatsList, TeamStatsView,
 };
 use huifang_app::{AppError, business_date};
 use huifang_core::TaskId;
@@ -31,6 +31,8 @@ pub fn routes() -> Router<AppState> {
         .route("/tasks/{id}/reveal", post(reveal))
         .route("/tasks/{id}/reassign", post(reassign))
         .route("/team", get(team_page))
+        .route("/team/reviews", get(reviews))
+        .route("/reviews/{id}", post(review))
 }
 
 type Params = Query<HashMap<String, String>>;
@@ -504,4 +506,93 @@ async fn reassign(
     let to_user = posted.fields.text("to");
     team::reassign(&state.store, &posted.viewer.actor, task, &to_user).await?;
     Ok(to("/team?done=reassigned"))
+}
+
+// ----- quality review (质检) ----------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "console/reviews.html")]
+struct ReviewsPage {
+    c: Chrome,
+    contacts: Vec<ContactReviewView>,
+    unreviewed: bool,
+    next: Option<i64>,
+    form: FormState,
+    /// The contact whose review the form's errors are about.
+    refused_id: i64,
+}
+
+async fn reviews_page(
+    state: &AppState,
+    v: Viewer,
+    q: &HashMap<String, String>,
+    form: FormState,
+    refused_id: i64,
+) -> Result<Response, ConsoleError> {
+    let unreviewed = param(q, "unreviewed") == Some("1");
+    let (rows, next) = team::contacts_to_review(
+        &state.store,
+        &v.actor,
+        number(q, "before"),
+        super::PAGE_ROWS,
+        unreviewed,
+    )
+    .await?;
+    let refused = !form.errors.is_empty() || form.general.is_some();
+    let view = ReviewsPage {
+        c: v.chrome_done("Quality review", "/team/reviews", param(q, "done")),
+        contacts: rows.iter().map(ContactReviewView::from).collect(),
+        unreviewed,
+        next,
+        form,
+        refused_id,
+    };
+    if refused {
+        page_with(StatusCode::UNPROCESSABLE_ENTITY, &view)
+    } else {
+        page(&view)
+    }
+}
+
+async fn reviews(
+    State(state): State<AppState>,
+    v: Viewer,
+    Query(q): Params,
+) -> Result<Response, ConsoleError> {
+    reviews_page(&state, v, &q, FormState::default(), 0).await
+}
+
+async fn review(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> Result<Response, ConsoleError> {
+    let Posted { viewer, fields } = posted;
+    let contact = id
+        .parse::<i64>()
+        .map_err(|_| ConsoleError::Api(crate::ApiError::NotFound(format!("no contact {id:?}"))))?;
+    let mut form = FormState::from_fields(&fields);
+    match fields.get("score").map(str::parse::<i64>) {
+        Some(Ok(score)) => {
+            match team::review_contact(
+                &state.store,
+                &viewer.actor,
+                contact,
+                score,
+                &fields.text("comment"),
+            )
+            .await
+            {
+                Ok(_) => return Ok(to("/team/reviews?done=reviewed")),
+                Err(e) => form.refused(e)?,
+            }
+        }
+        _ => {
+            form.errors.insert(
+                "score".into(),
+                "must be a whole number from 0 to 100".into(),
+            );
+        }
+    }
+    reviews_page(&state, viewer, &HashMap::new(), form, contact).await
 }
