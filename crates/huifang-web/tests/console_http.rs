@@ -609,6 +609,71 @@ async fn the_console_signs_in_refuses_forged_forms_and_records_what_the_forms_sa
         short.body
     );
 
+    // --- the settings: each document validated as the command line does; a refused one is
+    // shown again with its reason and nothing is saved
+    let settings = admin.get("/admin/settings").await;
+    assert_eq!(settings.status, StatusCode::OK, "{}", settings.body);
+    assert!(assert_labelled("/admin/settings", &settings.body) >= 5);
+    let rules_before = huifang_app::rules::show(&store).await.unwrap();
+    let broken = admin
+        .post(
+            "/admin/settings/rules",
+            &[("csrf", &settings.csrf()), ("document", "{\"rules\": [")],
+        )
+        .await;
+    assert_eq!(
+        broken.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        broken.body
+    );
+    assert!(
+        broken.body.contains("id=\"error-rules\""),
+        "{}",
+        broken.body
+    );
+    assert_eq!(
+        huifang_app::rules::show(&store).await.unwrap(),
+        rules_before
+    );
+    let policy = huifang_app::policy::to_text(&huifang_app::policy::load(&store).await.unwrap())
+        .replace("\"bucket_days\": 30", "\"bucket_days\": 0");
+    let refused = admin
+        .post(
+            "/admin/settings/policy",
+            &[("csrf", &settings.csrf()), ("document", &policy)],
+        )
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+    assert!(refused.body.contains("id=\"error-policy\""));
+    let saved = admin
+        .post(
+            "/admin/settings/plan",
+            &[
+                ("csrf", &settings.csrf()),
+                (
+                    "document",
+                    &serde_json::to_string(
+                        &huifang_app::followup::show_plan(&store, None)
+                            .await
+                            .unwrap(),
+                    )
+                    .unwrap(),
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    assert_eq!(
+        lead.get("/admin/settings").await.status,
+        StatusCode::FORBIDDEN
+    );
+
     // --- sign-out ends the session
     let csrf = later.get("/queue").await.csrf();
     let out = later.post("/logout", &[("csrf", &csrf)]).await;

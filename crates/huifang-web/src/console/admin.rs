@@ -10,8 +10,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
+use huifang_app::AppError;
 use huifang_app::team::{self, Account, Role, UserInput};
-use huifang_app::views::{AccountList, AccountView};
+use huifang_app::views::{AccountList, AccountView, TemplateView};
 
 use super::work::{FormState, number};
 use super::{Chrome, ConsoleError, Pager, Posted, Viewer, page, page_with, query_of, to};
@@ -21,6 +22,12 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin/users", get(users).post(add_user))
         .route("/admin/users/{name}", post(change))
+        .route("/admin/settings", get(settings))
+        .route("/admin/settings/{key}", post(save_setting))
+        .route(
+            "/admin/templates/{event}/{lang}/{channel}",
+            post(save_template),
+        )
 }
 
 #[derive(Template)]
@@ -153,5 +160,185 @@ async fn change(
             form.refused(e)?;
             users_page(&state, viewer, &HashMap::new(), form).await
         }
+    }
+}
+
+// ----- settings: the documents that configure the book --------------------------------------
+
+/// A document of the settings page: its key, its title, its text and what was wrong with it.
+pub struct SettingDoc {
+    pub key: &'static str,
+    pub title: &'static str,
+    pub text: String,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "console/settings.html")]
+struct SettingsPage {
+    c: Chrome,
+    docs: Vec<SettingDoc>,
+    templates: Vec<TemplateView>,
+    template_error: Option<(String, String)>,
+}
+
+fn pretty(v: &impl serde::Serialize) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default()
+}
+
+/// The settings page; `refused` puts a refused text back on its document with the reason.
+async fn settings_page(
+    state: &AppState,
+    v: Viewer,
+    done: Option<&str>,
+    refused: Option<(&str, String, String)>,
+    template_error: Option<(String, String)>,
+) -> Result<Response, ConsoleError> {
+    super::require(&v, v.actor.role.administers(), "change the settings")?;
+    let policy = huifang_app::policy::load(&state.store).await?;
+    let mut docs = vec![
+        SettingDoc {
+            key: "policy",
+            title: "Servicing policy (buckets, classification, reminders, decision limits)",
+            text: huifang_app::policy::to_text(&policy),
+            error: None,
+        },
+        SettingDoc {
+            key: "rules",
+            title: "Warning rules",
+            text: pretty(&huifang_app::rules::show(&state.store).await?),
+            error: None,
+        },
+        SettingDoc {
+            key: "contact-rules",
+            title: "Contact rules",
+            text: pretty(&huifang_app::contact::show_rules(&state.store).await?),
+            error: None,
+        },
+        SettingDoc {
+            key: "notify-rules",
+            title: "Notification rules",
+            text: pretty(&huifang_app::notify::show_rules(&state.store).await?),
+            error: None,
+        },
+        SettingDoc {
+            key: "plan",
+            title: "Follow-up plan (every product)",
+            text: pretty(&huifang_app::followup::show_plan(&state.store, None).await?),
+            error: None,
+        },
+    ];
+    if let Some((key, text, error)) = refused
+        && let Some(doc) = docs.iter_mut().find(|d| d.key == key)
+    {
+        doc.text = text;
+        doc.error = Some(error);
+    }
+    let refused = docs.iter().any(|d| d.error.is_some()) || template_error.is_some();
+    let view = SettingsPage {
+        c: v.chrome_done("Settings", "/admin/settings", done),
+        docs,
+        templates: huifang_app::templates::list(&state.store).await?,
+        template_error,
+    };
+    if refused {
+        page_with(StatusCode::UNPROCESSABLE_ENTITY, &view)
+    } else {
+        page(&view)
+    }
+}
+
+async fn settings(
+    State(state): State<AppState>,
+    v: Viewer,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ConsoleError> {
+    settings_page(&state, v, q.get("done").map(String::as_str), None, None).await
+}
+
+/// Saves one document, validated as the command line validates it; a refused one is shown
+/// again with the reason, nothing saved.
+async fn save_setting(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    posted: Posted,
+) -> Result<Response, ConsoleError> {
+    let Posted { viewer, fields } = posted;
+    super::require(
+        &viewer,
+        viewer.actor.role.administers(),
+        "change the settings",
+    )?;
+    let text = fields.text("document");
+    let store = &state.store;
+    let actor = &viewer.actor;
+    let saved: Result<(), AppError> = match key.as_str() {
+        "policy" => huifang_app::policy::set(store, &text).await.map(drop),
+        "rules" => huifang_app::rules::set_as(store, actor, &text)
+            .await
+            .map(drop),
+        "contact-rules" => huifang_app::contact::set_rules(store, actor, &text)
+            .await
+            .map(drop),
+        "notify-rules" => huifang_app::notify::set_rules(store, actor, &text)
+            .await
+            .map(drop),
+        "plan" => huifang_app::followup::set_plan(store, None, &text)
+            .await
+            .map(drop),
+        _ => {
+            return Err(ConsoleError::Api(crate::ApiError::NotFound(format!(
+                "no setting {key:?}"
+            ))));
+        }
+    };
+    match saved {
+        Ok(()) => Ok(to("/admin/settings?done=saved")),
+        Err(
+            e @ (AppError::Field { .. }
+            | AppError::Refused { .. }
+            | AppError::Invalid(_)
+            | AppError::Conflict(_)),
+        ) => {
+            let key: &'static str = match key.as_str() {
+                "policy" => "policy",
+                "rules" => "rules",
+                "contact-rules" => "contact-rules",
+                "notify-rules" => "notify-rules",
+                _ => "plan",
+            };
+            settings_page(&state, viewer, None, Some((key, text, e.to_string())), None).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Saves a message template (subject for email, body), validated as the command line does.
+async fn save_template(
+    State(state): State<AppState>,
+    Path((event, lang, channel)): Path<(String, String, String)>,
+    posted: Posted,
+) -> Result<Response, ConsoleError> {
+    let Posted { viewer, fields } = posted;
+    let saved = match huifang_app::templates::TemplateKey::parse(&event, &lang, &channel) {
+        Ok(key) => {
+            huifang_app::templates::set(
+                &state.store,
+                &viewer.actor,
+                key,
+                &fields.text("subject"),
+                fields.get("body").unwrap_or_default(),
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    match saved {
+        Ok(_) => Ok(to("/admin/settings?done=saved")),
+        Err(e @ (AppError::Field { .. } | AppError::Invalid(_) | AppError::Refused { .. })) => {
+            let which = format!("{event}/{lang}/{channel}");
+            settings_page(&state, viewer, None, None, Some((which, e.to_string()))).await
+        }
+        Err(e) => Err(e.into()),
     }
 }

@@ -91,6 +91,25 @@ pub fn money(lang: Lang, amount: &str) -> String {
 
 /// The Chinese of every English text of the console.
 const TABLE: &[(&str, &str)] = &[
+    ("Settings", "系统设置"),
+    ("The settings are saved.", "设置已保存。"),
+    (
+        "Servicing policy (buckets, classification, reminders, decision limits)",
+        "贷后政策（逾期阶段、五级分类、提醒、决定权限）",
+    ),
+    ("Warning rules", "预警规则"),
+    ("Contact rules", "联系规则"),
+    ("Notification rules", "通知规则"),
+    ("Follow-up plan (every product)", "回访计划（所有产品）"),
+    ("Message templates", "消息模板"),
+    ("Save", "保存"),
+    ("Subject", "主题"),
+    ("Body", "正文"),
+    ("Fields", "可用字段"),
+    (
+        "Each document is checked as the command line checks it; a refused one is not saved.",
+        "每份文档按命令行的规则校验；未通过的不会保存。",
+    ),
     ("Quality review", "质检"),
     ("The review is recorded.", "质检结果已记录。"),
     ("Only contacts without a review", "只看未质检的联系"),

@@ -310,6 +310,7 @@ fn menu(role: Role) -> Vec<(&'static str, &'static str)> {
     }
     if role.administers() {
         items.push(("/admin/users", "Users"));
+        items.push(("/admin/settings", "Settings"));
     }
     items
 }
@@ -339,6 +340,7 @@ fn done_message(done: &str) -> &'static str {
         "changed" => "The account is changed.",
         "nothing" => "There is no task to take now.",
         "reviewed" => "The review is recorded.",
+        "saved" => "The settings are saved.",
         _ => "Done.",
     }
 }
