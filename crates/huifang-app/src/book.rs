@@ -117,3 +117,47 @@ pub async fn interactions(
     let next = next_after(&page, limit, |(_, i)| i.id);
     Ok((page, next))
 }
+
+/// What a loan's 360° view shows besides its contract, status and contacts: its follow-up
+/// tasks (every state), its borrower's promises to pay, and the documents of the loan and its
+/// borrower with their proofs in the tamper-evident log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoanWork {
+    pub tasks: Vec<huifang_store::TaskRecord>,
+    pub promises: Vec<huifang_store::PromiseState>,
+    pub documents: Vec<crate::ledger::DocumentMatch>,
+}
+
+/// [`LoanWork`] of one loan, for the roles that read loans (a team lead: of their team's
+/// borrowers).
+pub async fn loan_work(
+    store: &Store,
+    actor: &Actor,
+    external_id: &str,
+) -> Result<LoanWork, AppError> {
+    actor.require(
+        Role::reads_loans,
+        "read a loan's tasks, promises and documents",
+    )?;
+    let mut tx = store.begin().await?;
+    let Some((loan_id, borrower, external)) = loan_of(&mut tx, Some(external_id)).await? else {
+        return Err(AppError::NotFound {
+            what: "loan",
+            id: external_id.to_string(),
+        });
+    };
+    if actor.role.borrower_scope() != BorrowerScope::Every {
+        authorize_borrower(&mut tx, actor, borrower, &external).await?;
+    }
+    let tasks = tx.followup_tasks(Some(loan_id), None, false).await?;
+    let promises = tx.promise_states(Some(loan_id)).await?;
+    let checkpoint = tx.ledger_latest_checkpoint().await?;
+    let documents = tx.documents_of_loan(loan_id, borrower).await?;
+    let documents = crate::ledger::with_proofs(&mut tx, documents, checkpoint.as_ref()).await?;
+    tx.rollback().await?;
+    Ok(LoanWork {
+        tasks,
+        promises,
+        documents,
+    })
+}

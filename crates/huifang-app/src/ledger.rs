@@ -671,6 +671,22 @@ pub async fn check_document(store: &Store, sha256: &str) -> Result<DocumentCheck
     let mut tx = store.begin().await?;
     let checkpoint = tx.ledger_latest_checkpoint().await?;
     let documents = tx.documents_by_sha256(sha256).await?;
+    let matches = with_proofs(&mut tx, documents, checkpoint.as_ref()).await?;
+    tx.rollback().await?;
+    Ok(DocumentCheck {
+        sha256: sha256.to_string(),
+        matches,
+        checkpoint,
+    })
+}
+
+/// Documents with their record, their leaf (checked against the record) and its inclusion
+/// proof in the latest checkpoint.
+pub(crate) async fn with_proofs(
+    tx: &mut Tx,
+    documents: Vec<huifang_store::DocumentRecord>,
+    checkpoint: Option<&CheckpointRecord>,
+) -> Result<Vec<DocumentMatch>, AppError> {
     let mut matches = Vec::with_capacity(documents.len());
     for document in documents {
         let raw = tx
@@ -683,9 +699,9 @@ pub async fn check_document(store: &Store, sha256: &str) -> Result<DocumentCheck
         let recomputed = leaf_of(&DOCUMENT, &raw).ok();
         let leaf_matches =
             matches!((&stored, &recomputed), (Some(s), Some(r)) if &s.leaf.bytes == r);
-        let proof = match (&stored, &checkpoint) {
+        let proof = match (&stored, checkpoint) {
             (Some(leaf), Some(cp)) if leaf.index < cp.size => {
-                Some(inclusion_in(&mut tx, leaf.index, cp.size).await?)
+                Some(inclusion_in(tx, leaf.index, cp.size).await?)
             }
             _ => None,
         };
@@ -698,12 +714,7 @@ pub async fn check_document(store: &Store, sha256: &str) -> Result<DocumentCheck
             proof,
         });
     }
-    tx.rollback().await?;
-    Ok(DocumentCheck {
-        sha256: sha256.to_string(),
-        matches,
-        checkpoint,
-    })
+    Ok(matches)
 }
 
 // ----- verification -------------------------------------------------------------------------

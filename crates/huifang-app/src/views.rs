@@ -609,6 +609,33 @@ impl From<&InteractionRecord> for InteractionView {
     }
 }
 
+/// A promise to pay and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct PromiseView {
+    pub id: i64,
+    pub amount: String,
+    /// When it was made.
+    pub promised_on: String,
+    /// The date promised.
+    pub due_on: String,
+    /// open, kept or broken.
+    pub state: String,
+    pub resolved_on: Option<String>,
+}
+
+impl From<&huifang_store::PromiseState> for PromiseView {
+    fn from(p: &huifang_store::PromiseState) -> Self {
+        PromiseView {
+            id: p.id,
+            amount: amount(p.amount),
+            promised_on: p.promised_on.to_string(),
+            due_on: p.due_on.to_string(),
+            state: p.state.clone(),
+            resolved_on: p.resolved_on.map(|d| d.to_string()),
+        }
+    }
+}
+
 /// A quality review (质检) of a contact: the reviewer's score (0 to 100) and comment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ReviewView {

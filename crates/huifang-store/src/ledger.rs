@@ -13,7 +13,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use huifang_core::{BorrowerId, Date, TaskId, UserId};
+use huifang_core::{BorrowerId, Date, LoanId, TaskId, UserId};
 use huifang_ledger::{Hash, HashSource, LedgerError, leaf_hash, node_hash};
 use sqlx::{AssertSqlSafe, Row};
 
@@ -862,6 +862,22 @@ impl Tx {
             "SELECT {DOCUMENT_COLUMNS} FROM {DOCUMENT_FROM} WHERE d.sha256 = $1 ORDER BY d.id"
         )))
         .bind(sha256)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter().map(document_from_row).collect()
+    }
+
+    /// The documents of a loan and of its borrower, oldest first.
+    pub async fn documents_of_loan(
+        &mut self,
+        loan_id: LoanId,
+        borrower_id: BorrowerId,
+    ) -> Result<Vec<DocumentRecord>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {DOCUMENT_COLUMNS} FROM {DOCUMENT_FROM} WHERE (d.owner_kind = 'loan' AND d.owner_id = $1) OR (d.owner_kind = 'borrower' AND d.owner_id = $2) ORDER BY d.id"
+        )))
+        .bind(loan_id.get())
+        .bind(borrower_id.get())
         .fetch_all(&mut *self.tx)
         .await?;
         rows.iter().map(document_from_row).collect()

@@ -549,6 +549,15 @@ async fn the_console_signs_in_refuses_forged_forms_and_records_what_the_forms_sa
         assert_eq!(p.status, StatusCode::OK, "{path}: {}", p.body);
         assert_labelled(path, &p.body);
     }
+    let l1 = risk.get("/loans/L1").await;
+    assert!(
+        l1.body.contains("id=\"promises\"") && l1.body.contains("3,000.00"),
+        "the promise on the 360° view"
+    );
+    assert!(
+        l1.body.contains(&format!("href=\"/tasks/{}\"", ours.get())),
+        "the loan's tasks"
+    );
     let audit = Console::signed_in(&base, "audit").await;
     let ledger = audit.get("/ledger").await;
     assert_eq!(ledger.status, StatusCode::OK, "{}", ledger.body);

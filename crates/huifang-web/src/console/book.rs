@@ -11,7 +11,8 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use huifang_app::views::{
-    DecisionView, InteractionView, LoanDetailView, LoanSummaryView, StatusLineView,
+    DecisionView, DocumentMatchView, InteractionView, LoanDetailView, LoanSummaryView, PromiseView,
+    StatusLineView, TaskSummary,
 };
 use huifang_app::{book, decisions, status, team};
 use huifang_core::policy::Classification;
@@ -316,6 +317,9 @@ struct LoanPage {
     decisions: Vec<DecisionView>,
     can_reveal: bool,
     reveal_error: Option<String>,
+    tasks: Vec<TaskSummary>,
+    promises: Vec<PromiseView>,
+    documents: Vec<DocumentMatchView>,
 }
 
 async fn loan(
@@ -364,8 +368,12 @@ async fn loan_page(
         .iter()
         .map(DecisionView::from)
         .collect();
+    let work = book::loan_work(&state.store, &v.actor, id).await?;
     page(&LoanPage {
         reveal_error,
+        tasks: work.tasks.iter().map(TaskSummary::from).rev().collect(),
+        promises: work.promises.iter().map(PromiseView::from).rev().collect(),
+        documents: work.documents.iter().map(DocumentMatchView::from).collect(),
         c: v.chrome("Loan", "/loans"),
         can_reveal: v.actor.role.may_reveal() && !summary.borrower.revealed,
         summary,

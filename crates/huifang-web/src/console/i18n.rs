@@ -91,6 +91,17 @@ pub fn money(lang: Lang, amount: &str) -> String {
 
 /// The Chinese of every English text of the console.
 const TABLE: &[(&str, &str)] = &[
+    ("Follow-up tasks", "回访任务"),
+    ("Promises to pay", "承诺还款"),
+    ("Promised on", "承诺日"),
+    ("Documents", "文件"),
+    ("Registered", "登记日"),
+    ("Size", "大小"),
+    ("Ledger proof", "存证证明"),
+    ("hashes", "个哈希"),
+    ("kept", "已兑现"),
+    ("awaiting", "待兑现"),
+    ("broken", "未兑现"),
     ("Settings", "系统设置"),
     ("The settings are saved.", "设置已保存。"),
     (
