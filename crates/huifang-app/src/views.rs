@@ -702,6 +702,8 @@ pub struct TaskDetail {
     pub borrower: BorrowerView,
     pub loan: TaskLoanView,
     pub interactions: Vec<InteractionView>,
+    /// The loan's promises to pay, oldest first.
+    pub promises: Vec<PromiseView>,
 }
 
 impl From<&TaskView> for TaskDetail {
@@ -717,6 +719,7 @@ impl From<&TaskView> for TaskDetail {
                 vehicle_model: v.loan.loan.loan.vehicle_model.clone(),
             },
             interactions: v.interactions.iter().map(InteractionView::from).collect(),
+            promises: v.promises.iter().map(PromiseView::from).collect(),
         }
     }
 }

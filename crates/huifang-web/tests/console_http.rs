@@ -549,6 +549,76 @@ async fn the_console_signs_in_refuses_forged_forms_and_records_what_the_forms_sa
         assert_eq!(p.status, StatusCode::OK, "{path}: {}", p.body);
         assert_labelled(path, &p.body);
     }
+    // a legal case opened from a warning's page, then worked by a collector
+    let board = risk.get("/warnings").await;
+    let warning = board
+        .body
+        .split("href=\"/warnings/")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let wpage = risk.get(&format!("/warnings/{warning}")).await;
+    assert_labelled("/warnings/N", &wpage.body);
+    let wloan = wpage
+        .body
+        .split("action=\"/loans/")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let no_reason = risk
+        .post(
+            &format!("/loans/{wloan}/cases"),
+            &[
+                ("csrf", &wpage.csrf()),
+                ("kind", "legal"),
+                ("warning", &warning),
+            ],
+        )
+        .await;
+    assert_eq!(
+        no_reason.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        no_reason.body
+    );
+    let opened = risk
+        .post(
+            &format!("/loans/{wloan}/cases"),
+            &[
+                ("csrf", &wpage.csrf()),
+                ("kind", "legal"),
+                ("reason", "逾期不还"),
+                ("warning", &warning),
+            ],
+        )
+        .await;
+    assert_eq!(opened.status, StatusCode::SEE_OTHER, "{}", opened.body);
+    let case_path = opened.location().split('?').next().unwrap().to_string();
+    let collector = Console::signed_in(&base, "c1").await;
+    let case_page = collector.get(&case_path).await;
+    assert_eq!(case_page.status, StatusCode::OK, "{}", case_page.body);
+    assert_labelled("/cases/N", &case_page.body);
+    let stepped = collector
+        .post(
+            &format!("{case_path}/steps"),
+            &[
+                ("csrf", &case_page.csrf()),
+                ("stage", "judgment"),
+                ("note", "胜诉"),
+            ],
+        )
+        .await;
+    assert_eq!(stepped.status, StatusCode::SEE_OTHER, "{}", stepped.body);
+    assert!(risk.get(&case_path).await.body.contains("已判决"));
+    assert!(risk.get("/cases").await.body.contains(&case_path));
+    assert_eq!(browser.get("/cases").await.status, StatusCode::FORBIDDEN);
+
     let l1 = risk.get("/loans/L1").await;
     assert!(
         l1.body.contains("id=\"promises\"") && l1.body.contains("3,000.00"),

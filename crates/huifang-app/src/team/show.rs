@@ -28,6 +28,8 @@ pub struct TaskView {
     pub borrower: BorrowerContext,
     pub loan: LoanView,
     pub interactions: Vec<huifang_store::InteractionRecord>,
+    /// The loan's promises to pay, oldest first.
+    pub promises: Vec<huifang_store::PromiseState>,
 }
 
 /// The borrower of a loan as `actor` may see them; a reveal (full ID number and mobile) is
@@ -127,6 +129,7 @@ pub async fn show_task(
         })?;
     let borrower = borrower_context(&mut tx, actor, &loan, Some(task.id), reveal, date).await?;
     let interactions = tx.loan_interactions(task.task.loan_id).await?;
+    let promises = tx.promise_states(Some(task.task.loan_id)).await?;
     tx.commit().await?;
     let loan = loans::view(store, policy, &task.loan_external_id).await?;
     Ok(TaskView {
@@ -136,6 +139,7 @@ pub async fn show_task(
         borrower,
         loan,
         interactions,
+        promises,
     })
 }
 

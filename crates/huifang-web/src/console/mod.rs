@@ -14,6 +14,7 @@
 mod admin;
 mod audit;
 mod book;
+mod cases;
 mod chart;
 mod i18n;
 mod risk;
@@ -59,6 +60,7 @@ pub fn routes() -> Router<AppState> {
         .merge(audit::routes())
         .merge(admin::routes())
         .merge(book::routes())
+        .merge(cases::routes())
 }
 
 // ----- the signed-in user --------------------------------------------------------------------
@@ -305,6 +307,9 @@ fn menu(role: Role) -> Vec<(&'static str, &'static str)> {
         items.push(("/warnings", "Warnings"));
         items.push(("/loans", "Loans"));
     }
+    if role.reads_loans() || role.works_cases() {
+        items.push(("/cases", "Cases"));
+    }
     if role.audits() {
         items.push(("/ledger", "Ledger"));
     }
@@ -341,6 +346,8 @@ fn done_message(done: &str) -> &'static str {
         "nothing" => "There is no task to take now.",
         "reviewed" => "The review is recorded.",
         "saved" => "The settings are saved.",
+        "opened" => "The case is opened.",
+        "stepped" => "The step is recorded.",
         _ => "Done.",
     }
 }

@@ -153,6 +153,16 @@ async fn warning(
     warning_page(&state, v, &id, FormState::default(), done.as_deref()).await
 }
 
+/// The warning's page again with a refused form of it (a case on its loan).
+pub(super) async fn warning_refused(
+    state: &AppState,
+    v: Viewer,
+    id: &str,
+    form: FormState,
+) -> Result<Response, ConsoleError> {
+    warning_page(state, v, id, form, None).await
+}
+
 async fn warning_page(
     state: &AppState,
     v: Viewer,
