@@ -118,6 +118,56 @@ pub async fn decide(
     Ok(record)
 }
 
+/// What a decision would make of the loan's schedule, without recording anything: the
+/// installments after replaying the loan with the operation (a restructure's new schedule, a
+/// deferral's moved dates). Refused as [`decide`] would refuse it.
+pub async fn preview(
+    store: &Store,
+    policy: &Policy,
+    actor: &Actor,
+    external_id: &str,
+    request: &DecisionRequest,
+) -> Result<Vec<huifang_core::loan::InstallmentState>, AppError> {
+    require_decider(actor)?;
+    let mut tx = store.begin().await?;
+    let business_date = crate::require_business_date(&mut tx).await?;
+    let on = request.on.unwrap_or(business_date);
+    check_value_date(on, business_date).map_err(|reason| AppError::Field {
+        field: "on",
+        reason,
+    })?;
+    let mut input = loans::find(&mut tx, external_id).await?;
+    tx.rollback().await?;
+    let restructures = input
+        .ops
+        .iter()
+        .filter(|o| o.op.kind() == OpKind::Restructure)
+        .count();
+    policy
+        .limits_for(&input.loan.product_code)
+        .check(&request.op, u32::try_from(restructures).unwrap_or(u32::MAX))
+        .map_err(|r| AppError::Field {
+            field: r.field,
+            reason: r.reason,
+        })?;
+    let before = engine::evaluate(&input, policy, business_date)?;
+    input.ops.push(DatedOp {
+        on,
+        op: request.op.clone(),
+    });
+    let after = engine::evaluate(&input, policy, business_date)?;
+    if after.state.skipped_ops.len() > before.state.skipped_ops.len() {
+        return Err(AppError::Loan {
+            loan: external_id.to_string(),
+            error: huifang_core::loan::LoanError::NothingOutstanding {
+                op: request.op.kind(),
+                on,
+            },
+        });
+    }
+    Ok(after.state.installments)
+}
+
 /// Approves a pending decision (a risk officer other than the one who asked), which applies it.
 pub async fn approve(
     store: &Store,

@@ -1616,6 +1616,22 @@ pub struct EventView {
     pub details: Value,
 }
 
+impl From<&huifang_core::loan::InstallmentState> for InstallmentView {
+    fn from(i: &huifang_core::loan::InstallmentState) -> Self {
+        InstallmentView {
+            n: i.n,
+            due_date: i.due_date.to_string(),
+            principal: amount(i.principal),
+            interest: amount(i.interest),
+            principal_paid: amount(i.principal_paid),
+            interest_paid: amount(i.interest_paid),
+            penalty_paid: amount(i.penalty_paid),
+            paid_off_on: i.paid_off_on.map(|d| d.to_string()),
+            closed_by: i.closed_by.map(|k| k.as_str().to_string()),
+        }
+    }
+}
+
 /// Everything about one loan: contract, status, schedule, payments and their allocation,
 /// operations, status history, warnings and events (`huifang loan --format json`).
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -1670,21 +1686,7 @@ impl From<&LoanView> for LoanDetailView {
                 }),
                 settlement_quote: amount(v.settlement_quote),
             },
-            installments: v
-                .installments
-                .iter()
-                .map(|i| InstallmentView {
-                    n: i.n,
-                    due_date: i.due_date.to_string(),
-                    principal: amount(i.principal),
-                    interest: amount(i.interest),
-                    principal_paid: amount(i.principal_paid),
-                    interest_paid: amount(i.interest_paid),
-                    penalty_paid: amount(i.penalty_paid),
-                    paid_off_on: i.paid_off_on.map(|d| d.to_string()),
-                    closed_by: i.closed_by.map(|k| k.as_str().to_string()),
-                })
-                .collect(),
+            installments: v.installments.iter().map(InstallmentView::from).collect(),
             payments: v
                 .payments
                 .iter()

@@ -571,6 +571,47 @@ async fn the_console_signs_in_refuses_forged_forms_and_records_what_the_forms_sa
         .next()
         .unwrap()
         .to_string();
+    // a restructure previewed: the new schedule shown, nothing recorded
+    let decisions_before = huifang_app::decisions::list(
+        &store,
+        &team::actor(&store, "risk").await.unwrap(),
+        Some(&wloan),
+    )
+    .await
+    .unwrap()
+    .len();
+    let previewed = risk
+        .post(
+            &format!("/loans/{wloan}/decisions"),
+            &[
+                ("csrf", &wpage.csrf()),
+                ("warning", &warning),
+                ("kind", "restructure"),
+                ("annual_rate", "0.05"),
+                ("term_months", "24"),
+                ("method", "annuity"),
+                ("reason", "收入下降"),
+                ("preview", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(previewed.status, StatusCode::OK, "{}", previewed.body);
+    assert!(
+        previewed.body.contains("id=\"preview-schedule\""),
+        "{}",
+        previewed.body
+    );
+    assert_eq!(
+        huifang_app::decisions::list(
+            &store,
+            &team::actor(&store, "risk").await.unwrap(),
+            Some(&wloan)
+        )
+        .await
+        .unwrap()
+        .len(),
+        decisions_before
+    );
     let no_reason = risk
         .post(
             &format!("/loans/{wloan}/cases"),

@@ -91,6 +91,11 @@ pub fn money(lang: Lang, amount: &str) -> String {
 
 /// The Chinese of every English text of the console.
 const TABLE: &[(&str, &str)] = &[
+    ("Preview the schedule", "预览还款计划"),
+    (
+        "The schedule after this decision (nothing is recorded yet)",
+        "执行此决定后的还款计划（尚未记录）",
+    ),
     ("Cases", "资产保全与诉讼"),
     ("Case", "案件"),
     ("The case is opened.", "案件已立案。"),

@@ -14,7 +14,8 @@ use axum::routing::{get, post};
 use huifang_app::decisions;
 use huifang_app::team;
 use huifang_app::views::{
-    DecisionRequestView, DecisionView, LoanSummaryView, WarningItemView, WarningStepView,
+    DecisionRequestView, DecisionView, InstallmentView, LoanSummaryView, WarningItemView,
+    WarningStepView,
 };
 use huifang_app::warnings::{self, WarningFilter};
 
@@ -124,6 +125,8 @@ struct WarningPage {
     me: String,
     kinds: Vec<&'static str>,
     form: FormState,
+    /// The schedule a decision of the form would make (nothing recorded).
+    preview: Option<Vec<InstallmentView>>,
 }
 
 const DECISION_KINDS: [&str; 7] = [
@@ -150,7 +153,7 @@ async fn warning(
     Query(q): Params,
 ) -> Result<Response, ConsoleError> {
     let done = q.get("done").cloned();
-    warning_page(&state, v, &id, FormState::default(), done.as_deref()).await
+    warning_page(&state, v, &id, FormState::default(), done.as_deref(), None).await
 }
 
 /// The warning's page again with a refused form of it (a case on its loan).
@@ -160,7 +163,7 @@ pub(super) async fn warning_refused(
     id: &str,
     form: FormState,
 ) -> Result<Response, ConsoleError> {
-    warning_page(state, v, id, form, None).await
+    warning_page(state, v, id, form, None, None).await
 }
 
 async fn warning_page(
@@ -169,6 +172,7 @@ async fn warning_page(
     id: &str,
     form: FormState,
     done: Option<&str>,
+    preview: Option<Vec<InstallmentView>>,
 ) -> Result<Response, ConsoleError> {
     let (w, steps) = warnings::show(&state.store, &v.actor, warning_id(id)?).await?;
     let w = WarningItemView::from(&w);
@@ -193,6 +197,7 @@ async fn warning_page(
         me: v.actor.user.user.username.clone(),
         kinds: DECISION_KINDS.to_vec(),
         form,
+        preview,
     };
     if refused {
         page_with(StatusCode::UNPROCESSABLE_ENTITY, &view)
@@ -235,7 +240,7 @@ async fn step(
         Err(e) => {
             let mut form = FormState::default();
             form.refused(e)?;
-            warning_page(&state, viewer, &id, form, None).await
+            warning_page(&state, viewer, &id, form, None, None).await
         }
     }
 }
@@ -281,8 +286,23 @@ async fn decide(
         values: fields.0.iter().cloned().collect(),
         ..FormState::default()
     };
+    let previewing = fields.get("preview").is_some();
     if let Some(req) = decision_request(&fields, &mut form) {
         let policy = policy_in_force(&state).await?;
+        if previewing {
+            let shown = match req.to_request() {
+                Ok(r) => decisions::preview(&state.store, &policy, &viewer.actor, &loan, &r).await,
+                Err(e) => Err(e),
+            };
+            match shown {
+                Ok(rows) => {
+                    let rows = rows.iter().map(InstallmentView::from).collect();
+                    return warning_page(&state, viewer, &back, form, None, Some(rows)).await;
+                }
+                Err(e) => form.refused(e)?,
+            }
+            return warning_page(&state, viewer, &back, form, None, None).await;
+        }
         let asked = match req.to_request() {
             Ok(r) => decisions::decide(&state.store, &policy, &viewer.actor, &loan, &r).await,
             Err(e) => Err(e),
@@ -292,7 +312,7 @@ async fn decide(
             Err(e) => form.refused(e)?,
         }
     }
-    warning_page(&state, viewer, &back, form, None).await
+    warning_page(&state, viewer, &back, form, None, None).await
 }
 
 async fn approve(
