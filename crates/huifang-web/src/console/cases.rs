@@ -53,7 +53,7 @@ async fn list(
         .filter(|c| kind.is_empty() || c.kind == kind)
         .filter(|c| !open_only || c.closed_on.is_none())
         .collect();
-    rows.sort_by(|a, b| b.id.cmp(&a.id));
+    rows.sort_by_key(|c| std::cmp::Reverse(c.id));
     page(&CasesPage {
         c: v.chrome("Cases", "/cases"),
         cases: rows,

@@ -30,7 +30,7 @@ impl Lang {
 
     /// A text in this language (the English text is the key; a text without Chinese is shown
     /// in English).
-    pub fn t<'a>(self, en: &'a str) -> &'a str {
+    pub fn t(self, en: &str) -> &str {
         match self {
             Lang::En => en,
             Lang::Zh => ZH.get(en).copied().unwrap_or(en),
@@ -52,7 +52,7 @@ fn grouped(n: i128) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
