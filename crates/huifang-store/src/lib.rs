@@ -96,8 +96,9 @@ pub(crate) const WEBHOOK_SECRET: &str = "webhooks.secret";
 pub use quality::{ContactForReview, NewReview, ReviewRecord};
 pub use security::{DenialRecord, KeyClaim, NewDenial, OperatorActionRecord, RevealRecord};
 pub use team::{
-    AgentStatsRow, DepthRow, FollowupCounts, Interaction, InteractionRecord, NewPromise, NewReveal,
-    NewSignal, QueueRecord, Task, TaskRecord, TaskUpdate, TeamRecord, User, UserRecord,
+    AgentStatsRow, DepthRow, DueFilter, FollowupCounts, Interaction, InteractionRecord, NewPromise,
+    NewReveal, NewSignal, OpenTaskFilter, QueueRecord, Task, TaskRecord, TaskUpdate, TeamRecord,
+    User, UserRecord,
 };
 pub use templates::StoredTemplate;
 pub use webhooks::{

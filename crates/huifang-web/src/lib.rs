@@ -55,6 +55,8 @@ pub struct AppState {
     guard: Arc<guard::Guard>,
     /// The intake's writer: concurrent pushes written together.
     intake: huifang_app::intake::Coalescer,
+    /// The console dashboard's portfolio summary, computed at most every 30 seconds.
+    portfolio: Arc<console::PortfolioCache>,
 }
 
 #[derive(OpenApi)]
@@ -149,6 +151,7 @@ pub fn router_with(store: Store, config: HttpConfig) -> Router {
     let cors = cors(&config.cors_origins);
     let state = AppState {
         intake: huifang_app::intake::Coalescer::new(store.clone()),
+        portfolio: Arc::default(),
         store,
         guard: Arc::new(guard::Guard::new(config)),
     };

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use huifang_core::outcome::{self, Candidate, Strategy};
 use huifang_core::team::TaskState;
 use huifang_core::{TaskId, UserId};
-use huifang_store::{QueueRecord, Store, TaskRecord, Tx, UserRecord};
+use huifang_store::{DueFilter, OpenTaskFilter, QueueRecord, Store, TaskRecord, Tx, UserRecord};
 
 use super::{Actor, Role, forbidden, load_task, require_team};
 use crate::{AppError, require_business_date};
@@ -18,7 +18,70 @@ pub async fn my_queue(
     actor: &Actor,
     queue: Option<&str>,
 ) -> Result<Vec<TaskRecord>, AppError> {
+    my_queue_where(store, actor, queue, &OpenTaskFilter::default(), 500).await
+}
+
+/// [`my_queue`] narrowed by `filter` (due today or overdue, one kind), earliest due first, at
+/// most `limit`.
+pub async fn my_queue_where(
+    store: &Store,
+    actor: &Actor,
+    queue: Option<&str>,
+    filter: &OpenTaskFilter,
+    limit: i64,
+) -> Result<Vec<TaskRecord>, AppError> {
     let mut tx = store.begin().await?;
+    let (codes, only_mine) = queue_scope(&mut tx, actor, queue).await?;
+    let tasks = tx
+        .open_tasks_where(&codes, only_mine.then_some(actor.id()), filter, limit)
+        .await?;
+    tx.rollback().await?;
+    Ok(tasks)
+}
+
+/// How many tasks the views of an actor's queue hold, each counted up to `cap`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueCounts {
+    pub all: i64,
+    pub due_today: i64,
+    pub overdue: i64,
+}
+
+/// The counts of [`my_queue`]'s views on the business date `date` (of one kind when given),
+/// each up to `cap`.
+pub async fn my_queue_counts(
+    store: &Store,
+    actor: &Actor,
+    date: huifang_core::Date,
+    kind: Option<&str>,
+    cap: i64,
+) -> Result<QueueCounts, AppError> {
+    let mut tx = store.begin().await?;
+    let (codes, only_mine) = queue_scope(&mut tx, actor, None).await?;
+    let user = only_mine.then_some(actor.id());
+    let kind = kind.map(str::to_string);
+    let mut count = async |due| {
+        let filter = OpenTaskFilter {
+            due,
+            kind: kind.clone(),
+        };
+        tx.count_open_tasks(&codes, user, &filter, cap).await
+    };
+    let counts = QueueCounts {
+        all: count(None).await?,
+        due_today: count(Some((DueFilter::On, date))).await?,
+        overdue: count(Some((DueFilter::Before, date))).await?,
+    };
+    tx.rollback().await?;
+    Ok(counts)
+}
+
+/// The queues whose open tasks an actor sees, and whether only their own and unassigned ones.
+async fn queue_scope(
+    tx: &mut Tx,
+    actor: &Actor,
+    queue: Option<&str>,
+) -> Result<(Vec<String>, bool), AppError> {
     let (queues, only_mine) = match actor.role {
         Role::Agent | Role::Collector => (
             tx.queues(Some(require_team(actor)?))
@@ -48,11 +111,7 @@ pub async fn my_queue(
         }
         codes = vec![q.to_string()];
     }
-    let tasks = tx
-        .open_tasks(&codes, only_mine.then_some(actor.id()), 500)
-        .await?;
-    tx.rollback().await?;
-    Ok(tasks)
+    Ok((codes, only_mine))
 }
 
 async fn candidates(tx: &mut Tx, queue: &QueueRecord) -> Result<Vec<Candidate>, AppError> {

@@ -39,7 +39,9 @@ pub use auth::{
     CONSOLE_IDLE_MINUTES, SESSION_HOURS, actor, authenticate, console_authenticate, console_login,
     hash_password, login, logout, new_token, set_language, token_hash,
 };
-pub use dispatch::{auto_assign, my_queue, take_next};
+pub use dispatch::{
+    QueueCounts, auto_assign, my_queue, my_queue_counts, my_queue_where, take_next,
+};
 pub use huifang_core::team::Role;
 pub use quality::{MAX_REVIEW_PAGE, contacts_to_review, review_contact};
 pub(crate) use record::{ContactFacts, checked_idempotency_key, record_call_in, record_in};

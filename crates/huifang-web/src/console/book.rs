@@ -4,6 +4,7 @@
 //! payments, operations, status history, warnings, decisions, contacts).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use askama::Template;
 use axum::Router;
@@ -51,6 +52,8 @@ pub struct Line {
 struct DashboardPage {
     c: Chrome,
     business_date: String,
+    /// When the figures were computed.
+    taken_at: String,
     active: i64,
     balance: String,
     overdue_loans: i64,
@@ -111,13 +114,76 @@ fn bars(lines: &[Line], fen: &[i64], colors: &[&'static str]) -> Vec<Bar> {
         .collect()
 }
 
+/// The portfolio summary the dashboard shows, computed at most every [`FRESH_FOR`]: at a
+/// million loans the summary is a scan of the book (about a second on SQLite), so pages are
+/// answered from the last one while a newer one is computed in the background.
+#[derive(Debug, Default)]
+pub struct PortfolioCache {
+    last: std::sync::Mutex<Option<Summary>>,
+    refreshing: std::sync::atomic::AtomicBool,
+}
+
+/// One computed summary: when (as an instant and as a time of day), and what.
+type Summary = (
+    std::time::Instant,
+    chrono::DateTime<chrono::Utc>,
+    Arc<(huifang_core::Date, Vec<huifang_store::SummaryRow>)>,
+);
+
+/// How long a summary is shown before a newer one is computed.
+const FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl PortfolioCache {
+    /// The latest summary: the cached one (refreshed in the background once older than
+    /// [`FRESH_FOR`]), or a new one when there is none yet.
+    pub async fn get(
+        self: &Arc<Self>,
+        store: &huifang_store::Store,
+    ) -> Result<Summary, ConsoleError> {
+        let cached = self.last.lock().ok().and_then(|l| l.clone());
+        if let Some(hit) = cached {
+            if hit.0.elapsed() > FRESH_FOR
+                && !self
+                    .refreshing
+                    .swap(true, std::sync::atomic::Ordering::AcqRel)
+            {
+                let (cache, store) = (Arc::clone(self), store.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = cache.compute(&store).await {
+                        tracing::warn!(error = ?e, "the portfolio summary could not be refreshed");
+                    }
+                    cache
+                        .refreshing
+                        .store(false, std::sync::atomic::Ordering::Release);
+                });
+            }
+            return Ok(hit);
+        }
+        self.compute(store).await
+    }
+
+    async fn compute(&self, store: &huifang_store::Store) -> Result<Summary, ConsoleError> {
+        let summary = status::summary(store).await?;
+        let fresh = (
+            std::time::Instant::now(),
+            chrono::Utc::now(),
+            Arc::new(summary),
+        );
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some(fresh.clone());
+        }
+        Ok(fresh)
+    }
+}
+
 async fn dashboard(State(state): State<AppState>, v: Viewer) -> Result<Response, ConsoleError> {
     super::require(
         &v,
         v.actor.role.reads_loans(),
         "see the portfolio dashboard",
     )?;
-    let (date, rows) = status::summary(&state.store).await?;
+    let (_, taken_at, summary) = state.portfolio.get(&state.store).await?;
+    let (date, rows) = (&summary.0, &summary.1);
     let c = v.chrome("Dashboard", "/dashboard");
     let active: Vec<_> = rows
         .iter()
@@ -188,6 +254,7 @@ async fn dashboard(State(state): State<AppState>, v: Viewer) -> Result<Response,
     );
     page(&DashboardPage {
         business_date: date.to_string(),
+        taken_at: taken_at.format("%H:%M:%S UTC").to_string(),
         active: total_loans,
         balance: c.money(&Money::from_fen(total_fen).to_string()),
         overdue_loans,

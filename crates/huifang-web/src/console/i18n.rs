@@ -91,6 +91,15 @@ pub fn money(lang: Lang, amount: &str) -> String {
 
 /// The Chinese of every English text of the console.
 const TABLE: &[(&str, &str)] = &[
+    ("Figures as of", "数据截至"),
+    (
+        "(computed again at most every 30 seconds)",
+        "（最多每 30 秒重新计算一次）",
+    ),
+    (
+        "The earliest due tasks of this view are listed; take the next task or filter by kind for the others.",
+        "此视图只列出最早到期的任务；其余任务请领取下一个或按类型筛选。",
+    ),
     ("Preview the schedule", "预览还款计划"),
     (
         "The schedule after this decision (nothing is recorded yet)",

@@ -34,6 +34,7 @@ use sha2::{Digest, Sha256};
 use crate::guard::Seen;
 use crate::{ApiError, AppState};
 
+pub use book::PortfolioCache;
 pub use i18n::Lang;
 
 /// The session cookie.

@@ -17,6 +17,7 @@ use huifang_app::views::{
 };
 use huifang_app::{AppError, business_date};
 use huifang_core::TaskId;
+use huifang_store::{DueFilter, OpenTaskFilter};
 
 use super::{Chrome, ConsoleError, Fields, Pager, Posted, Viewer, page, page_with, query_of, to};
 use crate::AppState;
@@ -55,10 +56,12 @@ struct QueuePage {
     business_date: String,
     view: String,
     kind: String,
-    kinds: Vec<(String, i64)>,
-    due_today: i64,
-    overdue: i64,
-    all: i64,
+    kinds: Vec<&'static str>,
+    due_today: String,
+    overdue: String,
+    all: String,
+    /// The view holds more tasks than are listed (the earliest due are).
+    capped: bool,
     sort: String,
     tasks: Vec<TaskSummary>,
     pager: Pager,
@@ -77,40 +80,46 @@ fn sort_tasks(tasks: &mut [TaskSummary], sort: &str) {
     }
 }
 
+/// The tasks a view of the queue lists (the earliest due first), and the cap of its counts.
+const QUEUE_ROWS: i64 = 500;
+const COUNT_CAP: i64 = 10_000;
+
 async fn queue(
     State(state): State<AppState>,
     v: Viewer,
     Query(q): Params,
 ) -> Result<Response, ConsoleError> {
-    let date = business_date(&state.store).await?.to_string();
-    let all: Vec<TaskSummary> = team::my_queue(&state.store, &v.actor, param(&q, "queue"))
-        .await?
-        .iter()
-        .map(TaskSummary::from)
-        .collect();
+    let date = business_date(&state.store).await?;
     let view = param(&q, "view").unwrap_or("all").to_string();
     let kind = param(&q, "kind").unwrap_or_default().to_string();
     let sort = param(&q, "sort").unwrap_or("due").to_string();
-    let mut kinds: Vec<(String, i64)> = Vec::new();
-    for t in &all {
-        match kinds.iter_mut().find(|(k, _)| *k == t.kind) {
-            Some((_, n)) => *n += 1,
-            None => kinds.push((t.kind.clone(), 1)),
-        }
-    }
-    kinds.sort();
-    let due_today = all.iter().filter(|t| t.due_on == date).count();
-    let overdue = all.iter().filter(|t| t.due_on < date).count();
-    let total = all.len();
-    let mut shown: Vec<TaskSummary> = all
-        .into_iter()
-        .filter(|t| match view.as_str() {
-            "today" => t.due_on == date,
-            "overdue" => t.due_on < date,
-            _ => true,
-        })
-        .filter(|t| kind.is_empty() || t.kind == kind)
-        .collect();
+    let filter = OpenTaskFilter {
+        due: match view.as_str() {
+            "today" => Some((DueFilter::On, date)),
+            "overdue" => Some((DueFilter::Before, date)),
+            _ => None,
+        },
+        kind: (!kind.is_empty()).then(|| kind.clone()),
+    };
+    let mut shown: Vec<TaskSummary> = team::my_queue_where(
+        &state.store,
+        &v.actor,
+        param(&q, "queue"),
+        &filter,
+        QUEUE_ROWS,
+    )
+    .await?
+    .iter()
+    .map(TaskSummary::from)
+    .collect();
+    let counts = team::my_queue_counts(
+        &state.store,
+        &v.actor,
+        date,
+        filter.kind.as_deref(),
+        COUNT_CAP,
+    )
+    .await?;
     sort_tasks(&mut shown, &sort);
     let query = query_of(&[
         ("view", Some(&view)),
@@ -118,24 +127,42 @@ async fn queue(
         ("sort", Some(&sort)),
     ]);
     let (tasks, pager) = Pager::slice(shown, number(&q, "page"), query);
+    let c = v.chrome_done("My queue", "/queue", param(&q, "done"));
+    let shown_count = |n: i64| {
+        if n >= COUNT_CAP {
+            format!("{}+", c.count(&n))
+        } else {
+            c.count(&n)
+        }
+    };
     page(&QueuePage {
-        c: v.chrome_done("My queue", "/queue", param(&q, "done")),
-        business_date: date,
+        business_date: date.to_string(),
         view,
         kind,
-        kinds,
-        due_today: count(due_today),
-        overdue: count(overdue),
-        all: count(total),
+        kinds: TASK_KINDS.to_vec(),
+        due_today: shown_count(counts.due_today),
+        overdue: shown_count(counts.overdue),
+        all: shown_count(counts.all),
+        capped: i64::try_from(pager.total).unwrap_or(0) >= QUEUE_ROWS,
         sort,
         tasks,
         pager,
+        c,
     })
 }
 
-fn count(n: usize) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
+/// The kinds of follow-up task, for the queue's filter.
+const TASK_KINDS: [&str; 9] = [
+    "welcome_call",
+    "initial_followup",
+    "continuous_followup",
+    "repayment_reminder",
+    "overdue_reminder",
+    "collection_call",
+    "field_visit",
+    "escalation",
+    "warning_review",
+];
 
 async fn next(State(state): State<AppState>, posted: Posted) -> Result<Response, ConsoleError> {
     match team::take_next(&state.store, &posted.viewer.actor).await? {
