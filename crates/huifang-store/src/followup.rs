@@ -242,8 +242,14 @@ impl Tx {
         } else {
             String::new()
         };
+        // a loan's tasks through the index on their loan (an `OR $1 IS NULL` would scan them all)
+        let loan = if loan_id.is_some() {
+            "t.loan_id = $1"
+        } else {
+            "CAST($1 AS BIGINT) IS NULL"
+        };
         let sql = format!(
-            "{TASK_SELECT} WHERE ($1 IS NULL OR t.loan_id = $1) AND ($2 IS NULL OR t.queue_code = $2){open} ORDER BY t.id"
+            "{TASK_SELECT} WHERE {loan} AND ($2 IS NULL OR t.queue_code = $2){open} ORDER BY t.id"
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(loan_id.map(LoanId::get))
@@ -329,7 +335,13 @@ impl Tx {
 
     /// Every promise (or one loan's), oldest first.
     pub async fn promise_states(&mut self, loan_id: Option<LoanId>) -> Result<Vec<PromiseState>> {
-        let rows = sqlx::query("SELECT id, loan_id, amount_fen, promised_on, due_on, state, resolved_on FROM promises WHERE ($1 IS NULL OR loan_id = $1) ORDER BY id")
+        // one loan's through the index on their loan (an `OR $1 IS NULL` would scan them all)
+        let sql = if loan_id.is_some() {
+            "SELECT id, loan_id, amount_fen, promised_on, due_on, state, resolved_on FROM promises WHERE loan_id = $1 ORDER BY id"
+        } else {
+            "SELECT id, loan_id, amount_fen, promised_on, due_on, state, resolved_on FROM promises WHERE CAST($1 AS BIGINT) IS NULL ORDER BY id"
+        };
+        let rows = sqlx::query(sql)
             .bind(loan_id.map(LoanId::get))
             .fetch_all(&mut *self.tx)
             .await?;

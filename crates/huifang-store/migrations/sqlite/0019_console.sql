@@ -17,3 +17,6 @@ CREATE TABLE interaction_reviews (
     reviewed_at    TEXT NOT NULL,
     business_date  TEXT NOT NULL
 );
+
+-- A loan's promises, read by its task page and its 360° view.
+CREATE INDEX promises_loan ON promises (loan_id);

@@ -82,7 +82,7 @@ fn sort_tasks(tasks: &mut [TaskSummary], sort: &str) {
 
 /// The tasks a view of the queue lists (the earliest due first), and the cap of its counts.
 const QUEUE_ROWS: i64 = 500;
-const COUNT_CAP: i64 = 10_000;
+const COUNT_CAP: i64 = 1_000;
 
 async fn queue(
     State(state): State<AppState>,
