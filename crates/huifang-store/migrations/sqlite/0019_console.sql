@@ -20,3 +20,6 @@ CREATE TABLE interaction_reviews (
 
 -- A loan's promises, read by its task page and its 360° view.
 CREATE INDEX promises_loan ON promises (loan_id);
+
+-- A loan's warnings, open and cleared (its view), without scanning every warning.
+CREATE INDEX warnings_loan ON warnings (loan_id, id);
