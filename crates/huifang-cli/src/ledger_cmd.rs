@@ -205,6 +205,7 @@ pub async fn run(db: &Db, command: &Commands) -> Result<()> {
                 cors_origins: cors_origins.clone(),
                 secure_cookies: *secure_cookies,
                 console_idle: Duration::from_secs((*console_idle_minutes).max(1) * 60),
+                warm_dashboard: true,
             };
             let store = db.open().await?;
             crate::init_tracing();

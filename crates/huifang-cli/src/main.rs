@@ -912,7 +912,11 @@ async fn demo_command(
             say!("the web console: http://{addr}/  (API: http://{addr}/api/v1; Ctrl-C ends)");
             say!("{logins}");
             init_tracing();
-            huifang_web::serve_with(store, listener, huifang_web::HttpConfig::default()).await?;
+            let config = huifang_web::HttpConfig {
+                warm_dashboard: true,
+                ..huifang_web::HttpConfig::default()
+            };
+            huifang_web::serve_with(store, listener, config).await?;
             Ok(())
         }
     }

@@ -35,6 +35,9 @@ pub struct HttpConfig {
     pub secure_cookies: bool,
     /// How long a console session lasts without use.
     pub console_idle: Duration,
+    /// Compute the dashboard's portfolio summary as the server starts (`huifang serve`), so
+    /// that its first page is answered from it.
+    pub warm_dashboard: bool,
 }
 
 impl Default for HttpConfig {
@@ -48,6 +51,7 @@ impl Default for HttpConfig {
             console_idle: Duration::from_secs(
                 u64::try_from(huifang_app::team::CONSOLE_IDLE_MINUTES * 60).unwrap_or(1800),
             ),
+            warm_dashboard: false,
         }
     }
 }

@@ -149,12 +149,17 @@ pub fn router(store: Store) -> Router {
 /// record) and, when origins are configured, CORS for them alone.
 pub fn router_with(store: Store, config: HttpConfig) -> Router {
     let cors = cors(&config.cors_origins);
+    let warm = config.warm_dashboard;
     let state = AppState {
         intake: huifang_app::intake::Coalescer::new(store.clone()),
         portfolio: Arc::default(),
         store,
         guard: Arc::new(guard::Guard::new(config)),
     };
+    if warm && let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        let (cache, store) = (Arc::clone(&state.portfolio), state.store.clone());
+        runtime.spawn(async move { cache.warm(&store).await });
+    }
     let (routes, _) = api().split_for_parts();
     let app = routes
         .merge(console::routes())

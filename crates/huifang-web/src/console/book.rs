@@ -162,6 +162,14 @@ impl PortfolioCache {
         self.compute(store).await
     }
 
+    /// Computes the first summary (as the server starts); a failure is logged, and the first
+    /// page computes it again.
+    pub async fn warm(&self, store: &huifang_store::Store) {
+        if let Err(e) = self.compute(store).await {
+            tracing::info!(error = ?e, "the portfolio summary is computed at the first dashboard");
+        }
+    }
+
     async fn compute(&self, store: &huifang_store::Store) -> Result<Summary, ConsoleError> {
         let summary = status::summary(store).await?;
         let fresh = (
