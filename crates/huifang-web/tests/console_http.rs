@@ -175,6 +175,11 @@ impl Console {
     }
 }
 
+/// Whether a page lists a task (a row of the queue).
+fn lists(page: &Answer, task: huifang_core::TaskId) -> bool {
+    page.body.contains(&format!("data-task=\"{}\"", task.get()))
+}
+
 /// Every visible form field of a page has a label naming its id; how many fields there are.
 fn assert_labelled(page: &str, html: &str) -> usize {
     let mut rest = html;
@@ -270,34 +275,14 @@ async fn the_console_signs_in_refuses_forged_forms_and_records_what_the_forms_sa
         csp.contains("default-src 'none'") && !csp.contains("script-src"),
         "{csp}"
     );
-    assert!(
-        queue
-            .body
-            .contains(&format!("data-task=\"{}\"", ours.get()))
-    );
-    assert!(
-        queue
-            .body
-            .contains(&format!("data-task=\"{}\"", second.get()))
-    );
-    assert!(
-        !queue
-            .body
-            .contains(&format!("data-task=\"{}\"", theirs.get()))
-    );
+    assert!(lists(&queue, ours));
+    assert!(lists(&queue, second));
+    assert!(!lists(&queue, theirs));
     assert!(queue.body.contains("我的队列"), "Chinese by default");
     assert_labelled("/queue", &queue.body);
     let overdue = browser.get("/queue?view=overdue").await;
-    assert!(
-        overdue
-            .body
-            .contains(&format!("data-task=\"{}\"", second.get()))
-    );
-    assert!(
-        !overdue
-            .body
-            .contains(&format!("data-task=\"{}\"", ours.get()))
-    );
+    assert!(lists(&overdue, second));
+    assert!(!lists(&overdue, ours));
 
     // --- a forged task id: another team's task is a 403 page, recorded for auditors
     let forged = browser.get(&format!("/tasks/{}", theirs.get())).await;
@@ -396,11 +381,7 @@ async fn the_console_signs_in_refuses_forged_forms_and_records_what_the_forms_sa
     assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.body);
     assert_eq!(counts(&store).await, after);
     let queue = browser.get("/queue?done=recorded").await;
-    assert!(
-        !queue
-            .body
-            .contains(&format!("data-task=\"{}\"", ours.get()))
-    );
+    assert!(!lists(&queue, ours));
     assert!(queue.body.contains("结果已记录"), "the flash message");
 
     // --- the language: English when chosen, remembered for the next sign-in
@@ -521,11 +502,7 @@ async fn the_console_signs_in_refuses_forged_forms_and_records_what_the_forms_sa
     assert_eq!(logged[0].task_id, Some(second.get()));
     let a3 = Console::signed_in(&base, "a3").await;
     let a3_queue = a3.get("/queue").await;
-    assert!(
-        a3_queue
-            .body
-            .contains(&format!("data-task=\"{}\"", second.get()))
-    );
+    assert!(lists(&a3_queue, second));
     // an agent may not reassign: refused, nothing moved
     let csrf = a3_queue.csrf();
     let refused = a3
@@ -535,12 +512,7 @@ async fn the_console_signs_in_refuses_forged_forms_and_records_what_the_forms_sa
         )
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
-    assert!(
-        a3.get("/queue")
-            .await
-            .body
-            .contains(&format!("data-task=\"{}\"", second.get()))
-    );
+    assert!(lists(&a3.get("/queue").await, second));
 
     // --- pages of other roles: labelled, and refused to roles without the permission
     let risk = Console::signed_in(&base, "risk").await;

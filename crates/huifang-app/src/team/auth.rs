@@ -213,6 +213,9 @@ pub async fn console_authenticate(
     let hash = token_hash(token.trim());
     let now = now_utc();
     let mut tx = store.begin().await?;
+    // the write lock first: a read that then writes would be refused at once on SQLite if
+    // another connection committed in between
+    tx.lock_for_write().await?;
     let user = tx.user_by_session(&hash, &stamp(now)).await?;
     let Some(user) = user else {
         tx.rollback().await?;

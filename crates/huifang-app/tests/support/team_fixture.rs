@@ -153,6 +153,9 @@ pub async fn book(store: &Store, loans: usize) {
 /// Inserts a task for loan `L{loan}` in `queue`; returns its id.
 pub async fn task(store: &Store, loan: usize, reason: &str, queue: &str, due: &str) -> TaskId {
     let mut tx = store.begin().await.unwrap();
+    // the write lock first, as the application's writers take it: a server of the test may
+    // commit between this transaction's read and its write
+    tx.lock_for_write().await.unwrap();
     let ids = tx
         .loan_ids_by_external_id(&[format!("L{loan}")])
         .await

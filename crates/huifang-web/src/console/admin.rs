@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use huifang_app::AppError;
@@ -15,7 +14,7 @@ use huifang_app::team::{self, Account, Role, UserInput};
 use huifang_app::views::{AccountList, AccountView, TemplateView};
 
 use super::work::{FormState, number};
-use super::{Chrome, ConsoleError, Pager, Posted, Viewer, page, page_with, query_of, to};
+use super::{Chrome, ConsoleError, Pager, Posted, Viewer, page_or_refused, query_of, to};
 use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -92,11 +91,7 @@ async fn users_page(
         q: needle,
         form,
     };
-    if refused {
-        page_with(StatusCode::UNPROCESSABLE_ENTITY, &view)
-    } else {
-        page(&view)
-    }
+    page_or_refused(refused, &view)
 }
 
 async fn users(
@@ -241,11 +236,7 @@ async fn settings_page(
         templates: huifang_app::templates::list(&state.store).await?,
         template_error,
     };
-    if refused {
-        page_with(StatusCode::UNPROCESSABLE_ENTITY, &view)
-    } else {
-        page(&view)
-    }
+    page_or_refused(refused, &view)
 }
 
 async fn settings(

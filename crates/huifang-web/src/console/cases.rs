@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use huifang_app::cases;
@@ -15,7 +14,7 @@ use huifang_app::views::{CaseDetailView, CaseStepRequest, CaseView};
 use huifang_core::case::{CaseKind, CaseStage};
 
 use super::work::FormState;
-use super::{Chrome, ConsoleError, Posted, Viewer, page, page_with, to};
+use super::{Chrome, ConsoleError, Posted, Viewer, page, page_or_refused, to};
 use crate::tasks::policy_in_force;
 use crate::{ApiError, AppState};
 
@@ -113,11 +112,7 @@ async fn case_page(
         detail,
         form,
     };
-    if refused {
-        page_with(StatusCode::UNPROCESSABLE_ENTITY, &view)
-    } else {
-        page(&view)
-    }
+    page_or_refused(refused, &view)
 }
 
 async fn case(

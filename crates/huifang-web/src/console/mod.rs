@@ -358,6 +358,15 @@ pub fn page(template: &impl Template) -> Result<Response, ConsoleError> {
     page_with(StatusCode::OK, template)
 }
 
+/// A page with a form: 422 when the form was refused (shown again with its errors), else 200.
+pub fn page_or_refused(refused: bool, template: &impl Template) -> Result<Response, ConsoleError> {
+    if refused {
+        page_with(StatusCode::UNPROCESSABLE_ENTITY, template)
+    } else {
+        page(template)
+    }
+}
+
 /// A page with its status (a form shown again with its errors is 422).
 pub fn page_with(status: StatusCode, template: &impl Template) -> Result<Response, ConsoleError> {
     let html = template

@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use huifang_app::decisions;
@@ -20,7 +19,7 @@ use huifang_app::views::{
 use huifang_app::warnings::{self, WarningFilter};
 
 use super::work::{FormState, number};
-use super::{Chrome, ConsoleError, Pager, Posted, Viewer, page, page_with, query_of, to};
+use super::{Chrome, ConsoleError, Pager, Posted, Viewer, page, page_or_refused, query_of, to};
 use crate::tasks::policy_in_force;
 use crate::{ApiError, AppState};
 
@@ -199,11 +198,7 @@ async fn warning_page(
         form,
         preview,
     };
-    if refused {
-        page_with(StatusCode::UNPROCESSABLE_ENTITY, &view)
-    } else {
-        page(&view)
-    }
+    page_or_refused(refused, &view)
 }
 
 async fn step(

@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use huifang_app::team::{self, OutcomeInput};
@@ -19,7 +18,9 @@ use huifang_app::{AppError, business_date};
 use huifang_core::TaskId;
 use huifang_store::{DueFilter, OpenTaskFilter};
 
-use super::{Chrome, ConsoleError, Fields, Pager, Posted, Viewer, page, page_with, query_of, to};
+use super::{
+    Chrome, ConsoleError, Fields, Pager, Posted, Viewer, page, page_or_refused, query_of, to,
+};
 use crate::AppState;
 use crate::tasks::policy_in_force;
 
@@ -357,11 +358,7 @@ async fn task_page(
         can_work,
         detail,
     };
-    if refused {
-        page_with(StatusCode::UNPROCESSABLE_ENTITY, &page_view)
-    } else {
-        page(&page_view)
-    }
+    page_or_refused(refused, &page_view)
 }
 
 /// The outcome form as the application's input; a malformed field is put on the form.
@@ -574,11 +571,7 @@ async fn reviews_page(
         form,
         refused_id,
     };
-    if refused {
-        page_with(StatusCode::UNPROCESSABLE_ENTITY, &view)
-    } else {
-        page(&view)
-    }
+    page_or_refused(refused, &view)
 }
 
 async fn reviews(
