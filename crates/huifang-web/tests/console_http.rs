@@ -175,6 +175,16 @@ impl Console {
     }
 }
 
+/// A form refused on one of its fields: 422, the form shown again with the field's error.
+fn refused_on(answer: &Answer, field: &str) {
+    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", answer.body);
+    assert!(
+        answer.body.contains(&format!("id=\"{field}-error\"")),
+        "{field}: {}",
+        answer.body
+    );
+}
+
 /// Whether a page lists a task (a row of the queue).
 fn lists(page: &Answer, task: huifang_core::TaskId) -> bool {
     page.body.contains(&format!("data-task=\"{}\"", task.get()))
@@ -344,17 +354,7 @@ async fn the_console_signs_in_refuses_forged_forms_and_records_what_the_forms_sa
             ],
         )
         .await;
-    assert_eq!(
-        refused.status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "{}",
-        refused.body
-    );
-    assert!(
-        refused.body.contains("id=\"amount-error\""),
-        "{}",
-        refused.body
-    );
+    refused_on(&refused, "amount");
     assert!(
         refused.body.contains("value=\"2026-03-25\""),
         "the form keeps what was typed"
@@ -689,17 +689,7 @@ async fn the_console_signs_in_refuses_forged_forms_and_records_what_the_forms_sa
             ],
         )
         .await;
-    assert_eq!(
-        short.status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "{}",
-        short.body
-    );
-    assert!(
-        short.body.contains("id=\"password-error\""),
-        "{}",
-        short.body
-    );
+    refused_on(&short, "password");
 
     // --- the settings: each document validated as the command line does; a refused one is
     // shown again with its reason and nothing is saved
