@@ -11,8 +11,8 @@ use huifang_store::{DueFilter, OpenTaskFilter, QueueRecord, Store, TaskRecord, T
 use super::{Actor, Role, forbidden, load_task, require_team};
 use crate::{AppError, require_business_date};
 
-/// The open tasks an actor may see: an agent's own and the unassigned ones of their team's
-/// queues; a team lead's whole team; an auditor's every queue. `queue` narrows to one queue.
+/// The open tasks an actor may see: an agent's, a collector's or a risk officer's own and the
+/// unassigned ones of their team's queues; a team lead's whole team; an auditor's every queue. `queue` narrows to one queue.
 pub async fn my_queue(
     store: &Store,
     actor: &Actor,
@@ -83,7 +83,8 @@ async fn queue_scope(
     queue: Option<&str>,
 ) -> Result<(Vec<String>, bool), AppError> {
     let (queues, only_mine) = match actor.role {
-        Role::Agent | Role::Collector => (
+        // a risk officer in a team works its queues' warning reviews as an agent works calls
+        Role::Agent | Role::Collector | Role::RiskOfficer => (
             tx.queues(Some(require_team(actor)?))
                 .await?
                 .into_iter()
@@ -93,7 +94,7 @@ async fn queue_scope(
         ),
         Role::TeamLead => (tx.queues(Some(require_team(actor)?)).await?, false),
         Role::Auditor => (tx.queues(None).await?, false),
-        Role::RiskOfficer | Role::Admin => {
+        Role::Admin => {
             return Err(forbidden(format!(
                 "{} has no task queue: a {} does not work follow-up tasks",
                 actor.name(),

@@ -529,7 +529,7 @@ mod tests {
         }
         assert!(checked > 150, "only {checked} texts found");
         for role in huifang_core::team::Role::ALL {
-            for (_, label) in super::super::menu(role) {
+            for (_, label) in super::super::menu(role, true) {
                 assert!(has_chinese(label), "menu {label:?}");
             }
             assert!(has_chinese(role.as_str()), "role {role}");

@@ -79,7 +79,8 @@ impl Viewer {
     /// The page's frame (menu, user, language switch) titled `title` (English; translated).
     pub fn chrome(&self, title: &str, at: &'static str) -> Chrome {
         let role = self.actor.role;
-        let nav = menu(role)
+        let has_team = self.actor.user.user.team_id.is_some();
+        let nav = menu(role, has_team)
             .into_iter()
             .map(|(href, label)| NavItem {
                 href,
@@ -291,10 +292,11 @@ impl Chrome {
     }
 }
 
-/// The menu of a role: what its permissions (the core's) let it use.
-fn menu(role: Role) -> Vec<(&'static str, &'static str)> {
+/// The menu of a role: what its permissions (the core's) let it use; a queue for those who
+/// work tasks in a team.
+fn menu(role: Role, has_team: bool) -> Vec<(&'static str, &'static str)> {
     let mut items = Vec::new();
-    if role.works_tasks() {
+    if role.works_tasks() && has_team {
         items.push(("/queue", "My queue"));
     }
     if role.reads_team_stats() {
