@@ -177,7 +177,12 @@ impl Console {
 
 /// A form refused on one of its fields: 422, the form shown again with the field's error.
 fn refused_on(answer: &Answer, field: &str) {
-    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", answer.body);
+    assert_eq!(
+        answer.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        answer.body
+    );
     assert!(
         answer.body.contains(&format!("id=\"{field}-error\"")),
         "{field}: {}",

@@ -18,6 +18,9 @@ pub async fn record_denial(
     reason: &str,
 ) -> Result<(), AppError> {
     let mut tx = store.begin().await?;
+    // the write lock before the read: on SQLite a read that then writes is refused at once if
+    // another connection committed in between (and the denial would be lost)
+    tx.lock_for_write().await?;
     let business_date = tx.business_date().await?;
     tx.insert_denial(&NewDenial {
         user_id: actor.id(),
