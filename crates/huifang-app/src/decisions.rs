@@ -49,24 +49,9 @@ pub async fn decide(
     }
     let mut tx = store.begin().await?;
     let business_date = crate::lock_business_date(&mut tx).await?;
-    let on = request.on.unwrap_or(business_date);
-    check_value_date(on, business_date).map_err(|reason| AppError::Field {
-        field: "on",
-        reason,
-    })?;
     let input = loans::find(&mut tx, external_id).await?;
+    let on = check_request(&input, policy, request, business_date)?;
     let limits = policy.limits_for(&input.loan.product_code);
-    let restructures = input
-        .ops
-        .iter()
-        .filter(|o| o.op.kind() == OpKind::Restructure)
-        .count();
-    limits
-        .check(&request.op, u32::try_from(restructures).unwrap_or(u32::MAX))
-        .map_err(|r| AppError::Field {
-            field: r.field,
-            reason: r.reason,
-        })?;
     let now_status = engine::evaluate(&input, policy, business_date)?.status;
     if now_status.lifecycle != Lifecycle::Active {
         return Err(AppError::Conflict(format!(
@@ -118,6 +103,35 @@ pub async fn decide(
     Ok(record)
 }
 
+/// The checks of a decision that need only the loan and the policy (its value date, the
+/// product's limits with the restructures already made): its effective date, or the field
+/// refused. [`decide`] and [`preview`] both ask them.
+fn check_request(
+    input: &huifang_store::ReplayInput,
+    policy: &Policy,
+    request: &DecisionRequest,
+    business_date: huifang_core::Date,
+) -> Result<huifang_core::Date, AppError> {
+    let on = request.on.unwrap_or(business_date);
+    check_value_date(on, business_date).map_err(|reason| AppError::Field {
+        field: "on",
+        reason,
+    })?;
+    let restructures = input
+        .ops
+        .iter()
+        .filter(|o| o.op.kind() == OpKind::Restructure)
+        .count();
+    policy
+        .limits_for(&input.loan.product_code)
+        .check(&request.op, u32::try_from(restructures).unwrap_or(u32::MAX))
+        .map_err(|r| AppError::Field {
+            field: r.field,
+            reason: r.reason,
+        })?;
+    Ok(on)
+}
+
 /// What a decision would make of the loan's schedule, without recording anything: the
 /// installments after replaying the loan with the operation (a restructure's new schedule, a
 /// deferral's moved dates). Refused as [`decide`] would refuse it.
@@ -131,25 +145,9 @@ pub async fn preview(
     require_decider(actor)?;
     let mut tx = store.begin().await?;
     let business_date = crate::require_business_date(&mut tx).await?;
-    let on = request.on.unwrap_or(business_date);
-    check_value_date(on, business_date).map_err(|reason| AppError::Field {
-        field: "on",
-        reason,
-    })?;
     let mut input = loans::find(&mut tx, external_id).await?;
     tx.rollback().await?;
-    let restructures = input
-        .ops
-        .iter()
-        .filter(|o| o.op.kind() == OpKind::Restructure)
-        .count();
-    policy
-        .limits_for(&input.loan.product_code)
-        .check(&request.op, u32::try_from(restructures).unwrap_or(u32::MAX))
-        .map_err(|r| AppError::Field {
-            field: r.field,
-            reason: r.reason,
-        })?;
+    let on = check_request(&input, policy, request, business_date)?;
     let before = engine::evaluate(&input, policy, business_date)?;
     input.ops.push(DatedOp {
         on,

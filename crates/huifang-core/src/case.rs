@@ -160,6 +160,23 @@ pub struct StepRefusal {
     pub reason: String,
 }
 
+/// The stages a case of `kind` at `from` may move to: the next stage of its kind, then closed;
+/// none once closed.
+pub fn next_stages(kind: CaseKind, from: CaseStage) -> Vec<CaseStage> {
+    if from == CaseStage::Closed {
+        return Vec::new();
+    }
+    let stages = kind.stages();
+    stages
+        .iter()
+        .position(|s| *s == from)
+        .and_then(|i| stages.get(i + 1))
+        .copied()
+        .into_iter()
+        .chain([CaseStage::Closed])
+        .collect()
+}
+
 /// Whether a case of `kind` at `from` may move to `to` with `amount`: the next stage of its kind
 /// (an amount where the stage collects one, positive, and none elsewhere), or closed from any
 /// open stage (no amount).
@@ -173,12 +190,9 @@ pub fn check_step(
     if from == CaseStage::Closed {
         return refuse("stage", "the case is closed: it takes no more steps".into());
     }
-    let stages = kind.stages();
-    let next = stages
-        .iter()
-        .position(|s| *s == from)
-        .and_then(|i| stages.get(i + 1));
-    if to != CaseStage::Closed && next != Some(&to) {
+    let allowed = next_stages(kind, from);
+    let next = allowed.first().filter(|s| **s != CaseStage::Closed);
+    if !allowed.contains(&to) {
         let expected = next.map_or_else(|| "closed".to_string(), |n| format!("{n} (or closed)"));
         return refuse(
             "stage",

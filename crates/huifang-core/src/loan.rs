@@ -90,6 +90,17 @@ pub enum OpKind {
 }
 
 impl OpKind {
+    /// Every kind.
+    pub const ALL: [OpKind; 7] = [
+        OpKind::Defer,
+        OpKind::PaymentHoliday,
+        OpKind::Restructure,
+        OpKind::EarlySettlement,
+        OpKind::Acceleration,
+        OpKind::WriteOff,
+        OpKind::Classify,
+    ];
+
     /// The name used in storage, files and the API.
     pub fn as_str(self) -> &'static str {
         match self {

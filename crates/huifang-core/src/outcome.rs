@@ -208,6 +208,23 @@ pub enum OutcomeError {
     IncomeChange(i32),
 }
 
+impl OutcomeError {
+    /// The field of a recorded outcome the error is about (`amount`, `date`,
+    /// `income_change_pct`, `job_status`, `vehicle_status`, or `outcome` itself).
+    pub fn field(&self) -> &'static str {
+        match self {
+            OutcomeError::Missing("amount") | OutcomeError::PromiseAmount(_) => "amount",
+            OutcomeError::Missing("date") | OutcomeError::PromiseDate { .. } => "date",
+            OutcomeError::Missing("income change %") | OutcomeError::IncomeChange(_) => {
+                "income_change_pct"
+            }
+            OutcomeError::Missing("job status") => "job_status",
+            OutcomeError::Missing("vehicle status") => "vehicle_status",
+            OutcomeError::Missing(_) | OutcomeError::Unknown { .. } => "outcome",
+        }
+    }
+}
+
 impl Outcome {
     /// The stored kind.
     pub fn kind(&self) -> &'static str {
@@ -609,6 +626,11 @@ mod tests {
         assert!(matches!(past, Err(OutcomeError::PromiseDate { .. })));
         let missing = Outcome::build("promise_to_pay", None, Some(bd), None, None, None, bd);
         assert_eq!(missing, Err(OutcomeError::Missing("amount")));
+        assert_eq!(OutcomeError::Missing("amount").field(), "amount");
+        assert_eq!(
+            OutcomeError::IncomeChange(2000).field(),
+            "income_change_pct"
+        );
         assert!(Outcome::build("maybe", None, None, None, None, None, bd).is_err());
     }
 

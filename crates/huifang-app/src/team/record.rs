@@ -413,7 +413,7 @@ fn parse_outcome(input: &OutcomeInput, date: Date) -> Result<(Channel, Outcome),
         vehicle,
         date,
     )
-    .map_err(|e| invalid("outcome", e.to_string()))?;
+    .map_err(|e| invalid(e.field(), e.to_string()))?;
     Ok((channel, outcome))
 }
 

@@ -45,6 +45,8 @@ pub struct Line {
     pub loans: i64,
     pub balance: String,
     pub share: String,
+    /// The balance in fen (the length of its bar).
+    pub fen: i64,
 }
 
 #[derive(Template)]
@@ -95,19 +97,19 @@ fn breakdown<K: PartialEq + Copy>(
                 loans,
                 balance: c.money(&Money::from_fen(fen).to_string()),
                 share: percent(i128::from(fen), i128::from(total)),
+                fen,
             }
         })
         .collect()
 }
 
-fn bars(lines: &[Line], fen: &[i64], colors: &[&'static str]) -> Vec<Bar> {
+fn bars(lines: &[Line], colors: &[&'static str]) -> Vec<Bar> {
     lines
         .iter()
-        .zip(fen)
         .enumerate()
-        .map(|(i, (l, f))| Bar {
+        .map(|(i, l)| Bar {
             label: l.label.clone(),
-            value: i128::from(*f),
+            value: i128::from(l.fen),
             text: format!("{} · {}", l.balance, l.share),
             color: colors.get(i).copied().unwrap_or("#5470c6"),
         })
@@ -231,33 +233,16 @@ async fn dashboard(State(state): State<AppState>, v: Viewer) -> Result<Response,
     let overdue: Vec<_> = active.iter().filter(|r| r.bucket.0 > 0).collect();
     let overdue_loans: i64 = overdue.iter().map(|r| r.loans).sum();
     let overdue_fen: i64 = overdue.iter().map(|r| r.outstanding_principal.fen()).sum();
-    let fen_of = |keys: &[u8], rows: &[(u8, i64, i64)]| -> Vec<i64> {
-        keys.iter()
-            .map(|k| rows.iter().filter(|r| r.0 == *k).map(|r| r.2).sum())
-            .collect()
-    };
-    let tier_fen: Vec<i64> = Classification::ALL
-        .iter()
-        .map(|t| by_tier.iter().filter(|r| r.0 == *t).map(|r| r.2).sum())
-        .collect();
     let bucket_chart = chart::bars(
-        &bars(
-            &buckets,
-            &fen_of(&bucket_keys, &by_bucket),
-            &chart::BUCKET_COLORS,
-        ),
+        &bars(&buckets, &chart::BUCKET_COLORS),
         c.t("Balance by bucket"),
     );
     let tier_chart = chart::bars(
-        &bars(&tiers, &tier_fen, &chart::TIER_COLORS),
+        &bars(&tiers, &chart::TIER_COLORS),
         c.t("Balance by classification"),
     );
     let level_chart = chart::bars(
-        &bars(
-            &levels,
-            &fen_of(&[0, 1, 2, 3], &by_level),
-            &chart::LEVEL_COLORS,
-        ),
+        &bars(&levels, &chart::LEVEL_COLORS),
         c.t("Balance by warning level"),
     );
     page(&DashboardPage {

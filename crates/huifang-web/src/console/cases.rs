@@ -11,7 +11,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use huifang_app::cases;
 use huifang_app::views::{CaseDetailView, CaseStepRequest, CaseView};
-use huifang_core::case::{CaseKind, CaseStage};
+use huifang_core::case::{CaseKind, CaseStage, next_stages};
 
 use super::work::FormState;
 use super::{Chrome, ConsoleError, Posted, Viewer, page, page_or_refused, to};
@@ -88,20 +88,14 @@ async fn case_page(
 ) -> Result<Response, ConsoleError> {
     let found = cases::show(&state.store, &v.actor, case_id(id)?).await?;
     let detail = CaseDetailView::from(&found);
-    let next = match detail.case.kind.parse::<CaseKind>() {
-        Ok(kind) if detail.case.closed_on.is_none() => {
-            let stages = kind.stages();
-            let at = stages
-                .iter()
-                .position(|s| s.as_str() == detail.case.stage)
-                .map_or(0, |i| i + 1);
-            stages
-                .iter()
-                .skip(at)
-                .map(|s| s.as_str())
-                .chain([CaseStage::Closed.as_str()])
-                .collect()
-        }
+    let next = match (
+        detail.case.kind.parse::<CaseKind>(),
+        detail.case.stage.parse::<CaseStage>(),
+    ) {
+        (Ok(kind), Ok(stage)) => next_stages(kind, stage)
+            .into_iter()
+            .map(CaseStage::as_str)
+            .collect(),
         _ => Vec::new(),
     };
     let refused = !form.errors.is_empty() || form.general.is_some();

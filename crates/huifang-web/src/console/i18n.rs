@@ -448,7 +448,7 @@ const TABLE: &[(&str, &str)] = &[
     ("wrong_number", "号码错误"),
     ("refused", "拒绝沟通"),
     ("dispute", "有异议"),
-    ("hardship", "经济困难"),
+    ("hardship_reported", "经济困难"),
     ("vehicle_status", "车辆情况"),
     ("phone", "电话"),
     ("sms", "短信"),

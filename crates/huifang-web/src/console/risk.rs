@@ -128,16 +128,6 @@ struct WarningPage {
     preview: Option<Vec<InstallmentView>>,
 }
 
-const DECISION_KINDS: [&str; 7] = [
-    "defer",
-    "payment_holiday",
-    "restructure",
-    "early_settlement",
-    "acceleration",
-    "write_off",
-    "classify",
-];
-
 fn warning_id(id: &str) -> Result<i64, ConsoleError> {
     id.parse::<i64>()
         .ok()
@@ -194,7 +184,9 @@ async fn warning_page(
         can_act: v.actor.role.works_warnings(),
         can_decide: v.actor.role.decides_loans(),
         me: v.actor.user.user.username.clone(),
-        kinds: DECISION_KINDS.to_vec(),
+        kinds: huifang_core::loan::OpKind::ALL
+            .map(huifang_core::loan::OpKind::as_str)
+            .to_vec(),
         form,
         preview,
     };

@@ -16,6 +16,8 @@ use huifang_app::views::{
 };
 use huifang_app::{AppError, business_date};
 use huifang_core::TaskId;
+use huifang_core::followup::TaskKind;
+use huifang_core::outcome::Channel;
 use huifang_store::{DueFilter, OpenTaskFilter};
 
 use super::{
@@ -140,7 +142,7 @@ async fn queue(
         business_date: date.to_string(),
         view,
         kind,
-        kinds: TASK_KINDS.to_vec(),
+        kinds: TaskKind::ALL.map(TaskKind::as_str).to_vec(),
         due_today: shown_count(counts.due_today),
         overdue: shown_count(counts.overdue),
         all: shown_count(counts.all),
@@ -151,19 +153,6 @@ async fn queue(
         c,
     })
 }
-
-/// The kinds of follow-up task, for the queue's filter.
-const TASK_KINDS: [&str; 9] = [
-    "welcome_call",
-    "initial_followup",
-    "continuous_followup",
-    "repayment_reminder",
-    "overdue_reminder",
-    "collection_call",
-    "field_visit",
-    "escalation",
-    "warning_review",
-];
 
 async fn next(State(state): State<AppState>, posted: Posted) -> Result<Response, ConsoleError> {
     match team::take_next(&state.store, &posted.viewer.actor).await? {
@@ -249,18 +238,6 @@ impl FormState {
         }
     }
 }
-
-const OUTCOMES: [&str; 8] = [
-    "reached",
-    "promise_to_pay",
-    "no_answer",
-    "wrong_number",
-    "refused",
-    "dispute",
-    "hardship",
-    "vehicle_status",
-];
-const CHANNELS: [&str; 5] = ["phone", "sms", "wechat", "email", "visit"];
 
 async fn task(
     State(state): State<AppState>,
@@ -350,8 +327,8 @@ async fn task_page(
         payments: loan.payments,
         interactions,
         questions,
-        outcomes: OUTCOMES.to_vec(),
-        channels: CHANNELS.to_vec(),
+        outcomes: huifang_core::outcome::OUTCOME_KINDS.to_vec(),
+        channels: Channel::ALL.map(Channel::as_str).to_vec(),
         form,
         key: team::new_token(),
         can_reveal: v.actor.role.may_reveal() && !detail.borrower.revealed,
@@ -436,39 +413,10 @@ async fn outcome(
     if let Some(input) = outcome_input(&fields, &mut form) {
         match team::record_outcome(&state.store, &viewer.actor, task, &input).await {
             Ok(_) => return Ok(to(&format!("/queue?done=recorded&task={}", task.get()))),
-            Err(e) => form.refused(on_its_field(e))?,
+            Err(e) => form.refused(e)?,
         }
     }
     task_page(&state, viewer, &id, None, form, None).await
-}
-
-/// The fields of an outcome the core names at the start of its refusal of the outcome
-/// ("amount is missing for this outcome"): the refusal is shown on that field.
-const OUTCOME_FIELDS: [&str; 5] = [
-    "amount",
-    "date",
-    "income_change_pct",
-    "job_status",
-    "vehicle_status",
-];
-
-fn on_its_field(e: AppError) -> AppError {
-    match e {
-        AppError::Field {
-            field: "outcome",
-            reason,
-        } => {
-            let first = reason.split_whitespace().next().unwrap_or_default();
-            match OUTCOME_FIELDS.iter().find(|f| **f == first) {
-                Some(field) => AppError::Field { field, reason },
-                None => AppError::Field {
-                    field: "outcome",
-                    reason,
-                },
-            }
-        }
-        other => other,
-    }
 }
 
 // ----- the team ------------------------------------------------------------------------------
