@@ -384,6 +384,10 @@ fn the_server_delivers_the_outbox_as_well() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    // the gateway has them all; the worker records each as sent in its own commit just after
+    while messages(d, "sent").len() < queued && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
     server.kill().unwrap();
     server.wait().unwrap();
     assert_eq!(messages(d, "sent").len(), queued);
