@@ -71,6 +71,9 @@ pub async fn run_daily_in_batches(
                 "business day {day} is already closed but the business date is {current}"
             )));
         }
+        // the book at the end of a month-end, with every fact of that day posted, before the next
+        // day changes it
+        crate::analytics::keep_month_end(&mut tx, current).await?;
         let mut report = DayReport {
             date: day,
             loans: 0,

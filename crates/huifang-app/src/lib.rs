@@ -1,6 +1,7 @@
 //! Huifang's use cases. Each one parses its input into valid core types, runs the core's rules
 //! and writes the result through the store in one transaction.
 
+pub mod analytics;
 pub mod book;
 pub mod cases;
 pub mod close;

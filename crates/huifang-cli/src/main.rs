@@ -25,6 +25,7 @@ mod ledger_cmd;
 mod notify_cmd;
 mod operator;
 mod output;
+mod report_cmd;
 mod team_cmd;
 mod template_cmd;
 mod tiers_cmd;
@@ -161,7 +162,8 @@ enum Command {
         command: KeysCommand,
     },
     /// Portfolio summary: loans and balances by bucket, classification and warning level; with
-    /// `tiers`, the five-tier classification report between two dates.
+    /// `tiers`, the five-tier classification report between two dates; the reports over time:
+    /// `delinquency`, `roll-rates`, `vintage`, `collection`, `warnings` (table, CSV, JSON, .xlsx).
     Report {
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
@@ -291,6 +293,8 @@ enum ReportCommand {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    #[command(flatten)]
+    Over(report_cmd::Command),
 }
 
 #[derive(Debug, Subcommand)]
@@ -579,6 +583,14 @@ async fn run(cli: Cli) -> Result<()> {
             let (from, to, report) = status::tiers(&store, &policy, *from, *to).await?;
             let view = views::TierReportView::new(from, to, &report);
             say_text!("{}", tiers_cmd::render(&view, *format, output.as_deref())?);
+            store.close().await;
+        }
+        Command::Report {
+            what: Some(ReportCommand::Over(command)),
+            ..
+        } => {
+            let (store, policy) = open_with_policy(&cli).await?;
+            say_text!("{}", report_cmd::run(&store, &policy, command).await?);
             store.close().await;
         }
         Command::Report { format, .. } => {

@@ -5,6 +5,7 @@
 //! once; the storage, application and command-line crates only move values in and out.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod analytics;
 pub mod calendar;
 pub mod case;
 pub mod contact;

@@ -7,6 +7,7 @@
 //! The store holds no business rules: it moves core values in and out, and every write happens
 //! inside a [`Tx`].
 
+mod analytics;
 mod cases;
 mod checkpoint;
 mod codec;
@@ -37,6 +38,7 @@ use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
 
 use sql::{MAX_PARAMS, Val, date_text, param, param_list, parse_date_col};
 
+pub use analytics::{AgentWorkRow, MonthEnd, MonthEndRow, RollRow};
 pub use cases::{Case, CaseRecord, CaseStep, CaseStepRecord};
 pub use codec::{decode_op, encode_op};
 pub use contact::{BlockedContact, BlockedContactRecord, OptOut, PastContact};

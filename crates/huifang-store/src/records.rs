@@ -407,16 +407,16 @@ fn corrupt(what: &str, value: impl std::fmt::Debug) -> StoreError {
     StoreError::Corrupt(format!("bad {what}: {value:?}"))
 }
 
-fn small<T: TryFrom<i64>>(row: &AnyRow, i: usize, what: &str) -> Result<T> {
+pub(crate) fn small<T: TryFrom<i64>>(row: &AnyRow, i: usize, what: &str) -> Result<T> {
     let v: i64 = row.try_get(i)?;
     T::try_from(v).map_err(|_| corrupt(what, v))
 }
 
-fn lifecycle(s: &str) -> Result<Lifecycle> {
+pub(crate) fn lifecycle(s: &str) -> Result<Lifecycle> {
     Lifecycle::parse(s).ok_or_else(|| corrupt("lifecycle", s))
 }
 
-fn classification(s: &str) -> Result<Classification> {
+pub(crate) fn classification(s: &str) -> Result<Classification> {
     s.parse().map_err(|_| corrupt("classification", s))
 }
 

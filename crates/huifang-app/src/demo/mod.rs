@@ -117,6 +117,12 @@ pub async fn run(
     }
     let reports = close::run_daily(store, policy, today, |_| {}).await?;
     closed += reports.len();
+    // the month-ends before the lived days, for the reports over time
+    let backfilled = crate::analytics::backfill(store, policy).await?;
+    log(&format!(
+        "{} month-ends before the lived days computed",
+        backfilled.len()
+    ));
     let mut tx = store.begin().await?;
     let (borrowers, loan_count, payments, events) = tx.counts().await?;
     tx.rollback().await?;
