@@ -414,10 +414,7 @@ async fn the_reports_agree_with_the_book_as_it_was_lived(dbs: &mut Dbs) {
     assert!(checked_late > 0, "no loan ever reached 30 DPD");
 
     // --- collection: contacts and promises from the raw rows
-    let (from, to) = (
-        d(TEAM_ON).with_day(1).unwrap().pred_opt().unwrap(),
-        d(TODAY),
-    );
+    let to = d(TODAY);
     let r = report(
         &store,
         &policy,
@@ -506,7 +503,6 @@ async fn the_reports_agree_with_the_book_as_it_was_lived(dbs: &mut Dbs) {
             line["bucket"]
         );
     }
-    let _ = from;
 
     // --- warning quality: warnings raised, and the first month-end each loan was at 90+
     let ids: HashMap<i64, String> = raw(&url, "SELECT id, external_id FROM loans")

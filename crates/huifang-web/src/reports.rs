@@ -1,10 +1,14 @@
 //! The portfolio for the roles that read loans: its loans page by page, filtered by bucket,
 //! classification and warning level (`huifang_app::status::page`), and the five-tier
 //! classification report (五级分类) between two dates with its migration matrix
-//! (`huifang_app::status::tiers`).
+//! (`huifang_app::status::tiers`); the reports over time (`huifang_app::analytics`) as JSON, CSV
+//! or an .xlsx workbook.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use huifang_app::analytics::{self, Headers, Report, ReportQuery};
 use huifang_app::status;
 use huifang_app::views::{ErrorView, LoanPageView, StatusLineView, TierReportView};
 use huifang_core::LoanId;
@@ -19,6 +23,7 @@ use crate::{ApiError, AppState};
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(tiers))
+        .routes(routes!(over_time))
         .routes(routes!(loans))
 }
 
@@ -121,4 +126,88 @@ async fn tiers(
     let (first, second, report) =
         status::tiers_as(&state.store, &actor, &policy, first, second).await?;
     Ok(Json(TierReportView::new(first, second, &report)))
+}
+
+/// A report over time: delinquency (as of `to`, with its monthly trend), roll-rates, vintage,
+/// collection or warnings (over `from`..`to`), as JSON (default), CSV (`format=csv`, one sheet
+/// with `sheet=`) or an .xlsx workbook (`format=xlsx`, headers in Chinese or `lang=en`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/{name}",
+    tag = "loans",
+    security(("bearer" = [])),
+    params(
+        ("name" = String, Path, pattern = "^(delinquency|roll-rates|vintage|collection|warnings)$", description = "The report"),
+        ("from" = Option<String>, Query, format = Date, description = "The first business date (each report has its default)"),
+        ("to" = Option<String>, Query, format = Date, description = "The last business date, or the date delinquency is as of (default: the business date)"),
+        ("months" = Option<u32>, Query, minimum = 1, maximum = 120, description = "Month-ends in a trend or range"),
+        ("format" = Option<String>, Query, pattern = "^(json|csv|xlsx)$", description = "json (default), csv or xlsx"),
+        ("sheet" = Option<String>, Query, description = "csv: only this sheet"),
+        ("lang" = Option<String>, Query, pattern = "^(zh|en)$", description = "xlsx: the headers' language (default zh)")
+    ),
+    responses(
+        (status = 200, description = "The report", content(
+            (Report = "application/json"),
+            (String = "text/csv"),
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        )),
+        (status = 400, description = "A malformed parameter", body = ErrorView),
+        (status = 401, description = "No valid token", body = ErrorView),
+        (status = 403, description = "The caller's role does not read loans", body = ErrorView),
+        (status = 404, description = "No such report", body = ErrorView),
+        (status = 422, description = "Dates out of order, after the business date, or before 1900", body = ErrorView)
+    )
+)]
+async fn over_time(
+    State(state): State<AppState>,
+    Authed(actor): Authed,
+    Path(name): Path<String>,
+    p: Params,
+) -> Result<Response, ApiError> {
+    let m = params(p)?;
+    let months = crate::warnings::number::<u32>(m.get("months"), "months")?;
+    let query = ReportQuery {
+        from: date_param(&m, "from")?,
+        to: date_param(&m, "to")?,
+        months,
+    };
+    let headers = match m.get("lang").map(String::as_str) {
+        None | Some("zh") => Headers::Chinese,
+        Some("en") => Headers::English,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "lang must be zh or en, got {other:?}"
+            )));
+        }
+    };
+    let format = m.get("format").map_or("json", String::as_str);
+    if !matches!(format, "json" | "csv" | "xlsx") {
+        return Err(ApiError::bad_request(format!(
+            "format must be json, csv or xlsx, got {format:?}"
+        )));
+    }
+    let policy = policy_in_force(&state).await?;
+    let report = analytics::report_as(&state.store, &actor, &policy, &name, query).await?;
+    Ok(match format {
+        "csv" => (
+            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            analytics::to_csv(&report, m.get("sheet").map(String::as_str))?,
+        )
+            .into_response(),
+        "xlsx" => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
+                ),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{}.xlsx\"", report.name),
+                ),
+            ],
+            analytics::to_xlsx(&report, headers)?,
+        )
+            .into_response(),
+        _ => Json(report).into_response(),
+    })
 }

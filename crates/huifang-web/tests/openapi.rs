@@ -25,7 +25,7 @@ use serde_json::Value;
 use support::book;
 
 /// Every route of the API: (method, path), as the router registers them.
-const ROUTES: [(&str, &str); 78] = [
+const ROUTES: [(&str, &str); 79] = [
     ("get", "/api/v1/health"),
     ("get", "/api/v1/reviews"),
     ("post", "/api/v1/interactions/{id}/review"),
@@ -53,6 +53,7 @@ const ROUTES: [(&str, &str); 78] = [
     ("post", "/api/v1/warnings/{id}/action"),
     ("post", "/api/v1/warnings/{id}/resolve"),
     ("get", "/api/v1/reports/tiers"),
+    ("get", "/api/v1/reports/{name}"),
     ("get", "/api/v1/loans/{external_id}/decisions"),
     ("post", "/api/v1/loans/{external_id}/decisions"),
     ("post", "/api/v1/decisions/{id}/approve"),

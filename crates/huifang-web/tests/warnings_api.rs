@@ -302,6 +302,65 @@ async fn warnings_and_rules_over_http(dbs: &mut Dbs) {
         json!([{"from": "normal", "to": "special_mention", "loans": 2, "balance": "24000.00", "rate_pct": "100.00"}])
     );
 
+    // The reports over time: JSON, CSV and an .xlsx workbook; an unknown report is named.
+    let (s, b) = api.get("/api/v1/reports/delinquency", Some(&risk)).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["sheets"][0]["name"], json!("by_bucket"));
+    // its M1 line counts the loans the loan list shows in M1
+    let (_, m1) = api.get("/api/v1/loans?bucket=M1", Some(&risk)).await;
+    let m1 = m1["loans"].as_array().unwrap();
+    let balance: i64 = m1
+        .iter()
+        .map(|l| {
+            huifang_core::Money::parse(l["outstanding_principal"].as_str().unwrap())
+                .unwrap()
+                .fen()
+        })
+        .sum();
+    assert!(!m1.is_empty());
+    assert_eq!(b["sheets"][0]["rows"][1][0], json!("M1"));
+    assert_eq!(b["sheets"][0]["rows"][1][1], json!(m1.len().to_string()));
+    assert_eq!(
+        b["sheets"][0]["rows"][1][2],
+        json!(huifang_core::Money::from_fen(balance).to_string())
+    );
+    let get = |path: &str| {
+        api.client
+            .get(format!("{}{path}", api.base))
+            .bearer_auth(&audit)
+            .send()
+    };
+    let csv = get("/api/v1/reports/delinquency?format=csv&sheet=by_tier")
+        .await
+        .unwrap();
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = csv.text().await.unwrap();
+    assert!(
+        csv.starts_with("tier,loans,balance,share_pct\nnormal,"),
+        "{csv}"
+    );
+    let xlsx = get("/api/v1/reports/collection?format=xlsx&lang=en")
+        .await
+        .unwrap();
+    assert_eq!(xlsx.status(), StatusCode::OK);
+    assert!(xlsx.bytes().await.unwrap().starts_with(b"PK"));
+    let (s, b) = api.get("/api/v1/reports/roll", Some(&risk)).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{b}");
+    let (s, b) = api
+        .get(
+            "/api/v1/reports/vintage?from=2026-03-01&to=2026-02-01",
+            Some(&risk),
+        )
+        .await;
+    assert_eq!(
+        (s, &b["message"]),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &json!("from: must be on or before 2026-02-01, not 2026-03-01")
+        ),
+        "{b}"
+    );
+
     // A legal case on L2 over HTTP: opened by a risk officer (refused to an agent), moved in
     // order by a collector, refused out of order naming the field; enforcement posts what it
     // recovered as a payment.
