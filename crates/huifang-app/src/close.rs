@@ -117,6 +117,8 @@ pub async fn run_daily_in_batches(
         report.events += weighed.events;
         report.status_changes += weighed.status_changes;
         crate::warnings::auto_resolve(&mut tx, policy.warning_auto_resolve_days, day).await?;
+        // the loans the day visited get a fresh risk score (when a model is trained)
+        crate::score::score_loans(&mut tx, day, Some(&due)).await?;
         crate::ledger::checkpoint(&mut tx, day).await?; // the day's signed checkpoint
         tx.record_closed_day(day, report.loans, report.events)
             .await?;

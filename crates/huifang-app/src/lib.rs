@@ -21,6 +21,7 @@ pub mod policy;
 pub mod ports;
 pub mod rows;
 pub mod rules;
+pub mod score;
 pub mod status;
 pub mod team;
 pub mod templates;

@@ -26,6 +26,7 @@ mod notify_cmd;
 mod operator;
 mod output;
 mod report_cmd;
+mod score_cmd;
 mod team_cmd;
 mod template_cmd;
 mod tiers_cmd;
@@ -169,6 +170,11 @@ enum Command {
         format: Format,
         #[command(subcommand)]
         what: Option<ReportCommand>,
+    },
+    /// The risk score (风险评分): train the models, list them, a loan's score, a new application's.
+    Score {
+        #[command(subcommand)]
+        command: score_cmd::Command,
     },
     /// Create a fresh demo database with a synthetic portfolio and close its days up to today.
     Demo {
@@ -591,6 +597,11 @@ async fn run(cli: Cli) -> Result<()> {
         } => {
             let (store, policy) = open_with_policy(&cli).await?;
             say_text!("{}", report_cmd::run(&store, &policy, command).await?);
+            store.close().await;
+        }
+        Command::Score { command } => {
+            let store = open(&cli).await?;
+            say_text!("{}", score_cmd::run(&store, command).await?);
             store.close().await;
         }
         Command::Report { format, .. } => {

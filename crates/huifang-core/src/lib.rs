@@ -20,6 +20,7 @@ pub mod outcome;
 pub mod policy;
 pub mod report;
 pub mod schedule;
+pub mod score;
 pub mod status;
 pub mod team;
 pub mod template;

@@ -18,6 +18,7 @@ mod outbox;
 pub mod pii;
 mod quality;
 mod records;
+mod score;
 mod security;
 mod sql;
 mod team;
@@ -54,6 +55,7 @@ pub use records::{
     ProductRecord, ReplayInput, RuleSetRecord, StatusRow, SummaryRow, WarningRecord, WarningRow,
     WarningStep, WarningStepRecord,
 };
+pub use score::{LoanScoreRow, ModelRecord, NewModel, Prediction, ScoreStatic};
 /// The columns of a payment record (`records::payment_from_row`) and their tables.
 const PAYMENT_FROM: &str = "p.id, p.external_id, l.external_id, p.paid_on, p.amount_fen, p.channel, p.received_on FROM payments p JOIN loans l ON l.id = p.loan_id";
 

@@ -23,6 +23,7 @@ pub(crate) enum Val {
     Int(i64),
     Text(String),
     OptText(Option<String>),
+    Float(f64),
 }
 
 macro_rules! key_vals {
@@ -59,6 +60,7 @@ pub(crate) fn bind_vals<'q>(
             Val::Int(i) => query.bind(*i),
             Val::Text(t) => query.bind(t.as_str()),
             Val::OptText(t) => query.bind(t.as_deref()),
+            Val::Float(f) => query.bind(*f),
         };
     }
     query
@@ -185,6 +187,7 @@ fn pg_arrays(cols: usize, rows: &[Vec<Val>]) -> (Vec<&'static str>, Vec<Val>) {
 fn pg_type(first: Option<&Val>) -> &'static str {
     match first {
         Some(Val::Int(_)) => "BIGINT",
+        Some(Val::Float(_)) => "DOUBLE PRECISION",
         _ => "TEXT",
     }
 }
@@ -209,6 +212,8 @@ pub(crate) fn pg_array<'v>(vals: impl Iterator<Item = &'v Val>) -> String {
                 out.push('"');
             }
             Val::OptText(None) => out.push_str("NULL"),
+            // the shortest text that reads back as the same number
+            Val::Float(f) => out.push_str(&format!("{f:?}")),
         }
     }
     out.push('}');

@@ -123,6 +123,22 @@ pub async fn run(
         "{} month-ends before the lived days computed",
         backfilled.len()
     ));
+    // the risk models, trained on that history, and every loan scored
+    match crate::score::train(store, None).await {
+        Ok(models) => {
+            for m in models {
+                log(&format!(
+                    "risk model {} ({}): holdout AUC {:.3}, KS {:.3}",
+                    m.version, m.kind, m.metrics.auc, m.metrics.ks
+                ));
+            }
+        }
+        // a demo too small or too short to train on
+        Err(e @ (AppError::Refused { .. } | AppError::Invalid(_))) => {
+            log(&format!("no risk model: {e}"));
+        }
+        Err(e) => return Err(e),
+    }
     let mut tx = store.begin().await?;
     let (borrowers, loan_count, payments, events) = tx.counts().await?;
     tx.rollback().await?;
