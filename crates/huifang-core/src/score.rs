@@ -19,8 +19,9 @@ pub const EVENT_DPD: u32 = DEFAULT_DPD;
 /// A model whose population stability index exceeds this is flagged: today's loans no longer look
 /// like those it was trained on.
 pub const PSI_FLAG: f64 = 0.25;
-/// The ridge penalty on the standardised coefficients.
-const RIDGE: f64 = 1e-3;
+/// The ridge penalty on the standardised coefficients, per training row: the fit maximises the
+/// log-likelihood less `RIDGE · n / 2 · Σ β²` (scikit-learn's `C = 1 / (RIDGE · n)`).
+pub const RIDGE: f64 = 1e-3;
 
 /// The two models.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
