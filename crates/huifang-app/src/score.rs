@@ -697,6 +697,11 @@ pub async fn loan_score(
             id: external_id.to_string(),
         })?;
     let row = tx.loan_score(id).await?;
+    if row.is_none() && latest(&mut tx, ModelKind::Behaviour).await?.is_none() {
+        return Err(AppError::Conflict(
+            "no behaviour model yet: run `huifang score train`".into(),
+        ));
+    }
     tx.rollback().await?;
     row.map(|r| {
         Ok(ScoreView {
@@ -737,4 +742,45 @@ pub async fn score_application(
     Ok(score_view(&model, record.version, today, &x, |i| {
         facts.shown(i)
     }))
+}
+
+/// A new application to score, as asked for over the API.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationRequest {
+    /// Yuan ("100000.00").
+    pub principal: String,
+    /// Yuan.
+    pub vehicle_price: String,
+    /// The borrower's monthly income, yuan.
+    pub monthly_income: String,
+    /// "0.0588".
+    pub annual_rate: String,
+    pub term_months: u32,
+}
+
+impl ApplicationRequest {
+    /// The facts, parsed; a malformed field is named.
+    pub fn facts(&self) -> Result<ApplicationFacts, AppError> {
+        let amount = |field: &'static str, text: &str| {
+            huifang_core::Money::parse(text)
+                .map(|m| m.fen())
+                .map_err(|e| AppError::Field {
+                    field,
+                    reason: e.to_string(),
+                })
+        };
+        let rate =
+            huifang_core::Rate::parse_annual(&self.annual_rate).map_err(|e| AppError::Field {
+                field: "annual_rate",
+                reason: e.to_string(),
+            })?;
+        Ok(ApplicationFacts {
+            principal_fen: amount("principal", &self.principal)?,
+            vehicle_price_fen: amount("vehicle_price", &self.vehicle_price)?,
+            monthly_income_fen: amount("monthly_income", &self.monthly_income)?,
+            annual_rate_bp: core::rate_basis_points(rate),
+            term_months: self.term_months,
+        })
+    }
 }

@@ -27,6 +27,7 @@ mod notify;
 mod reports;
 mod reviews;
 mod rules;
+mod score;
 mod tasks;
 mod templates;
 mod users;
@@ -116,6 +117,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(rules::routes())
         .merge(warnings::routes())
         .merge(reports::routes())
+        .merge(score::routes())
         .merge(reviews::routes())
         .merge(book::routes())
         .merge(decisions::routes())

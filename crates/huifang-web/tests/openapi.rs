@@ -25,7 +25,7 @@ use serde_json::Value;
 use support::book;
 
 /// Every route of the API: (method, path), as the router registers them.
-const ROUTES: [(&str, &str); 79] = [
+const ROUTES: [(&str, &str); 82] = [
     ("get", "/api/v1/health"),
     ("get", "/api/v1/reviews"),
     ("post", "/api/v1/interactions/{id}/review"),
@@ -54,6 +54,9 @@ const ROUTES: [(&str, &str); 79] = [
     ("post", "/api/v1/warnings/{id}/resolve"),
     ("get", "/api/v1/reports/tiers"),
     ("get", "/api/v1/reports/{name}"),
+    ("get", "/api/v1/score/models"),
+    ("get", "/api/v1/loans/{external_id}/score"),
+    ("post", "/api/v1/scores/application"),
     ("get", "/api/v1/loans/{external_id}/decisions"),
     ("post", "/api/v1/loans/{external_id}/decisions"),
     ("post", "/api/v1/decisions/{id}/approve"),
@@ -111,7 +114,8 @@ const ROUTES: [(&str, &str); 79] = [
 ];
 
 /// The routes that take a body, by method and path.
-const WITH_BODY: [(&str, &str); 30] = [
+const WITH_BODY: [(&str, &str); 31] = [
+    ("post", "/api/v1/scores/application"),
     ("post", "/api/v1/documents"),
     ("post", "/api/v1/interactions/{id}/review"),
     ("post", "/api/v1/documents/check"),
