@@ -19,6 +19,9 @@ use synth::{Portfolio, SynthConfig, default_products};
 /// Business days the demo closes one by one, up to its last business date.
 pub const LIVED_DAYS: i64 = 60;
 
+/// Days before the last on which the demo's team starts working its tasks.
+const TEAM_DAYS: i64 = 10;
+
 /// A setting that marks a database as a demo (so `demo` may replace it).
 const DEMO_KEY: &str = "demo";
 
@@ -94,8 +97,16 @@ pub async fn run(
     let days = all.by_arrival_day(start);
 
     let mut closed = 0usize;
+    // the team starts ten days before the last: the promises it takes fall due and are kept or
+    // broken by the days closed after
+    let team_on = add_days(today, -TEAM_DAYS);
+    let mut team = None;
     for (date, day) in days {
         if date > start {
+            if team.is_none() && date > team_on {
+                close::run_daily(store, policy, team_on, |_| {}).await?;
+                team = Some(team::demo_team(store, &mut log).await?);
+            }
             let reports = close::run_daily(store, policy, date, |_| {}).await?;
             closed += reports.len();
         }
@@ -142,7 +153,10 @@ pub async fn run(
     let mut tx = store.begin().await?;
     let (borrowers, loan_count, payments, events) = tx.counts().await?;
     tx.rollback().await?;
-    let team = team::demo_team(store, &mut log).await?;
+    let team = match team {
+        Some(team) => team,
+        None => team::demo_team(store, &mut log).await?,
+    };
     Ok(format!(
         "{borrowers} borrowers, {loan_count} loans, {payments} payments, {closed} business days closed up to {today}, {events} events\n{team}"
     ))

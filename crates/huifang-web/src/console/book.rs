@@ -67,6 +67,10 @@ struct DashboardPage {
     bucket_chart: String,
     tier_chart: String,
     level_chart: String,
+    trend_chart: String,
+    contact_rate: String,
+    right_party_rate: String,
+    promise_kept_rate: String,
 }
 
 /// A share `part / whole` in percent with one decimal, rounded half up from the exact ratio.
@@ -130,7 +134,57 @@ type Summary = (
     std::time::Instant,
     chrono::DateTime<chrono::Utc>,
     Arc<(huifang_core::Date, Vec<huifang_store::SummaryRow>)>,
+    Arc<Trend>,
 );
+
+/// The dashboard's figures over time: the delinquency trend over the month-ends kept, and the
+/// contact and promise-kept rates of the last 30 days (from the reports over time).
+#[derive(Debug, Default)]
+pub struct Trend {
+    /// The delinquency report's trend sheet: date, overdue rate and the tiers' shares.
+    pub months: Option<huifang_app::analytics::Sheet>,
+    pub contact_rate: String,
+    pub right_party_rate: String,
+    pub promise_kept_rate: String,
+}
+
+impl Trend {
+    async fn compute(store: &huifang_store::Store) -> Result<Trend, ConsoleError> {
+        use huifang_app::analytics::{self, ReportQuery};
+        let policy = huifang_app::policy::load(store).await?;
+        let delinquency = analytics::report(
+            store,
+            &policy,
+            "delinquency",
+            ReportQuery {
+                months: Some(12),
+                ..ReportQuery::default()
+            },
+        )
+        .await?;
+        let collection =
+            analytics::report(store, &policy, "collection", ReportQuery::default()).await?;
+        let value = |sheet: &str, row: &str, key: &str| {
+            collection
+                .sheets
+                .iter()
+                .find(|s| s.name == sheet)
+                .and_then(|s| {
+                    let i = (0..s.rows.len())
+                        .find(|i| row.is_empty() || s.value(*i, "channel") == Some(row))?;
+                    s.value(i, key).map(str::to_string)
+                })
+                .filter(|v| !v.is_empty())
+                .map_or_else(|| "-".to_string(), |v| format!("{v}%"))
+        };
+        Ok(Trend {
+            contact_rate: value("by_channel", "total", "contact_rate_pct"),
+            right_party_rate: value("by_channel", "total", "right_party_rate_pct"),
+            promise_kept_rate: value("promises", "", "kept_rate_pct"),
+            months: delinquency.sheets.into_iter().find(|s| s.name == "trend"),
+        })
+    }
+}
 
 /// How long a summary is shown before a newer one is computed.
 const FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(30);
@@ -174,10 +228,12 @@ impl PortfolioCache {
 
     async fn compute(&self, store: &huifang_store::Store) -> Result<Summary, ConsoleError> {
         let summary = status::summary(store).await?;
+        let trend = Trend::compute(store).await?;
         let fresh = (
             std::time::Instant::now(),
             chrono::Utc::now(),
             Arc::new(summary),
+            Arc::new(trend),
         );
         if let Ok(mut last) = self.last.lock() {
             *last = Some(fresh.clone());
@@ -192,7 +248,7 @@ async fn dashboard(State(state): State<AppState>, v: Viewer) -> Result<Response,
         v.actor.role.reads_loans(),
         "see the portfolio dashboard",
     )?;
-    let (_, taken_at, summary) = state.portfolio.get(&state.store).await?;
+    let (_, taken_at, summary, trend) = state.portfolio.get(&state.store).await?;
     let (date, rows) = (&summary.0, &summary.1);
     let c = v.chrome("Dashboard", "/dashboard");
     let active: Vec<_> = rows
@@ -245,7 +301,32 @@ async fn dashboard(State(state): State<AppState>, v: Viewer) -> Result<Response,
         &bars(&levels, &chart::LEVEL_COLORS),
         c.t("Balance by warning level"),
     );
+    let trend_chart = trend.months.as_ref().map_or_else(String::new, |s| {
+        let cats: Vec<String> = (0..s.rows.len())
+            .map(|i| s.value(i, "date").unwrap_or_default().to_string())
+            .collect();
+        let line = |key: &str, label: &str, color| chart::Series {
+            label: c.t(label).to_string(),
+            color,
+            points: (0..s.rows.len())
+                .map(|i| s.value(i, key).and_then(super::reports::bp))
+                .collect(),
+        };
+        chart::lines(
+            &cats,
+            &[
+                line("overdue_rate_pct", "Overdue rate (balance)", "#ee6666"),
+                line("special_mention_pct", "special_mention", "#fac858"),
+                line("substandard_pct", "substandard", "#f2a33a"),
+            ],
+            c.t("Overdue rate and tiers by month-end"),
+        )
+    });
     page(&DashboardPage {
+        trend_chart,
+        contact_rate: trend.contact_rate.clone(),
+        right_party_rate: trend.right_party_rate.clone(),
+        promise_kept_rate: trend.promise_kept_rate.clone(),
         business_date: date.to_string(),
         taken_at: taken_at.format("%H:%M:%S UTC").to_string(),
         active: total_loans,
@@ -380,6 +461,16 @@ struct LoanPage {
     tasks: Vec<TaskSummary>,
     promises: Vec<PromiseView>,
     documents: Vec<DocumentMatchView>,
+    score: Option<ScoreLine>,
+}
+
+/// A loan's risk score as the 360° view shows it: factors as (name, value, contribution).
+struct ScoreLine {
+    band: String,
+    probability: String,
+    model: i64,
+    scored_on: String,
+    factors: Vec<(String, String, String)>,
 }
 
 async fn loan(
@@ -429,7 +520,35 @@ async fn loan_page(
         .map(DecisionView::from)
         .collect();
     let work = book::loan_work(&state.store, &v.actor, id).await?;
+    let score = match huifang_app::score::loan_score(&state.store, Some(&v.actor), id).await {
+        Ok(s) => s,
+        Err(huifang_app::AppError::Conflict(_)) => None, // no model trained yet
+        Err(e) => return Err(e.into()),
+    };
+    let score = score.map(|s| ScoreLine {
+        factors: s
+            .factors
+            .iter()
+            .map(|f| {
+                let name = if v.lang == super::i18n::Lang::En {
+                    &f.en
+                } else {
+                    &f.zh
+                };
+                (
+                    name.clone(),
+                    f.value.clone(),
+                    format!("{:.3}", f.contribution),
+                )
+            })
+            .collect(),
+        band: s.band,
+        probability: s.probability_pct,
+        model: s.model_version,
+        scored_on: s.scored_on,
+    });
     page(&LoanPage {
+        score,
         reveal_error,
         tasks: work.tasks.iter().map(TaskSummary::from).rev().collect(),
         promises: work.promises.iter().map(PromiseView::from).rev().collect(),

@@ -17,6 +17,7 @@ mod book;
 mod cases;
 mod chart;
 mod i18n;
+mod reports;
 mod risk;
 mod work;
 
@@ -61,6 +62,7 @@ pub fn routes() -> Router<AppState> {
         .merge(audit::routes())
         .merge(admin::routes())
         .merge(book::routes())
+        .merge(reports::routes())
         .merge(cases::routes())
 }
 
@@ -309,6 +311,7 @@ fn menu(role: Role, has_team: bool) -> Vec<(&'static str, &'static str)> {
         items.push(("/dashboard", "Dashboard"));
         items.push(("/warnings", "Warnings"));
         items.push(("/loans", "Loans"));
+        items.push(("/reports", "Reports"));
     }
     if role.reads_loans() || role.works_cases() {
         items.push(("/cases", "Cases"));
