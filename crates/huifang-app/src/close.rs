@@ -113,12 +113,17 @@ pub async fn run_daily_in_batches(
         reader.rollback().await?;
         let promises = crate::followup::close_day(&mut tx, day).await?; // kept or broken
         signalled.extend(promises.signalled);
+        // the loans the day visited get a fresh risk score (when a model is trained); a score
+        // rising into band D or E is a signal the warning rules weigh with the others
+        signalled.extend(
+            crate::score::score_loans(&mut tx, day, Some(&due))
+                .await?
+                .signalled,
+        );
         let weighed = engine::weigh_signals(&mut tx, &policy, &plans, day, signalled).await?;
         report.events += weighed.events;
         report.status_changes += weighed.status_changes;
         crate::warnings::auto_resolve(&mut tx, policy.warning_auto_resolve_days, day).await?;
-        // the loans the day visited get a fresh risk score (when a model is trained)
-        crate::score::score_loans(&mut tx, day, Some(&due)).await?;
         crate::ledger::checkpoint(&mut tx, day).await?; // the day's signed checkpoint
         tx.record_closed_day(day, report.loans, report.events)
             .await?;

@@ -556,19 +556,27 @@ async fn latest(tx: &mut Tx, kind: ModelKind) -> Result<Option<(ModelRecord, Mod
     Ok(Some((r, model)))
 }
 
+/// What scoring wrote: how many loans were scored, and those whose score rose into a high band
+/// (a risk signal recorded for the warning rules).
+#[derive(Debug, Default)]
+pub struct Scored {
+    pub loans: usize,
+    pub signalled: Vec<LoanId>,
+}
+
 /// Scores the loans on the book on the business date (all of them, or `ids`) with the latest
-/// behaviour model, writing their scores; returns each loan's probability. Nothing without a
-/// model.
+/// behaviour model, writing their scores, and records a risk signal (`score_band_d`,
+/// `score_band_e`) for each loan whose score rose into band D or E. Nothing without a model.
 pub async fn score_loans(
     tx: &mut Tx,
     date: Date,
     ids: Option<&[LoanId]>,
-) -> Result<Vec<f64>, AppError> {
+) -> Result<Scored, AppError> {
     let Some((record, model)) = latest(tx, ModelKind::Behaviour).await? else {
-        return Ok(Vec::new());
+        return Ok(Scored::default());
     };
     if ids.is_some_and(<[LoanId]>::is_empty) {
-        return Ok(Vec::new());
+        return Ok(Scored::default());
     }
     let on_book: Vec<(i64, u32, i64)> = tx
         .active_now(ids)
@@ -579,12 +587,27 @@ pub async fn score_loans(
     let keys: Vec<LoanId> = on_book.iter().map(|r| LoanId(r.0)).collect();
     let statics = statics(tx, Some(&keys)).await?;
     let facts = behaviour_facts(tx, date, &on_book, &statics, Some(&keys)).await?;
+    let previous: HashMap<i64, char> = tx
+        .loan_bands(&keys)
+        .await?
+        .into_iter()
+        .filter_map(|(loan, band)| Some((loan, band.chars().next()?)))
+        .collect();
     let mut rows = Vec::with_capacity(facts.len());
-    let mut probabilities = Vec::with_capacity(facts.len());
+    let mut signals = Vec::new();
     for (loan, f) in &facts {
         let x = f.vector();
         let view = score_view(&model, record.version, date, &x, |i| f.shown(i));
-        probabilities.push(model.probability(&x));
+        let band = view.band.chars().next().unwrap_or('A');
+        if let Some(kind) = core::band_signal(previous.get(loan).copied(), band) {
+            signals.push((
+                LoanId(*loan),
+                kind.to_string(),
+                view.probability_pct.clone(),
+                date,
+                None,
+            ));
+        }
         rows.push(LoanScoreRow {
             loan_id: *loan,
             model_version: record.version,
@@ -598,17 +621,25 @@ pub async fn score_loans(
     for chunk in rows.chunks(5_000) {
         tx.upsert_loan_scores(chunk).await?;
     }
-    Ok(probabilities)
+    tx.insert_risk_signals(&signals).await?;
+    Ok(Scored {
+        loans: rows.len(),
+        signalled: signals.into_iter().map(|s| s.0).collect(),
+    })
 }
 
-/// Scores every loan on the book, and measures the behaviour model's population stability on
-/// them. Returns how many were scored.
+/// Scores every loan on the book (the loans rising into a high band weighed by the warning
+/// rules). Returns how many were scored.
 pub async fn score_book(store: &Store) -> Result<usize, AppError> {
+    let policy = crate::policy::load(store).await?;
     let mut tx = store.begin().await?;
     let today = require_business_date(&mut tx).await?;
-    let scored = score_loans(&mut tx, today, None).await?.len();
+    let scored = score_loans(&mut tx, today, None).await?;
+    // the loans whose score rose into a high band are weighed by the warning rules now
+    let plans = crate::followup::Plans::load(&mut tx).await?;
+    crate::engine::weigh_signals(&mut tx, &policy, &plans, today, scored.signalled).await?;
     tx.commit().await?;
-    Ok(scored)
+    Ok(scored.loans)
 }
 
 /// Measures a model's population stability on today's loans (the behaviour model on their

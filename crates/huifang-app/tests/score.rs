@@ -147,6 +147,57 @@ async fn the_score_is_validated_repeatable_watched_and_explained(dbs: &mut Dbs) 
         "the close scored no loan"
     );
 
+    // a rule on the score's band: the loans whose score rises into band E get its warning
+    let mut doc = huifang_app::rules::show(&store).await.unwrap();
+    let mut rules = serde_json::to_value(&doc).unwrap();
+    rules["rules"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "id": "score_band_e", "level": 2,
+            "when": {"kind": "signal", "signal": "score_band_e", "within_days": 30}
+        }));
+    rules.as_object_mut().unwrap().remove("version");
+    for r in rules["rules"].as_array_mut().unwrap() {
+        r.as_object_mut().unwrap().remove("version");
+    }
+    huifang_app::rules::set(&store, &rules.to_string())
+        .await
+        .unwrap();
+    let policy = huifang_app::policy::load(&store).await.unwrap();
+    doc = huifang_app::rules::show(&store).await.unwrap();
+    assert!(
+        serde_json::to_string(&doc)
+            .unwrap()
+            .contains("score_band_e")
+    );
+    // a fresh score table: every loan's band is new, the high ones signal
+    exec(&url, "DELETE FROM loan_scores").await;
+    exec(
+        &url,
+        "DELETE FROM risk_signals WHERE kind LIKE 'score_band%'",
+    )
+    .await;
+    score::score_book(&store).await.unwrap();
+    let band_e = count(&url, "SELECT COUNT(*) FROM loan_scores WHERE band = 'E'").await;
+    let signalled = count(
+        &url,
+        "SELECT COUNT(*) FROM risk_signals WHERE kind = 'score_band_e'",
+    )
+    .await;
+    let warned = count(
+        &url,
+        "SELECT COUNT(DISTINCT loan_id) FROM warnings WHERE rule = 'score_band_e' AND cleared_on IS NULL",
+    )
+    .await;
+    assert!(band_e > 0, "no loan in band E");
+    assert_eq!(signalled, band_e);
+    // a loan's warning is its highest rule's: most band E loans are warned by this one
+    assert!(
+        warned > 0 && warned <= band_e,
+        "{warned} of {band_e} warned by the rule"
+    );
+
     // months without a payment: today's loans drift from the training rows, the model is flagged
     close::run_daily(&store, &policy, add_days(d(TODAY), 150), |_| {})
         .await
@@ -206,6 +257,17 @@ async fn scored_on(url: &str, on: Date) -> i64 {
         &format!("SELECT COUNT(*) FROM loan_scores WHERE scored_on = '{on}'"),
     )
     .await
+}
+
+async fn exec(url: &str, sql: &str) {
+    sqlx::any::install_default_drivers();
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(url)
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+        .execute(&mut conn)
+        .await
+        .unwrap();
 }
 
 async fn count(url: &str, sql: &str) -> i64 {

@@ -754,6 +754,17 @@ pub const BANDS: [(char, f64); 5] = [
     ('E', 1.01),
 ];
 
+/// The risk signal a loan's score records when it rises into a high band (D or E): the warning
+/// rules read it like any follow-up signal (`{"signal": {"kind": "score_band_e", ...}}`).
+pub fn band_signal(previous: Option<char>, band: char) -> Option<&'static str> {
+    let kind = match band {
+        'D' => "score_band_d",
+        'E' => "score_band_e",
+        _ => return None,
+    };
+    previous.is_none_or(|p| p < band).then_some(kind)
+}
+
 /// The band of a probability.
 pub fn band(probability: f64) -> char {
     BANDS
@@ -823,6 +834,15 @@ mod tests {
         assert!(psi(&cuts, &base, &base).unwrap().abs() < 1e-12);
         let shifted: Vec<f64> = base.iter().map(|s| (s + 0.5).min(0.999)).collect();
         assert!(psi(&cuts, &base, &shifted).unwrap() > PSI_FLAG);
+    }
+
+    #[test]
+    fn a_score_signals_when_it_rises_into_a_high_band() {
+        assert_eq!(band_signal(None, 'E'), Some("score_band_e"));
+        assert_eq!(band_signal(Some('C'), 'D'), Some("score_band_d"));
+        assert_eq!(band_signal(Some('D'), 'D'), None);
+        assert_eq!(band_signal(Some('E'), 'D'), None);
+        assert_eq!(band_signal(Some('A'), 'C'), None);
     }
 
     #[test]

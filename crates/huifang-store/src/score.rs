@@ -319,6 +319,17 @@ impl Tx {
         Ok(())
     }
 
+    /// The latest band of each of these loans that has a score.
+    pub async fn loan_bands(&mut self, ids: &[LoanId]) -> Result<Vec<(i64, String)>> {
+        self.fetch_in(
+            "SELECT loan_id, band FROM loan_scores WHERE loan_id IN",
+            "",
+            &keys(ids),
+            |r| Ok((r.try_get(0)?, r.try_get(1)?)),
+        )
+        .await
+    }
+
     /// A loan's latest score.
     pub async fn loan_score(&mut self, loan: LoanId) -> Result<Option<LoanScoreRow>> {
         let row = sqlx::query(
