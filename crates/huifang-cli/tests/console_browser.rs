@@ -207,6 +207,13 @@ async fn each_role_works_in_the_console_in_chromium() {
     b.goto(&format!("{base}/dashboard")).await.unwrap();
     assert!(b.find("svg.chart").await.is_ok());
     b.screenshot(&shots.join("dashboard.png")).await.unwrap();
+    // the reports over time: the roll rates' flow chart and matrix
+    b.goto(&format!("{base}/reports?name=roll-rates"))
+        .await
+        .unwrap();
+    assert!(b.find("svg.chart").await.is_ok());
+    assert!(b.find("table.report").await.is_ok());
+    b.screenshot(&shots.join("reports.png")).await.unwrap();
     sign_out(&b).await;
 
     // --- an auditor verifies the log

@@ -521,11 +521,52 @@ async fn the_console_signs_in_refuses_forged_forms_and_records_what_the_forms_sa
 
     // --- pages of other roles: labelled, and refused to roles without the permission
     let risk = Console::signed_in(&base, "risk").await;
-    for path in ["/warnings", "/dashboard", "/loans", "/loans/L1"] {
+    for path in [
+        "/warnings",
+        "/dashboard",
+        "/loans",
+        "/loans/L1",
+        "/reports",
+        "/reports?name=roll-rates",
+        "/reports?name=vintage",
+        "/reports?name=collection",
+        "/reports?name=warnings",
+    ] {
         let p = risk.get(path).await;
         assert_eq!(p.status, StatusCode::OK, "{path}: {}", p.body);
         assert_labelled(path, &p.body);
     }
+    // the reports: a chart and the report's tables; a refused range named on the page; the
+    // downloads as a workbook and as CSV; agents have no reports
+    let delinquency = risk.get("/reports?name=delinquency").await;
+    assert!(
+        delinquency.body.contains("<svg class=\"chart\""),
+        "{}",
+        delinquency.body
+    );
+    assert!(delinquency.body.contains("M7+"));
+    let refused = risk
+        .get("/reports?name=vintage&from=2026-03-01&to=2026-02-01")
+        .await;
+    assert!(
+        refused.body.contains("id=\"report-error\""),
+        "{}",
+        refused.body
+    );
+    let xlsx = risk
+        .get("/reports/export?name=delinquency&format=xlsx")
+        .await;
+    assert_eq!(
+        xlsx.headers["content-type"],
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    let csv = risk.get("/reports/export?name=collection&format=csv").await;
+    assert!(
+        csv.body.starts_with("channel,attempts,reached,right_party"),
+        "{}",
+        csv.body
+    );
+    assert_eq!(a3.get("/reports").await.status, StatusCode::FORBIDDEN);
     // a legal case opened from a warning's page, then worked by a collector
     let board = risk.get("/warnings").await;
     let warning = board

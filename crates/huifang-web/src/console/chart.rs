@@ -113,7 +113,8 @@ pub fn lines(categories: &[String], series: &[Series], title: &str) -> String {
     );
     let every = (n + 9) / 10;
     for (i, c) in (0i128..).zip(categories) {
-        if i % every.max(1) == 0 || i == n - 1 {
+        // every `every`-th label and the last, none too close to the last
+        if (i % every.max(1) == 0 && n - 1 - i >= every.max(2)) || i == n - 1 {
             let _ = write!(
                 svg,
                 r##"<text x="{cx}" y="{cy}" font-size="10" text-anchor="middle" fill="#555">{label}</text>"##,
