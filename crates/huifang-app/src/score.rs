@@ -291,9 +291,13 @@ async fn statics(
 /// Observation month-ends in the behaviour model's training rows (before the holdout's).
 const TRAINING_MONTHS: usize = 3;
 
-/// Trains both models on the book's history up to `as_of` (default: the business date) and
-/// scores every loan on the book; returns the models stored.
-pub async fn train(store: &Store, as_of: Option<Date>) -> Result<Vec<ModelView>, AppError> {
+/// Trains the models of `kinds` on the book's history up to `as_of` (default: the business date)
+/// and scores every loan on the book; returns the models stored.
+pub async fn train(
+    store: &Store,
+    as_of: Option<Date>,
+    kinds: &[ModelKind],
+) -> Result<Vec<ModelView>, AppError> {
     let mut tx = store.begin().await?;
     let today = require_business_date(&mut tx).await?;
     let as_of = as_of.unwrap_or(today);
@@ -325,11 +329,16 @@ pub async fn train(store: &Store, as_of: Option<Date>) -> Result<Vec<ModelView>,
         .filter(|(_, d)| *d <= last)
         .collect();
     let all = statics(&mut tx, None).await?;
-    let behaviour = train_behaviour(&mut tx, &kept, last, &first90, &all, today, as_of).await?;
-    let application = train_application(&mut tx, last, &first90, &all, today, as_of).await?;
+    let mut versions = Vec::new();
+    if kinds.contains(&ModelKind::Behaviour) {
+        versions.push(train_behaviour(&mut tx, &kept, last, &first90, &all, today, as_of).await?);
+    }
+    if kinds.contains(&ModelKind::Application) {
+        versions.push(train_application(&mut tx, last, &first90, &all, today, as_of).await?);
+    }
     tx.commit().await?;
     let mut views = Vec::new();
-    for version in [behaviour, application] {
+    for version in versions {
         views.push(stability(store, version).await?);
     }
     score_book(store).await?;

@@ -16,7 +16,7 @@ use huifang_app::score::{self, ModelView};
 use huifang_app::{AppError, close, demo};
 use huifang_core::Date;
 use huifang_core::calendar::{add_days, parse_date};
-use huifang_core::score::ApplicationFacts;
+use huifang_core::score::{ApplicationFacts, ModelKind};
 use huifang_testkit::{Dbs, on_both};
 
 fn d(s: &str) -> Date {
@@ -117,7 +117,13 @@ async fn the_score_is_validated_repeatable_watched_and_explained(dbs: &mut Dbs) 
     assert_eq!(calibrated as i64, b.holdout_rows);
 
     // the same history gives the same model
-    let again = score::train(&store, None).await.unwrap();
+    let again = score::train(
+        &store,
+        None,
+        &[ModelKind::Behaviour, ModelKind::Application],
+    )
+    .await
+    .unwrap();
     let b2 = behaviour(&again);
     assert_ne!(b2.version, b.version);
     assert_eq!(b2.model, b.model);

@@ -4,7 +4,7 @@ use anyhow::Context;
 use anyhow::Result;
 use clap::Subcommand;
 use huifang_app::score::{self, ModelView, ScoreView};
-use huifang_core::score::ApplicationFacts;
+use huifang_core::score::{ApplicationFacts, ModelKind};
 use huifang_core::{Date, Money, Rate};
 use huifang_store::Store;
 
@@ -21,6 +21,9 @@ pub enum Command {
         /// Train on the history up to this date (default: the business date).
         #[arg(long = "as-of", value_parser = date_arg)]
         as_of: Option<Date>,
+        /// Only this model (behaviour or application; default both).
+        #[arg(long, value_parser = kind_arg)]
+        kind: Option<ModelKind>,
         #[arg(long)]
         json: bool,
     },
@@ -57,6 +60,10 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+fn kind_arg(s: &str) -> Result<ModelKind, String> {
+    ModelKind::parse(s).ok_or_else(|| format!("{s:?} is not a model (behaviour, application)"))
 }
 
 fn model_text(m: &ModelView) -> String {
@@ -112,8 +119,16 @@ fn json<T: serde::Serialize>(v: &T) -> Result<String> {
 /// Runs a score command.
 pub async fn run(store: &Store, command: &Command) -> Result<String> {
     Ok(match command {
-        Command::Train { as_of, json: j } => {
-            let models = score::train(store, *as_of).await?;
+        Command::Train {
+            as_of,
+            kind,
+            json: j,
+        } => {
+            let kinds = match kind {
+                Some(k) => vec![*k],
+                None => vec![ModelKind::Behaviour, ModelKind::Application],
+            };
+            let models = score::train(store, *as_of, &kinds).await?;
             if *j {
                 json(&models)?
             } else {

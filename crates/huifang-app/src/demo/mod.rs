@@ -135,7 +135,16 @@ pub async fn run(
         backfilled.len()
     ));
     // the risk models, trained on that history, and every loan scored
-    match crate::score::train(store, None).await {
+    match crate::score::train(
+        store,
+        None,
+        &[
+            huifang_core::score::ModelKind::Behaviour,
+            huifang_core::score::ModelKind::Application,
+        ],
+    )
+    .await
+    {
         Ok(models) => {
             for m in models {
                 log(&format!(
