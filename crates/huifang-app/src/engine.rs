@@ -144,12 +144,15 @@ impl Batch {
 }
 
 /// Counts of what a batch of re-evaluations wrote.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Written {
     pub loans: u64,
     pub events: u64,
     pub status_changes: u64,
     pub followup: crate::followup::FollowupWritten,
+    /// The loans whose status changed or that got a risk signal: their risk score's inputs
+    /// changed.
+    pub changed: Vec<LoanId>,
 }
 
 fn changed(before: &StatusSummary, after: &StatusSummary) -> bool {
@@ -201,6 +204,7 @@ pub async fn weigh_signals(
         total.loans += w.loans;
         total.events += w.events;
         total.status_changes += w.status_changes;
+        total.changed.extend(w.changed);
     }
     Ok(total)
 }
@@ -377,11 +381,20 @@ impl Planned {
             date,
         )
         .await?;
+        let mut changed: Vec<LoanId> = self
+            .history
+            .iter()
+            .map(|h| h.loan_id)
+            .chain(self.signals.iter().map(|s| s.0))
+            .collect();
+        changed.sort_unstable();
+        changed.dedup();
         Ok(Written {
             loans: to_u64(self.evaluations.len()),
             events: to_u64(self.events.len()),
             status_changes: to_u64(self.history.len()),
             followup,
+            changed,
         })
     }
 }

@@ -129,7 +129,7 @@ async fn the_score_is_validated_repeatable_watched_and_explained(dbs: &mut Dbs) 
     assert_eq!(b2.model, b.model);
     assert_eq!(b2.metrics, b.metrics);
 
-    // every loan on the book has a score; the close then scores the loans it visits
+    // every loan on the book has a score; the close then scores the loans whose inputs changed
     let on_book = count(
         &url,
         "SELECT COUNT(*) FROM loan_state WHERE lifecycle = 'active'",
@@ -148,9 +148,19 @@ async fn the_score_is_validated_repeatable_watched_and_explained(dbs: &mut Dbs) 
     close::run_daily(&store, &policy, add_days(d(TODAY), 1), |_| {})
         .await
         .unwrap();
+    // the loans on the book whose status changed that day are among those scored again
+    let changed = count(
+        &url,
+        &format!(
+            "SELECT COUNT(DISTINCT h.loan_id) FROM status_history h JOIN loan_state s ON s.loan_id = h.loan_id AND s.lifecycle = 'active' WHERE h.business_date = '{}'",
+            add_days(d(TODAY), 1)
+        ),
+    )
+    .await;
+    let rescored = scored_on(&url, add_days(d(TODAY), 1)).await;
     assert!(
-        scored_on(&url, add_days(d(TODAY), 1)).await > 0,
-        "the close scored no loan"
+        changed > 0 && rescored >= changed,
+        "{rescored} scored again, {changed} changed"
     );
 
     // a rule on the score's band: the loans whose score rises into band E get its warning

@@ -547,7 +547,33 @@ async fn run(cli: Cli) -> Result<()> {
                     "{}",
                     serde_json::to_string_pretty(&views::LoanDetailView::from(&view))?
                 ),
-                Format::Table | Format::Csv => say_text!("{}", output::loan_text(&view)),
+                Format::Table | Format::Csv => {
+                    say_text!("{}", output::loan_text(&view));
+                    // its risk score, once a model is trained
+                    let score =
+                        match huifang_app::score::loan_score(&store, None, external_id).await {
+                            Err(huifang_app::AppError::Conflict(_)) => None, // no model yet
+                            other => other?,
+                        };
+                    if let Some(s) = score {
+                        say_text!(
+                            "\nrisk score: band {} ({}% probability of 90+ DPD within 6 months, model {}, {})\n",
+                            s.band,
+                            s.probability_pct,
+                            s.model_version,
+                            s.scored_on
+                        );
+                        for f in &s.factors {
+                            say_text!(
+                                "  {} {}: {} (+{:.3})\n",
+                                f.zh,
+                                f.en,
+                                f.value,
+                                f.contribution
+                            );
+                        }
+                    }
+                }
             }
         }
         Command::Schedule {

@@ -143,6 +143,9 @@ impl Tx {
         before: Date,
         ids: Option<&[LoanId]>,
     ) -> Result<Vec<(i64, u32, u32)>> {
+        if let Some(ids) = ids {
+            return self.month_end_history_of(from, before, ids).await;
+        }
         let sql = format!(
             "SELECT loan_id, CAST(SUM(CASE WHEN dpd > 0 THEN 1 ELSE 0 END) AS BIGINT), CAST(MAX(dpd) AS BIGINT) FROM month_end_state WHERE month_end >= '{}' AND month_end < '{}'",
             date_text(from),
@@ -152,6 +155,44 @@ impl Tx {
             Ok((r.try_get(0)?, n32(r, 1)?, n32(r, 2)?))
         })
         .await
+    }
+
+    /// [`Tx::month_end_history`] for a few loans: each month-end's rows found by their key.
+    async fn month_end_history_of(
+        &mut self,
+        from: Date,
+        before: Date,
+        ids: &[LoanId],
+    ) -> Result<Vec<(i64, u32, u32)>> {
+        let mut acc: std::collections::BTreeMap<i64, (u32, u32)> =
+            std::collections::BTreeMap::new();
+        let month_ends: Vec<Date> = self
+            .month_ends()
+            .await?
+            .into_iter()
+            .map(|m| m.date)
+            .filter(|d| *d >= from && *d < before)
+            .collect();
+        for m in month_ends {
+            let sql = format!(
+                "SELECT loan_id, dpd FROM month_end_state WHERE month_end = '{}' AND loan_id IN",
+                date_text(m)
+            );
+            let rows = self
+                .fetch_in(&sql, "", &keys(ids), |r| {
+                    Ok((r.try_get::<i64, _>(0)?, n32(r, 1)?))
+                })
+                .await?;
+            for (loan, dpd) in rows {
+                let e = acc.entry(loan).or_default();
+                e.0 += u32::from(dpd > 0);
+                e.1 = e.1.max(dpd);
+            }
+        }
+        Ok(acc
+            .into_iter()
+            .map(|(l, (late, max))| (l, late, max))
+            .collect())
     }
 
     /// Per loan and kind, the risk signals observed on or before `through`.
