@@ -92,6 +92,8 @@ pub async fn run_daily_in_batches(
         );
         let outgoing = crate::notify::Outgoing::load(&mut tx, day).await?;
         let mut signalled = Vec::new();
+        // the loans whose risk score's inputs changed today (a status change, a signal)
+        let mut changed = Vec::new();
         let mut reader = store.begin().await?;
         let mut batches = due.chunks(batch_loans.max(1));
         let mut next = prepare(&mut reader, &policy, &plans, day, batches.next()).await?;
@@ -109,14 +111,18 @@ pub async fn run_daily_in_batches(
             report.loans += written.loans;
             report.events += written.events;
             report.status_changes += written.status_changes;
+            changed.extend(written.changed);
         }
         reader.rollback().await?;
         let promises = crate::followup::close_day(&mut tx, day).await?; // kept or broken
         signalled.extend(promises.signalled);
-        // the loans the day visited get a fresh risk score (when a model is trained); a score
-        // rising into band D or E is a signal the warning rules weigh with the others
+        // the loans whose inputs changed get a fresh risk score (when a model is trained); a
+        // score rising into band D or E is a signal the warning rules weigh with the others
+        changed.extend(signalled.iter().copied());
+        changed.sort_unstable();
+        changed.dedup();
         signalled.extend(
-            crate::score::score_loans(&mut tx, day, Some(&due))
+            crate::score::score_loans(&mut tx, day, Some(&changed))
                 .await?
                 .signalled,
         );
