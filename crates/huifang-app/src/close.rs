@@ -26,6 +26,9 @@ pub struct DayReport {
     pub loans: u64,
     pub events: u64,
     pub status_changes: u64,
+    /// Loans whose risk score was computed again (their inputs changed), and how long it took.
+    pub scored: u64,
+    pub scoring: std::time::Duration,
 }
 
 /// Closes every business day after the current business date up to and including `through`,
@@ -79,6 +82,8 @@ pub async fn run_daily_in_batches(
             loans: 0,
             events: 0,
             status_changes: 0,
+            scored: 0,
+            scoring: std::time::Duration::ZERO,
         };
         let due = tx.loans_with_event_between(current, day).await?;
         // Pipelined: while one batch is written in the day's transaction, the next is read on a
@@ -121,11 +126,11 @@ pub async fn run_daily_in_batches(
         changed.extend(signalled.iter().copied());
         changed.sort_unstable();
         changed.dedup();
-        signalled.extend(
-            crate::score::score_loans(&mut tx, day, Some(&changed))
-                .await?
-                .signalled,
-        );
+        let started = std::time::Instant::now();
+        let scored = crate::score::score_loans(&mut tx, day, Some(&changed)).await?;
+        report.scoring = started.elapsed();
+        report.scored = u64::try_from(scored.loans).unwrap_or(u64::MAX);
+        signalled.extend(scored.signalled);
         let weighed = engine::weigh_signals(&mut tx, &policy, &plans, day, signalled).await?;
         report.events += weighed.events;
         report.status_changes += weighed.status_changes;

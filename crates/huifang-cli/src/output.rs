@@ -274,8 +274,18 @@ pub fn close_summary(reports: &[DayReport], through: Date) -> String {
         .first()
         .map(|r| r.date.to_string())
         .unwrap_or_default();
+    let scored: u64 = reports.iter().map(|r| r.scored).sum();
+    let scoring: std::time::Duration = reports.iter().map(|r| r.scoring).sum();
+    let scores = if scored > 0 {
+        format!(
+            ", {scored} risk scores computed again in {:.3} s",
+            scoring.as_secs_f64()
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "closed {} day(s) {first} … {through}: {loans} loan evaluations, {events} events, {changes} status changes\n",
+        "closed {} day(s) {first} … {through}: {loans} loan evaluations, {events} events, {changes} status changes{scores}\n",
         reports.len()
     )
 }
