@@ -12,11 +12,9 @@ use huifang_core::analytics::{
     previous_month_end,
 };
 use huifang_core::calendar::add_days;
-use huifang_core::loan::{DatedOp, LoanState, Payment};
 use huifang_core::policy::{Bucket, Policy};
-use huifang_core::status::{Lifecycle, evaluate_with};
+use huifang_core::status::Lifecycle;
 use huifang_core::team::TaskState;
-use huifang_core::warning::ObservedSignal;
 use huifang_core::{Date, LoanId, Money};
 use huifang_store::{MonthEndRow, ReplayInput, Store, Tx};
 
@@ -229,30 +227,9 @@ fn month_end_row(
     date: Date,
     prev: Option<(Bucket, Money)>,
 ) -> Result<Option<MonthEndRow>, AppError> {
-    let loan = &input.loan.loan;
-    if loan.terms.disbursed_on > date {
+    let Some(status) = crate::status::status_as_of(input, policy, date)? else {
         return Ok(None);
-    }
-    let ops: Vec<DatedOp> = input.ops.iter().filter(|o| o.on <= date).cloned().collect();
-    let payments: Vec<Payment> = input
-        .payments
-        .iter()
-        .filter(|p| p.paid_on <= date)
-        .copied()
-        .collect();
-    let signals: Vec<ObservedSignal> = input
-        .signals
-        .iter()
-        .filter(|s| s.observed_on <= date)
-        .cloned()
-        .collect();
-    let state = LoanState::replay(loan.terms, &input.loan.rules, &ops, &payments).map_err(|e| {
-        AppError::Loan {
-            loan: loan.external_id.clone(),
-            error: e,
-        }
-    })?;
-    let status = evaluate_with(&state, policy, &signals, date);
+    };
     if status.lifecycle != Lifecycle::Active && prev.is_none() {
         return Ok(None);
     }

@@ -177,9 +177,13 @@ pub async fn tiers(
     Ok((first, second, report))
 }
 
-/// A loan's tier and outstanding principal on `date`, replayed with the payments and operations
-/// value-dated on or before it; `None` when it was not on the book.
-fn tier_on(input: &ReplayInput, policy: &Policy, date: Date) -> Result<TierOn, AppError> {
+/// A loan's status on `date`, replayed with the payments, operations and follow-up signals
+/// value-dated on or before it, as known now; `None` before its disbursement.
+pub(crate) fn status_as_of(
+    input: &ReplayInput,
+    policy: &Policy,
+    date: Date,
+) -> Result<Option<huifang_core::status::LoanStatus>, AppError> {
     let loan = &input.loan.loan;
     if loan.terms.disbursed_on > date {
         return Ok(None);
@@ -189,6 +193,12 @@ fn tier_on(input: &ReplayInput, policy: &Policy, date: Date) -> Result<TierOn, A
         .payments
         .iter()
         .filter(|p| p.paid_on <= date)
+        .copied()
+        .collect();
+    let signals: Vec<huifang_core::warning::ObservedSignal> = input
+        .signals
+        .iter()
+        .filter(|s| s.observed_on <= date)
         .cloned()
         .collect();
     let state = LoanState::replay(loan.terms, &input.loan.rules, &ops, &payments).map_err(|e| {
@@ -197,7 +207,17 @@ fn tier_on(input: &ReplayInput, policy: &Policy, date: Date) -> Result<TierOn, A
             error: e,
         }
     })?;
-    let status = huifang_core::status::evaluate(&state, policy, date);
+    Ok(Some(huifang_core::status::evaluate_with(
+        &state, policy, &signals, date,
+    )))
+}
+
+/// A loan's tier and outstanding principal on `date` ([`status_as_of`]); `None` when it was not
+/// on the book.
+fn tier_on(input: &ReplayInput, policy: &Policy, date: Date) -> Result<TierOn, AppError> {
+    let Some(status) = status_as_of(input, policy, date)? else {
+        return Ok(None);
+    };
     Ok(match status.lifecycle {
         Lifecycle::PaidOff => None,
         _ => Some((status.classification, status.outstanding_principal)),
