@@ -984,10 +984,10 @@ fn chosen<'a>(report: &'a Report, sheet: Option<&str>) -> Result<Vec<&'a Sheet>,
             .iter()
             .find(|s| s.name == name)
             .map(|s| vec![s])
-            .ok_or_else(|| AppError::Field {
-                field: "sheet",
-                reason: format!(
-                    "{name:?} is not a sheet of the {} report (its sheets: {})",
+            .ok_or_else(|| AppError::NotFound {
+                what: "sheet",
+                id: format!(
+                    "{name} in the {} report (its sheets: {})",
                     report.name,
                     report
                         .sheets

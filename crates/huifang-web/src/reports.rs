@@ -154,7 +154,7 @@ async fn tiers(
         (status = 400, description = "A malformed parameter", body = ErrorView),
         (status = 401, description = "No valid token", body = ErrorView),
         (status = 403, description = "The caller's role does not read loans", body = ErrorView),
-        (status = 404, description = "No such report", body = ErrorView),
+        (status = 404, description = "No such report, or no such sheet in it", body = ErrorView),
         (status = 422, description = "Dates out of order, after the business date, or before 1900", body = ErrorView)
     )
 )]
