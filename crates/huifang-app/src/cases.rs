@@ -208,7 +208,7 @@ async fn post(
         amount: payment.amount,
     });
     let batch = engine::Batch::of(vec![input]);
-    engine::reevaluate(tx, policy, business_date, &batch, Cause::Payment, false).await?;
+    engine::reevaluate(tx, policy, business_date, batch, Cause::Payment, false).await?;
     Ok(())
 }
 

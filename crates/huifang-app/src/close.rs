@@ -166,7 +166,7 @@ async fn prepare(
     let Some(ids) = ids else {
         return Ok(None);
     };
-    let batch = Batch::load(reader, ids).await?;
+    let batch = Batch::load(reader, ids, plans).await?;
     let (policy, plans) = (Arc::clone(policy), Arc::clone(plans));
     tokio::task::spawn_blocking(move || {
         engine::plan(&policy, &plans, day, &batch, Cause::Close, true)

@@ -129,17 +129,46 @@ pub fn event_record(loan_id: LoanId, date: Date, event: &LoanEvent) -> EventReco
 #[derive(Debug)]
 pub struct Batch {
     pub inputs: Vec<ReplayInput>,
+    /// The loans' risk score bands, read when a follow-up plan routes tasks by them.
+    pub bands: HashMap<LoanId, char>,
 }
 
 impl Batch {
-    /// Reads the batch of these loans.
-    pub async fn load(tx: &mut Tx, loan_ids: &[LoanId]) -> Result<Batch, AppError> {
-        Ok(Batch::of(tx.replay_inputs(loan_ids).await?))
+    /// Reads the batch of these loans (and their score bands when `plans` route by them).
+    pub async fn load(
+        tx: &mut Tx,
+        loan_ids: &[LoanId],
+        plans: &crate::followup::Plans,
+    ) -> Result<Batch, AppError> {
+        let mut batch = Batch::of(tx.replay_inputs(loan_ids).await?);
+        batch.read_bands(tx, plans).await?;
+        Ok(batch)
     }
 
     /// The batch of replay inputs already in hand (an operation being recorded).
     pub fn of(inputs: Vec<ReplayInput>) -> Batch {
-        Batch { inputs }
+        Batch {
+            inputs,
+            bands: HashMap::new(),
+        }
+    }
+
+    /// Reads the loans' score bands when `plans` route tasks by them.
+    pub async fn read_bands(
+        &mut self,
+        tx: &mut Tx,
+        plans: &crate::followup::Plans,
+    ) -> Result<(), AppError> {
+        if plans.route_by_band() {
+            let ids: Vec<LoanId> = self.inputs.iter().map(|i| i.loan.id).collect();
+            self.bands = tx
+                .loan_bands(&ids)
+                .await?
+                .into_iter()
+                .filter_map(|(loan, band)| Some((LoanId(loan), band.chars().next()?)))
+                .collect();
+        }
+        Ok(())
     }
 }
 
@@ -175,12 +204,13 @@ pub async fn reevaluate(
     tx: &mut Tx,
     policy: &Policy,
     date: Date,
-    batch: &Batch,
+    mut batch: Batch,
     cause: Cause,
     dated_events: bool,
 ) -> Result<Written, AppError> {
     let plans = crate::followup::Plans::load(tx).await?;
-    let planned = plan(policy, &plans, date, batch, cause, dated_events)?;
+    batch.read_bands(tx, &plans).await?;
+    let planned = plan(policy, &plans, date, &batch, cause, dated_events)?;
     planned.write(tx, date).await
 }
 
@@ -197,7 +227,7 @@ pub async fn weigh_signals(
     loans.sort_unstable();
     loans.dedup();
     for chunk in loans.chunks(crate::close::LOANS_PER_CLOSE_BATCH) {
-        let batch = Batch::load(tx, chunk).await?;
+        let batch = Batch::load(tx, chunk, plans).await?;
         let w = plan(policy, plans, date, &batch, Cause::Signal, false)?
             .write(tx, date)
             .await?;
@@ -316,6 +346,7 @@ pub fn plan(
             next_event_on: done.evaluation.next_event_on,
             open_keys: input.loan.loan.evaluation.open_task_keys.clone(),
             next_continuous_on: input.loan.loan.evaluation.next_continuous_on,
+            band: batch.bands.get(&loan_id).copied(),
             status: done.status,
             events: day_events,
         });

@@ -45,6 +45,8 @@ pub struct Reevaluated {
     /// with its state (read with the loan).
     pub open_keys: Vec<String>,
     pub next_continuous_on: Option<Date>,
+    /// Its risk score's band, when a plan routes tasks by it (`FollowUpPlan::score_queues`).
+    pub band: Option<char>,
 }
 
 /// What the follow-up engine wrote.
@@ -94,6 +96,11 @@ impl Plans {
     /// The plan of a product.
     pub fn for_product(&self, code: &str) -> &FollowUpPlan {
         self.by_product.get(code).unwrap_or(&self.default)
+    }
+
+    /// Whether any plan routes tasks by the loans' risk scores.
+    pub fn route_by_band(&self) -> bool {
+        self.default.routes_by_band() || self.by_product.values().any(FollowUpPlan::routes_by_band)
     }
 }
 
@@ -169,6 +176,7 @@ pub async fn after_import(
                 // loans just imported have no tasks and no follow-up dates yet
                 open_keys: Vec::new(),
                 next_continuous_on: None,
+                band: None, // not scored yet
             })
         })
         .collect();
@@ -242,7 +250,7 @@ pub(crate) fn plan_batch(
             loan_id: l.loan_id,
             kind: t.kind.as_str().to_string(),
             reason_key: t.reason_key,
-            queue_code: t.queue,
+            queue_code: plan.queue_for(t.kind, l.band, t.queue),
             assignee_id: None,
             created_on: date,
             due_on: t.due_on,

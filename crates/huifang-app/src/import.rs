@@ -616,16 +616,8 @@ async fn payments(
     let touched: BTreeMap<LoanId, ()> = new.iter().map(|p| (p.loan_id, ())).collect();
     let loan_ids: Vec<LoanId> = touched.into_keys().collect();
     for chunk in loan_ids.chunks(LOANS_PER_IMPORT_BATCH) {
-        let batch = engine::Batch::load(&mut tx, chunk).await?;
-        engine::reevaluate(
-            &mut tx,
-            policy,
-            business_date,
-            &batch,
-            Cause::Payment,
-            false,
-        )
-        .await?;
+        let batch = engine::Batch::of(tx.replay_inputs(chunk).await?);
+        engine::reevaluate(&mut tx, policy, business_date, batch, Cause::Payment, false).await?;
     }
     tx.commit().await?;
     report.inserted = new.len();

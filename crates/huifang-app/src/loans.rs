@@ -172,6 +172,6 @@ pub(crate) async fn operate_in(
     )
     .await?;
     let batch = engine::Batch::of(vec![input]);
-    engine::reevaluate(tx, policy, business_date, &batch, Cause::Operation, false).await?;
+    engine::reevaluate(tx, policy, business_date, batch, Cause::Operation, false).await?;
     Ok((done.status, op_id))
 }

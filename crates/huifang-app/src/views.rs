@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 use huifang_core::TaskId;
 use huifang_core::decision::DecisionLimits;
 use huifang_core::followup::{
-    AnswerType, ChoiceOption, EscalationTier, FollowUpPlan, Playbook, Question, TaskKind,
+    AnswerType, ChoiceOption, EscalationTier, FollowUpPlan, Playbook, Question, ScoreQueue,
+    TaskKind,
 };
 use huifang_core::loan::LoanOp;
 use huifang_core::policy::{Classification, Policy, WarningCondition, WarningRule};
@@ -1839,6 +1840,18 @@ pub struct PlanDoc {
     pub unreachable_days: u32,
     /// The task each warning level brings (once per warning raised).
     pub playbooks: Vec<PlaybookDoc>,
+    /// Tasks of `kinds` for a loan whose risk score is in `from_band` (A–E) or higher go to
+    /// `queue`.
+    pub score_queues: Vec<ScoreQueueDoc>,
+}
+
+/// Where a loan's tasks go once its risk score reaches a band.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScoreQueueDoc {
+    pub from_band: String,
+    pub kinds: Vec<String>,
+    pub queue: String,
 }
 
 /// The task a warning of `level` brings: in `queue`, due `due_days` after it is raised.
@@ -1897,6 +1910,15 @@ impl From<&FollowUpPlan> for PlanDoc {
                 .collect(),
             max_attempts: p.max_attempts,
             unreachable_days: p.unreachable_days,
+            score_queues: p
+                .score_queues
+                .iter()
+                .map(|q| ScoreQueueDoc {
+                    from_band: q.from_band.to_string(),
+                    kinds: q.kinds.iter().map(|k| k.as_str().to_string()).collect(),
+                    queue: q.queue.clone(),
+                })
+                .collect(),
             playbooks: p
                 .playbooks
                 .iter()
@@ -1989,6 +2011,30 @@ impl PlanDoc {
                         queue: queue(&format!("playbooks[{i}].queue"), b.queue)?,
                         due_days: b.due_days,
                         reminder_days_before: b.reminder_days_before,
+                    })
+                })
+                .collect::<Result<Vec<_>, String>>()?,
+            score_queues: self
+                .score_queues
+                .into_iter()
+                .enumerate()
+                .map(|(i, q)| {
+                    let from_band = match q.from_band.as_str() {
+                        b @ ("A" | "B" | "C" | "D" | "E") => b.chars().next().unwrap_or('E'),
+                        other => {
+                            return Err(format!(
+                                "score_queues[{i}].from_band must be A, B, C, D or E, not {other:?}"
+                            ));
+                        }
+                    };
+                    Ok(ScoreQueue {
+                        from_band,
+                        kinds: q
+                            .kinds
+                            .iter()
+                            .map(|k| k.parse::<TaskKind>())
+                            .collect::<Result<Vec<_>, String>>()?,
+                        queue: queue(&format!("score_queues[{i}].queue"), q.queue)?,
                     })
                 })
                 .collect::<Result<Vec<_>, String>>()?,

@@ -214,6 +214,53 @@ async fn the_score_is_validated_repeatable_watched_and_explained(dbs: &mut Dbs) 
         "{warned} of {band_e} warned by the rule"
     );
 
+    // score bands in queue assignment: the plan sends the tasks of loans in band D or E to the
+    // senior collectors; the bands are the ones the day's planning starts from
+    let routed = [
+        "collection_call",
+        "overdue_reminder",
+        "repayment_reminder",
+        "continuous_followup",
+    ];
+    huifang_app::followup::set_plan(
+        &store,
+        None,
+        &serde_json::json!({"score_queues": [{"from_band": "D", "kinds": routed, "queue": "senior_collection"}]}).to_string(),
+    )
+    .await
+    .unwrap();
+    let high: std::collections::HashSet<i64> = rows(
+        &url,
+        "SELECT loan_id FROM loan_scores WHERE band IN ('D', 'E')",
+    )
+    .await
+    .into_iter()
+    .collect();
+    let day = add_days(d(TODAY), 2);
+    close::run_daily(&store, &policy, day, |_| {})
+        .await
+        .unwrap();
+    let created = rows_of(
+        &url,
+        &format!("SELECT loan_id, kind, queue_code FROM tasks WHERE created_on = '{day}'"),
+    )
+    .await;
+    let mine: Vec<&(i64, String, String)> = created
+        .iter()
+        .filter(|(loan, kind, _)| high.contains(loan) && routed.contains(&kind.as_str()))
+        .collect();
+    assert!(
+        !mine.is_empty(),
+        "no task created for a band D/E loan on {day}"
+    );
+    assert!(mine.iter().all(|t| t.2 == "senior_collection"), "{mine:?}");
+    assert!(
+        created.iter().any(|(loan, kind, q)| !high.contains(loan)
+            && kind == "repayment_reminder"
+            && q == "reminders"),
+        "the other loans' reminders stay in their queue"
+    );
+
     // months without a payment: today's loans drift from the training rows, the model is flagged
     close::run_daily(&store, &policy, add_days(d(TODAY), 150), |_| {})
         .await
@@ -273,6 +320,42 @@ async fn scored_on(url: &str, on: Date) -> i64 {
         &format!("SELECT COUNT(*) FROM loan_scores WHERE scored_on = '{on}'"),
     )
     .await
+}
+
+async fn rows(url: &str, sql: &str) -> Vec<i64> {
+    use sqlx::Row;
+    sqlx::any::install_default_drivers();
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(url)
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get(0).unwrap())
+        .collect()
+}
+
+async fn rows_of(url: &str, sql: &str) -> Vec<(i64, String, String)> {
+    use sqlx::Row;
+    sqlx::any::install_default_drivers();
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(url)
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r.try_get(0).unwrap(),
+                r.try_get(1).unwrap(),
+                r.try_get(2).unwrap(),
+            )
+        })
+        .collect()
 }
 
 async fn exec(url: &str, sql: &str) {

@@ -192,6 +192,18 @@ pub struct FollowUpPlan {
     /// follow-up comes sooner too), level 2 a hardship review by a risk officer, level 3 an
     /// acceleration / repossession / legal review.
     pub playbooks: Vec<Playbook>,
+    /// Tasks of these kinds for a loan whose risk score is in `from_band` or a higher band go to
+    /// `queue` instead of the plan's (the highest band that applies wins).
+    pub score_queues: Vec<ScoreQueue>,
+}
+
+/// Where a loan's tasks go once its risk score reaches a band.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScoreQueue {
+    /// 'A' to 'E' (the risk score's bands, lowest risk first).
+    pub from_band: char,
+    pub kinds: Vec<TaskKind>,
+    pub queue: String,
 }
 
 impl Default for FollowUpPlan {
@@ -247,6 +259,7 @@ impl Default for FollowUpPlan {
                     reminder_days_before: vec![],
                 },
             ],
+            score_queues: vec![],
         }
     }
 }
@@ -277,8 +290,36 @@ impl FollowUpPlan {
         self.tier(bucket).map(|(_, t)| t.queue.as_str())
     }
 
+    /// The queue of a new task of `kind`, planned for `planned`, for a loan whose risk score is
+    /// in `band` (none: not scored).
+    pub fn queue_for(&self, kind: TaskKind, band: Option<char>, planned: String) -> String {
+        band.and_then(|b| {
+            self.score_queues
+                .iter()
+                .filter(|q| b >= q.from_band && q.kinds.contains(&kind))
+                .max_by_key(|q| q.from_band)
+        })
+        .map_or(planned, |q| q.queue.clone())
+    }
+
+    /// Whether the plan routes tasks by the loans' risk scores.
+    pub fn routes_by_band(&self) -> bool {
+        !self.score_queues.is_empty()
+    }
+
     /// Checks the plan is usable.
     pub fn validate(&self) -> Result<(), String> {
+        for (i, q) in self.score_queues.iter().enumerate() {
+            if !('A'..='E').contains(&q.from_band) {
+                return Err(format!(
+                    "score_queues[{i}].from_band must be A to E, not {}",
+                    q.from_band
+                ));
+            }
+            if q.kinds.is_empty() {
+                return Err(format!("score_queues[{i}].kinds must name a task kind"));
+            }
+        }
         let (a, b) = self.initial_window;
         if a > b {
             return Err(format!("initial window {a}–{b} is empty"));
@@ -1931,5 +1972,36 @@ mod tests {
                 prop_assert_eq!(evaluate_promise(Money::from_fen(amount), promised, due, &more, on), PromiseOutcome::Kept);
             }
         }
+    }
+
+    #[test]
+    fn tasks_go_to_the_queue_of_the_highest_band_that_applies() {
+        let mut plan = FollowUpPlan::default();
+        assert!(!plan.routes_by_band());
+        plan.score_queues = vec![
+            ScoreQueue {
+                from_band: 'D',
+                kinds: vec![TaskKind::CollectionCall],
+                queue: "high_risk".into(),
+            },
+            ScoreQueue {
+                from_band: 'E',
+                kinds: vec![TaskKind::CollectionCall],
+                queue: "senior_collection".into(),
+            },
+        ];
+        assert!(plan.routes_by_band());
+        let q = |kind, band| plan.queue_for(kind, band, "early_collection".into());
+        assert_eq!(q(TaskKind::CollectionCall, Some('C')), "early_collection");
+        assert_eq!(q(TaskKind::CollectionCall, Some('D')), "high_risk");
+        assert_eq!(q(TaskKind::CollectionCall, Some('E')), "senior_collection");
+        assert_eq!(q(TaskKind::CollectionCall, None), "early_collection");
+        assert_eq!(q(TaskKind::WelcomeCall, Some('E')), "early_collection");
+        plan.score_queues[0].from_band = 'F';
+        assert!(
+            plan.validate()
+                .unwrap_err()
+                .contains("score_queues[0].from_band")
+        );
     }
 }

@@ -255,8 +255,8 @@ async fn warn_on_signals(
     let policy = crate::policy::load_in(tx).await?;
     let today = require_business_date(tx).await?;
     let loan = task.task.loan_id;
-    let batch = engine::Batch::load(tx, &[loan]).await?;
     let plans = crate::followup::Plans::load(tx).await?;
+    let batch = engine::Batch::load(tx, &[loan], &plans).await?;
     let planned = engine::plan(&policy, &plans, today, &batch, engine::Cause::Signal, false)?;
     let level = planned.warning_level(loan);
     planned.write(tx, today).await?;
