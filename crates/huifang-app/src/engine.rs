@@ -165,7 +165,9 @@ impl Batch {
                 .loan_bands(&ids)
                 .await?
                 .into_iter()
-                .filter_map(|(loan, band)| Some((LoanId(loan), band.chars().next()?)))
+                .filter_map(|(loan, band)| {
+                    Some((LoanId(loan), huifang_core::score::parse_band(&band)?))
+                })
                 .collect();
         }
         Ok(())

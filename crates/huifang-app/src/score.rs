@@ -600,7 +600,7 @@ pub async fn score_loans(
         .loan_bands(&keys)
         .await?
         .into_iter()
-        .filter_map(|(loan, band)| Some((loan, band.chars().next()?)))
+        .filter_map(|(loan, band)| Some((loan, huifang_core::score::parse_band(&band)?)))
         .collect();
     let mut rows = Vec::with_capacity(facts.len());
     let mut signals = Vec::new();

@@ -2019,14 +2019,13 @@ impl PlanDoc {
                 .into_iter()
                 .enumerate()
                 .map(|(i, q)| {
-                    let from_band = match q.from_band.as_str() {
-                        b @ ("A" | "B" | "C" | "D" | "E") => b.chars().next().unwrap_or('E'),
-                        other => {
-                            return Err(format!(
-                                "score_queues[{i}].from_band must be A, B, C, D or E, not {other:?}"
-                            ));
-                        }
-                    };
+                    let from_band =
+                        huifang_core::score::parse_band(&q.from_band).ok_or_else(|| {
+                            format!(
+                                "score_queues[{i}].from_band must be A, B, C, D or E, not {:?}",
+                                q.from_band
+                            )
+                        })?;
                     Ok(ScoreQueue {
                         from_band,
                         kinds: q

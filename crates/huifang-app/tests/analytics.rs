@@ -170,6 +170,14 @@ async fn close_through(store: &Store, policy: &Policy, through: Date, captures: 
     }
 }
 
+/// The first month-end at which `loan` was seen at `dpd` days past due or more.
+fn first_at(captures: &Captures, loan: &str, dpd: u32) -> Option<Date> {
+    captures
+        .iter()
+        .find(|(_, seen)| seen.get(loan).is_some_and(|s| s.dpd >= dpd))
+        .map(|(date, _)| *date)
+}
+
 fn bucket_of(dpd: u32) -> u32 {
     dpd.div_ceil(30).min(7)
 }
@@ -377,10 +385,7 @@ async fn the_reports_agree_with_the_book_as_it_was_lived(dbs: &mut Dbs) {
                 .or_default();
             c.0 += 1;
             c.1 += l.principal.fen();
-            let first = captures
-                .iter()
-                .find(|(_, seen)| seen.get(&l.external_id).is_some_and(|s| s.dpd >= dpd));
-            if let Some((date, _)) = first {
+            if let Some(date) = first_at(&captures, &l.external_id, dpd) {
                 let mob = i64::from(date.year() - l.disbursed_on.year()) * 12
                     + i64::from(date.month())
                     - i64::from(l.disbursed_on.month());
@@ -514,10 +519,10 @@ async fn the_reports_agree_with_the_book_as_it_was_lived(dbs: &mut Dbs) {
         .loans
         .iter()
         .filter_map(|l| {
-            captures
-                .iter()
-                .find(|(_, seen)| seen.get(&l.external_id).is_some_and(|s| s.dpd >= 90))
-                .map(|(date, _)| (l.external_id.as_str(), *date))
+            Some((
+                l.external_id.as_str(),
+                first_at(&captures, &l.external_id, 90)?,
+            ))
         })
         .collect();
     let warnings = raw(&url, "SELECT loan_id, rule, level, raised_on FROM warnings").await;

@@ -322,8 +322,8 @@ async fn scored_on(url: &str, on: Date) -> i64 {
     .await
 }
 
-async fn rows(url: &str, sql: &str) -> Vec<i64> {
-    use sqlx::Row;
+/// Every row `sql` returns, on a connection of its own (outside the store).
+async fn all(url: &str, sql: &str) -> Vec<sqlx::any::AnyRow> {
     sqlx::any::install_default_drivers();
     let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(url)
         .await
@@ -332,6 +332,12 @@ async fn rows(url: &str, sql: &str) -> Vec<i64> {
         .fetch_all(&mut conn)
         .await
         .unwrap()
+}
+
+async fn rows(url: &str, sql: &str) -> Vec<i64> {
+    use sqlx::Row;
+    all(url, sql)
+        .await
         .iter()
         .map(|r| r.try_get(0).unwrap())
         .collect()
@@ -339,14 +345,8 @@ async fn rows(url: &str, sql: &str) -> Vec<i64> {
 
 async fn rows_of(url: &str, sql: &str) -> Vec<(i64, String, String)> {
     use sqlx::Row;
-    sqlx::any::install_default_drivers();
-    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(url)
+    all(url, sql)
         .await
-        .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
-        .fetch_all(&mut conn)
-        .await
-        .unwrap()
         .iter()
         .map(|r| {
             (
@@ -359,26 +359,9 @@ async fn rows_of(url: &str, sql: &str) -> Vec<(i64, String, String)> {
 }
 
 async fn exec(url: &str, sql: &str) {
-    sqlx::any::install_default_drivers();
-    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(url)
-        .await
-        .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    all(url, sql).await;
 }
 
 async fn count(url: &str, sql: &str) -> i64 {
-    use sqlx::Row;
-    sqlx::any::install_default_drivers();
-    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(url)
-        .await
-        .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
-        .fetch_one(&mut conn)
-        .await
-        .unwrap()
-        .try_get(0)
-        .unwrap()
+    rows(url, sql).await[0]
 }

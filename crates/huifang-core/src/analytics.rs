@@ -362,9 +362,6 @@ pub fn vintages(cohorts: &[Cohort], firsts: &[FirstLate], through: YearMonth) ->
 
 // ----- Contact and promises ------------------------------------------------------------------------
 
-/// Outcomes of a contact attempt that reached nobody, or not the person called for.
-pub const NOT_REACHED_OUTCOMES: [&str; 2] = ["no_answer", "wrong_number"];
-
 /// Contacts recorded, grouped by the store: channel, queue (empty for a contact outside a task),
 /// outcome, and whether an emergency contact (not the borrower) was called.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -387,7 +384,7 @@ pub struct ContactTotals {
 
 impl ContactTotals {
     fn add(&mut self, c: &ContactCell) {
-        let reached = !NOT_REACHED_OUTCOMES.contains(&c.outcome.as_str());
+        let reached = crate::outcome::reaches(&c.outcome);
         self.attempts += c.count;
         if reached {
             self.reached += c.count;

@@ -310,7 +310,7 @@ impl FollowUpPlan {
     /// Checks the plan is usable.
     pub fn validate(&self) -> Result<(), String> {
         for (i, q) in self.score_queues.iter().enumerate() {
-            if !('A'..='E').contains(&q.from_band) {
+            if crate::score::parse_band(&q.from_band.to_string()).is_none() {
                 return Err(format!(
                     "score_queues[{i}].from_band must be A to E, not {}",
                     q.from_band

@@ -311,10 +311,19 @@ impl Outcome {
     }
 }
 
-/// Whether a contact with this stored outcome kind reached the borrower (every outcome but no
-/// answer and a wrong number).
+/// The stored outcome kinds of a contact that reached nobody, or not the person called for.
+pub const NOT_REACHED: [&str; 2] = ["no_answer", "wrong_number"];
+
+/// Whether a contact with this stored outcome kind reached the borrower (every outcome but
+/// [`NOT_REACHED`]).
 pub fn reaches(kind: &str) -> bool {
-    !matches!(kind, "no_answer" | "wrong_number")
+    !NOT_REACHED.contains(&kind)
+}
+
+/// [`NOT_REACHED`] as an SQL list of literals (`'no_answer', 'wrong_number'`), for a statement
+/// that counts the contacts that reached someone.
+pub fn not_reached_sql() -> String {
+    NOT_REACHED.map(|o| format!("'{o}'")).join(", ")
 }
 
 /// A risk signal for the warning rules: a kind and a short value.

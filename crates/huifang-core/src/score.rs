@@ -765,6 +765,13 @@ pub fn band_signal(previous: Option<char>, band: char) -> Option<&'static str> {
     previous.is_none_or(|p| p < band).then_some(kind)
 }
 
+/// A band named by its letter ("D"), as a plan or a request writes it.
+pub fn parse_band(text: &str) -> Option<char> {
+    let mut chars = text.chars();
+    let band = chars.next()?;
+    (chars.next().is_none() && BANDS.iter().any(|(b, _)| *b == band)).then_some(band)
+}
+
 /// The band of a probability.
 pub fn band(probability: f64) -> char {
     BANDS
@@ -850,6 +857,9 @@ mod tests {
         assert_eq!(band(0.005), 'A');
         assert_eq!(band(0.05), 'C');
         assert_eq!(band(0.99), 'E');
+        assert_eq!(parse_band("D"), Some('D'));
+        assert_eq!(parse_band("F"), None);
+        assert_eq!(parse_band("DE"), None);
         assert_eq!(probability_bp(0.123_45), 1_235);
         assert_eq!(probability_bp(1.0), 10_000);
     }

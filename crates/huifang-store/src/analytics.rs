@@ -343,9 +343,7 @@ impl Tx {
         to: Date,
         done: &str,
     ) -> Result<Vec<AgentWorkRow>> {
-        let not_reached = huifang_core::analytics::NOT_REACHED_OUTCOMES
-            .map(|o| format!("'{o}'"))
-            .join(", ");
+        let not_reached = huifang_core::outcome::not_reached_sql();
         let sql = format!(
             "SELECT u.username, u.display_name, \
              CAST((SELECT COUNT(*) FROM interactions i WHERE i.user_id = u.id AND i.business_date >= $1 AND i.business_date <= $2) AS BIGINT), \

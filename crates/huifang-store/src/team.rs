@@ -1167,11 +1167,12 @@ impl Tx {
             "SELECT u.id, u.username, u.display_name, \
              CAST((SELECT COUNT(*) FROM tasks t WHERE t.assignee_id = u.id AND t.state = '{done}' AND t.closed_on >= $2 AND t.closed_on <= $3) AS BIGINT), \
              CAST((SELECT COUNT(*) FROM interactions i WHERE i.user_id = u.id AND i.business_date >= $2 AND i.business_date <= $3) AS BIGINT), \
-             CAST((SELECT COUNT(*) FROM interactions i WHERE i.user_id = u.id AND i.business_date >= $2 AND i.business_date <= $3 AND i.outcome NOT IN ('no_answer', 'wrong_number')) AS BIGINT), \
+             CAST((SELECT COUNT(*) FROM interactions i WHERE i.user_id = u.id AND i.business_date >= $2 AND i.business_date <= $3 AND i.outcome NOT IN ({not_reached})) AS BIGINT), \
              CAST((SELECT COUNT(*) FROM interactions i WHERE i.user_id = u.id AND i.business_date >= $2 AND i.business_date <= $3 AND i.outcome = 'promise_to_pay') AS BIGINT), \
              CAST((SELECT COUNT(*) FROM tasks t WHERE t.assignee_id = u.id AND t.state IN {HELD_TASK_STATES}) AS BIGINT) \
              FROM users u WHERE u.team_id = $1 AND u.role IN {TEAM_ROLES} ORDER BY u.id",
             done = TaskState::Done,
+            not_reached = huifang_core::outcome::not_reached_sql(),
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(team_id)
