@@ -331,17 +331,25 @@ pub async fn train(
     let all = statics(&mut tx, None).await?;
     let mut versions = Vec::new();
     if kinds.contains(&ModelKind::Behaviour) {
-        versions.push(train_behaviour(&mut tx, &kept, last, &first90, &all, today, as_of).await?);
+        versions.push((
+            ModelKind::Behaviour,
+            train_behaviour(&mut tx, &kept, last, &first90, &all, today, as_of).await?,
+        ));
     }
     if kinds.contains(&ModelKind::Application) {
-        versions.push(train_application(&mut tx, last, &first90, &all, today, as_of).await?);
+        versions.push((
+            ModelKind::Application,
+            train_application(&mut tx, last, &first90, &all, today, as_of).await?,
+        ));
     }
     tx.commit().await?;
+    // every loan scored with the new behaviour model; its stability measured on those scores
+    let scored = score_book_scored(store).await?;
     let mut views = Vec::new();
-    for version in versions {
-        views.push(stability(store, version).await?);
+    for (kind, version) in versions {
+        let known = (kind == ModelKind::Behaviour).then_some(scored.probabilities.as_slice());
+        views.push(stability_with(store, version, known).await?);
     }
-    score_book(store).await?;
     Ok(views)
 }
 
@@ -571,6 +579,8 @@ async fn latest(tx: &mut Tx, kind: ModelKind) -> Result<Option<(ModelRecord, Mod
 pub struct Scored {
     pub loans: usize,
     pub signalled: Vec<LoanId>,
+    /// Each scored loan's probability.
+    pub probabilities: Vec<f64>,
 }
 
 /// Scores the loans on the book on the business date (all of them, or `ids`) with the latest
@@ -603,10 +613,12 @@ pub async fn score_loans(
         .filter_map(|(loan, band)| Some((loan, huifang_core::score::parse_band(&band)?)))
         .collect();
     let mut rows = Vec::with_capacity(facts.len());
+    let mut probabilities = Vec::with_capacity(facts.len());
     let mut signals = Vec::new();
     for (loan, f) in &facts {
         let x = f.vector();
         let view = score_view(&model, record.version, date, &x, |i| f.shown(i));
+        probabilities.push(model.probability(&x));
         let band = view.band.chars().next().unwrap_or('A');
         if let Some(kind) = core::band_signal(previous.get(loan).copied(), band) {
             signals.push((
@@ -634,26 +646,41 @@ pub async fn score_loans(
     Ok(Scored {
         loans: rows.len(),
         signalled: signals.into_iter().map(|s| s.0).collect(),
+        probabilities,
     })
 }
 
 /// Scores every loan on the book (the loans rising into a high band weighed by the warning
 /// rules). Returns how many were scored.
 pub async fn score_book(store: &Store) -> Result<usize, AppError> {
+    Ok(score_book_scored(store).await?.loans)
+}
+
+async fn score_book_scored(store: &Store) -> Result<Scored, AppError> {
     let policy = crate::policy::load(store).await?;
     let mut tx = store.begin().await?;
     let today = require_business_date(&mut tx).await?;
     let scored = score_loans(&mut tx, today, None).await?;
     // the loans whose score rose into a high band are weighed by the warning rules now
     let plans = crate::followup::Plans::load(&mut tx).await?;
-    crate::engine::weigh_signals(&mut tx, &policy, &plans, today, scored.signalled).await?;
+    crate::engine::weigh_signals(&mut tx, &policy, &plans, today, scored.signalled.clone()).await?;
     tx.commit().await?;
-    Ok(scored.loans)
+    Ok(scored)
 }
 
 /// Measures a model's population stability on today's loans (the behaviour model on their
 /// histories, the application model on their applications) and flags it above 0.25.
 pub async fn stability(store: &Store, version: i64) -> Result<ModelView, AppError> {
+    stability_with(store, version, None).await
+}
+
+/// [`stability`], with today's behaviour scores when they are in hand (just computed by scoring
+/// the book with this model).
+async fn stability_with(
+    store: &Store,
+    version: i64,
+    known: Option<&[f64]>,
+) -> Result<ModelView, AppError> {
     let mut tx = store.begin().await?;
     let today = require_business_date(&mut tx).await?;
     let record = tx
@@ -667,28 +694,9 @@ pub async fn stability(store: &Store, version: i64) -> Result<ModelView, AppErro
         })?;
     let view = ModelView::of(&record)?;
     let model = view.model.model()?;
-    let on_book: Vec<(i64, u32, i64)> = tx
-        .active_now(None)
-        .await?
-        .into_iter()
-        .map(|(loan, oldest, balance)| (loan, dpd_on(oldest, today), balance))
-        .collect();
-    let all = statics(&mut tx, None).await?;
-    let today_scores: Vec<f64> = match model.kind {
-        ModelKind::Behaviour => behaviour_facts(&mut tx, today, &on_book, &all, None)
-            .await?
-            .iter()
-            .map(|(_, f)| model.probability(&f.vector()))
-            .collect(),
-        ModelKind::Application => {
-            let mut s = Vec::new();
-            for (loan, _, _) in &on_book {
-                if let Some(st) = all.get(loan) {
-                    s.push(model.probability(&application_of(st)?.vector()));
-                }
-            }
-            s
-        }
+    let today_scores = match known {
+        Some(scores) => scores.to_vec(),
+        None => today_scores(&mut tx, &model, today).await?,
     };
     let psi = core::psi_of(
         &view.metrics.band_cuts,
@@ -703,6 +711,52 @@ pub async fn stability(store: &Store, version: i64) -> Result<ModelView, AppErro
         psi: Some(psi),
         flagged,
         ..view
+    })
+}
+
+/// Scores every loan on the book again and measures the latest models' stability (the
+/// behaviour model's on the scores just computed): `huifang score run`.
+pub async fn rescore(store: &Store) -> Result<(usize, Vec<ModelView>), AppError> {
+    let scored = score_book_scored(store).await?;
+    let mut views = Vec::new();
+    for kind in [ModelKind::Behaviour, ModelKind::Application] {
+        let latest = models(store, None)
+            .await?
+            .into_iter()
+            .find(|m| m.kind == kind.as_str());
+        if let Some(m) = latest {
+            let known = (kind == ModelKind::Behaviour).then_some(scored.probabilities.as_slice());
+            views.push(stability_with(store, m.version, known).await?);
+        }
+    }
+    Ok((scored.loans, views))
+}
+
+/// A model's probabilities for today's loans (the behaviour model on their histories, the
+/// application model on their applications).
+async fn today_scores(tx: &mut Tx, model: &Model, today: Date) -> Result<Vec<f64>, AppError> {
+    let on_book: Vec<(i64, u32, i64)> = tx
+        .active_now(None)
+        .await?
+        .into_iter()
+        .map(|(loan, oldest, balance)| (loan, dpd_on(oldest, today), balance))
+        .collect();
+    let all = statics(tx, None).await?;
+    Ok(match model.kind {
+        ModelKind::Behaviour => behaviour_facts(tx, today, &on_book, &all, None)
+            .await?
+            .iter()
+            .map(|(_, f)| model.probability(&f.vector()))
+            .collect(),
+        ModelKind::Application => {
+            let mut s = Vec::new();
+            for (loan, _, _) in &on_book {
+                if let Some(st) = all.get(loan) {
+                    s.push(model.probability(&application_of(st)?.vector()));
+                }
+            }
+            s
+        }
     })
 }
 

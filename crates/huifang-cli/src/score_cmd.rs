@@ -154,13 +154,10 @@ pub async fn run(store: &Store, command: &Command) -> Result<String> {
             None => format!("loan {external_id} has no score yet: run `huifang score train`\n"),
         },
         Command::Run => {
-            let scored = score::score_book(store).await?;
+            let (scored, models) = score::rescore(store).await?;
             let mut out = format!("{scored} loans scored\n");
-            let models = score::models(store, None).await?;
-            for kind in ["behaviour", "application"] {
-                if let Some(m) = models.iter().find(|m| m.kind == kind) {
-                    out.push_str(&model_text(&score::stability(store, m.version).await?));
-                }
+            for m in &models {
+                out.push_str(&model_text(m));
             }
             out
         }
