@@ -149,6 +149,14 @@ pub async fn keep_month_end(tx: &mut Tx, day: Date) -> Result<(), AppError> {
     Ok(())
 }
 
+/// The month-ends kept, oldest first.
+pub async fn month_ends(store: &Store) -> Result<Vec<Date>, AppError> {
+    let mut tx = store.begin().await?;
+    let kept = tx.month_ends().await?;
+    tx.rollback().await?;
+    Ok(kept.into_iter().map(|m| m.date).collect())
+}
+
 /// Loans replayed per read of the backfill.
 const BACKFILL_PAGE: usize = 500;
 

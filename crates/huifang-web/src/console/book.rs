@@ -152,16 +152,24 @@ impl Trend {
     async fn compute(store: &huifang_store::Store) -> Result<Trend, ConsoleError> {
         use huifang_app::analytics::{self, ReportQuery};
         let policy = huifang_app::policy::load(store).await?;
-        let delinquency = analytics::report(
-            store,
-            &policy,
-            "delinquency",
-            ReportQuery {
-                months: Some(12),
-                ..ReportQuery::default()
-            },
-        )
-        .await?;
+        // the trend ends at the last month-end kept: today's book is the summary's already
+        let last = analytics::month_ends(store).await?.last().copied();
+        let delinquency = match last {
+            Some(to) => Some(
+                analytics::report(
+                    store,
+                    &policy,
+                    "delinquency",
+                    ReportQuery {
+                        to: Some(to),
+                        months: Some(12),
+                        ..ReportQuery::default()
+                    },
+                )
+                .await?,
+            ),
+            None => None,
+        };
         let collection =
             analytics::report(store, &policy, "collection", ReportQuery::default()).await?;
         let value = |sheet: &str, row: &str, key: &str| {
@@ -181,7 +189,7 @@ impl Trend {
             contact_rate: value("by_channel", "total", "contact_rate_pct"),
             right_party_rate: value("by_channel", "total", "right_party_rate_pct"),
             promise_kept_rate: value("promises", "", "kept_rate_pct"),
-            months: delinquency.sheets.into_iter().find(|s| s.name == "trend"),
+            months: delinquency.and_then(|d| d.sheets.into_iter().find(|s| s.name == "trend")),
         })
     }
 }
