@@ -7,6 +7,7 @@ use huifang_core::team::{BorrowerScope, Role};
 use huifang_store::{BorrowerCard, InteractionRecord, PaymentRecord, Store};
 
 use crate::team::{Actor, authorize_borrower, forbidden};
+use crate::views::{ProductList, ProductView};
 use crate::{AppError, loans};
 
 /// The most records one page holds.
@@ -159,5 +160,39 @@ pub async fn loan_work(
         tasks,
         promises,
         documents,
+    })
+}
+
+/// Every product with its loans' count and whether it has a follow-up plan of its own: for the
+/// roles that read loans.
+pub async fn products(store: &Store, actor: &Actor) -> Result<ProductList, AppError> {
+    if !actor.role.reads_loans() {
+        return Err(forbidden(format!(
+            "{} may not list products (the roles that read loans may)",
+            actor.name()
+        )));
+    }
+    let mut tx = store.begin().await?;
+    let products = tx.products().await?;
+    let counts = tx.product_loan_counts().await?;
+    let plans: Vec<String> = tx
+        .followup_plans()
+        .await?
+        .into_iter()
+        .map(|(code, _)| code)
+        .collect();
+    tx.rollback().await?;
+    Ok(ProductList {
+        products: products
+            .iter()
+            .map(|p| ProductView {
+                code: p.product.code.clone(),
+                name: p.product.name.clone(),
+                grace_days: p.product.rules.grace_days,
+                penalty_rate_markup: p.product.rules.penalty_rate_markup.to_string(),
+                loans: counts.get(&p.id).copied().unwrap_or(0),
+                own_plan: plans.contains(&p.product.code),
+            })
+            .collect(),
     })
 }

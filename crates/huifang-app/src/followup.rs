@@ -11,7 +11,9 @@
 use std::collections::HashMap;
 
 use huifang_core::calendar::add_months;
-use huifang_core::followup::{self, FollowUpPlan, LoanFacts, PromiseOutcome, Script, TaskKind};
+use huifang_core::followup::{
+    self, FollowUpPlan, LoanFacts, PromiseOutcome, Question, Script, TaskKind,
+};
 use huifang_core::policy::Policy;
 use huifang_core::status::{LoanEvent, LoanStatus, StatusSummary, WarningHit, dpd_on};
 use huifang_core::warning::{ObservedSignal, SignalKind};
@@ -440,21 +442,143 @@ pub async fn show_plan(store: &Store, product: Option<&str>) -> Result<Value, Ap
 pub async fn set_plan(store: &Store, product: Option<&str>, text: &str) -> Result<Value, AppError> {
     let plan = plan_from_text(text).map_err(|e| AppError::Invalid(format!("plan: {e}")))?;
     let v = plan_to_json(&plan);
+    let product = product.map_or(DEFAULT_PRODUCT, str::trim);
     let mut tx = store.begin().await?;
-    tx.put_followup_plan(product.unwrap_or(DEFAULT_PRODUCT), &v.to_string())
-        .await?;
+    if product != DEFAULT_PRODUCT
+        && !tx
+            .products()
+            .await?
+            .iter()
+            .any(|p| p.product.code == product)
+    {
+        return Err(AppError::NotFound {
+            what: "product",
+            id: product.to_string(),
+        });
+    }
+    tx.put_followup_plan(product, &v.to_string()).await?;
     tx.commit().await?;
     Ok(v)
 }
 
-/// The script of a task kind in a language: the stored one, else the default.
-pub async fn show_script(store: &Store, kind: TaskKind, lang: &str) -> Result<Value, AppError> {
-    if !followup::SCRIPT_LANGS.contains(&lang) {
-        return Err(AppError::Invalid(format!(
-            "language {lang:?}: scripts exist in {}",
-            followup::SCRIPT_LANGS.join(", ")
-        )));
+fn script_lang(lang: &str) -> Result<(), AppError> {
+    if followup::SCRIPT_LANGS.contains(&lang) {
+        Ok(())
+    } else {
+        Err(AppError::Field {
+            field: "lang",
+            reason: format!(
+                "{lang:?}: scripts exist in {}",
+                followup::SCRIPT_LANGS.join(", ")
+            ),
+        })
     }
+}
+
+/// Reads a script's questions from JSON text (a list of questions, or a script document with
+/// `questions`), checked by the core; the error names the field.
+pub fn questions_from_text(text: &str) -> Result<Vec<Question>, String> {
+    let v: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let list = match v {
+        Value::Object(mut doc) => doc
+            .remove("questions")
+            .ok_or_else(|| "questions: missing (a list of questions)".to_string())?,
+        other => other,
+    };
+    let views: Vec<QuestionView> = serde_path_to_error::deserialize(list).map_err(|e| {
+        format!(
+            "questions{}: {}",
+            e.path().to_string().trim_start_matches('.'),
+            e.into_inner()
+        )
+    })?;
+    let questions = views
+        .iter()
+        .enumerate()
+        .map(|(i, q)| {
+            q.to_question().ok_or_else(|| {
+                format!(
+                    "questions[{i}].answer: {:?} is not yes_no, choice (with options), number, money, date or text",
+                    q.answer
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    followup::check_questions(&questions)?;
+    Ok(questions)
+}
+
+/// Stores the script of a task kind in a language from JSON text, checked first; returns it as
+/// shown. Tasks take it from their next showing on; answers already recorded stay as they are.
+pub async fn set_script(
+    store: &Store,
+    kind: TaskKind,
+    lang: &str,
+    text: &str,
+) -> Result<ScriptView, AppError> {
+    script_lang(lang)?;
+    let questions = questions_from_text(text).map_err(|reason| AppError::Field {
+        field: "questions",
+        reason,
+    })?;
+    let script = Script {
+        kind,
+        lang: lang.to_string(),
+        questions,
+    };
+    let mut tx = store.begin().await?;
+    tx.put_script(
+        kind.as_str(),
+        lang,
+        &script_to_json(&script).to_string(),
+        true,
+    )
+    .await?;
+    tx.commit().await?;
+    show_script(store, kind, lang).await
+}
+
+/// [`set_plan`] by a user: the admin.
+pub async fn set_plan_as(
+    store: &Store,
+    actor: &crate::team::Actor,
+    product: Option<&str>,
+    text: &str,
+) -> Result<Value, AppError> {
+    require_settings(actor, "follow-up plans")?;
+    set_plan(store, product, text).await
+}
+
+/// [`set_script`] by a user: the admin.
+pub async fn set_script_as(
+    store: &Store,
+    actor: &crate::team::Actor,
+    kind: TaskKind,
+    lang: &str,
+    text: &str,
+) -> Result<ScriptView, AppError> {
+    require_settings(actor, "scripts")?;
+    set_script(store, kind, lang, text).await
+}
+
+fn require_settings(actor: &crate::team::Actor, what: &str) -> Result<(), AppError> {
+    if actor.role.administers() {
+        Ok(())
+    } else {
+        Err(crate::team::forbidden(format!(
+            "{} may not change {what} (admin only)",
+            actor.name()
+        )))
+    }
+}
+
+/// The script of a task kind in a language: the stored one, else the default.
+pub async fn show_script(
+    store: &Store,
+    kind: TaskKind,
+    lang: &str,
+) -> Result<ScriptView, AppError> {
+    script_lang(lang)?;
     let mut tx = store.begin().await?;
     let stored = tx.script(kind.as_str(), lang).await?;
     tx.rollback().await?;
@@ -469,5 +593,5 @@ pub async fn show_script(store: &Store, kind: TaskKind, lang: &str) -> Result<Va
         lang: lang.to_string(),
         questions,
     };
-    Ok(serde_json::to_value(view).unwrap_or(Value::Null))
+    Ok(view)
 }

@@ -21,8 +21,8 @@ use huifang_core::status::LoanStatus;
 use huifang_core::{Date, Money, Rate};
 use huifang_ledger::Hash;
 use huifang_store::{
-    DepthRow, InteractionRecord, LeafRecord, SummaryRow, TaskRecord, UserRecord, WarningRecord,
-    WarningRow, WarningStepRecord,
+    DepthRow, InteractionRecord, LeafRecord, QueueRecord, SummaryRow, TaskRecord, UserRecord,
+    WarningRecord, WarningRow, WarningStepRecord,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -32,7 +32,7 @@ use crate::AppError;
 use crate::ledger::{ConsistencyProof, DocumentMatch, InclusionProof};
 use crate::loans::LoanView;
 use crate::status::StatusLine;
-use crate::team::{Actor, Recorded, TaskView, TeamStats};
+use crate::team::{Actor, Recorded, Role, TaskView, TeamStats};
 
 fn amount(m: Money) -> String {
     m.to_string()
@@ -968,6 +968,208 @@ pub struct AccountRequest {
 pub struct AccountChangeView {
     pub sessions_ended: u64,
     pub token_revoked: bool,
+    /// The tasks the user held that went back to their queues, unassigned (disabling them, or
+    /// a new role or team).
+    pub tasks_released: u64,
+}
+
+impl From<crate::team::AccountChange> for AccountChangeView {
+    fn from(c: crate::team::AccountChange) -> Self {
+        AccountChangeView {
+            sessions_ended: c.sessions_ended,
+            token_revoked: c.token_revoked,
+            tasks_released: c.tasks_released,
+        }
+    }
+}
+
+/// A change to a user's place in the team (an admin); what is left out stays as it is. A new
+/// role or team ends the user's sessions and gives the tasks they hold back to their queues.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileRequest {
+    #[serde(default)]
+    #[schema(min_length = 1)]
+    pub display_name: Option<String>,
+    /// agent, collector, team_lead, risk_officer, auditor or admin.
+    #[serde(default)]
+    pub role: Option<String>,
+    /// The team's code; an empty text: no team (auditors, admins, a risk officer outside
+    /// the teams).
+    #[serde(default)]
+    pub team: Option<String>,
+    #[serde(default)]
+    pub skills: Option<Vec<String>>,
+}
+
+impl ProfileRequest {
+    /// The core's profile change; an unknown role is refused, naming the field.
+    pub fn to_profile(&self) -> Result<crate::team::Profile, AppError> {
+        let role = self
+            .role
+            .as_deref()
+            .map(|r| {
+                r.trim().parse::<Role>().map_err(|e| AppError::Field {
+                    field: "role",
+                    reason: e.to_string(),
+                })
+            })
+            .transpose()?;
+        let p = crate::team::Profile {
+            display_name: self.display_name.clone(),
+            role,
+            team: self.team.as_deref().map(|t| {
+                let t = t.trim();
+                (!t.is_empty()).then(|| t.to_string())
+            }),
+            skills: self.skills.clone(),
+        };
+        if p.is_empty() {
+            return Err(AppError::Invalid(
+                "nothing to change: give display_name, role, team or skills".into(),
+            ));
+        }
+        Ok(p)
+    }
+}
+
+/// A queue of follow-up work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct QueueView {
+    pub code: String,
+    pub name: String,
+    /// The skill a user needs to be given its tasks (empty: none).
+    pub skill: String,
+    /// round_robin, least_loaded or sticky.
+    pub strategy: String,
+}
+
+impl From<&QueueRecord> for QueueView {
+    fn from(q: &QueueRecord) -> Self {
+        QueueView {
+            code: q.code.clone(),
+            name: q.name.clone(),
+            skill: q.skill.clone(),
+            strategy: q.strategy.as_str().to_string(),
+        }
+    }
+}
+
+/// A team, its members' count and its queues.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct TeamView {
+    pub code: String,
+    pub name: String,
+    pub members: i64,
+    pub queues: Vec<QueueView>,
+}
+
+/// Every team (an admin).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct TeamList {
+    pub teams: Vec<TeamView>,
+}
+
+impl TeamList {
+    pub fn new(all: &[crate::team::TeamOverview]) -> Self {
+        TeamList {
+            teams: all
+                .iter()
+                .map(|t| TeamView {
+                    code: t.team.code.clone(),
+                    name: t.team.name.clone(),
+                    members: t.members,
+                    queues: t.queues.iter().map(QueueView::from).collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A new team, or a team's new name (an admin).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TeamRequest {
+    /// The team's code (a new team; ignored when renaming).
+    #[serde(default)]
+    pub code: Option<String>,
+    #[schema(min_length = 1)]
+    pub name: String,
+}
+
+/// A new queue (an admin).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewQueueRequest {
+    #[schema(min_length = 1)]
+    pub code: String,
+    /// The team's code.
+    pub team: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The skill a user needs to be given its tasks (empty: none).
+    #[serde(default)]
+    pub skill: Option<String>,
+    /// round_robin (default), least_loaded or sticky.
+    #[serde(default)]
+    pub strategy: Option<String>,
+}
+
+/// A change to a queue (an admin); what is left out stays as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueueChangeRequest {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub skill: Option<String>,
+    #[serde(default)]
+    pub strategy: Option<String>,
+}
+
+impl From<&QueueChangeRequest> for crate::team::QueueChange {
+    fn from(r: &QueueChangeRequest) -> Self {
+        crate::team::QueueChange {
+            name: r.name.clone(),
+            skill: r.skill.clone(),
+            strategy: r.strategy.clone(),
+        }
+    }
+}
+
+/// A product and its loans' count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ProductView {
+    pub code: String,
+    pub name: String,
+    /// Days after a due date within which a payment bears no penalty.
+    pub grace_days: u32,
+    /// The penalty rate's markup over the loan's rate (0.5: the rate × 1.5).
+    pub penalty_rate_markup: String,
+    pub loans: i64,
+    /// Whether a follow-up plan of its own is stored (else the default plan applies).
+    pub own_plan: bool,
+}
+
+/// Every product.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ProductList {
+    pub products: Vec<ProductView>,
+}
+
+/// A script as stored (a list of questions), or a script document with `questions`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+pub struct ScriptRequest {
+    pub questions: Vec<QuestionView>,
+}
+
+/// What a decision would make of a loan's schedule (nothing recorded).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct SchedulePreview {
+    pub loan: String,
+    /// The operation previewed.
+    pub op: String,
+    pub installments: Vec<InstallmentView>,
 }
 
 /// Issuing an API token (an admin).

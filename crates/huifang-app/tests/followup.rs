@@ -884,7 +884,8 @@ async fn plans_and_scripts_are_data(dbs: &mut Dbs) {
     let script = followup::show_script(&store, huifang_core::followup::TaskKind::WelcomeCall, "zh")
         .await
         .unwrap();
-    let ids: Vec<&str> = script["questions"]
+    let ids: Vec<&str> = script
+        .questions
         .as_array()
         .unwrap()
         .iter()

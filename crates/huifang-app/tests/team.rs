@@ -35,6 +35,7 @@ on_both!(
     team_lead_views,
     concurrent_take_next_hands_each_task_once,
     team_writes_wait_for_a_day_being_closed,
+    an_admin_moves_people_and_sets_up_queues_scripts_and_plans,
 );
 
 async fn actor(store: &Store, name: &str) -> Actor {
@@ -583,4 +584,307 @@ async fn team_writes_wait_for_a_day_being_closed(dbs: &mut Dbs) {
     assert!(recorded.new);
     assert_eq!(get_task(&store, t.id).await.state.as_str(), "done");
     huifang_testkit::assert_open_task_keys_true(&store).await;
+}
+
+/// An admin changes a user's role, team and skills (the tasks they held go back to their
+/// queues, their sessions end), renames a team, changes a queue, stores a script and a
+/// product's plan; each refusal names its field and changes nothing.
+async fn an_admin_moves_people_and_sets_up_queues_scripts_and_plans(dbs: &mut Dbs) {
+    use huifang_app::followup;
+    use huifang_app::team::{Account, Profile, QueueChange};
+    use huifang_core::followup::TaskKind;
+
+    let store = dbs.fresh().await;
+    book(&store, 3).await;
+    let admin = actor(&store, "admin").await;
+    let held = task(&store, 1, "held", "followup", "2026-03-18").await;
+    let started = task(&store, 2, "started", "followup", "2026-03-18").await;
+    for t in [held, started] {
+        team::reassign(&store, &actor(&store, "lead_fu").await, t, "a1")
+            .await
+            .unwrap();
+    }
+    let (session, _) = team::login(&store, "a1", support::PASSWORD).await.unwrap();
+    assert!(team::authenticate(&store, &session).await.is_ok());
+
+    // refusals: each names its field, nothing changes
+    let before = team::users(&store, None).await.unwrap();
+    let refused = [
+        (
+            Profile {
+                team: Some(None),
+                ..Profile::default()
+            },
+            "team",
+        ),
+        (
+            Profile {
+                role: Some(team::Role::Auditor),
+                ..Profile::default()
+            },
+            "team",
+        ),
+        (
+            Profile {
+                display_name: Some("  ".into()),
+                ..Profile::default()
+            },
+            "display_name",
+        ),
+    ];
+    for (p, field) in refused {
+        let err = team::change_account(&store, Some(&admin), "a1", Account::Profile(p.clone()))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, AppError::Field { field: f, .. } if *f == field),
+            "{p:?}: {err}"
+        );
+    }
+    let err = team::change_account(
+        &store,
+        Some(&admin),
+        "a1",
+        Account::Profile(Profile {
+            team: Some(Some("nope".into())),
+            ..Profile::default()
+        }),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, AppError::NotFound { what: "team", .. }),
+        "{err}"
+    );
+    // an admin may not take their own role away, nor may anyone else change a profile
+    let err = team::change_account(
+        &store,
+        Some(&admin),
+        "admin",
+        Account::Profile(Profile {
+            role: Some(team::Role::Auditor),
+            ..Profile::default()
+        }),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, AppError::Conflict(_)), "{err}");
+    let err = team::change_account(
+        &store,
+        Some(&actor(&store, "lead_fu").await),
+        "a1",
+        Account::Profile(Profile {
+            skills: Some(vec!["x".into()]),
+            ..Profile::default()
+        }),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, AppError::Forbidden(_)), "{err}");
+    assert_eq!(team::users(&store, None).await.unwrap(), before);
+    assert!(team::authenticate(&store, &session).await.is_ok());
+
+    // new skills and name only: the sessions and tasks stay
+    let done = team::change_account(
+        &store,
+        Some(&admin),
+        "a1",
+        Account::Profile(Profile {
+            display_name: Some("王芳".into()),
+            skills: Some(vec![
+                " field".into(),
+                "field".into(),
+                "".into(),
+                "vip".into(),
+            ]),
+            ..Profile::default()
+        }),
+    )
+    .await
+    .unwrap();
+    assert_eq!((done.sessions_ended, done.tasks_released), (0, 0));
+    let a1 = actor(&store, "a1").await;
+    assert_eq!(a1.user.user.display_name, "王芳");
+    assert_eq!(a1.user.user.skills, ["field", "vip"]);
+    assert_eq!(get_task(&store, held).await.assignee.as_deref(), Some("a1"));
+
+    // a move to the collections team: the session ends, both tasks go back unassigned
+    let done = team::change_account(
+        &store,
+        Some(&admin),
+        "a1",
+        Account::Profile(Profile {
+            role: Some(team::Role::Collector),
+            team: Some(Some("col".into())),
+            ..Profile::default()
+        }),
+    )
+    .await
+    .unwrap();
+    assert_eq!((done.sessions_ended, done.tasks_released), (1, 2));
+    assert!(team::authenticate(&store, &session).await.is_err());
+    for t in [held, started] {
+        let t = get_task(&store, t).await;
+        assert_eq!((t.assignee, t.state.as_str()), (None, "open"));
+    }
+    let a1 = actor(&store, "a1").await;
+    assert_eq!(
+        (a1.role, a1.user.team_code.as_deref()),
+        (team::Role::Collector, Some("col"))
+    );
+    // the followup team's agents take them now
+    let next = team::take_next(&store, &actor(&store, "a2").await)
+        .await
+        .unwrap();
+    assert!(next.is_some_and(|t| t.id == held || t.id == started));
+    huifang_testkit::assert_open_task_keys_true(&store).await;
+
+    // teams and queues
+    team::rename_team(&store, Some(&admin), "fu", "回访一组")
+        .await
+        .unwrap();
+    assert!(matches!(
+        team::rename_team(&store, Some(&admin), "fu", " ").await,
+        Err(AppError::Field { field: "name", .. })
+    ));
+    let err = team::change_queue(
+        &store,
+        Some(&admin),
+        "followup",
+        &QueueChange {
+            strategy: Some("fastest".into()),
+            ..QueueChange::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AppError::Field {
+                field: "strategy",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let q = team::change_queue(
+        &store,
+        Some(&admin),
+        "followup",
+        &QueueChange {
+            strategy: Some("least_loaded".into()),
+            skill: Some(" vip ".into()),
+            ..QueueChange::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (q.name.as_str(), q.skill.as_str(), q.strategy.as_str()),
+        ("followup", "vip", "least_loaded")
+    );
+    let teams = team::teams(&store, Some(&admin)).await.unwrap();
+    let fu = teams.iter().find(|t| t.team.code == "fu").unwrap();
+    assert_eq!((fu.team.name.as_str(), fu.members), ("回访一组", 3));
+    assert_eq!(fu.queues.len(), 1);
+    assert!(
+        team::teams(&store, Some(&actor(&store, "audit").await))
+            .await
+            .is_err()
+    );
+
+    // a script: refused with the question and field named, then stored and shown
+    let err = followup::set_script_as(
+        &store,
+        &admin,
+        TaskKind::WelcomeCall,
+        "zh",
+        r#"{"questions":[{"id":"ok","text":"车辆已交付？","answer":"yes_no"},{"id":"ok","text":"再问","answer":"text"}]}"#,
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("questions[1].id"), "{err}");
+    let err = followup::set_script_as(
+        &store,
+        &admin,
+        TaskKind::WelcomeCall,
+        "zh",
+        r#"{"questions":[{"id":"q","text":"?","answer":"essay"}]}"#,
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("questions[0].answer"), "{err}");
+    let shown = followup::set_script_as(
+        &store,
+        &admin,
+        TaskKind::WelcomeCall,
+        "zh",
+        r#"[{"id":"delivered","text":"车辆已交付？","answer":"yes_no","signal_if_no":"vehicle_not_delivered"}]"#,
+    )
+    .await;
+    // a bare list is read too (the command line's file)
+    let shown = shown.unwrap();
+    assert_eq!(shown.questions.as_array().unwrap().len(), 1);
+    assert_eq!(
+        followup::show_script(&store, TaskKind::WelcomeCall, "zh")
+            .await
+            .unwrap()
+            .questions[0]["signal_if_no"],
+        "vehicle_not_delivered"
+    );
+    assert!(
+        followup::set_script_as(
+            &store,
+            &actor(&store, "risk").await,
+            TaskKind::WelcomeCall,
+            "zh",
+            "[]"
+        )
+        .await
+        .is_err_and(|e| matches!(e, AppError::Forbidden(_)))
+    );
+    assert!(matches!(
+        followup::show_script(&store, TaskKind::WelcomeCall, "fr").await,
+        Err(AppError::Field { field: "lang", .. })
+    ));
+
+    // a product's plan: only a product that exists
+    let err = followup::set_plan_as(&store, &admin, Some("NOPE"), "{}")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AppError::NotFound {
+                what: "product",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let products = huifang_app::book::products(&store, &admin)
+        .await
+        .unwrap()
+        .products;
+    let code = products[0].code.clone();
+    assert!(!products[0].own_plan);
+    assert_eq!(products.iter().map(|p| p.loans).sum::<i64>(), 3);
+    followup::set_plan_as(
+        &store,
+        &admin,
+        Some(&code),
+        r#"{"collection": {"from_dpd": 10}}"#,
+    )
+    .await
+    .unwrap();
+    let products = huifang_app::book::products(&store, &admin)
+        .await
+        .unwrap()
+        .products;
+    assert!(products[0].own_plan);
+    assert_eq!(
+        followup::show_plan(&store, Some(&code)).await.unwrap()["collection"]["from_dpd"],
+        10
+    );
 }

@@ -56,6 +56,23 @@ pub enum ScriptAction {
         #[arg(long, value_enum, default_value = "zh")]
         lang: Lang,
     },
+    /// Store the script of a task kind from a JSON file (a list of questions, or the document
+    /// `script show` prints); it is checked first and the error names the question and field.
+    Set {
+        kind: String,
+        file: PathBuf,
+        #[arg(long, value_enum, default_value = "zh")]
+        lang: Lang,
+    },
+}
+
+impl Lang {
+    fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh",
+            Lang::En => "en",
+        }
+    }
 }
 
 /// Runs a follow-up command against an opened store.
@@ -80,11 +97,17 @@ pub async fn run(store: &Store, command: &Commands) -> Result<()> {
             action: ScriptAction::Show { kind, lang },
         } => {
             let kind: TaskKind = kind.parse().map_err(|e: String| anyhow::anyhow!(e))?;
-            let lang = match lang {
-                Lang::Zh => "zh",
-                Lang::En => "en",
-            };
-            followup::show_script(store, kind, lang).await?
+            serde_json::to_value(followup::show_script(store, kind, lang.code()).await?)?
+        }
+        Commands::Script {
+            action: ScriptAction::Set { kind, file, lang },
+        } => {
+            let kind: TaskKind = kind.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let script = followup::set_script(store, kind, lang.code(), &text).await?;
+            eprintln!("script stored for {kind} ({})", lang.code());
+            serde_json::to_value(script)?
         }
     };
     // written, not printed: a closed pipe (`| head`) is an error the caller lets pass

@@ -21,7 +21,7 @@ pub enum Commands {
         #[command(subcommand)]
         command: UserCommand,
     },
-    /// Teams: add one; statistics for a team lead.
+    /// Teams: add, list, rename; statistics for a team lead.
     Team {
         #[command(subcommand)]
         command: TeamCommand,
@@ -85,6 +85,25 @@ pub enum UserCommand {
     RevokeToken { username: String },
     /// Set a user's password, read from standard input (first line); their sessions end.
     Password { username: String },
+    /// Change a user's display name, role, team or skills. A new role or team ends their
+    /// sessions and gives the tasks they hold back to their queues.
+    Set {
+        username: String,
+        #[arg(long)]
+        role: Option<String>,
+        /// The team's code.
+        #[arg(long, conflicts_with = "no_team")]
+        team: Option<String>,
+        /// No team (auditors, admins, a risk officer outside the teams).
+        #[arg(long)]
+        no_team: bool,
+        /// Skills, comma-separated; an empty text clears them.
+        #[arg(long)]
+        skills: Option<String>,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 /// The security record, for auditors and the machine's operator.
@@ -126,6 +145,13 @@ pub enum AuditCommand {
 pub enum TeamCommand {
     /// Add a team.
     Add { code: String, name: String },
+    /// Every team with its members' count and its queues.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rename a team (its code stays).
+    Rename { code: String, name: String },
     /// Queue depth, SLA breaches and per-agent productivity (team leads; auditors: all teams).
     Stats {
         /// The user to act as (for the machine's operator, who holds the database): their role and
@@ -152,6 +178,17 @@ pub enum QueueCommand {
         strategy: String,
         #[arg(long, default_value = "")]
         skill: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Change a queue's name, skill or assignment strategy (tasks already assigned stay).
+    Set {
+        code: String,
+        #[arg(long)]
+        strategy: Option<String>,
+        /// The skill its tasks need (an empty text: none).
+        #[arg(long)]
+        skill: Option<String>,
         #[arg(long)]
         name: Option<String>,
     },
@@ -298,12 +335,17 @@ fn first_line_of_stdin(what: &str) -> Result<String> {
 async fn account(store: &Store, username: &str, change: Account) -> Result<()> {
     let done = team::change_account(store, None, username, change).await?;
     say!(
-        "{username}: {} session(s) ended{}",
+        "{username}: {} session(s) ended{}{}",
         done.sessions_ended,
         if done.token_revoked {
             ", API token revoked"
         } else {
             ""
+        },
+        if done.tasks_released > 0 {
+            format!(", {} task(s) back to their queues", done.tasks_released)
+        } else {
+            String::new()
         }
     );
     Ok(())
@@ -388,6 +430,28 @@ pub async fn run(store: &Store, policy: &Policy, command: &Commands) -> Result<(
                 let password = first_line_of_stdin("the new password")?;
                 account(store, username, Account::SetPassword(password)).await?;
             }
+            UserCommand::Set {
+                username,
+                role,
+                team: team_code,
+                no_team,
+                skills,
+                name,
+            } => {
+                let request = views::ProfileRequest {
+                    display_name: name.clone(),
+                    role: role.clone(),
+                    team: if *no_team {
+                        Some(String::new())
+                    } else {
+                        team_code.clone()
+                    },
+                    skills: skills
+                        .as_deref()
+                        .map(|s| s.split(',').map(str::to_string).collect()),
+                };
+                account(store, username, Account::Profile(request.to_profile()?)).await?;
+            }
         },
         Commands::Audit { command } => match command {
             AuditCommand::Reveals { user, limit, json } => {
@@ -447,6 +511,28 @@ pub async fn run(store: &Store, policy: &Policy, command: &Commands) -> Result<(
             TeamCommand::Add { code, name } => {
                 let id = team::create_team(store, None, code, name).await?;
                 say!("team {code} ({name}) added, id {id}");
+            }
+            TeamCommand::List { json } => {
+                let list = views::TeamList::new(&team::teams(store, None).await?);
+                if *json {
+                    return print_json(&list);
+                }
+                for t in &list.teams {
+                    say!("{:<12} {:<16} {} member(s)", t.code, t.name, t.members);
+                    for q in &t.queues {
+                        say!(
+                            "    queue {:<20} {:<16} {:<13} skill {}",
+                            q.code,
+                            q.name,
+                            q.strategy,
+                            if q.skill.is_empty() { "-" } else { &q.skill }
+                        );
+                    }
+                }
+            }
+            TeamCommand::Rename { code, name } => {
+                team::rename_team(store, None, code, name).await?;
+                say!("team {code} renamed {name}");
             }
             TeamCommand::Stats {
                 user,
@@ -522,6 +608,34 @@ pub async fn run(store: &Store, policy: &Policy, command: &Commands) -> Result<(
             )
             .await?;
             say!("queue {code} of team {team_code} ({strategy}) added, id {id}");
+        }
+        Commands::Queue {
+            command:
+                QueueCommand::Set {
+                    code,
+                    strategy,
+                    skill,
+                    name,
+                },
+        } => {
+            let q = team::change_queue(
+                store,
+                None,
+                code,
+                &team::QueueChange {
+                    name: name.clone(),
+                    skill: skill.clone(),
+                    strategy: strategy.clone(),
+                },
+            )
+            .await?;
+            say!(
+                "queue {} ({}): {}, skill {}",
+                q.code,
+                q.name,
+                q.strategy.as_str(),
+                if q.skill.is_empty() { "-" } else { &q.skill }
+            );
         }
         Commands::Task { command } => task(store, policy, command).await?,
     }

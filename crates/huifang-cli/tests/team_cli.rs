@@ -88,6 +88,107 @@ fn team_commands_end_to_end() {
         )
         .contains("strategy")
     );
+    // a team renamed, a queue changed, a user moved: each listed as changed
+    ok(d, &["team", "rename", "north", "华北一组"]);
+    let set = ok(
+        d,
+        &[
+            "queue",
+            "set",
+            "north_q",
+            "--strategy",
+            "least_loaded",
+            "--skill",
+            "",
+        ],
+    );
+    assert!(set.contains("least_loaded, skill -"), "{set}");
+    let teams: Value = serde_json::from_str(&ok(d, &["team", "list", "--json"])).unwrap();
+    let north = teams["teams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["code"] == "north")
+        .unwrap();
+    assert_eq!(
+        (
+            &north["name"],
+            &north["members"],
+            &north["queues"][0]["strategy"]
+        ),
+        (
+            &Value::from("华北一组"),
+            &Value::from(1),
+            &Value::from("least_loaded")
+        )
+    );
+    assert!(
+        fails(d, &["user", "set", "liming", "--no-team"]).contains("belongs to a team"),
+        "an agent keeps a team"
+    );
+    assert!(fails(d, &["user", "set", "liming", "--team", "nowhere"]).contains("nowhere"));
+    ok(
+        d,
+        &[
+            "user",
+            "set",
+            "liming",
+            "--role",
+            "collector",
+            "--team",
+            "early",
+            "--skills",
+            "visit",
+            "--name",
+            "李明",
+        ],
+    );
+    let users: Value = serde_json::from_str(&ok(d, &["user", "list", "--json"])).unwrap();
+    let liming = users["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "liming")
+        .unwrap();
+    assert_eq!(
+        (
+            &liming["role"],
+            &liming["team"],
+            &liming["skills"],
+            &liming["display_name"]
+        ),
+        (
+            &Value::from("collector"),
+            &Value::from("early"),
+            &serde_json::json!(["visit"]),
+            &Value::from("李明")
+        )
+    );
+    // a script from a file: refused naming the question and field, then stored
+    let script = d.join("script.json");
+    std::fs::write(
+        &script,
+        r#"[{"id":"seen","text":"见到车辆了吗？","answer":"choice","options":[{"code":"yes","label":"见到"}]}]"#,
+    )
+    .unwrap();
+    assert!(
+        fails(
+            d,
+            &["script", "set", "field_visit", script.to_str().unwrap()]
+        )
+        .contains("questions[0].options")
+    );
+    std::fs::write(
+        &script,
+        r#"[{"id":"seen","text":"见到车辆了吗？","answer":"yes_no","signal_if_no":"vehicle_missing"}]"#,
+    )
+    .unwrap();
+    ok(
+        d,
+        &["script", "set", "field_visit", script.to_str().unwrap()],
+    );
+    let shown: Value = serde_json::from_str(&ok(d, &["script", "show", "field_visit"])).unwrap();
+    assert_eq!(shown["questions"][0]["signal_if_no"], "vehicle_missing");
 
     // take next, show masked, record twice with the same key
     let next: Value =

@@ -1042,6 +1042,87 @@ pub struct Script {
     pub questions: Vec<Question>,
 }
 
+/// Whether a name is a plain identifier (`a`–`z`, digits, `_`, starting with a letter), as
+/// question ids, option codes and signal names are.
+fn identifier(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// Checks a script's questions before it is stored: at least one; ids unique identifiers; a
+/// text each; a choice with two options or more of unique codes; `signal_if_no` only on a
+/// yes/no question and `signal_at_most` only on a number question; every signal an
+/// identifier. The error names the field (`questions[2].options[1].code: …`).
+pub fn check_questions(questions: &[Question]) -> Result<(), String> {
+    if questions.is_empty() {
+        return Err("questions: a script asks one question at least".into());
+    }
+    let signal = |at: String, s: &str| {
+        if identifier(s) {
+            Ok(())
+        } else {
+            Err(format!("{at}: signal {s:?} is not a name (a-z, 0-9, _)"))
+        }
+    };
+    for (i, q) in questions.iter().enumerate() {
+        let at = format!("questions[{i}]");
+        if !identifier(&q.id) {
+            return Err(format!("{at}.id: {:?} is not a name (a-z, 0-9, _)", q.id));
+        }
+        if questions.iter().take(i).any(|p| p.id == q.id) {
+            return Err(format!("{at}.id: {:?} is asked twice", q.id));
+        }
+        if q.text.trim().is_empty() {
+            return Err(format!("{at}.text: a question has a text"));
+        }
+        if let AnswerType::Choice(options) = &q.answer {
+            if options.len() < 2 {
+                return Err(format!("{at}.options: a choice has two options at least"));
+            }
+            for (j, o) in options.iter().enumerate() {
+                let at = format!("{at}.options[{j}]");
+                if !identifier(&o.code) {
+                    return Err(format!(
+                        "{at}.code: {:?} is not a name (a-z, 0-9, _)",
+                        o.code
+                    ));
+                }
+                if options.iter().take(j).any(|p| p.code == o.code) {
+                    return Err(format!("{at}.code: {:?} is offered twice", o.code));
+                }
+                if o.label.trim().is_empty() {
+                    return Err(format!("{at}.label: an option has a label"));
+                }
+                if let Some(s) = &o.signal {
+                    signal(format!("{at}.signal"), s)?;
+                }
+            }
+        }
+        match (&q.signal_if_no, &q.answer) {
+            (Some(s), AnswerType::YesNo) => signal(format!("{at}.signal_if_no"), s)?,
+            (Some(_), other) => {
+                return Err(format!(
+                    "{at}.signal_if_no: only a yes_no question has one, not a {} question",
+                    other.as_str()
+                ));
+            }
+            (None, _) => {}
+        }
+        match (&q.signal_at_most, &q.answer) {
+            (Some((_, s)), AnswerType::Number) => signal(format!("{at}.signal_at_most"), s)?,
+            (Some(_), other) => {
+                return Err(format!(
+                    "{at}.signal_at_most: only a number question has one, not a {} question",
+                    other.as_str()
+                ));
+            }
+            (None, _) => {}
+        }
+    }
+    Ok(())
+}
+
 /// The languages default scripts exist in.
 pub const SCRIPT_LANGS: [&str; 2] = ["zh", "en"];
 
@@ -2003,5 +2084,60 @@ mod tests {
                 .unwrap_err()
                 .contains("score_queues[0].from_band")
         );
+    }
+}
+
+#[cfg(test)]
+mod script_checks {
+    use super::*;
+
+    #[test]
+    fn every_default_script_passes_and_a_broken_one_names_its_field() {
+        for kind in TaskKind::ALL {
+            for lang in SCRIPT_LANGS {
+                let s = default_script(kind, lang);
+                assert_eq!(check_questions(&s.questions), Ok(()), "{kind}/{lang}");
+            }
+        }
+        let mut qs = default_script(TaskKind::WelcomeCall, "zh").questions;
+        let first = qs[0].clone();
+        qs.push(first.clone());
+        let e = check_questions(&qs).unwrap_err();
+        assert!(
+            e.starts_with(&format!("questions[{}].id:", qs.len() - 1)),
+            "{e}"
+        );
+        let mut q = first.clone();
+        q.answer = AnswerType::Choice(vec![ChoiceOption {
+            code: "only".into(),
+            label: "x".into(),
+            signal: None,
+        }]);
+        q.signal_if_no = None;
+        assert_eq!(
+            check_questions(&[q.clone()]),
+            Err("questions[0].options: a choice has two options at least".into())
+        );
+        q.answer = AnswerType::Text;
+        q.signal_if_no = Some("job_loss".into());
+        assert!(
+            check_questions(&[q.clone()])
+                .unwrap_err()
+                .starts_with("questions[0].signal_if_no: only a yes_no")
+        );
+        q.answer = AnswerType::YesNo;
+        q.signal_if_no = Some("Job Loss".into());
+        assert!(
+            check_questions(&[q.clone()])
+                .unwrap_err()
+                .contains("is not a name")
+        );
+        q.signal_if_no = None;
+        q.text = " ".into();
+        assert_eq!(
+            check_questions(&[q]),
+            Err("questions[0].text: a question has a text".into())
+        );
+        assert!(check_questions(&[]).is_err());
     }
 }

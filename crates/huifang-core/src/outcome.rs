@@ -511,6 +511,12 @@ pub enum Strategy {
 }
 
 impl Strategy {
+    pub const ALL: [Strategy; 3] = [
+        Strategy::RoundRobin,
+        Strategy::LeastLoaded,
+        Strategy::Sticky,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Strategy::RoundRobin => "round_robin",

@@ -630,6 +630,16 @@ impl Tx {
         rows.iter().map(records::product_from_row).collect()
     }
 
+    /// How many loans each product has, by product id.
+    pub async fn product_loan_counts(&mut self) -> Result<HashMap<i64, i64>> {
+        let rows = sqlx::query("SELECT product_id, COUNT(*) FROM loans GROUP BY product_id")
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
     /// Inserts products (codes must be new).
     pub async fn insert_products(&mut self, products: &[Product]) -> Result<()> {
         let rows = products

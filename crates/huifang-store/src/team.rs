@@ -548,6 +548,59 @@ impl Tx {
             .collect()
     }
 
+    /// Sets a user's display name, role, team and skills.
+    pub async fn set_user_profile(&mut self, id: UserId, user: &User) -> Result<()> {
+        sqlx::query(
+            "UPDATE users SET display_name = $1, role = $2, team_id = $3, skills = $4 WHERE id = $5",
+        )
+        .bind(user.display_name.as_str())
+        .bind(user.role.as_str())
+        .bind(user.team_id)
+        .bind(user.skills.join(","))
+        .bind(id.get())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Gives the tasks a user holds back to their queues, unassigned (an assigned or started
+    /// task is open again, a rescheduled one keeps its date); returns how many.
+    pub async fn release_tasks_of(&mut self, user: UserId) -> Result<u64> {
+        let sql = format!(
+            "UPDATE tasks SET assignee_id = NULL, state = CASE WHEN state = '{rescheduled}' THEN state ELSE '{open}' END WHERE assignee_id = $1 AND state IN {HELD_TASK_STATES}",
+            rescheduled = TaskState::Rescheduled,
+            open = TaskState::Open,
+        );
+        // the tasks stay open: the loans' open task keys do not change
+        let done = sqlx::query(AssertSqlSafe(sql))
+            .bind(user.get())
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// How many users each team has, by team id.
+    pub async fn team_sizes(&mut self) -> Result<HashMap<i64, i64>> {
+        let rows = sqlx::query(
+            "SELECT team_id, COUNT(*) FROM users WHERE team_id IS NOT NULL GROUP BY team_id",
+        )
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    /// Renames a team.
+    pub async fn set_team_name(&mut self, id: i64, name: &str) -> Result<()> {
+        sqlx::query("UPDATE teams SET name = $1 WHERE id = $2")
+            .bind(name)
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
     /// The users of a team, by id.
     pub async fn team_users(&mut self, team_id: i64) -> Result<Vec<UserRecord>> {
         let sql = format!("{USER_SELECT} WHERE u.team_id = $1 ORDER BY u.id");
@@ -578,6 +631,24 @@ impl Tx {
             .fetch_one(&mut *self.tx)
             .await?;
         Ok(row.try_get(0)?)
+    }
+
+    /// Sets a queue's name, skill and assignment strategy.
+    pub async fn set_queue(
+        &mut self,
+        id: i64,
+        name: &str,
+        skill: &str,
+        strategy: &str,
+    ) -> Result<()> {
+        sqlx::query("UPDATE queues SET name = $1, skill = $2, strategy = $3 WHERE id = $4")
+            .bind(name)
+            .bind(skill)
+            .bind(strategy)
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
     }
 
     /// The queue with this code.

@@ -7,7 +7,10 @@ use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use huifang_app::decisions;
-use huifang_app::views::{DecisionListView, DecisionRequestView, DecisionView, ErrorView};
+use huifang_app::views::{
+    DecisionListView, DecisionRequestView, DecisionView, ErrorView, InstallmentView,
+    SchedulePreview,
+};
 use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -20,6 +23,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, decide))
         .routes(routes!(approve))
+        .routes(routes!(preview))
 }
 
 /// A loan's decisions, newest first (the roles that read loans).
@@ -116,4 +120,40 @@ async fn approve(
     let policy = policy_in_force(&state).await?;
     let r = decisions::approve(&state.store, &policy, &actor, id).await?;
     Ok(Json(DecisionView::from(&r)))
+}
+
+/// What a decision would make of a loan's schedule, nothing recorded (risk officers): a
+/// restructure's new installments, a deferral's or holiday's moved dates. Refused as the decision
+/// itself would be (the product's limits, a closed loan).
+#[utoipa::path(
+    post,
+    path = "/api/v1/loans/{external_id}/decisions/preview",
+    tag = "loans",
+    security(("bearer" = [])),
+    params(("external_id" = String, Path, description = "The loan's external id")),
+    request_body = DecisionRequestView,
+    responses(
+        (status = 200, description = "The schedule the decision would make", body = SchedulePreview),
+        (status = 400, description = "A malformed body, or beyond the product's limits", body = ErrorView),
+        (status = 401, description = "No valid token", body = ErrorView),
+        (status = 403, description = "Only risk officers decide", body = ErrorView),
+        (status = 404, description = "No such loan", body = ErrorView),
+        (status = 409, description = "The loan is paid off or written off", body = ErrorView)
+    )
+)]
+async fn preview(
+    State(state): State<AppState>,
+    Authed(actor): Authed,
+    Path(external_id): Path<String>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<Json<SchedulePreview>, ApiError> {
+    let req: DecisionRequestView = request(body)?;
+    let policy = policy_in_force(&state).await?;
+    let r = req.to_request()?;
+    let rows = decisions::preview(&state.store, &policy, &actor, &external_id, &r).await?;
+    Ok(Json(SchedulePreview {
+        loan: external_id,
+        op: req.kind.clone(),
+        installments: rows.iter().map(InstallmentView::from).collect(),
+    }))
 }

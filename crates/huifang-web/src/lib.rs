@@ -11,6 +11,7 @@
 //! bearer token (`auth::Authed`). The web crate holds no business rule: it parses requests and
 //! calls `huifang_app`.
 
+mod admin;
 mod auth;
 mod book;
 mod cases;
@@ -126,6 +127,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(templates::routes())
         .merge(notify::routes())
         .merge(users::routes())
+        .merge(admin::routes())
         .merge(intake::routes())
         .merge(webhooks::routes())
 }

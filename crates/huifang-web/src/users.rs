@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use huifang_app::team::{self, Account, UserInput};
 use huifang_app::views::{
     AccountChangeView, AccountList, AccountRequest, AccountView, DenialList, ErrorView, LogoutView,
-    NewUserRequest, RevealList, TokenRequest, TokenView,
+    NewUserRequest, ProfileRequest, RevealList, TokenRequest, TokenView,
 };
 use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
@@ -24,6 +24,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(logout))
         .routes(routes!(list_users, add_user))
         .routes(routes!(change_account))
+        .routes(routes!(change_profile))
         .routes(routes!(issue_token))
         .routes(routes!(reveals))
         .routes(routes!(denials))
@@ -150,10 +151,38 @@ async fn change_account(
     let req: AccountRequest = request(body)?;
     let change = Account::parse(&req.action, req.password)?;
     let done = team::change_account(&state.store, Some(&actor), &name, change).await?;
-    Ok(Json(AccountChangeView {
-        sessions_ended: done.sessions_ended,
-        token_revoked: done.token_revoked,
-    }))
+    Ok(Json(AccountChangeView::from(done)))
+}
+
+/// Changes a user's display name, role, team or skills (the admin). A new role or team ends the
+/// user's sessions and gives the tasks they hold back to their queues.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/users/{username}",
+    tag = "auth",
+    security(("bearer" = [])),
+    params(("username" = String, Path, description = "The user")),
+    request_body = ProfileRequest,
+    responses(
+        (status = 200, description = "Changed", body = AccountChangeView),
+        (status = 400, description = "A malformed body, an unknown role, a team the role may not have (or lacks): the field is named", body = ErrorView),
+        (status = 401, description = "No valid token", body = ErrorView),
+        (status = 403, description = "Only the admin manages users", body = ErrorView),
+        (status = 404, description = "No such user or team", body = ErrorView),
+        (status = 409, description = "An admin may not change their own role", body = ErrorView)
+    )
+)]
+async fn change_profile(
+    State(state): State<AppState>,
+    Authed(actor): Authed,
+    name: Result<Path<String>, PathRejection>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<Json<AccountChangeView>, ApiError> {
+    let name = username(name)?;
+    let req: ProfileRequest = request(body)?;
+    let change = Account::Profile(req.to_profile()?);
+    let done = team::change_account(&state.store, Some(&actor), &name, change).await?;
+    Ok(Json(AccountChangeView::from(done)))
 }
 
 /// Issues a new API token for a user (the admin), replacing the old one; shown once.

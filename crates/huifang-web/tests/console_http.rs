@@ -223,7 +223,8 @@ fn assert_labelled(page: &str, html: &str) -> usize {
 
 on_both!(
     the_console_signs_in_refuses_forged_forms_and_records_what_the_forms_say,
-    an_idle_session_ends_and_its_forms_change_nothing
+    an_idle_session_ends_and_its_forms_change_nothing,
+    an_admin_sets_up_people_teams_queues_products_plans_and_scripts
 );
 
 async fn the_console_signs_in_refuses_forged_forms_and_records_what_the_forms_say(dbs: &mut Dbs) {
@@ -842,4 +843,303 @@ async fn an_idle_session_ends_and_its_forms_change_nothing(dbs: &mut Dbs) {
     let page = agent.get("/queue").await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
     assert_eq!(page.location(), "/login");
+}
+
+/// The administrator's set-up pages: each form labelled, each refusal shown on its field with
+/// nothing changed, each accepted change visible where the team works.
+async fn an_admin_sets_up_people_teams_queues_products_plans_and_scripts(dbs: &mut Dbs) {
+    use huifang_core::followup::TaskKind;
+
+    let store = dbs.fresh().await;
+    book(&store, 2).await;
+    let held = task(&store, 1, "welcome", "followup", "2026-03-20").await;
+    team::reassign(
+        &store,
+        &team::actor(&store, "lead_fu").await.unwrap(),
+        held,
+        "a1",
+    )
+    .await
+    .unwrap();
+    let base = Console::start(&store, huifang_web::HttpConfig::default()).await;
+    let admin = Console::signed_in(&base, "admin").await;
+    let a1 = Console::signed_in(&base, "a1").await;
+    assert!(lists(&a1.get("/queue").await, held));
+
+    // --- a user's role, team and skills
+    let users = admin.get("/admin/users").await;
+    assert!(assert_labelled("/admin/users", &users.body) >= 10);
+    let before = team::users(&store, None).await.unwrap();
+    // an agent without a team is refused on the team field of that user's form
+    let refused = admin
+        .post(
+            "/admin/users/a1/profile",
+            &[
+                ("csrf", &users.csrf()),
+                ("display_name", "王芳"),
+                ("role", "agent"),
+                ("team", ""),
+                ("skills", ""),
+            ],
+        )
+        .await;
+    refused_on(&refused, "profile-team");
+    assert_eq!(team::users(&store, None).await.unwrap(), before);
+    assert!(lists(&a1.get("/queue").await, held));
+    // a move to the collections team: a1's session ends and the task goes back to its queue
+    let moved = admin
+        .post(
+            "/admin/users/a1/profile",
+            &[
+                ("csrf", &users.csrf()),
+                ("display_name", "王芳"),
+                ("role", "collector"),
+                ("team", "col"),
+                ("skills", "field, vip"),
+            ],
+        )
+        .await;
+    assert_eq!(moved.status, StatusCode::SEE_OTHER, "{}", moved.body);
+    assert_eq!(a1.get("/queue").await.location(), "/login");
+    let a1_now = team::actor(&store, "a1").await.unwrap();
+    assert_eq!(
+        (
+            a1_now.role,
+            a1_now.user.team_code.as_deref(),
+            a1_now.user.user.skills.clone()
+        ),
+        (
+            team::Role::Collector,
+            Some("col"),
+            vec!["field".to_string(), "vip".to_string()]
+        )
+    );
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.task(held).await.unwrap().unwrap().assignee, None);
+    tx.rollback().await.unwrap();
+
+    // --- teams and queues
+    let teams = admin.get("/admin/teams").await;
+    assert_eq!(teams.status, StatusCode::OK, "{}", teams.body);
+    assert!(assert_labelled("/admin/teams", &teams.body) >= 12);
+    let taken = admin
+        .post(
+            "/admin/teams",
+            &[("csrf", &teams.csrf()), ("code", "fu"), ("name", "重复")],
+        )
+        .await;
+    assert_eq!(taken.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        taken.body.contains("id=\"new-team-error\""),
+        "{}",
+        taken.body
+    );
+    let added = admin
+        .post(
+            "/admin/teams",
+            &[
+                ("csrf", &teams.csrf()),
+                ("code", "legal"),
+                ("name", "法务组"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    let bad = admin
+        .post(
+            "/admin/queues",
+            &[
+                ("csrf", &teams.csrf()),
+                ("code", "lawsuits"),
+                ("name", "诉讼"),
+                ("team", "legal"),
+                ("skill", "legal"),
+                ("strategy", "fastest"),
+            ],
+        )
+        .await;
+    refused_on(&bad, "new-queue-strategy");
+    let queue = admin
+        .post(
+            "/admin/queues",
+            &[
+                ("csrf", &teams.csrf()),
+                ("code", "lawsuits"),
+                ("name", "诉讼"),
+                ("team", "legal"),
+                ("skill", "legal"),
+                ("strategy", "least_loaded"),
+            ],
+        )
+        .await;
+    assert_eq!(queue.status, StatusCode::SEE_OTHER, "{}", queue.body);
+    let changed = admin
+        .post(
+            "/admin/queues/followup",
+            &[
+                ("csrf", &teams.csrf()),
+                ("name", "回访队列"),
+                ("skill", ""),
+                ("strategy", "sticky"),
+            ],
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::SEE_OTHER, "{}", changed.body);
+    let teams = admin.get("/admin/teams").await;
+    assert!(teams.body.contains("id=\"team-legal\""));
+    assert!(teams.body.contains("data-queue=\"lawsuits\""));
+    let all = team::teams(&store, None).await.unwrap();
+    let fu = all.iter().find(|t| t.team.code == "fu").unwrap();
+    assert_eq!(
+        (fu.queues[0].name.as_str(), fu.queues[0].strategy.as_str()),
+        ("回访队列", "sticky")
+    );
+
+    // --- products: added through the import's checks; a product's own plan
+    let products = admin.get("/admin/products").await;
+    assert_eq!(products.status, StatusCode::OK, "{}", products.body);
+    assert!(assert_labelled("/admin/products", &products.body) >= 4);
+    let wrong = admin
+        .post(
+            "/admin/products",
+            &[
+                ("csrf", &products.csrf()),
+                ("code", "P9"),
+                ("name", "新能源贷"),
+                ("grace_days", "three"),
+                ("penalty_rate_markup", "0.5"),
+            ],
+        )
+        .await;
+    refused_on(&wrong, "grace_days");
+    let product = admin
+        .post(
+            "/admin/products",
+            &[
+                ("csrf", &products.csrf()),
+                ("code", "P9"),
+                ("name", "新能源贷"),
+                ("grace_days", "5"),
+                ("penalty_rate_markup", "0.5"),
+            ],
+        )
+        .await;
+    assert_eq!(product.status, StatusCode::SEE_OTHER, "{}", product.body);
+    let again = admin
+        .post(
+            "/admin/products",
+            &[
+                ("csrf", &products.csrf()),
+                ("code", "P9"),
+                ("name", "新能源贷"),
+                ("grace_days", "5"),
+                ("penalty_rate_markup", "0.5"),
+            ],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        admin
+            .get("/admin/products")
+            .await
+            .body
+            .contains("data-product=\"P9\"")
+    );
+    let plan = admin.get("/admin/products/P9/plan").await;
+    assert_eq!(plan.status, StatusCode::OK, "{}", plan.body);
+    assert!(assert_labelled("/admin/products/P9/plan", &plan.body) >= 1);
+    let broken = admin
+        .post(
+            "/admin/products/P9/plan",
+            &[
+                ("csrf", &plan.csrf()),
+                ("document", r#"{"collection": {"from_dpd": "x"}}"#),
+            ],
+        )
+        .await;
+    assert_eq!(broken.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        broken.body.contains("id=\"document-error\""),
+        "{}",
+        broken.body
+    );
+    let saved = admin
+        .post(
+            "/admin/products/P9/plan",
+            &[
+                ("csrf", &plan.csrf()),
+                ("document", r#"{"collection": {"from_dpd": 10}}"#),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    assert_eq!(
+        huifang_app::followup::show_plan(&store, Some("P9"))
+            .await
+            .unwrap()["collection"]["from_dpd"],
+        10
+    );
+    assert_eq!(
+        admin.get("/admin/products/NOPE/plan").await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    // --- scripts: a refused one names the question and field, nothing stored
+    let scripts = admin.get("/admin/scripts?kind=field_visit&lang=en").await;
+    assert_eq!(scripts.status, StatusCode::OK, "{}", scripts.body);
+    assert!(assert_labelled("/admin/scripts", &scripts.body) >= 1);
+    let stored = huifang_app::followup::show_script(&store, TaskKind::FieldVisit, "en")
+        .await
+        .unwrap();
+    let twice = admin
+        .post(
+            "/admin/scripts/field_visit/en",
+            &[
+                ("csrf", &scripts.csrf()),
+                (
+                    "document",
+                    r#"[{"id":"seen","text":"Vehicle seen?","answer":"yes_no"},{"id":"seen","text":"Again?","answer":"text"}]"#,
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(twice.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(twice.body.contains("questions[1].id"), "{}", twice.body);
+    assert_eq!(
+        huifang_app::followup::show_script(&store, TaskKind::FieldVisit, "en")
+            .await
+            .unwrap(),
+        stored
+    );
+    let ok = admin
+        .post(
+            "/admin/scripts/field_visit/en",
+            &[
+                ("csrf", &scripts.csrf()),
+                (
+                    "document",
+                    r#"[{"id":"seen","text":"Vehicle seen?","answer":"yes_no","signal_if_no":"vehicle_missing"}]"#,
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+    assert_eq!(
+        huifang_app::followup::show_script(&store, TaskKind::FieldVisit, "en")
+            .await
+            .unwrap()
+            .questions[0]["signal_if_no"],
+        "vehicle_missing"
+    );
+
+    // --- none of it for anyone else
+    let lead = Console::signed_in(&base, "lead_fu").await;
+    for path in [
+        "/admin/teams",
+        "/admin/products",
+        "/admin/scripts",
+        "/admin/products/P9/plan",
+    ] {
+        assert_eq!(lead.get(path).await.status, StatusCode::FORBIDDEN, "{path}");
+    }
 }

@@ -25,7 +25,7 @@ use serde_json::Value;
 use support::book;
 
 /// Every route of the API: (method, path), as the router registers them.
-const ROUTES: [(&str, &str); 82] = [
+const ROUTES: [(&str, &str); 94] = [
     ("get", "/api/v1/health"),
     ("get", "/api/v1/reviews"),
     ("post", "/api/v1/interactions/{id}/review"),
@@ -111,10 +111,22 @@ const ROUTES: [(&str, &str); 82] = [
     ("get", "/api/v1/borrowers"),
     ("get", "/api/v1/payments"),
     ("get", "/api/v1/interactions"),
+    ("patch", "/api/v1/users/{username}"),
+    ("get", "/api/v1/teams"),
+    ("post", "/api/v1/teams"),
+    ("put", "/api/v1/teams/{code}"),
+    ("post", "/api/v1/queues"),
+    ("patch", "/api/v1/queues/{code}"),
+    ("get", "/api/v1/products"),
+    ("get", "/api/v1/plans/{product}"),
+    ("put", "/api/v1/plans/{product}"),
+    ("get", "/api/v1/scripts/{kind}/{lang}"),
+    ("put", "/api/v1/scripts/{kind}/{lang}"),
+    ("post", "/api/v1/loans/{external_id}/decisions/preview"),
 ];
 
 /// The routes that take a body, by method and path.
-const WITH_BODY: [(&str, &str); 31] = [
+const WITH_BODY: [(&str, &str); 39] = [
     ("post", "/api/v1/scores/application"),
     ("post", "/api/v1/documents"),
     ("post", "/api/v1/interactions/{id}/review"),
@@ -138,6 +150,14 @@ const WITH_BODY: [(&str, &str); 31] = [
     ("post", "/api/v1/borrowers/{external_id}/emergency-contacts"),
     ("put", "/api/v1/borrowers/{external_id}/addresses"),
     ("post", "/api/v1/users"),
+    ("patch", "/api/v1/users/{username}"),
+    ("post", "/api/v1/teams"),
+    ("put", "/api/v1/teams/{code}"),
+    ("post", "/api/v1/queues"),
+    ("patch", "/api/v1/queues/{code}"),
+    ("put", "/api/v1/plans/{product}"),
+    ("put", "/api/v1/scripts/{kind}/{lang}"),
+    ("post", "/api/v1/loans/{external_id}/decisions/preview"),
     ("post", "/api/v1/users/{username}/account"),
     ("post", "/api/v1/users/{username}/token"),
     ("post", "/api/v1/borrowers"),

@@ -242,6 +242,48 @@ async fn warnings_and_rules_over_http(dbs: &mut Dbs) {
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
     assert!(b["message"].as_str().unwrap().contains("months"), "{b}");
+    // the preview: refused as the decision would be, records nothing, and shows the schedule
+    // the decision then makes
+    let preview = "/api/v1/loans/L1/decisions/preview";
+    let (s, _) = api
+        .call("POST", preview, Some(&a1), None, Some(body.clone()))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, b) = api
+        .call(
+            "POST",
+            preview,
+            Some(&risk),
+            None,
+            Some(json!({"kind": "defer", "months": 9, "reason": "x"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    assert!(b["message"].as_str().unwrap().contains("months"), "{b}");
+    // the schedule as the loan's full view shows it
+    let schedule = || async {
+        let policy = huifang_app::policy::load(&store).await.unwrap();
+        let view = huifang_app::loans::view(&store, &policy, "L1")
+            .await
+            .unwrap();
+        serde_json::to_value(huifang_app::views::LoanDetailView::from(&view)).unwrap()
+            ["installments"]
+            .clone()
+    };
+    let before = schedule().await;
+    assert_eq!(before.as_array().map(Vec::len), Some(12));
+    let (s, previewed) = api
+        .call("POST", preview, Some(&risk), None, Some(body.clone()))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{previewed}");
+    assert_eq!(
+        (&previewed["loan"], &previewed["op"]),
+        (&json!("L1"), &json!("defer"))
+    );
+    assert_ne!(previewed["installments"], before);
+    let (_, listed) = api.get("/api/v1/loans/L1/decisions", Some(&audit)).await;
+    assert_eq!(listed["decisions"], json!([]), "a preview records nothing");
+    assert_eq!(schedule().await, before);
     let (s, b) = api
         .call(
             "POST",
@@ -255,6 +297,11 @@ async fn warnings_and_rules_over_http(dbs: &mut Dbs) {
         (s, &b["state"]),
         (StatusCode::CREATED, &json!("applied")),
         "{b}"
+    );
+    assert_eq!(
+        schedule().await,
+        previewed["installments"],
+        "the decision makes the schedule its preview showed"
     );
     let (s, b) = api.get("/api/v1/loans/L1/decisions", Some(&audit)).await;
     assert_eq!(s, StatusCode::OK, "{b}");

@@ -4,7 +4,7 @@
 use huifang_core::UserId;
 use huifang_core::outcome::{self, Strategy};
 use huifang_core::team::{API_TOKEN_DAYS, MAX_API_TOKEN_DAYS};
-use huifang_store::{Store, Tx, User, UserRecord};
+use huifang_store::{QueueRecord, Store, TeamRecord, Tx, User, UserRecord};
 
 use super::{
     Actor, Role, forbidden, hash_password, invalid, new_token, now_utc, stamp, token_hash,
@@ -96,12 +96,7 @@ pub async fn create_user(
         ),
         None => None,
     };
-    if input.role.belongs_to_team() && team_id.is_none() {
-        return Err(invalid(
-            "team",
-            format!("a {} belongs to a team (--team)", input.role),
-        ));
-    }
+    check_place(input.role, team_id)?;
     let display_name = if input.display_name.trim().is_empty() {
         username.to_string()
     } else {
@@ -113,17 +108,40 @@ pub async fn create_user(
             display_name,
             role: input.role,
             team_id,
-            skills: input
-                .skills
-                .iter()
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect(),
+            skills: clean_skills(&input.skills),
             password_hash,
         })
         .await?;
     tx.commit().await?;
     Ok(id)
+}
+
+/// Whether a user of `role` may be in this team (or none): agents, collectors and team leads
+/// belong to one, a risk officer may, auditors and admins do not.
+fn check_place(role: Role, team_id: Option<i64>) -> Result<(), AppError> {
+    if role.belongs_to_team() && team_id.is_none() {
+        return Err(invalid(
+            "team",
+            format!("a {role} belongs to a team (--team)"),
+        ));
+    }
+    if !role.may_join_team() && team_id.is_some() {
+        return Err(invalid(
+            "team",
+            format!("a {role} works across teams and belongs to none"),
+        ));
+    }
+    Ok(())
+}
+
+fn clean_skills(skills: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in skills.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        if !out.iter().any(|o| o == s) {
+            out.push(s.to_string());
+        }
+    }
+    out
 }
 
 /// Issues a new API token for a user (replacing any earlier one), valid for `days` (1 to
@@ -170,6 +188,25 @@ pub struct AccountChange {
     pub sessions_ended: u64,
     /// Whether an API token was revoked.
     pub token_revoked: bool,
+    /// The tasks the user held that went back to their queues, unassigned.
+    pub tasks_released: u64,
+}
+
+/// A change to a user's place in the team; what is `None` stays as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Profile {
+    pub display_name: Option<String>,
+    pub role: Option<Role>,
+    /// The team's code; `Some(None)`: no team.
+    pub team: Option<Option<String>>,
+    pub skills: Option<Vec<String>>,
+}
+
+impl Profile {
+    /// Whether it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == Profile::default()
+    }
 }
 
 /// A change to a user's account by an admin (or the command line's operator).
@@ -186,6 +223,9 @@ pub enum Account {
     RevokeToken,
     /// Set a new password; the user's sessions end.
     SetPassword(String),
+    /// Change the display name, role, team or skills. A new role or team ends the user's
+    /// sessions and gives the tasks they hold back to their queues.
+    Profile(Profile),
 }
 
 impl Account {
@@ -234,7 +274,8 @@ pub async fn change_account(
     let mut tx = store.begin().await?;
     tx.lock_for_write().await?;
     let user = user_named(&mut tx, username).await?;
-    if change == Account::Disable && by.is_some_and(|a| a.id() == user.id) {
+    let myself = by.is_some_and(|a| a.id() == user.id);
+    if change == Account::Disable && myself {
         return Err(AppError::Conflict(format!(
             "{username} may not disable themself"
         )));
@@ -243,6 +284,7 @@ pub async fn change_account(
     let mut done = AccountChange {
         sessions_ended: 0,
         token_revoked: false,
+        tasks_released: 0,
     };
     match change {
         Account::Disable => {
@@ -250,6 +292,55 @@ pub async fn change_account(
             done.sessions_ended = tx.delete_sessions_of(user.id).await?;
             tx.set_api_token_hash(user.id, None).await?;
             done.token_revoked = had_token;
+            done.tasks_released = tx.release_tasks_of(user.id).await?;
+        }
+        Account::Profile(p) => {
+            let role = p.role.unwrap_or(user.user.role);
+            if myself && role != user.user.role {
+                return Err(AppError::Conflict(format!(
+                    "{username} may not change their own role"
+                )));
+            }
+            let team_id = match &p.team {
+                None => user.user.team_id,
+                Some(None) => None,
+                Some(Some(code)) => Some(
+                    tx.team_by_code(code.trim())
+                        .await?
+                        .ok_or_else(|| AppError::NotFound {
+                            what: "team",
+                            id: code.trim().to_string(),
+                        })?
+                        .id,
+                ),
+            };
+            check_place(role, team_id)?;
+            let display_name = match p.display_name.as_deref().map(str::trim) {
+                Some("") => return Err(invalid("display_name", "a display name is not empty")),
+                Some(name) => name.to_string(),
+                None => user.user.display_name.clone(),
+            };
+            let skills = match &p.skills {
+                Some(s) => clean_skills(s),
+                None => user.user.skills.clone(),
+            };
+            let moved = role != user.user.role || team_id != user.user.team_id;
+            tx.set_user_profile(
+                user.id,
+                &User {
+                    username: user.user.username.clone(),
+                    display_name,
+                    role,
+                    team_id,
+                    skills,
+                    password_hash: None,
+                },
+            )
+            .await?;
+            if moved {
+                done.sessions_ended = tx.delete_sessions_of(user.id).await?;
+                done.tasks_released = tx.release_tasks_of(user.id).await?;
+            }
         }
         Account::Enable => tx.set_user_active(user.id, true).await?,
         Account::EndSessions => done.sessions_ended = tx.delete_sessions_of(user.id).await?,
@@ -312,4 +403,121 @@ pub async fn create_queue(
         .await?;
     tx.commit().await?;
     Ok(id)
+}
+
+/// A team with its members' count and its queues.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamOverview {
+    pub team: TeamRecord,
+    pub members: i64,
+    pub queues: Vec<QueueRecord>,
+}
+
+/// Every team with its members' count and queues, by code (the admin).
+pub async fn teams(store: &Store, by: Option<&Actor>) -> Result<Vec<TeamOverview>, AppError> {
+    require_admin(by)?;
+    let mut tx = store.begin().await?;
+    let teams = tx.teams().await?;
+    let sizes = tx.team_sizes().await?;
+    let queues = tx.queues(None).await?;
+    tx.rollback().await?;
+    Ok(teams
+        .into_iter()
+        .map(|team| TeamOverview {
+            members: sizes.get(&team.id).copied().unwrap_or(0),
+            queues: queues
+                .iter()
+                .filter(|q| q.team_id == Some(team.id))
+                .cloned()
+                .collect(),
+            team,
+        })
+        .collect())
+}
+
+/// Renames a team (its code stays: queues, users and plans name it).
+pub async fn rename_team(
+    store: &Store,
+    by: Option<&Actor>,
+    code: &str,
+    name: &str,
+) -> Result<(), AppError> {
+    require_admin(by)?;
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(invalid("name", "a team needs a name"));
+    }
+    let mut tx = store.begin().await?;
+    tx.lock_for_write().await?;
+    let team = tx
+        .team_by_code(code.trim())
+        .await?
+        .ok_or_else(|| AppError::NotFound {
+            what: "team",
+            id: code.to_string(),
+        })?;
+    tx.set_team_name(team.id, name).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A change to a queue; what is `None` stays as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueChange {
+    pub name: Option<String>,
+    /// The skill its tasks need (empty: none).
+    pub skill: Option<String>,
+    pub strategy: Option<String>,
+}
+
+/// Changes a queue's name, skill or assignment strategy; tasks already assigned stay with
+/// their agents.
+pub async fn change_queue(
+    store: &Store,
+    by: Option<&Actor>,
+    code: &str,
+    change: &QueueChange,
+) -> Result<QueueRecord, AppError> {
+    require_admin(by)?;
+    let strategy: Option<Strategy> = change
+        .strategy
+        .as_deref()
+        .map(|s| {
+            s.trim()
+                .parse()
+                .map_err(|e: outcome::OutcomeError| invalid("strategy", e.to_string()))
+        })
+        .transpose()?;
+    if change.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+        return Err(invalid("name", "a queue needs a name"));
+    }
+    let mut tx = store.begin().await?;
+    tx.lock_for_write().await?;
+    let queue = tx
+        .queue_by_code(code.trim())
+        .await?
+        .ok_or_else(|| AppError::NotFound {
+            what: "queue",
+            id: code.to_string(),
+        })?;
+    let name = change
+        .name
+        .as_deref()
+        .map_or(queue.name.clone(), |n| n.trim().to_string());
+    let skill = change
+        .skill
+        .as_deref()
+        .map_or(queue.skill.clone(), |s| s.trim().to_string());
+    let strategy = strategy.unwrap_or(queue.strategy);
+    tx.set_queue(queue.id, &name, &skill, strategy.as_str())
+        .await?;
+    let changed = tx
+        .queue_by_code(&queue.code)
+        .await?
+        .ok_or_else(|| AppError::NotFound {
+            what: "queue",
+            id: code.to_string(),
+        })?;
+    tx.commit().await?;
+    Ok(changed)
 }

@@ -28,8 +28,9 @@ use huifang_store::{QueueRecord, TaskRecord, Tx, UserRecord};
 use crate::AppError;
 
 pub use admin::{
-    Account, AccountChange, UserInput, change_account, create_queue, create_team, create_user,
-    issue_api_token, users,
+    Account, AccountChange, Profile, QueueChange, TeamOverview, UserInput, change_account,
+    change_queue, create_queue, create_team, create_user, issue_api_token, rename_team, teams,
+    users,
 };
 pub use audit::{
     MAX_REPORT_ROWS, OperatorOutcome, begin_operator_action, denials, end_operator_action,

@@ -11,7 +11,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use huifang_app::AppError;
 use huifang_app::team::{self, Account, Role, UserInput};
-use huifang_app::views::{AccountList, AccountView, TemplateView};
+use huifang_app::views::{AccountList, AccountView, ProfileRequest, TemplateView};
 
 use super::work::{FormState, number};
 use super::{Chrome, ConsoleError, Pager, Posted, Viewer, page_or_refused, query_of, to};
@@ -21,6 +21,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin/users", get(users).post(add_user))
         .route("/admin/users/{name}", post(change))
+        .route("/admin/users/{name}/profile", post(change_profile))
         .route("/admin/settings", get(settings))
         .route("/admin/settings/{key}", post(save_setting))
         .route(
@@ -36,9 +37,16 @@ struct UsersPage {
     users: Vec<AccountView>,
     pager: Pager,
     roles: Vec<String>,
+    /// Every team's code, for the team selects.
+    teams: Vec<String>,
     filter_role: String,
     q: String,
+    /// A refused change of one user's role, team or skills (`profile_of` names the user).
     form: FormState,
+    /// A refused new user.
+    new_form: FormState,
+    /// What a refused form said that names no field.
+    general: Option<String>,
 }
 
 async fn users_page(
@@ -82,14 +90,27 @@ async fn users_page(
     ]);
     let (users, pager) = Pager::slice(rows, number(q, "page"), query);
     let refused = !form.errors.is_empty() || form.general.is_some();
+    let general = form.general.clone();
+    let (form, new_form) = if form.values.contains_key("profile_of") {
+        (form, FormState::default())
+    } else {
+        (FormState::default(), form)
+    };
     let view = UsersPage {
         c: v.chrome_done("Users", "/admin/users", q.get("done").map(String::as_str)),
         users,
         pager,
         roles: Role::ALL.iter().map(|r| r.as_str().to_string()).collect(),
+        teams: team::teams(&state.store, Some(&v.actor))
+            .await?
+            .into_iter()
+            .map(|t| t.team.code)
+            .collect(),
         filter_role,
         q: needle,
         form,
+        new_form,
+        general,
     };
     page_or_refused(refused, &view)
 }
@@ -117,7 +138,11 @@ async fn add_user(State(state): State<AppState>, posted: Posted) -> Result<Respo
                 username: fields.text("username"),
                 display_name: fields.text("display_name"),
                 role,
-                team: fields.get("team").map(str::to_string),
+                team: fields
+                    .get("team")
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string),
                 skills: fields
                     .text("skills")
                     .split([',', '，', ' '])
@@ -151,6 +176,58 @@ async fn change(
     };
     match done {
         Ok(_) => Ok(to("/admin/users?done=changed")),
+        Err(e) => {
+            form.refused(e)?;
+            users_page(&state, viewer, &HashMap::new(), form).await
+        }
+    }
+}
+
+/// Changes a user's display name, role, team or skills; a refusal is shown on the users page
+/// with the field it names.
+async fn change_profile(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    posted: Posted,
+) -> Result<Response, ConsoleError> {
+    let Posted { viewer, fields } = posted;
+    let mut form = FormState {
+        values: fields.0.iter().cloned().collect(),
+        ..FormState::default()
+    };
+    // the users page shows the refusal on this user's form
+    form.values.insert("profile_of".into(), name.clone());
+    // the form sends every field: a blank one is a blank value (no team, no skills)
+    let request = ProfileRequest {
+        display_name: Some(fields.text("display_name")),
+        role: Some(fields.text("role")),
+        team: Some(fields.text("team")),
+        skills: Some(
+            fields
+                .text("skills")
+                .split([',', '，', ' '])
+                .map(str::to_string)
+                .collect(),
+        ),
+    };
+    let done = match request.to_profile() {
+        Ok(p) => {
+            team::change_account(
+                &state.store,
+                Some(&viewer.actor),
+                &name,
+                Account::Profile(p),
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    match done {
+        Ok(_) => Ok(to("/admin/users?done=changed")),
+        Err(AppError::NotFound { what: "team", id }) => {
+            form.errors.insert("team".into(), format!("no team {id:?}"));
+            users_page(&state, viewer, &HashMap::new(), form).await
+        }
         Err(e) => {
             form.refused(e)?;
             users_page(&state, viewer, &HashMap::new(), form).await

@@ -19,6 +19,7 @@ mod chart;
 mod i18n;
 mod reports;
 mod risk;
+mod setup;
 mod work;
 
 use askama::Template;
@@ -61,6 +62,7 @@ pub fn routes() -> Router<AppState> {
         .merge(risk::routes())
         .merge(audit::routes())
         .merge(admin::routes())
+        .merge(setup::routes())
         .merge(book::routes())
         .merge(reports::routes())
         .merge(cases::routes())
@@ -321,6 +323,9 @@ fn menu(role: Role, has_team: bool) -> Vec<(&'static str, &'static str)> {
     }
     if role.administers() {
         items.push(("/admin/users", "Users"));
+        items.push(("/admin/teams", "Teams and queues"));
+        items.push(("/admin/products", "Products"));
+        items.push(("/admin/scripts", "Scripts"));
         items.push(("/admin/settings", "Settings"));
     }
     items

@@ -41,6 +41,7 @@ impl Api {
             "GET" => self.client.get(url),
             "PUT" => self.client.put(url),
             "DELETE" => self.client.delete(url),
+            "PATCH" => self.client.patch(url),
             _ => self.client.post(url),
         };
         if let Some(t) = token {
