@@ -87,6 +87,8 @@ pub async fn run_daily_in_batches(
         // the book at the end of a month-end, with every fact of that day posted, before the next
         // day changes it
         crate::analytics::keep_month_end(&mut tx, current).await?;
+        // and its totals, as every day's (the dashboard's trend over the closed days)
+        tx.keep_daily_totals(current).await?;
         let mut report = DayReport {
             date: day,
             loans: 0,

@@ -255,6 +255,8 @@ pub struct Planned {
     followup: crate::followup::FollowupPlanned,
     /// The messages the day's events call for (the close only), by loan.
     notices: Vec<crate::notify::Notice>,
+    /// What the new evaluations change in the book's totals.
+    totals: huifang_store::TotalsDelta,
 }
 
 /// Re-evaluates a batch on `date` and plans its follow-up. With `dated_events` (the daily close)
@@ -271,6 +273,7 @@ pub fn plan(
 ) -> Result<Planned, AppError> {
     let inputs = &batch.inputs;
     let mut evaluations = Vec::with_capacity(inputs.len());
+    let mut totals = huifang_store::TotalsDelta::default();
     let mut events = Vec::new();
     let mut history = Vec::new();
     let mut opened = Vec::new();
@@ -352,6 +355,7 @@ pub fn plan(
             status: done.status,
             events: day_events,
         });
+        totals.replace(&input.loan.loan.evaluation, &done.evaluation);
         evaluations.push((loan_id, done.evaluation));
     }
     let (followup, state) = crate::followup::plan_batch(plans, policy, date, &evaluated);
@@ -378,6 +382,7 @@ pub fn plan(
         signals,
         followup,
         notices,
+        totals,
     })
 }
 
@@ -401,7 +406,7 @@ impl Planned {
         tx.insert_risk_signals(&self.signals).await?;
         let followup = changes.written();
         let untracked = apply_task_changes(&mut self.evaluations, &changes);
-        tx.save_evaluations(&self.evaluations).await?;
+        tx.save_evaluations(&self.evaluations, &self.totals).await?;
         tx.refresh_open_task_keys(&untracked).await?;
         tx.insert_events(&self.events).await?;
         tx.insert_history(&self.history).await?;

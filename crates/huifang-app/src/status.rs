@@ -115,6 +115,33 @@ pub async fn summary(store: &Store) -> Result<(Date, Vec<SummaryRow>), AppError>
     Ok((business_date, rows))
 }
 
+/// The book's totals at the end of each of the last `days` closed days that have them, oldest
+/// first, then today's as they stand (the last point, dated the business date).
+pub async fn daily_summaries(
+    store: &Store,
+    days: i64,
+) -> Result<Vec<(Date, Vec<SummaryRow>)>, AppError> {
+    let mut tx = store.begin().await?;
+    let business_date = require_business_date(&mut tx).await?;
+    let kept = tx
+        .daily_totals(
+            huifang_core::calendar::add_days(business_date, -days),
+            huifang_core::calendar::add_days(business_date, -1),
+        )
+        .await?;
+    let today = tx.portfolio_summary().await?;
+    tx.rollback().await?;
+    let mut out: Vec<(Date, Vec<SummaryRow>)> = Vec::new();
+    for (date, row) in kept {
+        match out.last_mut() {
+            Some((d, rows)) if *d == date => rows.push(row),
+            _ => out.push((date, vec![row])),
+        }
+    }
+    out.push((business_date, today));
+    Ok(out)
+}
+
 /// [`tiers`] for a user: the roles that read loans.
 pub async fn tiers_as(
     store: &Store,

@@ -2352,8 +2352,8 @@ pub struct ScriptView {
     /// The kind's Chinese name.
     pub name: String,
     pub lang: String,
-    /// The questions as stored (see `QuestionView`).
-    #[schema(value_type = Object)]
+    /// The questions as stored.
+    #[schema(value_type = Vec<QuestionView>)]
     pub questions: Value,
 }
 

@@ -245,6 +245,62 @@ async fn the_reports_agree_with_the_book_as_it_was_lived(dbs: &mut Dbs) {
     let captures = live(&store, &policy, &book).await;
     let month_ends: Vec<Date> = captures.keys().copied().collect();
     assert_eq!(month_ends.len(), 9, "{month_ends:?}");
+    huifang_testkit::assert_kept_figures_true(&store).await;
+
+    // --- the totals kept at the end of each day: on each month-end, the lines seen then grouped
+    // by lifecycle, bucket and tier; and one row of totals per closed day
+    for (date, seen) in &captures {
+        let mut want: BTreeMap<(String, u32, String), (i64, i64)> = BTreeMap::new();
+        for s in seen.values() {
+            let bucket = if s.lifecycle == Lifecycle::Active {
+                bucket_of(s.dpd)
+            } else {
+                0
+            };
+            let t = want
+                .entry((
+                    s.lifecycle.as_str().to_string(),
+                    bucket,
+                    s.classification.to_string(),
+                ))
+                .or_default();
+            t.0 += 1;
+            t.1 += s.balance;
+        }
+        let mut tx = store.begin().await.unwrap();
+        let kept = tx.daily_totals(*date, *date).await.unwrap();
+        tx.rollback().await.unwrap();
+        let mut got: BTreeMap<(String, u32, String), (i64, i64)> = BTreeMap::new();
+        for (_, r) in &kept {
+            let t = got
+                .entry((
+                    r.lifecycle.as_str().to_string(),
+                    u32::from(r.bucket.0),
+                    r.classification.as_str().to_string(),
+                ))
+                .or_default();
+            t.0 += r.loans;
+            t.1 += r.outstanding_principal.fen();
+        }
+        assert_eq!(got, want, "the totals kept for {date}");
+    }
+    let mut tx = store.begin().await.unwrap();
+    let days: std::collections::BTreeSet<Date> = tx
+        .daily_totals(d(START), d(TODAY))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(day, _)| day)
+        .collect();
+    tx.rollback().await.unwrap();
+    // from the first day the book held a loan, every day up to the one still open
+    let first = *days.first().unwrap();
+    assert_eq!(
+        days.len(),
+        usize::try_from(huifang_core::calendar::days_between(first, d(TODAY))).unwrap(),
+        "a day's totals for every day closed, the last one open"
+    );
+    assert_eq!(days.last(), Some(&add_days(d(TODAY), -1)));
 
     // --- delinquency on each month-end: by bucket and tier, from the lines seen then
     for (date, seen) in &captures {

@@ -294,7 +294,7 @@ async fn lived_portfolio_has_the_follow_ups_of_an_independent_recomputation(dbs:
                 .await
                 .unwrap();
             assert_eq!(reports.len(), 1);
-            huifang_testkit::assert_open_task_keys_true(&store).await;
+            huifang_testkit::assert_kept_figures_true(&store).await;
         }
         if let Some(day) = days.get(&date) {
             import::import_borrowers(&store, &lines(&day.borrowers))
@@ -897,17 +897,20 @@ async fn plans_and_scripts_are_data(dbs: &mut Dbs) {
             .await
             .is_err()
     );
-    // Product P3 collects from DPD 10 and reminds 5 days before only.
-    followup::set_plan(
-        &store,
-        Some("P3"),
-        r#"{"collection": {"from_dpd": 10}, "reminders": {"days_before": [5]}}"#,
-    )
-    .await
-    .unwrap();
+    // Product P3 collects from DPD 10 and reminds 5 days before only: a plan for a product not
+    // imported yet is refused
+    let p3 = r#"{"collection": {"from_dpd": 10}, "reminders": {"days_before": [5]}}"#;
+    assert!(matches!(
+        followup::set_plan(&store, Some("P3"), p3).await,
+        Err(huifang_app::AppError::NotFound {
+            what: "product",
+            ..
+        })
+    ));
     import::import_products(&store, &lines(&[product("P3", 3, "0.5")]))
         .await
         .unwrap();
+    followup::set_plan(&store, Some("P3"), p3).await.unwrap();
     import::import_borrowers(&store, &lines(&[borrower("B1")]))
         .await
         .unwrap();

@@ -157,7 +157,7 @@ async fn outsiders_cannot_work_a_task(dbs: &mut Dbs) {
             .await
             .is_err()
     );
-    huifang_testkit::assert_open_task_keys_true(&store).await;
+    huifang_testkit::assert_kept_figures_true(&store).await;
 }
 
 async fn same_idempotency_key_records_once(dbs: &mut Dbs) {
@@ -207,7 +207,7 @@ async fn same_idempotency_key_records_once(dbs: &mut Dbs) {
         (once.interactions, once.promises, once.risk_signals)
     );
     assert_eq!(get_task(&store, t2).await.state.as_str(), "open");
-    huifang_testkit::assert_open_task_keys_true(&store).await;
+    huifang_testkit::assert_kept_figures_true(&store).await;
 }
 
 async fn round_robin_least_loaded_and_sticky(dbs: &mut Dbs) {
@@ -287,7 +287,7 @@ async fn round_robin_least_loaded_and_sticky(dbs: &mut Dbs) {
     team::auto_assign(&store, s1).await.unwrap();
     // c1: e[0], e[2] open; c2: e[3], s6 open (e[1] is done) -> tie 2-2, lowest id c1
     assert_eq!(get_task(&store, s1).await.assignee.as_deref(), Some("c1"));
-    huifang_testkit::assert_open_task_keys_true(&store).await;
+    huifang_testkit::assert_kept_figures_true(&store).await;
 }
 
 async fn unreachable_borrower_escalates_after_the_limit(dbs: &mut Dbs) {
@@ -338,7 +338,7 @@ async fn unreachable_borrower_escalates_after_the_limit(dbs: &mut Dbs) {
     // a signal per unanswered attempt, and one more: loan 2 is 33 days overdue and its borrower,
     // tried in vain, is now unreachable (weighed with the first attempt)
     assert_eq!(counts(&store).await.risk_signals, signals_before + 4);
-    huifang_testkit::assert_open_task_keys_true(&store).await;
+    huifang_testkit::assert_kept_figures_true(&store).await;
 }
 
 async fn interaction_is_in_the_ledger(dbs: &mut Dbs) {
@@ -513,7 +513,7 @@ async fn team_lead_views(dbs: &mut Dbs) {
     ));
     // the lead sees the whole team's queue
     assert_eq!(team::my_queue(&store, &lead, None).await.unwrap().len(), 1);
-    huifang_testkit::assert_open_task_keys_true(&store).await;
+    huifang_testkit::assert_kept_figures_true(&store).await;
 }
 
 async fn concurrent_take_next_hands_each_task_once(dbs: &mut Dbs) {
@@ -558,7 +558,7 @@ async fn concurrent_take_next_hands_each_task_once(dbs: &mut Dbs) {
         .await
         .unwrap();
     assert_eq!(open.len() + taken.len(), 9);
-    huifang_testkit::assert_open_task_keys_true(&store).await;
+    huifang_testkit::assert_kept_figures_true(&store).await;
 }
 
 async fn team_writes_wait_for_a_day_being_closed(dbs: &mut Dbs) {
@@ -583,7 +583,7 @@ async fn team_writes_wait_for_a_day_being_closed(dbs: &mut Dbs) {
     let recorded = recorder.await.unwrap().unwrap();
     assert!(recorded.new);
     assert_eq!(get_task(&store, t.id).await.state.as_str(), "done");
-    huifang_testkit::assert_open_task_keys_true(&store).await;
+    huifang_testkit::assert_kept_figures_true(&store).await;
 }
 
 /// An admin changes a user's role, team and skills (the tasks they held go back to their
@@ -737,7 +737,7 @@ async fn an_admin_moves_people_and_sets_up_queues_scripts_and_plans(dbs: &mut Db
         .await
         .unwrap();
     assert!(next.is_some_and(|t| t.id == held || t.id == started));
-    huifang_testkit::assert_open_task_keys_true(&store).await;
+    huifang_testkit::assert_kept_figures_true(&store).await;
 
     // teams and queues
     team::rename_team(&store, Some(&admin), "fu", "回访一组")

@@ -1085,7 +1085,7 @@ async fn loans_with_event_in_range(store: &Store, _url: &str) {
     // A change of the stored next event is seen at once in the same transaction.
     let mut moved = current(d("2026-03-01"), 100);
     moved.next_event_on = Some(d("2026-03-05"));
-    tx.save_evaluations(&[(want[0], moved)]).await.unwrap();
+    save_states(&mut tx, &[(want[0], moved)]).await.unwrap();
     assert_eq!(
         tx.loans_with_event_between(far, day).await.unwrap(),
         want[1..].to_vec()
@@ -1116,7 +1116,7 @@ async fn tidy_after_load_keeps_the_book(store: &Store, url: &str) {
             (*id, e)
         })
         .collect();
-    tx.save_evaluations(&moved).await.unwrap();
+    save_states(&mut tx, &moved).await.unwrap();
     tx.commit().await.unwrap();
     if url.starts_with("postgres") {
         // the writing sessions report their rows to the statistics within seconds
@@ -1255,10 +1255,13 @@ async fn save_evaluations_updates_only_given_loans(store: &Store, _url: &str) {
         next_continuous_on: None,
     };
     let mut tx = store.begin().await.unwrap();
-    tx.save_evaluations(&[(ids[1], overdue.clone()), (ids[3], paid_off.clone())])
-        .await
-        .unwrap();
-    tx.save_evaluations(&[]).await.unwrap();
+    save_states(
+        &mut tx,
+        &[(ids[1], overdue.clone()), (ids[3], paid_off.clone())],
+    )
+    .await
+    .unwrap();
+    save_states(&mut tx, &[]).await.unwrap();
     tx.commit().await.unwrap();
 
     let mut tx = store.begin().await.unwrap();
@@ -1280,9 +1283,12 @@ async fn save_evaluations_updates_only_given_loans(store: &Store, _url: &str) {
         assert_eq!(after[key], want, "loan {key}");
     }
     // And back: the overdue loan becomes NULL-valued, the paid-off one gets values.
-    tx.save_evaluations(&[(ids[1], paid_off.clone()), (ids[3], overdue.clone())])
-        .await
-        .unwrap();
+    save_states(
+        &mut tx,
+        &[(ids[1], paid_off.clone()), (ids[3], overdue.clone())],
+    )
+    .await
+    .unwrap();
     let again = tx.loans_by_external_id(&keys).await.unwrap();
     assert_eq!(again[&keys[1]].loan.evaluation, paid_off);
     assert_eq!(again[&keys[3]].loan.evaluation, overdue);
@@ -1362,7 +1368,7 @@ async fn open_task_keys_follow_the_tasks(store: &Store, _url: &str) {
     let mut inputs = tx.replay_inputs(&[a]).await.unwrap();
     let mut e = inputs.remove(0).loan.loan.evaluation;
     e.open_task_keys = vec!["k1".into(), "k3".into()];
-    tx.save_evaluations(&[(a, e)]).await.unwrap();
+    save_states(&mut tx, &[(a, e)]).await.unwrap();
     assert!(tx.stale_open_task_keys().await.unwrap().is_empty());
 
     // single-task writes of the team keep the keys themselves
@@ -1738,7 +1744,7 @@ async fn dropped_transaction_rolls_back(store: &Store, _url: &str) {
         }])
         .await
         .unwrap();
-        tx.save_evaluations(&[(ids[0], current(d("2029-01-01"), 77))])
+        save_states(&mut tx, &[(ids[0], current(d("2029-01-01"), 77))])
             .await
             .unwrap();
         tx.record_closed_day(d("2026-02-01"), 1, 1).await.unwrap();
@@ -1847,7 +1853,7 @@ async fn large_batches(store: &Store, _url: &str) {
             (*id, e)
         })
         .collect();
-    tx.save_evaluations(&evaluations)
+    save_states(&mut tx, &evaluations)
         .await
         .expect("4,000 evaluations (11 values each) in one call");
     tx.commit().await.unwrap();
@@ -1956,4 +1962,23 @@ async fn unknown_names_in_a_row_are_errors_naming_the_column(store: &Store, url:
         other => panic!("expected a column error, got {other:?}"),
     }
     tx.rollback().await.unwrap();
+}
+
+/// Saves evaluations as the engine does: with what they change in the book's totals, each in the
+/// place of the loan's stored evaluation.
+async fn save_states(
+    tx: &mut huifang_store::Tx,
+    rows: &[(LoanId, Evaluation)],
+) -> huifang_store::Result<()> {
+    let ids: Vec<LoanId> = rows.iter().map(|(id, _)| *id).collect();
+    let stored = tx.replay_inputs(&ids).await?;
+    let mut totals = huifang_store::TotalsDelta::default();
+    for (id, e) in rows {
+        let old = stored
+            .iter()
+            .find(|i| i.loan.id == *id)
+            .expect("a stored loan");
+        totals.replace(&old.loan.loan.evaluation, e);
+    }
+    tx.save_evaluations(rows, &totals).await
 }

@@ -310,14 +310,18 @@ macro_rules! __scenarios {
     };
 }
 
-/// Asserts that every loan's stored open task keys match its tasks (`loan_state.open_task_keys`,
-/// kept by whoever changes a task).
-pub async fn assert_open_task_keys_true(store: &huifang_store::Store) {
+/// Asserts that what the store keeps beside the book equals what it is kept from: each loan's
+/// open task keys (`loan_state.open_task_keys`) are its unfinished tasks' reason keys, and the
+/// book's totals (`book_totals`) are the book grouped.
+pub async fn assert_kept_figures_true(store: &huifang_store::Store) {
     let mut tx = store.begin().await.unwrap();
     let stale = tx.stale_open_task_keys().await.unwrap();
+    let kept = tx.book_totals().await.unwrap();
+    let scanned = tx.book_totals_scanned().await.unwrap();
     tx.rollback().await.unwrap();
     assert!(
         stale.is_empty(),
         "loans with stale open task keys: {stale:?}"
     );
+    assert_eq!(kept, scanned, "the book's totals kept differ from the book");
 }

@@ -13,7 +13,7 @@ use huifang_app::views::{
     TeamList, TeamRequest,
 };
 use huifang_app::{AppError, book, followup, team};
-use huifang_core::followup::TaskKind;
+use huifang_core::followup::{SCRIPT_LANGS, TaskKind};
 use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -282,15 +282,19 @@ async fn set_plan(
     plan_doc(followup::set_plan_as(&state.store, &actor, Some(&product), &text).await?).map(Json)
 }
 
+/// The script a path names: 404 for a task kind or a language without scripts.
 fn script_key(
     p: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<(TaskKind, String), ApiError> {
     let Path((kind, lang)) =
         p.map_err(|_| ApiError::bad_request("the kind or language in the path is malformed"))?;
-    let kind: TaskKind = kind.parse().map_err(|e: String| AppError::Field {
-        field: "kind",
-        reason: e,
-    })?;
+    let kind: TaskKind = kind.parse().map_err(|e: String| ApiError::NotFound(e))?;
+    if !SCRIPT_LANGS.contains(&lang.as_str()) {
+        return Err(ApiError::NotFound(format!(
+            "no scripts in {lang:?} (they exist in {})",
+            SCRIPT_LANGS.join(", ")
+        )));
+    }
     Ok((kind, lang))
 }
 
@@ -306,9 +310,9 @@ fn script_key(
     ),
     responses(
         (status = 200, description = "The script", body = ScriptView),
-        (status = 400, description = "An unknown kind or language", body = ErrorView),
         (status = 401, description = "No valid token", body = ErrorView),
-        (status = 403, description = "The caller's role does not read loans", body = ErrorView)
+        (status = 403, description = "The caller's role does not read loans", body = ErrorView),
+        (status = 404, description = "No such task kind, or no scripts in that language", body = ErrorView)
     )
 )]
 async fn show_script(
@@ -340,7 +344,8 @@ async fn show_script(
         (status = 200, description = "Stored; the script as it now stands", body = ScriptView),
         (status = 400, description = "A malformed script: the question and field are named", body = ErrorView),
         (status = 401, description = "No valid token", body = ErrorView),
-        (status = 403, description = "Only the admin changes scripts", body = ErrorView)
+        (status = 403, description = "Only the admin changes scripts", body = ErrorView),
+        (status = 404, description = "No such task kind, or no scripts in that language", body = ErrorView)
     )
 )]
 async fn set_script(

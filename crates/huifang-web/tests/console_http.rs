@@ -808,6 +808,54 @@ async fn the_console_signs_in_refuses_forged_forms_and_records_what_the_forms_sa
     let out = later.post("/logout", &[("csrf", &csrf)]).await;
     assert_eq!(out.status, StatusCode::SEE_OTHER);
     assert_eq!(later.get("/queue").await.location(), "/login");
+
+    // --- the dashboard's daily trend: each closed day as it ended, then today; the overdue rate
+    // by balance of each recomputed here from the loans' status lines of that day
+    let policy = huifang_app::policy::load(&store).await.unwrap();
+    let mut expected = Vec::new();
+    for _ in 0..3 {
+        let mut tx = store.begin().await.unwrap();
+        let today = tx.business_date().await.unwrap().unwrap();
+        tx.rollback().await.unwrap();
+        let (mut overdue, mut all) = (0i128, 0i128);
+        huifang_app::status::each_status(&store, |l| {
+            if l.row.lifecycle == huifang_core::status::Lifecycle::Active {
+                let fen = i128::from(l.row.outstanding_principal.fen());
+                all += fen;
+                if l.dpd > 0 {
+                    overdue += fen;
+                }
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let bp = (overdue * 20_000 + all) / (all * 2);
+        expected.push((today, format!("{}.{:02}%", bp / 100, bp % 100)));
+        if expected.len() < 3 {
+            huifang_app::close::run_daily(
+                &store,
+                &policy,
+                huifang_core::calendar::add_days(today, 1),
+                |_| {},
+            )
+            .await
+            .unwrap();
+        }
+    }
+    let dash = risk.get("/dashboard").await;
+    assert_eq!(dash.status, StatusCode::OK, "{}", dash.body);
+    let daily = dash
+        .body
+        .split("id=\"daily-trend\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</section>").next())
+        .unwrap_or_else(|| panic!("no daily trend: {}", dash.body));
+    for (day, rate) in &expected {
+        let point = format!("逾期率（余额） {day}: {rate}</title>");
+        assert!(daily.contains(&point), "{point} not in {daily}");
+    }
+    assert_eq!(daily.matches("逾期率（余额） ").count(), 3);
 }
 
 async fn an_idle_session_ends_and_its_forms_change_nothing(dbs: &mut Dbs) {

@@ -67,6 +67,8 @@ struct DashboardPage {
     bucket_chart: String,
     tier_chart: String,
     level_chart: String,
+    /// The last [`TREND_DAYS`] closed days and today.
+    daily_chart: String,
     trend_chart: String,
     contact_rate: String,
     right_party_rate: String,
@@ -120,20 +122,21 @@ fn bars(lines: &[Line], colors: &[&'static str]) -> Vec<Bar> {
         .collect()
 }
 
-/// The portfolio summary the dashboard shows, computed at most every [`FRESH_FOR`]: at a
-/// million loans the summary is a scan of the book (about a second on SQLite), so pages are
-/// answered from the last one while a newer one is computed in the background.
+/// The dashboard's figures over time that come from the reports (the month-end trend, the
+/// 30-day rates), computed at most every [`FRESH_FOR`]: at a million loans they take a second or
+/// two, so pages are answered from the last ones while newer ones are computed in the
+/// background. The book's totals, today's and each closed day's, are kept as it is written and
+/// read at every page.
 #[derive(Debug, Default)]
 pub struct PortfolioCache {
     last: std::sync::Mutex<Option<Summary>>,
     refreshing: std::sync::atomic::AtomicBool,
 }
 
-/// One computed summary: when (as an instant and as a time of day), and what.
+/// One computed trend: when (as an instant and as a time of day), and what.
 type Summary = (
     std::time::Instant,
     chrono::DateTime<chrono::Utc>,
-    Arc<(huifang_core::Date, Vec<huifang_store::SummaryRow>)>,
     Arc<Trend>,
 );
 
@@ -194,6 +197,68 @@ impl Trend {
     }
 }
 
+/// How many closed days the dashboard's daily trend covers.
+const TREND_DAYS: i64 = 90;
+
+/// A day's rates over its active loans, in basis points: overdue by balance and by loans, the
+/// non-performing tiers' share of balance (次级, 可疑, 损失) and warning levels 2 and 3's.
+fn day_rates(rows: &[huifang_store::SummaryRow]) -> [Option<i128>; 4] {
+    let active = rows.iter().filter(|r| r.lifecycle == Lifecycle::Active);
+    let (mut loans, mut fen, mut overdue_loans, mut overdue_fen, mut npl_fen, mut warned_fen) =
+        (0i128, 0i128, 0i128, 0i128, 0i128, 0i128);
+    for r in active {
+        let b = i128::from(r.outstanding_principal.fen());
+        loans += i128::from(r.loans);
+        fen += b;
+        if r.bucket.0 > 0 {
+            overdue_loans += i128::from(r.loans);
+            overdue_fen += b;
+        }
+        if r.classification >= Classification::Substandard {
+            npl_fen += b;
+        }
+        if r.warning_level >= 2 {
+            warned_fen += b;
+        }
+    }
+    let rate =
+        |part: i128, whole: i128| huifang_core::analytics::rate_bp(part, whole).map(i128::from);
+    [
+        rate(overdue_fen, fen),
+        rate(overdue_loans, loans),
+        rate(npl_fen, fen),
+        rate(warned_fen, fen),
+    ]
+}
+
+/// The daily trend: each closed day's rates and today's, as lines.
+fn daily_chart(
+    days: &[(huifang_core::Date, Vec<huifang_store::SummaryRow>)],
+    c: &Chrome,
+) -> String {
+    if days.len() < 2 {
+        return String::new();
+    }
+    let cats: Vec<String> = days.iter().map(|(d, _)| d.to_string()).collect();
+    let rates: Vec<[Option<i128>; 4]> = days.iter().map(|(_, rows)| day_rates(rows)).collect();
+    let labels = [
+        ("Overdue rate (balance)", "#ee6666"),
+        ("Overdue rate (loans)", "#fc8452"),
+        ("Non-performing share (balance)", "#9a60b4"),
+        ("Warning level 2–3 share (balance)", "#5470c6"),
+    ];
+    let series: Vec<chart::Series> = labels
+        .iter()
+        .enumerate()
+        .map(|(i, (label, color))| chart::Series {
+            label: c.t(label).to_string(),
+            color,
+            points: rates.iter().map(|r| r.get(i).copied().flatten()).collect(),
+        })
+        .collect();
+    chart::lines(&cats, &series, c.t("The last 90 closed days and today"))
+}
+
 /// How long a summary is shown before a newer one is computed.
 const FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -235,12 +300,10 @@ impl PortfolioCache {
     }
 
     async fn compute(&self, store: &huifang_store::Store) -> Result<Summary, ConsoleError> {
-        let summary = status::summary(store).await?;
         let trend = Trend::compute(store).await?;
         let fresh = (
             std::time::Instant::now(),
             chrono::Utc::now(),
-            Arc::new(summary),
             Arc::new(trend),
         );
         if let Ok(mut last) = self.last.lock() {
@@ -256,8 +319,15 @@ async fn dashboard(State(state): State<AppState>, v: Viewer) -> Result<Response,
         v.actor.role.reads_loans(),
         "see the portfolio dashboard",
     )?;
-    let (_, taken_at, summary, trend) = state.portfolio.get(&state.store).await?;
-    let (date, rows) = (&summary.0, &summary.1);
+    let (_, taken_at, trend) = state.portfolio.get(&state.store).await?;
+    // the book's totals are kept as it is written: today's and each closed day's are read, not
+    // computed
+    let days = status::daily_summaries(&state.store, TREND_DAYS).await?;
+    let Some((date, rows)) = days.last() else {
+        return Err(ConsoleError::Api(crate::ApiError::Internal(
+            "no business date".into(),
+        )));
+    };
     let c = v.chrome("Dashboard", "/dashboard");
     let active: Vec<_> = rows
         .iter()
@@ -330,7 +400,9 @@ async fn dashboard(State(state): State<AppState>, v: Viewer) -> Result<Response,
             c.t("Overdue rate and tiers by month-end"),
         )
     });
+    let daily = daily_chart(&days, &c);
     page(&DashboardPage {
+        daily_chart: daily,
         trend_chart,
         contact_rate: trend.contact_rate.clone(),
         right_party_rate: trend.right_party_rate.clone(),

@@ -91,7 +91,6 @@ pub fn money(lang: Lang, amount: &str) -> String {
 
 /// The Chinese of every English text of the console.
 const TABLE: &[(&str, &str)] = &[
-    ("Figures as of", "数据截至"),
     (
         "(computed again at most every 30 seconds)",
         "（最多每 30 秒重新计算一次）",
@@ -390,6 +389,19 @@ const TABLE: &[(&str, &str)] = &[
     ("Tree size", "树大小"),
     ("Username", "用户名"),
     ("Users", "用户管理"),
+    ("Non-performing share (balance)", "不良占比（余额）"),
+    (
+        "Warning level 2–3 share (balance)",
+        "二、三级预警占比（余额）",
+    ),
+    (
+        "The last 90 closed days and today",
+        "近 90 个已日终日及今日",
+    ),
+    (
+        "The 30-day rates and the month-end trend as of",
+        "近 30 日比率与月末趋势的计算时间",
+    ),
     ("Teams and queues", "团队与队列"),
     ("Products", "产品"),
     ("Scripts", "话术问卷"),
