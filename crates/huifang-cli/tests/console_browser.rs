@@ -1,13 +1,14 @@
-//! The web console in Debian's headless Chromium, driven over WebDriver, against `huifang serve`
-//! on a demo database: each role's work end to end, as its users would do it. Screenshots of
-//! each role's home page are saved under `target/console-screenshots/` (the README shows them).
+//! The web console in Debian's headless Chromium and in Firefox ESR, driven over WebDriver,
+//! against `huifang serve` on a demo database: each role's work end to end, as its users would do
+//! it. Screenshots of each role's home page are saved under `target/console-screenshots/`
+//! (Chromium's; the README shows them) and `target/console-screenshots/firefox/`.
 //!
 //! - an agent signs in, takes the next task, fills the script, records a promise to pay, and the
 //!   task leaves the queue;
 //! - a team lead reassigns a task, and the other agent's queue has it;
 //! - a risk officer acknowledges a warning and decides a deferral;
 //! - an auditor verifies the log;
-//! - an admin disables a user, whose sign-in is then refused;
+//! - an admin disables a user, whose sign-in is then refused, and moves another to a team;
 //! - switching to English changes the page.
 
 // Test code: it may panic on a broken fixture.
@@ -23,7 +24,7 @@ mod support;
 
 use std::path::PathBuf;
 
-use huifang_testkit::browser::Browser;
+use huifang_testkit::browser::{Browser, Engine};
 use support::{ok, serve};
 use tempfile::TempDir;
 
@@ -71,13 +72,23 @@ async fn task_ids(b: &Browser) -> Vec<String> {
 
 #[tokio::test]
 async fn each_role_works_in_the_console_in_chromium() {
+    each_role_works(Engine::Chromium, shots()).await;
+}
+
+#[tokio::test]
+async fn each_role_works_in_the_console_in_firefox() {
+    each_role_works(Engine::Firefox, shots().join("firefox")).await;
+}
+
+async fn each_role_works(engine: Engine, shots: PathBuf) {
     let tmp = TempDir::new().unwrap();
     let dir = tmp.path();
     ok(dir, &["demo", "--loans", "200", "--seed", "11"]);
     let (_server, addr) = serve(dir);
     let base = format!("http://{addr}");
-    let b = Browser::start().await.expect("headless Chromium");
-    let shots = shots();
+    let b = Browser::start(engine)
+        .await
+        .unwrap_or_else(|e| panic!("headless {}: {e}", engine.name()));
 
     // --- an agent: take the next task, fill the script, record a promise to pay
     sign_in(&b, &base, "wangfang").await;
@@ -237,6 +248,24 @@ async fn each_role_works_in_the_console_in_chromium() {
             .unwrap(),
         "已停用"
     );
+    // zhangwei moves to the first collections team as a collector with a skill
+    b.click("tr[data-user=\"zhangwei\"] details.profile summary")
+        .await
+        .unwrap();
+    b.choose("#profile-role-zhangwei", "collector")
+        .await
+        .unwrap();
+    b.choose("#profile-team-zhangwei", "early").await.unwrap();
+    b.fill("#profile-skills-zhangwei", "visit").await.unwrap();
+    b.submit("#profile-save-zhangwei").await.unwrap();
+    assert!(b.url().await.unwrap().contains("done=changed"));
+    let row = b.text("tr[data-user=\"zhangwei\"]").await.unwrap();
+    assert!(row.contains("催收员") && row.contains("early"), "{row}");
+    // the teams and queues page lists the team's queues
+    b.goto(&format!("{base}/admin/teams")).await.unwrap();
+    assert!(b.find("#team-early tr[data-queue]").await.is_ok());
+    b.screenshot(&shots.join("admin_teams.png")).await.unwrap();
+    b.goto(&format!("{base}/admin/users")).await.unwrap();
     b.submit("#lang-switch").await.unwrap();
     assert!(b.text("h1").await.unwrap().contains("Users"));
     assert!(b.source().await.unwrap().contains("lang=\"en\""));

@@ -1,29 +1,129 @@
-//! A headless Chromium driven over WebDriver (Debian's chromium and chromium-driver): the
-//! console's browser tests. Each [`Browser`] starts its own chromedriver on a free loopback
-//! port and one Chromium session with a fresh profile in a temporary folder, at 1366×768; both
-//! end when it is dropped.
+//! A headless browser driven over WebDriver — Debian's Chromium with chromium-driver, or
+//! Firefox ESR with geckodriver — for the console's browser tests. Each [`Browser`] starts its
+//! own driver on a free loopback port and one session with a fresh profile in a temporary
+//! folder, at 1366×768; both end when it is dropped.
 //!
 //! Only what the tests use is here: open a page, find elements by CSS selector, click, type,
 //! read text, the page's source and URL, cookies, screenshots.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
+use base64::Engine as _;
 use serde_json::{Value, json};
 
 /// The key of an element reference in WebDriver's answers.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
-/// Where Debian installs Chromium and its driver (overridden by `HUIFANG_CHROMIUM` and
-/// `HUIFANG_CHROMEDRIVER`).
-fn chromium() -> String {
-    std::env::var("HUIFANG_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into())
+/// A browser the tests drive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// Debian's `chromium` through `chromium-driver` (`HUIFANG_CHROMIUM`,
+    /// `HUIFANG_CHROMEDRIVER` override where they are).
+    Chromium,
+    /// Debian's `firefox-esr` through `geckodriver` (`HUIFANG_FIREFOX`, `HUIFANG_GECKODRIVER`
+    /// override where they are; geckodriver is looked for on the `PATH`, then in Cargo's
+    /// `bin` folder, where `cargo install geckodriver` puts it).
+    Firefox,
 }
 
-fn chromedriver() -> String {
-    std::env::var("HUIFANG_CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into())
+impl Engine {
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Chromium => "chromium",
+            Engine::Firefox => "firefox",
+        }
+    }
+
+    fn browser(self) -> String {
+        match self {
+            Engine::Chromium => {
+                std::env::var("HUIFANG_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into())
+            }
+            Engine::Firefox => {
+                std::env::var("HUIFANG_FIREFOX").unwrap_or_else(|_| "/usr/bin/firefox-esr".into())
+            }
+        }
+    }
+
+    fn driver(self) -> String {
+        match self {
+            Engine::Chromium => std::env::var("HUIFANG_CHROMEDRIVER")
+                .unwrap_or_else(|_| "/usr/bin/chromedriver".into()),
+            Engine::Firefox => std::env::var("HUIFANG_GECKODRIVER").unwrap_or_else(|_| {
+                let on_path = std::env::var_os("PATH").and_then(|paths| {
+                    std::env::split_paths(&paths)
+                        .map(|p| p.join("geckodriver"))
+                        .find(|p| p.is_file())
+                });
+                let cargo_bin = std::env::var_os("CARGO_HOME")
+                    .map(PathBuf::from)
+                    .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+                    .map(|c| c.join("bin/geckodriver"));
+                on_path
+                    .or(cargo_bin)
+                    .map_or_else(|| "geckodriver".into(), |p| p.display().to_string())
+            }),
+        }
+    }
+
+    fn driver_args(self, port: u16) -> Vec<String> {
+        match self {
+            Engine::Chromium => vec![format!("--port={port}"), "--allowed-ips=127.0.0.1".into()],
+            Engine::Firefox => vec![
+                "--port".into(),
+                port.to_string(),
+                "--host".into(),
+                "127.0.0.1".into(),
+            ],
+        }
+    }
+
+    fn install_hint(self) -> &'static str {
+        match self {
+            Engine::Chromium => "install chromium and chromium-driver",
+            Engine::Firefox => {
+                "install firefox-esr, and geckodriver with `cargo install geckodriver`"
+            }
+        }
+    }
+
+    /// The new session's capabilities: headless, a fresh profile, Chinese first.
+    fn capabilities(self, profile: &Path) -> Value {
+        match self {
+            Engine::Chromium => json!({
+                "browserName": "chrome",
+                "goog:chromeOptions": {
+                    "binary": self.browser(),
+                    "args": [
+                        "--headless=new", "--no-sandbox", "--disable-gpu",
+                        "--disable-dev-shm-usage", "--window-size=1366,768",
+                        "--no-first-run", "--no-default-browser-check",
+                        "--disable-background-networking", "--disable-sync",
+                        "--lang=zh-CN",
+                        format!("--user-data-dir={}", profile.display()),
+                    ]
+                }
+            }),
+            // geckodriver makes a fresh profile of its own for each session
+            Engine::Firefox => json!({
+                "browserName": "firefox",
+                "moz:firefoxOptions": {
+                    "binary": self.browser(),
+                    "args": ["-headless", "--width=1366", "--height=768"],
+                    "prefs": {
+                        "intl.accept_languages": "zh-CN",
+                        "app.update.enabled": false,
+                        "browser.shell.checkDefaultBrowser": false,
+                        "datareporting.policy.dataSubmissionEnabled": false,
+                        "network.captive-portal-service.enabled": false
+                    }
+                }
+            }),
+        }
+    }
 }
 
 /// A browser session; the driver process and the profile go when it is dropped.
@@ -39,22 +139,25 @@ pub struct Browser {
 pub type Result<T> = std::result::Result<T, String>;
 
 impl Browser {
-    /// Starts chromedriver and a headless Chromium (fresh profile, loopback only, 1366×768).
-    pub async fn start() -> Result<Browser> {
+    /// Starts the engine's driver and a headless browser (fresh profile, loopback only,
+    /// 1366×768).
+    pub async fn start(engine: Engine) -> Result<Browser> {
         let port = {
             let probe = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
             probe.local_addr().map_err(|e| e.to_string())?.port()
         };
-        let driver = Command::new(chromedriver())
-            .arg(format!("--port={port}"))
-            .arg("--allowed-ips=127.0.0.1")
+        // a process group of its own: the browser the driver starts goes with it
+        let driver = Command::new(engine.driver())
+            .args(engine.driver_args(port))
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| {
                 format!(
-                    "cannot start {}: {e} (install chromium-driver)",
-                    chromedriver()
+                    "cannot start {}: {e} ({})",
+                    engine.driver(),
+                    engine.install_hint()
                 )
             })?;
         let profile = tempfile::tempdir().map_err(|e| e.to_string())?;
@@ -77,32 +180,27 @@ impl Browser {
                 break;
             }
             if started.elapsed() > Duration::from_secs(20) {
-                return Err("chromedriver did not become ready in 20 s".into());
+                return Err(format!("{} did not become ready in 20 s", engine.driver()));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let profile_dir = browser._profile.path().display().to_string();
         let caps = json!({
-            "capabilities": {"alwaysMatch": {
-                "browserName": "chrome",
-                "goog:chromeOptions": {
-                    "binary": chromium(),
-                    "args": [
-                        "--headless=new", "--no-sandbox", "--disable-gpu",
-                        "--disable-dev-shm-usage", "--window-size=1366,768",
-                        "--no-first-run", "--no-default-browser-check",
-                        "--disable-background-networking", "--disable-sync",
-                        "--lang=zh-CN",
-                        format!("--user-data-dir={profile_dir}"),
-                    ]
-                }
-            }}
+            "capabilities": {"alwaysMatch": engine.capabilities(browser._profile.path())}
         });
         let answer = browser.call("POST", "/session", Some(caps)).await?;
         browser.session = answer["sessionId"]
             .as_str()
             .ok_or_else(|| format!("no session id in {answer}"))?
             .to_string();
+        if engine == Engine::Firefox {
+            browser
+                .call(
+                    "POST",
+                    &browser.at("/window/rect"),
+                    Some(json!({"width": 1366, "height": 768})),
+                )
+                .await?;
+        }
         Ok(browser)
     }
 
@@ -285,7 +383,17 @@ impl Browser {
 }
 
 impl Drop for Browser {
+    /// Ends the driver and every process it started (the browser and its helpers).
     fn drop(&mut self) {
+        // the driver leads a process group of its own (see `start`): never 0 or 1
+        if let Ok(pid) = i32::try_from(self.driver.id())
+            && pid > 1
+        {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }

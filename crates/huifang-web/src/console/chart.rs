@@ -111,7 +111,14 @@ pub fn lines(categories: &[String], series: &[Series], title: &str) -> String {
         ty = PLOT_TOP + 4,
         top = escape(&format!("{}.{:02}", max / 100, max % 100)),
     );
-    let every = (n + 9) / 10;
+    // at most ten labels, fewer when they are long (about 6 px a character at this size)
+    let longest = categories
+        .iter()
+        .map(|c| i128::try_from(c.chars().count()).unwrap_or(0))
+        .max()
+        .unwrap_or(1);
+    let fit = (plot / (longest * 6 + 12)).clamp(2, 10);
+    let every = (n + fit - 1) / fit;
     for (i, c) in (0i128..).zip(categories) {
         // every `every`-th label and the last, none too close to the last
         if (i % every.max(1) == 0 && n - 1 - i >= every.max(2)) || i == n - 1 {

@@ -389,6 +389,9 @@ const TABLE: &[(&str, &str)] = &[
     ("Tree size", "树大小"),
     ("Username", "用户名"),
     ("Users", "用户管理"),
+    ("Team name", "团队名称"),
+    ("Queue name", "队列名称"),
+    ("Product name", "产品名称"),
     ("Non-performing share (balance)", "不良占比（余额）"),
     (
         "Warning level 2–3 share (balance)",
