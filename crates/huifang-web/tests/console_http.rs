@@ -1036,6 +1036,14 @@ async fn an_admin_sets_up_people_teams_queues_products_plans_and_scripts(dbs: &m
     let teams = admin.get("/admin/teams").await;
     assert!(teams.body.contains("id=\"team-legal\""));
     assert!(teams.body.contains("data-queue=\"lawsuits\""));
+    // filtered by a queue's name: its team only
+    let filtered = admin.get("/admin/teams?q=%E8%AF%89%E8%AE%BC").await;
+    assert!(filtered.body.contains("id=\"team-legal\""));
+    assert!(
+        !filtered.body.contains("id=\"team-fu\""),
+        "{}",
+        filtered.body
+    );
     let all = team::teams(&store, None).await.unwrap();
     let fu = all.iter().find(|t| t.team.code == "fu").unwrap();
     assert_eq!(
@@ -1047,44 +1055,24 @@ async fn an_admin_sets_up_people_teams_queues_products_plans_and_scripts(dbs: &m
     let products = admin.get("/admin/products").await;
     assert_eq!(products.status, StatusCode::OK, "{}", products.body);
     assert!(assert_labelled("/admin/products", &products.body) >= 4);
-    let wrong = admin
-        .post(
-            "/admin/products",
-            &[
-                ("csrf", &products.csrf()),
-                ("code", "P9"),
-                ("name", "新能源贷"),
-                ("grace_days", "three"),
-                ("penalty_rate_markup", "0.5"),
-            ],
-        )
-        .await;
-    refused_on(&wrong, "grace_days");
-    let product = admin
-        .post(
-            "/admin/products",
-            &[
-                ("csrf", &products.csrf()),
-                ("code", "P9"),
-                ("name", "新能源贷"),
-                ("grace_days", "5"),
-                ("penalty_rate_markup", "0.5"),
-            ],
-        )
-        .await;
+    let csrf = products.csrf();
+    let p9 = |grace: &'static str| {
+        [
+            ("csrf", csrf.as_str()),
+            ("code", "P9"),
+            ("name", "新能源贷"),
+            ("grace_days", grace),
+            ("penalty_rate_markup", "0.5"),
+        ]
+    };
+    refused_on(
+        &admin.post("/admin/products", &p9("three")).await,
+        "grace_days",
+    );
+    let product = admin.post("/admin/products", &p9("5")).await;
     assert_eq!(product.status, StatusCode::SEE_OTHER, "{}", product.body);
-    let again = admin
-        .post(
-            "/admin/products",
-            &[
-                ("csrf", &products.csrf()),
-                ("code", "P9"),
-                ("name", "新能源贷"),
-                ("grace_days", "5"),
-                ("penalty_rate_markup", "0.5"),
-            ],
-        )
-        .await;
+    // the same product again: refused, not counted as unchanged
+    let again = admin.post("/admin/products", &p9("5")).await;
     assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         admin
@@ -1092,6 +1080,13 @@ async fn an_admin_sets_up_people_teams_queues_products_plans_and_scripts(dbs: &m
             .await
             .body
             .contains("data-product=\"P9\"")
+    );
+    let filtered = admin.get("/admin/products?q=p9&sort=loans").await.body;
+    assert!(filtered.contains("data-product=\"P9\""));
+    assert_eq!(
+        filtered.matches("<tr data-product=").count(),
+        2,
+        "P9 and the default plan"
     );
     let plan = admin.get("/admin/products/P9/plan").await;
     assert_eq!(plan.status, StatusCode::OK, "{}", plan.body);

@@ -60,19 +60,12 @@ async fn users_page(
         .get("role")
         .map(|s| s.trim().to_string())
         .unwrap_or_default();
-    let needle = q
-        .get("q")
-        .map(|s| s.trim().to_lowercase())
-        .unwrap_or_default();
+    let needle = super::needle(q);
     let mut rows: Vec<AccountView> = AccountList::new(&all)
         .users
         .into_iter()
         .filter(|u| filter_role.is_empty() || u.user.role == filter_role)
-        .filter(|u| {
-            needle.is_empty()
-                || u.user.username.to_lowercase().contains(&needle)
-                || u.user.display_name.to_lowercase().contains(&needle)
-        })
+        .filter(|u| super::holds(&needle, &[&u.user.username, &u.user.display_name]))
         .collect();
     match q.get("sort").map(String::as_str) {
         Some("role") => rows.sort_by(|a, b| {

@@ -389,6 +389,7 @@ const TABLE: &[(&str, &str)] = &[
     ("Tree size", "树大小"),
     ("Username", "用户名"),
     ("Users", "用户管理"),
+    ("No team in this view.", "此视图中没有团队。"),
     ("Team name", "团队名称"),
     ("Queue name", "队列名称"),
     ("Product name", "产品名称"),

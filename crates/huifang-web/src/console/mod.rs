@@ -696,6 +696,18 @@ impl Pager {
     }
 }
 
+/// A list's text filter (`?q=`), trimmed and in lower case; empty when there is none.
+pub fn needle(q: &std::collections::HashMap<String, String>) -> String {
+    q.get("q")
+        .map(|s| s.trim().to_lowercase())
+        .unwrap_or_default()
+}
+
+/// Whether one of the texts holds the filter, case aside (an empty filter: every text).
+pub fn holds(needle: &str, texts: &[&str]) -> bool {
+    needle.is_empty() || texts.iter().any(|t| t.to_lowercase().contains(needle))
+}
+
 /// A query string of the pairs whose value is set (for links that keep the filters).
 pub fn query_of(pairs: &[(&str, Option<&str>)]) -> String {
     pairs

@@ -101,6 +101,10 @@ impl Refusal {
 struct TeamsPage {
     c: Chrome,
     teams: Vec<TeamView>,
+    /// Every team's code and name, for the new queue's team.
+    all_teams: Vec<(String, String)>,
+    /// The filter: a text in a team's or one of its queues' code or name.
+    q: String,
     strategies: Vec<&'static str>,
     refusal: Refusal,
     empty: FormState,
@@ -124,15 +128,35 @@ impl TeamsPage {
 async fn teams_page(
     state: &AppState,
     v: Viewer,
-    done: Option<&str>,
+    q: &HashMap<String, String>,
     refusal: Refusal,
 ) -> Result<Response, ConsoleError> {
     admin_only(&v)?;
-    let teams = TeamList::new(&team::teams(&state.store, Some(&v.actor)).await?).teams;
+    let all = TeamList::new(&team::teams(&state.store, Some(&v.actor)).await?).teams;
+    let needle = super::needle(q);
+    let all_teams = all
+        .iter()
+        .map(|t| (t.code.clone(), t.name.clone()))
+        .collect();
+    let teams = all
+        .into_iter()
+        .filter(|t| {
+            super::holds(&needle, &[&t.code, &t.name])
+                || t.queues
+                    .iter()
+                    .any(|qu| super::holds(&needle, &[&qu.code, &qu.name]))
+        })
+        .collect();
     let refused = refusal.any();
     let view = TeamsPage {
-        c: v.chrome_done("Teams and queues", "/admin/teams", done),
+        c: v.chrome_done(
+            "Teams and queues",
+            "/admin/teams",
+            q.get("done").map(String::as_str),
+        ),
         teams,
+        all_teams,
+        q: needle,
         strategies: Strategy::ALL.iter().map(|s| s.as_str()).collect(),
         refusal,
         empty: FormState::default(),
@@ -145,13 +169,7 @@ async fn teams(
     v: Viewer,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ConsoleError> {
-    teams_page(
-        &state,
-        v,
-        q.get("done").map(String::as_str),
-        Refusal::default(),
-    )
-    .await
+    teams_page(&state, v, &q, Refusal::default()).await
 }
 
 /// Ends a team or queue form: back to the page, or the page again with the refusal.
@@ -166,7 +184,7 @@ async fn after(
         Ok(()) => Ok(to("/admin/teams?done=saved")),
         Err(e) => {
             let refusal = Refusal::of(form, &fields, e)?;
-            teams_page(state, viewer, None, refusal).await
+            teams_page(state, viewer, &HashMap::new(), refusal).await
         }
     }
 }
@@ -254,21 +272,39 @@ async fn change_queue(
 struct ProductsPage {
     c: Chrome,
     products: Vec<ProductView>,
+    /// The filter: a text in a product's code or name.
+    q: String,
     form: FormState,
 }
 
 async fn products_page(
     state: &AppState,
     v: Viewer,
-    done: Option<&str>,
+    q: &HashMap<String, String>,
     form: FormState,
 ) -> Result<Response, ConsoleError> {
     admin_only(&v)?;
-    let products = book::products(&state.store, &v.actor).await?.products;
+    let needle = super::needle(q);
+    let mut products: Vec<ProductView> = book::products(&state.store, &v.actor)
+        .await?
+        .products
+        .into_iter()
+        .filter(|p| super::holds(&needle, &[&p.code, &p.name]))
+        .collect();
+    match q.get("sort").map(String::as_str) {
+        Some("name") => products.sort_by(|a, b| (&a.name, &a.code).cmp(&(&b.name, &b.code))),
+        Some("loans") => products.sort_by(|a, b| b.loans.cmp(&a.loans).then(a.code.cmp(&b.code))),
+        _ => products.sort_by(|a, b| a.code.cmp(&b.code)),
+    }
     let refused = !form.errors.is_empty() || form.general.is_some();
     let view = ProductsPage {
-        c: v.chrome_done("Products", "/admin/products", done),
+        c: v.chrome_done(
+            "Products",
+            "/admin/products",
+            q.get("done").map(String::as_str),
+        ),
         products,
+        q: needle,
         form,
     };
     page_or_refused(refused, &view)
@@ -279,13 +315,7 @@ async fn products(
     v: Viewer,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ConsoleError> {
-    products_page(
-        &state,
-        v,
-        q.get("done").map(String::as_str),
-        FormState::default(),
-    )
-    .await
+    products_page(&state, v, &q, FormState::default()).await
 }
 
 /// Adds a product through the import (the same checks as `huifang import products`); a product
@@ -329,7 +359,7 @@ async fn add_product(
         }
         Err(e) => form.refused(e)?,
     }
-    products_page(&state, viewer, None, form).await
+    products_page(&state, viewer, &HashMap::new(), form).await
 }
 
 #[derive(Template)]
