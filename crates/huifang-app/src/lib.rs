@@ -25,6 +25,7 @@ pub mod score;
 pub mod status;
 pub mod team;
 pub mod templates;
+pub mod text;
 pub mod views;
 pub mod warnings;
 pub mod webhooks;

@@ -259,6 +259,17 @@ async fn each_follow_up_signal_raises_its_rule_at_once(dbs: &mut Dbs) {
             "回访记录 2026-03-20: 车辆下落不明",
             "follow-up 2026-03-20: vehicle lost",
         ),
+        // the agent's notes, read by the text reader, weigh as the structured answers do
+        (
+            OutcomeInput {
+                notes: "客户说上个月把车卖给朋友了，钱拿去还别的债".into(),
+                ..contact("k12", "reached")
+            },
+            3,
+            "vehicle_sold",
+            "回访记录 2026-03-20: 车辆已出售",
+            "follow-up 2026-03-20: vehicle sold",
+        ),
     ];
     current_book(&store, cases.len() + 1).await;
     for (i, (input, want_level, rule, zh, en)) in cases.iter().enumerate() {
@@ -306,6 +317,15 @@ async fn each_follow_up_signal_raises_its_rule_at_once(dbs: &mut Dbs) {
             .iter()
             .all(|w| w.cleared_on.is_some())
     );
+    // notes that deny the signals raise none
+    let t = task(&store, loan, "denied", "followup", "2026-03-20").await;
+    let denied = OutcomeInput {
+        notes: "我没有失业，车也没卖，就是这个月工资晚发了".into(),
+        ..contact("k-denied", "reached")
+    };
+    // no signal recorded: nothing to weigh
+    assert_eq!(record(&store, "a1", t, &denied).await, None);
+    assert_eq!(level(&store, loan).await, 0);
 }
 
 /// A rule set whose job-loss rule counts a signal for 5 days only.

@@ -71,6 +71,17 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+enum SignalsCommand {
+    /// What a text yields: each signal with the words that fired it and its confidence, and the
+    /// words the text was cut into.
+    Test {
+        text: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum KeysCommand {
     /// Put a new random key first in the key file (made if missing): it seals from now on;
     /// the older keys stay to open what they sealed until `keys rotate` has re-sealed it.
@@ -170,6 +181,11 @@ enum Command {
         format: Format,
         #[command(subcommand)]
         what: Option<ReportCommand>,
+    },
+    /// Risk signals read in Chinese free text (notes, replies, transcripts).
+    Signals {
+        #[command(subcommand)]
+        command: SignalsCommand,
     },
     /// The risk score (风险评分): train the models, list them, a loan's score, a new application's.
     Score {
@@ -624,6 +640,38 @@ async fn run(cli: Cli) -> Result<()> {
             let (store, policy) = open_with_policy(&cli).await?;
             say_text!("{}", report_cmd::run(&store, &policy, command).await?);
             store.close().await;
+        }
+        Command::Signals {
+            command: SignalsCommand::Test { text, json },
+        } => {
+            let reader = huifang_app::text::reader();
+            let signals = reader.read(text);
+            if *json {
+                let v: Vec<serde_json::Value> = signals
+                    .iter()
+                    .map(|s| {
+                        serde_json::json!({
+                            "kind": s.kind,
+                            "words": s.words,
+                            "confidence": s.confidence,
+                        })
+                    })
+                    .collect();
+                say!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                say!("words: {}", reader.words(text).join(" / "));
+                if signals.is_empty() {
+                    say!("no signal");
+                }
+                for s in &signals {
+                    say!(
+                        "{:<18} {:>3}%  {}",
+                        s.kind,
+                        s.confidence,
+                        s.words.join(", ")
+                    );
+                }
+            }
         }
         Command::Score { command } => {
             let store = open(&cli).await?;

@@ -1039,3 +1039,23 @@ fn postgres_init_import_run_daily_status() {
     );
     assert_eq!(status_csv(dir, &lite), status);
 }
+
+#[test]
+fn signals_test_shows_what_a_text_yields() {
+    let dir = tempfile::tempdir().unwrap();
+    let shown = ok(
+        dir.path(),
+        &["signals", "test", "客户说车已经卖了，现在人也联系不上"],
+    );
+    assert!(shown.contains("words: "), "{shown}");
+    assert!(
+        shown.contains("vehicle_sold") && shown.contains("absconded"),
+        "{shown}"
+    );
+    let json: Value = serde_json::from_str(&ok(
+        dir.path(),
+        &["signals", "test", "--json", "我没有失业，车也没卖"],
+    ))
+    .unwrap();
+    assert_eq!(json, serde_json::json!([]));
+}

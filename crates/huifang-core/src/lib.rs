@@ -24,6 +24,7 @@ pub mod score;
 pub mod status;
 pub mod team;
 pub mod template;
+pub mod text;
 pub mod warning;
 pub mod webhook;
 

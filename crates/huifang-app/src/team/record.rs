@@ -335,7 +335,8 @@ pub(crate) struct ContactFacts {
     /// The task's attempts before this contact.
     attempts: u32,
     transition: Transition,
-    /// (kind, value) of each risk signal: the core's, then those the script adds.
+    /// (kind, value) of each risk signal: the core's, then those the script adds, then those
+    /// the notes yield.
     signal_rows: Vec<(String, String)>,
     pub(crate) occurred_at: chrono::DateTime<chrono::Utc>,
 }
@@ -359,7 +360,15 @@ async fn read_contact(
             attempts
         }
     };
-    let signal_rows = signal_rows(tx, &task.task.kind, &outcome, &answers, attempts_after).await?;
+    let mut signal_rows =
+        signal_rows(tx, &task.task.kind, &outcome, &answers, attempts_after).await?;
+    // what the agent's notes say, read by the text reader, weighed as the structured signals
+    for s in crate::text::read(&input.notes) {
+        if !signal_rows.iter().any(|(k, _)| *k == s.kind) {
+            let value = format!("notes: {} ({}%)", s.words.join(", "), s.confidence);
+            signal_rows.push((s.kind, value));
+        }
+    }
     if input.duration_seconds < 0 {
         return Err(invalid("duration_seconds", "cannot be negative"));
     }
