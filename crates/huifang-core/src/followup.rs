@@ -1044,7 +1044,7 @@ pub struct Script {
 
 /// Whether a name is a plain identifier (`a`–`z`, digits, `_`, starting with a letter), as
 /// question ids, option codes and signal names are.
-fn identifier(s: &str) -> bool {
+pub(crate) fn identifier(s: &str) -> bool {
     s.starts_with(|c: char| c.is_ascii_lowercase())
         && s.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')

@@ -207,11 +207,7 @@ pub fn check(lexicon: &Lexicon) -> Result<(), String> {
         if t.text.trim().is_empty() {
             return Err(format!("terms[{i}].text: a term has a text"));
         }
-        let name_ok = t.kind.starts_with(|c: char| c.is_ascii_lowercase())
-            && t.kind
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-        if !name_ok {
+        if !crate::followup::identifier(&t.kind) {
             return Err(format!(
                 "terms[{i}].kind: {:?} is not a signal's name (a-z, 0-9, _)",
                 t.kind
