@@ -475,6 +475,18 @@ fn script_lang(lang: &str) -> Result<(), AppError> {
     }
 }
 
+/// The task kind of the script a caller names by kind and language; a kind or a language
+/// without scripts is no such script.
+pub fn script_named(kind: &str, lang: &str) -> Result<TaskKind, AppError> {
+    let missing = || AppError::NotFound {
+        what: "script",
+        id: format!("{kind}/{lang}"),
+    };
+    let kind: TaskKind = kind.parse().map_err(|_: String| missing())?;
+    script_lang(lang).map_err(|_| missing())?;
+    Ok(kind)
+}
+
 /// Reads a script's questions from JSON text (a list of questions, or a script document with
 /// `questions`), checked by the core; the error names the field.
 pub fn questions_from_text(text: &str) -> Result<Vec<Question>, String> {

@@ -597,7 +597,7 @@ pub async fn run(store: &Store, policy: &Policy, command: &Commands) -> Result<(
                     name,
                 },
         } => {
-            let id = team::create_queue(
+            let queue = team::create_queue(
                 store,
                 None,
                 code,
@@ -607,7 +607,10 @@ pub async fn run(store: &Store, policy: &Policy, command: &Commands) -> Result<(
                 skill,
             )
             .await?;
-            say!("queue {code} of team {team_code} ({strategy}) added, id {id}");
+            say!(
+                "queue {code} of team {team_code} ({strategy}) added, id {}",
+                queue.id
+            );
         }
         Commands::Queue {
             command:

@@ -13,7 +13,7 @@ use huifang_app::views::{
     TeamList, TeamRequest,
 };
 use huifang_app::{AppError, book, followup, team};
-use huifang_core::followup::{SCRIPT_LANGS, TaskKind};
+use huifang_core::followup::TaskKind;
 use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -146,7 +146,7 @@ async fn add_queue(
         }
         .into());
     }
-    team::create_queue(
+    let added = team::create_queue(
         &state.store,
         Some(&actor),
         code,
@@ -156,14 +156,7 @@ async fn add_queue(
         req.skill.as_deref().unwrap_or(""),
     )
     .await?;
-    let added = team::teams(&state.store, Some(&actor))
-        .await?
-        .iter()
-        .flat_map(|t| &t.queues)
-        .find(|q| q.code == code)
-        .map(QueueView::from)
-        .ok_or_else(|| ApiError::Internal("the added queue is not found".into()))?;
-    Ok((StatusCode::CREATED, Json(added)))
+    Ok((StatusCode::CREATED, Json(QueueView::from(&added))))
 }
 
 /// Changes a queue's name, skill or assignment strategy (the admin); tasks already assigned
@@ -282,20 +275,13 @@ async fn set_plan(
     plan_doc(followup::set_plan_as(&state.store, &actor, Some(&product), &text).await?).map(Json)
 }
 
-/// The script a path names: 404 for a task kind or a language without scripts.
+/// The script a path names (404 for a task kind or a language without scripts).
 fn script_key(
     p: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<(TaskKind, String), ApiError> {
     let Path((kind, lang)) =
         p.map_err(|_| ApiError::bad_request("the kind or language in the path is malformed"))?;
-    let kind: TaskKind = kind.parse().map_err(|e: String| ApiError::NotFound(e))?;
-    if !SCRIPT_LANGS.contains(&lang.as_str()) {
-        return Err(ApiError::NotFound(format!(
-            "no scripts in {lang:?} (they exist in {})",
-            SCRIPT_LANGS.join(", ")
-        )));
-    }
-    Ok((kind, lang))
+    Ok((followup::script_named(&kind, &lang)?, lang))
 }
 
 /// A task kind's script (questionnaire) in a language: the stored one, else the default.

@@ -371,7 +371,7 @@ pub async fn users(
     Ok(all)
 }
 
-/// Creates a queue of a team; returns its id.
+/// Creates a queue of a team; returns it as stored.
 pub async fn create_queue(
     store: &Store,
     by: Option<&Actor>,
@@ -380,7 +380,7 @@ pub async fn create_queue(
     team: &str,
     strategy: &str,
     skill: &str,
-) -> Result<i64, AppError> {
+) -> Result<QueueRecord, AppError> {
     require_admin(by)?;
     let strategy: Strategy = strategy
         .parse()
@@ -398,11 +398,20 @@ pub async fn create_queue(
         return Err(AppError::Conflict(format!("queue {code:?} exists already")));
     }
     let name = if name.trim().is_empty() { code } else { name };
-    let id = tx
-        .insert_queue(code, name, team.id, skill.trim(), strategy.as_str())
+    tx.insert_queue(code, name, team.id, skill.trim(), strategy.as_str())
         .await?;
+    let queue = stored_queue(&mut tx, code).await?;
     tx.commit().await?;
-    Ok(id)
+    Ok(queue)
+}
+
+async fn stored_queue(tx: &mut Tx, code: &str) -> Result<QueueRecord, AppError> {
+    tx.queue_by_code(code)
+        .await?
+        .ok_or_else(|| AppError::NotFound {
+            what: "queue",
+            id: code.to_string(),
+        })
 }
 
 /// A team with its members' count and its queues.
@@ -493,13 +502,7 @@ pub async fn change_queue(
     }
     let mut tx = store.begin().await?;
     tx.lock_for_write().await?;
-    let queue = tx
-        .queue_by_code(code.trim())
-        .await?
-        .ok_or_else(|| AppError::NotFound {
-            what: "queue",
-            id: code.to_string(),
-        })?;
+    let queue = stored_queue(&mut tx, code.trim()).await?;
     let name = change
         .name
         .as_deref()
@@ -511,13 +514,7 @@ pub async fn change_queue(
     let strategy = strategy.unwrap_or(queue.strategy);
     tx.set_queue(queue.id, &name, &skill, strategy.as_str())
         .await?;
-    let changed = tx
-        .queue_by_code(&queue.code)
-        .await?
-        .ok_or_else(|| AppError::NotFound {
-            what: "queue",
-            id: code.to_string(),
-        })?;
+    let changed = stored_queue(&mut tx, &queue.code).await?;
     tx.commit().await?;
     Ok(changed)
 }

@@ -501,15 +501,7 @@ async fn script_page(
 }
 
 fn script_key(kind: &str, lang: &str) -> Result<(TaskKind, String), ConsoleError> {
-    let kind: TaskKind = kind
-        .parse()
-        .map_err(|e: String| ConsoleError::Api(crate::ApiError::NotFound(e)))?;
-    if !SCRIPT_LANGS.contains(&lang) {
-        return Err(ConsoleError::Api(crate::ApiError::NotFound(format!(
-            "no script language {lang:?}"
-        ))));
-    }
-    Ok((kind, lang.to_string()))
+    Ok((followup::script_named(kind, lang)?, lang.to_string()))
 }
 
 async fn scripts(
