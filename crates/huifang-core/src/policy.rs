@@ -110,6 +110,11 @@ pub enum Classification {
 }
 
 impl Classification {
+    /// Non-performing (不良): substandard, doubtful or loss.
+    pub fn is_non_performing(self) -> bool {
+        self >= Classification::Substandard
+    }
+
     /// All tiers, best first.
     pub const ALL: [Classification; 5] = [
         Self::Normal,

@@ -214,7 +214,7 @@ fn day_rates(rows: &[huifang_store::SummaryRow]) -> [Option<i128>; 4] {
             overdue_loans += i128::from(r.loans);
             overdue_fen += b;
         }
-        if r.classification >= Classification::Substandard {
+        if r.classification.is_non_performing() {
             npl_fen += b;
         }
         if r.warning_level >= 2 {
