@@ -24,6 +24,10 @@ use huifang_core::contact;
 use huifang_core::ids::{Mobile, ResidentId, Vin};
 use huifang_core::outcome::Channel;
 use huifang_core::schedule::{MAX_TERM_MONTHS, Method};
+use huifang_core::vehicle::{
+    MAX_PLACE_RADIUS_M, Place, PlaceKind, Point, Tracker, TrackerEvent, TrackerEventKind,
+    parse_degrees,
+};
 use huifang_core::{Money, Rate};
 use rust_decimal::Decimal;
 
@@ -83,6 +87,13 @@ pub const PAYMENT_COLUMNS: [&str; 5] = [
     "channel",
 ];
 
+/// The header of `tracker_events.csv` (a GPS vendor's events).
+pub const TRACKER_EVENT_COLUMNS: [&str; 7] =
+    ["device_id", "vin", "tracker", "time", "lat", "lon", "event"];
+
+/// The header of `places.csv` (pawn shops and used-car markets).
+pub const PLACE_COLUMNS: [&str; 6] = ["external_id", "kind", "name", "lat", "lon", "radius_m"];
+
 /// Longest external id or product code, in characters.
 pub const MAX_ID_CHARS: usize = 64;
 /// Longest name or other free text (employer, city, vehicle model, dealer), in characters.
@@ -108,6 +119,10 @@ pub enum ImportFormat {
     Loans,
     /// `payments.csv`
     Payments,
+    /// `tracker_events.csv`
+    TrackerEvents,
+    /// `places.csv`
+    Places,
 }
 
 impl ImportFormat {
@@ -118,6 +133,8 @@ impl ImportFormat {
             ImportFormat::Borrowers => &BORROWER_COLUMNS,
             ImportFormat::Loans => &LOAN_COLUMNS,
             ImportFormat::Payments => &PAYMENT_COLUMNS,
+            ImportFormat::TrackerEvents => &TRACKER_EVENT_COLUMNS,
+            ImportFormat::Places => &PLACE_COLUMNS,
         }
     }
 
@@ -136,6 +153,8 @@ impl ImportFormat {
             ImportFormat::Borrowers => "borrowers.csv",
             ImportFormat::Loans => "loans.csv",
             ImportFormat::Payments => "payments.csv",
+            ImportFormat::TrackerEvents => "tracker_events.csv",
+            ImportFormat::Places => "places.csv",
         }
     }
 
@@ -146,14 +165,21 @@ impl ImportFormat {
             ImportFormat::Borrowers => "borrower",
             ImportFormat::Loans => "loan",
             ImportFormat::Payments => "payment",
+            ImportFormat::TrackerEvents => "tracker event",
+            ImportFormat::Places => "place",
         }
     }
 
-    /// The column that must be unique within a file (`code` or `external_id`).
-    pub const fn key_column(self) -> &'static str {
+    /// The column that must be unique within a file (`code` or `external_id`); tracker events
+    /// have none (a tracker's event is known by its time and kind).
+    pub const fn key_column(self) -> Option<&'static str> {
         match self {
-            ImportFormat::Products => "code",
-            ImportFormat::Borrowers | ImportFormat::Loans | ImportFormat::Payments => "external_id",
+            ImportFormat::Products => Some("code"),
+            ImportFormat::Borrowers
+            | ImportFormat::Loans
+            | ImportFormat::Payments
+            | ImportFormat::Places => Some("external_id"),
+            ImportFormat::TrackerEvents => None,
         }
     }
 }
@@ -339,6 +365,8 @@ pub fn read_records(
         ImportFormat::Borrowers => parse_borrowers(source)?.into_rows().map(|r| r.len()),
         ImportFormat::Loans => parse_loans(source)?.into_rows().map(|r| r.len()),
         ImportFormat::Payments => parse_payments(source)?.into_rows().map(|r| r.len()),
+        ImportFormat::TrackerEvents => parse_tracker_events(source)?.into_rows().map(|r| r.len()),
+        ImportFormat::Places => parse_places(source)?.into_rows().map(|r| r.len()),
     }
 }
 
@@ -413,6 +441,18 @@ pub(crate) fn parse_loans(source: Source<'_>) -> Result<Parsed<LoanRow>, FileErr
 /// Reads payments, keeping the good rows of a table with bad ones.
 pub(crate) fn parse_payments(source: Source<'_>) -> Result<Parsed<PaymentRow>, FileError> {
     parse_source(ImportFormat::Payments, source, parse_payment)
+}
+
+/// Reads a GPS vendor's tracker events, keeping the good rows of a table with bad ones.
+pub(crate) fn parse_tracker_events(
+    source: Source<'_>,
+) -> Result<Parsed<TrackerEventRow>, FileError> {
+    parse_source(ImportFormat::TrackerEvents, source, parse_tracker_event)
+}
+
+/// Reads places, keeping the good rows of a table with bad ones.
+pub(crate) fn parse_places(source: Source<'_>) -> Result<Parsed<PlaceRow>, FileError> {
+    parse_source(ImportFormat::Places, source, parse_place)
 }
 
 /// The grid of an intake's JSON objects: a header of every column of the format (its optional
@@ -693,7 +733,8 @@ fn parse_rows<T>(
         };
         let parsed = parse(&mut fields);
         let mut row_errors = std::mem::take(&mut fields.errors);
-        if let Some(Ok(key)) = fields.cell(key_column)
+        if let Some(key_column) = key_column
+            && let Some(Ok(key)) = fields.cell(key_column)
             && identifier(key).is_ok()
         {
             match first_seen.get(key.as_str()) {
@@ -1074,6 +1115,105 @@ fn parse_payment(f: &mut Fields<'_>) -> Option<PaymentRow> {
         paid_on: paid_on?,
         amount: amount?,
         channel: channel?,
+    })
+}
+
+/// One row of `tracker_events.csv`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackerEventRow {
+    /// The vehicle the tracker is on (binds it to the loan of this VIN).
+    pub vin: String,
+    /// The event as the core judges it.
+    pub event: TrackerEvent,
+}
+
+/// One row of `places.csv`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlaceRow {
+    /// The place's key: a place sent again is updated.
+    pub external_id: String,
+    /// The place (its id is the store's).
+    pub place: Place,
+}
+
+/// Reads a moment: RFC 3339 with its offset (`2026-12-01T08:00:00+08:00`, `…Z`), or
+/// `YYYY-MM-DD HH:MM:SS` at Beijing time (UTC+8). Unix seconds.
+pub fn moment(text: &str) -> Result<i64, String> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.timestamp());
+    }
+    let beijing = chrono::FixedOffset::east_opt(8 * 3_600)
+        .unwrap_or_else(|| unreachable!("UTC+8 is a valid offset"));
+    chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
+        .ok()
+        .and_then(|t| t.and_local_timezone(beijing).single())
+        .map(|t| t.timestamp())
+        .ok_or_else(|| {
+            format!("is not a time (RFC 3339, or YYYY-MM-DD HH:MM:SS at UTC+8): {text:?}")
+        })
+}
+
+fn parse_tracker_event(f: &mut Fields<'_>) -> Option<TrackerEventRow> {
+    let device = f.field("device_id", identifier);
+    let vin = f.field("vin", |t| vin(t).map(|v| v.as_str().to_owned()));
+    let tracker = f.field("tracker", |t| t.parse::<Tracker>());
+    let at = f.field("time", moment);
+    let kind = f.field("event", |t| t.parse::<TrackerEventKind>());
+    let lat = f.optional("lat", |t| parse_degrees(t, 90));
+    let lon = f.optional("lon", |t| parse_degrees(t, 180));
+    let point = match (lat?, lon?) {
+        (Some(lat_e6), Some(lon_e6)) => Some(Point { lat_e6, lon_e6 }),
+        (None, None) => None,
+        (None, Some(_)) => {
+            f.fail("lat", "is empty while lon is given".to_owned());
+            return None;
+        }
+        (Some(_), None) => {
+            f.fail("lon", "is empty while lat is given".to_owned());
+            return None;
+        }
+    };
+    let kind = kind?;
+    if kind == TrackerEventKind::Position && point.is_none() {
+        f.fail("lat", "a position needs lat and lon".to_owned());
+        return None;
+    }
+    Some(TrackerEventRow {
+        vin: vin?,
+        event: TrackerEvent {
+            device: device?,
+            tracker: tracker?,
+            at: at?,
+            kind,
+            point,
+        },
+    })
+}
+
+fn parse_place(f: &mut Fields<'_>) -> Option<PlaceRow> {
+    let external_id = f.field("external_id", identifier);
+    let kind = f.field("kind", |t| t.parse::<PlaceKind>());
+    let name = f.field("name", |t| bounded_text(t, MAX_TEXT_CHARS, true));
+    let lat = f.field("lat", |t| parse_degrees(t, 90));
+    let lon = f.field("lon", |t| parse_degrees(t, 180));
+    let radius_m = f.field("radius_m", |t| {
+        t.parse::<u32>()
+            .ok()
+            .filter(|r| (1..=MAX_PLACE_RADIUS_M).contains(r))
+            .ok_or_else(|| format!("must be a whole number of metres, 1 to {MAX_PLACE_RADIUS_M}"))
+    });
+    Some(PlaceRow {
+        external_id: external_id?,
+        place: Place {
+            id: 0,
+            kind: kind?,
+            name: name?,
+            point: Point {
+                lat_e6: lat?,
+                lon_e6: lon?,
+            },
+            radius_m: radius_m?,
+        },
     })
 }
 

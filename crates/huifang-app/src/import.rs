@@ -88,6 +88,14 @@ pub async fn import_from(
             let read = files::parse_payments(source)?;
             payments(store, policy, &read.rows, read.errors).await
         }
+        ImportFormat::TrackerEvents => {
+            let read = files::parse_tracker_events(source)?;
+            crate::vehicles::import_events(store, policy, &read.rows, read.errors).await
+        }
+        ImportFormat::Places => {
+            let read = files::parse_places(source)?;
+            crate::vehicles::import_places(store, &read.rows, read.errors).await
+        }
     };
     match (done, source) {
         (Err(AppError::Rows(errors)), Source::Records(_)) => Err(AppError::Items(errors)),

@@ -42,8 +42,10 @@ fn require_feeder(actor: &Actor) -> Result<(), AppError> {
 
 /// The external id (or product code) each record names, in order.
 fn keys_of(format: ImportFormat, records: &[Value]) -> Vec<String> {
-    let key = format.key_column();
-    records.iter().map(|r| keys_of_column(r, key)).collect()
+    match format.key_column() {
+        Some(key) => records.iter().map(|r| keys_of_column(r, key)).collect(),
+        None => vec![String::new(); records.len()],
+    }
 }
 
 /// Imports `records` (1 to [`MAX_ITEMS`] JSON objects of `format`'s columns) as one file would

@@ -26,6 +26,7 @@ pub mod status;
 pub mod team;
 pub mod templates;
 pub mod text;
+pub mod vehicles;
 pub mod views;
 pub mod warnings;
 pub mod webhooks;

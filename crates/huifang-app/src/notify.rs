@@ -1016,7 +1016,7 @@ fn unauthenticated(why: &str) -> AppError {
 }
 
 /// Checks a callback's signature and timestamp against the secret, in constant time.
-fn verify(
+pub(crate) fn verify(
     secret: &str,
     timestamp: &str,
     signature: &str,

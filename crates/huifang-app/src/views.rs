@@ -3421,3 +3421,203 @@ impl DeliveryList {
         }
     }
 }
+
+// ----- vehicle monitoring ----------------------------------------------------------------------
+
+/// The vehicle monitoring's rules (data) and the GPS vendors' webhook secret (never shown:
+/// `"********"` stands for the one kept).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MonitoringDoc {
+    /// A wired tracker silent this many hours is offline.
+    pub offline_hours: u32,
+    /// The wired and wireless trackers of a vehicle farther apart than this (metres) diverge...
+    pub diverge_m: u32,
+    /// ...judged on fixes at most this many minutes apart.
+    pub diverge_minutes: u32,
+    /// Positions within a place's radius this many hours are a stay.
+    pub stay_hours: u32,
+    /// Tracker events are deleted after this many days.
+    pub retention_days: u32,
+    /// Signs the vendors' webhook (at least 16 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
+}
+
+impl Default for MonitoringDoc {
+    fn default() -> Self {
+        let r = huifang_core::vehicle::MonitorRules::default();
+        MonitoringDoc {
+            offline_hours: r.offline_hours,
+            diverge_m: r.diverge_m,
+            diverge_minutes: r.diverge_minutes,
+            stay_hours: r.stay_hours,
+            retention_days: r.retention_days,
+            webhook_secret: None,
+        }
+    }
+}
+
+impl MonitoringDoc {
+    const HIDDEN: &'static str = "********";
+
+    /// The core's rules.
+    pub fn rules(&self) -> huifang_core::vehicle::MonitorRules {
+        huifang_core::vehicle::MonitorRules {
+            offline_hours: self.offline_hours,
+            diverge_m: self.diverge_m,
+            diverge_minutes: self.diverge_minutes,
+            stay_hours: self.stay_hours,
+            retention_days: self.retention_days,
+        }
+    }
+
+    /// As shown: the secret hidden.
+    pub fn redacted(mut self) -> MonitoringDoc {
+        if self.webhook_secret.is_some() {
+            self.webhook_secret = Some(Self::HIDDEN.to_string());
+        }
+        self
+    }
+
+    /// A secret sent back hidden keeps `old`'s; a new one must be at least 16 characters.
+    pub fn keep_hidden_secret(&mut self, old: &MonitoringDoc) -> Result<(), AppError> {
+        if self.webhook_secret.as_deref() == Some(Self::HIDDEN) {
+            self.webhook_secret.clone_from(&old.webhook_secret);
+        }
+        if self.webhook_secret.as_ref().is_some_and(|s| s.len() < 16) {
+            return Err(AppError::Field {
+                field: "webhook_secret",
+                reason: "must be at least 16 characters".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A risk signal a tracker's events raised.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct VehicleSignalView {
+    /// The loan's external id.
+    pub loan: String,
+    /// `gps_offline`, `gps_power_cut`, `gps_tamper`, `gps_diverged`, `gps_left_province`,
+    /// `gps_pawn_shop_stay`, `gps_used_car_market_stay`.
+    pub kind: String,
+    /// When it held (RFC 3339, UTC).
+    pub at: String,
+    /// What it says (no position).
+    pub detail: String,
+}
+
+/// What a batch of tracker events did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct TrackerIngestView {
+    pub received: usize,
+    /// Events kept (new).
+    pub kept: usize,
+    /// Events kept before (the same tracker, time and event).
+    pub duplicates: usize,
+    /// Trackers bound to their loans by VIN now.
+    pub trackers_bound: usize,
+    pub signals: Vec<VehicleSignalView>,
+    /// Loans the warning rules weighed at once.
+    pub loans_weighed: usize,
+}
+
+/// What the offline sweep found and the retention deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct SweepView {
+    pub offline: Vec<VehicleSignalView>,
+    /// Tracker events older than the retention period, deleted.
+    pub purged: u64,
+}
+
+/// A position: decimal degrees, six places.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct PositionView {
+    pub lat: String,
+    pub lon: String,
+}
+
+/// A tracker of a vehicle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct TrackerView {
+    pub device: String,
+    /// `wired` or `wireless`.
+    pub tracker: String,
+    /// Last heard from (RFC 3339, UTC).
+    pub last_seen: String,
+    pub silent_hours: i64,
+    /// A wired tracker silent for the rules' hours.
+    pub offline: bool,
+    pub last_position: Option<PositionView>,
+    pub last_position_at: Option<String>,
+}
+
+/// A stay being timed within a place's radius.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct StayView {
+    pub place: String,
+    pub kind: String,
+    pub since: String,
+    pub hours: i64,
+}
+
+/// A risk signal of a loan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct SignalRowView {
+    pub kind: String,
+    pub value: String,
+    /// The business date it was recorded on.
+    pub observed_on: String,
+}
+
+/// One tracker event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct TrackerEventView {
+    pub device: String,
+    pub tracker: String,
+    pub at: String,
+    /// `position`, `offline`, `power_cut` or `tamper`.
+    pub event: String,
+    pub position: Option<PositionView>,
+}
+
+/// A loan's vehicle as its trackers see it (locations: risk officers and repossession agents
+/// only; every view logged).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct VehicleView {
+    pub loan: String,
+    pub vin: String,
+    /// The province of registration (GB/T 2260 code), from the borrower's ID number.
+    pub province: String,
+    pub province_name: Option<String>,
+    pub trackers: Vec<TrackerView>,
+    pub stay: Option<StayView>,
+    /// The risk signals the trackers raised, oldest first.
+    pub signals: Vec<SignalRowView>,
+    /// The latest events, newest first.
+    pub events: Vec<TrackerEventView>,
+}
+
+/// A known place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct PlaceView {
+    pub external_id: String,
+    /// `pawn_shop` or `used_car_market`.
+    pub kind: String,
+    pub name: String,
+    pub lat: String,
+    pub lon: String,
+    pub radius_m: u32,
+}
+
+/// One view of a vehicle's locations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct LocationViewView {
+    pub id: i64,
+    pub username: String,
+    pub loan: String,
+    pub viewed_at: String,
+    pub business_date: String,
+}

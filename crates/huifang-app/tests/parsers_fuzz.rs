@@ -38,6 +38,9 @@ fn read_all(bytes: &[u8], kind: FileKind, lines: usize) {
             ImportFormat::Borrowers => files::read_borrowers_bytes(bytes, kind).map(|r| r.len()),
             ImportFormat::Loans => files::read_loans_bytes(bytes, kind).map(|r| r.len()),
             ImportFormat::Payments => files::read_payments_bytes(bytes, kind).map(|r| r.len()),
+            ImportFormat::TrackerEvents | ImportFormat::Places => {
+                unreachable!("not among FORMATS")
+            }
         };
         check_refusal(format, result, 1..=lines.max(1));
     }

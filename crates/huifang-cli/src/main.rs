@@ -30,6 +30,7 @@ mod score_cmd;
 mod team_cmd;
 mod template_cmd;
 mod tiers_cmd;
+mod vehicle_cmd;
 mod warning_cmd;
 mod workers;
 
@@ -106,6 +107,10 @@ enum Kind {
     Borrowers,
     Loans,
     Payments,
+    /// A GPS vendor's `tracker_events.csv`: device_id,vin,tracker,time,lat,lon,event.
+    TrackerEvents,
+    /// `places.csv` (pawn shops, used-car markets): external_id,kind,name,lat,lon,radius_m.
+    Places,
 }
 
 #[derive(Debug, Subcommand)]
@@ -251,6 +256,12 @@ enum Command {
     Warning {
         #[command(subcommand)]
         command: warning_cmd::WarningCommand,
+    },
+    /// Vehicle monitoring (GPS trackers): a loan's vehicle, the offline sweep and retention,
+    /// the rules, the known places, the log of location views.
+    Vehicle {
+        #[command(subcommand)]
+        command: vehicle_cmd::VehicleCommand,
     },
     /// Repossession (收车) and legal (诉讼) cases: a risk officer opens one on a loan; risk
     /// officers and collectors record its steps; a sale is posted as a payment.
@@ -709,6 +720,11 @@ async fn run(cli: Cli) -> Result<()> {
             warning_cmd::run(&store, command).await?;
             store.close().await;
         }
+        Command::Vehicle { command } => {
+            let (store, policy) = open_with_policy(&cli).await?;
+            vehicle_cmd::run(&store, &policy, command).await?;
+            store.close().await;
+        }
         Command::Case { command } => {
             let (store, policy) = open_with_policy(&cli).await?;
             case_cmd::run(&store, &policy, command).await?;
@@ -809,6 +825,8 @@ async fn import_command(cli: &Cli, kind: Kind, file: &std::path::Path) -> Result
         Kind::Borrowers => ImportFormat::Borrowers,
         Kind::Loans => ImportFormat::Loans,
         Kind::Payments => ImportFormat::Payments,
+        Kind::TrackerEvents => ImportFormat::TrackerEvents,
+        Kind::Places => ImportFormat::Places,
     };
     let report = import::import_file(&store, &policy, format, file).await?;
     let reprocessed = if report.loans_reprocessed > 0 {

@@ -25,6 +25,7 @@ pub mod status;
 pub mod team;
 pub mod template;
 pub mod text;
+pub mod vehicle;
 pub mod warning;
 pub mod webhook;
 

@@ -296,6 +296,26 @@ impl WarningRule {
                 C::UnreachableWhileOverdue { days: 30 },
             ),
             WarningRule::new("dpd_91", 3, C::DpdAtLeast { days: 91 }),
+            // the trackers' signals (vehicle monitoring)
+            WarningRule::new("gps_offline", 2, signal(SignalKind::GpsOffline, 30)),
+            WarningRule::new("gps_diverged", 2, signal(SignalKind::GpsDiverged, 30)),
+            WarningRule::new(
+                "gps_left_province",
+                2,
+                signal(SignalKind::GpsLeftProvince, 30),
+            ),
+            WarningRule::new("gps_tamper", 2, signal(SignalKind::GpsTamper, 30)),
+            WarningRule::new(
+                "gps_used_car_market_stay",
+                2,
+                signal(SignalKind::GpsUsedCarMarketStay, 90),
+            ),
+            WarningRule::new("gps_power_cut", 3, signal(SignalKind::GpsPowerCut, 30)),
+            WarningRule::new(
+                "gps_pawn_shop_stay",
+                3,
+                signal(SignalKind::GpsPawnShopStay, 90),
+            ),
         ]
     }
 }

@@ -224,6 +224,21 @@ pub fn review_access(member: &Member, author_team: Option<i64>) -> Result<(), St
     }
 }
 
+/// Who may see a vehicle's locations (sensitive personal information under PIPL): risk officers,
+/// who answer the trackers' warnings, and collectors while the loan has an open repossession
+/// case (the field agents who recover the car). Nobody else, auditors included: they read the
+/// log of who saw them.
+pub fn location_access(role: Role, repossession_open: bool) -> Result<(), String> {
+    match role {
+        Role::RiskOfficer => Ok(()),
+        Role::Collector if repossession_open => Ok(()),
+        Role::Collector => Err("the loan has no open repossession case".into()),
+        other => Err(format!(
+            "locations are shown to risk officers and repossession agents, not to a {other}"
+        )),
+    }
+}
+
 /// Least privilege over borrowers' personal data: a team's members (agents, collectors, the
 /// team lead) read only the borrowers of their team's tasks; risk officers, who answer every
 /// warning, and auditors, who read everything (masked, never revealed), read every borrower's;

@@ -24,10 +24,17 @@ pub enum SignalKind {
     VehicleLost,
     Unreachable,
     BrokenPromise,
+    GpsOffline,
+    GpsPowerCut,
+    GpsTamper,
+    GpsDiverged,
+    GpsLeftProvince,
+    GpsPawnShopStay,
+    GpsUsedCarMarketStay,
 }
 
 impl SignalKind {
-    pub const ALL: [SignalKind; 14] = [
+    pub const ALL: [SignalKind; 21] = [
         SignalKind::Hardship,
         SignalKind::IncomeDrop,
         SignalKind::JobLoss,
@@ -42,6 +49,13 @@ impl SignalKind {
         SignalKind::VehicleLost,
         SignalKind::Unreachable,
         SignalKind::BrokenPromise,
+        SignalKind::GpsOffline,
+        SignalKind::GpsPowerCut,
+        SignalKind::GpsTamper,
+        SignalKind::GpsDiverged,
+        SignalKind::GpsLeftProvince,
+        SignalKind::GpsPawnShopStay,
+        SignalKind::GpsUsedCarMarketStay,
     ];
 
     /// Kinds with a condition of their own (their value matters): a plain signal condition
@@ -69,6 +83,13 @@ impl SignalKind {
             SignalKind::VehicleLost => "vehicle_lost",
             SignalKind::Unreachable => "unreachable",
             SignalKind::BrokenPromise => "broken_promise",
+            SignalKind::GpsOffline => "gps_offline",
+            SignalKind::GpsPowerCut => "gps_power_cut",
+            SignalKind::GpsTamper => "gps_tamper",
+            SignalKind::GpsDiverged => "gps_diverged",
+            SignalKind::GpsLeftProvince => "gps_left_province",
+            SignalKind::GpsPawnShopStay => "gps_pawn_shop_stay",
+            SignalKind::GpsUsedCarMarketStay => "gps_used_car_market_stay",
         }
     }
 
@@ -89,6 +110,21 @@ impl SignalKind {
             SignalKind::VehicleLost => ("车辆下落不明", "vehicle lost"),
             SignalKind::Unreachable => ("无法联系", "unreachable"),
             SignalKind::BrokenPromise => ("承诺还款未兑现", "promise to pay broken"),
+            SignalKind::GpsOffline => ("有线定位器长时间离线", "wired tracker offline"),
+            SignalKind::GpsPowerCut => ("定位器断电", "tracker power cut"),
+            SignalKind::GpsTamper => ("定位器被拆动", "tracker tampered with"),
+            SignalKind::GpsDiverged => (
+                "有线与无线定位器位置分离",
+                "wired and wireless trackers apart",
+            ),
+            SignalKind::GpsLeftProvince => ("车辆离开登记省份", "vehicle left its province"),
+            SignalKind::GpsPawnShopStay => {
+                ("车辆在典当行长时间停留", "vehicle staying at a pawn shop")
+            }
+            SignalKind::GpsUsedCarMarketStay => (
+                "车辆在二手车市场长时间停留",
+                "vehicle staying at a used-car market",
+            ),
         }
     }
 }

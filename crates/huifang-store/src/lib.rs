@@ -24,6 +24,7 @@ mod sql;
 mod team;
 mod templates;
 mod totals;
+mod vehicles;
 mod webhooks;
 
 use std::collections::HashMap;
@@ -107,6 +108,9 @@ pub use team::{
 };
 pub use templates::StoredTemplate;
 pub use totals::TotalsDelta;
+pub use vehicles::{
+    LocationViewRecord, NewTrackerEvent, TrackerEventRecord, TrackerRecord, TrackerWrite, VinLoan,
+};
 pub use webhooks::{
     DeliveryRecord, DeliveryUpdate, NewDelivery, NewWebhook, SourceEvent, WebhookRecord,
 };

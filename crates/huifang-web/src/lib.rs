@@ -32,6 +32,7 @@ mod score;
 mod tasks;
 mod templates;
 mod users;
+mod vehicles;
 mod warnings;
 mod webhooks;
 
@@ -82,7 +83,8 @@ pub struct AppState {
         (name = "cases", description = "Repossession and legal cases and their steps"),
         (name = "contact", description = "The contact rules, borrowers' opt-outs, addresses and emergency contacts, the contacts the rules refused, and message templates"),
         (name = "intake", description = "Core banking pushes borrowers, loans and payments (one or a batch of up to 1,000, all or nothing) and import files; idempotent by external id and by Idempotency-Key"),
-        (name = "messages", description = "Messages to borrowers through the outbox: the messages and their report, the notification rules, the channels' connections, calls placed for agents, providers' signed callbacks")
+        (name = "messages", description = "Messages to borrowers through the outbox: the messages and their report, the notification rules, the channels' connections, calls placed for agents, providers' signed callbacks"),
+        (name = "vehicles", description = "Vehicle monitoring: GPS vendors' signed tracker events, a loan's vehicle (locations for risk officers and repossession agents only, every view logged), the rules, the known places, the log of location views")
     )
 )]
 struct ApiDoc;
@@ -130,6 +132,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(admin::routes())
         .merge(intake::routes())
         .merge(webhooks::routes())
+        .merge(vehicles::routes())
 }
 
 /// The OpenAPI document of the API, as JSON: generated from the same route list the router serves,
