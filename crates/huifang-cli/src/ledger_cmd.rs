@@ -39,8 +39,8 @@ pub enum Commands {
         /// Address to listen on (port 0: any free port; the address is printed).
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
-        /// Do not run the outbox's delivery worker in this server (run `huifang notify run`
-        /// elsewhere).
+        /// Do not run the background work in this server: the outbox's delivery (run `huifang
+        /// notify run` elsewhere) and the vehicles' offline sweep (`huifang vehicle sweep`).
         #[arg(long)]
         no_worker: bool,
         /// Longest a request may take, in seconds, before it is answered 503 and abandoned.
@@ -222,6 +222,7 @@ pub async fn run(db: &Db, command: &Commands) -> Result<()> {
                     .and_then(|()| out.flush());
             }
             if !*no_worker {
+                let sweeping = store.clone();
                 let store = store.clone();
                 tokio::spawn(async move {
                     // a failing pass is logged and tried again; the API keeps serving. The
@@ -234,6 +235,26 @@ pub async fn run(db: &Db, command: &Commands) -> Result<()> {
                             Err(e) => tracing::warn!("outbox worker: {e:#}"),
                         }
                         tokio::time::sleep(Duration::from_secs(5)).await;
+                    }
+                });
+                // the vehicles' offline sweep and the tracks' retention, every five minutes
+                let store = sweeping;
+                tokio::spawn(async move {
+                    loop {
+                        let pass = async {
+                            let policy = huifang_app::policy::load(&store).await?;
+                            huifang_app::vehicles::sweep(&store, &policy, chrono::Utc::now()).await
+                        };
+                        match pass.await {
+                            Ok(v) if !v.offline.is_empty() || v.purged > 0 => tracing::info!(
+                                offline = v.offline.len(),
+                                purged = v.purged,
+                                "vehicle sweep"
+                            ),
+                            Ok(_) => {}
+                            Err(e) => tracing::warn!("vehicle sweep: {e:#}"),
+                        }
+                        tokio::time::sleep(Duration::from_secs(300)).await;
                     }
                 });
             }

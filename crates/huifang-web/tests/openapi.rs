@@ -25,7 +25,7 @@ use serde_json::Value;
 use support::book;
 
 /// Every route of the API: (method, path), as the router registers them.
-const ROUTES: [(&str, &str); 94] = [
+const ROUTES: [(&str, &str); 100] = [
     ("get", "/api/v1/health"),
     ("get", "/api/v1/reviews"),
     ("post", "/api/v1/interactions/{id}/review"),
@@ -107,6 +107,12 @@ const ROUTES: [(&str, &str); 94] = [
     ("post", "/api/v1/webhooks"),
     ("post", "/api/v1/webhooks/{name}/test"),
     ("get", "/api/v1/webhooks/deliveries"),
+    ("post", "/api/v1/trackers/events"),
+    ("get", "/api/v1/loans/{external_id}/vehicle"),
+    ("get", "/api/v1/vehicle-monitoring"),
+    ("put", "/api/v1/vehicle-monitoring"),
+    ("get", "/api/v1/places"),
+    ("get", "/api/v1/location-views"),
     ("post", "/api/v1/webhooks/{name}"),
     ("get", "/api/v1/borrowers"),
     ("get", "/api/v1/payments"),
@@ -126,7 +132,9 @@ const ROUTES: [(&str, &str); 94] = [
 ];
 
 /// The routes that take a body, by method and path.
-const WITH_BODY: [(&str, &str); 39] = [
+const WITH_BODY: [(&str, &str); 41] = [
+    ("post", "/api/v1/trackers/events"),
+    ("put", "/api/v1/vehicle-monitoring"),
     ("post", "/api/v1/scores/application"),
     ("post", "/api/v1/documents"),
     ("post", "/api/v1/interactions/{id}/review"),

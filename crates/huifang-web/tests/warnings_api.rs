@@ -49,7 +49,8 @@ async fn warnings_and_rules_over_http(dbs: &mut Dbs) {
     let (s, doc) = api.get("/api/v1/rules", Some(&audit)).await;
     assert_eq!(s, StatusCode::OK, "{doc}");
     assert_eq!(doc["version"], 1);
-    assert_eq!(doc["rules"].as_array().unwrap().len(), 16);
+    // the repayment and follow-up rules, and the GPS trackers' seven
+    assert_eq!(doc["rules"].as_array().unwrap().len(), 23);
     let mut bad = doc.clone();
     bad["rules"][3]["when"]["within_days"] = json!(0);
     let (s, b) = api

@@ -537,6 +537,8 @@ struct LoanPage {
     interactions: Vec<InteractionView>,
     decisions: Vec<DecisionView>,
     can_reveal: bool,
+    /// The role may see a vehicle's locations (a collector, on an open repossession case).
+    can_see_vehicle: bool,
     reveal_error: Option<String>,
     tasks: Vec<TaskSummary>,
     promises: Vec<PromiseView>,
@@ -635,6 +637,7 @@ async fn loan_page(
         documents: work.documents.iter().map(DocumentMatchView::from).collect(),
         c: v.chrome("Loan", "/loans"),
         can_reveal: v.actor.role.may_reveal() && !summary.borrower.revealed,
+        can_see_vehicle: huifang_core::team::location_access(v.actor.role, true).is_ok(),
         summary,
         detail,
         interactions,

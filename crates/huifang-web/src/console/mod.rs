@@ -20,6 +20,7 @@ mod i18n;
 mod reports;
 mod risk;
 mod setup;
+mod vehicle;
 mod work;
 
 use askama::Template;
@@ -66,6 +67,7 @@ pub fn routes() -> Router<AppState> {
         .merge(book::routes())
         .merge(reports::routes())
         .merge(cases::routes())
+        .merge(vehicle::routes())
 }
 
 // ----- the signed-in user --------------------------------------------------------------------
