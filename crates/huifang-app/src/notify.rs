@@ -1068,8 +1068,11 @@ pub async fn callback(
     if !tx.accept_signature(signature.trim(), &received).await? {
         return Err(unauthenticated("replayed"));
     }
+    // a reply's risk signals re-evaluate its loans: the close's state rows must not cross them
+    tx.lock_for_write().await?;
     let date = require_business_date(&mut tx).await?;
     let mut view = CallbackView::default();
+    let mut signals = Vec::new();
     for (i, event) in parsed.events.into_iter().enumerate() {
         match event {
             CallbackEvent::Receipt { id, status, detail } => {
@@ -1145,6 +1148,25 @@ pub async fn callback(
             }
             CallbackEvent::Reply { from, text } => {
                 if !rules::is_opt_out_reply(&text) {
+                    // what the borrower wrote, read for risk signals on their loans on the book
+                    let found = crate::text::read(&text);
+                    if found.is_empty() {
+                        continue;
+                    }
+                    let Some(borrower) = tx.borrower_by_mobile(from.trim()).await? else {
+                        continue;
+                    };
+                    for loan in tx.active_loans_of_borrower(borrower).await? {
+                        for s in &found {
+                            let value = format!(
+                                "{channel} reply: {} ({}%)",
+                                s.words.join(", "),
+                                s.confidence
+                            );
+                            signals.push((loan, s.kind.clone(), value, date, None));
+                            view.signals += 1;
+                        }
+                    }
                     continue;
                 }
                 let Some(borrower) = tx.borrower_by_mobile(from.trim()).await? else {
@@ -1170,6 +1192,13 @@ pub async fn callback(
                 }
             }
         }
+    }
+    if !signals.is_empty() {
+        tx.insert_risk_signals(&signals).await?;
+        let policy = crate::policy::load(store).await?;
+        let plans = crate::followup::Plans::load(&mut tx).await?;
+        let loans = signals.iter().map(|s| s.0).collect();
+        crate::engine::weigh_signals(&mut tx, &policy, &plans, date, loans).await?;
     }
     tx.commit().await?;
     Ok(view)

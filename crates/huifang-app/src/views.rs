@@ -3109,6 +3109,8 @@ pub struct CallbackView {
     pub interactions: u64,
     /// Borrowers opted out by their reply.
     pub opt_outs: u64,
+    /// Risk signals read in borrowers' replies (one per signal and loan on the book).
+    pub signals: u64,
     /// Events about messages Huifang does not know (ignored).
     pub unknown: u64,
 }

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use huifang_core::vehicle::{Place, PlaceKind, Point, Tracker};
-use huifang_core::{Date, LoanId, UserId};
+use huifang_core::{BorrowerId, Date, LoanId, UserId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -136,6 +136,26 @@ impl Tx {
             }
         }
         Ok(out)
+    }
+
+    /// The first `limit` loans on the book (active), with their VINs and provinces: the demo's
+    /// vehicles.
+    pub async fn active_vehicles(&mut self, limit: i64) -> Result<Vec<VinLoan>> {
+        let rows = sqlx::query("SELECT l.vin, l.id, l.external_id, b.id_number_masked FROM loans l JOIN borrowers b ON b.id = l.borrower_id JOIN loan_state s ON s.loan_id = l.id WHERE s.lifecycle = 'active' ORDER BY l.id LIMIT $1")
+            .bind(limit)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let masked: String = r.try_get(3)?;
+                Ok(VinLoan {
+                    vin: r.try_get(0)?,
+                    loan_id: LoanId(r.try_get(1)?),
+                    external_id: r.try_get(2)?,
+                    province: masked.chars().take(2).collect(),
+                })
+            })
+            .collect()
     }
 
     /// The trackers with these device ids.
@@ -383,6 +403,15 @@ impl Tx {
             |r| Ok((LoanId(r.try_get(0)?), r.try_get(1)?)),
         )
         .await
+    }
+
+    /// A borrower's loans on the book (active).
+    pub async fn active_loans_of_borrower(&mut self, borrower: BorrowerId) -> Result<Vec<LoanId>> {
+        let rows = sqlx::query("SELECT l.id FROM loans l JOIN loan_state s ON s.loan_id = l.id WHERE l.borrower_id = $1 AND s.lifecycle = 'active' ORDER BY l.id")
+            .bind(borrower.get())
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter().map(|r| Ok(LoanId(r.try_get(0)?))).collect()
     }
 
     /// Whether the loan has an open repossession case (收车).

@@ -295,6 +295,19 @@ async fn messages_calls_and_callbacks_over_http(dbs: &mut Dbs) {
     let (_, outs) = api.get("/api/v1/borrowers/B1/opt-outs", Some(&c1)).await;
     assert_eq!(outs[0]["channel"], "sms", "{outs}");
 
+    // a reply that says the car was sold is a risk signal on the borrower's loan: level 3 at
+    // once; one that denies it is none
+    let reply = json!({"events": [
+        {"type": "reply", "from": "13800138000", "text": "我没有把车卖掉"},
+        {"type": "reply", "from": "13800138000", "text": "车已经卖了，钱还不上"}
+    ]});
+    let (s, b) = callback(&api, "sms", &reply, now + 3, SECRET).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(b["signals"].as_u64().unwrap() >= 1, "{b}");
+    let (_, w) = api.get("/api/v1/warnings?loan=L1", Some(&risk)).await;
+    assert_eq!(w["warnings"][0]["level"], 3, "{w}");
+    assert_eq!(w["warnings"][0]["rule"], "vehicle_sold", "{w}");
+
     // emergency contacts and addresses
     let ec = json!({"name": "李四", "relation": "配偶", "mobile": "13900139000", "consent_on": "2026-01-15"});
     let (s, b) = api

@@ -6,6 +6,7 @@
 
 pub mod synth;
 pub mod team;
+mod vehicles;
 
 use huifang_core::calendar::add_days;
 use huifang_core::loan::LoanOp;
@@ -128,6 +129,8 @@ pub async fn run(
     }
     let reports = close::run_daily(store, policy, today, |_| {}).await?;
     closed += reports.len();
+    // the vehicles' trackers: two days of their events, some of each signal
+    log(&vehicles::demo_vehicles(store, policy, today).await?);
     // the month-ends before the lived days, for the reports over time
     let backfilled = crate::analytics::backfill(store, policy).await?;
     log(&format!(
