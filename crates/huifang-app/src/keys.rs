@@ -10,7 +10,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use huifang_store::Store;
-use huifang_store::pii::{Keyring, SealingBacklog};
+use huifang_store::pii::{Keyring, Locations, SealingBacklog};
 
 use crate::AppError;
 
@@ -120,6 +120,8 @@ pub struct Rotation {
     pub emergency_contacts: u64,
     /// Webhook subscribers' secrets (not personal data, sealed the same way).
     pub webhook_secrets: u64,
+    /// Tracker events' positions and vehicles' watches.
+    pub locations: u64,
 }
 
 /// Rows still to re-seal under the current key.
@@ -130,8 +132,8 @@ pub async fn backlog(store: &Store) -> Result<SealingBacklog, AppError> {
     Ok(backlog)
 }
 
-/// Re-seals every borrower's and emergency contact's personal data, and the webhook
-/// subscribers' secrets, under the current key (and seals what an older version stored in
+/// Re-seals every borrower's and emergency contact's personal data, the vehicles' locations and
+/// the webhook subscribers' secrets, under the current key (and seals what an older version stored in
 /// clear), [`RESEAL_BATCH`] rows per transaction, so that servers and the close keep working
 /// meanwhile. `progress` hears the rows done so far.
 pub async fn rotate(
@@ -143,7 +145,12 @@ pub async fn rotate(
     tx.lock_for_write().await?;
     done.webhook_secrets = tx.reseal_webhook_secrets().await?;
     tx.commit().await?;
-    for table in [Table::Borrowers, Table::EmergencyContacts] {
+    for table in [
+        Table::Borrowers,
+        Table::EmergencyContacts,
+        Table::Locations(Locations::Events),
+        Table::Locations(Locations::Watches),
+    ] {
         let mut after = 0;
         loop {
             let mut tx = store.begin().await?;
@@ -153,11 +160,13 @@ pub async fn rotate(
                 Table::EmergencyContacts => {
                     tx.reseal_emergency_contacts(after, RESEAL_BATCH).await?
                 }
+                Table::Locations(which) => tx.reseal_locations(which, after, RESEAL_BATCH).await?,
             };
             tx.commit().await?;
             match table {
                 Table::Borrowers => done.borrowers += n,
                 Table::EmergencyContacts => done.emergency_contacts += n,
+                Table::Locations(_) => done.locations += n,
             }
             progress(&done);
             match last {
@@ -173,6 +182,7 @@ pub async fn rotate(
 enum Table {
     Borrowers,
     EmergencyContacts,
+    Locations(Locations),
 }
 
 #[cfg(test)]

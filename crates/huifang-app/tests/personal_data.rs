@@ -206,6 +206,19 @@ async fn a_new_key_seals_and_rotation_reseals_the_rest(dbs: &mut Dbs) {
     )
     .await
     .unwrap();
+    // a vehicle's track, sealed under the old key
+    let policy = huifang_app::policy::load(&store).await.unwrap();
+    huifang_app::import::import_from(
+        &store,
+        &policy,
+        huifang_app::files::ImportFormat::TrackerEvents,
+        huifang_app::files::Source::Bytes(
+            b"device_id,vin,tracker,time,lat,lon,event\nW1,LVSN4BKM0R1944736,wired,2026-03-20T08:00:00+08:00,39.904200,116.407400,position\nW1,LVSN4BKM0R1944736,wired,2026-03-20T09:00:00+08:00,,,power_cut\n",
+            huifang_app::files::FileKind::Csv,
+        ),
+    )
+    .await
+    .unwrap();
     // a row as an older version stored it: in clear, without lookup or masked form
     exec(&url, "UPDATE borrowers SET id_number = $1, mobile = $2, id_number_lookup = NULL, mobile_lookup = NULL, id_number_masked = '', mobile_masked = '' WHERE external_id = 'B4'", &[ID_NUMBER, "13600000004"]).await;
 
@@ -241,7 +254,8 @@ async fn a_new_key_seals_and_rotation_reseals_the_rest(dbs: &mut Dbs) {
         tx.sealing_backlog().await.unwrap(),
         huifang_store::pii::SealingBacklog {
             borrowers: 4,
-            emergency_contacts: 1
+            emergency_contacts: 1,
+            locations: 2
         }
     );
     tx.rollback().await.unwrap();
@@ -252,13 +266,14 @@ async fn a_new_key_seals_and_rotation_reseals_the_rest(dbs: &mut Dbs) {
         (
             done.borrowers,
             done.emergency_contacts,
-            done.webhook_secrets
+            done.webhook_secrets,
+            done.locations
         ),
-        (4, 1, 1)
+        (4, 1, 1, 2)
     );
     assert!(!seen.is_empty());
     assert_eq!(keys::backlog(&store).await.unwrap(), Default::default());
-    for value in column(&url, "SELECT id_number FROM borrowers UNION ALL SELECT mobile FROM borrowers UNION ALL SELECT mobile FROM emergency_contacts UNION ALL SELECT bank_account FROM borrowers WHERE bank_account IS NOT NULL UNION ALL SELECT secret FROM webhooks").await {
+    for value in column(&url, "SELECT id_number FROM borrowers UNION ALL SELECT mobile FROM borrowers UNION ALL SELECT mobile FROM emergency_contacts UNION ALL SELECT bank_account FROM borrowers WHERE bank_account IS NOT NULL UNION ALL SELECT secret FROM webhooks UNION ALL SELECT fix FROM tracker_events WHERE fix IS NOT NULL UNION ALL SELECT watch FROM vehicle_watch").await {
         assert!(value.starts_with(&format!("pii1.{new_id}.")), "{value}");
     }
     // run again: nothing left to do
@@ -297,6 +312,10 @@ async fn a_new_key_seals_and_rotation_reseals_the_rest(dbs: &mut Dbs) {
     );
     let contacts = tx.emergency_contacts(all["B1"].id).await.unwrap();
     assert_eq!(contacts[0].1.mobile, CONTACT_MOBILE);
+    let loan = tx.loan_ids_by_external_id(&["L4".into()]).await.unwrap()["L4"];
+    let track = tx.loan_tracker_events(loan, 10).await.unwrap();
+    assert_eq!(track[1].point.unwrap().text(), "39.904200,116.407400");
+    assert_eq!(tx.vehicle_watches(&[loan]).await.unwrap().len(), 1);
     tx.rollback().await.unwrap();
     only_new.close().await;
     let only_old = Store::connect(&url)

@@ -1064,10 +1064,11 @@ async fn keys_command(cli: &Cli, command: &KeysCommand) -> Result<()> {
             .await?;
             eprintln!();
             say!(
-                "re-sealed under key {current}: {} borrower(s), {} emergency contact(s), {} webhook secret(s)",
+                "re-sealed under key {current}: {} borrower(s), {} emergency contact(s), {} webhook secret(s), {} location(s)",
                 done.borrowers,
                 done.emergency_contacts,
-                done.webhook_secrets
+                done.webhook_secrets,
+                done.locations
             );
             store.close().await;
         }
@@ -1084,9 +1085,10 @@ async fn keys_command(cli: &Cli, command: &KeysCommand) -> Result<()> {
             );
             let left = huifang_app::keys::backlog(&store).await?;
             say!(
-                "not sealed under the current key: {} borrower(s), {} emergency contact(s)",
+                "not sealed under the current key: {} borrower(s), {} emergency contact(s), {} location(s)",
                 left.borrowers,
-                left.emergency_contacts
+                left.emergency_contacts,
+                left.locations
             );
             store.close().await;
         }

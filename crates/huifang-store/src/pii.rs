@@ -251,24 +251,34 @@ pub(crate) fn shown_masked(stored: String, masked: String, mask: fn(&str) -> Str
     }
 }
 
-/// Rows whose personal data is not sealed under the current key: (borrowers, emergency contacts).
+/// Rows whose personal data is not sealed under the current key: borrowers, emergency contacts,
+/// and locations (tracker events' fixes and vehicles' watches).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SealingBacklog {
     pub borrowers: i64,
     pub emergency_contacts: i64,
+    pub locations: i64,
+}
+
+/// The locations [`Tx::reseal_locations`] re-seals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Locations {
+    Events,
+    Watches,
 }
 
 impl Tx {
     /// How many rows `reseal_*` still have to re-seal under the current key.
     pub async fn sealing_backlog(&mut self) -> Result<SealingBacklog> {
         let current = format!("{SEALED_PREFIX}{}.%", self.keyring()?.current_id());
-        let row = sqlx::query("SELECT (SELECT COUNT(*) FROM borrowers WHERE id_number NOT LIKE $1 OR mobile NOT LIKE $1 OR bank_account NOT LIKE $1), (SELECT COUNT(*) FROM emergency_contacts WHERE mobile NOT LIKE $1)")
+        let row = sqlx::query("SELECT (SELECT COUNT(*) FROM borrowers WHERE id_number NOT LIKE $1 OR mobile NOT LIKE $1 OR bank_account NOT LIKE $1), (SELECT COUNT(*) FROM emergency_contacts WHERE mobile NOT LIKE $1), (SELECT COUNT(*) FROM tracker_events WHERE fix NOT LIKE $1) + (SELECT COUNT(*) FROM vehicle_watch WHERE watch NOT LIKE $1)")
             .bind(current)
             .fetch_one(&mut *self.tx)
             .await?;
         Ok(SealingBacklog {
             borrowers: row.try_get(0)?,
             emergency_contacts: row.try_get(1)?,
+            locations: row.try_get(2)?,
         })
     }
 
@@ -346,6 +356,53 @@ impl Tx {
                 .rows_affected();
         }
         Ok(done)
+    }
+
+    /// [`Tx::reseal_borrowers`] for locations: the tracker events' fixes (`Locations::Events`,
+    /// by event id) or the vehicles' watches (`Locations::Watches`, by loan id).
+    pub async fn reseal_locations(
+        &mut self,
+        which: Locations,
+        after: i64,
+        limit: i64,
+    ) -> Result<(Option<i64>, u64)> {
+        let keys = self.keyring()?;
+        let current = format!("{SEALED_PREFIX}{}.%", keys.current_id());
+        let (select, update, what) = match which {
+            Locations::Events => (
+                "SELECT id, tracker_id || '/' || at || '/' || kind AS owner, fix FROM tracker_events WHERE id > $1 AND fix NOT LIKE $2 ORDER BY id LIMIT $3",
+                "UPDATE tracker_events SET fix = $1 WHERE id = $2 AND fix = $3",
+                crate::vehicles::TRACKER_FIX,
+            ),
+            Locations::Watches => (
+                "SELECT loan_id, CAST(loan_id AS TEXT) AS owner, watch FROM vehicle_watch WHERE loan_id > $1 AND watch NOT LIKE $2 ORDER BY loan_id LIMIT $3",
+                "UPDATE vehicle_watch SET watch = $1 WHERE loan_id = $2 AND watch = $3",
+                crate::vehicles::VEHICLE_WATCH,
+            ),
+        };
+        let rows = sqlx::query(select)
+            .bind(after)
+            .bind(current)
+            .bind(limit)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        let mut last = None;
+        let mut done = 0;
+        for r in rows {
+            let id: i64 = r.try_get(0)?;
+            let owner: String = r.try_get(1)?;
+            let stored: String = r.try_get(2)?;
+            let clear = keys.open(what, &owner, &stored)?;
+            done += sqlx::query(update)
+                .bind(keys.seal(what, &owner, &clear))
+                .bind(id)
+                .bind(stored)
+                .execute(&mut *self.tx)
+                .await?
+                .rows_affected();
+            last = Some(id);
+        }
+        Ok((last, done))
     }
 
     /// [`Tx::reseal_borrowers`] for the emergency contacts' mobiles.

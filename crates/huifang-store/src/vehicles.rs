@@ -12,9 +12,9 @@ use crate::sql::{Val, date_text, parse_date_col};
 use crate::{Result, StoreError, Tx};
 
 /// The sealed column of a tracker event's position.
-const TRACKER_FIX: &str = "tracker_events.fix";
+pub(crate) const TRACKER_FIX: &str = "tracker_events.fix";
 /// The sealed column of a vehicle's watch.
-const VEHICLE_WATCH: &str = "vehicle_watch.watch";
+pub(crate) const VEHICLE_WATCH: &str = "vehicle_watch.watch";
 
 /// A tracker bound to a loan, with what the offline sweep reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
