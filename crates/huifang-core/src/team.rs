@@ -234,7 +234,7 @@ pub fn location_access(role: Role, repossession_open: bool) -> Result<(), String
         Role::Collector if repossession_open => Ok(()),
         Role::Collector => Err("the loan has no open repossession case".into()),
         other => Err(format!(
-            "locations are shown to risk officers and repossession agents, not to a {other}"
+            "locations are shown to risk officers and repossession agents only, not to the role {other}"
         )),
     }
 }
