@@ -32,14 +32,7 @@ const BATCH: usize = 5_000;
 
 fn resident_id(serial: usize) -> ResidentId {
     let body = format!("31010119850101{:03}", serial % 1000);
-    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let sum: u32 = body
-        .chars()
-        .zip(WEIGHTS)
-        .map(|(c, w)| c.to_digit(10).unwrap() * w)
-        .sum();
-    let check = b"10X98765432"[(sum % 11) as usize] as char;
-    ResidentId::parse(&format!("{body}{check}")).unwrap()
+    ResidentId::parse(&format!("{body}{}", ResidentId::check_character(&body))).unwrap()
 }
 
 fn vin(n: usize) -> String {

@@ -13,7 +13,7 @@ use huifang_core::vehicle::{
     TrackerEvent, Watch,
 };
 use huifang_core::{Date, LoanId};
-use huifang_store::{NewTrackerEvent, Store, TrackerRecord, TrackerWrite, Tx};
+use huifang_store::{NewTrackerEvent, Store, TrackerBinding, TrackerRecord, Tx};
 use serde::{Deserialize, Serialize};
 
 use crate::files::{PlaceRow, TrackerEventRow};
@@ -269,7 +269,7 @@ async fn ingest_signed(
         .trackers_by_device(&devices)
         .await?
         .into_iter()
-        .map(|t| (t.device.clone(), t))
+        .map(|t| (t.binding.device.clone(), t))
         .collect();
     let vins: Vec<String> = unique(rows.iter().map(|(_, r)| r.vin.clone()));
     let by_vin: HashMap<String, huifang_store::VinLoan> = tx
@@ -280,7 +280,7 @@ async fn ingest_signed(
         .collect();
 
     let mut errors = Vec::new();
-    let mut new_trackers: Vec<TrackerWrite> = Vec::new();
+    let mut new_trackers: Vec<TrackerBinding> = Vec::new();
     let mut registered: HashMap<LoanId, (String, String)> = HashMap::new();
     for (line, row) in rows {
         let e = &row.event;
@@ -293,15 +293,15 @@ async fn ingest_signed(
             (vin_loan.province.clone(), vin_loan.external_id.clone()),
         );
         match trackers.get(&e.device) {
-            Some(t) if t.loan_id != vin_loan.loan_id => errors.push(row_error(
+            Some(t) if t.binding.loan_id != vin_loan.loan_id => errors.push(row_error(
                 *line,
                 "vin",
                 format!("tracker {} is bound to another vehicle", e.device),
             )),
-            Some(t) if t.tracker != e.tracker => errors.push(row_error(
+            Some(t) if t.binding.tracker != e.tracker => errors.push(row_error(
                 *line,
                 "tracker",
-                format!("tracker {} is {}", e.device, t.tracker),
+                format!("tracker {} is {}", e.device, t.binding.tracker),
             )),
             Some(_) => {}
             None => match new_trackers.iter().find(|t| t.device == e.device) {
@@ -313,7 +313,7 @@ async fn ingest_signed(
                     ))
                 }
                 Some(_) => {}
-                None => new_trackers.push(TrackerWrite {
+                None => new_trackers.push(TrackerBinding {
                     device: e.device.clone(),
                     loan_id: vin_loan.loan_id,
                     tracker: e.tracker,
@@ -334,18 +334,9 @@ async fn ingest_signed(
     }
     let bound = new_trackers.len();
     for (device, id) in tx.save_trackers(&new_trackers, &received_at).await? {
-        if let Some(t) = new_trackers.iter().find(|t| t.device == device) {
-            trackers.insert(
-                device.clone(),
-                TrackerRecord {
-                    id,
-                    device,
-                    loan_id: t.loan_id,
-                    tracker: t.tracker,
-                    last_seen: t.last_seen,
-                    offline_signalled: false,
-                },
-            );
+        if let Some(binding) = new_trackers.iter().find(|t| t.device == device) {
+            let binding = binding.clone();
+            trackers.insert(device, TrackerRecord { id, binding });
         }
     }
 
@@ -360,7 +351,7 @@ async fn ingest_signed(
         };
         let key = (t.id, row.event.at, row.event.kind.as_str().to_string());
         if kept.insert(key) {
-            fresh.push((&row.event, t.id, t.loan_id));
+            fresh.push((&row.event, t.id, t.binding.loan_id));
         }
     }
     fresh.sort_by_key(|(e, id, _)| (e.at, *id));
@@ -394,8 +385,10 @@ async fn ingest_signed(
     let places = Places::new(tx.places().await?.into_iter().map(|(_, p)| p).collect());
 
     // judge
-    let mut devices: HashMap<i64, Device> =
-        trackers.values().map(|t| (t.id, device_of(t))).collect();
+    let mut devices: HashMap<i64, Device> = trackers
+        .values()
+        .map(|t| (t.id, device_of(&t.binding)))
+        .collect();
     let mut signals = Vec::new();
     let mut shown = Vec::new();
     let mut events = Vec::with_capacity(fresh.len());
@@ -424,16 +417,14 @@ async fn ingest_signed(
     }
 
     // write
-    let moved: Vec<TrackerWrite> = trackers
+    let moved: Vec<TrackerBinding> = trackers
         .values()
         .filter_map(|t| {
             let d = devices.get(&t.id)?;
-            Some(TrackerWrite {
-                device: t.device.clone(),
-                loan_id: t.loan_id,
-                tracker: t.tracker,
+            Some(TrackerBinding {
                 last_seen: d.last_seen,
                 offline_signalled: d.offline_signalled,
+                ..t.binding.clone()
             })
         })
         .collect();
@@ -474,7 +465,7 @@ async fn weigh(
     Ok(loans.len())
 }
 
-fn device_of(t: &TrackerRecord) -> Device {
+fn device_of(t: &TrackerBinding) -> Device {
     Device {
         code: t.device.clone(),
         tracker: t.tracker,
@@ -589,21 +580,16 @@ pub async fn sweep(
     let mut found = Vec::new();
     let mut signals = Vec::new();
     let mut moved = Vec::new();
-    let loans: Vec<LoanId> = unique(silent.iter().map(|t| t.loan_id));
+    let loans: Vec<LoanId> = unique(silent.iter().map(|t| t.binding.loan_id));
     let names = loan_names(&mut tx, &loans).await?;
-    for t in &silent {
-        let mut device = device_of(t);
-        if let Some(f) = core::offline_at(&device, now, &rules) {
-            device.offline_signalled = true;
+    for TrackerRecord { binding: t, .. } in silent {
+        if let Some(f) = core::offline_at(&device_of(&t), now, &rules) {
             let name = names.get(&t.loan_id).cloned().unwrap_or_default();
             found.push(signal_view(&name, &f));
             signals.push((t.loan_id, f.kind.as_str().to_string(), f.detail, date, None));
-            moved.push(TrackerWrite {
-                device: t.device.clone(),
-                loan_id: t.loan_id,
-                tracker: t.tracker,
-                last_seen: t.last_seen,
+            moved.push(TrackerBinding {
                 offline_signalled: true,
+                ..t
             });
         }
     }
@@ -694,7 +680,7 @@ pub async fn vehicle(
         province,
         trackers: trackers
             .iter()
-            .map(|t| {
+            .map(|TrackerRecord { binding: t, .. }| {
                 let fix = watch.fixes.iter().find(|f| f.device == t.device);
                 TrackerView {
                     device: t.device.clone(),

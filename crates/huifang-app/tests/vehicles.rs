@@ -52,14 +52,7 @@ fn at(minutes: i64) -> String {
 /// A resident ID number of the given region (six digits) with its check character.
 fn resident_id(region: &str, serial: u32) -> ResidentId {
     let body = format!("{region}19850101{serial:03}");
-    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let sum: u32 = body
-        .chars()
-        .zip(WEIGHTS)
-        .map(|(c, w)| c.to_digit(10).unwrap() * w)
-        .sum();
-    let check = b"10X98765432"[(sum % 11) as usize] as char;
-    ResidentId::parse(&format!("{body}{check}")).unwrap()
+    ResidentId::parse(&format!("{body}{}", ResidentId::check_character(&body))).unwrap()
 }
 
 /// A VIN of its own for loan `n`.

@@ -237,10 +237,12 @@ pub async fn run(db: &Db, command: &Commands) -> Result<()> {
                         tokio::time::sleep(Duration::from_secs(5)).await;
                     }
                 });
-                // the vehicles' offline sweep and the tracks' retention, every five minutes
+                // the vehicles' offline sweep and the tracks' retention, every five minutes from
+                // five minutes after the start
                 let store = sweeping;
                 tokio::spawn(async move {
                     loop {
+                        tokio::time::sleep(Duration::from_secs(300)).await;
                         let pass = async {
                             let policy = huifang_app::policy::load(&store).await?;
                             huifang_app::vehicles::sweep(&store, &policy, chrono::Utc::now()).await
@@ -254,7 +256,6 @@ pub async fn run(db: &Db, command: &Commands) -> Result<()> {
                             Ok(_) => {}
                             Err(e) => tracing::warn!("vehicle sweep: {e:#}"),
                         }
-                        tokio::time::sleep(Duration::from_secs(300)).await;
                     }
                 });
             }

@@ -109,7 +109,7 @@ pub use team::{
 pub use templates::StoredTemplate;
 pub use totals::TotalsDelta;
 pub use vehicles::{
-    LocationViewRecord, NewTrackerEvent, TrackerEventRecord, TrackerRecord, TrackerWrite, VinLoan,
+    LocationViewRecord, NewTrackerEvent, TrackerBinding, TrackerEventRecord, TrackerRecord, VinLoan,
 };
 pub use webhooks::{
     DeliveryRecord, DeliveryUpdate, NewDelivery, NewWebhook, SourceEvent, WebhookRecord,

@@ -16,10 +16,10 @@ pub(crate) const TRACKER_FIX: &str = "tracker_events.fix";
 /// The sealed column of a vehicle's watch.
 pub(crate) const VEHICLE_WATCH: &str = "vehicle_watch.watch";
 
-/// A tracker bound to a loan, with what the offline sweep reads.
+/// A tracker bound to a loan, with what the offline sweep reads: what is written, and what a
+/// [`TrackerRecord`] holds besides its key. Written again, a known tracker moves its clocks.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TrackerRecord {
-    pub id: i64,
+pub struct TrackerBinding {
     pub device: String,
     pub loan_id: LoanId,
     pub tracker: Tracker,
@@ -27,14 +27,11 @@ pub struct TrackerRecord {
     pub offline_signalled: bool,
 }
 
-/// A tracker to write: a new one (no id) is bound to its loan; a known one moves its clocks.
+/// A stored tracker.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TrackerWrite {
-    pub device: String,
-    pub loan_id: LoanId,
-    pub tracker: Tracker,
-    pub last_seen: i64,
-    pub offline_signalled: bool,
+pub struct TrackerRecord {
+    pub id: i64,
+    pub binding: TrackerBinding,
 }
 
 /// A loan a VIN names, with the province code of its borrower's ID number.
@@ -93,11 +90,13 @@ fn column<T: std::str::FromStr<Err = String>>(
 fn tracker_row(r: &AnyRow) -> Result<TrackerRecord> {
     Ok(TrackerRecord {
         id: r.try_get(0)?,
-        device: r.try_get(1)?,
-        loan_id: LoanId(r.try_get(2)?),
-        tracker: column(r, 3, "trackers.tracker")?,
-        last_seen: r.try_get(4)?,
-        offline_signalled: r.try_get::<i64, _>(5)? != 0,
+        binding: TrackerBinding {
+            device: r.try_get(1)?,
+            loan_id: LoanId(r.try_get(2)?),
+            tracker: column(r, 3, "trackers.tracker")?,
+            last_seen: r.try_get(4)?,
+            offline_signalled: r.try_get::<i64, _>(5)? != 0,
+        },
     })
 }
 
@@ -196,7 +195,7 @@ impl Tx {
     /// each device's id.
     pub async fn save_trackers(
         &mut self,
-        trackers: &[TrackerWrite],
+        trackers: &[TrackerBinding],
         bound_at: &str,
     ) -> Result<Vec<(String, i64)>> {
         let rows: Vec<Vec<Val>> = trackers

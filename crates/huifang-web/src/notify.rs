@@ -204,6 +204,15 @@ async fn set_channels(
     ))
 }
 
+/// A request header's text; empty when absent or not text (a signature check then refuses it).
+pub(crate) fn header(headers: &HeaderMap, name: &str) -> String {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
 /// A provider's callback: delivery receipts, call events (a hangup becomes an interaction on
 /// the call's task) and borrowers' replies ("TD" / "退订" opts out). Signed: `X-Huifang-Timestamp`
 /// (Unix seconds, within 5 minutes) and `X-Huifang-Signature` (hex HMAC-SHA256 of
@@ -230,18 +239,11 @@ async fn callback(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<CallbackView>, ApiError> {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string()
-    };
     let view = notify::callback(
         &state.store,
         &channel,
-        &header("x-huifang-timestamp"),
-        &header("x-huifang-signature"),
+        &header(&headers, "x-huifang-timestamp"),
+        &header(&headers, "x-huifang-signature"),
         &body,
         chrono::Utc::now(),
     )

@@ -15,6 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Authed;
+use crate::notify::header;
 use crate::tasks::{Params, params, policy_in_force};
 use crate::{ApiError, AppState};
 
@@ -51,19 +52,12 @@ async fn tracker_events(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<TrackerIngestView>, ApiError> {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string()
-    };
     let policy = policy_in_force(&state).await?;
     let view = vehicles::webhook(
         &state.store,
         &policy,
-        &header("x-huifang-timestamp"),
-        &header("x-huifang-signature"),
+        &header(&headers, "x-huifang-timestamp"),
+        &header(&headers, "x-huifang-signature"),
         &body,
         chrono::Utc::now(),
     )

@@ -127,10 +127,12 @@ pub async fn run(
             .await?;
         }
     }
+    // the vehicles' trackers: two days of their events up to the morning of the last day, some
+    // of each signal; the record their warnings are logged in is signed again
+    log(&vehicles::demo_vehicles(store, policy, today).await?);
+    crate::ledger::new_checkpoint(store).await?;
     let reports = close::run_daily(store, policy, today, |_| {}).await?;
     closed += reports.len();
-    // the vehicles' trackers: two days of their events, some of each signal
-    log(&vehicles::demo_vehicles(store, policy, today).await?);
     // the month-ends before the lived days, for the reports over time
     let backfilled = crate::analytics::backfill(store, policy).await?;
     log(&format!(
