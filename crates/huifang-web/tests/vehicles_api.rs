@@ -142,52 +142,9 @@ async fn tracker_events_over_the_signed_webhook_and_the_vehicle_page(dbs: &mut D
     assert_eq!(s, StatusCode::FORBIDDEN);
 
     // the console's page, in Chinese
-    let base = api.base.clone();
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let cookie = |r: &reqwest::Response, name: &str| {
-        r.headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|v| v.starts_with(name))
-            .map(|v| v.split(';').next().unwrap().to_string())
-            .unwrap()
-    };
-    let login = http.get(format!("{base}/login")).send().await.unwrap();
-    let login_cookie = cookie(&login, "huifang_login");
-    let page = login.text().await.unwrap();
-    let csrf = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
-    let signed = http
-        .post(format!("{base}/login"))
-        .header("Cookie", login_cookie)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(format!(
-            "csrf={csrf}&username=risk&password={}",
-            PASSWORD.replace(' ', "+")
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signed.status(), StatusCode::SEE_OTHER);
-    let session = cookie(&signed, "huifang_session");
-    let get = |path: &str| {
-        http.get(format!("{base}{path}"))
-            .header("Cookie", session.clone())
-            .send()
-    };
-    let page = get("/loans/L1/vehicle").await.unwrap();
-    assert_eq!(page.status(), StatusCode::OK);
-    let html = page.text().await.unwrap();
+    let risk_page = Console::signed_in(&api.base, "risk").await;
+    let (status, html) = risk_page.get("/loans/L1/vehicle").await;
+    assert_eq!(status, StatusCode::OK);
     for text in [
         "车辆与定位",
         "GW-1",
@@ -197,8 +154,13 @@ async fn tracker_events_over_the_signed_webhook_and_the_vehicle_page(dbs: &mut D
     ] {
         assert!(html.contains(text), "{text} not on the page");
     }
-    let loan = get("/loans/L1").await.unwrap();
-    assert!(loan.text().await.unwrap().contains("/loans/L1/vehicle"));
+    let (_, loan) = risk_page.get("/loans/L1").await;
+    assert!(loan.contains("/loans/L1/vehicle"));
+    let (status, _) = Console::signed_in(&api.base, "lead_fu")
+        .await
+        .get("/loans/L1/vehicle")
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 
     // every view logged, read by auditors
     let (s, log) = api
@@ -212,4 +174,75 @@ async fn tracker_events_over_the_signed_webhook_and_the_vehicle_page(dbs: &mut D
         .map(|v| v["username"].as_str().unwrap())
         .collect();
     assert_eq!(users, ["risk", "risk"]);
+    let (status, html) = Console::signed_in(&api.base, "audit")
+        .await
+        .get("/audit/locations?loan=L1")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(html.matches("<td>risk</td>").count(), 2, "{html}");
+}
+
+/// A console session: signed in through the sign-in form, its cookie carried.
+struct Console {
+    base: String,
+    http: reqwest::Client,
+    session: String,
+}
+
+impl Console {
+    async fn signed_in(base: &str, username: &str) -> Console {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let cookie = |r: &reqwest::Response, name: &str| {
+            r.headers()
+                .get_all("set-cookie")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find(|v| v.starts_with(name))
+                .map(|v| v.split(';').next().unwrap().to_string())
+                .unwrap()
+        };
+        let login = http.get(format!("{base}/login")).send().await.unwrap();
+        let login_cookie = cookie(&login, "huifang_login");
+        let page = login.text().await.unwrap();
+        let csrf = page
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string();
+        let signed = http
+            .post(format!("{base}/login"))
+            .header("Cookie", login_cookie)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "csrf={csrf}&username={username}&password={}",
+                PASSWORD.replace(' ', "+")
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(signed.status(), StatusCode::SEE_OTHER);
+        let session = cookie(&signed, "huifang_session");
+        Console {
+            base: base.to_string(),
+            http,
+            session,
+        }
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, String) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("Cookie", self.session.clone())
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.text().await.unwrap())
+    }
 }

@@ -583,6 +583,9 @@ const TABLE: &[(&str, &str)] = &[
     ("Right-party rate (30 days)", "本人接通率(近30天)"),
     ("Promise-kept rate (30 days)", "承诺兑现率(近30天)"),
     ("Vehicle and trackers", "车辆与定位"),
+    ("Location views", "位置查看记录"),
+    ("Viewed at", "查看时间"),
+    ("User", "用户"),
     (
         "Locations are sensitive personal information: this view is logged.",
         "位置属于敏感个人信息：本次查看已记录。",

@@ -322,6 +322,7 @@ fn menu(role: Role, has_team: bool) -> Vec<(&'static str, &'static str)> {
     }
     if role.audits() {
         items.push(("/ledger", "Ledger"));
+        items.push(("/audit/locations", "Location views"));
     }
     if role.administers() {
         items.push(("/admin/users", "Users"));
