@@ -216,6 +216,28 @@ pub async fn reevaluate(
     planned.write(tx, date).await
 }
 
+/// Records risk signals found outside a contact (trackers' events, borrowers' replies) and lets
+/// the warning rules weigh their loans now, in the caller's transaction. Returns how many loans
+/// were weighed.
+pub async fn record_signals(
+    tx: &mut Tx,
+    policy: &Policy,
+    date: Date,
+    signals: &[(LoanId, String, String, Date, Option<i64>)],
+) -> Result<usize, AppError> {
+    if signals.is_empty() {
+        return Ok(0);
+    }
+    tx.insert_risk_signals(signals).await?;
+    let mut loans: Vec<LoanId> = signals.iter().map(|s| s.0).collect();
+    loans.sort_unstable();
+    loans.dedup();
+    let count = loans.len();
+    let plans = crate::followup::Plans::load(tx).await?;
+    weigh_signals(tx, policy, &plans, date, loans).await?;
+    Ok(count)
+}
+
 /// Re-evaluates `loans` after risk signals were written for them (the day's broken promises),
 /// so that a warning the signals raise is the same day's.
 pub async fn weigh_signals(

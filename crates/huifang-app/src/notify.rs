@@ -1194,11 +1194,8 @@ pub async fn callback(
         }
     }
     if !signals.is_empty() {
-        tx.insert_risk_signals(&signals).await?;
         let policy = crate::policy::load(store).await?;
-        let plans = crate::followup::Plans::load(&mut tx).await?;
-        let loans = signals.iter().map(|s| s.0).collect();
-        crate::engine::weigh_signals(&mut tx, &policy, &plans, date, loans).await?;
+        crate::engine::record_signals(&mut tx, &policy, date, &signals).await?;
     }
     tx.commit().await?;
     Ok(view)

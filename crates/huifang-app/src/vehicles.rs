@@ -8,11 +8,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 use chrono::{DateTime, TimeZone, Utc};
+use huifang_core::LoanId;
 use huifang_core::vehicle::{
-    self as core, Context, Device, Finding, Fix, Places, Point, Region, Stay, Tracker,
-    TrackerEvent, Watch,
+    self as core, Context, Device, Finding, Fix, Places, Point, Region, Stay, TrackerEvent, Watch,
 };
-use huifang_core::{Date, LoanId};
 use huifang_store::{NewTrackerEvent, Store, TrackerBinding, TrackerRecord, Tx};
 use serde::{Deserialize, Serialize};
 
@@ -279,8 +278,16 @@ async fn ingest_signed(
         .map(|v| (v.vin.clone(), v))
         .collect();
 
+    // a new tracker was last heard from at its first event of the batch
+    let mut first_heard: HashMap<&str, i64> = HashMap::new();
+    for (_, r) in rows {
+        let at = first_heard
+            .entry(r.event.device.as_str())
+            .or_insert(r.event.at);
+        *at = (*at).min(r.event.at);
+    }
     let mut errors = Vec::new();
-    let mut new_trackers: Vec<TrackerBinding> = Vec::new();
+    let mut new_trackers: HashMap<String, TrackerBinding> = HashMap::new();
     let mut registered: HashMap<LoanId, (String, String)> = HashMap::new();
     for (line, row) in rows {
         let e = &row.event;
@@ -304,7 +311,7 @@ async fn ingest_signed(
                 format!("tracker {} is {}", e.device, t.binding.tracker),
             )),
             Some(_) => {}
-            None => match new_trackers.iter().find(|t| t.device == e.device) {
+            None => match new_trackers.get(&e.device) {
                 Some(t) if t.loan_id != vin_loan.loan_id || t.tracker != e.tracker => {
                     errors.push(row_error(
                         *line,
@@ -313,18 +320,16 @@ async fn ingest_signed(
                     ))
                 }
                 Some(_) => {}
-                None => new_trackers.push(TrackerBinding {
-                    device: e.device.clone(),
-                    loan_id: vin_loan.loan_id,
-                    tracker: e.tracker,
-                    last_seen: rows
-                        .iter()
-                        .filter(|(_, r)| r.event.device == e.device)
-                        .map(|(_, r)| r.event.at)
-                        .min()
-                        .unwrap_or(e.at),
-                    offline_signalled: false,
-                }),
+                None => {
+                    let binding = TrackerBinding {
+                        device: e.device.clone(),
+                        loan_id: vin_loan.loan_id,
+                        tracker: e.tracker,
+                        last_seen: first_heard.get(e.device.as_str()).copied().unwrap_or(e.at),
+                        offline_signalled: false,
+                    };
+                    new_trackers.insert(e.device.clone(), binding);
+                }
             },
         }
     }
@@ -333,9 +338,9 @@ async fn ingest_signed(
         return Err(AppError::Rows(errors));
     }
     let bound = new_trackers.len();
-    for (device, id) in tx.save_trackers(&new_trackers, &received_at).await? {
-        if let Some(binding) = new_trackers.iter().find(|t| t.device == device) {
-            let binding = binding.clone();
+    let bindings: Vec<TrackerBinding> = new_trackers.values().cloned().collect();
+    for (device, id) in tx.save_trackers(&bindings, &received_at).await? {
+        if let Some(binding) = new_trackers.remove(&device) {
             trackers.insert(device, TrackerRecord { id, binding });
         }
     }
@@ -435,7 +440,7 @@ async fn ingest_signed(
     }
     tx.save_vehicle_watches(&watches).await?;
     tx.insert_tracker_events(&events).await?;
-    let weighed = weigh(&mut tx, policy, date, &signals).await?;
+    let weighed = crate::engine::record_signals(&mut tx, policy, date, &signals).await?;
     tx.commit().await?;
     Ok(TrackerIngestView {
         received: rows.len(),
@@ -445,24 +450,6 @@ async fn ingest_signed(
         signals: shown,
         loans_weighed: weighed,
     })
-}
-
-/// Records the signals and lets the warning rules weigh their loans now. Returns how many
-/// loans were weighed.
-async fn weigh(
-    tx: &mut Tx,
-    policy: &huifang_core::policy::Policy,
-    date: Date,
-    signals: &[(LoanId, String, String, Date, Option<i64>)],
-) -> Result<usize, AppError> {
-    if signals.is_empty() {
-        return Ok(0);
-    }
-    tx.insert_risk_signals(signals).await?;
-    let loans = unique(signals.iter().map(|s| s.0));
-    let plans = crate::followup::Plans::load(tx).await?;
-    crate::engine::weigh_signals(tx, policy, &plans, date, loans.clone()).await?;
-    Ok(loans.len())
 }
 
 fn device_of(t: &TrackerBinding) -> Device {
@@ -549,13 +536,16 @@ pub async fn places(store: &Store, actor: &Actor) -> Result<Vec<PlaceView>, AppE
     tx.rollback().await?;
     Ok(places
         .into_iter()
-        .map(|(external_id, p)| PlaceView {
-            external_id,
-            kind: p.kind.as_str().to_string(),
-            name: p.name,
-            lat: position(p.point).lat,
-            lon: position(p.point).lon,
-            radius_m: p.radius_m,
+        .map(|(external_id, p)| {
+            let PositionView { lat, lon } = position(p.point);
+            PlaceView {
+                external_id,
+                kind: p.kind.as_str().to_string(),
+                name: p.name,
+                lat,
+                lon,
+                radius_m: p.radius_m,
+            }
         })
         .collect())
 }
@@ -574,9 +564,7 @@ pub async fn sweep(
     tx.lock_for_write().await?;
     let date = require_business_date(&mut tx).await?;
     let rules = monitoring_in(&mut tx).await?.rules();
-    let silent = tx
-        .silent_trackers(now - i64::from(rules.offline_hours) * 3_600)
-        .await?;
+    let silent = tx.silent_trackers(rules.silent_since(now)).await?;
     let mut found = Vec::new();
     let mut signals = Vec::new();
     let mut moved = Vec::new();
@@ -594,7 +582,7 @@ pub async fn sweep(
         }
     }
     tx.save_trackers(&moved, &stamp(Utc::now())).await?;
-    weigh(&mut tx, policy, date, &signals).await?;
+    crate::engine::record_signals(&mut tx, policy, date, &signals).await?;
     let purged = tx.purge_tracker_events(rules.kept_since(now)).await?;
     tx.commit().await?;
     Ok(SweepView {
@@ -687,8 +675,7 @@ pub async fn vehicle(
                     tracker: t.tracker.as_str().to_string(),
                     last_seen: moment_text(t.last_seen),
                     silent_hours: (now - t.last_seen).max(0) / 3_600,
-                    offline: t.tracker == Tracker::Wired
-                        && now - t.last_seen >= i64::from(rules.offline_hours) * 3_600,
+                    offline: rules.is_offline(t.tracker, t.last_seen, now),
                     last_position: fix.map(|f| position(f.point)),
                     last_position_at: fix.map(|f| moment_text(f.at)),
                 }

@@ -454,6 +454,17 @@ impl MonitorRules {
         i64::from(self.offline_hours) * HOUR
     }
 
+    /// The latest moment a tracker may have last been heard from and be offline at `now`.
+    pub fn silent_since(&self, now: i64) -> i64 {
+        now - self.offline_seconds()
+    }
+
+    /// Whether a tracker of `tracker` kind last heard from at `last_seen` is offline at `now`:
+    /// a wired one silent for the rules' hours (a wireless one sleeps on its battery).
+    pub fn is_offline(&self, tracker: Tracker, last_seen: i64, now: i64) -> bool {
+        tracker == Tracker::Wired && last_seen <= self.silent_since(now)
+    }
+
     fn stay_seconds(&self) -> i64 {
         i64::from(self.stay_hours) * HOUR
     }
@@ -526,14 +537,13 @@ pub struct Context<'a> {
 /// signalled.
 pub fn offline_at(device: &Device, now: i64, rules: &MonitorRules) -> Option<Finding> {
     let silent = now - device.last_seen;
-    (device.tracker == Tracker::Wired
-        && !device.offline_signalled
-        && silent >= rules.offline_seconds())
-    .then(|| Finding {
-        kind: SignalKind::GpsOffline,
-        at: device.last_seen + rules.offline_seconds(),
-        detail: format!("wired tracker {} silent {} h", device.code, silent / HOUR),
-    })
+    (!device.offline_signalled && rules.is_offline(device.tracker, device.last_seen, now)).then(
+        || Finding {
+            kind: SignalKind::GpsOffline,
+            at: device.last_seen + rules.offline_seconds(),
+            detail: format!("wired tracker {} silent {} h", device.code, silent / HOUR),
+        },
+    )
 }
 
 /// Judges one event of `device` on its vehicle's `watch`; returns what it finds. The device's
