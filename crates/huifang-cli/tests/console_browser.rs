@@ -84,6 +84,26 @@ async fn each_role_works(engine: Engine, shots: PathBuf) {
     let tmp = TempDir::new().unwrap();
     let dir = tmp.path();
     ok(dir, &["demo", "--loans", "200", "--seed", "11"]);
+    // contacts at any hour: the test runs whenever it runs (the hours have tests of their own)
+    let rules = dir.join("contact.json");
+    std::fs::write(
+        &rules,
+        r#"{"utc_offset_minutes": 480, "hours": {"from": "00:00", "until": "24:00"},
+            "max_connected_collection_calls": 3,
+            "channel_caps": {"sms": 100, "email": 100, "wechat": 100}}"#,
+    )
+    .unwrap();
+    ok(
+        dir,
+        &[
+            "contact",
+            "rules",
+            "--set",
+            rules.to_str().unwrap(),
+            "--as",
+            "admin",
+        ],
+    );
     let (_server, addr) = serve(dir);
     let base = format!("http://{addr}");
     let b = Browser::start(engine)
