@@ -231,6 +231,14 @@ async fn the_console_signs_in_refuses_forged_forms_and_records_what_the_forms_sa
     let store = dbs.fresh().await;
     book(&store, 3).await;
     huifang_app::rules::seed_default(&store).await.unwrap();
+    // contacts at any hour: the test runs whenever it runs (the hours have tests of their own)
+    let admin = team::actor(&store, "admin").await.unwrap();
+    let rules = r#"{"utc_offset_minutes": 480, "hours": {"from": "00:00", "until": "24:00"},
+                    "max_connected_collection_calls": 3,
+                    "channel_caps": {"sms": 100, "email": 100, "wechat": 100}}"#;
+    huifang_app::contact::set_rules(&store, &admin, rules)
+        .await
+        .unwrap();
     let ours = task(&store, 1, "welcome", "followup", "2026-03-20").await;
     let second = task(&store, 2, "welcome", "followup", "2026-03-19").await;
     let theirs = task(&store, 3, "collect", "early_collection", "2026-03-20").await;
