@@ -6,6 +6,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod analytics;
+pub mod assistant;
 pub mod calendar;
 pub mod case;
 pub mod contact;
