@@ -142,10 +142,14 @@ impl HttpGateway {
         let (path, body) = if m.channel == Channel::Phone {
             (
                 "/calls",
+                // an agent's call ("call"), or the assistant's IVR call ("assistant", whose
+                // prompts the provider fetches from the IVR webhook; `text` is the first)
                 serde_json::json!({
                     "to": m.to,
+                    "event": m.event,
                     "task_id": m.task_id,
                     "agent": m.agent,
+                    "text": m.body,
                 }),
             )
         } else {

@@ -2,6 +2,7 @@
 //! and writes the result through the store in one transaction.
 
 pub mod analytics;
+pub mod assistant;
 pub mod book;
 pub mod cases;
 pub mod close;

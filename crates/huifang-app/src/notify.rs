@@ -787,7 +787,12 @@ fn judge(
         return Verdict::Undeliverable(format!("the borrower has no {} address", channel.as_str()));
     };
     let (subject, body, fields) = match event {
-        None => (String::new(), String::new(), BTreeMap::new()),
+        // an agent's call says nothing; the assistant's prompt is its text
+        None => (
+            String::new(),
+            m.message.detail.clone().unwrap_or_default(),
+            BTreeMap::new(),
+        ),
         Some(event) => {
             let figures = Figures {
                 amount: m.message.amount_fen.map(Money::from_fen),
@@ -1132,6 +1137,7 @@ pub async fn callback(
                     .iter()
                     .any(|(s, _, _)| s == "answered");
                 if event == "hangup"
+                    && m.message.event == CALL_EVENT
                     && record_call(
                         &mut tx,
                         &m,
@@ -1148,6 +1154,15 @@ pub async fn callback(
             }
             CallbackEvent::Reply { from, text } => {
                 if !rules::is_opt_out_reply(&text) {
+                    // an answer to the assistant's question, when the borrower is in a
+                    // conversation on this channel
+                    if let Some(borrower) = tx.borrower_by_mobile(from.trim()).await?
+                        && crate::assistant::answer_chat(&mut tx, borrower, channel, &text, now)
+                            .await?
+                    {
+                        view.assistant_answers += 1;
+                        continue;
+                    }
                     // what the borrower wrote, read for risk signals on their loans on the book
                     let found = crate::text::read(&text);
                     if found.is_empty() {

@@ -3111,6 +3111,8 @@ pub struct CallbackView {
     pub opt_outs: u64,
     /// Risk signals read in borrowers' replies (one per signal and loan on the book).
     pub signals: u64,
+    /// Replies taken as answers to the assistant's questions.
+    pub assistant_answers: u64,
     /// Events about messages Huifang does not know (ignored).
     pub unknown: u64,
 }
@@ -3622,4 +3624,87 @@ pub struct LocationViewView {
     pub loan: String,
     pub viewed_at: String,
     pub business_date: String,
+}
+
+// ----- the follow-up assistant -----------------------------------------------------------------
+
+/// The assistant's rules: which task kinds it takes and by which flow, the share it takes, how
+/// often it asks a question and how long it waits for an answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssistantRulesDoc {
+    /// Task kind (welcome_call, repayment_reminder) → flow (ivr, sms, wechat); a kind absent is
+    /// left to agents.
+    pub flows: BTreeMap<String, String>,
+    /// The share of those tasks it takes, in per cent (0–100).
+    pub share_pct: u32,
+    /// Times a question is asked without a usable answer before the task goes to an agent (1–5).
+    pub asks: u32,
+    /// Minutes an answer is waited for before the question is asked again (1–1440).
+    pub wait_minutes: u32,
+}
+
+/// What one pass of the assistant did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct AssistantRunView {
+    /// Conversations started (a task taken, its first question sent or its call placed).
+    pub started: u64,
+    /// Questions asked again after no answer.
+    pub asked_again: u64,
+    /// Tasks handed to agents (no answer after the asks, or a contact rule refused the flow).
+    pub handed_over: u64,
+    /// Tasks or questions left for later: outside the contact hours.
+    pub waiting: u64,
+}
+
+/// The assistant's conversations of a task kind on a flow: how many ended done and how many
+/// went to agents, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct AssistantReportRow {
+    pub kind: String,
+    pub flow: String,
+    pub started: i64,
+    pub active: i64,
+    pub completed: i64,
+    pub handed_over: i64,
+    /// Completed of those ended, in per cent, one decimal ("83.3").
+    pub completion_pct: String,
+    /// Handed over of those ended, in per cent, one decimal.
+    pub hand_over_pct: String,
+    /// Handed over by reason: risk, answer, person, no_answer, unclear, blocked.
+    pub reasons: BTreeMap<String, i64>,
+}
+
+/// One line of a conversation's transcript.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct TranscriptLineView {
+    /// assistant or borrower.
+    pub speaker: String,
+    pub text: String,
+}
+
+/// The assistant's conversation on a task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct AssistantSessionView {
+    pub task_id: i64,
+    pub kind: String,
+    pub flow: String,
+    /// active, completed or handed_over.
+    pub state: String,
+    pub reason: Option<String>,
+    /// Question id → answer as the script reads it (yes/no, an option's code, a number).
+    pub answers: BTreeMap<String, String>,
+    pub transcript: Vec<TranscriptLineView>,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    /// The contact recorded when it ended.
+    pub interaction_id: Option<i64>,
+}
+
+/// The answer to the telephony provider's IVR webhook: say this, then gather the next answer
+/// (`ask`) or hang up (`hangup`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct IvrReplyView {
+    pub action: String,
+    pub say: String,
 }

@@ -237,6 +237,26 @@ pub async fn run(db: &Db, command: &Commands) -> Result<()> {
                         tokio::time::sleep(Duration::from_secs(5)).await;
                     }
                 });
+                // the follow-up assistant's pass, every minute from a minute after the start
+                let assisting = sweeping.clone();
+                tokio::spawn(async move {
+                    loop {
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                        match huifang_app::assistant::run_once(&assisting, chrono::Utc::now()).await
+                        {
+                            Ok(v) if v.started + v.asked_again + v.handed_over > 0 => {
+                                tracing::info!(
+                                    started = v.started,
+                                    asked_again = v.asked_again,
+                                    handed_over = v.handed_over,
+                                    "assistant pass"
+                                )
+                            }
+                            Ok(_) => {}
+                            Err(e) => tracing::warn!("assistant pass: {e:#}"),
+                        }
+                    }
+                });
                 // the vehicles' offline sweep and the tracks' retention, every five minutes from
                 // five minutes after the start
                 let store = sweeping;

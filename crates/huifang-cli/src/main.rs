@@ -17,6 +17,7 @@ macro_rules! say_text {
     }};
 }
 
+mod assistant_cmd;
 mod bench;
 mod case_cmd;
 mod contact_cmd;
@@ -256,6 +257,12 @@ enum Command {
     Warning {
         #[command(subcommand)]
         command: warning_cmd::WarningCommand,
+    },
+    /// The follow-up assistant: welcome calls and reminders by IVR or chat; a pass, its rules,
+    /// the report of its flows, a task's conversation.
+    Assistant {
+        #[command(subcommand)]
+        command: assistant_cmd::AssistantCommand,
     },
     /// Vehicle monitoring (GPS trackers): a loan's vehicle, the offline sweep and retention,
     /// the rules, the known places, the log of location views.
@@ -718,6 +725,11 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Warning { command } => {
             let store = open(&cli).await?;
             warning_cmd::run(&store, command).await?;
+            store.close().await;
+        }
+        Command::Assistant { command } => {
+            let store = open(&cli).await?;
+            assistant_cmd::run(&store, command).await?;
             store.close().await;
         }
         Command::Vehicle { command } => {

@@ -218,8 +218,14 @@ impl HandOver {
 
 /// The reasons a task is handed over, as stored (and `blocked`: a contact rule refused the
 /// flow's prompt).
-pub const HAND_OVER_REASONS: [&str; 6] =
-    ["risk", "answer", "person", "no_answer", "unclear", "blocked"];
+pub const HAND_OVER_REASONS: [&str; 6] = [
+    "risk",
+    "answer",
+    "person",
+    "no_answer",
+    "unclear",
+    "blocked",
+];
 
 /// What the assistant does next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -318,9 +324,11 @@ fn again(
 pub fn asks_for_person(text: &str) -> bool {
     let t = text.trim().to_lowercase();
     t == "0"
-        || ["人工", "客服", "真人", "坐席", "找人", "agent", "person", "human"]
-            .iter()
-            .any(|w| t.contains(w))
+        || [
+            "人工", "客服", "真人", "坐席", "找人", "agent", "person", "human",
+        ]
+        .iter()
+        .any(|w| t.contains(w))
 }
 
 fn trimmed(text: &str) -> String {
@@ -342,16 +350,14 @@ pub fn yes_or_no(text: &str) -> Option<bool> {
     if t.is_empty() || t.chars().count() > 20 {
         return None;
     }
-    if t == "无"
-        || ["不", "没", "否", "未", "no"]
-        .iter()
-        .any(|w| t.contains(w))
-    {
+    if t == "无" || ["不", "没", "否", "未", "no"].iter().any(|w| t.contains(w)) {
         return Some(false);
     }
-    if ["是", "对", "好", "嗯", "有", "已", "收到", "知道", "清楚", "可以", "能", "会", "yes"]
-        .iter()
-        .any(|w| t.contains(w))
+    if [
+        "是", "对", "好", "嗯", "有", "已", "收到", "知道", "清楚", "可以", "能", "会", "yes",
+    ]
+    .iter()
+    .any(|w| t.contains(w))
     {
         return Some(true);
     }
@@ -379,7 +385,9 @@ pub fn understand(q: &Question, text: &str) -> Option<String> {
                 .map(|o| o.code.clone())
         }
         AnswerType::Number => {
-            let negative = ["下降", "减少", "少了", "降了"].iter().any(|w| t.contains(w));
+            let negative = ["下降", "减少", "少了", "降了"]
+                .iter()
+                .any(|w| t.contains(w));
             let digits: String = t
                 .chars()
                 .filter(|c| c.is_ascii_digit() || *c == '-')
@@ -519,7 +527,10 @@ mod tests {
         );
         let s = default_script(TaskKind::RepaymentReminder, "zh");
         let (mut c, _) = start(&s, Flow::Sms);
-        assert!(matches!(hear(&s, Flow::Sms, &r, &mut c, say("1")), Step::Ask(_)));
+        assert!(matches!(
+            hear(&s, Flow::Sms, &r, &mut c, say("1")),
+            Step::Ask(_)
+        ));
         assert_eq!(
             hear(&s, Flow::Sms, &r, &mut c, say("不能")),
             Step::HandOver(HandOver::Answer {
@@ -554,8 +565,14 @@ mod tests {
         let s = default_script(TaskKind::RepaymentReminder, "zh");
         let r = rules(); // 3 asks
         let (mut c, _) = start(&s, Flow::Sms);
-        assert!(matches!(hear(&s, Flow::Sms, &r, &mut c, Heard::Silence), Step::Ask(_)));
-        assert!(matches!(hear(&s, Flow::Sms, &r, &mut c, say("？？")), Step::Ask(_)));
+        assert!(matches!(
+            hear(&s, Flow::Sms, &r, &mut c, Heard::Silence),
+            Step::Ask(_)
+        ));
+        assert!(matches!(
+            hear(&s, Flow::Sms, &r, &mut c, say("？？")),
+            Step::Ask(_)
+        ));
         assert_eq!(
             hear(&s, Flow::Sms, &r, &mut c, Heard::Silence),
             Step::HandOver(HandOver::NoAnswer)
@@ -595,7 +612,10 @@ mod tests {
             understand(q("income_change_pct"), "下降40%"),
             Some("-40".into())
         );
-        assert_eq!(understand(q("income_change_pct"), "-10"), Some("-10".into()));
+        assert_eq!(
+            understand(q("income_change_pct"), "-10"),
+            Some("-10".into())
+        );
         assert_eq!(understand(q("income_change_pct"), "不知道"), None);
         for (t, want) in [
             ("是", Some(true)),
@@ -624,16 +644,16 @@ mod tests {
         assert!(r.validate().is_ok());
         r.flows.insert(TaskKind::CollectionCall, Flow::Sms);
         assert_eq!(r.validate().unwrap_err().field, "flows.collection_call");
-        let r = AssistantRules {
-            asks: 0,
-            ..rules()
-        };
+        let r = AssistantRules { asks: 0, ..rules() };
         assert_eq!(r.validate().unwrap_err().field, "asks");
         let r = AssistantRules {
             wait_minutes: 5000,
             ..rules()
         };
         assert_eq!(r.validate().unwrap_err().field, "wait_minutes");
-        assert_eq!(AssistantRules::default().takes(TaskKind::WelcomeCall, 1), None);
+        assert_eq!(
+            AssistantRules::default().takes(TaskKind::WelcomeCall, 1),
+            None
+        );
     }
 }

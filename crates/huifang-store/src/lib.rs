@@ -8,6 +8,7 @@
 //! inside a [`Tx`].
 
 mod analytics;
+mod assistant;
 mod cases;
 mod checkpoint;
 mod codec;
@@ -42,6 +43,7 @@ use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
 use sql::{MAX_PARAMS, Val, date_text, param, param_list, parse_date_col};
 
 pub use analytics::{AgentWorkRow, MonthEnd, MonthEndRow, RollRow};
+pub use assistant::{AssistantCandidate, AssistantSession};
 pub use cases::{Case, CaseRecord, CaseStep, CaseStepRecord};
 pub use codec::{decode_op, encode_op};
 pub use contact::{BlockedContact, BlockedContactRecord, OptOut, PastContact};

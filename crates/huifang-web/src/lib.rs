@@ -12,6 +12,7 @@
 //! calls `huifang_app`.
 
 mod admin;
+mod assistant;
 mod auth;
 mod book;
 mod cases;
@@ -84,6 +85,7 @@ pub struct AppState {
         (name = "contact", description = "The contact rules, borrowers' opt-outs, addresses and emergency contacts, the contacts the rules refused, and message templates"),
         (name = "intake", description = "Core banking pushes borrowers, loans and payments (one or a batch of up to 1,000, all or nothing) and import files; idempotent by external id and by Idempotency-Key"),
         (name = "messages", description = "Messages to borrowers through the outbox: the messages and their report, the notification rules, the channels' connections, calls placed for agents, providers' signed callbacks"),
+        (name = "assistant", description = "The follow-up assistant: its rules, the telephony provider's signed IVR webhook, a pass on demand, a task's conversation and the report of its flows"),
         (name = "vehicles", description = "Vehicle monitoring: GPS vendors' signed tracker events, a loan's vehicle (locations for risk officers and repossession agents only, every view logged), the rules, the known places, the log of location views")
     )
 )]
@@ -133,6 +135,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(intake::routes())
         .merge(webhooks::routes())
         .merge(vehicles::routes())
+        .merge(assistant::routes())
 }
 
 /// The OpenAPI document of the API, as JSON: generated from the same route list the router serves,

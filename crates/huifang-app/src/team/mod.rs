@@ -45,7 +45,10 @@ pub use dispatch::{
 };
 pub use huifang_core::team::Role;
 pub use quality::{MAX_REVIEW_PAGE, contacts_to_review, review_contact};
-pub(crate) use record::{ContactFacts, checked_idempotency_key, record_call_in, record_in};
+pub(crate) use record::{
+    ContactFacts, checked_idempotency_key, record_assistant_in, record_call_in, record_in,
+    stored_script,
+};
 pub use record::{OutcomeInput, Recorded, reassign, record_outcome};
 pub use show::{
     BorrowerContext, TaskView, authorize_document_registration, register_document, show_loan,

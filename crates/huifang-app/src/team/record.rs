@@ -85,6 +85,23 @@ fn script_from_json(kind: TaskKind, lang: &str, v: &Value) -> Option<Script> {
     })
 }
 
+/// The task kind's script in force (the stored Chinese one), if one is stored.
+pub(crate) async fn stored_script(tx: &mut Tx, kind: TaskKind) -> Result<Option<Script>, AppError> {
+    let Some(text) = tx.script(kind.as_str(), "zh").await? else {
+        return Ok(None);
+    };
+    serde_json::from_str::<Value>(&text)
+        .ok()
+        .and_then(|v| script_from_json(kind, "zh", &v))
+        .map(Some)
+        .ok_or_else(|| {
+            AppError::Store(huifang_store::StoreError::Corrupt(format!(
+                "the {} script is not a valid script",
+                kind.as_str()
+            )))
+        })
+}
+
 /// The signals the task kind's script attaches to these answers (its options, "no" answers and
 /// number thresholds), as (signal, answer) pairs; none when the kind has no script.
 async fn script_signals(
@@ -98,17 +115,9 @@ async fn script_signals(
     if answers.is_empty() {
         return Ok(Vec::new());
     }
-    let Some(text) = tx.script(task_kind, "zh").await? else {
+    let Some(script) = stored_script(tx, kind).await? else {
         return Ok(Vec::new());
     };
-    let script = serde_json::from_str::<Value>(&text)
-        .ok()
-        .and_then(|v| script_from_json(kind, "zh", &v))
-        .ok_or_else(|| {
-            AppError::Store(huifang_store::StoreError::Corrupt(format!(
-                "the {task_kind} script is not a valid script"
-            )))
-        })?;
     let pairs: Vec<(String, String)> = answers
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
@@ -153,7 +162,7 @@ pub(crate) async fn record_in(
     input: &OutcomeInput,
     date: Date,
 ) -> Result<Recorded, AppError> {
-    record_checked(tx, actor, task_id, input, date, true).await
+    record_checked(tx, actor, task_id, input, date, Mode::Agent).await
 }
 
 /// [`record_in`] for a call the telephony provider reports ended: the contact rules were
@@ -165,7 +174,38 @@ pub(crate) async fn record_call_in(
     input: &OutcomeInput,
     date: Date,
 ) -> Result<Recorded, AppError> {
-    record_checked(tx, actor, task_id, input, date, false).await
+    record_checked(tx, actor, task_id, input, date, Mode::Call).await
+}
+
+/// [`record_in`] for the assistant's conversation on a task it holds (`assistant` is the
+/// assistant's user, the task's assignee): the contact rules were checked on each prompt, the
+/// risk signals are those it screened (`signals`: the transcript in the notes is not read again),
+/// and a hand-over leaves the task open, unassigned and due on `date` for an agent, its attempts
+/// as they were.
+pub(crate) async fn record_assistant_in(
+    tx: &mut Tx,
+    assistant: &Actor,
+    task_id: TaskId,
+    input: &OutcomeInput,
+    date: Date,
+    hand_over: bool,
+    signals: Vec<(String, String)>,
+) -> Result<Recorded, AppError> {
+    let mode = Mode::Assistant { hand_over, signals };
+    record_checked(tx, assistant, task_id, input, date, mode).await
+}
+
+/// Who records a contact, and so what is checked and what follows.
+enum Mode {
+    /// An agent: authorised by the task's team, checked against the contact rules.
+    Agent,
+    /// The provider's report of an agent's call: authorised, the rules checked when placed.
+    Call,
+    /// The assistant on a task assigned to it.
+    Assistant {
+        hand_over: bool,
+        signals: Vec<(String, String)>,
+    },
 }
 
 async fn record_checked(
@@ -174,10 +214,13 @@ async fn record_checked(
     task_id: TaskId,
     input: &OutcomeInput,
     date: Date,
-    guarded: bool,
+    mode: Mode,
 ) -> Result<Recorded, AppError> {
     let key = idempotency_key(input)?;
-    let task = lock_task_to_work(tx, actor, task_id).await?;
+    let task = match mode {
+        Mode::Assistant { .. } => lock_task_held_by(tx, actor, task_id).await?,
+        _ => lock_task_to_work(tx, actor, task_id).await?,
+    };
     if let Some(first) = tx.interaction_by_key(key).await? {
         return repeated(first, task, actor, key);
     }
@@ -187,11 +230,15 @@ async fn record_checked(
             task.state
         )));
     }
-    let contact = read_contact(tx, &task, input, date).await?;
+    let screened = match &mode {
+        Mode::Assistant { signals, .. } => Some(signals.clone()),
+        _ => None,
+    };
+    let contact = read_contact(tx, &task, input, date, screened).await?;
     if let Some(id) = input.emergency_contact {
         crate::contact::third_party(tx, actor, &task, id, &contact, date).await?;
     }
-    if guarded {
+    if matches!(mode, Mode::Agent) {
         crate::contact::guard(tx, actor, &task, contact.channel, contact.occurred_at, date).await?;
     }
     let interaction_id = insert_interaction(tx, actor, &task, key, input, &contact, date).await?;
@@ -212,7 +259,16 @@ async fn record_checked(
         });
     }
     let leaf_index = ledger::log_records(tx, &ledger::INTERACTION, &[interaction_id]).await?;
-    tx.set_last_agent(task.task.loan_id, actor.id()).await?;
+    let hand_over = matches!(
+        mode,
+        Mode::Assistant {
+            hand_over: true,
+            ..
+        }
+    );
+    if !matches!(mode, Mode::Assistant { .. }) {
+        tx.set_last_agent(task.task.loan_id, actor.id()).await?;
+    }
     let promise_id = insert_promise(
         tx,
         &task,
@@ -223,7 +279,24 @@ async fn record_checked(
     )
     .await?;
     insert_signals(tx, &task, &contact.signal_rows, interaction_id, date).await?;
-    let escalation_task = advance_task(tx, actor, &task, &contact, date).await?;
+    let escalation_task = if hand_over {
+        tx.set_task_assignee(task.id, None, TaskState::Open).await?;
+        tx.update_task(
+            task.id,
+            &TaskUpdate {
+                state: TaskState::Open,
+                attempts: task.attempts,
+                due_on: date,
+                outcome: Some(contact.outcome.kind().to_string()),
+                closed_on: None,
+                close_reason: None,
+            },
+        )
+        .await?;
+        None
+    } else {
+        advance_task(tx, actor, &task, &contact, date).await?
+    };
     let warning_level = warn_on_signals(tx, &task, &contact).await?;
     Ok(Recorded {
         interaction_id,
@@ -301,6 +374,29 @@ async fn lock_task_to_work(
     Ok(task)
 }
 
+/// Locks the task until the transaction ends and checks that it is held by `holder` (the
+/// assistant's tasks: no team's rule applies to it).
+async fn lock_task_held_by(
+    tx: &mut Tx,
+    holder: &Actor,
+    task_id: TaskId,
+) -> Result<TaskRecord, AppError> {
+    if !tx.lock_task(task_id).await? {
+        return Err(AppError::NotFound {
+            what: "task",
+            id: task_id.to_string(),
+        });
+    }
+    let task = load_task(tx, task_id).await?;
+    if task.task.assignee_id != Some(holder.id()) {
+        return Err(AppError::Conflict(format!(
+            "task {task_id} is not held by {}",
+            holder.name()
+        )));
+    }
+    Ok(task)
+}
+
 /// The answer to a key already used (`first` is its interaction): the first record, when it
 /// was this actor's on this task, else a conflict. Nothing is written.
 fn repeated(
@@ -348,6 +444,7 @@ async fn read_contact(
     task: &TaskRecord,
     input: &OutcomeInput,
     date: Date,
+    screened: Option<Vec<(String, String)>>,
 ) -> Result<ContactFacts, AppError> {
     let (channel, outcome) = parse_outcome(input, date)?;
     let (answers, answers_json) = parse_answers(input.answers.as_ref())?;
@@ -362,11 +459,21 @@ async fn read_contact(
     };
     let mut signal_rows =
         signal_rows(tx, &task.task.kind, &outcome, &answers, attempts_after).await?;
-    // what the agent's notes say, read by the text reader, weighed as the structured signals
-    for s in crate::text::read(&input.notes) {
-        if !signal_rows.iter().any(|(k, _)| *k == s.kind) {
-            let value = format!("notes: {} ({}%)", s.words.join(", "), s.confidence);
-            signal_rows.push((s.kind, value));
+    // what the agent's notes say, read by the text reader, weighed as the structured signals;
+    // the assistant's signals were screened from the borrower's words as they came
+    let found: Vec<(String, String)> = match screened {
+        Some(signals) => signals,
+        None => crate::text::read(&input.notes)
+            .into_iter()
+            .map(|s| {
+                let value = format!("notes: {} ({}%)", s.words.join(", "), s.confidence);
+                (s.kind, value)
+            })
+            .collect(),
+    };
+    for (kind, value) in found {
+        if !signal_rows.iter().any(|(k, _)| *k == kind) {
+            signal_rows.push((kind, value));
         }
     }
     if input.duration_seconds < 0 {
