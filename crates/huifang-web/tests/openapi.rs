@@ -25,7 +25,7 @@ use serde_json::Value;
 use support::book;
 
 /// Every route of the API: (method, path), as the router registers them.
-const ROUTES: [(&str, &str); 100] = [
+const ROUTES: [(&str, &str); 106] = [
     ("get", "/api/v1/health"),
     ("get", "/api/v1/reviews"),
     ("post", "/api/v1/interactions/{id}/review"),
@@ -129,10 +129,18 @@ const ROUTES: [(&str, &str); 100] = [
     ("get", "/api/v1/scripts/{kind}/{lang}"),
     ("put", "/api/v1/scripts/{kind}/{lang}"),
     ("post", "/api/v1/loans/{external_id}/decisions/preview"),
+    ("get", "/api/v1/assistant/rules"),
+    ("put", "/api/v1/assistant/rules"),
+    ("post", "/api/v1/assistant/ivr"),
+    ("post", "/api/v1/assistant/run"),
+    ("get", "/api/v1/assistant/report"),
+    ("get", "/api/v1/tasks/{id}/assistant"),
 ];
 
 /// The routes that take a body, by method and path.
-const WITH_BODY: [(&str, &str); 41] = [
+const WITH_BODY: [(&str, &str); 43] = [
+    ("post", "/api/v1/assistant/ivr"),
+    ("put", "/api/v1/assistant/rules"),
     ("post", "/api/v1/trackers/events"),
     ("put", "/api/v1/vehicle-monitoring"),
     ("post", "/api/v1/scores/application"),
