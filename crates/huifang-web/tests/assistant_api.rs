@@ -19,7 +19,7 @@ mod support;
 
 mod api;
 
-use api::Api;
+use api::{Api, Console};
 use chrono::{DateTime, Duration, Utc};
 use huifang_adapters::Couriers;
 use huifang_app::assistant;
@@ -455,6 +455,16 @@ async fn the_assistant_takes_first_contact_by_ivr_and_sms_and_hands_over_what_ne
     );
     assert_eq!(sms_row["reasons"], json!({"no_answer": 1}));
     assert_eq!(sms_row["completion_pct"], "50.0");
+
+    // in the console: the reports' collection page has the flows' rates, and the task the
+    // transcript
+    let console = Console::signed_in(&api.base, "lead_fu").await;
+    let (s, html) = console.get("/reports?name=collection").await;
+    assert_eq!(s, StatusCode::OK);
+    let table = html.split("智能回访（按流程）").nth(1).expect("the assistant's table");
+    assert!(table.contains("<td>ivr</td>") && table.contains("<td>33.3</td>"), "{table}");
+    let (_, html) = console.get(&format!("/tasks/{risky}")).await;
+    assert!(html.contains("转人工：风险回答"), "{html}");
 }
 
 fn body_text(v: &Value) -> String {

@@ -154,6 +154,10 @@ async fn reports(
             p.covers = format!("{} → {}", r.from, r.to);
             p.charts = charts(&r, v.lang);
             p.tables = r.sheets.iter().map(|s| table(s, v.lang)).collect();
+            if r.name == "collection" {
+                let flows = huifang_app::assistant::report(&state.store, &v.actor).await?;
+                p.tables.push(assistant_table(&flows, v.lang));
+            }
         }
         Err(
             e @ (AppError::Field { .. } | AppError::Refused { .. } | AppError::NotFound { .. }),
@@ -224,6 +228,47 @@ fn table(s: &Sheet, lang: Lang) -> Table {
             })
             .collect(),
         rows: s.rows.clone(),
+    }
+}
+
+/// The follow-up assistant's flows: conversations by task kind and flow, their completion and
+/// hand-over rates, and why tasks went to agents.
+fn assistant_table(rows: &[huifang_app::views::AssistantReportRow], lang: Lang) -> Table {
+    let columns: [(&str, &str, bool); 9] = [
+        ("任务类型", "Task kind", false),
+        ("流程", "Flow", false),
+        ("发起", "Started", true),
+        ("进行中", "Active", true),
+        ("完成", "Completed", true),
+        ("完成率 %", "Completion %", true),
+        ("转人工", "Handed over", true),
+        ("转人工率 %", "Hand-over %", true),
+        ("转人工原因", "Hand-over reasons", false),
+    ];
+    Table {
+        title: label(lang, "智能回访（按流程）", "Follow-up assistant by flow"),
+        headers: columns
+            .iter()
+            .map(|(zh, en, num)| (label(lang, zh, en), *num))
+            .collect(),
+        rows: rows
+            .iter()
+            .map(|r| {
+                let reasons: Vec<String> =
+                    r.reasons.iter().map(|(k, n)| format!("{k} {n}")).collect();
+                vec![
+                    r.kind.clone(),
+                    r.flow.clone(),
+                    r.started.to_string(),
+                    r.active.to_string(),
+                    r.completed.to_string(),
+                    r.completion_pct.clone(),
+                    r.handed_over.to_string(),
+                    r.hand_over_pct.clone(),
+                    reasons.join(", "),
+                ]
+            })
+            .collect(),
     }
 }
 

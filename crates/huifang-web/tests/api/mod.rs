@@ -110,3 +110,68 @@ pub fn hash(text: &str) -> [u8; 32] {
     hex::decode_to_slice(text, &mut out).unwrap();
     out
 }
+
+/// A console session: signed in through the sign-in form, its cookie carried.
+pub struct Console {
+    base: String,
+    http: reqwest::Client,
+    session: String,
+}
+
+impl Console {
+    pub async fn signed_in(base: &str, username: &str) -> Console {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let cookie = |r: &reqwest::Response, name: &str| {
+            r.headers()
+                .get_all("set-cookie")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find(|v| v.starts_with(name))
+                .map(|v| v.split(';').next().unwrap().to_string())
+                .unwrap()
+        };
+        let login = http.get(format!("{base}/login")).send().await.unwrap();
+        let login_cookie = cookie(&login, "huifang_login");
+        let page = login.text().await.unwrap();
+        let csrf = page
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string();
+        let signed = http
+            .post(format!("{base}/login"))
+            .header("Cookie", login_cookie)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "csrf={csrf}&username={username}&password={}",
+                PASSWORD.replace(' ', "+")
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(signed.status(), StatusCode::SEE_OTHER);
+        let session = cookie(&signed, "huifang_session");
+        Console {
+            base: base.to_string(),
+            http,
+            session,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, String) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("Cookie", self.session.clone())
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.text().await.unwrap())
+    }
+}
