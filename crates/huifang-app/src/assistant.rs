@@ -110,12 +110,19 @@ pub async fn set_rules(
     let mut de = serde_json::Deserializer::from_str(text);
     let doc: AssistantRulesDoc = serde_path_to_error::deserialize(&mut de)
         .map_err(|e| AppError::Invalid(format!("{}: {}", e.path(), e.inner())))?;
-    let doc = AssistantRulesDoc::from(&doc.to_rules()?);
-    let stored = serde_json::to_string(&doc).map_err(|e| AppError::Invalid(e.to_string()))?;
+    let rules = doc.to_rules()?;
+    put_rules(store, &rules).await?;
+    Ok(AssistantRulesDoc::from(&rules))
+}
+
+/// Stores the assistant's rules (checked).
+pub(crate) async fn put_rules(store: &Store, rules: &AssistantRules) -> Result<(), AppError> {
+    let stored = serde_json::to_string(&AssistantRulesDoc::from(rules))
+        .map_err(|e| AppError::Invalid(e.to_string()))?;
     let mut tx = store.begin().await?;
     tx.set_setting(RULES_SETTING, &stored).await?;
     tx.commit().await?;
-    Ok(doc)
+    Ok(())
 }
 
 // ----- conversations as stored -----------------------------------------------------------------
@@ -370,7 +377,7 @@ async fn follow(
 
 /// What the borrower said, as the core hears it: the text and the risk signals the text reader
 /// finds in it (keypad digits are not read).
-fn heard(text: &str) -> Heard {
+pub(crate) fn heard(text: &str) -> Heard {
     let signals = crate::text::read(text)
         .into_iter()
         .map(|s| {
@@ -690,10 +697,6 @@ pub async fn ivr(
 }
 
 async fn ivr_in(tx: &mut Tx, e: &IvrEvent, now: DateTime<Utc>) -> Result<IvrReplyView, AppError> {
-    let hang_up = |say: &str| IvrReplyView {
-        action: "hangup".into(),
-        say: say.into(),
-    };
     let m = tx
         .message_by_provider_id("phone", e.call.trim())
         .await?
@@ -705,37 +708,10 @@ async fn ivr_in(tx: &mut Tx, e: &IvrEvent, now: DateTime<Utc>) -> Result<IvrRepl
     let Some(task_id) = m.message.task_id else {
         return Err(corrupt("assistant call", "it has no task"));
     };
-    tx.lock_task(task_id).await?;
-    let Some(mut s) = tx.assistant_session_of_task(task_id).await? else {
-        return Err(corrupt("assistant call", "its task has no conversation"));
-    };
-    if s.state != "active" {
-        return Ok(hang_up(GOODBYE));
-    }
-    let rules = rules_in(tx).await?;
-    let script = script_of(tx, &s.kind).await?;
-    let flow = flow_of(&s)?;
-    let mut c = conversation(&s)?;
-    let wait = Duration::minutes(i64::from(rules.wait_minutes));
     let heard = match e.event.as_str() {
-        "answered" => {
-            // the question is said now; the call is live until the wait after the last exchange
-            let prompt = core::prompt(&script, c.step, flow)
-                .ok_or_else(|| corrupt("assistant conversation", "no question left"))?;
-            s.next_at = stamp(now + wait);
-            tx.save_assistant_session(&s).await?;
-            return Ok(IvrReplyView {
-                action: "ask".into(),
-                say: prompt,
-            });
-        }
-        "no_answer" | "hangup" => {
-            // the question stays unanswered: a later pass calls again after the wait
-            s.next_at = stamp(now + wait);
-            tx.save_assistant_session(&s).await?;
-            return Ok(hang_up(""));
-        }
-        "timeout" => Heard::Silence,
+        "answered" => Said::Hello,
+        "no_answer" | "hangup" => Said::Gone,
+        "timeout" => Said::Heard(Heard::Silence),
         "input" => {
             let said = e
                 .speech
@@ -750,15 +726,71 @@ async fn ivr_in(tx: &mut Tx, e: &IvrEvent, now: DateTime<Utc>) -> Result<IvrRepl
                     text: d.trim().to_string(),
                     signals: Vec::new(),
                 });
-            said.or(pressed).ok_or_else(|| {
+            Said::Heard(said.or(pressed).ok_or_else(|| {
                 AppError::Invalid("input: an input event carries digits or speech".into())
-            })?
+            })?)
         }
         other => {
             return Err(AppError::Invalid(format!(
                 "event: {other:?} is not answered, input, timeout, no_answer or hangup"
             )));
         }
+    };
+    converse(tx, task_id, heard, now).await
+}
+
+/// What happened on a voice conversation's call.
+pub(crate) enum Said {
+    /// The borrower picked up: the question is said.
+    Hello,
+    /// The call was not answered, or ended before the conversation did: a later pass calls
+    /// again after the wait.
+    Gone,
+    /// An answer, or silence.
+    Heard(Heard),
+}
+
+/// Moves a voice conversation on (in the caller's transaction) and says what the IVR does next.
+pub(crate) async fn converse(
+    tx: &mut Tx,
+    task_id: TaskId,
+    said: Said,
+    now: DateTime<Utc>,
+) -> Result<IvrReplyView, AppError> {
+    let hang_up = |say: &str| IvrReplyView {
+        action: "hangup".into(),
+        say: say.into(),
+    };
+    tx.lock_task(task_id).await?;
+    let Some(mut s) = tx.assistant_session_of_task(task_id).await? else {
+        return Err(corrupt("assistant call", "its task has no conversation"));
+    };
+    if s.state != "active" {
+        return Ok(hang_up(GOODBYE));
+    }
+    let rules = rules_in(tx).await?;
+    let script = script_of(tx, &s.kind).await?;
+    let flow = flow_of(&s)?;
+    let mut c = conversation(&s)?;
+    let wait = Duration::minutes(i64::from(rules.wait_minutes));
+    let heard = match said {
+        Said::Hello => {
+            // the question is said now; the call is live until the wait after the last exchange
+            let prompt = core::prompt(&script, c.step, flow)
+                .ok_or_else(|| corrupt("assistant conversation", "no question left"))?;
+            s.next_at = stamp(now + wait);
+            tx.save_assistant_session(&s).await?;
+            return Ok(IvrReplyView {
+                action: "ask".into(),
+                say: prompt,
+            });
+        }
+        Said::Gone => {
+            s.next_at = stamp(now + wait);
+            tx.save_assistant_session(&s).await?;
+            return Ok(hang_up(""));
+        }
+        Said::Heard(h) => h,
     };
     let step = core::hear(&script, flow, &rules, &mut c, heard);
     follow(tx, &mut s, &c, step, now, false).await

@@ -4,6 +4,7 @@
 //! a lender's real book. The loans, payments and settlements come from [`synth`]; the team, its
 //! people and their first worked tasks from [`team`].
 
+mod assistant;
 pub mod synth;
 pub mod team;
 mod vehicles;

@@ -144,8 +144,11 @@ pub async fn demo_team(store: &Store, mut log: impl FnMut(&str)) -> Result<Strin
     let logins = format!(
         "demo users (password {DEMO_PASSWORD}): agents wangfang lina zhangwei liuyang; collectors chenjing yanglei zhaomin huangqiang zhoujie wuting xuming sunli; team leads zhenglead malead hulead gaolead; risk officers risk risk2; auditor audit; admin admin"
     );
+    // a share of the welcome calls goes to the assistant first; what it hands over, the team works
+    let assisted = super::assistant::demo_assistant(store).await?;
+    log(&assisted);
     let worked = work_demo_tasks(store, &mut log).await?;
-    Ok(format!("{logins}; {worked}"))
+    Ok(format!("{logins}; {assisted}; {worked}"))
 }
 
 /// Works about two thirds of the open tasks due by the business date (at most 1,500), each on
