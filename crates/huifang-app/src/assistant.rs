@@ -462,7 +462,7 @@ pub async fn run_once(store: &Store, now: DateTime<Utc>) -> Result<AssistantRunV
                 tx.rollback().await?;
                 view.waiting += 1;
             }
-            Ok(Late::NotLate) => tx.rollback().await?,
+            Ok(Late::OnTime) => tx.rollback().await?,
             Err(e) => {
                 tx.rollback().await?;
                 return Err(e);
@@ -559,7 +559,7 @@ enum Late {
     AskedAgain,
     HandedOver,
     Waiting,
-    NotLate,
+    OnTime,
 }
 
 /// A conversation whose answer is late: its question asked again (the contact rules checked
@@ -567,10 +567,10 @@ enum Late {
 async fn ask_again(tx: &mut Tx, task_id: TaskId, now: DateTime<Utc>) -> Result<Late, AppError> {
     tx.lock_task(task_id).await?;
     let Some(mut s) = tx.assistant_session_of_task(task_id).await? else {
-        return Ok(Late::NotLate);
+        return Ok(Late::OnTime);
     };
     if s.state != "active" || s.next_at > stamp(now) {
-        return Ok(Late::NotLate); // answered or ended meanwhile
+        return Ok(Late::OnTime); // answered or ended meanwhile
     }
     let date = require_business_date(tx).await?;
     let flow = flow_of(&s)?;
