@@ -216,6 +216,33 @@ async fn write_prompt(
     Ok(())
 }
 
+/// Whether the assistant still holds the conversation's task. A task closed meanwhile (the close
+/// cancelled it, its loan paid off) or reassigned by a team lead ends the conversation as
+/// `closed`, nothing recorded: the task is no longer the assistant's to work.
+async fn still_held(
+    tx: &mut Tx,
+    s: &mut AssistantSession,
+    now: DateTime<Utc>,
+) -> Result<bool, AppError> {
+    let assistant = tx.assistant_user().await?;
+    let task = crate::team::load_task(tx, s.task_id).await?;
+    if task.state.is_open() && task.task.assignee_id == Some(assistant) {
+        return Ok(true);
+    }
+    s.state = "closed".into();
+    s.reason = Some(
+        if task.state.is_open() {
+            "reassigned"
+        } else {
+            "task_closed"
+        }
+        .into(),
+    );
+    s.finished_at = Some(stamp(now));
+    tx.save_assistant_session(s).await?;
+    Ok(false)
+}
+
 /// How a conversation ends.
 enum Ending {
     Complete,
@@ -458,6 +485,7 @@ pub async fn run_once(store: &Store, now: DateTime<Utc>) -> Result<AssistantRunV
                 tx.commit().await?;
                 view.handed_over += 1;
             }
+            Ok(Late::Closed) => tx.commit().await?,
             Ok(Late::Waiting) => {
                 tx.rollback().await?;
                 view.waiting += 1;
@@ -557,6 +585,8 @@ async fn start(
 
 enum Late {
     AskedAgain,
+    /// Its task was closed or reassigned meanwhile.
+    Closed,
     HandedOver,
     Waiting,
     OnTime,
@@ -571,6 +601,9 @@ async fn ask_again(tx: &mut Tx, task_id: TaskId, now: DateTime<Utc>) -> Result<L
     };
     if s.state != "active" || s.next_at > stamp(now) {
         return Ok(Late::OnTime); // answered or ended meanwhile
+    }
+    if !still_held(tx, &mut s, now).await? {
+        return Ok(Late::Closed);
     }
     let date = require_business_date(tx).await?;
     let flow = flow_of(&s)?;
@@ -627,6 +660,9 @@ pub(crate) async fn answer_chat(
     let Some(mut s) = tx.assistant_session_of_task(s.task_id).await? else {
         return Ok(false);
     };
+    if s.state != "active" || !still_held(tx, &mut s, now).await? {
+        return Ok(false); // the reply is read as any other
+    }
     let rules = rules_in(tx).await?;
     let script = script_of(tx, &s.kind).await?;
     let mut c = conversation(&s)?;
@@ -765,7 +801,7 @@ pub(crate) async fn converse(
     let Some(mut s) = tx.assistant_session_of_task(task_id).await? else {
         return Err(corrupt("assistant call", "its task has no conversation"));
     };
-    if s.state != "active" {
+    if s.state != "active" || !still_held(tx, &mut s, now).await? {
         return Ok(hang_up(GOODBYE));
     }
     let rules = rules_in(tx).await?;
@@ -825,6 +861,7 @@ pub async fn report(store: &Store, actor: &Actor) -> Result<Vec<AssistantReportR
                 active: 0,
                 completed: 0,
                 handed_over: 0,
+                closed: 0,
                 completion_pct: String::new(),
                 hand_over_pct: String::new(),
                 reasons: BTreeMap::new(),
@@ -833,6 +870,7 @@ pub async fn report(store: &Store, actor: &Actor) -> Result<Vec<AssistantReportR
         match state.as_str() {
             "active" => row.active += n,
             "completed" => row.completed += n,
+            "closed" => row.closed += n,
             "handed_over" => {
                 row.handed_over += n;
                 *row.reasons.entry(reason).or_insert(0) += n;

@@ -3667,7 +3667,10 @@ pub struct AssistantReportRow {
     pub active: i64,
     pub completed: i64,
     pub handed_over: i64,
-    /// Completed of those ended, in per cent, one decimal ("83.3").
+    /// Ended without a contact: the task was closed (its loan paid off …) or reassigned by a
+    /// team lead while the assistant held it.
+    pub closed: i64,
+    /// Completed of those completed or handed over, in per cent, one decimal ("83.3").
     pub completion_pct: String,
     /// Handed over of those ended, in per cent, one decimal.
     pub hand_over_pct: String,
@@ -3689,8 +3692,10 @@ pub struct AssistantSessionView {
     pub task_id: i64,
     pub kind: String,
     pub flow: String,
-    /// active, completed or handed_over.
+    /// active, completed, handed_over or closed.
     pub state: String,
+    /// Why it was handed over (risk, answer, person, no_answer, unclear, blocked) or closed
+    /// (task_closed, reassigned).
     pub reason: Option<String>,
     /// Question id → answer as the script reads it (yes/no, an option's code, a number).
     pub answers: BTreeMap<String, String>,

@@ -19,6 +19,8 @@ mod support;
 
 mod api;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use api::{Api, Console};
 use chrono::{DateTime, Duration, Utc};
 use huifang_adapters::Couriers;
@@ -44,6 +46,8 @@ async fn deliver(store: &Store, now: DateTime<Utc>) -> DeliveryView {
         .unwrap()
 }
 
+static TASKS: AtomicU64 = AtomicU64::new(0);
+
 /// A task of `kind` on loan `L{loan}` in the follow-up queue, due on the business date.
 async fn task_of(store: &Store, loan: usize, kind: &str) -> TaskId {
     let mut tx = store.begin().await.unwrap();
@@ -56,7 +60,10 @@ async fn task_of(store: &Store, loan: usize, kind: &str) -> TaskId {
         .insert_task(&Task {
             loan_id: ids[&format!("L{loan}")],
             kind: kind.into(),
-            reason_key: format!("test:{kind}:{loan}"),
+            reason_key: format!(
+                "test:{kind}:{loan}:{}",
+                TASKS.fetch_add(1, Ordering::Relaxed)
+            ),
             queue_code: "followup".into(),
             assignee_id: None,
             created_on: d("2026-03-20"),
@@ -92,8 +99,8 @@ async fn signed(api: &Api, path: &str, body: &Value, secret: &str) -> (StatusCod
 }
 
 async fn ivr(api: &Api, call: &str, event: &str, extra: Value) -> Value {
-    static EVENTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = EVENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    static EVENTS: AtomicU64 = AtomicU64::new(0);
+    let n = EVENTS.fetch_add(1, Ordering::Relaxed);
     let mut body = json!({"id": format!("ev-{n}"), "call": call, "event": event});
     if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
         b.extend(e.clone());
@@ -461,10 +468,51 @@ async fn the_assistant_takes_first_contact_by_ivr_and_sms_and_hands_over_what_ne
     let console = Console::signed_in(&api.base, "lead_fu").await;
     let (s, html) = console.get("/reports?name=collection").await;
     assert_eq!(s, StatusCode::OK);
-    let table = html.split("智能回访（按流程）").nth(1).expect("the assistant's table");
-    assert!(table.contains("<td>ivr</td>") && table.contains("<td>33.3</td>"), "{table}");
+    let table = html
+        .split("智能回访（按流程）")
+        .nth(1)
+        .expect("the assistant's table");
+    assert!(
+        table.contains("<td>ivr</td>") && table.contains("<td>33.3</td>"),
+        "{table}"
+    );
     let (_, html) = console.get(&format!("/tasks/{risky}")).await;
     assert!(html.contains("转人工：风险回答"), "{html}");
+
+    // a task a team lead reassigns while the assistant talks is no longer its own: the
+    // conversation ends as closed, nothing recorded, and the reply is read as any other
+    let again = task_of(&store, 1, "repayment_reminder").await;
+    let v = assistant::run_once(&store, morning + Duration::hours(2))
+        .await
+        .unwrap();
+    assert_eq!(v.started, 1, "{v:?}");
+    let (s, b) = api
+        .call(
+            "POST",
+            &format!("/api/v1/tasks/{again}/reassign"),
+            Some(&lead),
+            None,
+            Some(json!({"to": "a2"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let b = sms_reply(&api, "知道").await;
+    assert_eq!(b["assistant_answers"], 0, "{b}");
+    let (_, conv) = api
+        .get(&format!("/api/v1/tasks/{again}/assistant"), Some(&lead))
+        .await;
+    assert_eq!(
+        (conv["state"].as_str(), conv["reason"].as_str()),
+        (Some("closed"), Some("reassigned"))
+    );
+    let (_, t) = api
+        .get(&format!("/api/v1/tasks/{again}"), Some(&lead))
+        .await;
+    assert_eq!(t["task"]["assignee"], "a2");
+    // the loan's contacts: the first reminder's conversation only
+    assert_eq!(t["interactions"].as_array().unwrap().len(), 1, "{t}");
+    let (_, rows) = api.get("/api/v1/assistant/report", Some(&lead)).await;
+    assert!(rows.to_string().contains(r#""closed":1"#), "{rows}");
 }
 
 fn body_text(v: &Value) -> String {

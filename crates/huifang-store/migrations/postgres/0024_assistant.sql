@@ -1,6 +1,6 @@
 -- The follow-up assistant's conversations, one per task it took. While a conversation is
 -- active its task is assigned to the built-in user `huifang-assistant`, so that no agent takes
--- it. Answers and the transcript are JSON; times are RFC 3339 UTC text, as the outbox's.
+-- it; a task closed or reassigned meanwhile ends it as `closed`. Answers and the transcript are JSON; times are RFC 3339 UTC text, as the outbox's.
 CREATE TABLE assistant_sessions (
     id             BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     task_id        BIGINT NOT NULL UNIQUE REFERENCES tasks (id),
@@ -8,7 +8,7 @@ CREATE TABLE assistant_sessions (
     borrower_id    BIGINT NOT NULL REFERENCES borrowers (id),
     kind           TEXT NOT NULL,
     flow           TEXT NOT NULL CHECK (flow IN ('ivr', 'sms', 'wechat')),
-    state          TEXT NOT NULL CHECK (state IN ('active', 'completed', 'handed_over')),
+    state          TEXT NOT NULL CHECK (state IN ('active', 'completed', 'handed_over', 'closed')),
     reason         TEXT,
     step           BIGINT NOT NULL DEFAULT 0,
     asks           BIGINT NOT NULL DEFAULT 0,
