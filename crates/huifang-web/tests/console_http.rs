@@ -806,6 +806,47 @@ async fn the_console_signs_in_refuses_forged_forms_and_records_what_the_forms_sa
         )
         .await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    // the assistant's rules: a kind it may not take is refused by field, a flow saved
+    let refused = admin
+        .post(
+            "/admin/settings/assistant",
+            &[
+                ("csrf", &settings.csrf()),
+                (
+                    "document",
+                    r#"{"flows": {"field_visit": "ivr"}, "share_pct": 50, "asks": 3, "wait_minutes": 30}"#,
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.body.contains(r#"id="error-assistant""#)
+            && refused.body.contains("flows.field_visit"),
+        "{}",
+        refused.body
+    );
+    let saved = admin
+        .post(
+            "/admin/settings/assistant",
+            &[
+                ("csrf", &settings.csrf()),
+                (
+                    "document",
+                    r#"{"flows": {"welcome_call": "wechat"}, "share_pct": 50, "asks": 3, "wait_minutes": 30}"#,
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let settings = admin.get("/admin/settings").await;
+    assert!(
+        settings
+            .body
+            .contains("&#34;welcome_call&#34;: &#34;wechat&#34;"),
+        "{}",
+        settings.body
+    );
     assert_eq!(
         lead.get("/admin/settings").await.status,
         StatusCode::FORBIDDEN

@@ -287,6 +287,12 @@ async fn settings_page(
             error: None,
         },
         SettingDoc {
+            key: "assistant",
+            title: "Follow-up assistant (flows, share, asks, wait)",
+            text: pretty(&huifang_app::assistant::show_rules(&state.store, &v.actor).await?),
+            error: None,
+        },
+        SettingDoc {
             key: "plan",
             title: "Follow-up plan (every product)",
             text: pretty(&huifang_app::followup::show_plan(&state.store, None).await?),
@@ -344,6 +350,9 @@ async fn save_setting(
         "notify-rules" => huifang_app::notify::set_rules(store, actor, &text)
             .await
             .map(drop),
+        "assistant" => huifang_app::assistant::set_rules(store, actor, &text)
+            .await
+            .map(drop),
         "plan" => huifang_app::followup::set_plan(store, None, &text)
             .await
             .map(drop),
@@ -366,6 +375,7 @@ async fn save_setting(
                 "rules" => "rules",
                 "contact-rules" => "contact-rules",
                 "notify-rules" => "notify-rules",
+                "assistant" => "assistant",
                 _ => "plan",
             };
             settings_page(&state, viewer, None, Some((key, text, e.to_string())), None).await

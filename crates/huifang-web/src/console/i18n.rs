@@ -154,6 +154,10 @@ const TABLE: &[(&str, &str)] = &[
     ("Warning rules", "预警规则"),
     ("Contact rules", "联系规则"),
     ("Notification rules", "通知规则"),
+    (
+        "Follow-up assistant (flows, share, asks, wait)",
+        "智能回访（流程、比例、询问次数、等待时间）",
+    ),
     ("Follow-up plan (every product)", "回访计划（所有产品）"),
     ("Message templates", "消息模板"),
     ("Save", "保存"),
