@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use huifang_app::assistant;
@@ -11,7 +11,6 @@ use huifang_app::views::{
     AssistantReportRow, AssistantRulesDoc, AssistantRunView, AssistantSessionView, ErrorView,
     IvrReplyView,
 };
-use huifang_core::TaskId;
 use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -163,6 +162,7 @@ async fn report(
     params(("id" = i64, Path, description = "The task's id")),
     responses(
         (status = 200, description = "The conversation", body = AssistantSessionView),
+        (status = 400, description = "A malformed id", body = ErrorView),
         (status = 401, description = "No valid token", body = ErrorView),
         (status = 403, description = "The caller may not see this task", body = ErrorView),
         (status = 404, description = "No such task, or the assistant did not take it", body = ErrorView)
@@ -171,9 +171,8 @@ async fn report(
 async fn session(
     State(state): State<AppState>,
     Authed(actor): Authed,
-    Path(id): Path<i64>,
+    id: Result<Path<i64>, PathRejection>,
 ) -> Result<Json<AssistantSessionView>, ApiError> {
-    Ok(Json(
-        assistant::session(&state.store, &actor, TaskId(id)).await?,
-    ))
+    let id = crate::tasks::task_id(id)?;
+    Ok(Json(assistant::session(&state.store, &actor, id).await?))
 }
