@@ -842,16 +842,43 @@ fn demo_builds_a_lived_portfolio() {
     // team (a person asked for, a risk answer, never picked up)
     let rules = ok(dir, &["--db", &db, "assistant", "rules", "--as", "admin"]);
     assert!(rules.contains(r#""welcome_call": "ivr""#), "{rules}");
-    let flows = ok(dir, &["--db", &db, "assistant", "report", "--as", "audit", "--json"]);
+    let flows = ok(
+        dir,
+        &[
+            "--db",
+            &db,
+            "assistant",
+            "report",
+            "--as",
+            "audit",
+            "--json",
+        ],
+    );
     let flows: serde_json::Value = serde_json::from_str(&flows).unwrap();
     let ivr = &flows[0];
-    assert_eq!((ivr["kind"].as_str(), ivr["flow"].as_str()), (Some("welcome_call"), Some("ivr")));
+    assert_eq!(
+        (ivr["kind"].as_str(), ivr["flow"].as_str()),
+        (Some("welcome_call"), Some("ivr"))
+    );
     let count = |k: &str| ivr[k].as_i64().unwrap();
     assert!(count("completed") > 0 && count("handed_over") > 0, "{ivr}");
     for reason in ["person", "risk", "no_answer"] {
-        assert!(ivr["reasons"][reason].as_i64().unwrap() > 0, "{reason}: {ivr}");
+        assert!(
+            ivr["reasons"][reason].as_i64().unwrap() > 0,
+            "{reason}: {ivr}"
+        );
     }
-    let run = ok(dir, &["--db", &db, "assistant", "run", "--now", "2026-11-28T14:00:00Z"]);
+    let run = ok(
+        dir,
+        &[
+            "--db",
+            &db,
+            "assistant",
+            "run",
+            "--now",
+            "2026-11-28T14:00:00Z",
+        ],
+    );
     assert!(run.contains("waiting for the contact hours"), "{run}");
     // the report's sections in their own order: tiers from normal to loss, buckets by months
     let report = ok(dir, &["--db", &db, "report"]);

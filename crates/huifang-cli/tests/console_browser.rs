@@ -114,7 +114,14 @@ async fn each_role_works(engine: Engine, shots: PathBuf) {
     .unwrap();
     ok(
         dir,
-        &["assistant", "rules", "--set", off.to_str().unwrap(), "--as", "admin"],
+        &[
+            "assistant",
+            "rules",
+            "--set",
+            off.to_str().unwrap(),
+            "--as",
+            "admin",
+        ],
     );
     let (_server, addr) = serve(dir);
     let base = format!("http://{addr}");

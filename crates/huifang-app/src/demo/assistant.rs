@@ -2,7 +2,8 @@
 //! in five of them, on the morning the team starts. The borrowers answer as a telephony
 //! provider would report: most answer every question cleanly (the task done), some ask for a
 //! person, say the car is sold, say the car is not delivered yet, or never pick up (each handed
-//! to the team with the transcript).
+//! to the team with the transcript). The calls are placed through a stand-in for the telephony
+//! provider, whose reports the borrowers' answers are.
 
 use chrono::{DateTime, Duration, Utc};
 use huifang_core::assistant::{AssistantRules, Flow};
@@ -10,7 +11,37 @@ use huifang_core::followup::TaskKind;
 use huifang_store::Store;
 
 use crate::assistant::{Said, converse, heard, put_rules, run_once};
+use crate::notify::{DeliveryOptions, deliver_once};
+use crate::ports::{Courier, Outgoing, PortError};
 use crate::{AppError, require_business_date};
+
+/// The demo's telephony provider: it places the assistant's calls (the borrowers' answers below
+/// are what it reports).
+struct DemoTelephone;
+
+impl Courier for DemoTelephone {
+    fn channels(&self) -> Vec<huifang_core::outcome::Channel> {
+        vec![huifang_core::outcome::Channel::Phone]
+    }
+
+    fn send(
+        &self,
+        message: &Outgoing,
+    ) -> impl std::future::Future<Output = Result<String, PortError>> + Send {
+        let id = format!("demo-call-{}", message.id);
+        async move { Ok(id) }
+    }
+}
+
+/// The assistant's pass at `now`, its calls placed.
+async fn pass(
+    store: &Store,
+    now: DateTime<Utc>,
+) -> Result<crate::views::AssistantRunView, AppError> {
+    let run = run_once(store, now).await?;
+    deliver_once(store, &DemoTelephone, now, DeliveryOptions::default(), || 0).await?;
+    Ok(run)
+}
 
 /// What a demo borrower says to each question, by the task's id.
 fn answers(task_id: i64) -> Option<Vec<&'static str>> {
@@ -44,7 +75,7 @@ pub async fn demo_assistant(store: &Store) -> Result<String, AppError> {
         .and_hms_opt(2, 30, 0)
         .map(|t| t.and_utc())
         .ok_or_else(|| AppError::Invalid("the demo's morning".into()))?;
-    let started = run_once(store, morning).await?.started;
+    let started = pass(store, morning).await?.started;
     let tasks = {
         let mut tx = store.begin().await?;
         let s = tx.late_assistant_sessions("9999", 10_000).await?;
@@ -74,7 +105,9 @@ pub async fn demo_assistant(store: &Store) -> Result<String, AppError> {
     // the calls never picked up: called again after the wait, until the asks run out
     let mut handed = 0;
     for n in 1..=3 {
-        handed += run_once(store, morning + Duration::minutes(31 * n)).await?.handed_over;
+        handed += pass(store, morning + Duration::minutes(31 * n))
+            .await?
+            .handed_over;
     }
     Ok(format!(
         "the assistant took {started} welcome calls by IVR ({handed} never answered, handed to the team)"
