@@ -52,12 +52,7 @@ pub enum AssistantCommand {
 pub async fn run(store: &Store, command: &AssistantCommand) -> Result<()> {
     match command {
         AssistantCommand::Run { now, json } => {
-            let now = match now {
-                None => chrono::Utc::now(),
-                Some(t) => chrono::DateTime::parse_from_rfc3339(t)
-                    .map_err(|e| anyhow::anyhow!("--now: {e}"))?
-                    .to_utc(),
-            };
+            let now = crate::output::now_or(now.as_deref())?;
             let v = assistant::run_once(store, now).await?;
             if *json {
                 say!("{}", serde_json::to_string_pretty(&v)?);

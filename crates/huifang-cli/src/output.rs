@@ -356,3 +356,13 @@ pub fn list<T: serde::Serialize>(
     }
     Ok(())
 }
+
+/// The moment a `--now` option names (RFC 3339), or now.
+pub fn now_or(now: Option<&str>) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+    match now {
+        None => Ok(chrono::Utc::now()),
+        Some(t) => Ok(chrono::DateTime::parse_from_rfc3339(t)
+            .map_err(|e| anyhow::anyhow!("--now: {e}"))?
+            .to_utc()),
+    }
+}

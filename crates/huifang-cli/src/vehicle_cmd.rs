@@ -137,12 +137,7 @@ pub async fn run(store: &Store, policy: &Policy, command: &VehicleCommand) -> Re
             }
         }
         VehicleCommand::Sweep { now, json } => {
-            let now = match now {
-                None => chrono::Utc::now(),
-                Some(t) => chrono::DateTime::parse_from_rfc3339(t)
-                    .map_err(|e| anyhow::anyhow!("--now: {e}"))?
-                    .to_utc(),
-            };
+            let now = crate::output::now_or(now.as_deref())?;
             let view = vehicles::sweep(store, policy, now).await?;
             if *json {
                 say!("{}", serde_json::to_string_pretty(&view)?);

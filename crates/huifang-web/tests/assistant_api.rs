@@ -28,12 +28,12 @@ use huifang_app::assistant;
 use huifang_app::notify::{self, DeliveryOptions};
 use huifang_app::views::DeliveryView;
 use huifang_core::TaskId;
-use huifang_store::{Store, Task};
+use huifang_store::Store;
 use huifang_testkit::gateway::{FakeGateway, Flaky};
 use huifang_testkit::{Dbs, on_both};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{book, d};
+use support::{book, task_of_kind};
 
 on_both!(the_assistant_takes_first_contact_by_ivr_and_sms_and_hands_over_what_needs_a_person);
 
@@ -50,33 +50,16 @@ static TASKS: AtomicU64 = AtomicU64::new(0);
 
 /// A task of `kind` on loan `L{loan}` in the follow-up queue, due on the business date.
 async fn task_of(store: &Store, loan: usize, kind: &str) -> TaskId {
-    let mut tx = store.begin().await.unwrap();
-    tx.lock_for_write().await.unwrap();
-    let ids = tx
-        .loan_ids_by_external_id(&[format!("L{loan}")])
-        .await
-        .unwrap();
-    let id = tx
-        .insert_task(&Task {
-            loan_id: ids[&format!("L{loan}")],
-            kind: kind.into(),
-            reason_key: format!(
-                "test:{kind}:{loan}:{}",
-                TASKS.fetch_add(1, Ordering::Relaxed)
-            ),
-            queue_code: "followup".into(),
-            assignee_id: None,
-            created_on: d("2026-03-20"),
-            due_on: d("2026-03-20"),
-            window_end_on: None,
-            late: false,
-            max_attempts: 3,
-        })
-        .await
-        .unwrap()
-        .expect("new task");
-    tx.commit().await.unwrap();
-    id
+    let n = TASKS.fetch_add(1, Ordering::Relaxed);
+    task_of_kind(
+        store,
+        loan,
+        kind,
+        &format!("{kind}:{n}"),
+        "followup",
+        "2026-03-20",
+    )
+    .await
 }
 
 /// Posts `body` to `path` signed now with `secret`.

@@ -357,19 +357,24 @@ pub(crate) fn checked_idempotency_key<'a>(
     Ok(key)
 }
 
-/// Locks the task until the transaction ends and checks that `actor` may work it.
-async fn lock_task_to_work(
-    tx: &mut Tx,
-    actor: &Actor,
-    task_id: TaskId,
-) -> Result<TaskRecord, AppError> {
+/// Locks the task until the transaction ends; returns it.
+async fn locked_task(tx: &mut Tx, task_id: TaskId) -> Result<TaskRecord, AppError> {
     if !tx.lock_task(task_id).await? {
         return Err(AppError::NotFound {
             what: "task",
             id: task_id.to_string(),
         });
     }
-    let task = load_task(tx, task_id).await?;
+    load_task(tx, task_id).await
+}
+
+/// Locks the task until the transaction ends and checks that `actor` may work it.
+async fn lock_task_to_work(
+    tx: &mut Tx,
+    actor: &Actor,
+    task_id: TaskId,
+) -> Result<TaskRecord, AppError> {
+    let task = locked_task(tx, task_id).await?;
     authorize_task(tx, actor, &task, Access::Work).await?;
     Ok(task)
 }
@@ -381,13 +386,7 @@ async fn lock_task_held_by(
     holder: &Actor,
     task_id: TaskId,
 ) -> Result<TaskRecord, AppError> {
-    if !tx.lock_task(task_id).await? {
-        return Err(AppError::NotFound {
-            what: "task",
-            id: task_id.to_string(),
-        });
-    }
-    let task = load_task(tx, task_id).await?;
+    let task = locked_task(tx, task_id).await?;
     if task.task.assignee_id != Some(holder.id()) {
         return Err(AppError::Conflict(format!(
             "task {task_id} is not held by {}",

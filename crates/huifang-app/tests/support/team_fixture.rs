@@ -152,6 +152,23 @@ pub async fn book(store: &Store, loans: usize) {
 
 /// Inserts a task for loan `L{loan}` in `queue`; returns its id.
 pub async fn task(store: &Store, loan: usize, reason: &str, queue: &str, due: &str) -> TaskId {
+    let kind = if queue == "followup" {
+        "welcome_call"
+    } else {
+        "collection_call"
+    };
+    task_of_kind(store, loan, kind, reason, queue, due).await
+}
+
+/// Inserts a task of `kind` for loan `L{loan}` in `queue`; returns its id.
+pub async fn task_of_kind(
+    store: &Store,
+    loan: usize,
+    kind: &str,
+    reason: &str,
+    queue: &str,
+    due: &str,
+) -> TaskId {
     let mut tx = store.begin().await.unwrap();
     // the write lock first, as the application's writers take it: a server of the test may
     // commit between this transaction's read and its write
@@ -163,11 +180,7 @@ pub async fn task(store: &Store, loan: usize, reason: &str, queue: &str, due: &s
     let id = tx
         .insert_task(&Task {
             loan_id: ids[&format!("L{loan}")],
-            kind: if queue == "followup" {
-                "welcome_call".into()
-            } else {
-                "collection_call".into()
-            },
+            kind: kind.into(),
             reason_key: format!("test:{reason}"),
             queue_code: queue.into(),
             assignee_id: None,
