@@ -4,7 +4,9 @@
 //! until morning; a clean IVR welcome call closes its task; a risk answer by speech, a request
 //! for a person by keypad and a borrower who never answers each hand the task to an agent's
 //! queue with the transcript; an SMS conversation completes on the borrower's replies; the IVR
-//! webhook refuses a bad signature and a replay; the report gives each flow's rates.
+//! webhook refuses a bad signature and a replay; the report gives each flow's rates; a task
+//! reassigned meanwhile ends its conversation; a WeChat conversation completes on the WeChat
+//! callback's replies.
 
 // Test code: it may panic on a broken fixture.
 #![allow(
@@ -496,6 +498,67 @@ async fn the_assistant_takes_first_contact_by_ivr_and_sms_and_hands_over_what_ne
     assert_eq!(t["interactions"].as_array().unwrap().len(), 1, "{t}");
     let (_, rows) = api.get("/api/v1/assistant/report", Some(&lead)).await;
     assert!(rows.to_string().contains(r#""closed":1"#), "{rows}");
+
+    // WeChat: reminders by WeChat now; the prompt goes to the borrower's WeChat address and the
+    // replies on the WeChat callback are the answers
+    let wechat = FakeGateway::start("wechat-token", Flaky::RELIABLE).await;
+    let doc = json!({
+        "phone": {"url": phone.url(), "token": phone.token},
+        "sms": {"url": sms.url(), "token": sms.token},
+        "wechat": {"url": wechat.url(), "token": wechat.token},
+        "webhook_secret": SECRET,
+    });
+    let (s, b) = api
+        .call("PUT", "/api/v1/channels", Some(&admin), None, Some(doc))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = api
+        .call(
+            "PUT",
+            "/api/v1/borrowers/B1/addresses",
+            Some(&a1),
+            None,
+            Some(json!({"channel": "wechat", "address": "o-borrower-1"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let rules = json!({"flows": {"repayment_reminder": "wechat"},
+                       "share_pct": 100, "asks": 2, "wait_minutes": 30});
+    let (s, b) = api
+        .call(
+            "PUT",
+            "/api/v1/assistant/rules",
+            Some(&admin),
+            None,
+            Some(rules),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let by_wechat = task_of(&store, 1, "repayment_reminder").await;
+    let later = morning + Duration::hours(3);
+    assert_eq!(assistant::run_once(&store, later).await.unwrap().started, 1);
+    deliver(&store, later).await;
+    let sent = wechat.log().delivered;
+    assert_eq!(sent.len(), 1);
+    let (_, body, _) = sent.values().next().unwrap();
+    assert_eq!(body["to"], "o-borrower-1");
+    assert!(body["text"].as_str().unwrap().contains("（1/2）"), "{body}");
+    for answer in ["1", "能按时还"] {
+        let reply = json!({"events": [{"type": "reply", "from": "13800138000", "text": answer}]});
+        let (s, b) = signed(&api, "/api/v1/channels/wechat/callbacks", &reply, SECRET).await;
+        assert_eq!(
+            (s, &b["assistant_answers"]),
+            (StatusCode::OK, &json!(1)),
+            "{b}"
+        );
+    }
+    let (_, conv) = api
+        .get(&format!("/api/v1/tasks/{by_wechat}/assistant"), Some(&lead))
+        .await;
+    assert_eq!(
+        (conv["flow"].as_str(), conv["state"].as_str()),
+        (Some("wechat"), Some("completed"))
+    );
 }
 
 fn body_text(v: &Value) -> String {
