@@ -85,7 +85,7 @@ pub async fn run(store: &Store, command: &AssistantCommand) -> Result<()> {
                 let reasons: Vec<String> =
                     r.reasons.iter().map(|(k, n)| format!("{k} {n}")).collect();
                 format!(
-                    "{:<20} {:<7} started {:>5}  active {:>4}  completed {:>5} ({}%)  handed over {:>5} ({}%)  {}",
+                    "{:<20} {:<7} started {:>5}  active {:>4}  completed {:>5} ({}%)  handed over {:>5} ({}%)  closed {:>4}  {}",
                     r.kind,
                     r.flow,
                     r.started,
@@ -94,6 +94,7 @@ pub async fn run(store: &Store, command: &AssistantCommand) -> Result<()> {
                     r.completion_pct,
                     r.handed_over,
                     r.hand_over_pct,
+                    r.closed,
                     reasons.join(", ")
                 )
             })?;

@@ -234,7 +234,7 @@ fn table(s: &Sheet, lang: Lang) -> Table {
 /// The follow-up assistant's flows: conversations by task kind and flow, their completion and
 /// hand-over rates, and why tasks went to agents.
 fn assistant_table(rows: &[huifang_app::views::AssistantReportRow], lang: Lang) -> Table {
-    let columns: [(&str, &str, bool); 9] = [
+    let columns: [(&str, &str, bool); 10] = [
         ("任务类型", "Task kind", false),
         ("流程", "Flow", false),
         ("发起", "Started", true),
@@ -244,6 +244,7 @@ fn assistant_table(rows: &[huifang_app::views::AssistantReportRow], lang: Lang) 
         ("转人工", "Handed over", true),
         ("转人工率 %", "Hand-over %", true),
         ("转人工原因", "Hand-over reasons", false),
+        ("任务已关闭或改派", "Task closed or reassigned", true),
     ];
     Table {
         title: label(lang, "智能回访（按流程）", "Follow-up assistant by flow"),
@@ -266,6 +267,7 @@ fn assistant_table(rows: &[huifang_app::views::AssistantReportRow], lang: Lang) 
                     r.handed_over.to_string(),
                     r.hand_over_pct.clone(),
                     reasons.join(", "),
+                    r.closed.to_string(),
                 ]
             })
             .collect(),
