@@ -426,7 +426,7 @@ impl Tx {
         let spans = [
             (
                 "outbox c",
-                "c.loan_id = l.id AND c.state IN ('sent', 'delivered') AND c.event <> 'assistant' AND c.sent_at >= {from} AND c.sent_at < {until}",
+                "c.loan_id = l.id AND c.state IN ('sent', 'delivered') AND c.sent_at >= {from} AND c.sent_at < {until}",
             ),
             (
                 "interactions c",
