@@ -112,6 +112,15 @@ async fn main() {
         })
         .collect();
     tx.insert_messages(&rows).await.unwrap();
+    // with the welcome messages the import queued for the loans disbursed in the last week
+    let messages: usize = tx
+        .message_counts()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|(_, _, state, _)| state == "queued")
+        .map(|(_, _, _, n)| usize::try_from(*n).unwrap())
+        .sum();
     tx.commit().await.unwrap();
     store.analyze().await.unwrap(); // statistics, as a server's tables have them
 
