@@ -405,16 +405,9 @@ async fn follow(
 /// What the borrower said, as the core hears it: the text and the risk signals the text reader
 /// finds in it (keypad digits are not read).
 pub(crate) fn heard(text: &str) -> Heard {
-    let signals = crate::text::read(text)
-        .into_iter()
-        .map(|s| {
-            let value = format!("assistant: {} ({}%)", s.words.join(", "), s.confidence);
-            (s.kind, value)
-        })
-        .collect();
     Heard::Answer {
         text: text.to_string(),
-        signals,
+        signals: crate::text::read_as("assistant", text),
     }
 }
 

@@ -1153,41 +1153,34 @@ pub async fn callback(
                 }
             }
             CallbackEvent::Reply { from, text } => {
-                if !rules::is_opt_out_reply(&text) {
+                let opt_out = rules::is_opt_out_reply(&text);
+                let Some(borrower) = tx.borrower_by_mobile(from.trim()).await? else {
+                    if opt_out {
+                        view.unknown += 1;
+                    }
+                    continue;
+                };
+                if !opt_out {
                     // an answer to the assistant's question, when the borrower is in a
                     // conversation on this channel
-                    if let Some(borrower) = tx.borrower_by_mobile(from.trim()).await?
-                        && crate::assistant::answer_chat(&mut tx, borrower, channel, &text, now)
-                            .await?
+                    if crate::assistant::answer_chat(&mut tx, borrower, channel, &text, now).await?
                     {
                         view.assistant_answers += 1;
                         continue;
                     }
                     // what the borrower wrote, read for risk signals on their loans on the book
-                    let found = crate::text::read(&text);
+                    let found = crate::text::read_as(&format!("{channel} reply"), &text);
                     if found.is_empty() {
                         continue;
                     }
-                    let Some(borrower) = tx.borrower_by_mobile(from.trim()).await? else {
-                        continue;
-                    };
                     for loan in tx.active_loans_of_borrower(borrower).await? {
-                        for s in &found {
-                            let value = format!(
-                                "{channel} reply: {} ({}%)",
-                                s.words.join(", "),
-                                s.confidence
-                            );
-                            signals.push((loan, s.kind.clone(), value, date, None));
+                        for (kind, value) in &found {
+                            signals.push((loan, kind.clone(), value.clone(), date, None));
                             view.signals += 1;
                         }
                     }
                     continue;
                 }
-                let Some(borrower) = tx.borrower_by_mobile(from.trim()).await? else {
-                    view.unknown += 1;
-                    continue;
-                };
                 let system = tx.system_user().await?;
                 if tx
                     .insert_opt_out(&OptOut {

@@ -122,6 +122,18 @@ pub fn read(text: &str) -> Vec<TextSignal> {
     reader().read(text)
 }
 
+/// The signals a text yields, as recorded: (kind, value), the value naming where the text came
+/// from (`source`: "notes", "sms reply", …), the words that fired and the confidence.
+pub fn read_as(source: &str, text: &str) -> Vec<(String, String)> {
+    read(text)
+        .into_iter()
+        .map(|s| {
+            let value = format!("{source}: {} ({}%)", s.words.join(", "), s.confidence);
+            (s.kind, value)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

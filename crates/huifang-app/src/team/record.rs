@@ -462,13 +462,7 @@ async fn read_contact(
     // the assistant's signals were screened from the borrower's words as they came
     let found: Vec<(String, String)> = match screened {
         Some(signals) => signals,
-        None => crate::text::read(&input.notes)
-            .into_iter()
-            .map(|s| {
-                let value = format!("notes: {} ({}%)", s.words.join(", "), s.confidence);
-                (s.kind, value)
-            })
-            .collect(),
+        None => crate::text::read_as("notes", &input.notes),
     };
     for (kind, value) in found {
         if !signal_rows.iter().any(|(k, _)| *k == kind) {
