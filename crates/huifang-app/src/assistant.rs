@@ -222,11 +222,11 @@ async fn write_prompt(
 async fn still_held(
     tx: &mut Tx,
     s: &mut AssistantSession,
+    assistant: &Actor,
     now: DateTime<Utc>,
 ) -> Result<bool, AppError> {
-    let assistant = tx.assistant_user().await?;
     let task = crate::team::load_task(tx, s.task_id).await?;
-    if task.state.is_open() && task.task.assignee_id == Some(assistant) {
+    if task.state.is_open() && task.task.assignee_id == Some(assistant.id()) {
         return Ok(true);
     }
     s.state = "closed".into();
@@ -241,6 +241,45 @@ async fn still_held(
     s.finished_at = Some(stamp(now));
     tx.save_assistant_session(s).await?;
     Ok(false)
+}
+
+/// What a step of a conversation works with, read once per step.
+struct Talk {
+    rules: AssistantRules,
+    script: Script,
+    flow: Flow,
+    assistant: Actor,
+}
+
+/// Where a conversation the assistant was asked to move on stands.
+enum Held {
+    /// Active, its task still the assistant's: what the step works with.
+    Talk(Box<(AssistantSession, Talk)>),
+    /// Ended before (or no conversation).
+    Ended,
+    /// Its task was closed or reassigned meanwhile: ended now as `closed`.
+    Closed,
+}
+
+/// Locks the task and reads its active conversation with what a step works with.
+async fn held(tx: &mut Tx, task_id: TaskId, now: DateTime<Utc>) -> Result<Held, AppError> {
+    tx.lock_task(task_id).await?;
+    let Some(mut s) = tx.assistant_session_of_task(task_id).await? else {
+        return Ok(Held::Ended);
+    };
+    if s.state != "active" {
+        return Ok(Held::Ended);
+    }
+    let talk = Talk {
+        rules: rules_in(tx).await?,
+        script: script_of(tx, &s.kind).await?,
+        flow: flow_of(&s)?,
+        assistant: assistant_actor(tx).await?,
+    };
+    if !still_held(tx, &mut s, &talk.assistant, now).await? {
+        return Ok(Held::Closed);
+    }
+    Ok(Held::Talk(Box::new((s, talk))))
 }
 
 /// How a conversation ends.
@@ -313,15 +352,13 @@ fn script_answers(script: &Script, answers: &[(String, String)]) -> ScriptAnswer
 /// unassigned and due today, for an agent (any other end).
 async fn finish(
     tx: &mut Tx,
+    t: &Talk,
     s: &mut AssistantSession,
     c: &Conversation,
     ending: Ending,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    let assistant = assistant_actor(tx).await?;
     let date = require_business_date(tx).await?;
-    let script = script_of(tx, &s.kind).await?;
-    let flow = flow_of(s)?;
     let heard = c.transcript.iter().any(|t| t.speaker == Speaker::Borrower);
     let transcript = core::transcript_text(&c.transcript);
     let notes = match ending {
@@ -333,9 +370,9 @@ async fn finish(
         _ => Vec::new(),
     };
     let input = OutcomeInput {
-        channel: flow.channel().as_str().to_string(),
+        channel: t.flow.channel().as_str().to_string(),
         outcome: if heard { "reached" } else { "no_answer" }.to_string(),
-        answers: Some(script_answers(&script, &c.answers)),
+        answers: Some(script_answers(&t.script, &c.answers)),
         notes,
         idempotency_key: format!("{ASSISTANT_EVENT}:{}", s.task_id),
         occurred_at: Some(stamp(now)),
@@ -343,7 +380,13 @@ async fn finish(
     };
     let hand_over = !matches!(ending, Ending::Complete);
     let recorded = crate::team::record_assistant_in(
-        tx, &assistant, s.task_id, &input, date, hand_over, signals,
+        tx,
+        &t.assistant,
+        s.task_id,
+        &input,
+        date,
+        hand_over,
+        signals,
     )
     .await?;
     s.state = if hand_over {
@@ -364,18 +407,18 @@ async fn finish(
 /// the outbox on a chat flow, returned to the IVR during a call), or the end.
 async fn follow(
     tx: &mut Tx,
+    t: &Talk,
     s: &mut AssistantSession,
     c: &Conversation,
     step: Step,
     now: DateTime<Utc>,
     send_prompt: bool,
 ) -> Result<IvrReplyView, AppError> {
-    let wait = Duration::minutes(i64::from(rules_in(tx).await?.wait_minutes));
+    let wait = Duration::minutes(i64::from(t.rules.wait_minutes));
     match step {
         Step::Ask(prompt) => {
             if send_prompt {
-                let assistant = assistant_actor(tx).await?;
-                write_prompt(tx, s, &assistant, &prompt, now).await?;
+                write_prompt(tx, s, &t.assistant, &prompt, now).await?;
             }
             s.next_at = stamp(now + wait);
             keep(s, c)?;
@@ -386,14 +429,14 @@ async fn follow(
             })
         }
         Step::Complete => {
-            finish(tx, s, c, Ending::Complete, now).await?;
+            finish(tx, t, s, c, Ending::Complete, now).await?;
             Ok(IvrReplyView {
                 action: "hangup".into(),
                 say: GOODBYE.into(),
             })
         }
         Step::HandOver(h) => {
-            finish(tx, s, c, Ending::HandOver(h), now).await?;
+            finish(tx, t, s, c, Ending::HandOver(h), now).await?;
             Ok(IvrReplyView {
                 action: "hangup".into(),
                 say: HANDING_OVER.into(),
@@ -588,26 +631,20 @@ enum Late {
 /// A conversation whose answer is late: its question asked again (the contact rules checked
 /// first), or the task handed over when the asks have run out.
 async fn ask_again(tx: &mut Tx, task_id: TaskId, now: DateTime<Utc>) -> Result<Late, AppError> {
-    tx.lock_task(task_id).await?;
-    let Some(mut s) = tx.assistant_session_of_task(task_id).await? else {
-        return Ok(Late::OnTime);
+    let (mut s, t) = match held(tx, task_id, now).await? {
+        Held::Talk(b) => *b,
+        Held::Ended => return Ok(Late::OnTime), // ended meanwhile
+        Held::Closed => return Ok(Late::Closed),
     };
-    if s.state != "active" || s.next_at > stamp(now) {
-        return Ok(Late::OnTime); // answered or ended meanwhile
-    }
-    if !still_held(tx, &mut s, now).await? {
-        return Ok(Late::Closed);
+    if s.next_at > stamp(now) {
+        return Ok(Late::OnTime); // answered meanwhile
     }
     let date = require_business_date(tx).await?;
-    let flow = flow_of(&s)?;
-    let rules = rules_in(tx).await?;
-    let script = script_of(tx, &s.kind).await?;
     let mut c = conversation(&s)?;
-    let step = core::hear(&script, flow, &rules, &mut c, Heard::Silence);
+    let step = core::hear(&t.script, t.flow, &t.rules, &mut c, Heard::Silence);
     if let Step::Ask(_) = step {
-        let assistant = assistant_actor(tx).await?;
         let task = crate::team::load_task(tx, task_id).await?;
-        match crate::contact::guard(tx, &assistant, &task, flow.channel(), now, date).await {
+        match crate::contact::guard(tx, &t.assistant, &task, t.flow.channel(), now, date).await {
             Ok(()) => {}
             Err(AppError::Blocked { record }) if record.rule == "contact_hours" => {
                 return Ok(Late::Waiting);
@@ -615,14 +652,22 @@ async fn ask_again(tx: &mut Tx, task_id: TaskId, now: DateTime<Utc>) -> Result<L
             Err(AppError::Blocked { record }) => {
                 tx.insert_blocked_contact(&record).await?;
                 let c = conversation(&s)?; // the question not asked again
-                finish(tx, &mut s, &c, Ending::Blocked(record.rule.clone()), now).await?;
+                finish(
+                    tx,
+                    &t,
+                    &mut s,
+                    &c,
+                    Ending::Blocked(record.rule.clone()),
+                    now,
+                )
+                .await?;
                 return Ok(Late::HandedOver);
             }
             Err(e) => return Err(e),
         }
     }
     let asked = matches!(step, Step::Ask(_));
-    follow(tx, &mut s, &c, step, now, true).await?;
+    follow(tx, &t, &mut s, &c, step, now, true).await?;
     Ok(if asked {
         Late::AskedAgain
     } else {
@@ -649,18 +694,13 @@ pub(crate) async fn answer_chat(
     let Some(s) = tx.active_chat_session(borrower, flow.as_str()).await? else {
         return Ok(false);
     };
-    tx.lock_task(s.task_id).await?;
-    let Some(mut s) = tx.assistant_session_of_task(s.task_id).await? else {
-        return Ok(false);
-    };
-    if s.state != "active" || !still_held(tx, &mut s, now).await? {
+    let Held::Talk(b) = held(tx, s.task_id, now).await? else {
         return Ok(false); // the reply is read as any other
-    }
-    let rules = rules_in(tx).await?;
-    let script = script_of(tx, &s.kind).await?;
+    };
+    let (mut s, t) = *b;
     let mut c = conversation(&s)?;
-    let step = core::hear(&script, flow, &rules, &mut c, heard(text));
-    follow(tx, &mut s, &c, step, now, true).await?;
+    let step = core::hear(&t.script, flow, &t.rules, &mut c, heard(text));
+    follow(tx, &t, &mut s, &c, step, now, true).await?;
     Ok(true)
 }
 
@@ -790,22 +830,17 @@ pub(crate) async fn converse(
         action: "hangup".into(),
         say: say.into(),
     };
-    tx.lock_task(task_id).await?;
-    let Some(mut s) = tx.assistant_session_of_task(task_id).await? else {
-        return Err(corrupt("assistant call", "its task has no conversation"));
-    };
-    if s.state != "active" || !still_held(tx, &mut s, now).await? {
+    let Held::Talk(b) = held(tx, task_id, now).await? else {
         return Ok(hang_up(GOODBYE));
-    }
-    let rules = rules_in(tx).await?;
-    let script = script_of(tx, &s.kind).await?;
-    let flow = flow_of(&s)?;
+    };
+    let (mut s, t) = *b;
+    let (script, flow) = (&t.script, t.flow);
     let mut c = conversation(&s)?;
-    let wait = Duration::minutes(i64::from(rules.wait_minutes));
+    let wait = Duration::minutes(i64::from(t.rules.wait_minutes));
     let heard = match said {
         Said::Hello => {
             // the question is said now; the call is live until the wait after the last exchange
-            let prompt = core::prompt(&script, c.step, flow)
+            let prompt = core::prompt(script, c.step, flow)
                 .ok_or_else(|| corrupt("assistant conversation", "no question left"))?;
             s.next_at = stamp(now + wait);
             tx.save_assistant_session(&s).await?;
@@ -821,8 +856,8 @@ pub(crate) async fn converse(
         }
         Said::Heard(h) => h,
     };
-    let step = core::hear(&script, flow, &rules, &mut c, heard);
-    follow(tx, &mut s, &c, step, now, false).await
+    let step = core::hear(script, flow, &t.rules, &mut c, heard);
+    follow(tx, &t, &mut s, &c, step, now, false).await
 }
 
 // ----- reading -----------------------------------------------------------------------------------
