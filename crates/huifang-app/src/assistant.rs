@@ -14,7 +14,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use huifang_core::TaskId;
 use huifang_core::assistant::{
-    self as core, AssistantRules, Conversation, Flow, HandOver, Heard, Speaker, Step, Turn,
+    self as core, AssistantRules, Conversation, Flow, HandOver, Heard, SessionState, Speaker, Step,
+    Turn,
 };
 use huifang_core::followup::{AnswerType, Script, TaskKind, default_script};
 use huifang_store::{AssistantSession, NewMessage, Store, Tx};
@@ -226,18 +227,12 @@ async fn still_held(
     now: DateTime<Utc>,
 ) -> Result<bool, AppError> {
     let task = crate::team::load_task(tx, s.task_id).await?;
-    if task.state.is_open() && task.task.assignee_id == Some(assistant.id()) {
+    let held = task.task.assignee_id == Some(assistant.id());
+    let Some(reason) = core::closed_reason(task.state.is_open(), held) else {
         return Ok(true);
-    }
-    s.state = "closed".into();
-    s.reason = Some(
-        if task.state.is_open() {
-            "reassigned"
-        } else {
-            "task_closed"
-        }
-        .into(),
-    );
+    };
+    s.state = SessionState::Closed.as_str().into();
+    s.reason = Some(reason.into());
     s.finished_at = Some(stamp(now));
     tx.save_assistant_session(s).await?;
     Ok(false)
@@ -267,7 +262,7 @@ async fn held(tx: &mut Tx, task_id: TaskId, now: DateTime<Utc>) -> Result<Held, 
     let Some(mut s) = tx.assistant_session_of_task(task_id).await? else {
         return Ok(Held::Ended);
     };
-    if s.state != "active" {
+    if s.state != SessionState::Active.as_str() {
         return Ok(Held::Ended);
     }
     let talk = Talk {
@@ -295,7 +290,7 @@ impl Ending {
         match self {
             Ending::Complete => None,
             Ending::HandOver(h) => Some(h.reason()),
-            Ending::Blocked(_) => Some("blocked"),
+            Ending::Blocked(_) => Some(core::BLOCKED),
         }
     }
 
@@ -390,10 +385,11 @@ async fn finish(
     )
     .await?;
     s.state = if hand_over {
-        "handed_over"
+        SessionState::HandedOver
     } else {
-        "completed"
+        SessionState::Completed
     }
+    .as_str()
     .to_string();
     s.reason = ending.reason().map(str::to_string);
     s.finished_at = Some(stamp(now));
@@ -495,8 +491,8 @@ pub async fn run_once(store: &Store, now: DateTime<Utc>) -> Result<AssistantRunV
                 let mut tx = store.begin().await?;
                 tx.insert_blocked_contact(&record).await?;
                 let mut s = new_session(&cand, flow, now, date);
-                s.state = "handed_over".into();
-                s.reason = Some("blocked".into());
+                s.state = SessionState::HandedOver.as_str().into();
+                s.reason = Some(core::BLOCKED.into());
                 s.finished_at = Some(stamp(now));
                 tx.insert_assistant_session(&s).await?;
                 tx.commit().await?;
@@ -565,7 +561,7 @@ fn new_session(
         borrower_id: cand.borrower_id,
         kind: cand.kind.clone(),
         flow: flow.as_str().to_string(),
-        state: "active".into(),
+        state: SessionState::Active.as_str().into(),
         reason: None,
         step: 0,
         asks: 0,
@@ -895,15 +891,15 @@ pub async fn report(store: &Store, actor: &Actor) -> Result<Vec<AssistantReportR
                 reasons: BTreeMap::new(),
             });
         row.started += n;
-        match state.as_str() {
-            "active" => row.active += n,
-            "completed" => row.completed += n,
-            "closed" => row.closed += n,
-            "handed_over" => {
+        match SessionState::parse(&state) {
+            Some(SessionState::Active) => row.active += n,
+            Some(SessionState::Completed) => row.completed += n,
+            Some(SessionState::Closed) => row.closed += n,
+            Some(SessionState::HandedOver) => {
                 row.handed_over += n;
                 *row.reasons.entry(reason).or_insert(0) += n;
             }
-            other => return Err(corrupt("assistant session state", other)),
+            None => return Err(corrupt("assistant session state", state)),
         }
     }
     Ok(rows

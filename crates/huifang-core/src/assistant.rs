@@ -216,16 +216,58 @@ impl HandOver {
     }
 }
 
-/// The reasons a task is handed over, as stored (and `blocked`: a contact rule refused the
-/// flow's prompt).
-pub const HAND_OVER_REASONS: [&str; 6] = [
-    "risk",
-    "answer",
-    "person",
-    "no_answer",
-    "unclear",
-    "blocked",
-];
+/// Where a conversation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionState {
+    /// The assistant holds the task and waits for an answer.
+    Active,
+    /// Every question answered cleanly: the task done.
+    Completed,
+    /// The task went to an agent (for one of [`HAND_OVER_REASONS`]).
+    HandedOver,
+    /// The task was closed or reassigned while the assistant held it: nothing recorded.
+    Closed,
+}
+
+impl SessionState {
+    pub const ALL: [SessionState; 4] = [
+        SessionState::Active,
+        SessionState::Completed,
+        SessionState::HandedOver,
+        SessionState::Closed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionState::Active => "active",
+            SessionState::Completed => "completed",
+            SessionState::HandedOver => "handed_over",
+            SessionState::Closed => "closed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SessionState> {
+        SessionState::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+/// Whether the assistant may go on with a conversation whose task is open (`task_open`) and
+/// assigned to it (`held`): `None`, or why the conversation ends as closed (`task_closed`: the
+/// close cancelled it, its loan paid off …; `reassigned`: a team lead gave it to an agent).
+pub fn closed_reason(task_open: bool, held: bool) -> Option<&'static str> {
+    match (task_open, held) {
+        (true, true) => None,
+        (true, false) => Some("reassigned"),
+        (false, _) => Some("task_closed"),
+    }
+}
+
+/// The reason a task is handed over when a contact rule refused the flow's prompt.
+pub const BLOCKED: &str = "blocked";
+
+/// The reasons a task is handed over, as stored: [`HandOver::reason`]'s and [`BLOCKED`].
+pub const HAND_OVER_REASONS: [&str; 6] =
+    ["risk", "answer", "person", "no_answer", "unclear", BLOCKED];
 
 /// What the assistant does next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -598,6 +640,16 @@ mod tests {
                 Step::HandOver(HandOver::Person),
                 "{a}"
             );
+        }
+    }
+
+    #[test]
+    fn a_conversation_goes_on_only_while_its_task_is_open_and_held() {
+        assert_eq!(closed_reason(true, true), None);
+        assert_eq!(closed_reason(true, false), Some("reassigned"));
+        assert_eq!(closed_reason(false, true), Some("task_closed"));
+        for s in SessionState::ALL {
+            assert_eq!(SessionState::parse(s.as_str()), Some(s));
         }
     }
 
