@@ -263,8 +263,9 @@ pub async fn weigh_signals(
     Ok(total)
 }
 
-/// What re-evaluating a batch writes, computed without the database.
-#[derive(Debug)]
+/// What re-evaluating a batch writes, computed without the database (and sent as JSON from the
+/// worker that planned a chunk of a shared close to the one that writes the day).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Planned {
     evaluations: Vec<(LoanId, Evaluation)>,
     events: Vec<EventRecord>,

@@ -109,7 +109,7 @@ impl Plans {
 /// What the follow-up plan of a batch asks to write: tasks to create and to cancel, and the
 /// loans to check for an `unreachable` signal. Computed without the database (`plan_batch`),
 /// written by `write`.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct FollowupPlanned {
     creates: Vec<Task>,
     cancels: Vec<TaskCancel>,

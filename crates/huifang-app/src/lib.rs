@@ -6,6 +6,7 @@ pub mod assistant;
 pub mod book;
 pub mod cases;
 pub mod close;
+pub mod cluster;
 pub mod contact;
 pub mod decisions;
 pub mod demo;

@@ -280,7 +280,7 @@ pub async fn set_channels(
 // ----- messages written with their events ----------------------------------------------------
 
 /// A message an event of the close calls for: the loan, the event and its figures.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Notice {
     pub loan_id: LoanId,
     pub event: MessageEvent,

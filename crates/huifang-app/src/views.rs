@@ -3713,3 +3713,54 @@ pub struct IvrReplyView {
     pub action: String,
     pub say: String,
 }
+
+/// The processes sharing the database, and the daily close's progress
+/// (`huifang status --workers`, `GET /api/v1/workers`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ClusterView {
+    pub business_date: String,
+    /// Servers first, then workers, by start.
+    pub processes: Vec<ProcessView>,
+    /// The latest close shared by workers (none before the first).
+    pub close: Option<CloseRunView>,
+}
+
+/// A server or worker and its last heartbeat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ProcessView {
+    pub id: String,
+    /// `serve` or `worker`.
+    pub kind: String,
+    pub host: String,
+    pub pid: i64,
+    pub started_at: String,
+    pub heartbeat_at: String,
+    pub seconds_since_heartbeat: i64,
+    /// Its heartbeat is recent (15 s).
+    pub alive: bool,
+    pub doing: String,
+}
+
+/// A day's close shared by workers: its chunks and how many are planned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct CloseRunView {
+    pub run: i64,
+    pub day: String,
+    pub coordinator: String,
+    /// running, done or abandoned (its coordinator was gone; the day started again).
+    pub state: String,
+    pub loans: i64,
+    pub chunks: i64,
+    pub planned: i64,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    /// Once done: how many chunks each process planned.
+    pub planners: Vec<PlannerView>,
+}
+
+/// How many chunks of a close a process planned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct PlannerView {
+    pub process: String,
+    pub chunks: i64,
+}

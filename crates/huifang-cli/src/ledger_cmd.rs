@@ -208,6 +208,8 @@ pub async fn run(db: &Db, command: &Commands) -> Result<()> {
                 warm_dashboard: true,
             };
             let store = db.open().await?;
+            // refused here when another server serves the same SQLite file
+            let me = huifang_app::cluster::Process::join(&store, "serve").await?;
             crate::init_tracing();
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
@@ -221,65 +223,13 @@ pub async fn run(db: &Db, command: &Commands) -> Result<()> {
                     .and_then(|()| writeln!(out, "console: http://{addr}/ (API: /api/v1)"))
                     .and_then(|()| out.flush());
             }
+            workers::heartbeat(&store, &me);
             if !*no_worker {
-                let sweeping = store.clone();
-                let store = store.clone();
-                tokio::spawn(async move {
-                    // a failing pass is logged and tried again; the API keeps serving. The
-                    // worker ends on Ctrl-C, and so does the server.
-                    loop {
-                        let options = huifang_app::notify::DeliveryOptions::default();
-                        let every = Duration::from_secs(1);
-                        match crate::notify_cmd::work(&store, false, every, options, true).await {
-                            Ok(_) => std::process::exit(0),
-                            Err(e) => tracing::warn!("outbox worker: {e:#}"),
-                        }
-                        tokio::time::sleep(Duration::from_secs(5)).await;
-                    }
-                });
-                // the follow-up assistant's pass, every minute from a minute after the start
-                let assisting = sweeping.clone();
-                tokio::spawn(async move {
-                    loop {
-                        tokio::time::sleep(Duration::from_secs(60)).await;
-                        match huifang_app::assistant::run_once(&assisting, chrono::Utc::now()).await
-                        {
-                            Ok(v) if v.started + v.asked_again + v.handed_over > 0 => {
-                                tracing::info!(
-                                    started = v.started,
-                                    asked_again = v.asked_again,
-                                    handed_over = v.handed_over,
-                                    "assistant pass"
-                                )
-                            }
-                            Ok(_) => {}
-                            Err(e) => tracing::warn!("assistant pass: {e:#}"),
-                        }
-                    }
-                });
-                // the vehicles' offline sweep and the tracks' retention, every five minutes from
-                // five minutes after the start
-                let store = sweeping;
-                tokio::spawn(async move {
-                    loop {
-                        tokio::time::sleep(Duration::from_secs(300)).await;
-                        let pass = async {
-                            let policy = huifang_app::policy::load(&store).await?;
-                            huifang_app::vehicles::sweep(&store, &policy, chrono::Utc::now()).await
-                        };
-                        match pass.await {
-                            Ok(v) if !v.offline.is_empty() || v.purged > 0 => tracing::info!(
-                                offline = v.offline.len(),
-                                purged = v.purged,
-                                "vehicle sweep"
-                            ),
-                            Ok(_) => {}
-                            Err(e) => tracing::warn!("vehicle sweep: {e:#}"),
-                        }
-                    }
-                });
+                workers::background(&store);
             }
-            huifang_web::serve_with(store, listener, config).await?;
+            let served = huifang_web::serve_with(store.clone(), listener, config).await;
+            me.leave(&store).await?;
+            served?;
             Ok(())
         }
         Commands::BenchLedger {

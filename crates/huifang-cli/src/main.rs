@@ -33,6 +33,7 @@ mod template_cmd;
 mod tiers_cmd;
 mod vehicle_cmd;
 mod warning_cmd;
+mod worker_cmd;
 mod workers;
 
 use std::io::{IsTerminal, Write};
@@ -68,6 +69,13 @@ struct Cli {
     /// PostgreSQL. Without it the book still opens for everything but personal data.
     #[arg(long, global = true, env = huifang_app::keys::KEY_FILE_ENV)]
     data_key_file: Option<PathBuf>,
+    /// PostgreSQL: connections in this process's pool (default 8).
+    #[arg(long, global = true, env = "HUIFANG_DB_POOL")]
+    db_pool: Option<u32>,
+    /// PostgreSQL: longest a statement may run, in seconds, before the server cancels it
+    /// (default: no bound).
+    #[arg(long, global = true, env = "HUIFANG_STATEMENT_TIMEOUT")]
+    statement_timeout: Option<u64>,
     #[command(subcommand)]
     command: Command,
 }
@@ -132,11 +140,17 @@ enum Command {
         #[arg(long, value_parser = date_arg)]
         through: Date,
     },
-    /// One row per loan at the business date.
+    /// One row per loan at the business date (with --workers: the servers and workers on the
+    /// database, their heartbeats and the daily close's progress).
     Status {
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
+        #[arg(long)]
+        workers: bool,
     },
+    /// Close each business day on a schedule (shared with the other workers of a PostgreSQL
+    /// database) and run the background work, until Ctrl-C.
+    Worker(worker_cmd::WorkerArgs),
     /// One loan: schedule, payments and their allocation, status history.
     Loan {
         external_id: String,
@@ -440,6 +454,7 @@ fn db_url(cli: &Cli, default: &str) -> String {
 pub(crate) struct Db {
     pub url: String,
     pub key_file: PathBuf,
+    pub pool: huifang_store::PoolSettings,
 }
 
 impl Db {
@@ -449,13 +464,21 @@ impl Db {
             .data_key_file
             .clone()
             .unwrap_or_else(|| huifang_app::keys::default_key_file(&url));
-        Db { url, key_file }
+        let pool = huifang_store::PoolSettings {
+            max_connections: cli.db_pool,
+            statement_timeout: cli.statement_timeout.map(std::time::Duration::from_secs),
+        };
+        Db {
+            url,
+            key_file,
+            pool,
+        }
     }
 
     /// Connects (without checking the schema), with the data keys if the key file exists.
     pub async fn connect(&self) -> Result<Store> {
         let keys = huifang_app::keys::load(&self.key_file)?;
-        Ok(Store::connect(&self.url)
+        Ok(Store::connect_with(&self.url, self.pool)
             .await
             .with_context(|| format!("opening {}", self.url))?
             .with_keys(keys))
@@ -557,7 +580,23 @@ async fn run(cli: Cli) -> Result<()> {
             say_text!("{}", output::close_summary(&reports, *through));
             store.close().await;
         }
-        Command::Status { format } => {
+        Command::Status {
+            format,
+            workers: true,
+        } => {
+            let store = open(&cli).await?;
+            say_text!(
+                "{}",
+                worker_cmd::status(&store, *format == Format::Json).await?
+            );
+            store.close().await;
+        }
+        Command::Worker(args) => {
+            let store = open(&cli).await?;
+            worker_cmd::run(&store, args).await?;
+            store.close().await;
+        }
+        Command::Status { format, .. } => {
             let store = open(&cli).await?;
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());

@@ -64,6 +64,76 @@ where
     Ok(ran)
 }
 
+/// Writes this process's heartbeat every few seconds (a failed write is logged and tried again).
+pub fn heartbeat(store: &huifang_store::Store, me: &huifang_app::cluster::Process) {
+    let (store, me) = (store.clone(), me.clone());
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(huifang_app::cluster::HEARTBEAT).await;
+            if let Err(e) = me.beat(&store).await {
+                tracing::warn!("heartbeat: {e:#}");
+            }
+        }
+    });
+}
+
+/// Starts the background work of a server or worker: the outbox's and webhooks' delivery (every
+/// second), the follow-up assistant's pass (every minute) and the vehicles' offline sweep with
+/// the tracks' retention (every five minutes). Each item is claimed once however many processes
+/// run it. A failing pass is logged and tried again; the process ends on Ctrl-C.
+pub fn background(store: &huifang_store::Store) {
+    let delivering = store.clone();
+    tokio::spawn(async move {
+        loop {
+            let options = huifang_app::notify::DeliveryOptions::default();
+            let every = Duration::from_secs(1);
+            match crate::notify_cmd::work(&delivering, false, every, options, true).await {
+                Ok(_) => std::process::exit(0),
+                Err(e) => tracing::warn!("outbox worker: {e:#}"),
+            }
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+    });
+    // the follow-up assistant's pass, every minute from a minute after the start
+    let assisting = store.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            match huifang_app::assistant::run_once(&assisting, chrono::Utc::now()).await {
+                Ok(v) if v.started + v.asked_again + v.handed_over > 0 => tracing::info!(
+                    started = v.started,
+                    asked_again = v.asked_again,
+                    handed_over = v.handed_over,
+                    "assistant pass"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!("assistant pass: {e:#}"),
+            }
+        }
+    });
+    // the vehicles' offline sweep and the tracks' retention, every five minutes from five
+    // minutes after the start
+    let sweeping = store.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(300)).await;
+            let pass = async {
+                let policy = huifang_app::policy::load(&sweeping).await?;
+                huifang_app::vehicles::sweep(&sweeping, &policy, chrono::Utc::now()).await
+            };
+            match pass.await {
+                Ok(v) if !v.offline.is_empty() || v.purged > 0 => tracing::info!(
+                    offline = v.offline.len(),
+                    purged = v.purged,
+                    "vehicle sweep"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!("vehicle sweep: {e:#}"),
+            }
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -78,7 +78,7 @@ impl LoanOp {
 }
 
 /// The kinds of loan operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum OpKind {
     Defer,
     PaymentHoliday,

@@ -7,7 +7,19 @@ use std::ops::{Add, AddAssign, Neg, Sub, SubAssign};
 use rust_decimal::Decimal;
 
 /// An amount of money in fen (0.01 yuan). Never a float.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct Money(i64);
 
 /// Why a money or rate text was refused.

@@ -95,7 +95,9 @@ impl PenaltyRate {
 }
 
 /// The five-tier loan classification (五级分类).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Classification {
     /// 正常
     Normal,
@@ -164,7 +166,9 @@ impl FromStr for Classification {
 }
 
 /// A delinquency bucket: M0 (current), M1 … M6, and M7+ (the last bucket, open-ended).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct Bucket(pub u8);
 
 impl fmt::Display for Bucket {

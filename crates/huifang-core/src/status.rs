@@ -9,7 +9,7 @@ use crate::policy::{Bucket, Classification, Policy, WarningCondition, WarningRul
 use crate::warning::{self, FactsText, ObservedSignal, SignalKind};
 
 /// Where a loan is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Lifecycle {
     Active,
     PaidOff,
@@ -85,7 +85,7 @@ impl LoanStatus {
 }
 
 /// The stored part of a status that the daily close compares day to day.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StatusSummary {
     pub lifecycle: Lifecycle,
     pub bucket: Bucket,

@@ -142,6 +142,11 @@ impl Role {
         self == Role::Admin
     }
 
+    /// Sees the servers and workers on the database and the daily close's progress.
+    pub fn watches_processes(self) -> bool {
+        matches!(self, Role::Admin | Role::Auditor)
+    }
+
     /// Works inside one team: belongs to it, sees its queues and takes its tasks (a team lead
     /// takes tasks too, and sees the whole team's).
     pub fn belongs_to_team(self) -> bool {

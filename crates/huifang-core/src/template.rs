@@ -9,7 +9,9 @@ use crate::outcome::Channel;
 use crate::{Date, Money};
 
 /// What a message is sent for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum MessageEvent {
     /// 还款提醒: days before a due date (3 by default).
     ReminderBefore,
@@ -71,7 +73,7 @@ impl MessageEvent {
 /// The figures a message carries besides the borrower's name and the loan's number: an amount
 /// (the installment, what is overdue, or the promise), a date (the due date or the promise's
 /// date) and a number of days (before the due date, or overdue).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Figures {
     pub amount: Option<Money>,
     pub date: Option<Date>,

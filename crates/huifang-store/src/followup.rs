@@ -19,7 +19,7 @@ use crate::team::{TASK_SELECT, task_from_row};
 use crate::{Dialect, Result, Task, TaskRecord, Tx};
 
 /// A task to cancel, by loan and reason key, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TaskCancel {
     pub loan_id: LoanId,
     pub reason_key: String,

@@ -11,6 +11,7 @@ mod analytics;
 mod assistant;
 mod cases;
 mod checkpoint;
+mod cluster;
 mod codec;
 mod contact;
 mod followup;
@@ -45,6 +46,7 @@ use sql::{MAX_PARAMS, Val, date_text, param, param_list, parse_date_col};
 pub use analytics::{AgentWorkRow, MonthEnd, MonthEndRow, RollRow};
 pub use assistant::{AssistantCandidate, AssistantSession};
 pub use cases::{Case, CaseRecord, CaseStep, CaseStepRecord};
+pub use cluster::{ClaimedChunk, CloseRun, ProcessRecord};
 pub use codec::{decode_op, encode_op};
 pub use contact::{BlockedContact, BlockedContactRecord, OptOut, PastContact};
 pub use followup::{OpenPromise, PromiseState, TaskCancel};
@@ -187,6 +189,17 @@ pub struct Store {
     writers: Arc<tokio::sync::Mutex<()>>,
     /// The data keys that seal and open personal data; none: personal data stays closed.
     keys: Option<Arc<pii::Keyring>>,
+    /// PostgreSQL: every statement's bound, in milliseconds, set at each transaction's start.
+    statement_timeout_ms: Option<u64>,
+}
+
+/// How a store connects (PostgreSQL; SQLite keeps its own settings).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolSettings {
+    /// Connections in the pool (default 8).
+    pub max_connections: Option<u32>,
+    /// Longest a statement may run before the server cancels it (default: no bound).
+    pub statement_timeout: Option<Duration>,
 }
 
 /// How long a SQLite writer waits for its turn before giving up (as the busy timeout).
@@ -195,6 +208,11 @@ const WRITER_WAIT: Duration = Duration::from_secs(30);
 impl Store {
     /// Connects to `url` (`sqlite://PATH` or `postgres://…`); a SQLite file is created if missing.
     pub async fn connect(url: &str) -> Result<Store> {
+        Store::connect_with(url, PoolSettings::default()).await
+    }
+
+    /// [`Store::connect`] with the pool's size and statements' bound (PostgreSQL).
+    pub async fn connect_with(url: &str, settings: PoolSettings) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let (dialect, url) = if let Some(path) = url
             .strip_prefix("sqlite://")
@@ -214,7 +232,10 @@ impl Store {
         };
         let options = AnyConnectOptions::from_str(&url)?;
         let pool = AnyPoolOptions::new()
-            .max_connections(if dialect == Dialect::Sqlite { 4 } else { 8 })
+            .max_connections(match dialect {
+                Dialect::Sqlite => 4,
+                Dialect::Postgres => settings.max_connections.unwrap_or(8).max(2),
+            })
             .acquire_timeout(Duration::from_secs(60))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
@@ -256,6 +277,12 @@ impl Store {
             checkpointer,
             writers: Arc::new(tokio::sync::Mutex::new(())),
             keys: None,
+            statement_timeout_ms: match dialect {
+                Dialect::Postgres => settings
+                    .statement_timeout
+                    .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1)),
+                Dialect::Sqlite => None,
+            },
         })
     }
 
@@ -405,7 +432,14 @@ impl Store {
 
     /// Starts a transaction.
     pub async fn begin(&self) -> Result<Tx> {
-        let tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin().await?;
+        if let Some(ms) = self.statement_timeout_ms {
+            // for this transaction only: nothing stays on the connection (PgBouncer's
+            // transaction mode hands it to another client next)
+            sqlx::query(AssertSqlSafe(format!("SET LOCAL statement_timeout = {ms}")))
+                .execute(&mut *tx)
+                .await?;
+        }
         Ok(Tx {
             tx,
             dialect: self.dialect,

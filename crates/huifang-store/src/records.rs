@@ -60,7 +60,7 @@ pub struct Borrower {
 }
 
 /// What the daily close and imports store about a loan after evaluating it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Evaluation {
     pub summary: StatusSummary,
     pub oldest_unpaid_due: Option<Date>,
@@ -170,7 +170,7 @@ pub struct OpRecord {
 }
 
 /// A stored event. `details` is a JSON object.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EventRecord {
     pub loan_id: LoanId,
     pub business_date: Date,
@@ -179,7 +179,7 @@ pub struct EventRecord {
 }
 
 /// A status history row.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HistoryRecord {
     pub loan_id: LoanId,
     pub business_date: Date,
@@ -189,7 +189,7 @@ pub struct HistoryRecord {
 }
 
 /// A warning raised on a loan. `facts` is a JSON object.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WarningRecord {
     pub loan_id: LoanId,
     pub level: u8,

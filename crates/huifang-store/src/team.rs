@@ -87,7 +87,7 @@ pub struct TaskRecord {
 
 /// A follow-up task as created, by the follow-up engine (which a loan's existing task for the
 /// same reason key makes it skip) or by an escalation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Task {
     pub loan_id: LoanId,
     pub kind: String,

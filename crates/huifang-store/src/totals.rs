@@ -30,6 +30,34 @@ fn key_of(e: &Evaluation) -> Key {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TotalsDelta(BTreeMap<Key, (i64, i64)>);
 
+/// Sent between the processes of a close as its entries, each key's names spelled out (the
+/// names are read back to the core's own).
+impl serde::Serialize for TotalsDelta {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for TotalsDelta {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error as _;
+        type Entry = ((String, i64, String, i64), (i64, i64));
+        let entries: Vec<Entry> = serde::Deserialize::deserialize(d)?;
+        let mut delta = BTreeMap::new();
+        for ((lifecycle, bucket, classification, level), moved) in entries {
+            let lifecycle = huifang_core::status::Lifecycle::parse(&lifecycle)
+                .ok_or_else(|| D::Error::custom(format!("unknown lifecycle {lifecycle}")))?;
+            let classification: huifang_core::policy::Classification =
+                classification.parse().map_err(D::Error::custom)?;
+            delta.insert(
+                (lifecycle.as_str(), bucket, classification.as_str(), level),
+                moved,
+            );
+        }
+        Ok(TotalsDelta(delta))
+    }
+}
+
 impl TotalsDelta {
     fn move_by(&mut self, e: &Evaluation, sign: i64) {
         let t = self.0.entry(key_of(e)).or_default();

@@ -200,6 +200,35 @@ impl PgDb {
         }
     }
 
+    /// A new database made from this one as a template (no session may be open on this one);
+    /// dropped as the other.
+    pub fn copy_blocking(&self) -> PgDb {
+        let (admin_url, template) = (self.admin_url.clone(), self.name.clone());
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(async move {
+                let mut conn = sqlx::PgConnection::connect(&admin_url)
+                    .await
+                    .expect("PostgreSQL");
+                let name = format!("huifang_t_{}", random_hex());
+                sqlx::query(AssertSqlSafe(format!(
+                    "CREATE DATABASE {name} TEMPLATE {template}"
+                )))
+                .execute(&mut conn)
+                .await
+                .unwrap_or_else(|e| panic!("cannot copy database {template}: {e}"));
+                let _ = conn.close().await;
+                let url = with_database(&admin_url, &name);
+                PgDb {
+                    admin_url,
+                    name,
+                    url,
+                }
+            })
+    }
+
     /// [`PgDb::create`] for a test without a runtime (a plain `#[test]`): creates the database on
     /// a runtime of its own. Must not be called from inside a runtime.
     pub fn create_blocking() -> PgDb {

@@ -16,6 +16,30 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(health))
         .routes(routes!(openapi))
+        .routes(routes!(workers))
+}
+
+/// The servers and workers on the database, their last heartbeats, and the latest daily close
+/// shared by workers with its progress (admins and auditors).
+#[utoipa::path(
+    get,
+    path = "/api/v1/workers",
+    tag = "meta",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The processes and the close", body = huifang_app::views::ClusterView),
+        (status = 401, description = "No valid token", body = ErrorView),
+        (status = 403, description = "The caller is neither an admin nor an auditor", body = ErrorView),
+        (status = 503, description = "The database is not initialised", body = ErrorView)
+    )
+)]
+async fn workers(
+    State(state): State<AppState>,
+    crate::auth::Authed(actor): crate::auth::Authed,
+) -> Result<Json<huifang_app::views::ClusterView>, ApiError> {
+    Ok(Json(
+        huifang_app::cluster::view_as(&state.store, &actor, chrono::Utc::now()).await?,
+    ))
 }
 
 /// Whether the service and its database answer.

@@ -25,8 +25,9 @@ use serde_json::Value;
 use support::book;
 
 /// Every route of the API: (method, path), as the router registers them.
-const ROUTES: [(&str, &str); 106] = [
+const ROUTES: [(&str, &str); 107] = [
     ("get", "/api/v1/health"),
+    ("get", "/api/v1/workers"),
     ("get", "/api/v1/reviews"),
     ("post", "/api/v1/interactions/{id}/review"),
     ("get", "/api/v1/openapi.json"),
