@@ -4,6 +4,13 @@
 //! book one process makes by closing the same days with the same outcomes recorded between
 //! them. On a SQLite file, a worker and a second server are refused.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::as_conversions
+)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -261,6 +268,9 @@ fn three_workers_and_two_servers_close_thirty_days_as_one_process_would() {
                 .to_string()
         })
         .collect();
+    let audit = ok(dir, db, &["user", "token", "audit", "--days", "1"])
+        .trim()
+        .to_string();
     // the same book for the one-process close, copied before anything else happens
     let reference = shared.copy_blocking();
     let first_interaction: i64 = one(db, "SELECT COALESCE(MAX(id), 0)::text FROM interactions")
@@ -275,6 +285,7 @@ fn three_workers_and_two_servers_close_thirty_days_as_one_process_would() {
     let stop = Arc::new(AtomicBool::new(false));
     let recorded = Arc::new(Mutex::new(Vec::<Recorded>::new()));
     let claims = Arc::new(Mutex::new(Vec::<(&'static str, i64)>::new()));
+    let agent_token = tokens[0].clone();
     let agents: Vec<_> = AGENTS
         .iter()
         .zip(tokens)
@@ -299,7 +310,11 @@ fn three_workers_and_two_servers_close_thirty_days_as_one_process_would() {
                     };
                     claims.lock().unwrap().push((agent, task));
                     // the outcome through the other server
-                    let outcome = if n % 3 == 0 { "reached" } else { "no_answer" };
+                    let outcome = if n.is_multiple_of(3) {
+                        "reached"
+                    } else {
+                        "no_answer"
+                    };
                     let (status, body) = http(
                         &servers[n % 2],
                         "POST",
@@ -368,6 +383,24 @@ fn three_workers_and_two_servers_close_thirty_days_as_one_process_would() {
         a.join().unwrap();
     }
     let took = started.elapsed();
+
+    // the servers and workers as an auditor sees them, through either server (an agent may not)
+    let (status, body) = http(&servers[1], "GET", "/api/v1/workers", &audit, "", "");
+    assert_eq!(status, 200, "{body}");
+    let seen: Value = serde_json::from_str(&body).unwrap();
+    let alive = |kind: &str| {
+        seen["processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["kind"] == kind && p["alive"] == true)
+            .count()
+    };
+    assert_eq!(alive("serve"), 2, "{seen}");
+    assert_eq!(seen["close"]["day"], THROUGH, "{seen}");
+    assert_eq!(seen["close"]["state"], "done", "{seen}");
+    let (status, _) = http(&servers[0], "GET", "/api/v1/workers", &agent_token, "", "");
+    assert_eq!(status, 403);
 
     // every day closed once, the killed worker's day among them
     assert_eq!(

@@ -751,6 +751,20 @@ async fn the_console_signs_in_refuses_forged_forms_and_records_what_the_forms_sa
     let settings = admin.get("/admin/settings").await;
     assert_eq!(settings.status, StatusCode::OK, "{}", settings.body);
     assert!(assert_labelled("/admin/settings", &settings.body) >= 5);
+    // the servers and workers on the database: none has a heartbeat here (the test serves in
+    // its own process), and no close has been shared yet
+    assert!(
+        settings.body.contains("id=\"workers\""),
+        "{}",
+        settings.body
+    );
+    assert!(
+        settings
+            .body
+            .contains(r#"<p class="hint" id="close-progress">尚无多进程日终。</p>"#),
+        "{}",
+        settings.body
+    );
     let rules_before = huifang_app::rules::show(&store).await.unwrap();
     let broken = admin
         .post(

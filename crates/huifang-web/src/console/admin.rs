@@ -245,6 +245,8 @@ struct SettingsPage {
     docs: Vec<SettingDoc>,
     templates: Vec<TemplateView>,
     template_error: Option<(String, String)>,
+    /// The servers and workers on the database and the daily close's progress.
+    cluster: huifang_app::views::ClusterView,
 }
 
 fn pretty(v: &impl serde::Serialize) -> String {
@@ -311,6 +313,7 @@ async fn settings_page(
         docs,
         templates: huifang_app::templates::list(&state.store).await?,
         template_error,
+        cluster: huifang_app::cluster::view_as(&state.store, &v.actor, chrono::Utc::now()).await?,
     };
     page_or_refused(refused, &view)
 }
