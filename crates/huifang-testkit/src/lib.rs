@@ -181,16 +181,24 @@ impl PgDb {
         let admin_url = std::env::var("HUIFANG_TEST_PG_URL").unwrap_or_else(|_| {
             panic!("HUIFANG_TEST_PG_URL is not set: this PostgreSQL test needs a server, e.g. HUIFANG_TEST_PG_URL=postgres://postgres@127.0.0.1:5432/postgres")
         });
+        PgDb::create_on(admin_url, None).await
+    }
+
+    /// A new database on the server of `admin_url`, empty or a copy of `template`.
+    async fn create_on(admin_url: String, template: Option<&str>) -> PgDb {
         let mut conn = sqlx::PgConnection::connect(&admin_url)
             .await
             .unwrap_or_else(|e| {
                 panic!("PostgreSQL at HUIFANG_TEST_PG_URL={admin_url} is unreachable: {e}")
             });
         let name = format!("huifang_t_{}", random_hex());
-        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        let from = template
+            .map(|t| format!(" TEMPLATE {t}"))
+            .unwrap_or_default();
+        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}{from}")))
             .execute(&mut conn)
             .await
-            .unwrap_or_else(|e| panic!("cannot create database {name}: {e}"));
+            .unwrap_or_else(|e| panic!("cannot create database {name}{from}: {e}"));
         let _ = conn.close().await;
         let url = with_database(&admin_url, &name);
         PgDb {
@@ -203,30 +211,11 @@ impl PgDb {
     /// A new database made from this one as a template (no session may be open on this one);
     /// dropped as the other.
     pub fn copy_blocking(&self) -> PgDb {
-        let (admin_url, template) = (self.admin_url.clone(), self.name.clone());
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("runtime")
-            .block_on(async move {
-                let mut conn = sqlx::PgConnection::connect(&admin_url)
-                    .await
-                    .expect("PostgreSQL");
-                let name = format!("huifang_t_{}", random_hex());
-                sqlx::query(AssertSqlSafe(format!(
-                    "CREATE DATABASE {name} TEMPLATE {template}"
-                )))
-                .execute(&mut conn)
-                .await
-                .unwrap_or_else(|e| panic!("cannot copy database {template}: {e}"));
-                let _ = conn.close().await;
-                let url = with_database(&admin_url, &name);
-                PgDb {
-                    admin_url,
-                    name,
-                    url,
-                }
-            })
+            .block_on(PgDb::create_on(self.admin_url.clone(), Some(&self.name)))
     }
 
     /// [`PgDb::create`] for a test without a runtime (a plain `#[test]`): creates the database on

@@ -93,9 +93,15 @@ impl Drop for Server {
 /// `huifang serve` on the demo database, on a free port of 127.0.0.1, without the outbox's
 /// worker; the server and its address.
 pub fn serve(dir: &Path) -> (Server, String) {
-    let mut child = command(dir, &["serve", "--listen", "127.0.0.1:0", "--no-worker"])
+    let mut c = command(dir, &["serve", "--listen", "127.0.0.1:0", "--no-worker"]);
+    c.stderr(Stdio::null());
+    serve_by(c)
+}
+
+/// A `huifang serve` command started; the server and the address it printed.
+pub fn serve_by(mut command: Command) -> (Server, String) {
+    let mut child = command
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
         .spawn()
         .expect("start huifang serve");
     let mut line = String::new();
