@@ -181,9 +181,15 @@ impl Tx {
     }
 
     /// Wired trackers last heard from at or before `before` whose silence is not signalled yet.
+    /// PostgreSQL: held until the transaction ends, those another sweep holds skipped (`FOR
+    /// UPDATE SKIP LOCKED`), so that two servers' sweeps signal each silence once.
     pub async fn silent_trackers(&mut self, before: i64) -> Result<Vec<TrackerRecord>> {
+        let lock = match self.dialect {
+            crate::Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+            crate::Dialect::Sqlite => "",
+        };
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {TRACKER_COLUMNS} FROM trackers WHERE tracker = 'wired' AND offline_signalled = 0 AND last_seen <= $1 ORDER BY id"
+            "SELECT {TRACKER_COLUMNS} FROM trackers WHERE tracker = 'wired' AND offline_signalled = 0 AND last_seen <= $1 ORDER BY id{lock}"
         )))
         .bind(before)
         .fetch_all(&mut *self.tx)
