@@ -202,6 +202,10 @@ pub async fn take_next(store: &Store, actor: &Actor) -> Result<Option<TaskRecord
         .collect();
     let mut handed = 0;
     for queue in &queues {
+        // The queue's lock first, before any claim: a claim also writes its loan's state row, and
+        // a taker that held loan rows while it waited for the queue could deadlock with one that
+        // holds the queue and claims a task of the same loan. Queues are taken in code order.
+        tx.lock_queue(queue.id).await?;
         while handed < MAX_DISPATCH {
             let Some(id) = tx.claim_unassigned(&queue.code, actor.id(), date).await? else {
                 break;
