@@ -52,6 +52,19 @@ fn host_name() -> String {
         .unwrap_or_else(|| "localhost".to_string())
 }
 
+/// Seconds since a process's last heartbeat at `now` (an unreadable one: as long ago as can be).
+fn seconds_since(p: &ProcessRecord, now: DateTime<Utc>) -> i64 {
+    DateTime::parse_from_rfc3339(&p.heartbeat_at)
+        .map(|t| (now - t.with_timezone(&Utc)).num_seconds())
+        .unwrap_or(i64::MAX)
+}
+
+/// Whether a process is alive: its heartbeat is at most [`STALE_AFTER`] old (or ahead of this
+/// clock).
+fn alive(seconds_since_heartbeat: i64) -> bool {
+    seconds_since_heartbeat <= i64::try_from(STALE_AFTER.as_secs()).unwrap_or(i64::MAX)
+}
+
 /// Whether a process of this host with this pid is running (Linux; elsewhere: assumed so).
 fn running_here(pid: i64) -> bool {
     !std::path::Path::new("/proc/self").exists()
@@ -84,14 +97,13 @@ impl Process {
                     "huifang worker needs PostgreSQL (--db postgres://…): several processes share the close there. On a SQLite file, `huifang run-daily` closes the days and `huifang serve` runs the background work".to_string(),
                 ));
             }
-            let fresh =
-                stamp(Utc::now() - chrono::Duration::from_std(STALE_AFTER).unwrap_or_default());
+            let now = Utc::now();
             let mut tx = store.begin().await?;
             let others = tx.processes().await?;
             tx.rollback().await?;
             if let Some(other) = others.iter().find(|p| {
                 p.kind == "serve"
-                    && p.heartbeat_at >= fresh
+                    && alive(seconds_since(p, now))
                     && (p.host != me.record.host || running_here(p.pid))
                     && p.id != me.record.id
             }) {
@@ -162,17 +174,14 @@ pub async fn view(store: &Store, now: DateTime<Utc>) -> Result<ClusterView, AppE
     let processes = tx.processes().await?;
     let run = tx.latest_close_run().await?;
     tx.rollback().await?;
-    let stale = chrono::Duration::from_std(STALE_AFTER).unwrap_or_default();
     Ok(ClusterView {
         business_date: business_date.to_string(),
         processes: processes
             .into_iter()
             .map(|p| {
-                let seconds = DateTime::parse_from_rfc3339(&p.heartbeat_at)
-                    .map(|t| (now - t.with_timezone(&Utc)).num_seconds())
-                    .unwrap_or(i64::MAX);
+                let seconds = seconds_since(&p, now);
                 ProcessView {
-                    alive: seconds <= stale.num_seconds(),
+                    alive: alive(seconds),
                     seconds_since_heartbeat: seconds,
                     id: p.id,
                     kind: p.kind,
