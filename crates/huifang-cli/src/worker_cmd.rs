@@ -1,8 +1,6 @@
 //! `huifang worker`: the daily close on a schedule, shared with the other workers of the same
 //! PostgreSQL database, and the background work. `huifang status --workers` shows them.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Result;
@@ -53,22 +51,14 @@ pub async fn run(store: &Store, args: &WorkerArgs) -> Result<()> {
     if !args.no_background {
         workers::background(store);
     }
-    let stopped = Arc::new(AtomicBool::new(false));
-    let listener = tokio::spawn({
-        let stopped = Arc::clone(&stopped);
-        async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                stopped.store(true, Ordering::SeqCst);
-            }
-        }
-    });
+    let stop = workers::Stop::listen();
     let mut closer = Closer::new(
         me.clone(),
         args.chunk_loans,
         Duration::from_millis(args.chunk_pause_ms),
     );
     // a turn is never cut short: Ctrl-C ends the loop between two turns
-    while !stopped.load(Ordering::SeqCst) {
+    while !stop.stopped() {
         let through = args
             .through
             .unwrap_or_else(|| cluster::due_through(chrono::Utc::now(), args.close_at));
@@ -84,20 +74,20 @@ pub async fn run(store: &Store, args: &WorkerArgs) -> Result<()> {
                 );
             }
             Ok(Turn::Planned) => {}
-            Ok(Turn::Waiting) => tokio::time::sleep(Duration::from_millis(50)).await,
-            Ok(Turn::UpToDate) if args.exit_when_closed => break,
-            Ok(Turn::UpToDate) => tokio::time::sleep(Duration::from_secs(1)).await,
-            Err(e) if args.exit_when_closed => {
-                listener.abort();
-                return Err(e.into());
+            Ok(Turn::Waiting) => {
+                stop.wait(Duration::from_millis(50)).await;
             }
+            Ok(Turn::UpToDate) if args.exit_when_closed => break,
+            Ok(Turn::UpToDate) => {
+                stop.wait(Duration::from_secs(1)).await;
+            }
+            Err(e) if args.exit_when_closed => return Err(e.into()),
             Err(e) => {
                 tracing::warn!("close: {e:#}");
-                tokio::time::sleep(Duration::from_secs(5)).await;
+                stop.wait(Duration::from_secs(5)).await;
             }
         }
     }
-    listener.abort();
     me.leave(store).await?;
     Ok(())
 }

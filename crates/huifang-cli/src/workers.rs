@@ -20,6 +20,55 @@ pub enum Next {
     Stop,
 }
 
+/// Ctrl-C (SIGINT) heard while a loop runs: the step in progress finishes (a step is never cut
+/// short half-way) and the loop ends instead of its next wait.
+pub struct Stop {
+    stopped: Arc<AtomicBool>,
+    notify: Arc<Notify>,
+    listener: tokio::task::JoinHandle<()>,
+}
+
+impl Stop {
+    /// Starts listening for Ctrl-C.
+    pub fn listen() -> Stop {
+        let stopped = Arc::new(AtomicBool::new(false));
+        let notify = Arc::new(Notify::new());
+        let listener = tokio::spawn({
+            let (stopped, notify) = (Arc::clone(&stopped), Arc::clone(&notify));
+            async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    stopped.store(true, Ordering::SeqCst);
+                    notify.notify_one();
+                }
+            }
+        });
+        Stop {
+            stopped,
+            notify,
+            listener,
+        }
+    }
+
+    /// Whether Ctrl-C was heard.
+    pub fn stopped(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
+    }
+
+    /// Waits `d`, or less when Ctrl-C is heard meanwhile; whether it was.
+    pub async fn wait(&self, d: Duration) -> bool {
+        tokio::select! {
+            () = tokio::time::sleep(d) => self.stopped(),
+            () = self.notify.notified() => true,
+        }
+    }
+}
+
+impl Drop for Stop {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
+
 /// Runs `step` now and then every `every`, at most `runs` times (`None`: until stopped). A step
 /// that fails ends the loop with its error: the step decides what is worth retrying (it returns
 /// `Ok(Next::Continue)` after a passing failure, logged) and what is not. Returns how many
@@ -29,39 +78,19 @@ where
     F: FnMut(u64) -> Fut,
     Fut: Future<Output = Result<Next>>,
 {
-    // One listener for the whole loop: a Ctrl-C during a step lets the step finish (a step is
-    // never cut short half-way) and ends the loop instead of the next sleep.
-    let stop = Arc::new(Notify::new());
-    let stopped = Arc::new(AtomicBool::new(false));
-    let listener = tokio::spawn({
-        let (stop, stopped) = (Arc::clone(&stop), Arc::clone(&stopped));
-        async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                stopped.store(true, Ordering::SeqCst);
-                stop.notify_one();
-            }
-        }
-    });
+    // one listener for the whole loop
+    let stop = Stop::listen();
     let mut done = 0u64;
-    let ran = loop {
+    loop {
         done += 1;
-        let next = match step(done).await {
-            Ok(next) => next,
-            Err(e) => {
-                listener.abort();
-                return Err(e);
-            }
-        };
-        if next == Next::Stop || runs.is_some_and(|n| done >= n) || stopped.load(Ordering::SeqCst) {
-            break done;
+        let next = step(done).await?;
+        if next == Next::Stop || runs.is_some_and(|n| done >= n) || stop.stopped() {
+            return Ok(done);
         }
-        tokio::select! {
-            () = tokio::time::sleep(every) => {}
-            () = stop.notified() => break done,
+        if stop.wait(every).await {
+            return Ok(done);
         }
-    };
-    listener.abort();
-    Ok(ran)
+    }
 }
 
 /// Writes this process's heartbeat every few seconds (a failed write is logged and tried again).
