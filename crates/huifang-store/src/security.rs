@@ -1,12 +1,13 @@
 //! Security's rows: sign-in failures (lockout), sessions ended and users disabled, API tokens'
 //! expiry, the requests refused for a caller's role or team (denials), the reveals' report, and
-//! the intake routes' answers by `Idempotency-Key`. No rule: the application decides.
+//! the intake routes' answers by `Idempotency-Key`, and the rate limits every server of the
+//! database shares. No rule: the application decides.
 
 use huifang_core::UserId;
 use sqlx::Row;
 
 use crate::sql::date_text;
-use crate::{Result, Tx};
+use crate::{Dialect, Result, Store, Tx};
 
 /// A request refused for the caller's role or team.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -389,5 +390,64 @@ impl Tx {
         .execute(&mut *self.tx)
         .await?;
         Ok(())
+    }
+}
+
+impl Store {
+    /// Takes one token from `key`'s bucket, which holds `per_minute` tokens and refills at that
+    /// rate, at `now_ms` (milliseconds since 1970, the caller's clock): `None` when taken, else
+    /// the milliseconds until a token is back. One transaction of its own, so that every server
+    /// of the database draws on the same bucket; whole thousandths of a token, no float.
+    pub async fn take_token(&self, key: &str, per_minute: u32, now_ms: i64) -> Result<Option<i64>> {
+        let rate = i64::from(per_minute.max(1));
+        let full = rate.saturating_mul(1000);
+        let least = match self.dialect {
+            Dialect::Sqlite => "MIN",
+            Dialect::Postgres => "LEAST",
+        };
+        let greatest = match self.dialect {
+            Dialect::Sqlite => "MAX",
+            Dialect::Postgres => "GREATEST",
+        };
+        // the level now: what was left plus the refill since, at most full
+        let level = format!(
+            "{least}($2, rate_buckets.milli_tokens + {greatest}($3 - rate_buckets.at_ms, 0) * $4 / 60)"
+        );
+        let mut tx = self.begin().await?;
+        if self.dialect == Dialect::Sqlite {
+            // the database's write lock, in the process's order of writers
+            tx.lock_business_date().await?;
+        }
+        let taken = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO rate_buckets (key, milli_tokens, at_ms) VALUES ($1, $2 - 1000, $3) \
+             ON CONFLICT (key) DO UPDATE SET milli_tokens = {level} - 1000, \
+             at_ms = {greatest}($3, rate_buckets.at_ms) WHERE {level} >= 1000"
+        )))
+        .bind(key)
+        .bind(full)
+        .bind(now_ms)
+        .bind(rate)
+        .execute(&mut *tx.tx)
+        .await?;
+        let wait = if taken.rows_affected() > 0 {
+            None
+        } else {
+            let row = sqlx::query("SELECT milli_tokens, at_ms FROM rate_buckets WHERE key = $1")
+                .bind(key)
+                .fetch_one(&mut *tx.tx)
+                .await?;
+            let (left, at): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+            let level = left.saturating_add(now_ms.saturating_sub(at).max(0) * rate / 60);
+            // milliseconds until the level reaches a whole token, rounded up
+            let missing = 1000_i64.saturating_sub(level).max(1);
+            Some((missing * 60 + rate - 1) / rate)
+        };
+        // forget the buckets untouched for a minute: full again, as a new one would be
+        sqlx::query("DELETE FROM rate_buckets WHERE at_ms < $1")
+            .bind(now_ms.saturating_sub(60_000))
+            .execute(&mut *tx.tx)
+            .await?;
+        tx.commit().await?;
+        Ok(wait)
     }
 }

@@ -1,10 +1,9 @@
 //! What every request passes through: a bound on requests in flight and on each one's time
 //! (503 when exceeded, in the API's error format), a per-address rate on the public document
-//! check, the security headers, the access log (method, route template, status, time, user id:
+//! check shared by every server of the database (`Store::take_token`), the security headers, the access log (method, route template, status, time, user id:
 //! no query string, no body, no personal data) and the record of every request refused for the
 //! caller's role or team (`huifang_app::team::record_denial`).
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -77,7 +76,6 @@ const SECURITY_HEADERS: [(HeaderName, &str); 5] = [
 pub struct Guard {
     config: HttpConfig,
     in_flight: Arc<Semaphore>,
-    buckets: Mutex<HashMap<IpAddr, Bucket>>,
 }
 
 impl Guard {
@@ -85,7 +83,6 @@ impl Guard {
         Guard {
             in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
             config,
-            buckets: Mutex::new(HashMap::new()),
         }
     }
 
@@ -100,44 +97,30 @@ impl Guard {
             .unwrap_or_else(|_| chrono::Duration::minutes(huifang_app::team::CONSOLE_IDLE_MINUTES))
     }
 
-    /// Takes one of `addr`'s public checks; how long to wait when there is none left.
-    fn take(&self, addr: IpAddr, now: Instant) -> Result<(), Duration> {
-        let per_minute = f64::from(self.config.public_checks_per_minute.max(1));
-        let Ok(mut buckets) = self.buckets.lock() else {
-            return Ok(());
-        };
-        if buckets.len() > 10_000 {
-            // forget the addresses whose bucket has filled up again
-            buckets.retain(|_, b| b.level(now, per_minute) < per_minute);
+    /// Takes one of `addr`'s public checks from the bucket every server of the database shares;
+    /// how long to wait when there is none left.
+    async fn take(&self, store: &huifang_store::Store, addr: IpAddr) -> Result<(), ApiError> {
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let key = format!("documents/check {addr}");
+        match store
+            .take_token(&key, self.config.public_checks_per_minute, now_ms)
+            .await
+        {
+            Ok(None) => Ok(()),
+            Ok(Some(wait_ms)) => Err(ApiError::TooMany {
+                message: format!(
+                    "at most {} checks a minute from one address",
+                    self.config.public_checks_per_minute
+                ),
+                retry_after: u64::try_from(wait_ms).unwrap_or(0).div_ceil(1000).max(1),
+            }),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot take from the rate limit's bucket");
+                Err(ApiError::Busy(
+                    "the rate limit could not be read: retry shortly".into(),
+                ))
+            }
         }
-        let bucket = buckets.entry(addr).or_insert(Bucket {
-            tokens: per_minute,
-            at: now,
-        });
-        let level = bucket.level(now, per_minute);
-        if level >= 1.0 {
-            *bucket = Bucket {
-                tokens: level - 1.0,
-                at: now,
-            };
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64((1.0 - level) * 60.0 / per_minute))
-        }
-    }
-}
-
-/// A token bucket: `tokens` at `at`, refilled at the rate per minute up to it.
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    tokens: f64,
-    at: Instant,
-}
-
-impl Bucket {
-    fn level(&self, now: Instant, per_minute: f64) -> f64 {
-        let refill = now.saturating_duration_since(self.at).as_secs_f64() * per_minute / 60.0;
-        (self.tokens + refill).min(per_minute)
     }
 }
 
@@ -199,15 +182,8 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
                 .extensions()
                 .get::<ConnectInfo<SocketAddr>>()
                 .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
-            if let Err(wait) = guard.take(addr, started) {
-                break 'answer ApiError::TooMany {
-                    message: format!(
-                        "at most {} checks a minute from one address",
-                        guard.config.public_checks_per_minute
-                    ),
-                    retry_after: wait.as_secs().saturating_add(1),
-                }
-                .into_response();
+            if let Err(refused) = guard.take(&state.store, addr).await {
+                break 'answer refused.into_response();
             }
         }
         req.extensions_mut().insert(seen.clone());

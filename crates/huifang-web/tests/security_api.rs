@@ -1,7 +1,7 @@
 //! The API's security over a real server: sign-in lockout, sign-out, disabled users and revoked
 //! or expired API tokens refused at once, admin-only account management, every refused request
 //! recorded and reported to auditors, security headers on every answer, CORS closed by default
-//! and the public document check rate-limited per address.
+//! and the public document check rate-limited per address across servers.
 
 // Test code: it may panic on a broken fixture.
 #![allow(
@@ -34,7 +34,10 @@ async fn login_as(api: &Api, username: &str, password: &str) -> (StatusCode, ser
     .await
 }
 
-on_both!(sign_in_locks_after_five_failures_then_sign_out_disable_and_tokens_end_access);
+on_both!(
+    sign_in_locks_after_five_failures_then_sign_out_disable_and_tokens_end_access,
+    the_public_document_check_is_rate_limited_per_address_across_servers
+);
 
 async fn sign_in_locks_after_five_failures_then_sign_out_disable_and_tokens_end_access(
     dbs: &mut Dbs,
@@ -245,14 +248,15 @@ async fn every_answer_carries_the_security_headers_and_cors_is_closed() {
     }
 }
 
-#[tokio::test]
-async fn the_public_document_check_is_rate_limited_per_address() {
-    let mut dbs = Dbs::new(false);
+/// Two servers of one database draw on one bucket per address: half the minute's checks through
+/// each, and the next one is refused by both.
+async fn the_public_document_check_is_rate_limited_per_address_across_servers(dbs: &mut Dbs) {
     let store = dbs.fresh().await;
     book(&store, 1).await;
-    let api = Api::start(&store).await;
+    let servers = [Api::start(&store).await, Api::start(&store).await];
     let per_minute = huifang_web::HttpConfig::default().public_checks_per_minute;
     for i in 0..per_minute {
+        let api = &servers[usize::try_from(i % 2).unwrap()];
         let (status, body) = api
             .post_bytes(
                 "/api/v1/documents/check",
@@ -262,20 +266,38 @@ async fn the_public_document_check_is_rate_limited_per_address() {
             .await;
         assert_eq!(status, StatusCode::OK, "check {i}: {body}");
     }
-    let resp = api
-        .client
-        .post(format!("{}/api/v1/documents/check", api.base))
-        .body("one more")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
-    let wait: u64 = resp.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!((1..=3).contains(&wait), "Retry-After {wait}");
+    for api in &servers {
+        let resp = api
+            .client
+            .post(format!("{}/api/v1/documents/check", api.base))
+            .body("one more")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        let wait: u64 = resp.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=3).contains(&wait), "Retry-After {wait}");
+    }
+    // a token is back after 60 / per_minute seconds, on either server
+    tokio::time::sleep(std::time::Duration::from_millis(
+        60_000 / u64::from(per_minute) + 200,
+    ))
+    .await;
+    let (status, body) = servers[1]
+        .post_bytes("/api/v1/documents/check", None, b"after the wait")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = servers[0]
+        .post_bytes("/api/v1/documents/check", None, b"and no more")
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     // the signed-in routes are not limited by it
-    assert_eq!(api.get("/api/v1/health", None).await.0, StatusCode::OK);
+    assert_eq!(
+        servers[0].get("/api/v1/health", None).await.0,
+        StatusCode::OK
+    );
 }
