@@ -200,12 +200,14 @@ pub async fn take_next(store: &Store, actor: &Actor) -> Result<Option<TaskRecord
         .into_iter()
         .filter(|q| actor.has_skill(&q.skill))
         .collect();
+    // Every queue's lock first, in code order, before any claim: a claim also writes its loan's
+    // state row, and a taker that held loan rows while it waited for a queue could deadlock with
+    // one that holds the queue and claims a task of the same loan (in that queue or another).
+    for queue in &queues {
+        tx.lock_queue(queue.id).await?;
+    }
     let mut handed = 0;
     for queue in &queues {
-        // The queue's lock first, before any claim: a claim also writes its loan's state row, and
-        // a taker that held loan rows while it waited for the queue could deadlock with one that
-        // holds the queue and claims a task of the same loan. Queues are taken in code order.
-        tx.lock_queue(queue.id).await?;
         while handed < MAX_DISPATCH {
             let Some(id) = tx.claim_unassigned(&queue.code, actor.id(), date).await? else {
                 break;
