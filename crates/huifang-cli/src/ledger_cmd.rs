@@ -207,7 +207,7 @@ pub async fn run(db: &Db, command: &Commands) -> Result<()> {
                 console_idle: Duration::from_secs((*console_idle_minutes).max(1) * 60),
                 warm_dashboard: true,
             };
-            let store = db.open().await?;
+            let store = db.open_reporting().await?;
             // refused here when another server serves the same SQLite file
             let me = huifang_app::cluster::Process::join(&store, "serve").await?;
             crate::init_tracing();

@@ -76,6 +76,11 @@ struct Cli {
     /// (default: no bound).
     #[arg(long, global = true, env = "HUIFANG_STATEMENT_TIMEOUT")]
     statement_timeout: Option<u64>,
+    /// PostgreSQL: a read replica of the book (postgres://…, e.g. a hot standby) that answers
+    /// the reports (`report`, `tiers`, the API's and the console's reports and dashboard); writes
+    /// and everything else stay on --db.
+    #[arg(long, global = true, env = "HUIFANG_READ_DATABASE_URL")]
+    read_db: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -455,6 +460,8 @@ pub(crate) struct Db {
     pub url: String,
     pub key_file: PathBuf,
     pub pool: huifang_store::PoolSettings,
+    /// The read replica that answers the reports.
+    pub read_url: Option<String>,
 }
 
 impl Db {
@@ -472,6 +479,7 @@ impl Db {
             url,
             key_file,
             pool,
+            read_url: cli.read_db.clone(),
         }
     }
 
@@ -488,6 +496,19 @@ impl Db {
     pub async fn open(&self) -> Result<Store> {
         let store = self.connect().await?;
         store.check_schema().await?;
+        Ok(store)
+    }
+
+    /// [`Db::open`], with the read replica that answers the reports when one is given (the
+    /// commands that report: the other commands neither need it nor wait for it).
+    pub async fn open_reporting(&self) -> Result<Store> {
+        let mut store = self.open().await?;
+        if let Some(read_url) = &self.read_url {
+            let replica = Store::connect_replica(read_url, self.pool)
+                .await
+                .with_context(|| format!("opening the read replica {read_url}"))?;
+            store = store.with_replica(replica);
+        }
         Ok(store)
     }
 
@@ -509,6 +530,13 @@ async fn open(cli: &Cli) -> Result<Store> {
 /// The database and the policy in force in it (loaded once per command).
 async fn open_with_policy(cli: &Cli) -> Result<(Store, Policy)> {
     let store = open(cli).await?;
+    let policy = huifang_app::policy::load(&store).await?;
+    Ok((store, policy))
+}
+
+/// [`open_with_policy`] with the read replica that answers the reports (`--read-db`).
+async fn open_reporting_with_policy(cli: &Cli) -> Result<(Store, Policy)> {
+    let store = Db::of(cli, "sqlite://huifang.db").open_reporting().await?;
     let policy = huifang_app::policy::load(&store).await?;
     Ok((store, policy))
 }
@@ -684,8 +712,9 @@ async fn run(cli: Cli) -> Result<()> {
                 }),
             ..
         } => {
-            let (store, policy) = open_with_policy(&cli).await?;
-            let (from, to, report) = status::tiers(&store, &policy, *from, *to).await?;
+            let (store, policy) = open_reporting_with_policy(&cli).await?;
+            let (from, to, report) =
+                status::tiers(store.for_reports(), &policy, *from, *to).await?;
             let view = views::TierReportView::new(from, to, &report);
             say_text!("{}", tiers_cmd::render(&view, *format, output.as_deref())?);
             store.close().await;
@@ -694,7 +723,7 @@ async fn run(cli: Cli) -> Result<()> {
             what: Some(ReportCommand::Over(command)),
             ..
         } => {
-            let (store, policy) = open_with_policy(&cli).await?;
+            let (store, policy) = open_reporting_with_policy(&cli).await?;
             say_text!("{}", report_cmd::run(&store, &policy, command).await?);
             store.close().await;
         }

@@ -146,7 +146,7 @@ pub async fn run(store: &Store, policy: &Policy, command: &Command) -> Result<St
         Command::Collection { range, out } => ("collection", query(range), out),
         Command::Warnings { range, out } => ("warnings", query(range), out),
     };
-    let report = analytics::report(store, policy, name, query).await?;
+    let report = analytics::report(store.for_reports(), policy, name, query).await?;
     write(&report, out)
 }
 

@@ -2,7 +2,9 @@
 //! thirty days of closes while agents record outcomes through two `huifang serve` processes,
 //! and one worker is killed (SIGKILL) in the middle of a day. The book they leave equals the
 //! book one process makes by closing the same days with the same outcomes recorded between
-//! them. On a SQLite file, a worker and a second server are refused.
+//! them. On a SQLite file, a worker and a second server are refused. A server given a hot standby
+//! with `--read-db` answers the reports from it (as of the day the standby has replayed, shown by
+//! pausing its replay) and everything else from the primary.
 
 #![allow(
     clippy::unwrap_used,
@@ -630,4 +632,190 @@ fn on_a_sqlite_file_a_worker_and_a_second_server_are_refused() {
     // the status shows the one server
     let status = ok(dir, &db, &["status", "--workers"]);
     assert!(status.contains("serve"), "{status}");
+}
+
+/// One column of the first row of a query, or `None` while the database cannot answer it (not
+/// yet on a standby).
+fn try_one(url: &str, sql: &str) -> Option<String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let mut conn = sqlx::PgConnection::connect(url).await.ok()?;
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+                .fetch_optional(&mut conn)
+                .await
+                .ok()??;
+            let value = row.try_get::<Option<String>, _>(0).ok()?;
+            let _ = conn.close().await;
+            value
+        })
+}
+
+/// Waits up to a minute for `sql` on `url` to answer `want`.
+fn wait_for(url: &str, sql: &str, want: &str) {
+    let start = Instant::now();
+    while try_one(url, sql).as_deref() != Some(want) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{sql} on {url} did not answer {want:?} within a minute (last: {:?})",
+            try_one(url, sql)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The standby's replay, resumed when dropped (the test pauses it).
+struct Replay(String);
+
+impl Replay {
+    fn pause(url: &str) -> Replay {
+        one(url, "SELECT 'paused' FROM pg_wal_replay_pause()");
+        wait_for(url, "SELECT pg_get_wal_replay_pause_state()", "paused");
+        Replay(url.to_string())
+    }
+}
+
+impl Drop for Replay {
+    fn drop(&mut self) {
+        let _ = try_one(&self.0, "SELECT 'resumed' FROM pg_wal_replay_resume()");
+    }
+}
+
+const BUSINESS_DATE: &str = "SELECT value FROM settings WHERE key = 'business_date'";
+
+#[test]
+#[ignore = "needs PostgreSQL and a hot standby of it: set HUIFANG_TEST_PG_URL and HUIFANG_TEST_PG_REPLICA_URL (scripts/pg-replica makes one) and run with --run-ignored all / --include-ignored"]
+fn with_a_read_replica_the_reports_read_the_standby_and_the_writes_the_primary() {
+    let standby = std::env::var("HUIFANG_TEST_PG_REPLICA_URL").unwrap_or_else(|_| {
+        panic!("HUIFANG_TEST_PG_REPLICA_URL is not set: this test needs a hot standby of the server at HUIFANG_TEST_PG_URL (scripts/pg-replica makes one and prints its URL)")
+    });
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
+    let shared = PgDb::create_blocking();
+    let db = shared.url.as_str();
+    ok(
+        dir,
+        db,
+        &["demo", "--loans", "200", "--today", TODAY, "--seed", "29"],
+    );
+    let risk = ok(dir, db, &["user", "token", "risk", "--days", "1"])
+        .trim()
+        .to_string();
+    let agent = ok(dir, db, &["user", "token", AGENTS[0], "--days", "1"])
+        .trim()
+        .to_string();
+    let name = db.rsplit('/').next().unwrap().split('?').next().unwrap();
+    let replica = huifang_testkit::with_database(&standby, name);
+    assert_eq!(
+        one(&standby, "SELECT pg_is_in_recovery()::text"),
+        "true",
+        "{standby} is not a standby"
+    );
+    // the standby has replayed the book, tokens included
+    wait_for(&replica, BUSINESS_DATE, TODAY);
+    wait_for(
+        &replica,
+        "SELECT count(*)::text FROM sessions",
+        &one(db, "SELECT count(*)::text FROM sessions"),
+    );
+
+    // the standby stops replaying; the primary closes a day it will not see until it resumes
+    let replay = Replay::pause(&replica);
+    let tomorrow = "2026-11-28";
+    ok(dir, db, &["run-daily", "--through", tomorrow]);
+    assert_eq!(one(db, BUSINESS_DATE), tomorrow);
+
+    let mut c = huifang(
+        dir,
+        db,
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--no-worker",
+            "--read-db",
+            &replica,
+        ],
+    );
+    c.stderr(std::fs::File::create(dir.join("replica.log")).unwrap());
+    let (_server, addr) = serve_by(c);
+    let report_date = |addr: &str| {
+        let (status, body) = http(addr, "GET", "/api/v1/reports/delinquency", &risk, "", "");
+        assert_eq!(status, 200, "{body}");
+        let report: Value = serde_json::from_str(&body).unwrap();
+        report["to"].as_str().unwrap().to_string()
+    };
+    // the report is the standby's: as of the day it has replayed
+    assert_eq!(report_date(&addr), TODAY);
+    let (status, body) = http(
+        &addr,
+        "GET",
+        "/api/v1/reports/tiers?from=2026-10-31",
+        &risk,
+        "",
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    let tiers: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(tiers["to"], TODAY, "{body}");
+    // the same command line reads the standby with --read-db, the primary without
+    let cli_report = |extra: &[&str]| -> Value {
+        let mut args = extra.to_vec();
+        args.extend(["report", "delinquency", "--format", "json"]);
+        serde_json::from_str(&ok(dir, db, &args)).unwrap()
+    };
+    assert_eq!(cli_report(&["--read-db", &replica])["to"], TODAY);
+    assert_eq!(cli_report(&[])["to"], tomorrow);
+    // everything else is the primary's: the business date the tasks are taken on, and the write
+    let (status, body) = http(&addr, "POST", "/api/v1/tasks/next", &agent, "", "{}");
+    assert_eq!(status, 200, "{body}");
+    let task: Value = serde_json::from_str(&body).unwrap();
+    let id = task["task"]["id"].as_i64().unwrap();
+    assert_eq!(
+        one(
+            db,
+            &format!(
+                "SELECT u.username FROM tasks t JOIN users u ON u.id = t.assignee_id WHERE t.id = {id}"
+            )
+        ),
+        AGENTS[0]
+    );
+    // the standby resumes, catches up, and the report moves on with it
+    drop(replay);
+    wait_for(&replica, BUSINESS_DATE, tomorrow);
+    assert_eq!(report_date(&addr), tomorrow);
+
+    // a replica is a PostgreSQL database, and one with this program's schema
+    let out = huifang(
+        dir,
+        db,
+        &[
+            "--read-db",
+            "sqlite://elsewhere.db",
+            "report",
+            "delinquency",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is not a postgres:// URL"), "{err}");
+    let out = huifang(
+        dir,
+        db,
+        &[
+            "--read-db",
+            &huifang_testkit::with_database(&standby, "postgres"),
+            "report",
+            "delinquency",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("opening the read replica"), "{err}");
 }

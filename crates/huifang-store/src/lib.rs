@@ -143,6 +143,10 @@ pub enum Dialect {
 pub enum StoreError {
     #[error("database URL {0:?} is neither sqlite:// nor postgres://")]
     UnsupportedUrl(String),
+    #[error(
+        "the read replica {0:?} is not a postgres:// URL: a read replica serves a PostgreSQL book"
+    )]
+    ReplicaNotPostgres(String),
     #[error("database error: {0}")]
     Sql(#[from] sqlx::Error),
     #[error("migration error: {0}")]
@@ -191,6 +195,10 @@ pub struct Store {
     keys: Option<Arc<pii::Keyring>>,
     /// PostgreSQL: every statement's bound, in milliseconds, set at each transaction's start.
     statement_timeout_ms: Option<u64>,
+    /// Every transaction read-only: a read replica's store.
+    read_only: bool,
+    /// The read replica that answers the reports (`for_reports`); none: this store does.
+    replica: Option<Arc<Store>>,
 }
 
 /// How a store connects (PostgreSQL; SQLite keeps its own settings).
@@ -283,7 +291,43 @@ impl Store {
                     .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1)),
                 Dialect::Sqlite => None,
             },
+            read_only: false,
+            replica: None,
         })
+    }
+
+    /// Connects to a read replica of a PostgreSQL book (a hot standby, or any copy kept current):
+    /// its schema must be this program's, and every transaction on it is read-only.
+    pub async fn connect_replica(url: &str, settings: PoolSettings) -> Result<Store> {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(StoreError::ReplicaNotPostgres(url.to_string()));
+        }
+        let mut store = Store::connect_with(url, settings).await?;
+        store.read_only = true;
+        store.check_schema().await?;
+        Ok(store)
+    }
+
+    /// This store with `replica` answering its reports.
+    pub fn with_replica(mut self, replica: Store) -> Store {
+        self.replica = Some(Arc::new(replica.with_keys_of(&self)));
+        self
+    }
+
+    /// The store the reports read: the read replica when there is one, else this one. A replica
+    /// may lag its primary by moments: a report may miss the latest writes, never half of one.
+    pub fn for_reports(&self) -> &Store {
+        self.replica.as_deref().unwrap_or(self)
+    }
+
+    /// Whether this store only reads (a read replica's).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    fn with_keys_of(mut self, other: &Store) -> Store {
+        self.keys = other.keys.clone();
+        self
     }
 
     /// The backend in use.
@@ -294,6 +338,10 @@ impl Store {
     /// This store with the data keys that seal and open personal data.
     pub fn with_keys(mut self, keys: Option<pii::Keyring>) -> Store {
         self.keys = keys.map(Arc::new);
+        if let Some(replica) = self.replica.take() {
+            let replica = Store::clone(&replica).with_keys_of(&self);
+            self.replica = Some(Arc::new(replica));
+        }
         self
     }
 
@@ -410,7 +458,9 @@ impl Store {
     pub async fn check_schema(&self) -> Result<()> {
         let mut conn = self.pool.acquire().await?;
         let table = &self.migrator().table_name;
-        conn.ensure_migrations_table(table).await?;
+        if !self.read_only {
+            conn.ensure_migrations_table(table).await?;
+        }
         let applied = conn.list_applied_migrations(table).await?;
         let known: Vec<i64> = self.migrator().iter().map(|m| m.version).collect();
         if let Some(unknown) = applied
@@ -433,6 +483,11 @@ impl Store {
     /// Starts a transaction.
     pub async fn begin(&self) -> Result<Tx> {
         let mut tx = self.pool.begin().await?;
+        if self.read_only {
+            sqlx::query("SET TRANSACTION READ ONLY")
+                .execute(&mut *tx)
+                .await?;
+        }
         if let Some(ms) = self.statement_timeout_ms {
             // for this transaction only: nothing stays on the connection (PgBouncer's
             // transaction mode hands it to another client next)
@@ -480,6 +535,9 @@ impl Store {
     pub async fn close(&self) {
         if let Some(c) = self.checkpointer.clone() {
             let _ = tokio::task::spawn_blocking(move || c.stop()).await;
+        }
+        if let Some(replica) = &self.replica {
+            replica.pool.close().await;
         }
         self.pool.close().await;
     }

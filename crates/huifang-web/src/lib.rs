@@ -167,7 +167,10 @@ pub fn router_with(store: Store, config: HttpConfig) -> Router {
         guard: Arc::new(guard::Guard::new(config)),
     };
     if warm && let Ok(runtime) = tokio::runtime::Handle::try_current() {
-        let (cache, store) = (Arc::clone(&state.portfolio), state.store.clone());
+        let (cache, store) = (
+            Arc::clone(&state.portfolio),
+            state.store.for_reports().clone(),
+        );
         runtime.spawn(async move { cache.warm(&store).await });
     }
     let (routes, _) = api().split_for_parts();

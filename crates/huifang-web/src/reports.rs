@@ -124,7 +124,7 @@ async fn tiers(
     let second = date_param(&m, "to")?;
     let policy = policy_in_force(&state).await?;
     let (first, second, report) =
-        status::tiers_as(&state.store, &actor, &policy, first, second).await?;
+        status::tiers_as(state.store.for_reports(), &actor, &policy, first, second).await?;
     Ok(Json(TierReportView::new(first, second, &report)))
 }
 
@@ -187,7 +187,8 @@ async fn over_time(
         )));
     }
     let policy = policy_in_force(&state).await?;
-    let report = analytics::report_as(&state.store, &actor, &policy, &name, query).await?;
+    let report =
+        analytics::report_as(state.store.for_reports(), &actor, &policy, &name, query).await?;
     Ok(match format {
         "csv" => (
             [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],

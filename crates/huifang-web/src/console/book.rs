@@ -319,7 +319,7 @@ async fn dashboard(State(state): State<AppState>, v: Viewer) -> Result<Response,
         v.actor.role.reads_loans(),
         "see the portfolio dashboard",
     )?;
-    let (_, taken_at, trend) = state.portfolio.get(&state.store).await?;
+    let (_, taken_at, trend) = state.portfolio.get(state.store.for_reports()).await?;
     // the book's totals are kept as it is written: today's and each closed day's are read, not
     // computed
     let days = status::daily_summaries(&state.store, TREND_DAYS).await?;

@@ -145,7 +145,7 @@ async fn reports(
     let policy = policy_in_force(&state).await?;
     let report = match asked(&q) {
         Ok((name, query)) => {
-            analytics::report_as(&state.store, &v.actor, &policy, name, query).await
+            analytics::report_as(state.store.for_reports(), &v.actor, &policy, name, query).await
         }
         Err(e) => Err(e),
     };
@@ -177,7 +177,7 @@ async fn export(
 ) -> Result<Response, ConsoleError> {
     let (name, query) = asked(&q)?;
     let policy = policy_in_force(&state).await?;
-    let r = analytics::report_as(&state.store, &v.actor, &policy, name, query).await?;
+    let r = analytics::report_as(state.store.for_reports(), &v.actor, &policy, name, query).await?;
     let headers = match v.lang {
         Lang::Zh => Headers::Chinese,
         Lang::En => Headers::English,
