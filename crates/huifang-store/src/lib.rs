@@ -210,6 +210,10 @@ pub struct PoolSettings {
     pub statement_timeout: Option<Duration>,
 }
 
+/// PostgreSQL: the business date's advisory lock (transaction-level), exclusive for a close or
+/// an import, shared for the team's writes (`Tx::lock_business_date`, `Tx::lock_for_write`).
+const BUSINESS_DATE_LOCK: i64 = 4_242_130_002;
+
 /// How long a SQLite writer waits for its turn before giving up (as the busy timeout).
 const WRITER_WAIT: Duration = Duration::from_secs(30);
 
@@ -670,19 +674,31 @@ impl Tx {
             .transpose()
     }
 
-    /// Takes the write lock on the business date for the rest of the transaction (a no-op
-    /// update): a second worker closing the same day, or an import checking dates, waits here
-    /// and then reads the date the first one left. Portable: a row lock on PostgreSQL, the
-    /// database write lock on SQLite.
+    /// Takes the write lock on the business date for the rest of the transaction: a second
+    /// worker closing the same day, or an import checking dates, waits here and then reads the
+    /// date the first one left. On SQLite the database write lock (a no-op update); on PostgreSQL
+    /// the business date's advisory lock, exclusive, then the date's row (a no-op update).
     pub async fn lock_business_date(&mut self) -> Result<()> {
-        if self.dialect == Dialect::Sqlite && self.turn.is_none() {
-            // the process's writers take their turns in order, rather than each retrying in
-            // SQLite's busy handler, whose growing sleeps made the slowest writes wait tens of
-            // milliseconds after the lock was free
-            let turn = tokio::time::timeout(WRITER_WAIT, Arc::clone(&self.writers).lock_owned())
-                .await
-                .map_err(|_| StoreError::Busy)?;
-            self.turn = Some(turn);
+        match self.dialect {
+            Dialect::Sqlite => {
+                if self.turn.is_none() {
+                    // the process's writers take their turns in order, rather than each retrying
+                    // in SQLite's busy handler, whose growing sleeps made the slowest writes wait
+                    // tens of milliseconds after the lock was free
+                    let turn =
+                        tokio::time::timeout(WRITER_WAIT, Arc::clone(&self.writers).lock_owned())
+                            .await
+                            .map_err(|_| StoreError::Busy)?;
+                    self.turn = Some(turn);
+                }
+            }
+            Dialect::Postgres => {
+                sqlx::query(AssertSqlSafe(format!(
+                    "SELECT 1 FROM pg_advisory_xact_lock({BUSINESS_DATE_LOCK})"
+                )))
+                .execute(&mut *self.tx)
+                .await?;
+            }
         }
         sqlx::query("UPDATE settings SET value = value WHERE key = 'business_date'")
             .execute(&mut *self.tx)
@@ -698,16 +714,21 @@ impl Tx {
     ///
     /// On SQLite it is the lock itself, the database write lock: a transaction that reads first
     /// and writes later fails at once with SQLITE_BUSY if another writer committed in between;
-    /// taking it first makes it wait its turn instead. On PostgreSQL it is a share lock on the
-    /// business date's row: team writes run side by side (row locks serialise those that touch
-    /// the same task), but wait for a close or an import, which lock the row for update.
+    /// taking it first makes it wait its turn instead. On PostgreSQL it is the business date's
+    /// advisory lock, shared: team writes run side by side (row locks serialise those that touch
+    /// the same task), but wait for a close or an import, which take it exclusive. An advisory
+    /// lock, not a share lock on the date's row: PostgreSQL queues lock requests fairly, so a
+    /// close waiting for the lock holds back the team writes that come after it, where a busy
+    /// team's row share locks, each joining the others, kept a close waiting for good.
     pub async fn lock_for_write(&mut self) -> Result<()> {
         match self.dialect {
             Dialect::Sqlite => self.lock_business_date().await,
             Dialect::Postgres => {
-                sqlx::query("SELECT 1 FROM settings WHERE key = 'business_date' FOR SHARE")
-                    .execute(&mut *self.tx)
-                    .await?;
+                sqlx::query(AssertSqlSafe(format!(
+                    "SELECT 1 FROM pg_advisory_xact_lock_shared({BUSINESS_DATE_LOCK})"
+                )))
+                .execute(&mut *self.tx)
+                .await?;
                 Ok(())
             }
         }

@@ -61,6 +61,7 @@ on_both!(
     portfolio_summary_and_counts,
     closed_days,
     dropped_transaction_rolls_back,
+    a_waiting_close_is_not_starved_by_team_writes,
     large_batches,
     wipe_empties_everything,
     unknown_names_in_a_row_are_errors_naming_the_column,
@@ -1713,6 +1714,79 @@ async fn closed_days(store: &Store, _url: &str) {
         tx.record_closed_day(d("2026-03-01"), 1, 1).await.is_err(),
         "a day is closed once"
     );
+    tx.rollback().await.unwrap();
+}
+
+/// Team writes share the business date's lock and a close takes it alone: while the team keeps
+/// writing, each transaction overlapping the next so that the shared lock is never free, a close
+/// that asks for the lock gets it once the writes before it end, and the writes after it wait for
+/// it (on PostgreSQL an advisory lock, queued fairly; on SQLite the writers' turns, in order).
+async fn a_waiting_close_is_not_starved_by_team_writes(store: &Store, _url: &str) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    migrated(store).await;
+    let mut tx = store.begin().await.unwrap();
+    tx.set_business_date(d("2026-11-27")).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let writes = Arc::new(AtomicUsize::new(0));
+    // as many writers as the pool leaves beside the close (SQLite's pool holds four)
+    let writers: u64 = match store.dialect() {
+        huifang_store::Dialect::Sqlite => 3,
+        huifang_store::Dialect::Postgres => 6,
+    };
+    let team: Vec<_> = (0..writers)
+        .map(|i| {
+            let (store, stop, writes) = (store.clone(), Arc::clone(&stop), Arc::clone(&writes));
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(30 * i / writers)).await;
+                while !stop.load(Ordering::SeqCst) {
+                    let mut tx = store.begin().await.unwrap();
+                    tx.lock_for_write().await.unwrap();
+                    tokio::time::sleep(Duration::from_millis(30)).await;
+                    tx.commit().await.unwrap();
+                    writes.fetch_add(1, Ordering::SeqCst);
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(writes.load(Ordering::SeqCst) > 0, "the team writes");
+
+    let mut close = store.begin().await.unwrap();
+    // the writes before it hold the lock 30 ms at most; a share lock joined by each new write
+    // kept the close waiting seconds with a few writers, indefinitely with a team's
+    tokio::time::timeout(Duration::from_millis(1500), close.lock_business_date())
+        .await
+        .expect("the close waited more than 1.5 s for the team's writes")
+        .unwrap();
+    // held by the close: the team's writes wait (a write committed just before counts itself
+    // right after)
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let before = writes.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        writes.load(Ordering::SeqCst),
+        before,
+        "a team write ran during the close"
+    );
+    close.set_business_date(d("2026-11-28")).await.unwrap();
+    close.commit().await.unwrap();
+    // and go on after it
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        writes.load(Ordering::SeqCst) > before,
+        "the team's writes did not resume"
+    );
+    stop.store(true, Ordering::SeqCst);
+    for t in team {
+        t.await.unwrap();
+    }
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.business_date().await.unwrap(), Some(d("2026-11-28")));
     tx.rollback().await.unwrap();
 }
 
