@@ -19,6 +19,7 @@ macro_rules! say_text {
 
 mod assistant_cmd;
 mod bench;
+mod bench_outcomes;
 mod case_cmd;
 mod contact_cmd;
 mod followup_cmd;
@@ -252,6 +253,20 @@ enum Command {
         /// measure what writing the day's messages to the outbox costs.
         #[arg(long)]
         no_messages: bool,
+    },
+    /// Benchmark the team's load on running servers: every user who works tasks takes the next
+    /// task through one server and records its outcome through the next (an API token issued to
+    /// each, replacing theirs), for --seconds or until the business date reaches --until; prints
+    /// outcomes a second and the latencies.
+    BenchOutcomes {
+        /// A server's base URL, e.g. http://127.0.0.1:8080 (repeat for several).
+        #[arg(long = "server", required = true)]
+        servers: Vec<String>,
+        #[arg(long, default_value_t = 30, conflicts_with = "until")]
+        seconds: u64,
+        /// Run until the business date reaches this day (while workers close the days).
+        #[arg(long, value_parser = date_arg)]
+        until: Option<Date>,
     },
     /// The servicing policy: bucket width, classification thresholds, reminder days (a JSON
     /// document stored in the database).
@@ -834,6 +849,19 @@ async fn run(cli: Cli) -> Result<()> {
             ledger_cmd::run(&Db::of(&cli, "sqlite://huifang.db"), command).await?
         }
         Command::Keys { command } => keys_command(&cli, command).await?,
+        Command::BenchOutcomes {
+            servers,
+            seconds,
+            until,
+        } => {
+            let store = open(&cli).await?;
+            let until = match until {
+                Some(day) => bench_outcomes::Until::BusinessDate(*day),
+                None => bench_outcomes::Until::Seconds(*seconds),
+            };
+            say!("{}", bench_outcomes::run(&store, servers, until).await?);
+            store.close().await;
+        }
         Command::Bench {
             loans,
             days,
