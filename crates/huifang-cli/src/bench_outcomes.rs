@@ -153,7 +153,7 @@ async fn agent(
 ) -> Result<()> {
     let mut n = i;
     while !stop.load(Ordering::SeqCst) {
-        let server = &servers[n % servers.len()];
+        let server = at(servers, n);
         n += 1;
         let asked = Instant::now();
         let resp = client
@@ -169,7 +169,11 @@ async fn agent(
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         }
-        let Some(task) = body["task"]["id"].as_i64() else {
+        let Some(task) = body
+            .get("task")
+            .and_then(|t| t.get("id"))
+            .and_then(serde_json::Value::as_i64)
+        else {
             let mut t = tally.lock().await;
             t.takes.push(took);
             t.empty += 1;
@@ -183,7 +187,7 @@ async fn agent(
         } else {
             "no_answer"
         };
-        let server = &servers[n % servers.len()];
+        let server = at(servers, n);
         let asked = Instant::now();
         let resp = client
             .post(format!("{server}/api/v1/tasks/{task}/outcome"))
@@ -212,6 +216,13 @@ async fn agent(
         }
     }
     Ok(())
+}
+
+/// The `n`th server, round the list.
+fn at(servers: &[String], n: usize) -> &str {
+    servers
+        .get(n % servers.len().max(1))
+        .map_or("", String::as_str)
 }
 
 fn micros(since: Instant) -> u64 {
