@@ -46,6 +46,13 @@ fn huifang(dir: &Path, db: &str, args: &[&str]) -> Command {
     c
 }
 
+/// A command that must fail: its standard error.
+fn refused(dir: &Path, db: &str, args: &[&str]) -> String {
+    let out = huifang(dir, db, args).output().unwrap();
+    assert!(!out.status.success(), "huifang {args:?} succeeded");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 fn ok(dir: &Path, db: &str, args: &[&str]) -> String {
     let out = huifang(dir, db, args).output().unwrap();
     assert!(
@@ -612,19 +619,11 @@ fn on_a_sqlite_file_a_worker_and_a_second_server_are_refused() {
     let dir = tmp.path();
     let db = format!("sqlite://{}", dir.join("book.db").display());
     ok(dir, &db, &["init", "--business-date", TODAY]);
-    let out = huifang(dir, &db, &["worker", "--exit-when-closed"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused(dir, &db, &["worker", "--exit-when-closed"]);
     assert!(err.contains("huifang worker needs PostgreSQL"), "{err}");
 
     let (_first, _) = serve(dir, &db, "first.log");
-    let out = huifang(dir, &db, &["serve", "--listen", "127.0.0.1:0"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused(dir, &db, &["serve", "--listen", "127.0.0.1:0"]);
     assert!(
         err.contains("another server") && err.contains("several servers need PostgreSQL"),
         "{err}"
@@ -788,7 +787,7 @@ fn with_a_read_replica_the_reports_read_the_standby_and_the_writes_the_primary()
     assert_eq!(report_date(&addr), tomorrow);
 
     // a replica is a PostgreSQL database, and one with this program's schema
-    let out = huifang(
+    let err = refused(
         dir,
         db,
         &[
@@ -797,25 +796,9 @@ fn with_a_read_replica_the_reports_read_the_standby_and_the_writes_the_primary()
             "report",
             "delinquency",
         ],
-    )
-    .output()
-    .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    );
     assert!(err.contains("is not a postgres:// URL"), "{err}");
-    let out = huifang(
-        dir,
-        db,
-        &[
-            "--read-db",
-            &huifang_testkit::with_database(&standby, "postgres"),
-            "report",
-            "delinquency",
-        ],
-    )
-    .output()
-    .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let elsewhere = huifang_testkit::with_database(&standby, "postgres");
+    let err = refused(dir, db, &["--read-db", &elsewhere, "report", "delinquency"]);
     assert!(err.contains("opening the read replica"), "{err}");
 }
