@@ -802,3 +802,181 @@ fn with_a_read_replica_the_reports_read_the_standby_and_the_writes_the_primary()
     let err = refused(dir, db, &["--read-db", &elsewhere, "report", "delinquency"]);
     assert!(err.contains("opening the read replica"), "{err}");
 }
+
+#[test]
+#[ignore = "needs PostgreSQL and PgBouncer in front of it: set HUIFANG_TEST_PG_URL and HUIFANG_TEST_PGBOUNCER_URL (scripts/pgbouncer starts one) and run with --run-ignored all / --include-ignored"]
+fn through_pgbouncer_in_transaction_mode_two_servers_and_two_workers_work() {
+    let bouncer = std::env::var("HUIFANG_TEST_PGBOUNCER_URL").unwrap_or_else(|_| {
+        panic!("HUIFANG_TEST_PGBOUNCER_URL is not set: this test needs PgBouncer in transaction mode in front of the server at HUIFANG_TEST_PG_URL (scripts/pgbouncer starts one and prints its URL)")
+    });
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path();
+    let direct = PgDb::create_blocking();
+    // the migrations take a session lock: the book is made directly
+    ok(
+        dir,
+        &direct.url,
+        &["demo", "--loans", "200", "--today", TODAY, "--seed", "31"],
+    );
+    let name = direct
+        .url
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap();
+    let db = format!(
+        "{}?statement-cache-capacity=0",
+        huifang_testkit::with_database(&bouncer, name)
+    );
+    let db = db.as_str();
+    std::fs::write(
+        dir.join("contact.json"),
+        r#"{"utc_offset_minutes": 480, "hours": {"from": "00:00", "until": "24:00"}, "max_connected_collection_calls": 3, "channel_caps": {"sms": 3, "email": 3, "wechat": 3}}"#,
+    )
+    .unwrap();
+    ok(
+        dir,
+        db,
+        &["contact", "rules", "--set", "contact.json", "--as", "admin"],
+    );
+    ok(dir, db, &["run-daily", "--through", "2026-11-29"]);
+    let tokens: Vec<String> = AGENTS[..4]
+        .iter()
+        .map(|a| {
+            ok(dir, db, &["user", "token", a, "--days", "1"])
+                .trim()
+                .to_string()
+        })
+        .collect();
+    let first_interaction: i64 = one(
+        &direct.url,
+        "SELECT COALESCE(MAX(id), 0)::text FROM interactions",
+    )
+    .parse()
+    .unwrap();
+    let (_s1, addr1) = serve(dir, db, "s1.log");
+    let (_s2, addr2) = serve(dir, db, "s2.log");
+    let servers = [addr1, addr2];
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let recorded = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let agents: Vec<_> = tokens
+        .into_iter()
+        .enumerate()
+        .map(|(i, token)| {
+            let (stop, recorded, servers, logdir) = (
+                Arc::clone(&stop),
+                Arc::clone(&recorded),
+                servers.clone(),
+                dir.to_path_buf(),
+            );
+            std::thread::spawn(move || {
+                let mut n = i;
+                while !stop.load(Ordering::SeqCst) {
+                    n += 1;
+                    let (status, body) = http(
+                        &servers[n % 2],
+                        "POST",
+                        "/api/v1/tasks/next",
+                        &token,
+                        "",
+                        "",
+                    );
+                    assert_eq!(status, 200, "next: {body}\n{}", logs(&logdir));
+                    let answer: Value = serde_json::from_str(&body).unwrap();
+                    let Some(task) = answer["task"]["id"].as_i64() else {
+                        std::thread::sleep(Duration::from_millis(100));
+                        continue;
+                    };
+                    let (status, body) = http(
+                        &servers[(n + 1) % 2],
+                        "POST",
+                        &format!("/api/v1/tasks/{task}/outcome"),
+                        &token,
+                        &format!("Idempotency-Key: bouncer-{i}-{n}\r\n"),
+                        r#"{"channel": "phone", "outcome": "no_answer"}"#,
+                    );
+                    assert!(
+                        status == 201 || status == 409,
+                        "outcome of task {task}: {status} {body}\n{}",
+                        logs(&logdir)
+                    );
+                    if status == 201 {
+                        recorded.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            })
+        })
+        .collect();
+
+    let through = "2026-12-09";
+    let workers: Vec<_> = ["w1.log", "w2.log"]
+        .iter()
+        .map(|log| {
+            let out = std::fs::File::create(dir.join(log)).unwrap();
+            let err = out.try_clone().unwrap();
+            huifang(
+                dir,
+                db,
+                &[
+                    "worker",
+                    "--through",
+                    through,
+                    "--exit-when-closed",
+                    "--chunk-loans",
+                    "20",
+                ],
+            )
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    for (mut w, log) in workers.into_iter().zip(["w1.log", "w2.log"]) {
+        let status = w.wait().unwrap();
+        let text = std::fs::read_to_string(dir.join(log)).unwrap();
+        assert!(status.success(), "{log}: {status}\n{text}");
+    }
+    stop.store(true, Ordering::SeqCst);
+    for a in agents {
+        a.join().unwrap();
+    }
+    assert_eq!(one(&direct.url, BUSINESS_DATE), through);
+    assert_eq!(
+        one(
+            &direct.url,
+            "SELECT count(*)::text FROM close_runs WHERE state = 'done'"
+        ),
+        "10"
+    );
+    let recorded = recorded.load(Ordering::SeqCst);
+    assert!(recorded > 0, "no outcome was recorded");
+    assert_eq!(
+        one(
+            &direct.url,
+            &format!(
+                "SELECT count(*)::text FROM interactions i JOIN users u ON u.id = i.user_id \
+                 WHERE i.id > {first_interaction} AND u.username IN ('{}')",
+                AGENTS[..4].join("', '")
+            )
+        ),
+        recorded.to_string()
+    );
+    // reports, the record's audit and the workers' view, through PgBouncer too
+    let report: Value =
+        serde_json::from_str(&ok(dir, db, &["report", "delinquency", "--format", "json"])).unwrap();
+    assert_eq!(report["to"], through);
+    let verified = ok(dir, db, &["ledger", "verify"]);
+    assert!(
+        verified.contains("ok: every record matches its leaf"),
+        "{verified}"
+    );
+    let status = ok(dir, db, &["status", "--workers"]);
+    assert!(status.contains("serve"), "{status}");
+    eprintln!(
+        "through PgBouncer: 10 days closed by 2 workers, {recorded} outcomes through 2 servers"
+    );
+}

@@ -38,7 +38,7 @@ use huifang_core::loan::{DatedOp, Payment};
 use huifang_core::warning::{ObservedSignal, WarningState};
 use huifang_core::{BorrowerId, Date, LoanId, UserId};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::migrate::{Migrate, Migrator};
+use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
 
 use sql::{MAX_PARAMS, Val, date_text, param, param_list, parse_date_col};
@@ -270,7 +270,8 @@ impl Store {
                     } else {
                         // Batches look expensive to the planner (a subquery per loan), which would
                         // JIT-compile each one: ~100 ms spent to save microseconds.
-                        sqlx::query("SET jit = off").execute(&mut *conn).await?;
+                        // the simple protocol: one message, whatever the pooler in between
+                        sqlx::raw_sql("SET jit = off").execute(&mut *conn).await?;
                     }
                     Ok(())
                 })
@@ -385,10 +386,10 @@ impl Store {
                 self.committed();
             }
             Dialect::Postgres => {
-                sqlx::query("DROP SCHEMA IF EXISTS public CASCADE")
+                sqlx::raw_sql("DROP SCHEMA IF EXISTS public CASCADE")
                     .execute(&mut *conn)
                     .await?;
-                sqlx::query("CREATE SCHEMA public")
+                sqlx::raw_sql("CREATE SCHEMA public")
                     .execute(&mut *conn)
                     .await?;
             }
@@ -403,7 +404,7 @@ impl Store {
     pub async fn refresh_statistics(&self) -> Result<()> {
         if self.dialect == Dialect::Postgres {
             let mut conn = self.pool.acquire().await?;
-            sqlx::query("ANALYZE loans, loan_state, payments, tasks, promises")
+            sqlx::raw_sql("ANALYZE loans, loan_state, payments, tasks, promises")
                 .execute(&mut *conn)
                 .await?;
         }
@@ -427,7 +428,7 @@ impl Store {
             return Ok(());
         }
         let mut conn = self.pool.acquire().await?;
-        let rows = sqlx::query(
+        let rows = sqlx::raw_sql(
             "SELECT CAST(relname AS TEXT) FROM pg_stat_user_tables WHERE schemaname = current_schema() AND (n_dead_tup > 50 + 0.2 * n_live_tup OR n_ins_since_vacuum > 1000 + 0.2 * n_live_tup) ORDER BY relname",
         )
         .fetch_all(&mut *conn)
@@ -436,7 +437,7 @@ impl Store {
             let table: String = row.try_get(0)?;
             // VACUUM runs outside a transaction, one table per statement; the statistics are
             // refreshed below, for these tables too
-            sqlx::query(AssertSqlSafe(format!("VACUUM {table}")))
+            sqlx::raw_sql(AssertSqlSafe(format!("VACUUM {table}")))
                 .execute(&mut *conn)
                 .await?;
         }
@@ -459,25 +460,37 @@ impl Store {
     }
 
     /// Checks that the schema is exactly at this program's migrations (called at every start).
+    /// Read in one transaction, changing nothing: through PgBouncer in transaction mode a
+    /// statement outside a transaction may run on another server connection than the one it was
+    /// prepared on.
     pub async fn check_schema(&self) -> Result<()> {
-        let mut conn = self.pool.acquire().await?;
-        let table = &self.migrator().table_name;
-        if !self.read_only {
-            conn.ensure_migrations_table(table).await?;
-        }
-        let applied = conn.list_applied_migrations(table).await?;
+        let table = self.migrator().table_name.to_string();
+        let exists = match self.dialect {
+            Dialect::Sqlite => {
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = $1"
+            }
+            Dialect::Postgres => {
+                "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1"
+            }
+        };
+        let mut tx = self.pool.begin().await?;
+        let tables: i64 = sqlx::query_scalar(exists)
+            .bind(&table)
+            .fetch_one(&mut *tx)
+            .await?;
+        let applied: Vec<i64> = if tables == 0 {
+            Vec::new()
+        } else {
+            sqlx::query_scalar(AssertSqlSafe(format!("SELECT version FROM {table}")))
+                .fetch_all(&mut *tx)
+                .await?
+        };
+        tx.rollback().await?;
         let known: Vec<i64> = self.migrator().iter().map(|m| m.version).collect();
-        if let Some(unknown) = applied
-            .iter()
-            .map(|a| a.version)
-            .find(|v| !known.contains(v))
-        {
+        if let Some(unknown) = applied.iter().copied().find(|v| !known.contains(v)) {
             return Err(StoreError::SchemaAhead(unknown));
         }
-        let pending = known
-            .iter()
-            .filter(|v| !applied.iter().any(|a| a.version == **v))
-            .count();
+        let pending = known.iter().filter(|v| !applied.contains(v)).count();
         if pending > 0 {
             return Err(StoreError::SchemaBehind { pending });
         }
@@ -514,7 +527,7 @@ impl Store {
     /// tables a benchmark has just filled.
     pub async fn analyze(&self) -> Result<()> {
         if self.dialect == Dialect::Postgres {
-            sqlx::query("ANALYZE").execute(&self.pool).await?;
+            sqlx::raw_sql("ANALYZE").execute(&self.pool).await?;
         }
         Ok(())
     }
@@ -531,7 +544,7 @@ impl Store {
         if self.dialect == Dialect::Postgres
             && let Ok(mut conn) = self.pool.acquire().await
         {
-            let _ = sqlx::query("CHECKPOINT").execute(&mut *conn).await;
+            let _ = sqlx::raw_sql("CHECKPOINT").execute(&mut *conn).await;
         }
     }
 
