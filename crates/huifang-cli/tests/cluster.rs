@@ -63,6 +63,35 @@ fn ok(dir: &Path, db: &str, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Contacts at any hour: the test runs whenever it runs.
+fn contacts_at_any_hour(dir: &Path, db: &str) {
+    std::fs::write(
+        dir.join("contact.json"),
+        r#"{"utc_offset_minutes": 480, "hours": {"from": "00:00", "until": "24:00"}, "max_connected_collection_calls": 3, "channel_caps": {"sms": 3, "email": 3, "wechat": 3}}"#,
+    )
+    .unwrap();
+    ok(
+        dir,
+        db,
+        &["contact", "rules", "--set", "contact.json", "--as", "admin"],
+    );
+}
+
+/// A day's API token of `user`.
+fn token(dir: &Path, db: &str, user: &str) -> String {
+    ok(dir, db, &["user", "token", user, "--days", "1"])
+        .trim()
+        .to_string()
+}
+
+/// The database a PostgreSQL URL names.
+fn database_name(url: &str) -> &str {
+    url.rsplit('/')
+        .next()
+        .and_then(|tail| tail.split('?').next())
+        .unwrap()
+}
+
 /// A server on `db`, its log in `log`.
 fn serve(dir: &Path, db: &str, log: &str) -> (Server, String) {
     let mut c = huifang(
@@ -286,28 +315,9 @@ fn three_workers_and_two_servers_close_thirty_days_as_one_process_would() {
         db,
         &["demo", "--loans", "500", "--today", TODAY, "--seed", "23"],
     );
-    // contacts at any hour: the test runs whenever it runs
-    std::fs::write(
-        dir.join("contact.json"),
-        r#"{"utc_offset_minutes": 480, "hours": {"from": "00:00", "until": "24:00"}, "max_connected_collection_calls": 3, "channel_caps": {"sms": 3, "email": 3, "wechat": 3}}"#,
-    )
-    .unwrap();
-    ok(
-        dir,
-        db,
-        &["contact", "rules", "--set", "contact.json", "--as", "admin"],
-    );
-    let tokens: Vec<String> = AGENTS
-        .iter()
-        .map(|a| {
-            ok(dir, db, &["user", "token", a, "--days", "1"])
-                .trim()
-                .to_string()
-        })
-        .collect();
-    let audit = ok(dir, db, &["user", "token", "audit", "--days", "1"])
-        .trim()
-        .to_string();
+    contacts_at_any_hour(dir, db);
+    let tokens: Vec<String> = AGENTS.iter().map(|a| token(dir, db, a)).collect();
+    let audit = token(dir, db, "audit");
     // the same book for the one-process close, copied before anything else happens
     let reference = shared.copy_blocking();
     let first_interaction: i64 = one(db, "SELECT COALESCE(MAX(id), 0)::text FROM interactions")
@@ -600,6 +610,35 @@ fn three_workers_and_two_servers_close_thirty_days_as_one_process_would() {
             let only_b: Vec<_> = b.difference(&a).take(6).collect();
             eprintln!("{sql}\n  shared only: {only_a:?}\n  one process only: {only_b:?}");
         }
+        // the history of the loans whose state differs, in both books
+        let state_ids =
+            |url: &str| -> BTreeSet<Vec<String>> { rows(url, state).into_iter().collect() };
+        let (a, b) = (state_ids(db), state_ids(one_db));
+        let differing: BTreeSet<String> = a
+            .symmetric_difference(&b)
+            .filter_map(|r| r.first()?.split('|').next().map(str::to_string))
+            .take(3)
+            .collect();
+        for loan in differing {
+            for (name, url) in [("shared", db), ("one process", one_db)] {
+                for sql in [
+                    format!(
+                        "SELECT concat_ws('|', business_date, kind, details) FROM loan_events WHERE loan_id = {loan} AND business_date >= '{TODAY}' ORDER BY business_date, kind"
+                    ),
+                    format!(
+                        "SELECT concat_ws('|', id, kind, reason_key, state, created_on, due_on, attempts, outcome, closed_on, close_reason) FROM tasks WHERE loan_id = {loan} AND (closed_on IS NULL OR closed_on >= '{TODAY}') ORDER BY created_on, reason_key"
+                    ),
+                    format!(
+                        "SELECT concat_ws('|', id, business_date, outcome, channel) FROM interactions WHERE loan_id = {loan} AND business_date >= '{TODAY}' ORDER BY id"
+                    ),
+                    format!(
+                        "SELECT concat_ws('|', loan_id, level, rule, raised_on, cleared_on) FROM warnings WHERE loan_id = {loan} ORDER BY raised_on"
+                    ),
+                ] {
+                    eprintln!("{name}, loan {loan}: {sql}\n  {:?}", rows(url, &sql));
+                }
+            }
+        }
     }
     assert_eq!(
         shared_book, one_book,
@@ -699,14 +738,9 @@ fn with_a_read_replica_the_reports_read_the_standby_and_the_writes_the_primary()
         db,
         &["demo", "--loans", "200", "--today", TODAY, "--seed", "29"],
     );
-    let risk = ok(dir, db, &["user", "token", "risk", "--days", "1"])
-        .trim()
-        .to_string();
-    let agent = ok(dir, db, &["user", "token", AGENTS[0], "--days", "1"])
-        .trim()
-        .to_string();
-    let name = db.rsplit('/').next().unwrap().split('?').next().unwrap();
-    let replica = huifang_testkit::with_database(&standby, name);
+    let risk = token(dir, db, "risk");
+    let agent = token(dir, db, AGENTS[0]);
+    let replica = huifang_testkit::with_database(&standby, database_name(db));
     assert_eq!(
         one(&standby, "SELECT pg_is_in_recovery()::text"),
         "true",
@@ -818,38 +852,14 @@ fn through_pgbouncer_in_transaction_mode_two_servers_and_two_workers_work() {
         &direct.url,
         &["demo", "--loans", "200", "--today", TODAY, "--seed", "31"],
     );
-    let name = direct
-        .url
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .split('?')
-        .next()
-        .unwrap();
     let db = format!(
         "{}?statement-cache-capacity=0",
-        huifang_testkit::with_database(&bouncer, name)
+        huifang_testkit::with_database(&bouncer, database_name(&direct.url))
     );
     let db = db.as_str();
-    std::fs::write(
-        dir.join("contact.json"),
-        r#"{"utc_offset_minutes": 480, "hours": {"from": "00:00", "until": "24:00"}, "max_connected_collection_calls": 3, "channel_caps": {"sms": 3, "email": 3, "wechat": 3}}"#,
-    )
-    .unwrap();
-    ok(
-        dir,
-        db,
-        &["contact", "rules", "--set", "contact.json", "--as", "admin"],
-    );
+    contacts_at_any_hour(dir, db);
     ok(dir, db, &["run-daily", "--through", "2026-11-29"]);
-    let tokens: Vec<String> = AGENTS[..4]
-        .iter()
-        .map(|a| {
-            ok(dir, db, &["user", "token", a, "--days", "1"])
-                .trim()
-                .to_string()
-        })
-        .collect();
+    let tokens: Vec<String> = AGENTS[..4].iter().map(|a| token(dir, db, a)).collect();
     let first_interaction: i64 = one(
         &direct.url,
         "SELECT COALESCE(MAX(id), 0)::text FROM interactions",
