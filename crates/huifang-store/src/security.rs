@@ -432,12 +432,16 @@ impl Store {
         let wait = if taken.rows_affected() > 0 {
             None
         } else {
-            let row = sqlx::query("SELECT milli_tokens, at_ms FROM rate_buckets WHERE key = $1")
-                .bind(key)
-                .fetch_one(&mut *tx.tx)
-                .await?;
-            let (left, at): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
-            let level = left.saturating_add(now_ms.saturating_sub(at).max(0) * rate / 60);
+            // the level now, by the same expression as the take
+            let level: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT {level} FROM rate_buckets WHERE key = $1"
+            )))
+            .bind(key)
+            .bind(full)
+            .bind(now_ms)
+            .bind(rate)
+            .fetch_one(&mut *tx.tx)
+            .await?;
             // milliseconds until the level reaches a whole token, rounded up
             let missing = 1000_i64.saturating_sub(level).max(1);
             Some((missing * 60 + rate - 1) / rate)
