@@ -313,9 +313,10 @@ impl Store {
         Ok(store)
     }
 
-    /// This store with `replica` answering its reports.
-    pub fn with_replica(mut self, replica: Store) -> Store {
-        self.replica = Some(Arc::new(replica.with_keys_of(&self)));
+    /// This store with `replica` answering its reports (with this store's data keys).
+    pub fn with_replica(mut self, mut replica: Store) -> Store {
+        replica.keys = self.keys.clone();
+        self.replica = Some(Arc::new(replica));
         self
     }
 
@@ -323,16 +324,6 @@ impl Store {
     /// may lag its primary by moments: a report may miss the latest writes, never half of one.
     pub fn for_reports(&self) -> &Store {
         self.replica.as_deref().unwrap_or(self)
-    }
-
-    /// Whether this store only reads (a read replica's).
-    pub fn is_read_only(&self) -> bool {
-        self.read_only
-    }
-
-    fn with_keys_of(mut self, other: &Store) -> Store {
-        self.keys = other.keys.clone();
-        self
     }
 
     /// The backend in use.
@@ -343,10 +334,6 @@ impl Store {
     /// This store with the data keys that seal and open personal data.
     pub fn with_keys(mut self, keys: Option<pii::Keyring>) -> Store {
         self.keys = keys.map(Arc::new);
-        if let Some(replica) = self.replica.take() {
-            let replica = Store::clone(&replica).with_keys_of(&self);
-            self.replica = Some(Arc::new(replica));
-        }
         self
     }
 
