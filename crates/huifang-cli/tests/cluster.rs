@@ -84,6 +84,11 @@ fn token(dir: &Path, db: &str, user: &str) -> String {
         .to_string()
 }
 
+/// The URL a test needs in `name`; the test fails, saying what it needs, when it is unset.
+fn required_env(name: &str, what: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: this test needs {what}"))
+}
+
 /// The database a PostgreSQL URL names.
 fn database_name(url: &str) -> &str {
     url.rsplit('/')
@@ -726,9 +731,10 @@ const BUSINESS_DATE: &str = "SELECT value FROM settings WHERE key = 'business_da
 #[test]
 #[ignore = "needs PostgreSQL and a hot standby of it: set HUIFANG_TEST_PG_URL and HUIFANG_TEST_PG_REPLICA_URL (scripts/pg-replica makes one) and run with --run-ignored all / --include-ignored"]
 fn with_a_read_replica_the_reports_read_the_standby_and_the_writes_the_primary() {
-    let standby = std::env::var("HUIFANG_TEST_PG_REPLICA_URL").unwrap_or_else(|_| {
-        panic!("HUIFANG_TEST_PG_REPLICA_URL is not set: this test needs a hot standby of the server at HUIFANG_TEST_PG_URL (scripts/pg-replica makes one and prints its URL)")
-    });
+    let standby = required_env(
+        "HUIFANG_TEST_PG_REPLICA_URL",
+        "a hot standby of the server at HUIFANG_TEST_PG_URL (scripts/pg-replica makes one and prints its URL)",
+    );
     let tmp = TempDir::new().unwrap();
     let dir = tmp.path();
     let shared = PgDb::create_blocking();
@@ -840,9 +846,10 @@ fn with_a_read_replica_the_reports_read_the_standby_and_the_writes_the_primary()
 #[test]
 #[ignore = "needs PostgreSQL and PgBouncer in front of it: set HUIFANG_TEST_PG_URL and HUIFANG_TEST_PGBOUNCER_URL (scripts/pgbouncer starts one) and run with --run-ignored all / --include-ignored"]
 fn through_pgbouncer_in_transaction_mode_two_servers_and_two_workers_work() {
-    let bouncer = std::env::var("HUIFANG_TEST_PGBOUNCER_URL").unwrap_or_else(|_| {
-        panic!("HUIFANG_TEST_PGBOUNCER_URL is not set: this test needs PgBouncer in transaction mode in front of the server at HUIFANG_TEST_PG_URL (scripts/pgbouncer starts one and prints its URL)")
-    });
+    let bouncer = required_env(
+        "HUIFANG_TEST_PGBOUNCER_URL",
+        "PgBouncer in transaction mode in front of the server at HUIFANG_TEST_PG_URL (scripts/pgbouncer starts one and prints its URL)",
+    );
     let tmp = TempDir::new().unwrap();
     let dir = tmp.path();
     let direct = PgDb::create_blocking();
