@@ -1,8 +1,9 @@
 //! What every request passes through: a bound on requests in flight and on each one's time
 //! (503 when exceeded, in the API's error format), a per-address rate on the public document
-//! check shared by every server of the database (`Store::take_token`), the security headers, the access log (method, route template, status, time, user id:
-//! no query string, no body, no personal data) and the record of every request refused for the
-//! caller's role or team (`huifang_app::team::record_denial`).
+//! check shared by every server of the database (`Store::take_token`), the security headers, the
+//! access log (method, route template, status, time, user id: no query string, no body, no
+//! personal data) and the record of every request refused for the caller's role or team
+//! (`huifang_app::team::record_denial`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
