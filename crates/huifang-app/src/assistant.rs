@@ -507,7 +507,7 @@ pub async fn run_once(store: &Store, now: DateTime<Utc>) -> Result<AssistantRunV
 
     for s in late {
         let mut tx = store.begin().await?;
-        tx.lock_for_write().await?;
+        crate::lock_for_contacts(&mut tx).await?;
         match ask_again(&mut tx, s.task_id, now).await {
             Ok(Late::AskedAgain) => {
                 tx.commit().await?;
@@ -747,7 +747,7 @@ pub async fn ivr(
             "IVR webhook refused: replayed".into(),
         ));
     }
-    tx.lock_for_write().await?;
+    crate::lock_for_contacts(&mut tx).await?;
     let reply = ivr_in(&mut tx, &event, now).await;
     match reply {
         Ok(r) => {

@@ -228,6 +228,9 @@ pub async fn record_signals(
     if signals.is_empty() {
         return Ok(0);
     }
+    // weighed in the ledger's order, as a contact's signals are (`team::record_in`): the loans
+    // are read with every contact recorded before
+    tx.lock_ledger().await?;
     tx.insert_risk_signals(signals).await?;
     let mut loans: Vec<LoanId> = signals.iter().map(|s| s.0).collect();
     loans.sort_unstable();

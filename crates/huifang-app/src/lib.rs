@@ -106,6 +106,16 @@ pub async fn business_date(store: &Store) -> Result<Date, AppError> {
     Ok(date)
 }
 
+/// The locks a use case that records contacts on tasks it locks first starts with (the
+/// assistant's conversations, the providers' callbacks): the business date's, shared, then the
+/// ledger's, before any task's, in the order every recording of a contact takes them
+/// (`team::record_in`); in the other order, two of them could each hold what the other waits for.
+pub async fn lock_for_contacts(tx: &mut Tx) -> Result<(), AppError> {
+    tx.lock_for_write().await?;
+    tx.lock_ledger().await?;
+    Ok(())
+}
+
 /// The business date, locked until `tx` ends: for every use case that evaluates loans (the close,
 /// imports of loans and payments, loan operations), so that two of them never write the same loan
 /// as of different business dates, and the close never moves the date under an import.

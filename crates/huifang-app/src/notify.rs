@@ -1073,8 +1073,17 @@ pub async fn callback(
     if !tx.accept_signature(signature.trim(), &received).await? {
         return Err(unauthenticated("replayed"));
     }
-    // a reply's risk signals re-evaluate its loans: the close's state rows must not cross them
-    tx.lock_for_write().await?;
+    // a reply's risk signals re-evaluate its loans: the close's state rows must not cross them;
+    // a call's hangup or an answer to the assistant records a contact (receipts alone do not)
+    if parsed
+        .events
+        .iter()
+        .any(|e| !matches!(e, CallbackEvent::Receipt { .. }))
+    {
+        crate::lock_for_contacts(&mut tx).await?;
+    } else {
+        tx.lock_for_write().await?;
+    }
     let date = require_business_date(&mut tx).await?;
     let mut view = CallbackView::default();
     let mut signals = Vec::new();

@@ -20,9 +20,12 @@ use huifang_app::{AppError, contact};
 use huifang_core::TaskId;
 use huifang_store::Store;
 use huifang_testkit::{Dbs, on_both};
-use support::{book, ledger_size, task};
+use support::{book, counts, ledger_size, task};
 
-on_both!(the_contact_rules_hold_when_a_contact_is_recorded);
+on_both!(
+    the_contact_rules_hold_when_a_contact_is_recorded,
+    the_daily_cap_holds_for_calls_recorded_at_once,
+);
 
 fn call(key: &str, channel: &str, outcome: &str, at: &str) -> OutcomeInput {
     OutcomeInput {
@@ -327,4 +330,38 @@ async fn the_contact_rules_hold_when_a_contact_is_recorded(dbs: &mut Dbs) {
         .map(|y| (y.year.as_str(), y.contacts, y.refused))
         .collect();
     assert_eq!(years, [("2026", 6, 5)]);
+}
+
+/// Five connected calls to one borrower, on five tasks, recorded at once: each is checked with
+/// the ones committed before it, so three are kept and two refused by the daily cap, whichever
+/// connections record them.
+async fn the_daily_cap_holds_for_calls_recorded_at_once(dbs: &mut Dbs) {
+    let store = dbs.fresh().await;
+    book(&store, 1).await;
+    let mut calls = Vec::new();
+    for n in 1..=5 {
+        let t = task(
+            &store,
+            1,
+            &format!("c{n}"),
+            "early_collection",
+            "2026-03-20",
+        )
+        .await;
+        let input = call(&format!("k{n}"), "phone", "reached", "2026-03-20T02:00:00Z");
+        let store = store.clone();
+        calls.push(tokio::spawn(async move {
+            record(&store, "c1", t, &input).await
+        }));
+    }
+    let mut kept = 0;
+    for c in calls {
+        match c.await.unwrap() {
+            Ok(()) => kept += 1,
+            Err(AppError::Blocked { record }) => assert_eq!(record.rule, "collection_call_cap"),
+            Err(e) => panic!("expected a record or the cap's refusal, got {e}"),
+        }
+    }
+    assert_eq!(kept, 3, "connected calls kept on one day");
+    assert_eq!(counts(&store).await.interactions, 3);
 }

@@ -18,7 +18,7 @@ use huifang_app::team::{self, Actor, OutcomeInput};
 use huifang_app::{AppError, ledger};
 use huifang_core::TaskId;
 use huifang_core::policy::Policy;
-use huifang_store::{Store, TaskRecord};
+use huifang_store::{Evaluation, Store, TaskRecord};
 use huifang_testkit::{Dbs, on_both};
 use support::{book, counts, d, ledger_size, task};
 
@@ -34,6 +34,7 @@ on_both!(
     login_tokens_masking_and_reveals,
     team_lead_views,
     concurrent_take_next_hands_each_task_once,
+    contacts_recorded_at_once_are_recorded_one_after_another,
     team_writes_wait_for_a_day_being_closed,
     an_admin_moves_people_and_sets_up_queues_scripts_and_plans,
 );
@@ -559,6 +560,111 @@ async fn concurrent_take_next_hands_each_task_once(dbs: &mut Dbs) {
         .unwrap();
     assert_eq!(open.len() + taken.len(), 9);
     huifang_testkit::assert_kept_figures_true(&store).await;
+}
+
+/// Two loans' eight tasks, held by three agents, and the agents recording at once: two failed
+/// calls on each task, then a promise. The contacts are recorded one after another: the ledger
+/// logs the interactions in the order of their ids, and the book ends as the same contacts
+/// recorded in that order, one at a time, leave it (the loans' state rows and the tasks).
+async fn contacts_recorded_at_once_are_recorded_one_after_another(dbs: &mut Dbs) {
+    const AGENTS: [&str; 3] = ["a1", "a2", "a3"];
+    async fn held_tasks(store: &Store) -> Vec<TaskId> {
+        book(store, 2).await;
+        let lead = actor(store, "lead_fu").await;
+        let mut tasks = Vec::new();
+        for n in 0..8 {
+            let t = task(store, n % 2 + 1, &format!("t{n}"), "followup", "2026-03-15").await;
+            team::reassign(store, &lead, t, AGENTS[n % 3])
+                .await
+                .unwrap();
+            tasks.push(t);
+        }
+        tasks
+    }
+    // the contact on task `t` in round `round`, as its agent records it
+    async fn record(store: &Store, tasks: &[TaskId], t: TaskId, round: usize) {
+        let who = AGENTS[tasks.iter().position(|&x| x == t).unwrap() % 3];
+        let key = format!("{t}/{round}");
+        let input = if round < 2 {
+            no_answer(&key)
+        } else {
+            promise(&key)
+        };
+        let a = actor(store, who).await;
+        assert!(
+            team::record_outcome(store, &a, t, &input)
+                .await
+                .unwrap()
+                .new
+        );
+    }
+    async fn book_of(
+        store: &Store,
+        tasks: &[TaskId],
+    ) -> (Vec<(String, Evaluation)>, Vec<TaskRecord>) {
+        let mut tx = store.begin().await.unwrap();
+        let loans = tx
+            .loans_by_external_id(&["L1".into(), "L2".into()])
+            .await
+            .unwrap();
+        let mut state: Vec<(String, Evaluation)> = loans
+            .into_iter()
+            .map(|(id, l)| (id, l.loan.evaluation))
+            .collect();
+        state.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut held = Vec::new();
+        for &t in tasks {
+            held.push(tx.task(t).await.unwrap().unwrap());
+        }
+        tx.rollback().await.unwrap();
+        (state, held)
+    }
+
+    let store = dbs.fresh().await;
+    let tasks = held_tasks(&store).await;
+    let mut handles = Vec::new();
+    for i in 0..AGENTS.len() {
+        let (store, tasks) = (store.clone(), tasks.clone());
+        handles.push(tokio::spawn(async move {
+            for round in 0..3 {
+                for &t in tasks.iter().skip(i).step_by(AGENTS.len()) {
+                    record(&store, &tasks, t, round).await;
+                }
+            }
+        }));
+    }
+    for h in handles {
+        h.await.unwrap();
+    }
+
+    // one order: the ledger's is the interactions' ids'
+    let mut tx = store.begin().await.unwrap();
+    let logged: Vec<i64> = tx
+        .ledger_leaves(0, u64::MAX)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|l| l.leaf.kind == "interaction")
+        .map(|l| l.leaf.record_id)
+        .collect();
+    let recorded = tx.interactions_page(None, 0, 100).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(logged.len(), 24);
+    assert!(
+        logged.is_sorted(),
+        "interactions logged out of their ids' order: {logged:?}"
+    );
+    huifang_testkit::assert_kept_figures_true(&store).await;
+
+    // the same contacts, one at a time in that order
+    let one = dbs.fresh().await;
+    assert_eq!(held_tasks(&one).await, tasks);
+    for (_, i) in &recorded {
+        let (t, round) = i.interaction.idempotency_key.split_once('/').unwrap();
+        let t = TaskId(t.parse().unwrap());
+        record(&one, &tasks, t, round.parse().unwrap()).await;
+    }
+    assert_eq!(book_of(&store, &tasks).await, book_of(&one, &tasks).await);
 }
 
 async fn team_writes_wait_for_a_day_being_closed(dbs: &mut Dbs) {

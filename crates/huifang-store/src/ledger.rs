@@ -277,6 +277,19 @@ impl Tx {
         Ok(self.ledger_head().await?.0)
     }
 
+    /// Takes the log's append lock until the transaction ends (the lock `ledger_append` takes
+    /// first), once: a write that will log records takes it before it reads what it records
+    /// from, so that such writes are serialised in one order, the log's.
+    pub async fn lock_ledger(&mut self) -> Result<()> {
+        if !self.ledger_held {
+            sqlx::query("UPDATE ledger_state SET tree_size = tree_size WHERE id = 1")
+                .execute(&mut *self.tx)
+                .await?;
+            self.ledger_held = true;
+        }
+        Ok(())
+    }
+
     /// Appends leaves in order and returns the index of the first. Writes one row per leaf and
     /// one per subtree the leaf completes (one on average), in batched statements; locks the
     /// log until the transaction ends.

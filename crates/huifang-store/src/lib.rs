@@ -506,6 +506,7 @@ impl Store {
             writers: Arc::clone(&self.writers),
             turn: None,
             keys: self.keys.clone(),
+            ledger_held: false,
         })
     }
 
@@ -569,6 +570,8 @@ pub struct Tx {
     /// SQLite: this transaction's turn among the process's writers, held until it ends.
     turn: Option<tokio::sync::OwnedMutexGuard<()>>,
     keys: Option<Arc<pii::Keyring>>,
+    /// Whether this transaction holds the ledger's append lock (`lock_ledger`).
+    ledger_held: bool,
 }
 
 impl Tx {

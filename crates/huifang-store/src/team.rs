@@ -942,7 +942,20 @@ impl Tx {
     }
 
     /// Keeps the stored open task keys of a task's loan true after a change of the task.
+    ///
+    /// On PostgreSQL the loan's state row is locked first, in a statement of its own: the update
+    /// then reads the tasks as they stand once the lock is held. In one statement, an update
+    /// waiting for another transaction's change of the row would apply keys read before that
+    /// transaction committed (a task it closed still listed, one it created missing).
     async fn refresh_task_loan_keys(&mut self, task_id: TaskId) -> Result<()> {
+        if self.dialect == Dialect::Postgres {
+            sqlx::query(
+                "SELECT loan_id FROM loan_state WHERE loan_id = (SELECT loan_id FROM tasks WHERE id = $1) FOR UPDATE",
+            )
+            .bind(task_id.get())
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        }
         let sql = format!(
             "UPDATE loan_state SET open_task_keys = {} WHERE loan_id = (SELECT loan_id FROM tasks WHERE id = $1)",
             crate::followup::open_keys_sql(self.dialect, "loan_state.loan_id")
@@ -1008,7 +1021,6 @@ impl Tx {
         row.as_ref().map(interaction_from_row).transpose()
     }
 
-    /// A loan's interactions, newest first.
     /// Interactions in id order after `after` (of one loan, or all), at most `limit`, each with
     /// its loan's external id.
     pub async fn interactions_page(
@@ -1030,6 +1042,7 @@ impl Tx {
             .collect()
     }
 
+    /// A loan's interactions, newest first.
     pub async fn loan_interactions(&mut self, loan_id: LoanId) -> Result<Vec<InteractionRecord>> {
         let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {INTERACTION_COLUMNS} FROM interactions WHERE loan_id = $1 ORDER BY id DESC"

@@ -87,7 +87,7 @@ pub async fn demo_assistant(store: &Store) -> Result<String, AppError> {
             continue;
         };
         let mut tx = store.begin().await?;
-        tx.lock_for_write().await?;
+        crate::lock_for_contacts(&mut tx).await?;
         let mut at = morning + Duration::minutes(2);
         converse(&mut tx, s.task_id, Said::Hello, at).await?;
         for text in said {

@@ -217,6 +217,13 @@ async fn record_checked(
     mode: Mode,
 ) -> Result<Recorded, AppError> {
     let key = idempotency_key(input)?;
+    // Contacts are recorded one after another, in the ledger's order: each reads the borrower's
+    // contacts and the loan (the contact rules, the evaluation of its signals) with every
+    // contact recorded before it committed, and its interaction's id follows theirs. Side by
+    // side, two contacts on one loan's tasks would each be weighed without the other, the one
+    // that committed last leaving the loan's state row as if the other had not been. The lock is
+    // taken before the task's (`crate::lock_for_contacts`).
+    tx.lock_ledger().await?;
     let task = match mode {
         Mode::Assistant { .. } => lock_task_held_by(tx, actor, task_id).await?,
         _ => lock_task_to_work(tx, actor, task_id).await?,
