@@ -35,6 +35,7 @@ on_both!(
     team_lead_views,
     concurrent_take_next_hands_each_task_once,
     contacts_recorded_at_once_are_recorded_one_after_another,
+    a_task_moved_while_its_loan_gets_another_keeps_the_loans_keys_true,
     team_writes_wait_for_a_day_being_closed,
     an_admin_moves_people_and_sets_up_queues_scripts_and_plans,
 );
@@ -665,6 +666,45 @@ async fn contacts_recorded_at_once_are_recorded_one_after_another(dbs: &mut Dbs)
         record(&one, &tasks, t, round.parse().unwrap()).await;
     }
     assert_eq!(book_of(&store, &tasks).await, book_of(&one, &tasks).await);
+}
+
+/// A team lead moves a loan's task to an agent while another transaction gives the loan a new
+/// task: the move waits for the loan's state row, then refreshes its open task keys from the
+/// tasks as they stand, the new one among them.
+async fn a_task_moved_while_its_loan_gets_another_keeps_the_loans_keys_true(dbs: &mut Dbs) {
+    let store = dbs.fresh().await;
+    book(&store, 1).await;
+    let welcome = task(&store, 1, "welcome", "followup", "2026-03-15").await;
+    let mut other = store.begin().await.unwrap();
+    other.lock_for_write().await.unwrap();
+    let loan = other.loan_ids_by_external_id(&["L1".into()]).await.unwrap()["L1"];
+    let created = other
+        .insert_task(&huifang_store::Task {
+            loan_id: loan,
+            kind: "collection_call".into(),
+            reason_key: "test:meanwhile".into(),
+            queue_code: "early_collection".into(),
+            assignee_id: None,
+            created_on: d("2026-03-20"),
+            due_on: d("2026-03-20"),
+            window_end_on: None,
+            late: false,
+            max_attempts: 3,
+        })
+        .await
+        .unwrap();
+    assert!(created.is_some());
+    let moving = tokio::spawn({
+        let store = store.clone();
+        let lead = actor(&store, "lead_fu").await;
+        async move { team::reassign(&store, &lead, welcome, "a1").await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(!moving.is_finished(), "the move did not wait for the loan");
+    other.commit().await.unwrap();
+    let moved = moving.await.unwrap().unwrap();
+    assert_eq!(moved.assignee.as_deref(), Some("a1"));
+    huifang_testkit::assert_kept_figures_true(&store).await;
 }
 
 async fn team_writes_wait_for_a_day_being_closed(dbs: &mut Dbs) {
