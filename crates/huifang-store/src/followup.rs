@@ -201,7 +201,10 @@ impl Tx {
     }
 
     /// Recomputes the stored open task keys of these loans from their tasks (after task changes
-    /// whose keys the caller does not track).
+    /// whose keys the caller does not track), one statement per chunk: for a caller no other
+    /// writer runs beside (the business date's lock held exclusive: a close, an import) or that
+    /// holds the rows. A team write changes one task at a time, and refreshes its loan's keys
+    /// with the row locked first (`Tx::refresh_task_loan_keys`).
     pub async fn refresh_open_task_keys(&mut self, loan_ids: &[LoanId]) -> Result<()> {
         let keys = open_keys_sql(self.dialect, "loan_state.loan_id");
         for chunk in loan_ids.chunks(MAX_PARAMS) {

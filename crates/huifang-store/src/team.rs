@@ -941,30 +941,27 @@ impl Tx {
         self.refresh_task_loan_keys(task_id).await
     }
 
-    /// Keeps the stored open task keys of a task's loan true after a change of the task.
-    ///
-    /// On PostgreSQL the loan's state row is locked first, in a statement of its own: the update
-    /// then reads the tasks as they stand once the lock is held. In one statement, an update
-    /// waiting for another transaction's change of the row would apply keys read before that
-    /// transaction committed (a task it closed still listed, one it created missing).
+    /// Keeps the stored open task keys of a task's loan true after a change of the task (or its
+    /// creation). On PostgreSQL the loan's state row is found and locked in a statement of its
+    /// own: the refresh then reads the tasks as they stand once the lock is held. In one
+    /// statement, an update waiting for another transaction's change of the row would apply keys
+    /// read before that transaction committed (a task it closed still listed, one it created
+    /// missing).
     async fn refresh_task_loan_keys(&mut self, task_id: TaskId) -> Result<()> {
-        if self.dialect == Dialect::Postgres {
-            sqlx::query(
-                "SELECT loan_id FROM loan_state WHERE loan_id = (SELECT loan_id FROM tasks WHERE id = $1) FOR UPDATE",
-            )
-            .bind(task_id.get())
-            .fetch_optional(&mut *self.tx)
-            .await?;
+        let lock = match self.dialect {
+            Dialect::Postgres => " FOR UPDATE",
+            Dialect::Sqlite => "",
+        };
+        let loan: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT loan_id FROM loan_state WHERE loan_id = (SELECT loan_id FROM tasks WHERE id = $1){lock}"
+        )))
+        .bind(task_id.get())
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        match loan {
+            Some(loan) => self.refresh_open_task_keys(&[LoanId(loan)]).await,
+            None => Ok(()),
         }
-        let sql = format!(
-            "UPDATE loan_state SET open_task_keys = {} WHERE loan_id = (SELECT loan_id FROM tasks WHERE id = $1)",
-            crate::followup::open_keys_sql(self.dialect, "loan_state.loan_id")
-        );
-        sqlx::query(AssertSqlSafe(sql))
-            .bind(task_id.get())
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(())
     }
 
     /// Creates a task unless the loan already has one for this reason; returns its id if new.
@@ -989,8 +986,8 @@ impl Tx {
             .fetch_optional(&mut *self.tx)
             .await?;
         let id: Option<TaskId> = row.map(|r| r.try_get(0).map(TaskId)).transpose()?;
-        if id.is_some() {
-            self.refresh_open_task_keys(&[t.loan_id]).await?;
+        if let Some(id) = id {
+            self.refresh_task_loan_keys(id).await?;
         }
         Ok(id)
     }
