@@ -301,6 +301,7 @@ impl Tx {
         )
         .fetch_one(&mut *self.tx)
         .await?;
+        self.ledger_held = true;
         let first = to_u64(row.try_get(0)?)?;
         if leaves.is_empty() {
             return Ok(first);
